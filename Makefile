@@ -1,0 +1,58 @@
+# CityBrain: `make run` and `make test` are the only commands a fresh Debian 12 machine needs.
+# Each target installs the Debian packages that are missing (non-interactive, idempotent), then builds.
+
+SHELL := /bin/bash
+DEB_PACKAGES := cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev \
+                nlohmann-json3-dev libcli11-dev time
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+RUN_ARGS ?=
+
+.PHONY: all deps build run test test-unit test-asan test-fuzz bench format clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing missing Debian packages:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release
+	@mkdir -p bin && cp build/release/citybrain bin/citybrain
+	@echo "built ./bin/citybrain"
+
+# The main job on the embedded default: a generated district, adaptive signals against fixed-time.
+run: build
+	./bin/citybrain run $(RUN_ARGS)
+
+# Every test: release build (unit, scenario and dataset tests), sanitizer build, fuzzers, benchmarks once.
+test: build test-unit test-asan test-fuzz
+
+test-unit: build
+	ctest --preset release
+
+test-asan: deps
+	cmake --preset dev >/dev/null
+	cmake --build --preset dev
+	ctest --preset dev
+
+FUZZ_SECONDS ?= 20
+test-fuzz: deps
+	cmake --preset fuzz >/dev/null
+	cmake --build --preset fuzz
+	scripts/run_fuzzers.sh build/fuzz $(FUZZ_SECONDS)
+
+bench: build
+	scripts/bench_traffic.sh
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+clean:
+	rm -rf build bin

@@ -1,0 +1,36 @@
+# Uniform target helpers (abseil's absl_cc_* idea): one place sets includes, links and test registration.
+
+function(cb_add_library name)
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS" ${ARGN})
+  add_library(cb_${name} ${ARG_SRCS})
+  add_library(citybrain::${name} ALIAS cb_${name})
+  target_include_directories(cb_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(cb_${name} PUBLIC ${ARG_DEPS})
+endfunction()
+
+# Unit tests live next to the code; CB_DATA_DIR lets dataset tests find ../shared/data (they skip when absent).
+function(cb_add_test name)
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SRCS})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
+  target_compile_definitions(${name} PRIVATE CB_DATA_DIR="${CB_DATA_DIR}" CB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+  include(GoogleTest)
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${ARG_LABELS}")
+endfunction()
+
+# Benchmarks are registered in ctest with a minimal run so they never rot (userver).
+function(cb_add_benchmark name)
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SRCS})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} benchmark::benchmark)
+  target_compile_definitions(${name} PRIVATE CB_DATA_DIR="${CB_DATA_DIR}")
+  add_test(NAME ${name}_smoke COMMAND ${name} --benchmark_min_time=0 --benchmark_filter=Smoke)
+endfunction()
+
+function(cb_add_fuzzer name)
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SRCS})
+  target_compile_options(${name} PRIVATE -fsanitize=fuzzer)
+  target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS})
+endfunction()

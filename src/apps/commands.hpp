@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "core/error.hpp"
+
+namespace citybrain::apps {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitInternal = 1;
+inline constexpr int kExitBadInput = 2;
+
+/// `citybrain traffic run|compare|generate`.
+void RegisterTraffic(CLI::App& app);
+/// `citybrain run`: the embedded default district.
+void RegisterRun(CLI::App& app);
+
+/// Exit code set by the subcommand that ran.
+int ExitCode();
+void SetExitCode(int code);
+
+/// Prints an error (stderr, and as a JSON object on stdout when `json`) and returns its exit code:
+/// 2 for bad input (InvalidArgument, NotFound), 1 otherwise.
+int ReportError(const Error& error, bool json);
+
+}  // namespace citybrain::apps

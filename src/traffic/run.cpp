@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "traffic/run.hpp"
+
+#include <chrono>
+#include <cstdio>
+
+namespace citybrain::traffic {
+
+Result<RunResult> RunScenario(const core::RoadNetwork& net, const core::Demand& demand, const RunOptions& options) {
+    if (options.steps < 0) return InvalidArgument("--steps", "must be >= 0");
+    SimConfig sim_config = options.sim;
+    sim_config.yellow_s = options.yellow_s.value_or(options.controller == "own-plan" ? 0.0 : 5.0);
+    CB_TRY(sim_config.Validate());
+    ControllerOptions control = options.control;
+    control.clearance_s = sim_config.yellow_s + sim_config.all_red_s;
+    control.min_green_s = std::max(control.min_green_s, sim_config.min_green_s);
+    if (!(control.green_s > 0)) return InvalidArgument("--green", "must be positive");
+    CB_TRY_ASSIGN(auto controller, MakeController(options.controller, control));
+
+    Simulator sim(net, demand, sim_config);
+    CB_TRY(controller->Init(sim));
+    std::vector<IntersectionId> nodes;
+    for (size_t n = 0; n < net.intersections.size(); ++n) {
+        if (!net.intersections[n].is_virtual && !net.intersections[n].phases.empty()) {
+            nodes.push_back(static_cast<IntersectionId>(n));
+        }
+    }
+    std::vector<double> next_decision(net.intersections.size(), 0);
+
+    using Clock = std::chrono::steady_clock;
+    const auto start = Clock::now();
+    auto last_report = start;
+    bool reported = false;
+    for (int64_t step = 0; step < options.steps; ++step) {
+        const double now = sim.Now();
+        for (IntersectionId n : nodes) {
+            if (next_decision[n] > now + 1e-9) continue;
+            const Decision d = controller->Decide(n, sim);
+            sim.RequestPhase(n, d.phase);
+            next_decision[n] = std::max(d.next_decision_s, now + sim_config.step_s * 0.5);
+        }
+        sim.Step();
+        if (options.on_step) options.on_step(sim);
+        if (options.progress && (step & 63) == 0) {
+            const auto t = Clock::now();
+            if (t - start > std::chrono::seconds(2) && t - last_report > std::chrono::seconds(1)) {
+                std::fprintf(stderr, "\r[%s] step %lld/%lld  running %lld  waiting %lld  wall %.1f s   ",
+                             options.controller.c_str(), static_cast<long long>(step), static_cast<long long>(options.steps),
+                             static_cast<long long>(sim.Running()), static_cast<long long>(sim.Waiting()),
+                             std::chrono::duration<double>(t - start).count());
+                last_report = t;
+                reported = true;
+            }
+        }
+    }
+    if (reported) std::fprintf(stderr, "\n");
+    RunResult result;
+    result.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
+    result.controller = options.controller;
+    result.metrics = sim.GetMetrics();
+    result.state_hash = sim.StateHash();
+    return result;
+}
+
+}  // namespace citybrain::traffic

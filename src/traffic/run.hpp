@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "core/demand.hpp"
+#include "core/road_network.hpp"
+#include "traffic/metrics.hpp"
+#include "traffic/signal/controller.hpp"
+#include "traffic/sim/simulator.hpp"
+
+namespace citybrain::traffic {
+
+/// One simulation run: a controller on a scenario for a number of steps.
+struct RunOptions {
+    std::string controller = "maxpressure";
+    ControllerOptions control;
+    SimConfig sim;
+    /// Engine yellow; unset = 5 s, or 0 for own-plan (the roadnet's plan carries its own clearance phase).
+    std::optional<double> yellow_s;
+    int64_t steps = 3600;
+    bool progress = false;                             // a progress line on stderr for runs longer than 2 s
+    std::function<void(const Simulator&)> on_step;     // optional observer, called after every step
+};
+
+struct RunResult {
+    std::string controller;
+    Metrics metrics;
+    double wall_s = 0;  // simulation only (loading excluded)
+    uint64_t state_hash = 0;
+};
+
+/// Runs the scenario; InvalidArgument for options that do not fit (unknown controller, missing phase, ...).
+/// Routes must have passed core::CheckRoutes.
+Result<RunResult> RunScenario(const core::RoadNetwork& net, const core::Demand& demand, const RunOptions& options);
+
+}  // namespace citybrain::traffic

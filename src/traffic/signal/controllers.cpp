@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <set>
+
+#include "traffic/signal/controller.hpp"
+
+namespace citybrain::traffic {
+
+using core::Intersection;
+
+namespace {
+
+uint64_t Mask(const core::Phase& p) {
+    uint64_t m = 0;
+    for (int32_t k : p.road_links) m |= uint64_t{1} << k;
+    return m;
+}
+
+// Signalised intersections and, per intersection, the phases a controller cycles through or chooses from.
+struct PhaseTable {
+    std::vector<IntersectionId> nodes;
+    std::vector<std::vector<int32_t>> phases;  // indexed by intersection id (empty for others)
+
+    Status Build(const core::RoadNetwork& net, const std::vector<int32_t>& requested, bool covering) {
+        phases.assign(net.intersections.size(), {});
+        nodes.clear();
+        for (size_t n = 0; n < net.intersections.size(); ++n) {
+            const Intersection& node = net.intersections[n];
+            if (node.is_virtual || node.phases.empty()) continue;
+            for (int32_t p : requested) {
+                if (p < 0 || p >= static_cast<int32_t>(node.phases.size())) {
+                    return InvalidArgument("--phases", "phase " + std::to_string(p) + " does not exist at intersection '" +
+                                                           node.id + "' (it has " + std::to_string(node.phases.size()) + ")");
+                }
+            }
+            phases[n] = covering ? CoveringCycle(node, requested) : ControlPhases(node, requested);
+            if (phases[n].empty()) phases[n].push_back(0);
+            nodes.push_back(static_cast<IntersectionId>(n));
+        }
+        return {};
+    }
+};
+
+// The lanes that feed a phase's movements (excluding movements permitted in every phase).
+std::vector<core::LaneId> FeedingLanes(const core::RoadNetwork& net, const Intersection& node, int32_t phase,
+                                       int32_t clearance) {
+    std::set<core::LaneId> lanes;
+    const uint64_t always = clearance >= 0 ? Mask(node.phases[clearance]) : 0;
+    for (int32_t k : node.phases[phase].road_links) {
+        if ((always >> k) & 1) continue;
+        for (core::LaneLinkId l : net.road_links[node.road_links[k]].lane_links) lanes.insert(net.lane_links[l].from_lane);
+    }
+    return {lanes.begin(), lanes.end()};
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The roadnet's own plan: every phase in order with its own duration; the plan carries its own clearance
+// phase, so it is run with the engine's yellow set to 0 by the runner.
+class OwnPlanController final : public SignalController {
+public:
+    std::string_view Name() const override { return "own-plan"; }
+    Status Init(const TrafficView& view) override {
+        next_.assign(view.Network().intersections.size(), 0);
+        return {};
+    }
+    Decision Decide(IntersectionId node, const TrafficView& view) override {
+        const Intersection& n = view.Network().intersections[node];
+        const int32_t phase = next_[node];
+        next_[node] = (phase + 1) % static_cast<int32_t>(n.phases.size());
+        return {phase, view.Now() + n.phases[phase].duration_s};
+    }
+
+private:
+    std::vector<int32_t> next_;
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Fixed time: the covering cycle, the same green for every phase.
+class FixedTimeController final : public SignalController {
+public:
+    explicit FixedTimeController(ControllerOptions o) : options_(std::move(o)) {}
+    std::string_view Name() const override { return "fixed"; }
+    Status Init(const TrafficView& view) override {
+        CB_TRY(table_.Build(view.Network(), options_.phases, true));
+        index_.assign(view.Network().intersections.size(), 0);
+        return {};
+    }
+    Decision Decide(IntersectionId node, const TrafficView& view) override {
+        const auto& cycle = table_.phases[node];
+        const int32_t phase = cycle[index_[node]];
+        index_[node] = (index_[node] + 1) % cycle.size();
+        const double clearance = cycle.size() > 1 ? options_.clearance_s : 0;
+        return {phase, view.Now() + options_.green_s + clearance};
+    }
+
+private:
+    ControllerOptions options_;
+    PhaseTable table_;
+    std::vector<size_t> index_;
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Webster (1958): cycle C0 = (1.5 L + 5) / (1 - Y), greens split in proportion to the critical flow ratios
+// y_i = max over the phase's lanes of q / s. Flows q are measured by the lane entry detectors over the last
+// cycle (smoothed); the plan is recomputed at the start of every cycle.
+class WebsterController final : public SignalController {
+public:
+    explicit WebsterController(ControllerOptions o) : options_(std::move(o)) {}
+    std::string_view Name() const override { return "webster"; }
+    Status Init(const TrafficView& view) override {
+        const auto& net = view.Network();
+        CB_TRY(table_.Build(net, options_.phases, true));
+        state_.assign(net.intersections.size(), {});
+        for (IntersectionId n : table_.nodes) {
+            State& s = state_[n];
+            const Intersection& node = net.intersections[n];
+            const int32_t clearance = ClearancePhase(node);
+            for (int32_t p : table_.phases[n]) s.lanes.push_back(FeedingLanes(net, node, p, clearance));
+            s.greens.assign(table_.phases[n].size(), options_.green_s);
+            for (const auto& lanes : s.lanes) {
+                for (core::LaneId l : lanes) s.flow_vps[l] = 0;
+            }
+        }
+        return {};
+    }
+    Decision Decide(IntersectionId node, const TrafficView& view) override {
+        State& s = state_[node];
+        const auto& cycle = table_.phases[node];
+        if (s.index == 0) Replan(s, view);
+        const size_t i = s.index;
+        s.index = (s.index + 1) % cycle.size();
+        const double clearance = cycle.size() > 1 ? options_.clearance_s : 0;
+        return {cycle[i], view.Now() + s.greens[i] + clearance};
+    }
+
+private:
+    struct State {
+        std::vector<std::vector<core::LaneId>> lanes;
+        std::vector<double> greens;
+        std::map<core::LaneId, double> flow_vps;
+        std::map<core::LaneId, int64_t> last_count;
+        double cycle_start = -1;
+        size_t index = 0;
+    };
+
+    void Replan(State& s, const TrafficView& view) {
+        const double now = view.Now();
+        const double elapsed = now - s.cycle_start;
+        const bool measured = s.cycle_start >= 0 && elapsed > 0;
+        for (auto& [lane, q] : s.flow_vps) {
+            const int64_t count = view.LaneEntries(lane);
+            if (measured) {
+                const double fresh = static_cast<double>(count - s.last_count[lane]) / elapsed;
+                q = s.cycle_start > 0 ? 0.5 * q + 0.5 * fresh : fresh;
+            }
+            s.last_count[lane] = count;
+        }
+        s.cycle_start = now;
+        if (!measured) return;
+        const size_t n = s.lanes.size();
+        std::vector<double> y(n, 0);
+        double total_y = 0;
+        for (size_t i = 0; i < n; ++i) {
+            for (core::LaneId l : s.lanes[i]) y[i] = std::max(y[i], s.flow_vps[l] / options_.saturation_vps);
+            total_y += y[i];
+        }
+        constexpr double kStartupLoss = 2;  // seconds lost per phase to start-up
+        const double lost = static_cast<double>(n) * (options_.clearance_s + kStartupLoss);
+        constexpr double kMinCycle = 40;
+        constexpr double kMaxCycle = 180;
+        double cycle = total_y < 0.95 ? (1.5 * lost + 5) / (1 - total_y) : kMaxCycle;
+        cycle = std::clamp(cycle, std::max(kMinCycle, lost + n * options_.min_green_s), kMaxCycle);
+        const double effective = cycle - lost;
+        for (size_t i = 0; i < n; ++i) {
+            const double share = total_y > 0 ? y[i] / total_y : 1.0 / static_cast<double>(n);
+            s.greens[i] = std::max(options_.min_green_s, std::round(effective * share));
+        }
+    }
+
+    ControllerOptions options_;
+    PhaseTable table_;
+    std::vector<State> state_;
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Self-organising traffic lights (Gershenson 2005; Cools et al. 2013): every second, accumulate the vehicles
+// approaching red (kappa); after the minimum green, switch when kappa exceeds theta unless a platoon is about to
+// cross on green; switch anyway at the maximum green if anyone waits.
+class SotlController final : public SignalController {
+public:
+    explicit SotlController(ControllerOptions o) : options_(std::move(o)) {}
+    std::string_view Name() const override { return "sotl"; }
+    Status Init(const TrafficView& view) override {
+        const auto& net = view.Network();
+        CB_TRY(table_.Build(net, options_.phases, true));
+        state_.assign(net.intersections.size(), {});
+        for (IntersectionId n : table_.nodes) {
+            const Intersection& node = net.intersections[n];
+            const int32_t clearance = ClearancePhase(node);
+            for (int32_t p : table_.phases[n]) state_[n].lanes.push_back(FeedingLanes(net, node, p, clearance));
+        }
+        return {};
+    }
+    Decision Decide(IntersectionId node, const TrafficView& view) override {
+        constexpr double kOmega = 80;   // m: detection range for approaching vehicles
+        constexpr double kMu = 25;      // m: a platoon this close to the line keeps the green
+        constexpr int32_t kPlatoon = 5; // ... unless it is this long or longer
+        constexpr double kTheta = 40;   // vehicle-seconds of demand on red before a switch
+        State& s = state_[node];
+        const auto& cycle = table_.phases[node];
+        const double now = view.Now();
+        if (!s.started) {
+            s.started = true;
+            return {cycle[s.index], now + 1};
+        }
+        if (view.InTransition(node)) return {cycle[s.index], now + 1};
+        auto demand = [&](size_t i, double range) {
+            int32_t n = 0;
+            for (core::LaneId l : s.lanes[i]) n += view.LaneApproaching(l, range);
+            return n;
+        };
+        int32_t red_demand = 0;
+        for (size_t i = 0; i < cycle.size(); ++i) {
+            if (i != s.index) red_demand += demand(i, kOmega);
+        }
+        s.kappa += red_demand;
+        const double green = view.GreenElapsed(node);
+        if (green >= options_.min_green_s && red_demand > 0) {
+            const int32_t near = demand(s.index, kMu);
+            const bool platoon = near > 0 && near < kPlatoon;
+            if ((s.kappa >= kTheta && !platoon) || green >= options_.max_green_s) {
+                // next phase in the cycle that has demand
+                for (size_t step = 1; step < cycle.size(); ++step) {
+                    const size_t j = (s.index + step) % cycle.size();
+                    if (demand(j, kOmega) > 0) {
+                        s.index = j;
+                        break;
+                    }
+                }
+                s.kappa = 0;
+            }
+        }
+        return {cycle[s.index], now + 1};
+    }
+
+private:
+    struct State {
+        std::vector<std::vector<core::LaneId>> lanes;
+        size_t index = 0;
+        double kappa = 0;
+        bool started = false;
+    };
+    ControllerOptions options_;
+    PhaseTable table_;
+    std::vector<State> state_;
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Max-pressure (Varaiya 2013), in the protocol of the Advanced-XLight papers: every action interval pick the
+// phase with the largest sum over its movements of (waiting on the entry lanes - waiting on the exit road).
+class MaxPressureController final : public SignalController {
+public:
+    explicit MaxPressureController(ControllerOptions o) : options_(std::move(o)) {}
+    std::string_view Name() const override { return "maxpressure"; }
+    Status Init(const TrafficView& view) override {
+        const auto& net = view.Network();
+        CB_TRY(table_.Build(net, options_.phases, false));
+        movements_.assign(net.intersections.size(), {});
+        for (IntersectionId n : table_.nodes) {
+            const Intersection& node = net.intersections[n];
+            for (int32_t p : table_.phases[n]) {
+                std::vector<Movement> moves;
+                for (int32_t k : node.phases[p].road_links) {
+                    const core::RoadLink& rl = net.road_links[node.road_links[k]];
+                    Movement m;
+                    std::set<core::LaneId> entry;
+                    for (core::LaneLinkId l : rl.lane_links) entry.insert(net.lane_links[l].from_lane);
+                    m.entry.assign(entry.begin(), entry.end());
+                    const core::Road& out = net.roads[rl.to_road];
+                    for (int32_t i = 0; i < out.num_lanes; ++i) m.exit.push_back(out.first_lane + i);
+                    moves.push_back(std::move(m));
+                }
+                movements_[n].push_back(std::move(moves));
+            }
+        }
+        return {};
+    }
+    Decision Decide(IntersectionId node, const TrafficView& view) override {
+        const auto& phases = table_.phases[node];
+        const int32_t current = view.CurrentPhase(node);
+        int32_t best = phases.front();
+        int64_t best_pressure = std::numeric_limits<int64_t>::min();
+        for (size_t i = 0; i < phases.size(); ++i) {
+            int64_t pressure = 0;
+            for (const Movement& m : movements_[node][i]) {
+                for (core::LaneId l : m.entry) pressure += view.LaneWaiting(l);
+                for (core::LaneId l : m.exit) pressure -= view.LaneWaiting(l);
+            }
+            // Ties keep the current phase (no needless yellow), else the lowest index.
+            if (pressure > best_pressure || (pressure == best_pressure && phases[i] == current)) {
+                best_pressure = pressure;
+                best = phases[i];
+            }
+        }
+        return {best, view.Now() + options_.action_interval_s};
+    }
+
+private:
+    struct Movement {
+        std::vector<core::LaneId> entry;
+        std::vector<core::LaneId> exit;
+    };
+    ControllerOptions options_;
+    PhaseTable table_;
+    std::vector<std::vector<std::vector<Movement>>> movements_;  // [node][phase slot][movement]
+};
+
+}  // namespace
+
+int32_t ClearancePhase(const Intersection& node) {
+    for (size_t p = 0; p < node.phases.size(); ++p) {
+        const uint64_t m = Mask(node.phases[p]);
+        bool in_all = node.phases.size() > 1;
+        for (size_t q = 0; q < node.phases.size() && in_all; ++q) {
+            if (q != p && (Mask(node.phases[q]) & m) != m) in_all = false;
+        }
+        if (in_all) return static_cast<int32_t>(p);
+    }
+    return -1;
+}
+
+std::vector<int32_t> ControlPhases(const Intersection& node, const std::vector<int32_t>& requested) {
+    if (!requested.empty()) return requested;
+    const int32_t clearance = ClearancePhase(node);
+    std::vector<int32_t> out;
+    for (size_t p = 0; p < node.phases.size(); ++p) {
+        if (static_cast<int32_t>(p) != clearance && !node.phases[p].road_links.empty()) out.push_back(static_cast<int32_t>(p));
+    }
+    return out;
+}
+
+std::vector<int32_t> CoveringCycle(const Intersection& node, const std::vector<int32_t>& requested) {
+    if (!requested.empty()) return requested;
+    const int32_t clearance = ClearancePhase(node);
+    uint64_t covered = clearance >= 0 ? Mask(node.phases[clearance]) : 0;
+    std::vector<int32_t> out;
+    for (int32_t p : ControlPhases(node, {})) {
+        const uint64_t m = Mask(node.phases[p]);
+        if ((m & ~covered) != 0) {
+            out.push_back(p);
+            covered |= m;
+        }
+    }
+    return out;
+}
+
+const std::vector<std::string>& ControllerNames() {
+    static const std::vector<std::string> kNames = {"own-plan", "fixed", "webster", "sotl", "maxpressure"};
+    return kNames;
+}
+
+Result<std::unique_ptr<SignalController>> MakeController(const std::string& name, const ControllerOptions& options) {
+    std::unique_ptr<SignalController> c;
+    if (name == "own-plan") c = std::make_unique<OwnPlanController>();
+    else if (name == "fixed") c = std::make_unique<FixedTimeController>(options);
+    else if (name == "webster") c = std::make_unique<WebsterController>(options);
+    else if (name == "sotl") c = std::make_unique<SotlController>(options);
+    else if (name == "maxpressure") c = std::make_unique<MaxPressureController>(options);
+    else return InvalidArgument("--controller", "unknown controller '" + name + "' (own-plan, fixed, webster, sotl, maxpressure)");
+    return c;
+}
+
+}  // namespace citybrain::traffic
