@@ -82,6 +82,18 @@ Simulator::Simulator(const core::RoadNetwork& net, const core::Demand& demand, S
             std::min(net_.lanes[link.from_lane].max_speed_mps, net_.lanes[link.to_lane].max_speed_mps);
     }
     for (size_t d = 0; d < num_drivables; ++d) occupants_[d].reserve(static_cast<size_t>(drivable_len_[d] / 7) + 2);
+    merge_partners_.resize(net_.lane_links.size());
+    {
+        std::vector<std::vector<LaneLinkId>> into(net_.lanes.size());
+        for (size_t k = 0; k < net_.lane_links.size(); ++k) into[net_.lane_links[k].to_lane].push_back(static_cast<LaneLinkId>(k));
+        for (const auto& links_in : into) {
+            for (LaneLinkId a : links_in) {
+                for (LaneLinkId b : links_in) {
+                    if (a != b) merge_partners_[a].push_back(b);
+                }
+            }
+        }
+    }
 
     // Flows: parameters, free-flow time, candidate first lanes and the spawn schedule.
     const size_t num_flows = demand_.flows.size();
@@ -193,6 +205,7 @@ int32_t Simulator::AllocSlot() {
     const auto slot = static_cast<int32_t>(pos_.size());
     for (auto* v : {&pos_, &speed_, &next_speed_, &enter_time_}) v->push_back(0);
     for (auto* v : {&drivable_, &flow_, &planned_link_, &came_from_}) v->push_back(core::kNone);
+    hold_.push_back(0);
     route_pos_.push_back(0);
     serial_.push_back(0);
     alive_.push_back(0);
@@ -459,19 +472,27 @@ double Simulator::IntersectionSpeed(int32_t v, int32_t lane, double v_limit) con
     const double dist = drivable_len_[lane] - pos_[v];
     const double speed = speed_[v];
     const Light light = light_[link.road_link];
+    // A vehicle that has been braking for the line sits on the boundary of "can stop"; the slack keeps that
+    // decision stable (Move holds a stopping vehicle at the line, so the slack never puts it into the box).
+    constexpr double kStopSlack = 1.0;
+    const double can_stop = dist + kStopSlack;
     bool stop = false;
     if (light == Light::kRed) {
-        stop = speed * speed / (2 * p.max_neg_acc) <= dist;  // stop if physically possible
+        stop = speed * speed / (2 * p.max_neg_acc) <= can_stop;  // stop if physically possible
     } else if (light == Light::kYellow) {
-        stop = speed * speed / (2 * p.usual_neg_acc) <= dist;  // stop if comfortable, else clear the box
+        stop = speed * speed / (2 * p.usual_neg_acc) <= can_stop;  // stop if comfortable, else clear the box
     }
-    if (!stop && !CanEnter(link.to_lane, v)) stop = speed * speed / (2 * p.max_neg_acc) <= dist;
-    if (stop) return std::min(v_limit, StopSpeed(p, speed, dist, dt));
+    if (!stop && !CanEnter(link.to_lane, v)) stop = speed * speed / (2 * p.max_neg_acc) <= can_stop;
+    if (stop) {
+        hold_[v] = 1;
+        return std::min(v_limit, StopSpeed(p, speed, dist, dt));
+    }
     if (net_.road_links[link.road_link].type != core::TurnType::kStraight) v_limit = std::min(v_limit, p.turn_speed_mps);
     return YieldSpeed(v, link_id, -dist, v_limit);
 }
 
 double Simulator::NextSpeed(int32_t v, int32_t d, size_t index) const {
+    hold_[v] = 0;
     const core::VehicleParams& p = flow_params_[flow_[v]];
     const double dt = config_.step_s;
     const double speed = speed_[v];
@@ -520,6 +541,36 @@ double Simulator::NextSpeed(int32_t v, int32_t d, size_t index) const {
             if (leader != core::kNone) break;
             dist += drivable_len_[next];
             cur = next;
+        }
+    }
+    // Merging: a vehicle on another lane link into the same lane that is nearer the merge point is a leader too
+    // (SUMO's "foe leader"); without it two vehicles could arrive on one spot of the lane.
+    const bool on_link = d >= num_lanes_;
+    const LaneLinkId my_link = on_link ? d - num_lanes_ : (index == 0 ? planned_link_[v] : core::kNone);
+    if (my_link >= 0 && !merge_partners_[my_link].empty()) {
+        const double to_merge =
+            on_link ? drivable_len_[d] - pos_[v] : drivable_len_[d] - pos_[v] + drivable_len_[num_lanes_ + my_link];
+        if (to_merge <= ApproachDistance(p, dt) + drivable_len_[num_lanes_ + my_link]) {
+            auto consider = [&](int32_t f, double d_f) {
+                if (f == v || d_f > to_merge || (d_f == to_merge && serial_[f] > serial_[v])) return;
+                const double g = to_merge - d_f - flow_params_[flow_[f]].length_m;
+                if (leader == core::kNone || g < gap) {
+                    leader = f;
+                    gap = g;
+                }
+            };
+            for (LaneLinkId m : merge_partners_[my_link]) {
+                const double link_len = drivable_len_[num_lanes_ + m];
+                for (int32_t f : occupants_[num_lanes_ + m]) consider(f, link_len - pos_[f]);
+                // ... and the first vehicle about to enter that link, so the order is settled before the box.
+                const LaneId from = net_.lane_links[m].from_lane;
+                if (!occupants_[from].empty()) {
+                    const int32_t f = occupants_[from].front();
+                    if (planned_link_[f] == m && light_[net_.lane_links[m].road_link] == Light::kGreen) {
+                        consider(f, drivable_len_[from] - pos_[f] + link_len);
+                    }
+                }
+            }
         }
     }
     if (leader != core::kNone) {
@@ -575,6 +626,10 @@ void Simulator::Move(int part, size_t begin, size_t end) {
             speed_[v] = next;
             double pos = pos_[v] + delta;
             int32_t cur = static_cast<int32_t>(d);
+            if (hold_[v] && pos > drivable_len_[cur]) {  // decided to stop for the line: stop at it
+                pos = drivable_len_[cur];
+                speed_[v] = 0;
+            }
             if (pos <= drivable_len_[cur]) {
                 pos_[v] = pos;
                 occ[keep++] = v;

@@ -159,6 +159,7 @@ private:
     std::vector<double> drivable_len_;
     std::vector<double> drivable_speed_;
     std::vector<std::vector<int32_t>> occupants_;  // front first
+    std::vector<std::vector<LaneLinkId>> merge_partners_;  // other lane links into the same lane
 
     // Flows.
     std::vector<core::VehicleParams> flow_params_;
@@ -173,6 +174,7 @@ private:
     std::vector<uint32_t> route_pos_;
     std::vector<uint64_t> serial_;
     std::vector<uint8_t> alive_;
+    mutable std::vector<uint8_t> hold_;  // set while computing speeds: this vehicle stops at its stop line
     std::vector<int32_t> free_slots_;
     uint64_t next_serial_ = 0;
 
