@@ -707,13 +707,30 @@ void Simulator::ApplyTransfers() {
     done.clear();
 }
 
-void Simulator::UpdateStats() {
+int64_t Simulator::CountWaiting(size_t begin, size_t end) {
     int64_t queued = 0;
-    for (int32_t l = 0; l < num_lanes_; ++l) {
+    for (size_t l = begin; l < end; ++l) {
         int32_t w = 0;
         for (int32_t v : occupants_[l]) w += speed_[v] < kWaitingSpeed ? 1 : 0;
         lane_waiting_[l] = w;
         if (lane_is_approach_[l]) queued += w;
+    }
+    return queued;
+}
+
+void Simulator::UpdateStats() {
+    const int parts = team_->size();
+    int64_t queued = 0;
+    if (parts == 1) {
+        queued = CountWaiting(0, static_cast<size_t>(num_lanes_));
+    } else {
+        std::vector<int64_t>& partial = queued_parts_;
+        partial.assign(static_cast<size_t>(parts), 0);
+        team_->Run([&](int t) {
+            auto [b, e] = Chunk(static_cast<size_t>(num_lanes_), parts, t);
+            partial[static_cast<size_t>(t)] = CountWaiting(b, e);
+        });
+        for (int64_t q : partial) queued += q;  // integer sum: order does not matter
     }
     if (num_approach_lanes_ > 0) queue_sum_ += static_cast<double>(queued) / num_approach_lanes_;
 }

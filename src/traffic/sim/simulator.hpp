@@ -140,6 +140,7 @@ private:
     void Move(int part, size_t begin, size_t end);
     void ApplyTransfers();
     void UpdateStats();
+    int64_t CountWaiting(size_t begin, size_t end);
     void EnterLane(int32_t v, LaneId lane);
     LaneLinkId PlanLink(const core::Flow& flow, size_t route_pos, LaneId lane) const;
     int32_t NextDrivableAfter(int32_t v, int32_t drivable, size_t& route_pos, LaneLinkId& planned) const;
@@ -204,6 +205,7 @@ private:
     std::vector<int64_t> lane_entries_;
     std::vector<uint8_t> lane_is_approach_;
     int32_t num_approach_lanes_ = 0;
+    std::vector<int64_t> queued_parts_;
     int64_t running_ = 0;
     int64_t waiting_total_ = 0;
     int64_t spawned_ = 0;
