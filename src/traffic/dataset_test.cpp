@@ -63,7 +63,11 @@ INSTANTIATE_TEST_SUITE_P(Traffic, RealData,
                                            Dataset{"hangzhou_4x4/roadnet_4_4.json",
                                                    "hangzhou_4x4/anon_4_4_hangzhou_real.json"},
                                            Dataset{"shenzhen_fuhua/roadnet_1_33.json",
-                                                   "shenzhen_fuhua/fuhua_real_1775.json"}));
+                                                   "shenzhen_fuhua/fuhua_real_1775.json"}),
+                         [](const ::testing::TestParamInfo<Dataset>& param_info) {
+                             std::string name = param_info.param.roadnet;
+                             return name.substr(0, name.find('/'));
+                         });
 
 }  // namespace
 }  // namespace citybrain::traffic

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The command's contract at its edge: bad input exits with code 2 and a message naming the item; good input
+# prints the JSON keys the issue promises. Usage: tests/cli_test.sh path/to/citybrain
+set -uo pipefail
+bin=$1
+root=$(cd "$(dirname "$0")/.." && pwd)
+tiny=$root/tests/scenarios/tiny
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+expect() {  # expected_code expected_substring args...
+  local code=$1 text=$2
+  shift 2
+  out=$("$bin" "$@" 2>&1)
+  got=$?
+  if [ "$got" != "$code" ] || [[ "$out" != *"$text"* ]]; then
+    echo "FAIL: citybrain $* -> exit $got, output: $out (wanted exit $code and '$text')"
+    fail=1
+  fi
+}
+python3 -c "
+import json; d=json.load(open('$tiny/roadnet.json'))
+d['intersections'][4]['roadLinks'][0]['endRoad']='nowhere'; json.dump(d, open('$tmp/bad_link.json','w'))
+d=json.load(open('$tiny/roadnet.json')); d['intersections'][4]['trafficLight']['lightphases'][1]['availableRoadLinks']=[5]
+json.dump(d, open('$tmp/bad_phase.json','w'))
+f=json.load(open('$tiny/flow.json')); f[0]['route']=['w_in','n_out']; json.dump(f, open('$tmp/bad_route.json','w'))"
+head -c 300 "$tiny/roadnet.json" >"$tmp/truncated.json"
+expect 2 "intersections[4].roadLinks[0].endRoad: unknown road 'nowhere'" traffic run --roadnet "$tmp/bad_link.json" --flow "$tiny/flow.json"
+expect 2 "lightphases[1].availableRoadLinks[0]: road link 5 does not exist" traffic run --roadnet "$tmp/bad_phase.json" --flow "$tiny/flow.json"
+expect 2 "flows[0].route[1] (flow_0): road 'w_in' does not connect to 'n_out'" traffic run --roadnet "$tiny/roadnet.json" --flow "$tmp/bad_route.json"
+expect 2 "not valid JSON" traffic run --roadnet "$tmp/truncated.json" --flow "$tiny/flow.json"
+expect 2 "cannot open file" traffic run --roadnet "$tmp/missing.json" --flow "$tiny/flow.json"
+expect 2 "unknown controller 'greenwave'" traffic run --roadnet "$tiny/roadnet.json" --flow "$tiny/flow.json" --controller greenwave
+expect 2 "--threads" traffic run --threads abc
+expect 0 '"att_s"' traffic run --roadnet "$tiny/roadnet.json" --flow "$tiny/flow.json" --steps 600 --json --quiet
+out=$("$bin" traffic run --roadnet "$tiny/roadnet.json" --flow "$tiny/flow.json" --steps 600 --json --quiet)
+for key in att_s att_finished_s throughput in_network_end vehicle_updates steps wall_s controller; do
+  [[ "$out" == *"\"$key\""* ]] || { echo "FAIL: --json lacks $key"; fail=1; }
+done
+exit $fail
