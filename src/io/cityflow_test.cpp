@@ -86,6 +86,10 @@ TEST(Roadnet, TruncatedOrNotJson) {
     auto garbage = ParseRoadnet("intersections: none", "roadnet.json");
     ASSERT_FALSE(garbage.ok());
     EXPECT_NE(garbage.error().ToString().find("not valid JSON"), std::string::npos);
+    // Found by the flow fuzzer: a number too large for a double is an error, not an uncaught exception.
+    auto huge = ParseFlows("12e9999999999999", testing::LoadTinyNet(), "flow.json");
+    ASSERT_FALSE(huge.ok());
+    EXPECT_NE(huge.error().ToString().find("flow.json: not valid JSON"), std::string::npos) << huge.error().ToString();
     auto missing = LoadRoadnet("/nonexistent/roadnet.json");
     ASSERT_FALSE(missing.ok());
     EXPECT_EQ(missing.error().ToString(), "/nonexistent/roadnet.json: cannot open file");
