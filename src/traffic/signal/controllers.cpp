@@ -19,13 +19,27 @@ uint64_t Mask(const core::Phase& p) {
     return m;
 }
 
+// The lanes that feed a phase's movements (excluding movements permitted in every phase).
+std::vector<core::LaneId> FeedingLanes(const core::RoadNetwork& net, const Intersection& node, int32_t phase,
+                                       int32_t clearance) {
+    std::set<core::LaneId> lanes;
+    const uint64_t always = clearance >= 0 ? Mask(node.phases[clearance]) : 0;
+    for (int32_t k : node.phases[phase].road_links) {
+        if ((always >> k) & 1) continue;
+        for (core::LaneLinkId l : net.road_links[node.road_links[k]].lane_links) lanes.insert(net.lane_links[l].from_lane);
+    }
+    return {lanes.begin(), lanes.end()};
+}
+
 // Signalised intersections and, per intersection, the phases a controller cycles through or chooses from.
 struct PhaseTable {
     std::vector<IntersectionId> nodes;
     std::vector<std::vector<int32_t>> phases;  // indexed by intersection id (empty for others)
+    std::vector<std::vector<std::vector<core::LaneId>>> feeding;  // [node][i]: lanes feeding phases[node][i]
 
     Status Build(const core::RoadNetwork& net, const std::vector<int32_t>& requested, bool covering) {
         phases.assign(net.intersections.size(), {});
+        feeding.assign(net.intersections.size(), {});
         nodes.clear();
         for (size_t n = 0; n < net.intersections.size(); ++n) {
             const Intersection& node = net.intersections[n];
@@ -38,23 +52,13 @@ struct PhaseTable {
             }
             phases[n] = covering ? CoveringCycle(node, requested) : ControlPhases(node, requested);
             if (phases[n].empty()) phases[n].push_back(0);
+            const int32_t clearance = ClearancePhase(node);
+            for (int32_t p : phases[n]) feeding[n].push_back(FeedingLanes(net, node, p, clearance));
             nodes.push_back(static_cast<IntersectionId>(n));
         }
         return {};
     }
 };
-
-// The lanes that feed a phase's movements (excluding movements permitted in every phase).
-std::vector<core::LaneId> FeedingLanes(const core::RoadNetwork& net, const Intersection& node, int32_t phase,
-                                       int32_t clearance) {
-    std::set<core::LaneId> lanes;
-    const uint64_t always = clearance >= 0 ? Mask(node.phases[clearance]) : 0;
-    for (int32_t k : node.phases[phase].road_links) {
-        if ((always >> k) & 1) continue;
-        for (core::LaneLinkId l : net.road_links[node.road_links[k]].lane_links) lanes.insert(net.lane_links[l].from_lane);
-    }
-    return {lanes.begin(), lanes.end()};
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // The roadnet's own plan: every phase in order with its own duration; the plan carries its own clearance
@@ -116,9 +120,7 @@ public:
         state_.assign(net.intersections.size(), {});
         for (IntersectionId n : table_.nodes) {
             State& s = state_[n];
-            const Intersection& node = net.intersections[n];
-            const int32_t clearance = ClearancePhase(node);
-            for (int32_t p : table_.phases[n]) s.lanes.push_back(FeedingLanes(net, node, p, clearance));
+            s.lanes = table_.feeding[n];
             s.greens.assign(table_.phases[n].size(), options_.green_s);
             for (const auto& lanes : s.lanes) {
                 for (core::LaneId l : lanes) s.flow_vps[l] = 0;
@@ -197,11 +199,7 @@ public:
         const auto& net = view.Network();
         CB_TRY(table_.Build(net, options_.phases, true));
         state_.assign(net.intersections.size(), {});
-        for (IntersectionId n : table_.nodes) {
-            const Intersection& node = net.intersections[n];
-            const int32_t clearance = ClearancePhase(node);
-            for (int32_t p : table_.phases[n]) state_[n].lanes.push_back(FeedingLanes(net, node, p, clearance));
-        }
+        for (IntersectionId n : table_.nodes) state_[n].lanes = table_.feeding[n];
         return {};
     }
     Decision Decide(IntersectionId node, const TrafficView& view) override {
