@@ -138,11 +138,10 @@ json ParseDocument(std::string_view text, const std::string& source) {
     try {
         return json::parse(text.begin(), text.end());
     } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers like 1e99999
-        // nlohmann's message already says "at line L, column C"; keep it, drop its internal prefix.
-        std::string what = e.what();
-        auto pos = what.find("parse error");
-        if (pos == std::string::npos) pos = what.find("] ") == std::string::npos ? std::string::npos : what.find("] ") + 2;
-        throw ParseFailure{"", source + ": not valid JSON: " + (pos == std::string::npos ? what : what.substr(pos))};
+        // nlohmann's message already says "at line L, column C"; keep it, drop its "[json.exception.x.N] " prefix.
+        const std::string what = e.what();
+        const auto end = what.find("] ");
+        throw ParseFailure{"", source + ": not valid JSON: " + (end == std::string::npos ? what : what.substr(end + 2))};
     }
 }
 

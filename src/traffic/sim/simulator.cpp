@@ -719,19 +719,15 @@ int64_t Simulator::CountWaiting(size_t begin, size_t end) {
 }
 
 void Simulator::UpdateStats() {
+    // ThreadTeam::Run runs a one-member team inline, so one thread needs no branch of its own.
     const int parts = team_->size();
+    queued_parts_.assign(static_cast<size_t>(parts), 0);
+    team_->Run([&](int t) {
+        auto [b, e] = Chunk(static_cast<size_t>(num_lanes_), parts, t);
+        queued_parts_[static_cast<size_t>(t)] = CountWaiting(b, e);
+    });
     int64_t queued = 0;
-    if (parts == 1) {
-        queued = CountWaiting(0, static_cast<size_t>(num_lanes_));
-    } else {
-        std::vector<int64_t>& partial = queued_parts_;
-        partial.assign(static_cast<size_t>(parts), 0);
-        team_->Run([&](int t) {
-            auto [b, e] = Chunk(static_cast<size_t>(num_lanes_), parts, t);
-            partial[static_cast<size_t>(t)] = CountWaiting(b, e);
-        });
-        for (int64_t q : partial) queued += q;  // integer sum: order does not matter
-    }
+    for (int64_t q : queued_parts_) queued += q;  // integer sum: order does not matter
     if (num_approach_lanes_ > 0) queue_sum_ += static_cast<double>(queued) / num_approach_lanes_;
 }
 
@@ -742,19 +738,14 @@ void Simulator::Step() {
     vehicle_updates_ += running_;
     const size_t n = occupants_.size();
     const int parts = team_->size();
-    if (parts == 1) {
-        ComputeSpeeds(0, n);
-        Move(0, 0, n);
-    } else {
-        team_->Run([&](int t) {
-            auto [b, e] = Chunk(n, parts, t);
-            ComputeSpeeds(b, e);
-        });
-        team_->Run([&](int t) {
-            auto [b, e] = Chunk(n, parts, t);
-            Move(t, b, e);
-        });
-    }
+    team_->Run([&](int t) {
+        auto [b, e] = Chunk(n, parts, t);
+        ComputeSpeeds(b, e);
+    });
+    team_->Run([&](int t) {
+        auto [b, e] = Chunk(n, parts, t);
+        Move(t, b, e);
+    });
     ApplyTransfers();
     UpdateStats();
     ++step_;
