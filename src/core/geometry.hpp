@@ -40,4 +40,22 @@ struct Crossing {
 };
 std::optional<Crossing> FirstCrossing(std::span<const Point> a, std::span<const Point> b);
 
+/// WGS84 degrees to local metres around an origin (equirectangular). Good to well under 0.1 % within the
+/// tens of kilometres of a district, which is all de-duplication radii and grid cells need.
+class LocalFrame {
+public:
+    LocalFrame(double origin_lat, double origin_lon)
+        : lat0_(origin_lat), lon0_(origin_lon), kx_(kMetresPerDegree * std::cos(origin_lat * kPi / 180)) {}
+    Point ToLocal(double lat, double lon) const { return {(lon - lon0_) * kx_, (lat - lat0_) * kMetresPerDegree}; }
+    double origin_lat() const { return lat0_; }
+    double origin_lon() const { return lon0_; }
+
+private:
+    static constexpr double kPi = 3.14159265358979323846;
+    static constexpr double kMetresPerDegree = 6371008.8 * kPi / 180;  // mean Earth radius
+    double lat0_;
+    double lon0_;
+    double kx_;
+};
+
 }  // namespace citybrain::core

@@ -1,0 +1,471 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "incident/engine.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_set>
+
+#include "core/utf8.hpp"
+
+namespace citybrain::incident {
+
+namespace {
+
+using core::Utf8Length;
+using core::ValidUtf8;
+
+constexpr double kIndexCellM = 100;  // spatial hash cell; a query scans ceil(R / cell) rings
+
+std::string NormaliseAddress(const std::string& address) {
+    std::string out;
+    bool space = false;
+    for (char ch : address) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (std::isspace(c) || c == ',') {
+            space = !out.empty();
+            continue;
+        }
+        if (space) out += ' ';
+        space = false;
+        out += static_cast<char>(std::tolower(c));
+    }
+    return out;
+}
+
+Status CheckText(const std::string& value, const char* field, size_t max_bytes) {
+    if (value.size() > max_bytes) {
+        return InvalidArgument(field, "longer than " + std::to_string(max_bytes) + " bytes");
+    }
+    if (!ValidUtf8(value)) return InvalidArgument(field, "is not valid UTF-8");
+    return {};
+}
+
+}  // namespace
+
+Status ValidateReport(const Report& r, const Taxonomy& taxonomy) {
+    if (r.lat.has_value() != r.lon.has_value()) {
+        return InvalidArgument(r.lat ? "long" : "lat", "lat and long must be given together");
+    }
+    if (r.lat) {
+        if (!std::isfinite(*r.lat) || *r.lat < -90 || *r.lat > 90) return InvalidArgument("lat", "must be within [-90, 90]");
+        if (!std::isfinite(*r.lon) || *r.lon < -180 || *r.lon > 180) {
+            return InvalidArgument("long", "must be within [-180, 180]");
+        }
+    } else if (r.address.empty()) {
+        return InvalidArgument("lat", "a location is required: lat and long, or address_string");
+    }
+    if (!r.category.empty() && taxonomy.Find(r.category) == nullptr) {
+        return InvalidArgument("service_code", "unknown service code '" + r.category.substr(0, 64) + "'");
+    }
+    if (!ValidUtf8(r.description)) return InvalidArgument("description", "is not valid UTF-8");
+    if (Utf8Length(r.description) > kMaxDescriptionChars) {
+        return InvalidArgument("description", "longer than " + std::to_string(kMaxDescriptionChars) + " characters");
+    }
+    CB_TRY(CheckText(r.address, "address_string", kMaxFieldBytes));
+    CB_TRY(CheckText(r.media_url, "media_url", kMaxFieldBytes));
+    CB_TRY(CheckText(r.idempotency_key, "idempotency_key", 256));
+    CB_TRY(CheckText(r.external_id, "external_id", 256));
+    if (!std::isfinite(r.confidence) || r.confidence < 0 || r.confidence > 1) {
+        return InvalidArgument("confidence", "must be within [0, 1]");
+    }
+    if (r.time_ms < 0) return InvalidArgument("requested_datetime", "before 1970");
+    return {};
+}
+
+IncidentEngine::IncidentEngine(std::unique_ptr<Store> store, const Taxonomy& taxonomy, EngineOptions options)
+    : store_(std::move(store)),
+      taxonomy_(taxonomy),
+      options_(options),
+      frame_(options.origin ? options.origin->first : taxonomy.origin_lat(),
+             options.origin ? options.origin->second : taxonomy.origin_lon()) {}
+
+Result<std::unique_ptr<IncidentEngine>> IncidentEngine::Open(std::unique_ptr<Store> store, const Taxonomy& taxonomy,
+                                                             EngineOptions options) {
+    std::unique_ptr<IncidentEngine> engine(new IncidentEngine(std::move(store), taxonomy, options));
+    std::lock_guard lock(engine->mu_);
+    CB_TRY(engine->Reload());
+    return engine;
+}
+
+Status IncidentEngine::Reload() {
+    open_.clear();
+    cells_.clear();
+    by_address_.clear();
+    keys_.clear();
+    key_order_.clear();
+    deadlines_ = {};
+    CB_TRY_ASSIGN(Store::Counters ids, store_->MaxIds());
+    next_report_ = ids.max_report + 1;
+    next_case_ = ids.max_case + 1;
+    CB_TRY_ASSIGN(std::vector<Case> open, store_->LoadOpenCases());
+    for (Case& c : open) {
+        IndexCase(c);
+        if (c.deadline_ms > 0 && !c.overdue) deadlines_.emplace(c.deadline_ms, c.id);
+        open_.emplace(c.id, std::move(c));
+    }
+    // Keys received within the window before the newest one stored (a replay's clock may be far from now).
+    CB_TRY_ASSIGN(std::vector<Store::KeyEntry> keys, store_->LoadIdempotencyKeys(0));
+    TimeMs newest = 0;
+    for (const auto& k : keys) newest = std::max(newest, k.received_ms);
+    for (auto& k : keys) {
+        if (k.received_ms < newest - options_.idempotency_window_ms) continue;
+        key_order_.emplace_back(k.received_ms, k.key);
+        keys_[k.key] = std::move(k);
+    }
+    return {};
+}
+
+Status IncidentEngine::EnsureFresh() {
+    if (!stale_) return {};
+    CB_TRY(Reload());
+    stale_ = false;
+    return {};
+}
+
+size_t IncidentEngine::open_cases() const {
+    std::lock_guard lock(mu_);
+    return open_.size();
+}
+
+std::string IncidentEngine::GridCell(double lat, double lon) const {
+    const core::Point p = frame_.ToLocal(lat, lon);
+    const double size = taxonomy_.grid_cell_m();
+    return "G" + std::to_string(static_cast<int64_t>(std::floor(p.x / size))) + "_" +
+           std::to_string(static_cast<int64_t>(std::floor(p.y / size)));
+}
+
+uint64_t IncidentEngine::CellKey(size_t category_index, int64_t cx, int64_t cy) const {
+    // 16 bits of category, 24 bits per axis: ±838 km at 100 m cells, far beyond any district.
+    const auto ux = static_cast<uint64_t>(cx + (1 << 23)) & 0xFFFFFF;
+    const auto uy = static_cast<uint64_t>(cy + (1 << 23)) & 0xFFFFFF;
+    return (static_cast<uint64_t>(category_index) << 48) | (ux << 24) | uy;
+}
+
+std::string IncidentEngine::AddressKey(const std::string& category, const std::string& address) const {
+    return category + '\x1f' + NormaliseAddress(address);
+}
+
+void IncidentEngine::IndexCase(const Case& c) {
+    const Category* cat = taxonomy_.Find(c.category);
+    if (cat == nullptr || cat->dedup_radius_m <= 0) return;
+    if (c.lat) {
+        const core::Point p = frame_.ToLocal(*c.lat, *c.lon);
+        const auto index = static_cast<size_t>(cat - taxonomy_.categories().data());
+        cells_[CellKey(index, static_cast<int64_t>(std::floor(p.x / kIndexCellM)),
+                       static_cast<int64_t>(std::floor(p.y / kIndexCellM)))]
+            .push_back({c.id, p});
+    } else {
+        by_address_[AddressKey(c.category, c.address)].push_back(c.id);
+    }
+}
+
+void IncidentEngine::UnindexCase(const Case& c) {
+    const Category* cat = taxonomy_.Find(c.category);
+    if (cat == nullptr || cat->dedup_radius_m <= 0) return;
+    if (c.lat) {
+        const core::Point p = frame_.ToLocal(*c.lat, *c.lon);
+        const auto index = static_cast<size_t>(cat - taxonomy_.categories().data());
+        auto it = cells_.find(CellKey(index, static_cast<int64_t>(std::floor(p.x / kIndexCellM)),
+                                      static_cast<int64_t>(std::floor(p.y / kIndexCellM))));
+        if (it == cells_.end()) return;
+        std::erase_if(it->second, [&](const Indexed& e) { return e.id == c.id; });
+        if (it->second.empty()) cells_.erase(it);
+    } else {
+        auto it = by_address_.find(AddressKey(c.category, c.address));
+        if (it == by_address_.end()) return;
+        std::erase(it->second, c.id);
+        if (it->second.empty()) by_address_.erase(it);
+    }
+}
+
+const Case* IncidentEngine::FindDuplicate(const Report& r, const Category& cat, const core::Point& at) const {
+    if (cat.dedup_radius_m <= 0) return nullptr;
+    auto in_window = [&](const Case& c) {
+        return r.time_ms >= c.created_ms - cat.dedup_window_ms && r.time_ms <= c.last_report_ms + cat.dedup_window_ms;
+    };
+    const Case* best = nullptr;
+    if (!r.lat) {
+        auto it = by_address_.find(AddressKey(cat.code, r.address));
+        if (it == by_address_.end()) return nullptr;
+        for (CaseId id : it->second) {
+            const Case& c = open_.at(id);
+            if (in_window(c) && (best == nullptr || c.last_report_ms > best->last_report_ms)) best = &c;
+        }
+        return best;
+    }
+    const auto index = static_cast<size_t>(&cat - taxonomy_.categories().data());
+    const auto cx = static_cast<int64_t>(std::floor(at.x / kIndexCellM));
+    const auto cy = static_cast<int64_t>(std::floor(at.y / kIndexCellM));
+    const auto rings = static_cast<int64_t>(std::ceil(cat.dedup_radius_m / kIndexCellM));
+    double best_d2 = cat.dedup_radius_m * cat.dedup_radius_m;
+    for (int64_t dx = -rings; dx <= rings; ++dx) {
+        for (int64_t dy = -rings; dy <= rings; ++dy) {
+            auto it = cells_.find(CellKey(index, cx + dx, cy + dy));
+            if (it == cells_.end()) continue;
+            for (const Indexed& e : it->second) {
+                const core::Point d = e.at - at;
+                const double d2 = d.x * d.x + d.y * d.y;
+                if (d2 > best_d2) continue;
+                const Case& c = open_.at(e.id);
+                // Nearest wins; equal distance goes to the older case so the choice is deterministic.
+                if (!in_window(c)) continue;
+                if (best == nullptr || d2 < best_d2 || c.id < best->id) {
+                    best = &c;
+                    best_d2 = d2;
+                }
+            }
+        }
+    }
+    return best;
+}
+
+void IncidentEngine::ForgetOldKeys(TimeMs now) {
+    while (!key_order_.empty() && key_order_.front().first < now - options_.idempotency_window_ms) {
+        auto it = keys_.find(key_order_.front().second);
+        if (it != keys_.end() && it->second.received_ms == key_order_.front().first) keys_.erase(it);
+        key_order_.pop_front();
+    }
+}
+
+std::vector<Result<Receipt>> IncidentEngine::Ingest(std::vector<Report> reports, TimeMs now) {
+    std::lock_guard lock(mu_);
+    std::vector<Result<Receipt>> out;
+    out.reserve(reports.size());
+    if (Status s = EnsureFresh(); !s.ok()) {
+        for (size_t i = 0; i < reports.size(); ++i) out.emplace_back(s.error());
+        return out;
+    }
+    ForgetOldKeys(now);
+    WriteBatch batch;
+    batch.reports.reserve(reports.size());
+    std::unordered_set<CaseId> dirty;
+    std::vector<std::string> new_keys;
+    const CaseId first_case = next_case_;
+    for (Report& r : reports) {
+        if (Status s = ValidateReport(r, taxonomy_); !s.ok()) {
+            out.emplace_back(s.error());
+            continue;
+        }
+        if (!r.idempotency_key.empty()) {
+            if (auto it = keys_.find(r.idempotency_key); it != keys_.end()) {
+                Receipt rec{it->second.report, it->second.case_id, it->second.duplicate, true, {}, {}, 0};
+                if (auto c = open_.find(rec.case_id); c != open_.end()) {
+                    rec.category = c->second.category;
+                    rec.department = c->second.department;
+                    rec.deadline_ms = c->second.deadline_ms;
+                }
+                out.emplace_back(rec);
+                continue;
+            }
+        }
+        const Category& cat = r.category.empty() ? taxonomy_.Fallback() : *taxonomy_.Find(r.category);
+        r.category = cat.code;
+        r.id = next_report_++;
+        r.received_ms = now;
+        if (r.time_ms == 0) r.time_ms = now;
+        const core::Point at = r.lat ? frame_.ToLocal(*r.lat, *r.lon) : core::Point{};
+        Case* target = const_cast<Case*>(FindDuplicate(r, cat, at));
+        if (target != nullptr) {
+            r.case_id = target->id;
+            r.duplicate = true;
+            target->report_count += 1;
+            target->last_report_ms = std::max(target->last_report_ms, r.time_ms);
+            target->updated_ms = std::max(target->updated_ms, now);
+        } else {
+            Case c;
+            c.id = next_case_++;
+            c.category = cat.code;
+            c.department = cat.department;
+            c.priority = cat.priority;
+            c.lat = r.lat;
+            c.lon = r.lon;
+            c.address = r.address;
+            c.grid_cell = r.lat ? GridCell(*r.lat, *r.lon) : std::string();
+            c.description = r.description;
+            c.status = CaseStatus::kReported;
+            c.created_ms = r.time_ms;
+            c.updated_ms = now;
+            c.last_report_ms = r.time_ms;
+            const TimeMs limit = Taxonomy::StepLimit(cat, CaseStatus::kReported);
+            c.deadline_ms = limit > 0 ? r.time_ms + limit : 0;
+            c.report_count = 1;
+            c.primary_report = r.id;
+            r.case_id = c.id;
+            batch.events.push_back({c.id, r.time_ms, std::string("intake:") + SourceName(r.source), Action::kReport,
+                                    CaseStatus::kReported, CaseStatus::kReported, "report " + std::to_string(r.id)});
+            IndexCase(c);
+            open_.emplace(c.id, std::move(c));
+        }
+        dirty.insert(r.case_id);
+        if (!r.idempotency_key.empty()) {
+            keys_[r.idempotency_key] = {r.idempotency_key, r.id, r.case_id, r.duplicate, now};
+            key_order_.emplace_back(now, r.idempotency_key);
+            new_keys.push_back(r.idempotency_key);
+        }
+        const Case& c = open_.at(r.case_id);
+        out.emplace_back(Receipt{r.id, r.case_id, r.duplicate, false, c.category, c.department, c.deadline_ms});
+        batch.reports.push_back(std::move(r));
+    }
+    if (batch.reports.empty()) return out;
+    std::vector<CaseId> ids(dirty.begin(), dirty.end());
+    std::sort(ids.begin(), ids.end());
+    batch.cases.reserve(ids.size());
+    for (CaseId id : ids) {
+        const Case& c = open_.at(id);
+        batch.cases.push_back(c);
+        if (id >= first_case && c.deadline_ms > 0) deadlines_.emplace(c.deadline_ms, id);
+    }
+    if (Status s = store_->Commit(batch); !s.ok()) {
+        // Nothing of the batch is durable, so nothing of it may stay in memory: rebuild from the store.
+        // If even the reload fails, `stale_` makes every later write retry it first, and fail while it fails.
+        stale_ = !Reload().ok();
+        for (auto& result : out) {
+            if (result.ok() && !result->retried) result = s.error();
+        }
+    }
+    return out;
+}
+
+Result<Case> IncidentEngine::Apply(CaseId id, Action action, const std::string& actor, const std::string& note,
+                                   TimeMs now, CaseId merge_into) {
+    if (actor.empty() || actor.size() > 128) return InvalidArgument("actor", "must be 1 to 128 characters");
+    if (note.size() > kMaxFieldBytes) return InvalidArgument("note", "longer than 2048 bytes");
+    if (action == Action::kReport || action == Action::kEscalate) {
+        return InvalidArgument("action", std::string("'") + ActionName(action) + "' is done by the engine, not by hand");
+    }
+    std::lock_guard lock(mu_);
+    CB_TRY(EnsureFresh());
+    Case c;
+    if (auto it = open_.find(id); it != open_.end()) {
+        c = it->second;
+    } else {
+        CB_TRY_ASSIGN(std::optional<Case> stored, store_->GetCase(id));
+        if (!stored) return NotFound("case", "no case " + std::to_string(id));
+        c = *stored;
+    }
+    CB_TRY_ASSIGN(CaseStatus next, NextStatus(c.status, action));
+    WriteBatch batch;
+    Case target;
+    if (action == Action::kMerge) {
+        if (merge_into == id) return InvalidArgument("merge_into", "a case cannot be merged into itself");
+        auto t = open_.find(merge_into);
+        if (t == open_.end()) return NotFound("merge_into", "no open case " + std::to_string(merge_into));
+        target = t->second;
+        target.report_count += c.report_count;
+        target.last_report_ms = std::max(target.last_report_ms, c.last_report_ms);
+        target.updated_ms = now;
+        c.merged_into = merge_into;
+        batch.cases.push_back(target);
+        batch.events.push_back({merge_into, now, actor, Action::kMerge, target.status, target.status,
+                                "absorbed case " + std::to_string(id)});
+    }
+    const Category* cat = taxonomy_.Find(c.category);
+    const CaseStatus from = c.status;
+    c.status = next;
+    c.updated_ms = now;
+    if (next == CaseStatus::kHandling && from == CaseStatus::kDispatched) {
+        // Starting work does not restart the handling clock that began at dispatch.
+    } else {
+        const TimeMs limit = cat ? Taxonomy::StepLimit(*cat, next == CaseStatus::kHandling ? CaseStatus::kDispatched : next) : 0;
+        c.deadline_ms = limit > 0 ? now + limit : 0;
+        c.overdue = false;
+    }
+    if (!IsOpen(next)) {
+        c.deadline_ms = 0;
+        c.overdue = false;
+        if (next != CaseStatus::kEvaluated) c.closed_ms = now;
+    }
+    batch.cases.push_back(c);
+    batch.events.push_back({id, now, actor, action, from, next, note});
+    CB_TRY(store_->Commit(batch));
+    if (action == Action::kMerge) open_[merge_into] = target;
+    if (IsOpen(next)) {
+        open_[id] = c;
+        if (c.deadline_ms > 0 && !c.overdue) deadlines_.emplace(c.deadline_ms, id);
+    } else if (auto it = open_.find(id); it != open_.end()) {
+        UnindexCase(it->second);
+        open_.erase(it);
+    }
+    return c;
+}
+
+Result<int> IncidentEngine::Tick(TimeMs now) {
+    std::lock_guard lock(mu_);
+    CB_TRY(EnsureFresh());
+    WriteBatch batch;
+    std::vector<Case> escalated;
+    while (!deadlines_.empty() && deadlines_.top().first <= now) {
+        const auto [deadline, id] = deadlines_.top();
+        deadlines_.pop();
+        auto it = open_.find(id);
+        // Stale heap entries (the case moved on, or already escalated for this step) are skipped.
+        if (it == open_.end() || it->second.deadline_ms != deadline || it->second.overdue) continue;
+        Case c = it->second;
+        c.overdue = true;
+        c.escalations += 1;
+        c.priority = std::max(1, c.priority - 1);
+        c.updated_ms = now;
+        batch.cases.push_back(c);
+        batch.events.push_back({id, now, "engine", Action::kEscalate, c.status, c.status,
+                                std::string("deadline of step '") + StatusName(c.status) + "' passed at " +
+                                    core::FormatTimestamp(deadline)});
+        escalated.push_back(std::move(c));
+    }
+    if (batch.empty()) return 0;
+    if (Status s = store_->Commit(batch); !s.ok()) {
+        stale_ = !Reload().ok();
+        return s.error();
+    }
+    for (Case& c : escalated) open_[c.id] = std::move(c);
+    return static_cast<int>(escalated.size());
+}
+
+IntakeQueue::IntakeQueue(IncidentEngine& engine, size_t max_batch)
+    : engine_(engine), max_batch_(max_batch), writer_([this] { Run(); }) {}
+
+IntakeQueue::~IntakeQueue() { Stop(); }
+
+void IntakeQueue::Submit(Report report, Callback done) {
+    {
+        std::lock_guard lock(mu_);
+        if (stopping_) {
+            done(Error{ErrorCode::kUnavailable, "intake is shutting down", "intake"});
+            return;
+        }
+        queue_.emplace_back(std::move(report), std::move(done));
+    }
+    cv_.notify_one();
+}
+
+void IntakeQueue::Stop() {
+    {
+        std::lock_guard lock(mu_);
+        if (stopping_ && !writer_.joinable()) return;
+        stopping_ = true;
+    }
+    cv_.notify_one();
+    if (writer_.joinable()) writer_.join();
+}
+
+void IntakeQueue::Run() {
+    std::vector<std::pair<Report, Callback>> work;
+    for (;;) {
+        {
+            std::unique_lock lock(mu_);
+            cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            if (queue_.empty() && stopping_) return;
+            const size_t n = std::min(queue_.size(), max_batch_);
+            work.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(n)));
+            queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+        }
+        std::vector<Report> reports;
+        reports.reserve(work.size());
+        for (auto& w : work) reports.push_back(std::move(w.first));
+        auto results = engine_.Ingest(std::move(reports), core::NowMs());
+        batches_.fetch_add(1, std::memory_order_relaxed);
+        for (size_t i = 0; i < work.size(); ++i) work[i].second(std::move(results[i]));
+        work.clear();
+    }
+}
+
+}  // namespace citybrain::incident

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <queue>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/geometry.hpp"
+#include "incident/store.hpp"
+#include "incident/taxonomy.hpp"
+
+namespace citybrain::incident {
+
+/// What the brain answers when it acknowledges a report.
+struct Receipt {
+    ReportId report_id = 0;
+    CaseId case_id = 0;
+    bool duplicate = false;   // joined an open case
+    bool retried = false;     // the idempotency key was seen before: nothing new was stored
+    std::string category;
+    std::string department;
+    TimeMs deadline_ms = 0;
+};
+
+struct EngineOptions {
+    /// How long an idempotency key is remembered (Stripe keeps keys 24 h too); a retry after that is a new report.
+    TimeMs idempotency_window_ms = 24LL * 3600 * 1000;
+    /// Local frame origin for distances and grid cells; the taxonomy's origin when not set.
+    std::optional<std::pair<double, double>> origin;
+};
+
+/// Limits at the edge (Open311's description limit is 4,000 characters).
+inline constexpr size_t kMaxDescriptionChars = 4000;
+inline constexpr size_t kMaxFieldBytes = 2048;
+
+/// Checks one report; the error's `where` is the Open311 field name (lat, long, address_string, service_code, …).
+Status ValidateReport(const Report& report, const Taxonomy& taxonomy);
+
+/// The incident engine's facade: intake → route → de-duplicate → lifecycle → deadlines, persisted in a Store.
+/// Open cases live in memory (the de-duplication index and deadline heap); everything is in the store, which is
+/// the truth after a restart. Thread-safe: writers are serialised; reads go straight to the store.
+class IncidentEngine {
+public:
+    static Result<std::unique_ptr<IncidentEngine>> Open(std::unique_ptr<Store> store, const Taxonomy& taxonomy,
+                                                        EngineOptions options = {});
+
+    /// Ingests a batch in one transaction. The i-th result belongs to the i-th report: a receipt, or the error
+    /// that names the bad field. When the commit fails, every report of the batch gets that error and nothing
+    /// of it is kept, in the store or in memory.
+    std::vector<Result<Receipt>> Ingest(std::vector<Report> reports, TimeMs now);
+
+    /// One lifecycle step on a case by `actor`; kMerge needs `merge_into`. Illegal steps return kConflict.
+    Result<Case> Apply(CaseId id, Action action, const std::string& actor, const std::string& note, TimeMs now,
+                       CaseId merge_into = 0);
+
+    /// Escalates every open case whose current deadline has passed (flag, priority up one level, event).
+    /// Returns how many were escalated.
+    Result<int> Tick(TimeMs now);
+
+    Store& store() { return *store_; }
+    const Taxonomy& taxonomy() const { return taxonomy_; }
+    size_t open_cases() const;
+    /// The grid cell (网格) of a point, e.g. "G3_-2": cells of the taxonomy's grid_cell_m from its origin.
+    std::string GridCell(double lat, double lon) const;
+
+private:
+    IncidentEngine(std::unique_ptr<Store> store, const Taxonomy& taxonomy, EngineOptions options);
+    Status Reload();
+    Status EnsureFresh();
+    const Case* FindDuplicate(const Report& report, const Category& category, const core::Point& at) const;
+    void IndexCase(const Case& c);
+    void UnindexCase(const Case& c);
+    uint64_t CellKey(size_t category_index, int64_t cx, int64_t cy) const;
+    std::string AddressKey(const std::string& category, const std::string& address) const;
+    void ForgetOldKeys(TimeMs now);
+
+    std::unique_ptr<Store> store_;
+    const Taxonomy& taxonomy_;
+    EngineOptions options_;
+    core::LocalFrame frame_;
+    mutable std::mutex mu_;
+    bool stale_ = false;  // a failed commit could not be undone in memory: reload before the next write
+    ReportId next_report_ = 1;
+    CaseId next_case_ = 1;
+
+    std::unordered_map<CaseId, Case> open_;
+    struct Indexed {
+        CaseId id;
+        core::Point at;
+    };
+    std::unordered_map<uint64_t, std::vector<Indexed>> cells_;              // (category, 100 m cell) → open cases
+    std::unordered_map<std::string, std::vector<CaseId>> by_address_;       // address-only cases
+    std::unordered_map<std::string, Store::KeyEntry> keys_;
+    std::deque<std::pair<TimeMs, std::string>> key_order_;
+    std::priority_queue<std::pair<TimeMs, CaseId>, std::vector<std::pair<TimeMs, CaseId>>, std::greater<>> deadlines_;
+};
+
+/// Group commit in front of the engine: producers (HTTP handlers, sensor feeds) submit reports with a callback;
+/// one writer thread takes everything queued, ingests it as one transaction (one fsync) and then calls back.
+/// Under load batches grow by themselves, so throughput rises while each report waits at most one commit.
+class IntakeQueue {
+public:
+    using Callback = std::function<void(Result<Receipt>)>;
+
+    explicit IntakeQueue(IncidentEngine& engine, size_t max_batch = 4096);
+    ~IntakeQueue();
+    IntakeQueue(const IntakeQueue&) = delete;
+    IntakeQueue& operator=(const IntakeQueue&) = delete;
+
+    void Submit(Report report, Callback done);
+    /// Finishes what is queued, then stops the writer.
+    void Stop();
+    uint64_t batches() const { return batches_; }
+
+private:
+    void Run();
+
+    IncidentEngine& engine_;
+    size_t max_batch_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::vector<std::pair<Report, Callback>> queue_;
+    bool stopping_ = false;
+    std::atomic<uint64_t> batches_{0};
+    std::thread writer_;
+};
+
+}  // namespace citybrain::incident

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/error.hpp"
+#include "incident/model.hpp"
+
+namespace citybrain::incident {
+
+struct Department {
+    std::string code;
+    std::string name;
+    std::string name_en;
+};
+
+/// Time limits (ms) of the steps a department owns; 0 = no limit.
+struct StepLimits {
+    TimeMs file_ms = 0;      // reported → filed
+    TimeMs dispatch_ms = 0;  // filed → dispatched
+    TimeMs handle_ms = 0;    // dispatched → handled (the clock does not restart when handling starts)
+    TimeMs verify_ms = 0;    // handled → closed
+};
+
+/// One kind of matter (an Open311 service): who owns it, how urgent, how duplicates are recognised.
+struct Category {
+    std::string code;  // the Open311 service_code
+    std::string name;
+    std::string name_en;
+    std::string group;
+    std::string department;
+    int priority = 3;            // 1 = most urgent … 4
+    double dedup_radius_m = 0;   // 0 = never merged
+    TimeMs dedup_window_ms = 0;
+    StepLimits limits;
+    std::string keywords;
+    std::vector<std::string> aliases;  // complaint types of other systems (311) that mean this category
+};
+
+/// The routing table: categories → responsible department, priority, step limits and de-duplication rule.
+/// Loaded from a JSON file (config/taxonomy.json is the seeded Shenzhen-style 城管 table, embedded as default).
+class Taxonomy {
+public:
+    static Result<Taxonomy> Parse(std::string_view json, std::string_view source);
+    static Result<Taxonomy> Load(const std::string& path);
+    /// The embedded copy of config/taxonomy.json.
+    static const Taxonomy& Default();
+
+    const std::vector<Category>& categories() const { return categories_; }
+    const std::vector<Department>& departments() const { return departments_; }
+    const Category* Find(std::string_view code) const;
+    const Department* FindDepartment(std::string_view code) const;
+    /// The category another system's complaint type maps to (case-insensitive), or the fallback.
+    const Category& FromAlias(std::string_view complaint_type) const;
+    const Category& Fallback() const { return categories_[fallback_]; }
+
+    /// The limit of the step a case enters when it reaches `status` (0 when that step has none).
+    static TimeMs StepLimit(const Category& category, CaseStatus status);
+
+    const std::string& jurisdiction_id() const { return jurisdiction_id_; }
+    double origin_lat() const { return origin_lat_; }
+    double origin_lon() const { return origin_lon_; }
+    double grid_cell_m() const { return grid_cell_m_; }
+
+private:
+    std::string jurisdiction_id_;
+    double origin_lat_ = 0;
+    double origin_lon_ = 0;
+    double grid_cell_m_ = 500;
+    std::vector<Department> departments_;
+    std::vector<Category> categories_;
+    size_t fallback_ = 0;
+    std::unordered_map<std::string, size_t> by_code_;
+    std::unordered_map<std::string, size_t> by_alias_;  // lower-cased
+};
+
+/// The lifecycle: the status `action` leads to from `from`, or an error that names both and what is allowed.
+Result<CaseStatus> NextStatus(CaseStatus from, Action action);
+
+}  // namespace citybrain::incident
