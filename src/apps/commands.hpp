@@ -16,6 +16,9 @@ void RegisterTraffic(CLI::App& app);
 /// `citybrain run`: the embedded default district.
 void RegisterRun(CLI::App& app);
 
+/// `citybrain serve` and `citybrain incidents replay`.
+void RegisterIncidents(CLI::App& app);
+
 /// Exit code set by the subcommand that ran.
 int ExitCode();
 void SetExitCode(int code);

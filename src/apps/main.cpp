@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", "citybrain 0.1.0");
     RegisterTraffic(app);
     RegisterRun(app);
+    RegisterIncidents(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: Apache-2.0
+// `citybrain serve` (Open311 + CityBrain JSON API over the incident engine) and `citybrain incidents replay`.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <pthread.h>
+#include <thread>
+#include <unistd.h>
+
+#include "apps/commands.hpp"
+#include "incident/replay.hpp"
+#include "server/http_server.hpp"
+
+namespace citybrain::apps {
+
+namespace {
+
+struct StoreArgs {
+    std::string db = "citybrain.db";
+    std::string pg;
+    std::string taxonomy;
+};
+
+struct ServeArgs {
+    StoreArgs store;
+    std::string address = "127.0.0.1";
+    int port = 8311;
+    int threads = 2;
+    std::string keys_file;
+};
+
+struct ReplayArgs {
+    StoreArgs store;
+    std::string file;
+    double speedup = 0;
+    size_t batch = 1024;
+    bool json = false;
+};
+
+Result<incident::Taxonomy> LoadTaxonomy(const std::string& path) {
+    if (path.empty()) return incident::Taxonomy::Default();
+    return incident::Taxonomy::Load(path);
+}
+
+Result<std::unique_ptr<incident::Store>> OpenStore(const StoreArgs& args, bool durable) {
+    if (!args.pg.empty()) return incident::OpenPostgresStore(args.pg);
+    return incident::OpenSqliteStore(args.db, durable);
+}
+
+int Serve(const ServeArgs& args) {
+    if (args.port < 0 || args.port > 65535) return ReportError(InvalidArgument("--port", "must be 0 to 65535"), false);
+    if (args.threads < 1 || args.threads > 64) return ReportError(InvalidArgument("--threads", "must be 1 to 64"), false);
+    auto keys = server::ApiKeys::Load(std::getenv("CITYBRAIN_API_KEYS"), args.keys_file);
+    if (!keys.ok()) return ReportError(keys.error(), false);
+    auto taxonomy = LoadTaxonomy(args.store.taxonomy);
+    if (!taxonomy.ok()) return ReportError(taxonomy.error(), false);
+    auto store = OpenStore(args.store, true);
+    if (!store.ok()) return ReportError(store.error(), false);
+    const std::string store_text = args.store.pg.empty() ? "sqlite " + args.store.db : "postgresql";
+    auto engine = incident::IncidentEngine::Open(std::move(store).value(), *taxonomy);
+    if (!engine.ok()) return ReportError(engine.error(), false);
+    incident::IntakeQueue intake(**engine);
+
+    // Signals are taken by one thread with sigwait, so no io or writer thread is interrupted mid-commit.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+    server::ServerOptions options;
+    options.address = args.address;
+    options.port = static_cast<uint16_t>(args.port);
+    options.threads = args.threads;
+    const bool no_keys = keys->empty();
+    const size_t key_count = keys->size();
+    server::Api api(**engine, intake, std::move(keys).value(),
+                    "http://" + args.address + ":" + std::to_string(args.port));
+    server::HttpServer http(api, options);
+    auto port = http.Start();
+    if (!port.ok()) return ReportError(port.error(), false);
+    std::fprintf(stderr, "citybrain serve: Open311 at http://%s:%u/open311/v2/, cases at /api/v1/ (store %s, %zu API keys)\n",
+                 args.address.c_str(), static_cast<unsigned>(*port), store_text.c_str(), key_count);
+    if (no_keys) {
+        std::fprintf(stderr, "citybrain serve: no API keys (CITYBRAIN_API_KEYS or --keys-file): every POST is refused\n");
+    }
+    std::atomic<bool> stopping{false};
+    std::thread ticker([&] {
+        // Deadlines are checked every second; escalations are journaled like any other change.
+        while (!stopping.load()) {
+            auto n = (*engine)->Tick(core::NowMs());
+            if (!n.ok()) std::fprintf(stderr, "citybrain serve: deadline check failed: %s\n", n.error().ToString().c_str());
+            for (int i = 0; i < 10 && !stopping.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    });
+    std::thread waiter([&] {
+        int sig = 0;
+        sigwait(&signals, &sig);
+        std::fprintf(stderr, "citybrain serve: signal %d, stopping\n", sig);
+        stopping = true;
+        http.Stop();
+    });
+    http.Run();
+    stopping = true;
+    intake.Stop();  // commits what was queued before the process exits
+    ticker.join();
+    if (waiter.joinable()) {
+        pthread_kill(waiter.native_handle(), SIGTERM);
+        waiter.join();
+    }
+    return kExitOk;
+}
+
+int Replay(const ReplayArgs& args) {
+    auto taxonomy = LoadTaxonomy(args.store.taxonomy);
+    if (!taxonomy.ok()) return ReportError(taxonomy.error(), args.json);
+    if (args.speedup < 0) return ReportError(InvalidArgument("--speedup", "must be positive"), args.json);
+    if (args.batch == 0) return ReportError(InvalidArgument("--batch", "must be at least 1"), args.json);
+    auto origin = incident::CsvOrigin(args.file);
+    if (!origin.ok()) return ReportError(origin.error(), args.json);
+    // Without --db the replay works in a scratch file: it is an analysis, not a record to keep.
+    StoreArgs store_args = args.store;
+    const bool scratch = args.store.db.empty() && args.store.pg.empty();
+    if (scratch) {
+        store_args.db = (std::filesystem::temp_directory_path() / ("citybrain-replay-" + std::to_string(::getpid()) + ".db")).string();
+    }
+    struct Cleanup {
+        std::string path;
+        ~Cleanup() {
+            if (path.empty()) return;
+            for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+        }
+    } cleanup{scratch ? store_args.db : std::string()};
+    auto store = OpenStore(store_args, !scratch);
+    if (!store.ok()) return ReportError(store.error(), args.json);
+    incident::EngineOptions options;
+    options.origin = *origin;
+    auto engine = incident::IncidentEngine::Open(std::move(store).value(), *taxonomy, options);
+    if (!engine.ok()) return ReportError(engine.error(), args.json);
+    incident::ReplayOptions replay;
+    replay.speedup = args.speedup;
+    replay.batch = args.batch;
+    auto result = incident::ReplayCsv(args.file, **engine, replay);
+    if (!result.ok()) return ReportError(result.error(), args.json);
+    const auto& r = *result;
+    const double rate = r.wall_s > 0 ? static_cast<double>(r.reports) / r.wall_s : 0;
+    if (args.json) {
+        nlohmann::json j = {{"file", args.file},
+                            {"format", r.format},
+                            {"rows", r.rows},
+                            {"reports", r.reports},
+                            {"rows_rejected", r.rows_rejected},
+                            {"rejected_examples", r.rejected_examples},
+                            {"cases", r.cases},
+                            {"duplicates_merged", r.duplicates_merged},
+                            {"cases_per_department", r.cases_per_department},
+                            {"cases_per_category", r.cases_per_category},
+                            {"closed", r.closed},
+                            {"closed_in_time", r.closed_in_time},
+                            {"escalated", r.escalated},
+                            {"open_at_end", r.open_at_end},
+                            {"overdue", r.overdue_at_end},
+                            {"closures_ignored", r.closures_ignored},
+                            {"median_time_to_close_s", r.median_close_s ? nlohmann::json(*r.median_close_s) : nlohmann::json()},
+                            {"first_report", r.first_ms ? core::FormatTimestamp(r.first_ms) : ""},
+                            {"last_report", r.last_ms ? core::FormatTimestamp(r.last_ms) : ""},
+                            {"wall_s", r.wall_s},
+                            {"reports_per_s", rate}};
+        if (r.has_labels) {
+            j["dedup_eval"] = {{"labelled_duplicates", r.dedup.labelled},
+                               {"merged", r.dedup.predicted},
+                               {"true_positive", r.dedup.true_positive},
+                               {"precision", r.dedup.precision()},
+                               {"recall", r.dedup.recall()}};
+        }
+        std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+        return kExitOk;
+    }
+    std::printf("replayed        %s (%s), %s .. %s\n", args.file.c_str(), r.format.c_str(),
+                r.first_ms ? core::FormatTimestamp(r.first_ms).c_str() : "-",
+                r.last_ms ? core::FormatTimestamp(r.last_ms).c_str() : "-");
+    std::printf("rows            %lld, reports %lld, rejected %lld\n", static_cast<long long>(r.rows),
+                static_cast<long long>(r.reports), static_cast<long long>(r.rows_rejected));
+    for (const auto& e : r.rejected_examples) std::printf("  rejected: %s\n", e.c_str());
+    std::printf("cases           %lld (duplicates merged: %lld)\n", static_cast<long long>(r.cases),
+                static_cast<long long>(r.duplicates_merged));
+    std::printf("per department ");
+    for (const auto& [dep, n] : r.cases_per_department) std::printf(" %s=%lld", dep.c_str(), static_cast<long long>(n));
+    std::printf("\nclosed          %lld (%lld before any deadline passed); %lld closures before creation ignored\n",
+                static_cast<long long>(r.closed), static_cast<long long>(r.closed_in_time),
+                static_cast<long long>(r.closures_ignored));
+    std::printf("escalated       %lld cases missed a step deadline\n", static_cast<long long>(r.escalated));
+    std::printf("open at end     %lld, overdue %lld\n", static_cast<long long>(r.open_at_end),
+                static_cast<long long>(r.overdue_at_end));
+    if (r.median_close_s) std::printf("median to close %.1f h\n", *r.median_close_s / 3600);
+    if (r.has_labels) {
+        std::printf("dedup vs labels precision %.3f, recall %.3f (%lld rows closed as duplicates in the export, %lld merged)\n",
+                    r.dedup.precision(), r.dedup.recall(), static_cast<long long>(r.dedup.labelled),
+                    static_cast<long long>(r.dedup.predicted));
+    }
+    std::printf("wall            %.2f s (%.0f reports/s with lifecycle)\n", r.wall_s, rate);
+    return kExitOk;
+}
+
+void AddStoreOptions(CLI::App* cmd, StoreArgs& args, const char* db_help) {
+    cmd->add_option("--db", args.db, db_help);
+    cmd->add_option("--pg", args.pg, "PostgreSQL connection string (instead of SQLite), e.g. postgresql://user@127.0.0.1/db");
+    cmd->add_option("--taxonomy", args.taxonomy, "routing table JSON (default: the embedded config/taxonomy.json)");
+}
+
+}  // namespace
+
+void RegisterIncidents(CLI::App& app) {
+    auto serve_args = std::make_shared<ServeArgs>();
+    auto* serve = app.add_subcommand("serve", "Open311 GeoReport v2 and the CityBrain case API over HTTP");
+    AddStoreOptions(serve, serve_args->store, "SQLite file (WAL)");
+    serve->add_option("--address", serve_args->address)->capture_default_str();
+    serve->add_option("--port", serve_args->port, "0 picks a free port")->capture_default_str();
+    serve->add_option("--threads", serve_args->threads, "io threads")->capture_default_str();
+    serve->add_option("--keys-file", serve_args->keys_file, "API keys, one per line (also CITYBRAIN_API_KEYS)");
+    serve->callback([serve_args] { SetExitCode(Serve(*serve_args)); });
+
+    auto* incidents = app.add_subcommand("incidents", "incident engine tools");
+    incidents->require_subcommand(1);
+    auto replay_args = std::make_shared<ReplayArgs>();
+    replay_args->store.db.clear();
+    auto* replay = incidents->add_subcommand("replay", "ingest a 311-style CSV (NYC, LA) and report cases, duplicates, deadlines");
+    replay->add_option("file", replay_args->file, "CSV export")->required();
+    AddStoreOptions(replay, replay_args->store, "keep the result in this SQLite file (default: a scratch file)");
+    replay->add_option("--speedup", replay_args->speedup, "pace the replay: X seconds of data per second (default: flat out)");
+    replay->add_option("--batch", replay_args->batch, "reports per transaction")->capture_default_str();
+    replay->add_flag("--json", replay_args->json, "machine-readable output");
+    replay->callback([replay_args] { SetExitCode(Replay(*replay_args)); });
+}
+
+}  // namespace citybrain::apps

@@ -1,0 +1,700 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "server/api.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "server/form.hpp"
+
+namespace citybrain::server {
+
+using incident::Action;
+using incident::Case;
+using incident::CaseStatus;
+using incident::Report;
+using nlohmann::json;
+
+namespace {
+
+enum class Format { kJson, kXml };
+
+constexpr const char* kOpen311 = "/open311/v2/";
+constexpr const char* kApi = "/api/v1/";
+constexpr const char* kChangeset = "2026-11-22T00:00:00Z";
+
+int HttpStatus(ErrorCode code) {
+    switch (code) {
+        case ErrorCode::kInvalidArgument: return 400;
+        case ErrorCode::kNotFound: return 404;
+        case ErrorCode::kConflict: return 409;
+        case ErrorCode::kFailedPrecondition: return 409;
+        case ErrorCode::kResourceExhausted: return 429;
+        case ErrorCode::kUnavailable: return 503;
+        case ErrorCode::kInternal: return 500;
+    }
+    return 500;
+}
+
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+void XmlEscape(std::string& out, std::string_view s) {
+    for (char c : s) {
+        switch (c) {
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '&': out += "&amp;"; break;
+            case '"': out += "&quot;"; break;
+            case '\'': out += "&apos;"; break;
+            default:
+                // XML 1.0 forbids most control characters even escaped; they cannot reach here from validated
+                // input except as tab/newline, which are allowed.
+                if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') break;
+                out += c;
+        }
+    }
+}
+
+/// The element name Open311's XML uses for the items of a list.
+const char* ItemTag(const std::string& list) {
+    if (list == "endpoints") return "endpoint";
+    if (list == "formats") return "format";
+    if (list == "attributes") return "attribute";
+    if (list == "values") return "value";
+    if (list == "errors") return "error";
+    return "item";
+}
+
+void ToXml(std::string& out, const std::string& tag, const json& j) {
+    out += '<' + tag + '>';
+    if (j.is_object()) {
+        for (const auto& [k, v] : j.items()) ToXml(out, k, v);
+    } else if (j.is_array()) {
+        for (const auto& v : j) ToXml(out, ItemTag(tag), v);
+    } else if (j.is_string()) {
+        XmlEscape(out, j.get_ref<const std::string&>());
+    } else if (!j.is_null()) {
+        XmlEscape(out, Dump(j));
+    }
+    out += "</" + tag + '>';
+}
+
+/// Open311 renders lists as JSON arrays or as <root><item>…</item></root>.
+ApiResponse Render(const json& j, Format format, const char* root, const char* item, int status = 200) {
+    ApiResponse r;
+    r.status = status;
+    if (format == Format::kJson) {
+        r.body = Dump(j);
+        return r;
+    }
+    r.content_type = "text/xml; charset=utf-8";
+    r.body = "<?xml version=\"1.0\" encoding=\"utf-8\"?>";
+    if (j.is_array()) {
+        r.body += std::string("<") + root + ">";
+        for (const auto& v : j) ToXml(r.body, item, v);
+        r.body += std::string("</") + root + ">";
+    } else {
+        ToXml(r.body, root, j);
+    }
+    return r;
+}
+
+/// The spec's error list: [{"code": 400, "description": "…"}].
+ApiResponse Open311Error(int status, const std::string& description, Format format) {
+    return Render(json::array({{{"code", status}, {"description", description}}}), format, "errors", "error", status);
+}
+ApiResponse Open311Error(const Error& e, Format format) { return Open311Error(HttpStatus(e.code), e.ToString(), format); }
+
+ApiResponse JsonError(int status, const std::string& field, const std::string& message) {
+    ApiResponse r;
+    r.status = status;
+    r.body = Dump({{"errors", json::array({{{"code", status}, {"field", field}, {"description", message}}})}});
+    return r;
+}
+ApiResponse JsonError(const Error& e) { return JsonError(HttpStatus(e.code), e.where, e.ToString()); }
+
+json Nullable(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
+json Time(incident::TimeMs t) { return t > 0 ? json(core::FormatTimestamp(t)) : json(nullptr); }
+
+Result<double> ParseNumber(const std::string& text, const char* field) {
+    double v = 0;
+    const auto* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, v);
+    if (text.empty() || ec != std::errc() || ptr != end || !std::isfinite(v)) {
+        return InvalidArgument(field, "'" + text.substr(0, 32) + "' is not a number");
+    }
+    return v;
+}
+
+Result<int64_t> ParseId(std::string_view text, const char* field) {
+    int64_t v = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || v <= 0) {
+        return InvalidArgument(field, "'" + std::string(text.substr(0, 32)) + "' is not an id");
+    }
+    return v;
+}
+
+std::vector<std::string> SplitComma(const std::string& s) {
+    std::vector<std::string> out;
+    std::stringstream in(s);
+    std::string part;
+    while (std::getline(in, part, ',')) {
+        if (!part.empty()) out.push_back(part);
+    }
+    return out;
+}
+
+/// Splits "requests.json" into ("requests", kJson); no extension means JSON.
+Result<std::pair<std::string, Format>> SplitFormat(std::string_view path) {
+    const size_t dot = path.rfind('.');
+    const size_t slash = path.rfind('/');
+    if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash)) {
+        return std::make_pair(std::string(path), Format::kJson);
+    }
+    const std::string_view ext = path.substr(dot + 1);
+    if (ext == "json") return std::make_pair(std::string(path.substr(0, dot)), Format::kJson);
+    if (ext == "xml") return std::make_pair(std::string(path.substr(0, dot)), Format::kXml);
+    return InvalidArgument("format", "'" + std::string(ext.substr(0, 16)) + "' is not a response format (json or xml)");
+}
+
+std::string Notice(const incident::Taxonomy& taxonomy, const incident::Receipt& rec) {
+    const incident::Department* dep = taxonomy.FindDepartment(rec.department);
+    std::string notice = "已受理 / received: case " + std::to_string(rec.case_id);
+    if (rec.duplicate) notice += " (joined an open case about the same matter)";
+    notice += ", responsible: " + (dep ? dep->name : rec.department);
+    if (rec.deadline_ms > 0) notice += ", to be filed by " + core::FormatTimestamp(rec.deadline_ms);
+    return notice;
+}
+
+Result<int> ParseCount(const std::string& text, const char* field, int64_t lo, int64_t hi) {
+    int64_t v = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || v < lo || v > hi) {
+        return InvalidArgument(field, "must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
+    }
+    return static_cast<int>(v);
+}
+
+std::string StatusNotes(const incident::RequestView& v) {
+    std::string notes = "case " + std::to_string(v.report.case_id) + " is " + incident::StatusName(v.case_status);
+    if (v.parent_report != 0) notes += "; duplicate of request " + std::to_string(v.parent_report);
+    return notes;
+}
+
+class Handler {
+public:
+    Handler(incident::IncidentEngine& engine, incident::IntakeQueue& intake, const ApiKeys& keys,
+            const std::string& base_url)
+        : engine_(engine), intake_(intake), keys_(keys), base_url_(base_url), taxonomy_(engine.taxonomy()) {}
+
+    void Handle(const ApiRequest& req, std::function<void(ApiResponse)>& done) {
+        const size_t q = req.target.find('?');
+        const std::string path = req.target.substr(0, q);
+        auto query = ParseForm(q == std::string::npos ? std::string_view() : std::string_view(req.target).substr(q + 1));
+        if (path.rfind(kOpen311, 0) == 0) {
+            auto split = SplitFormat(std::string_view(path).substr(std::string_view(kOpen311).size()));
+            if (!split.ok()) return done(Open311Error(split.error(), Format::kJson));
+            const auto& [resource, format] = *split;
+            if (!query.ok()) return done(Open311Error(query.error(), format));
+            return Open311(req, resource, format, *query, done);
+        }
+        if (path.rfind(kApi, 0) == 0) {
+            if (!query.ok()) return done(JsonError(query.error()));
+            return CityBrain(req, path.substr(std::string_view(kApi).size()), *query, done);
+        }
+        done(JsonError(404, "path", "no such resource: " + path.substr(0, 128)));
+    }
+
+private:
+    // ---- Open311 GeoReport v2 -------------------------------------------------------------------------------
+    void Open311(const ApiRequest& req, const std::string& resource, Format format, const Params& query,
+                 std::function<void(ApiResponse)>& done) {
+        const bool get = req.method == "GET";
+        if (resource == "discovery" && get) return done(Render(Discovery(), format, "discovery", "discovery"));
+        if (resource == "services" && get) return done(Render(Services(), format, "services", "service"));
+        if (resource.rfind("services/", 0) == 0 && get) {
+            const std::string code = resource.substr(9);
+            if (taxonomy_.Find(code) == nullptr) {
+                return done(Open311Error(404, "service_code: no service '" + code.substr(0, 64) + "'", format));
+            }
+            return done(Render({{"service_code", code}, {"attributes", json::array()}}, format, "service_definition", ""));
+        }
+        if (resource == "requests" && req.method == "POST") return PostRequest(req, format, done);
+        if (resource == "requests" && get) return done(GetRequests(query, format));
+        if (resource.rfind("requests/", 0) == 0 && get) {
+            const std::string id_text = resource.substr(9);
+            auto id = ParseId(id_text, "service_request_id");
+            if (!id.ok()) return done(Open311Error(404, "service_request_id: no request '" + id_text.substr(0, 32) + "'", format));
+            incident::RequestFilter f;
+            f.ids = {*id};
+            auto found = engine_.store().ListRequests(f);
+            if (!found.ok()) return done(Open311Error(found.error(), format));
+            if (found->empty()) return done(Open311Error(404, "service_request_id: no request " + id_text, format));
+            return done(Render(json::array({RequestJson(found->front())}), format, "service_requests", "request"));
+        }
+        if (resource == "discovery" || resource == "services" || resource == "requests" ||
+            resource.rfind("services/", 0) == 0 || resource.rfind("requests/", 0) == 0) {
+            return done(Open311Error(405, "method " + req.method.substr(0, 16) + " is not allowed here", format));
+        }
+        done(Open311Error(404, "no such resource: " + resource.substr(0, 128), format));
+    }
+
+    json Discovery() const {
+        return {{"changeset", kChangeset},
+                {"contact", "CityBrain operations centre (城运中心), " + taxonomy_.jurisdiction_id()},
+                {"key_service", "API keys for POST are issued by the operations centre"},
+                {"endpoints", json::array({{{"specification", "http://wiki.open311.org/GeoReport_v2"},
+                                            {"url", base_url_ + "/open311/v2"},
+                                            {"changeset", kChangeset},
+                                            {"type", "production"},
+                                            {"formats", json::array({"application/json", "text/xml"})}}})}};
+    }
+
+    json Services() const {
+        json out = json::array();
+        for (const auto& c : taxonomy_.categories()) {
+            out.push_back({{"service_code", c.code},
+                           {"service_name", c.name},
+                           {"description", c.name_en},
+                           {"metadata", false},
+                           {"type", "realtime"},
+                           {"keywords", c.keywords},
+                           {"group", c.group}});
+        }
+        return out;
+    }
+
+    json RequestJson(const incident::RequestView& v) const {
+        const incident::Category* cat = taxonomy_.Find(v.report.category);
+        const incident::Department* dep = taxonomy_.FindDepartment(v.department);
+        json j = {{"service_request_id", std::to_string(v.report.id)},
+                  {"status", incident::IsOpen(v.case_status) ? "open" : "closed"},
+                  {"status_notes", StatusNotes(v)},
+                  {"service_name", cat ? json(cat->name) : json(nullptr)},
+                  {"service_code", v.report.category},
+                  {"description", Nullable(v.report.description)},
+                  {"agency_responsible", dep ? json(dep->name) : Nullable(v.department)},
+                  {"service_notice", nullptr},
+                  {"requested_datetime", core::FormatTimestamp(v.report.time_ms)},
+                  {"updated_datetime", Time(v.case_updated_ms)},
+                  {"expected_datetime", Time(v.deadline_ms)},
+                  {"address", Nullable(v.report.address)},
+                  {"address_id", nullptr},
+                  {"zipcode", nullptr},
+                  {"lat", v.report.lat ? json(*v.report.lat) : json(nullptr)},
+                  {"long", v.report.lon ? json(*v.report.lon) : json(nullptr)},
+                  {"media_url", Nullable(v.report.media_url)}};
+        if (v.parent_report != 0) j["parent_service_request_id"] = std::to_string(v.parent_report);
+        j["case_id"] = std::to_string(v.report.case_id);
+        return j;
+    }
+
+    ApiResponse GetRequests(const Params& query, Format format) {
+        incident::RequestFilter f;
+        for (const auto& [key, value] : query) {
+            if (key == "service_request_id") {
+                for (const auto& part : SplitComma(value)) {
+                    auto id = ParseId(part, "service_request_id");
+                    if (!id.ok()) return Open311Error(id.error(), format);
+                    f.ids.push_back(*id);
+                }
+            } else if (key == "service_code") {
+                for (auto& code : SplitComma(value)) {
+                    if (taxonomy_.Find(code) == nullptr) {
+                        return Open311Error(400, "service_code: unknown service code '" + code.substr(0, 64) + "'", format);
+                    }
+                    f.service_codes.push_back(std::move(code));
+                }
+            } else if (key == "start_date" || key == "end_date") {
+                auto t = core::ParseTimestamp(value, key);
+                if (!t.ok()) return Open311Error(t.error(), format);
+                (key == "start_date" ? f.since : f.until) = *t;
+            } else if (key == "status") {
+                bool want_open = false, want_closed = false;
+                for (const auto& s : SplitComma(value)) {
+                    if (s != "open" && s != "closed") {
+                        return Open311Error(400, "status: '" + s.substr(0, 32) + "' is not open or closed", format);
+                    }
+                    (s == "open" ? want_open : want_closed) = true;
+                }
+                if (want_open != want_closed) f.open = want_open;  // both (or none) asked for: no filter
+            }
+            // Other parameters (jurisdiction_id, api_key, …) are accepted and ignored, as the spec allows.
+        }
+        if (f.since && f.until && *f.since > *f.until) {
+            return Open311Error(400, "end_date: before start_date", format);
+        }
+        // The spec's defaults: the last 90 days, at most 1,000 requests, unless ids are given.
+        if (f.ids.empty() && !f.since && !f.until) f.since = core::NowMs() - 90LL * 86400 * 1000;
+        auto found = engine_.store().ListRequests(f);
+        if (!found.ok()) return Open311Error(found.error(), format);
+        json out = json::array();
+        for (const auto& v : *found) out.push_back(RequestJson(v));
+        return Render(out, format, "service_requests", "request");
+    }
+
+    bool Authorised(const ApiRequest& req, const Params* form) const {
+        if (keys_.empty()) return false;
+        if (!req.api_key.empty()) return keys_.Accepts(req.api_key);
+        if (form != nullptr) {
+            if (const std::string* key = Find(*form, "api_key")) return keys_.Accepts(*key);
+        }
+        return false;
+    }
+
+    static std::string ForbiddenText(const ApiKeys& keys) {
+        return keys.empty() ? "api_key: this server has no API keys configured, so it accepts no POST"
+                            : "api_key: missing or not valid";
+    }
+
+    /// Reads a POST body: form-encoded (the spec) or a JSON object of the same names.
+    static Result<Params> ReadBody(const ApiRequest& req) {
+        if (req.content_type.find("application/json") != std::string::npos) {
+            json j = json::parse(req.body, nullptr, false);
+            if (j.is_discarded() || !j.is_object()) return InvalidArgument("body", "not a JSON object");
+            Params out;
+            for (const auto& [k, v] : j.items()) {
+                if (v.is_string()) {
+                    out.emplace_back(k, v.get<std::string>());
+                } else if (v.is_number()) {
+                    out.emplace_back(k, Dump(v));
+                } else if (!v.is_null()) {
+                    return InvalidArgument(k, "must be a string or a number");
+                }
+            }
+            return out;
+        }
+        if (!req.content_type.empty() && req.content_type.find("application/x-www-form-urlencoded") == std::string::npos) {
+            return InvalidArgument("Content-Type", "'" + req.content_type.substr(0, 64) +
+                                                       "' is not application/x-www-form-urlencoded or application/json");
+        }
+        return ParseForm(req.body);
+    }
+
+    /// Fields shared by Open311's POST and CityBrain's own report intake.
+    Result<Report> ReportFromParams(const Params& p, const ApiRequest& req, bool open311) const {
+        Report r;
+        r.source = incident::Source::kCitizen;
+        for (const auto& [key, value] : p) {
+            if (key == "lat") {
+                CB_TRY_ASSIGN(double v, ParseNumber(value, "lat"));
+                r.lat = v;
+            } else if (key == "long") {
+                CB_TRY_ASSIGN(double v, ParseNumber(value, "long"));
+                r.lon = v;
+            } else if (key == "address_string" || (key == "address_id" && r.address.empty())) {
+                r.address = value;
+            } else if (key == "service_code") {
+                r.category = value;
+            } else if (key == "description") {
+                r.description = value;
+            } else if (key == "media_url") {
+                if (!value.empty() && value.rfind("http://", 0) != 0 && value.rfind("https://", 0) != 0) {
+                    return InvalidArgument("media_url", "must be an http(s) URL");
+                }
+                r.media_url = value;
+            } else if (key == "idempotency_key") {
+                r.idempotency_key = value;
+            } else if (!open311 && key == "source") {
+                CB_TRY_ASSIGN(r.source, incident::ParseSource(value));
+            } else if (!open311 && key == "time") {
+                CB_TRY_ASSIGN(r.time_ms, core::ParseTimestamp(value, "time"));
+            } else if (!open311 && key == "confidence") {
+                CB_TRY_ASSIGN(r.confidence, ParseNumber(value, "confidence"));
+            } else if (!open311 && key == "external_id") {
+                r.external_id = value;
+            } else if (!open311 && key != "api_key") {
+                return InvalidArgument(key.substr(0, 64), "unknown field");
+            }
+            // Open311's personal fields (email, first_name, phone, device_id, …) are not stored: the case needs none.
+        }
+        if (!req.idempotency_key.empty()) r.idempotency_key = req.idempotency_key;
+        if (open311 && r.category.empty()) return InvalidArgument("service_code", "required");
+        CB_TRY(incident::ValidateReport(r, taxonomy_));
+        return r;
+    }
+
+    void PostRequest(const ApiRequest& req, Format format, std::function<void(ApiResponse)>& done) {
+        auto body = ReadBody(req);
+        if (!Authorised(req, body.ok() ? &*body : nullptr)) return done(Open311Error(403, ForbiddenText(keys_), format));
+        if (!body.ok()) return done(Open311Error(body.error(), format));
+        auto report = ReportFromParams(*body, req, true);
+        if (!report.ok()) return done(Open311Error(report.error(), format));
+        // The callback outlives this Handler: it may capture only what lives as long as the engine.
+        const incident::Taxonomy& taxonomy = taxonomy_;
+        intake_.Submit(std::move(report).value(), [&taxonomy, format, done = std::move(done)](Result<incident::Receipt> rec) {
+            if (!rec.ok()) return done(Open311Error(rec.error(), format));
+            json out = json::array({{{"service_request_id", std::to_string(rec->report_id)},
+                                     {"service_notice", Notice(taxonomy, *rec)},
+                                     {"account_id", nullptr}}});
+            done(Render(out, format, "service_requests", "request", rec->retried ? 200 : 201));
+        });
+    }
+
+    // ---- CityBrain JSON API ---------------------------------------------------------------------------------
+    void CityBrain(const ApiRequest& req, const std::string& path, const Params& query,
+                   std::function<void(ApiResponse)>& done) {
+        const bool get = req.method == "GET";
+        if (path == "health" && get) {
+            ApiResponse r;
+            r.body = Dump({{"status", "ok"}, {"store", engine_.store().Kind()}, {"open_cases", engine_.open_cases()}});
+            return done(r);
+        }
+        if (path == "taxonomy" && get) return done(Taxonomy());
+        if (path == "stats" && get) return done(StatsJson());
+        if (path == "cases" && get) return done(ListCases(query));
+        if (path == "reports" && req.method == "POST") return PostReport(req, done);
+        if (path.rfind("cases/", 0) == 0) {
+            const std::string rest = path.substr(6);
+            const size_t slash = rest.find('/');
+            auto id = ParseId(rest.substr(0, slash), "case_id");
+            if (!id.ok()) return done(JsonError(404, "case_id", "no case '" + rest.substr(0, 32) + "'"));
+            if (slash == std::string::npos && get) return done(CaseDetail(*id));
+            if (slash != std::string::npos && rest.substr(slash) == "/transitions" && req.method == "POST") {
+                return done(Transition(req, *id));
+            }
+            return done(JsonError(405, "method", req.method.substr(0, 16) + " is not allowed on " + path.substr(0, 64)));
+        }
+        done(JsonError(404, "path", "no such resource: /api/v1/" + path.substr(0, 128)));
+    }
+
+    json CaseJson(const Case& c, incident::TimeMs now) const {
+        const incident::Category* cat = taxonomy_.Find(c.category);
+        return {{"id", c.id},
+                {"category", c.category},
+                {"category_name", cat ? cat->name : c.category},
+                {"department", c.department},
+                {"priority", c.priority},
+                {"status", incident::StatusName(c.status)},
+                {"lat", c.lat ? json(*c.lat) : json(nullptr)},
+                {"long", c.lon ? json(*c.lon) : json(nullptr)},
+                {"address", c.address},
+                {"grid_cell", c.grid_cell},
+                {"description", c.description},
+                {"created", Time(c.created_ms)},
+                {"updated", Time(c.updated_ms)},
+                {"deadline", Time(c.deadline_ms)},
+                {"closed", Time(c.closed_ms)},
+                {"overdue", incident::IsOpen(c.status) && c.deadline_ms > 0 && c.deadline_ms < now},
+                {"escalations", c.escalations},
+                {"report_count", c.report_count},
+                {"primary_report", c.primary_report},
+                {"merged_into", c.merged_into ? json(c.merged_into) : json(nullptr)}};
+    }
+
+    ApiResponse Taxonomy() const {
+        json deps = json::array();
+        for (const auto& d : taxonomy_.departments()) deps.push_back({{"code", d.code}, {"name", d.name}, {"name_en", d.name_en}});
+        json cats = json::array();
+        for (const auto& c : taxonomy_.categories()) {
+            cats.push_back({{"code", c.code}, {"name", c.name}, {"name_en", c.name_en}, {"department", c.department},
+                            {"priority", c.priority}, {"dedup_radius_m", c.dedup_radius_m},
+                            {"dedup_window_min", c.dedup_window_ms / 60000},
+                            {"limits_min", {{"file", c.limits.file_ms / 60000}, {"dispatch", c.limits.dispatch_ms / 60000},
+                                            {"handle", c.limits.handle_ms / 60000}, {"verify", c.limits.verify_ms / 60000}}}});
+        }
+        ApiResponse r;
+        r.body = Dump({{"departments", deps}, {"categories", cats}});
+        return r;
+    }
+
+    ApiResponse StatsJson() {
+        auto stats = engine_.store().ComputeStats(core::NowMs());
+        if (!stats.ok()) return JsonError(stats.error());
+        ApiResponse r;
+        r.body = Dump({{"reports", stats->reports},
+                       {"duplicates", stats->duplicates},
+                       {"cases", stats->cases},
+                       {"open", stats->open},
+                       {"overdue", stats->overdue},
+                       {"escalated", stats->escalated},
+                       {"open_per_department", stats->open_per_department},
+                       {"cases_per_status", stats->cases_per_status},
+                       {"median_time_to_close_s", stats->median_close_s ? json(*stats->median_close_s) : json(nullptr)}});
+        return r;
+    }
+
+    ApiResponse ListCases(const Params& query) {
+        incident::CaseFilter f;
+        for (const auto& [key, value] : query) {
+            if (key == "status") {
+                auto s = incident::ParseStatus(value);
+                if (!s.ok()) return JsonError(s.error());
+                f.status = *s;
+            } else if (key == "open") {
+                if (value != "true" && value != "false") return JsonError(400, "open", "must be true or false");
+                f.open = value == "true";
+            } else if (key == "category") {
+                if (taxonomy_.Find(value) == nullptr) return JsonError(400, "category", "unknown category '" + value.substr(0, 64) + "'");
+                f.category = value;
+            } else if (key == "department") {
+                if (taxonomy_.FindDepartment(value) == nullptr) {
+                    return JsonError(400, "department", "unknown department '" + value.substr(0, 64) + "'");
+                }
+                f.department = value;
+            } else if (key == "grid_cell") {
+                f.grid_cell = value;
+            } else if (key == "since" || key == "until") {
+                auto t = core::ParseTimestamp(value, key);
+                if (!t.ok()) return JsonError(t.error());
+                (key == "since" ? f.since : f.until) = *t;
+            } else if (key == "overdue") {
+                if (value != "true" && value != "false") return JsonError(400, "overdue", "must be true or false");
+                f.overdue_only = value == "true";
+            } else if (key == "limit") {
+                auto n = ParseCount(value, "limit", 1, 1000);
+                if (!n.ok()) return JsonError(n.error());
+                f.limit = *n;
+            } else if (key == "offset") {
+                auto n = ParseCount(value, "offset", 0, 1'000'000'000);
+                if (!n.ok()) return JsonError(n.error());
+                f.offset = *n;
+            } else {
+                return JsonError(400, key.substr(0, 64), "unknown query parameter");
+            }
+        }
+        const incident::TimeMs now = core::NowMs();
+        auto cases = engine_.store().ListCases(f, now);
+        if (!cases.ok()) return JsonError(cases.error());
+        json out = json::array();
+        for (const auto& c : *cases) out.push_back(CaseJson(c, now));
+        ApiResponse r;
+        r.body = Dump({{"cases", out}, {"limit", f.limit}, {"offset", f.offset}});
+        return r;
+    }
+
+    ApiResponse CaseDetail(incident::CaseId id) {
+        auto c = engine_.store().GetCase(id);
+        if (!c.ok()) return JsonError(c.error());
+        if (!c->has_value()) return JsonError(404, "case_id", "no case " + std::to_string(id));
+        auto reports = engine_.store().CaseReports(id);
+        auto events = engine_.store().CaseEvents(id);
+        if (!reports.ok()) return JsonError(reports.error());
+        if (!events.ok()) return JsonError(events.error());
+        json j = CaseJson(**c, core::NowMs());
+        json rs = json::array();
+        for (const auto& r : *reports) {
+            rs.push_back({{"id", r.id}, {"source", incident::SourceName(r.source)}, {"time", Time(r.time_ms)},
+                          {"lat", r.lat ? json(*r.lat) : json(nullptr)}, {"long", r.lon ? json(*r.lon) : json(nullptr)},
+                          {"address", r.address}, {"description", r.description}, {"media_url", Nullable(r.media_url)},
+                          {"confidence", r.confidence}, {"duplicate", r.duplicate}});
+        }
+        json hs = json::array();
+        for (const auto& e : *events) {
+            hs.push_back({{"time", Time(e.time_ms)}, {"actor", e.actor}, {"action", incident::ActionName(e.action)},
+                          {"from", incident::StatusName(e.from)}, {"to", incident::StatusName(e.to)}, {"note", e.note}});
+        }
+        j["reports"] = rs;
+        j["history"] = hs;
+        ApiResponse r;
+        r.body = Dump(j);
+        return r;
+    }
+
+    ApiResponse Transition(const ApiRequest& req, incident::CaseId id) {
+        if (!Authorised(req, nullptr)) return JsonError(403, "api_key", ForbiddenText(keys_).substr(9));
+        json body = json::parse(req.body, nullptr, false);
+        if (body.is_discarded() || !body.is_object()) return JsonError(400, "body", "not a JSON object");
+        auto text = [&](const char* key, bool required) -> Result<std::string> {
+            auto it = body.find(key);
+            if (it == body.end() || it->is_null()) {
+                if (required) return InvalidArgument(key, "required");
+                return std::string();
+            }
+            if (!it->is_string()) return InvalidArgument(key, "must be a string");
+            return it->get<std::string>();
+        };
+        auto action_text = text("action", true);
+        if (!action_text.ok()) return JsonError(action_text.error());
+        auto action = incident::ParseAction(*action_text);
+        if (!action.ok()) return JsonError(action.error());
+        auto actor = text("actor", true);
+        if (!actor.ok()) return JsonError(actor.error());
+        auto note = text("note", false);
+        if (!note.ok()) return JsonError(note.error());
+        incident::CaseId merge_into = 0;
+        if (auto it = body.find("merge_into"); it != body.end()) {
+            if (!it->is_number_integer()) return JsonError(400, "merge_into", "must be a case id");
+            merge_into = it->get<int64_t>();
+        } else if (*action == Action::kMerge) {
+            return JsonError(400, "merge_into", "required to merge");
+        }
+        auto c = engine_.Apply(id, *action, *actor, *note, core::NowMs(), merge_into);
+        if (!c.ok()) return JsonError(c.error());
+        ApiResponse r;
+        r.body = Dump(CaseJson(*c, core::NowMs()));
+        return r;
+    }
+
+    void PostReport(const ApiRequest& req, std::function<void(ApiResponse)>& done) {
+        if (!Authorised(req, nullptr)) return done(JsonError(403, "api_key", ForbiddenText(keys_).substr(9)));
+        ApiRequest as_json = req;
+        as_json.content_type = "application/json";
+        auto body = ReadBody(as_json);
+        if (!body.ok()) return done(JsonError(body.error()));
+        auto report = ReportFromParams(*body, req, false);
+        if (!report.ok()) return done(JsonError(report.error()));
+        intake_.Submit(std::move(report).value(), [done = std::move(done)](Result<incident::Receipt> rec) {
+            if (!rec.ok()) return done(JsonError(rec.error()));
+            ApiResponse r;
+            r.status = rec->retried ? 200 : 201;
+            r.body = Dump({{"report_id", rec->report_id}, {"case_id", rec->case_id}, {"duplicate", rec->duplicate},
+                           {"retried", rec->retried}, {"category", rec->category}, {"department", rec->department},
+                           {"deadline", Time(rec->deadline_ms)}});
+            done(r);
+        });
+    }
+
+    incident::IncidentEngine& engine_;
+    incident::IntakeQueue& intake_;
+    const ApiKeys& keys_;
+    const std::string& base_url_;
+    const incident::Taxonomy& taxonomy_;
+};
+
+}  // namespace
+
+Result<ApiKeys> ApiKeys::Load(const char* env_value, const std::string& file) {
+    ApiKeys keys;
+    if (env_value != nullptr) {
+        for (auto& k : SplitComma(env_value)) keys.keys_.push_back(std::move(k));
+    }
+    if (!file.empty()) {
+        std::ifstream in(file);
+        if (!in) return NotFound(file, "cannot open API keys file");
+        std::string line;
+        while (std::getline(in, line)) {
+            while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+            if (line.empty() || line[0] == '#') continue;
+            keys.keys_.push_back(line);
+        }
+    }
+    for (const auto& k : keys.keys_) {
+        if (k.size() < 16) return InvalidArgument("api keys", "a key is shorter than 16 characters");
+    }
+    return keys;
+}
+
+bool ApiKeys::Accepts(const std::string& key) const {
+    bool ok = false;
+    for (const auto& k : keys_) {
+        unsigned diff = k.size() != key.size() ? 1u : 0u;
+        for (size_t i = 0; i < k.size(); ++i) diff |= static_cast<unsigned>(k[i] ^ (i < key.size() ? key[i] : 0));
+        ok |= diff == 0;
+    }
+    return ok;
+}
+
+Api::Api(incident::IncidentEngine& engine, incident::IntakeQueue& intake, ApiKeys keys, std::string base_url)
+    : engine_(engine), intake_(intake), keys_(std::move(keys)), base_url_(std::move(base_url)) {}
+
+void Api::Handle(const ApiRequest& request, std::function<void(ApiResponse)> done) {
+    Handler(engine_, intake_, keys_, base_url_).Handle(request, done);
+}
+
+}  // namespace citybrain::server

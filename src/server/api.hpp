@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "incident/engine.hpp"
+
+namespace citybrain::server {
+
+/// A request as the API sees it, independent of the HTTP library (so it is unit-tested and fuzzed directly).
+struct ApiRequest {
+    std::string method;  // GET, POST, …
+    std::string target;  // path and query, e.g. /open311/v2/requests.json?status=open
+    std::string body;
+    std::string content_type;
+    std::string api_key;          // X-API-Key, or the token of `Authorization: Bearer`
+    std::string idempotency_key;  // Idempotency-Key header
+};
+
+struct ApiResponse {
+    int status = 200;
+    std::string content_type = "application/json; charset=utf-8";
+    std::string body;
+};
+
+/// API keys for POST: from CITYBRAIN_API_KEYS (comma-separated) and/or a keys file (one per line, # comments).
+/// With none configured every POST is refused: there is no built-in key.
+class ApiKeys {
+public:
+    static Result<ApiKeys> Load(const char* env_value, const std::string& file);
+    bool empty() const { return keys_.empty(); }
+    /// Compares in time independent of where the first difference lies.
+    bool Accepts(const std::string& key) const;
+    size_t size() const { return keys_.size(); }
+
+private:
+    std::vector<std::string> keys_;
+};
+
+/// Open311 GeoReport v2 under /open311/v2/ (JSON and XML) and CityBrain's JSON API for cases under /api/v1/.
+/// It parses, validates, calls the incident engine's facade and renders; nothing else.
+class Api {
+public:
+    Api(incident::IncidentEngine& engine, incident::IntakeQueue& intake, ApiKeys keys, std::string base_url);
+
+    /// Calls `done` exactly once, from this thread (reads) or the intake writer (after the commit of a POST).
+    void Handle(const ApiRequest& request, std::function<void(ApiResponse)> done);
+
+private:
+    incident::IncidentEngine& engine_;
+    incident::IntakeQueue& intake_;
+    ApiKeys keys_;
+    std::string base_url_;
+};
+
+}  // namespace citybrain::server

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/error.hpp"
+#include "server/api.hpp"
+
+namespace citybrain::server {
+
+struct ServerOptions {
+    std::string address = "127.0.0.1";
+    uint16_t port = 8311;  // 0 = any free port
+    int threads = 2;
+    size_t body_limit = 64 * 1024;  // a report is small; anything larger is refused with 413
+};
+
+/// HTTP/1.1 with keep-alive on Boost.Beast: one strand per connection, `threads` io threads. It turns bytes into
+/// ApiRequests and ApiResponses into bytes; a malformed request gets 400 and the connection closes, the server
+/// keeps serving.
+class HttpServer {
+public:
+    HttpServer(Api& api, ServerOptions options);
+    ~HttpServer();
+    HttpServer(const HttpServer&) = delete;
+    HttpServer& operator=(const HttpServer&) = delete;
+
+    /// Binds and starts listening; returns the bound port.
+    Result<uint16_t> Start();
+    /// Runs the io threads until Stop (from another thread or a signal).
+    void Run();
+    void Stop();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace citybrain::server
