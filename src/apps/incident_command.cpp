@@ -52,6 +52,14 @@ Result<std::unique_ptr<incident::Store>> OpenStore(const StoreArgs& args, bool d
 int Serve(const ServeArgs& args) {
     if (args.port < 0 || args.port > 65535) return ReportError(InvalidArgument("--port", "must be 0 to 65535"), false);
     if (args.threads < 1 || args.threads > 64) return ReportError(InvalidArgument("--threads", "must be 1 to 64"), false);
+    // Signals are taken by one thread with sigwait, so no io or writer thread is interrupted mid-commit.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    // Blocked before any thread starts, so that every thread inherits the mask.
+
     auto keys = server::ApiKeys::Load(std::getenv("CITYBRAIN_API_KEYS"), args.keys_file);
     if (!keys.ok()) return ReportError(keys.error(), false);
     auto taxonomy = LoadTaxonomy(args.store.taxonomy);
@@ -63,12 +71,6 @@ int Serve(const ServeArgs& args) {
     if (!engine.ok()) return ReportError(engine.error(), false);
     incident::IntakeQueue intake(**engine);
 
-    // Signals are taken by one thread with sigwait, so no io or writer thread is interrupted mid-commit.
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
     server::ServerOptions options;
     options.address = args.address;

@@ -1,1 +1,167 @@
+// SPDX-License-Identifier: Apache-2.0
+// One conformance suite for every Store: SQLite always; PostgreSQL when CITYBRAIN_PG_URL names a server
+// (tests/pg_test.sh starts a real one on loopback and runs this binary against it).
+#include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <pqxx/pqxx>
+
+#include "incident/engine.hpp"
+
+namespace citybrain::incident {
+namespace {
+
+constexpr TimeMs kT0 = 1'700'000'000'000;
+constexpr TimeMs kMin = 60'000;
+
+class StoreTest : public ::testing::TestWithParam<std::string> {
+protected:
+    void SetUp() override {
+        if (GetParam() == "postgresql") {
+            const char* url = std::getenv("CITYBRAIN_PG_URL");
+            if (url == nullptr) GTEST_SKIP() << "CITYBRAIN_PG_URL is not set: tests/pg_test.sh runs this against a real server";
+            url_ = url;
+            pqxx::connection c(url_);
+            pqxx::work tx(c);
+            tx.exec("DROP TABLE IF EXISTS reports, cases, events");
+            tx.commit();
+        } else {
+            url_ = (std::filesystem::temp_directory_path() / ("cb_store_" + std::to_string(::getpid()) + ".db")).string();
+            RemoveDb();
+        }
+    }
+    void TearDown() override {
+        if (GetParam() == "sqlite") RemoveDb();
+    }
+    void RemoveDb() {
+        for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(url_ + s);
+    }
+    std::unique_ptr<Store> OpenStore() {
+        auto s = GetParam() == "sqlite" ? OpenSqliteStore(url_) : OpenPostgresStore(url_);
+        EXPECT_TRUE(s.ok()) << s.error().ToString();
+        return std::move(s).value();
+    }
+    std::unique_ptr<IncidentEngine> OpenEngine() {
+        auto e = IncidentEngine::Open(OpenStore(), Taxonomy::Default());
+        EXPECT_TRUE(e.ok()) << e.error().ToString();
+        return std::move(e).value();
+    }
+    static Report At(const std::string& category, double north_m, TimeMs t, std::string key = "") {
+        Report r;
+        r.category = category;
+        r.lat = Taxonomy::Default().origin_lat() + north_m / 111'195.0;
+        r.lon = Taxonomy::Default().origin_lon();
+        r.time_ms = t;
+        r.description = "报告 " + category;
+        r.idempotency_key = std::move(key);
+        return r;
+    }
+    std::string url_;
+};
+
+TEST_P(StoreTest, FailedCommitLeavesNothing) {
+    auto store = OpenStore();
+    WriteBatch batch;
+    Report a;
+    a.id = 1;
+    a.category = "noise";
+    a.address = "x";
+    a.case_id = 1;
+    batch.reports = {a, a};  // the second violates the primary key after the first was written
+    Event e;
+    e.case_id = 1;
+    e.actor = "t";
+    batch.events = {e};
+    EXPECT_FALSE(store->Commit(batch).ok());
+    auto ids = store->MaxIds();
+    ASSERT_TRUE(ids.ok());
+    EXPECT_EQ(ids->max_report, 0);
+    EXPECT_TRUE(store->CaseEvents(1)->empty());
+    batch.reports = {a};
+    EXPECT_TRUE(store->Commit(batch).ok());  // and the store still works
+    EXPECT_EQ(store->MaxIds()->max_report, 1);
+}
+
+TEST_P(StoreTest, EngineRoundTripFiltersAndRestart) {
+    CaseId vending = 0;
+    {
+        auto engine = OpenEngine();
+        auto r = engine->Ingest({At("street_vending", 0, kT0, "a"), At("street_vending", 20, kT0 + kMin, "b"),
+                                 At("noise", 0, kT0 + 2 * kMin), At("waterlogging", 5000, kT0 + 3 * kMin)},
+                                kT0 + 3 * kMin);
+        for (auto& x : r) ASSERT_TRUE(x.ok()) << x.error().ToString();
+        EXPECT_TRUE(r[1]->duplicate);
+        vending = r[0]->case_id;
+        for (Action a : {Action::kFile, Action::kDispatch, Action::kStart, Action::kFeedback, Action::kClose}) {
+            ASSERT_TRUE(engine->Apply(vending, a, "op", "", kT0 + 60 * kMin).ok());
+        }
+        EXPECT_EQ(*engine->Tick(kT0 + 200 * kMin), 2);  // noise and waterlogging were never filed
+    }
+    auto engine = OpenEngine();
+    Store& s = engine->store();
+    EXPECT_EQ(engine->open_cases(), 2u);
+    auto c = s.GetCase(vending);
+    ASSERT_TRUE(c.ok() && c->has_value());
+    EXPECT_EQ((*c)->status, CaseStatus::kClosed);
+    EXPECT_EQ((*c)->report_count, 2);
+    EXPECT_EQ((*c)->closed_ms, kT0 + 60 * kMin);
+    ASSERT_TRUE((*c)->lat.has_value());
+    EXPECT_NEAR(*(*c)->lat, Taxonomy::Default().origin_lat(), 1e-9);
+    EXPECT_EQ((*c)->description, "报告 street_vending");
+
+    CaseFilter f;
+    f.open = true;
+    EXPECT_EQ(s.ListCases(f, kT0)->size(), 2u);
+    f = {};
+    f.department = "SWJ";
+    EXPECT_EQ(s.ListCases(f, kT0)->size(), 1u);
+    f = {};
+    f.overdue_only = true;
+    EXPECT_EQ(s.ListCases(f, kT0 + 200 * kMin)->size(), 2u);
+    f = {};
+    f.since = kT0 + 2 * kMin;
+    EXPECT_EQ(s.ListCases(f, kT0)->size(), 2u);
+    f = {};
+    f.status = CaseStatus::kClosed;
+    EXPECT_EQ(s.ListCases(f, kT0)->front().id, vending);
+
+    RequestFilter rf;
+    rf.open = false;
+    auto closed = s.ListRequests(rf);
+    ASSERT_TRUE(closed.ok());
+    ASSERT_EQ(closed->size(), 2u);  // both reports of the closed case, newest first
+    EXPECT_EQ(closed->front().parent_report, closed->back().report.id);
+    rf = {};
+    rf.service_codes = {"noise", "waterlogging"};
+    EXPECT_EQ(s.ListRequests(rf)->size(), 2u);
+    rf = {};
+    rf.ids = {1, 3};
+    EXPECT_EQ(s.ListRequests(rf)->size(), 2u);
+
+    auto stats = s.ComputeStats(kT0 + 200 * kMin);
+    ASSERT_TRUE(stats.ok());
+    EXPECT_EQ(stats->reports, 4);
+    EXPECT_EQ(stats->duplicates, 1);
+    EXPECT_EQ(stats->cases, 3);
+    EXPECT_EQ(stats->open, 2);
+    EXPECT_EQ(stats->overdue, 2);
+    EXPECT_EQ(stats->escalated, 2);
+    ASSERT_TRUE(stats->median_close_s.has_value());
+    EXPECT_DOUBLE_EQ(*stats->median_close_s, 3600.0);
+    EXPECT_EQ(stats->open_per_department.at("SWJ"), 1);
+
+    // The idempotency key of a stored report is still known after the restart.
+    auto again = engine->Ingest({At("street_vending", 0, kT0 + 5 * kMin, "a")}, kT0 + 5 * kMin);
+    EXPECT_TRUE(again[0]->retried);
+    EXPECT_EQ(s.ComputeStats(kT0)->reports, 4);
+    auto events = s.CaseEvents(vending);
+    ASSERT_EQ(events->size(), 6u);
+    EXPECT_EQ(events->back().to, CaseStatus::kClosed);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, StoreTest, ::testing::Values("sqlite", "postgresql"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+
+}  // namespace
+}  // namespace citybrain::incident
