@@ -103,12 +103,10 @@ Status IncidentEngine::Reload() {
         if (c.deadline_ms > 0 && !c.overdue) deadlines_.emplace(c.deadline_ms, c.id);
         open_.emplace(c.id, std::move(c));
     }
-    // Keys received within the window before the newest one stored (a replay's clock may be far from now).
-    CB_TRY_ASSIGN(std::vector<Store::KeyEntry> keys, store_->LoadIdempotencyKeys(0));
-    TimeMs newest = 0;
-    for (const auto& k : keys) newest = std::max(newest, k.received_ms);
+    // The window is measured back from the newest report stored, not from the wall clock: a replay's clock may
+    // be years from now.
+    CB_TRY_ASSIGN(std::vector<Store::KeyEntry> keys, store_->LoadIdempotencyKeys(options_.idempotency_window_ms));
     for (auto& k : keys) {
-        if (k.received_ms < newest - options_.idempotency_window_ms) continue;
         key_order_.emplace_back(k.received_ms, k.key);
         keys_[k.key] = std::move(k);
     }
@@ -291,8 +289,7 @@ std::vector<Result<Receipt>> IncidentEngine::Ingest(std::vector<Report> reports,
             c.report_count = 1;
             c.primary_report = r.id;
             r.case_id = c.id;
-            batch.events.push_back({c.id, r.time_ms, std::string("intake:") + SourceName(r.source), Action::kReport,
-                                    CaseStatus::kReported, CaseStatus::kReported, "report " + std::to_string(r.id)});
+            // No event row for the creation: the primary report's row is that record (source, time, text).
             IndexCase(c);
             open_.emplace(c.id, std::move(c));
         }
@@ -454,9 +451,9 @@ void IntakeQueue::Run() {
             std::unique_lock lock(mu_);
             cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
             if (queue_.empty() && stopping_) return;
-            const size_t n = std::min(queue_.size(), max_batch_);
-            work.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(n)));
-            queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+            const auto n = static_cast<std::ptrdiff_t>(std::min(queue_.size(), max_batch_));
+            work.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + n));
+            queue_.erase(queue_.begin(), queue_.begin() + n);  // a deque: taking from the front moves nothing else
         }
         std::vector<Report> reports;
         reports.reserve(work.size());

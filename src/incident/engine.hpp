@@ -126,7 +126,7 @@ private:
     size_t max_batch_;
     std::mutex mu_;
     std::condition_variable cv_;
-    std::vector<std::pair<Report, Callback>> queue_;
+    std::deque<std::pair<Report, Callback>> queue_;
     bool stopping_ = false;
     std::atomic<uint64_t> batches_{0};
     std::thread writer_;

@@ -18,7 +18,6 @@ CREATE TABLE IF NOT EXISTS reports (
   media_url TEXT NOT NULL, confidence DOUBLE PRECISION NOT NULL, external_id TEXT NOT NULL, case_id BIGINT NOT NULL,
   duplicate INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS reports_case ON reports(case_id);
-CREATE INDEX IF NOT EXISTS reports_key ON reports(idem_key) WHERE idem_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS reports_time ON reports(time_ms);
 CREATE TABLE IF NOT EXISTS cases (
   id BIGINT PRIMARY KEY, category TEXT NOT NULL, department TEXT NOT NULL, priority INTEGER NOT NULL,
@@ -172,10 +171,11 @@ public:
         return ListCases(f, 0);
     }
 
-    Result<std::vector<KeyEntry>> LoadIdempotencyKeys(TimeMs since) override {
-        CB_TRY_ASSIGN(pqxx::result r, Query("SELECT idem_key, id, case_id, duplicate, received_ms FROM reports "
-                                            "WHERE idem_key IS NOT NULL AND received_ms >= $1 ORDER BY id",
-                                            {std::to_string(since)}));
+    Result<std::vector<KeyEntry>> LoadIdempotencyKeys(TimeMs window_ms) override {
+        CB_TRY_ASSIGN(pqxx::result r,
+                      Query("SELECT idem_key, id, case_id, duplicate, received_ms FROM reports WHERE idem_key IS NOT NULL "
+                            "AND received_ms >= (SELECT COALESCE(MAX(received_ms), 0) FROM reports) - $1 ORDER BY id",
+                            {std::to_string(window_ms)}));
         std::vector<KeyEntry> out;
         for (const auto& row : r) {
             out.push_back({row[0].as<std::string>(), row[1].as<int64_t>(), row[2].as<int64_t>(), row[3].as<int>() != 0,

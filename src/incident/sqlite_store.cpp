@@ -77,6 +77,7 @@ public:
         sqlite3_clear_bindings(stmt_);
         return false;
     }
+    sqlite3_stmt* raw() const { return stmt_; }
     int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
     double Double(int col) const { return sqlite3_column_double(stmt_, col); }
     std::optional<double> OptDouble(int col) const {
@@ -109,7 +110,6 @@ CREATE TABLE IF NOT EXISTS reports (
   lat REAL, lon REAL, address TEXT NOT NULL, category TEXT NOT NULL, description TEXT NOT NULL, media_url TEXT NOT NULL,
   confidence REAL NOT NULL, external_id TEXT NOT NULL, case_id INTEGER NOT NULL, duplicate INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS reports_case ON reports(case_id);
-CREATE INDEX IF NOT EXISTS reports_key ON reports(idem_key) WHERE idem_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS reports_time ON reports(time_ms);
 CREATE TABLE IF NOT EXISTS cases (
   id INTEGER PRIMARY KEY, category TEXT NOT NULL, department TEXT NOT NULL, priority INTEGER NOT NULL, lat REAL, lon REAL,
@@ -190,7 +190,7 @@ public:
             sqlite3_busy_timeout(*db, 10000);
             if (db == &writer_) {
                 // FULL in WAL mode: each commit fsyncs the log, so acknowledged survives power loss, not only kill -9.
-                CB_TRY(ExecSql(writer_, durable ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                CB_TRY(ExecSql(writer_, durable ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=16384;"
                                                 : "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;"));
                 CB_TRY(ExecSql(writer_, kSchema));
             }
@@ -250,16 +250,27 @@ public:
         return ListCases(f, 0);
     }
 
-    Result<std::vector<KeyEntry>> LoadIdempotencyKeys(TimeMs since) override {
+    Result<std::vector<KeyEntry>> LoadIdempotencyKeys(TimeMs window_ms) override {
         std::lock_guard lock(read_mu_);
         Stmt s;
-        CB_TRY(s.Prepare(reader_, "SELECT idem_key, id, case_id, duplicate, received_ms FROM reports "
-                                  "WHERE idem_key IS NOT NULL AND received_ms >= ?1 ORDER BY id"));
-        s.Bind(1, int64_t{since});
+        // Newest first along the rowid, stopping at the window's edge: no index needed, and a restart reads only
+        // the window, however old the store.
+        CB_TRY(s.Prepare(reader_, "SELECT idem_key, id, case_id, duplicate, received_ms FROM reports ORDER BY id DESC"));
         std::vector<KeyEntry> out;
         Status st;
-        while (s.Next(st)) out.push_back({s.Text(0), s.Int(1), s.Int(2), s.Int(3) != 0, s.Int(4)});
+        TimeMs newest = -1;
+        while (s.Next(st)) {
+            const TimeMs received = s.Int(4);
+            if (newest < 0) newest = received;
+            if (received < newest - window_ms) {
+                while (s.Next(st)) {
+                }
+                break;
+            }
+            if (sqlite3_column_type(s.raw(), 0) != SQLITE_NULL) out.push_back({s.Text(0), s.Int(1), s.Int(2), s.Int(3) != 0, received});
+        }
         CB_TRY(st);
+        std::reverse(out.begin(), out.end());
         return out;
     }
 

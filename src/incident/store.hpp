@@ -83,7 +83,7 @@ public:
     };
     virtual Result<Counters> MaxIds() = 0;
     virtual Result<std::vector<Case>> LoadOpenCases() = 0;
-    /// (key, report id, case id, duplicate) of reports received at or after `since`.
+    /// Idempotency keys of the reports received within `window_ms` of the newest one.
     struct KeyEntry {
         std::string key;
         ReportId report = 0;
@@ -91,7 +91,7 @@ public:
         bool duplicate = false;
         TimeMs received_ms = 0;
     };
-    virtual Result<std::vector<KeyEntry>> LoadIdempotencyKeys(TimeMs since) = 0;
+    virtual Result<std::vector<KeyEntry>> LoadIdempotencyKeys(TimeMs window_ms) = 0;
 
     // Reads.
     virtual Result<std::optional<Case>> GetCase(CaseId id) = 0;

@@ -156,7 +156,7 @@ TEST_P(StoreTest, EngineRoundTripFiltersAndRestart) {
     EXPECT_TRUE(again[0]->retried);
     EXPECT_EQ(s.ComputeStats(kT0)->reports, 4);
     auto events = s.CaseEvents(vending);
-    ASSERT_EQ(events->size(), 6u);
+    ASSERT_EQ(events->size(), 5u);
     EXPECT_EQ(events->back().to, CaseStatus::kClosed);
 }
 

@@ -585,6 +585,13 @@ private:
                           {"confidence", r.confidence}, {"duplicate", r.duplicate}});
         }
         json hs = json::array();
+        // The case's first line is its primary report (the store keeps no separate event for it).
+        for (const auto& r : *reports) {
+            if (r.id != (*c)->primary_report) continue;
+            hs.push_back({{"time", Time(r.time_ms)}, {"actor", std::string("intake:") + incident::SourceName(r.source)},
+                          {"action", "report"}, {"from", nullptr}, {"to", "reported"},
+                          {"note", "report " + std::to_string(r.id)}});
+        }
         for (const auto& e : *events) {
             hs.push_back({{"time", Time(e.time_ms)}, {"actor", e.actor}, {"action", incident::ActionName(e.action)},
                           {"from", incident::StatusName(e.from)}, {"to", incident::StatusName(e.to)}, {"note", e.note}});
