@@ -3,7 +3,8 @@
 
 SHELL := /bin/bash
 DEB_PACKAGES := cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev \
-                nlohmann-json3-dev libcli11-dev time
+                nlohmann-json3-dev libcli11-dev time libsqlite3-dev libpqxx-dev libboost-dev postgresql \
+                python3 python3-jsonschema wrk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_ARGS ?=
 
@@ -50,6 +51,7 @@ test-fuzz: deps
 
 bench: build
 	scripts/bench_traffic.sh
+	scripts/bench_incidents.sh
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

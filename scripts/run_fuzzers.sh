@@ -11,7 +11,16 @@ mkdir -p "$work/roadnet" "$work/flow"
 cp "$root/tests/scenarios/tiny/roadnet.json" "$work/roadnet/"
 cp "$root/tests/scenarios/tiny/flow.json" "$work/flow/"
 echo '[{"vehicle":{"length":5,"width":2,"maxPosAcc":2,"maxNegAcc":4.5,"usualPosAcc":2,"usualNegAcc":4.5,"minGap":2.5,"maxSpeed":11,"headwayTime":2},"route":["road_0_1_0","road_1_1_0","road_2_1_0"],"interval":5,"startTime":0,"endTime":30}]' >"$work/flow/grid.json"
-for target in roadnet flow; do
+mkdir -p "$work/csv" "$work/form" "$work/taxonomy" "$work/api"
+printf 'Unique Key,Created Date,Complaint Type,Latitude,Longitude\n1,02/28/2023 11:45:00 PM,Noise,40.7,-73.9\n2,"02/28/2023 11:46:00 PM","Illegal ""Parking""",,\n' >"$work/csv/nyc.csv"
+printf 'api_key=x&service_code=noise&lat=22.7&long=114.2&description=%%E7%%A7%%AF+water' >"$work/form/post.txt"
+printf '2023-02-28T23:45:00.123+08:00' >"$work/form/time.txt"
+cp "$root/config/taxonomy.json" "$work/taxonomy/"
+printf 'POST\n/open311/v2/requests.json\napplication/x-www-form-urlencoded\nservice_code=noise&lat=22.72&long=114.24&description=x' >"$work/api/post.txt"
+printf 'GET\n/open311/v2/requests.xml?status=open&start_date=2020-01-01T00:00:00Z\n\n' >"$work/api/get.txt"
+printf 'POST\n/api/v1/cases/1/transitions\napplication/json\n{"action":"file","actor":"a"}' >"$work/api/tr.txt"
+printf 'GET\n/api/v1/cases?status=reported&limit=5&since=2020-01-01T00:00:00Z\n\n' >"$work/api/cases.txt"
+for target in roadnet flow csv form taxonomy api; do
   echo "fuzzing ${target}_fuzz for ${seconds}s"
   "$build/fuzz/${target}_fuzz" -artifact_prefix="$build/" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 "$work/$target" 2>&1 | tail -n 3

@@ -54,6 +54,7 @@ Result<TimeMs> Compose(int y, int mo, int d, int h, int mi, int sec, int ms, int
     }
     const int64_t days = sys_days{ymd}.time_since_epoch().count();
     const int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - int64_t{offset_min} * 60;
+    if (secs < 0) return InvalidArgument(std::string(where), Quoted(text).append(" is before 1970 (UTC)"));
     return secs * 1000 + ms;
 }
 

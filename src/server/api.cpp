@@ -189,8 +189,16 @@ std::string StatusNotes(const incident::RequestView& v) {
 class Handler {
 public:
     Handler(incident::IncidentEngine& engine, incident::IntakeQueue& intake, const ApiKeys& keys,
-            const std::string& base_url)
-        : engine_(engine), intake_(intake), keys_(keys), base_url_(base_url), taxonomy_(engine.taxonomy()) {}
+            const std::string& base_url, const Api::Cached* cached)
+        : engine_(engine), intake_(intake), keys_(keys), base_url_(base_url), taxonomy_(engine.taxonomy()),
+          cached_(cached) {}
+
+    Api::Cached Precompute() const {
+        return {Render(Discovery(), Format::kJson, "discovery", "discovery"),
+                Render(Discovery(), Format::kXml, "discovery", "discovery"),
+                Render(Services(), Format::kJson, "services", "service"),
+                Render(Services(), Format::kXml, "services", "service")};
+    }
 
     void Handle(const ApiRequest& req, std::function<void(ApiResponse)>& done) {
         const size_t q = req.target.find('?');
@@ -215,8 +223,9 @@ private:
     void Open311(const ApiRequest& req, const std::string& resource, Format format, const Params& query,
                  std::function<void(ApiResponse)>& done) {
         const bool get = req.method == "GET";
-        if (resource == "discovery" && get) return done(Render(Discovery(), format, "discovery", "discovery"));
-        if (resource == "services" && get) return done(Render(Services(), format, "services", "service"));
+        const bool json_format = format == Format::kJson;
+        if (resource == "discovery" && get) return done(json_format ? cached_->discovery_json : cached_->discovery_xml);
+        if (resource == "services" && get) return done(json_format ? cached_->services_json : cached_->services_xml);
         if (resource.rfind("services/", 0) == 0 && get) {
             const std::string code = resource.substr(9);
             if (taxonomy_.Find(code) == nullptr) {
@@ -662,6 +671,7 @@ private:
     const ApiKeys& keys_;
     const std::string& base_url_;
     const incident::Taxonomy& taxonomy_;
+    const Api::Cached* cached_;
 };
 
 }  // namespace
@@ -698,10 +708,12 @@ bool ApiKeys::Accepts(const std::string& key) const {
 }
 
 Api::Api(incident::IncidentEngine& engine, incident::IntakeQueue& intake, ApiKeys keys, std::string base_url)
-    : engine_(engine), intake_(intake), keys_(std::move(keys)), base_url_(std::move(base_url)) {}
+    : engine_(engine), intake_(intake), keys_(std::move(keys)), base_url_(std::move(base_url)) {
+    cached_ = Handler(engine_, intake_, keys_, base_url_, nullptr).Precompute();
+}
 
 void Api::Handle(const ApiRequest& request, std::function<void(ApiResponse)> done) {
-    Handler(engine_, intake_, keys_, base_url_).Handle(request, done);
+    Handler(engine_, intake_, keys_, base_url_, &cached_).Handle(request, done);
 }
 
 }  // namespace citybrain::server

@@ -48,11 +48,17 @@ public:
     /// Calls `done` exactly once, from this thread (reads) or the intake writer (after the commit of a POST).
     void Handle(const ApiRequest& request, std::function<void(ApiResponse)> done);
 
+    /// Responses that never change while the server runs (discovery, the service list), rendered once.
+    struct Cached {
+        ApiResponse discovery_json, discovery_xml, services_json, services_xml;
+    };
+
 private:
     incident::IncidentEngine& engine_;
     incident::IntakeQueue& intake_;
     ApiKeys keys_;
     std::string base_url_;
+    Cached cached_;
 };
 
 }  // namespace citybrain::server
