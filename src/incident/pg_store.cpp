@@ -25,7 +25,6 @@ CREATE TABLE IF NOT EXISTS cases (
   status TEXT NOT NULL, created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL, last_report_ms BIGINT NOT NULL,
   deadline_ms BIGINT NOT NULL, closed_ms BIGINT NOT NULL, escalations INTEGER NOT NULL, overdue INTEGER NOT NULL,
   report_count INTEGER NOT NULL, primary_report BIGINT NOT NULL, merged_into BIGINT NOT NULL);
-CREATE INDEX IF NOT EXISTS cases_status ON cases(status);
 CREATE INDEX IF NOT EXISTS cases_created ON cases(created_ms);
 CREATE TABLE IF NOT EXISTS events (
   id BIGSERIAL PRIMARY KEY, case_id BIGINT NOT NULL, time_ms BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,

@@ -117,7 +117,6 @@ CREATE TABLE IF NOT EXISTS cases (
   created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, last_report_ms INTEGER NOT NULL, deadline_ms INTEGER NOT NULL,
   closed_ms INTEGER NOT NULL, escalations INTEGER NOT NULL, overdue INTEGER NOT NULL, report_count INTEGER NOT NULL,
   primary_report INTEGER NOT NULL, merged_into INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS cases_status ON cases(status);
 CREATE INDEX IF NOT EXISTS cases_created ON cases(created_ms);
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY, case_id INTEGER NOT NULL, time_ms INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
