@@ -176,6 +176,13 @@ int Replay(const ReplayArgs& args) {
                                {"true_positive", r.dedup.true_positive},
                                {"precision", r.dedup.precision()},
                                {"recall", r.dedup.recall()}};
+            nlohmann::json per = nlohmann::json::object();
+            for (const auto& [cat, e] : r.dedup_by_category) {
+                if (e.labelled == 0 && e.predicted == 0) continue;
+                per[cat] = {{"labelled_duplicates", e.labelled}, {"merged", e.predicted}, {"true_positive", e.true_positive},
+                            {"precision", e.precision()}, {"recall", e.recall()}};
+            }
+            j["dedup_eval"]["by_category"] = per;
         }
         std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
         return kExitOk;

@@ -258,9 +258,11 @@ Result<ReplayResult> ReplayCsv(const std::string& path, IncidentEngine& engine, 
                 }
             }
             if (out.has_labels) {
-                out.dedup.labelled += row.labelled_duplicate ? 1 : 0;
-                out.dedup.predicted += rec.duplicate ? 1 : 0;
-                out.dedup.true_positive += (rec.duplicate && row.labelled_duplicate) ? 1 : 0;
+                for (DedupEval* e : {&out.dedup, &out.dedup_by_category[rec.category]}) {
+                    e->labelled += row.labelled_duplicate ? 1 : 0;
+                    e->predicted += rec.duplicate ? 1 : 0;
+                    e->true_positive += (rec.duplicate && row.labelled_duplicate) ? 1 : 0;
+                }
             }
         }
         i = end;

@@ -43,6 +43,7 @@ struct ReplayResult {
     std::optional<double> median_close_s;
     bool has_labels = false;
     DedupEval dedup;
+    std::map<std::string, DedupEval> dedup_by_category;  // the agencies label duplicates for some categories only
     TimeMs first_ms = 0;
     TimeMs last_ms = 0;
     double wall_s = 0;
