@@ -3,13 +3,13 @@
 // BM_IngestBatch drives the engine's facade with ready batches; BM_IntakeQueue goes through the group-commit
 // queue one report at a time from several producers, as the HTTP server does, and reports latency percentiles.
 #include <benchmark/benchmark.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <random>
-#include <unistd.h>
 
 #include "incident/engine.hpp"
 
@@ -20,7 +20,8 @@ constexpr TimeMs kT0 = 1'700'000'000'000;
 
 std::string DbPath(const char* name) {
     const auto dir = std::filesystem::temp_directory_path();
-    const std::string path = (dir / (std::string("cb_bench_") + name + "_" + std::to_string(::getpid()) + ".db")).string();
+    const std::string path =
+        (dir / (std::string("cb_bench_") + name + "_" + std::to_string(::getpid()) + ".db")).string();
     for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(path + s);
     return path;
 }
@@ -32,7 +33,8 @@ std::vector<Report> MakeReports(size_t n, uint64_t seed, int hotspots = 0) {
     const Taxonomy& t = Taxonomy::Default();
     std::mt19937_64 rng(seed);
     std::uniform_real_distribution<double> u(0, 1);
-    const char* cats[] = {"street_vending", "illegal_parking", "exposed_rubbish", "noise", "waterlogging", "road_damage"};
+    const char* cats[] = {
+        "street_vending", "illegal_parking", "exposed_rubbish", "noise", "waterlogging", "road_damage"};
     std::vector<Report> out(n);
     for (size_t i = 0; i < n; ++i) {
         Report& r = out[i];
@@ -58,7 +60,8 @@ std::vector<Report> MakeReports(size_t n, uint64_t seed, int hotspots = 0) {
 
 void BM_IngestBatch(benchmark::State& state) {
     const std::string path = DbPath("ingest");
-    auto engine = std::move(IncidentEngine::Open(std::move(OpenSqliteStore(path)).value(), Taxonomy::Default())).value();
+    auto engine =
+        std::move(IncidentEngine::Open(std::move(OpenSqliteStore(path)).value(), Taxonomy::Default())).value();
     const size_t batch = static_cast<size_t>(state.range(0));
     const int hotspots = static_cast<int>(state.range(1));
     uint64_t seed = 1;
@@ -75,12 +78,18 @@ void BM_IngestBatch(benchmark::State& state) {
         total += static_cast<int64_t>(batch);
     }
     state.SetItemsProcessed(total);
-    state.counters["duplicate_share"] = static_cast<double>(duplicates) / static_cast<double>(std::max<int64_t>(1, total));
+    state.counters["duplicate_share"] =
+        static_cast<double>(duplicates) / static_cast<double>(std::max<int64_t>(1, total));
     for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(path + s);
 }
 // Args: batch size, hot spots (0 = uniform).
-BENCHMARK(BM_IngestBatch)->Args({256, 0})->Args({4096, 0})->Args({4096, 20000})->Unit(benchmark::kMillisecond)
-    ->UseRealTime()->Iterations(25);
+BENCHMARK(BM_IngestBatch)
+    ->Args({256, 0})
+    ->Args({4096, 0})
+    ->Args({4096, 20000})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(25);
 BENCHMARK(BM_IngestBatch)->Name("BM_IngestBatch_Smoke")->Args({64, 0})->Iterations(2);
 
 /// Keeps nothing: isolates the engine's own cost (validate, route, de-duplicate, build the batch).
@@ -118,7 +127,8 @@ BENCHMARK(BM_IngestNoStore)->Unit(benchmark::kMillisecond)->UseRealTime()->Itera
 
 void BM_IntakeQueue(benchmark::State& state) {
     const std::string path = DbPath("queue");
-    auto engine = std::move(IncidentEngine::Open(std::move(OpenSqliteStore(path)).value(), Taxonomy::Default())).value();
+    auto engine =
+        std::move(IncidentEngine::Open(std::move(OpenSqliteStore(path)).value(), Taxonomy::Default())).value();
     const size_t n = static_cast<size_t>(state.range(0));
     std::vector<double> latency_us;
     uint64_t seed = 1000;
@@ -150,7 +160,8 @@ void BM_IntakeQueue(benchmark::State& state) {
     state.SetItemsProcessed(total);
     state.counters["p50_ms"] = latency_us[latency_us.size() / 2] / 1000;
     state.counters["p99_ms"] = latency_us[latency_us.size() * 99 / 100] / 1000;
-    state.counters["reports_per_commit"] = static_cast<double>(total) / static_cast<double>(std::max<uint64_t>(1, batches));
+    state.counters["reports_per_commit"] =
+        static_cast<double>(total) / static_cast<double>(std::max<uint64_t>(1, batches));
     for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(path + s);
 }
 BENCHMARK(BM_IntakeQueue)->Arg(100000)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);

@@ -2,13 +2,14 @@
 // libFuzzer targets for the incident engine's edges: CSV exports, form bodies and timestamps, the taxonomy file,
 // and whole API requests (target + body) against a real engine on a scratch SQLite file. Any input must give a
 // result or a clean error, never a crash, hang or sanitizer report.
+#include <unistd.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <future>
 #include <string>
 #include <string_view>
-#include <unistd.h>
 
 #include "core/time.hpp"
 #include "incident/csv.hpp"
@@ -64,13 +65,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 namespace {
 struct World {
     World() {
-        path = (std::filesystem::temp_directory_path() / ("cb_api_fuzz_" + std::to_string(::getpid()) + ".db")).string();
+        path =
+            (std::filesystem::temp_directory_path() / ("cb_api_fuzz_" + std::to_string(::getpid()) + ".db")).string();
         for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(path + s);
         engine = std::move(incident::IncidentEngine::Open(std::move(incident::OpenSqliteStore(path, false)).value(),
                                                           incident::Taxonomy::Default()))
                      .value();
         intake = std::make_unique<incident::IntakeQueue>(*engine);
-        api = std::make_unique<server::Api>(*engine, *intake,
+        api = std::make_unique<server::Api>(*engine,
+                                            *intake,
                                             std::move(server::ApiKeys::Load("fuzz-key-0123456789abcdef", "")).value(),
                                             "http://127.0.0.1");
     }

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // `citybrain serve` (Open311 + CityBrain JSON API over the incident engine) and `citybrain incidents replay`.
+#include <pthread.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <pthread.h>
 #include <thread>
-#include <unistd.h>
 
 #include "apps/commands.hpp"
 #include "incident/replay.hpp"
@@ -51,7 +52,8 @@ Result<std::unique_ptr<incident::Store>> OpenStore(const StoreArgs& args, bool d
 
 int Serve(const ServeArgs& args) {
     if (args.port < 0 || args.port > 65535) return ReportError(InvalidArgument("--port", "must be 0 to 65535"), false);
-    if (args.threads < 1 || args.threads > 64) return ReportError(InvalidArgument("--threads", "must be 1 to 64"), false);
+    if (args.threads < 1 || args.threads > 64)
+        return ReportError(InvalidArgument("--threads", "must be 1 to 64"), false);
     // Signals are taken by one thread with sigwait, so no io or writer thread is interrupted mid-commit.
     sigset_t signals;
     sigemptyset(&signals);
@@ -71,30 +73,36 @@ int Serve(const ServeArgs& args) {
     if (!engine.ok()) return ReportError(engine.error(), false);
     incident::IntakeQueue intake(**engine);
 
-
     server::ServerOptions options;
     options.address = args.address;
     options.port = static_cast<uint16_t>(args.port);
     options.threads = args.threads;
     const bool no_keys = keys->empty();
     const size_t key_count = keys->size();
-    server::Api api(**engine, intake, std::move(keys).value(),
-                    "http://" + args.address + ":" + std::to_string(args.port));
+    server::Api api(
+        **engine, intake, std::move(keys).value(), "http://" + args.address + ":" + std::to_string(args.port));
     server::HttpServer http(api, options);
     auto port = http.Start();
     if (!port.ok()) return ReportError(port.error(), false);
-    std::fprintf(stderr, "citybrain serve: Open311 at http://%s:%u/open311/v2/, cases at /api/v1/ (store %s, %zu API keys)\n",
-                 args.address.c_str(), static_cast<unsigned>(*port), store_text.c_str(), key_count);
+    std::fprintf(stderr,
+                 "citybrain serve: Open311 at http://%s:%u/open311/v2/, cases at /api/v1/ (store %s, %zu API keys)\n",
+                 args.address.c_str(),
+                 static_cast<unsigned>(*port),
+                 store_text.c_str(),
+                 key_count);
     if (no_keys) {
-        std::fprintf(stderr, "citybrain serve: no API keys (CITYBRAIN_API_KEYS or --keys-file): every POST is refused\n");
+        std::fprintf(stderr,
+                     "citybrain serve: no API keys (CITYBRAIN_API_KEYS or --keys-file): every POST is refused\n");
     }
     std::atomic<bool> stopping{false};
     std::thread ticker([&] {
         // Deadlines are checked every second; escalations are journaled like any other change.
         while (!stopping.load()) {
             auto n = (*engine)->Tick(core::NowMs());
-            if (!n.ok()) std::fprintf(stderr, "citybrain serve: deadline check failed: %s\n", n.error().ToString().c_str());
-            for (int i = 0; i < 10 && !stopping.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            if (!n.ok())
+                std::fprintf(stderr, "citybrain serve: deadline check failed: %s\n", n.error().ToString().c_str());
+            for (int i = 0; i < 10 && !stopping.load(); ++i)
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
     });
     std::thread waiter([&] {
@@ -126,7 +134,9 @@ int Replay(const ReplayArgs& args) {
     StoreArgs store_args = args.store;
     const bool scratch = args.store.db.empty() && args.store.pg.empty();
     if (scratch) {
-        store_args.db = (std::filesystem::temp_directory_path() / ("citybrain-replay-" + std::to_string(::getpid()) + ".db")).string();
+        store_args.db =
+            (std::filesystem::temp_directory_path() / ("citybrain-replay-" + std::to_string(::getpid()) + ".db"))
+                .string();
     }
     struct Cleanup {
         std::string path;
@@ -149,27 +159,28 @@ int Replay(const ReplayArgs& args) {
     const auto& r = *result;
     const double rate = r.wall_s > 0 ? static_cast<double>(r.reports) / r.wall_s : 0;
     if (args.json) {
-        nlohmann::json j = {{"file", args.file},
-                            {"format", r.format},
-                            {"rows", r.rows},
-                            {"reports", r.reports},
-                            {"rows_rejected", r.rows_rejected},
-                            {"rejected_examples", r.rejected_examples},
-                            {"cases", r.cases},
-                            {"duplicates_merged", r.duplicates_merged},
-                            {"cases_per_department", r.cases_per_department},
-                            {"cases_per_category", r.cases_per_category},
-                            {"closed", r.closed},
-                            {"closed_in_time", r.closed_in_time},
-                            {"escalated", r.escalated},
-                            {"open_at_end", r.open_at_end},
-                            {"overdue", r.overdue_at_end},
-                            {"closures_ignored", r.closures_ignored},
-                            {"median_time_to_close_s", r.median_close_s ? nlohmann::json(*r.median_close_s) : nlohmann::json()},
-                            {"first_report", r.first_ms ? core::FormatTimestamp(r.first_ms) : ""},
-                            {"last_report", r.last_ms ? core::FormatTimestamp(r.last_ms) : ""},
-                            {"wall_s", r.wall_s},
-                            {"reports_per_s", rate}};
+        nlohmann::json j = {
+            {"file", args.file},
+            {"format", r.format},
+            {"rows", r.rows},
+            {"reports", r.reports},
+            {"rows_rejected", r.rows_rejected},
+            {"rejected_examples", r.rejected_examples},
+            {"cases", r.cases},
+            {"duplicates_merged", r.duplicates_merged},
+            {"cases_per_department", r.cases_per_department},
+            {"cases_per_category", r.cases_per_category},
+            {"closed", r.closed},
+            {"closed_in_time", r.closed_in_time},
+            {"escalated", r.escalated},
+            {"open_at_end", r.open_at_end},
+            {"overdue", r.overdue_at_end},
+            {"closures_ignored", r.closures_ignored},
+            {"median_time_to_close_s", r.median_close_s ? nlohmann::json(*r.median_close_s) : nlohmann::json()},
+            {"first_report", r.first_ms ? core::FormatTimestamp(r.first_ms) : ""},
+            {"last_report", r.last_ms ? core::FormatTimestamp(r.last_ms) : ""},
+            {"wall_s", r.wall_s},
+            {"reports_per_s", rate}};
         if (r.has_labels) {
             j["dedup_eval"] = {{"labelled_duplicates", r.dedup.labelled},
                                {"merged", r.dedup.predicted},
@@ -179,35 +190,48 @@ int Replay(const ReplayArgs& args) {
             nlohmann::json per = nlohmann::json::object();
             for (const auto& [cat, e] : r.dedup_by_category) {
                 if (e.labelled == 0 && e.predicted == 0) continue;
-                per[cat] = {{"labelled_duplicates", e.labelled}, {"merged", e.predicted}, {"true_positive", e.true_positive},
-                            {"precision", e.precision()}, {"recall", e.recall()}};
+                per[cat] = {{"labelled_duplicates", e.labelled},
+                            {"merged", e.predicted},
+                            {"true_positive", e.true_positive},
+                            {"precision", e.precision()},
+                            {"recall", e.recall()}};
             }
             j["dedup_eval"]["by_category"] = per;
         }
         std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
         return kExitOk;
     }
-    std::printf("replayed        %s (%s), %s .. %s\n", args.file.c_str(), r.format.c_str(),
+    std::printf("replayed        %s (%s), %s .. %s\n",
+                args.file.c_str(),
+                r.format.c_str(),
                 r.first_ms ? core::FormatTimestamp(r.first_ms).c_str() : "-",
                 r.last_ms ? core::FormatTimestamp(r.last_ms).c_str() : "-");
-    std::printf("rows            %lld, reports %lld, rejected %lld\n", static_cast<long long>(r.rows),
-                static_cast<long long>(r.reports), static_cast<long long>(r.rows_rejected));
+    std::printf("rows            %lld, reports %lld, rejected %lld\n",
+                static_cast<long long>(r.rows),
+                static_cast<long long>(r.reports),
+                static_cast<long long>(r.rows_rejected));
     for (const auto& e : r.rejected_examples) std::printf("  rejected: %s\n", e.c_str());
-    std::printf("cases           %lld (duplicates merged: %lld)\n", static_cast<long long>(r.cases),
+    std::printf("cases           %lld (duplicates merged: %lld)\n",
+                static_cast<long long>(r.cases),
                 static_cast<long long>(r.duplicates_merged));
     std::printf("per department ");
     for (const auto& [dep, n] : r.cases_per_department) std::printf(" %s=%lld", dep.c_str(), static_cast<long long>(n));
     std::printf("\nclosed          %lld (%lld before any deadline passed); %lld closures before creation ignored\n",
-                static_cast<long long>(r.closed), static_cast<long long>(r.closed_in_time),
+                static_cast<long long>(r.closed),
+                static_cast<long long>(r.closed_in_time),
                 static_cast<long long>(r.closures_ignored));
     std::printf("escalated       %lld cases missed a step deadline\n", static_cast<long long>(r.escalated));
-    std::printf("open at end     %lld, overdue %lld\n", static_cast<long long>(r.open_at_end),
+    std::printf("open at end     %lld, overdue %lld\n",
+                static_cast<long long>(r.open_at_end),
                 static_cast<long long>(r.overdue_at_end));
     if (r.median_close_s) std::printf("median to close %.1f h\n", *r.median_close_s / 3600);
     if (r.has_labels) {
-        std::printf("dedup vs labels precision %.3f, recall %.3f (%lld rows closed as duplicates in the export, %lld merged)\n",
-                    r.dedup.precision(), r.dedup.recall(), static_cast<long long>(r.dedup.labelled),
-                    static_cast<long long>(r.dedup.predicted));
+        std::printf(
+            "dedup vs labels precision %.3f, recall %.3f (%lld rows closed as duplicates in the export, %lld merged)\n",
+            r.dedup.precision(),
+            r.dedup.recall(),
+            static_cast<long long>(r.dedup.labelled),
+            static_cast<long long>(r.dedup.predicted));
     }
     std::printf("wall            %.2f s (%.0f reports/s with lifecycle)\n", r.wall_s, rate);
     return kExitOk;
@@ -215,7 +239,8 @@ int Replay(const ReplayArgs& args) {
 
 void AddStoreOptions(CLI::App* cmd, StoreArgs& args, const char* db_help) {
     cmd->add_option("--db", args.db, db_help);
-    cmd->add_option("--pg", args.pg, "PostgreSQL connection string (instead of SQLite), e.g. postgresql://user@127.0.0.1/db");
+    cmd->add_option(
+        "--pg", args.pg, "PostgreSQL connection string (instead of SQLite), e.g. postgresql://user@127.0.0.1/db");
     cmd->add_option("--taxonomy", args.taxonomy, "routing table JSON (default: the embedded config/taxonomy.json)");
 }
 
@@ -235,10 +260,12 @@ void RegisterIncidents(CLI::App& app) {
     incidents->require_subcommand(1);
     auto replay_args = std::make_shared<ReplayArgs>();
     replay_args->store.db.clear();
-    auto* replay = incidents->add_subcommand("replay", "ingest a 311-style CSV (NYC, LA) and report cases, duplicates, deadlines");
+    auto* replay =
+        incidents->add_subcommand("replay", "ingest a 311-style CSV (NYC, LA) and report cases, duplicates, deadlines");
     replay->add_option("file", replay_args->file, "CSV export")->required();
     AddStoreOptions(replay, replay_args->store, "keep the result in this SQLite file (default: a scratch file)");
-    replay->add_option("--speedup", replay_args->speedup, "pace the replay: X seconds of data per second (default: flat out)");
+    replay->add_option(
+        "--speedup", replay_args->speedup, "pace the replay: X seconds of data per second (default: flat out)");
     replay->add_option("--batch", replay_args->batch, "reports per transaction")->capture_default_str();
     replay->add_flag("--json", replay_args->json, "machine-readable output");
     replay->callback([replay_args] { SetExitCode(Replay(*replay_args)); });

@@ -42,7 +42,15 @@ std::string Quoted(std::string_view text) {
     return out;
 }
 
-Result<TimeMs> Compose(int y, int mo, int d, int h, int mi, int sec, int ms, int offset_min, std::string_view text,
+Result<TimeMs> Compose(int y,
+                       int mo,
+                       int d,
+                       int h,
+                       int mi,
+                       int sec,
+                       int ms,
+                       int offset_min,
+                       std::string_view text,
                        std::string_view where) {
     using namespace std::chrono;
     const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
@@ -117,9 +125,15 @@ std::string FormatTimestamp(TimeMs t) {
     const int64_t rem = secs - days * 86400;
     const year_month_day ymd{sys_days{std::chrono::days{days}}};
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(ymd.year()),
-                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()), static_cast<int>(rem / 3600),
-                  static_cast<int>(rem / 60 % 60), static_cast<int>(rem % 60));
+    std::snprintf(buf,
+                  sizeof buf,
+                  "%04d-%02u-%02uT%02d:%02d:%02dZ",
+                  static_cast<int>(ymd.year()),
+                  static_cast<unsigned>(ymd.month()),
+                  static_cast<unsigned>(ymd.day()),
+                  static_cast<int>(rem / 3600),
+                  static_cast<int>(rem / 60 % 60),
+                  static_cast<int>(rem % 60));
     return buf;
 }
 

@@ -47,7 +47,8 @@ Status ValidateReport(const Report& r, const Taxonomy& taxonomy) {
         return InvalidArgument(r.lat ? "long" : "lat", "lat and long must be given together");
     }
     if (r.lat) {
-        if (!std::isfinite(*r.lat) || *r.lat < -90 || *r.lat > 90) return InvalidArgument("lat", "must be within [-90, 90]");
+        if (!std::isfinite(*r.lat) || *r.lat < -90 || *r.lat > 90)
+            return InvalidArgument("lat", "must be within [-90, 90]");
         if (!std::isfinite(*r.lon) || *r.lon < -180 || *r.lon > 180) {
             return InvalidArgument("long", "must be within [-180, 180]");
         }
@@ -79,7 +80,8 @@ IncidentEngine::IncidentEngine(std::unique_ptr<Store> store, const Taxonomy& tax
       frame_(options.origin ? options.origin->first : taxonomy.origin_lat(),
              options.origin ? options.origin->second : taxonomy.origin_lon()) {}
 
-Result<std::unique_ptr<IncidentEngine>> IncidentEngine::Open(std::unique_ptr<Store> store, const Taxonomy& taxonomy,
+Result<std::unique_ptr<IncidentEngine>> IncidentEngine::Open(std::unique_ptr<Store> store,
+                                                             const Taxonomy& taxonomy,
                                                              EngineOptions options) {
     std::unique_ptr<IncidentEngine> engine(new IncidentEngine(std::move(store), taxonomy, options));
     std::lock_guard lock(engine->mu_);
@@ -149,7 +151,8 @@ void IncidentEngine::IndexCase(const Case& c) {
     if (c.lat) {
         const core::Point p = frame_.ToLocal(*c.lat, *c.lon);
         const auto index = static_cast<size_t>(cat - taxonomy_.categories().data());
-        cells_[CellKey(index, static_cast<int64_t>(std::floor(p.x / kIndexCellM)),
+        cells_[CellKey(index,
+                       static_cast<int64_t>(std::floor(p.x / kIndexCellM)),
                        static_cast<int64_t>(std::floor(p.y / kIndexCellM)))]
             .push_back({c.id, p});
     } else {
@@ -163,7 +166,8 @@ void IncidentEngine::UnindexCase(const Case& c) {
     if (c.lat) {
         const core::Point p = frame_.ToLocal(*c.lat, *c.lon);
         const auto index = static_cast<size_t>(cat - taxonomy_.categories().data());
-        auto it = cells_.find(CellKey(index, static_cast<int64_t>(std::floor(p.x / kIndexCellM)),
+        auto it = cells_.find(CellKey(index,
+                                      static_cast<int64_t>(std::floor(p.x / kIndexCellM)),
                                       static_cast<int64_t>(std::floor(p.y / kIndexCellM))));
         if (it == cells_.end()) return;
         std::erase_if(it->second, [&](const Indexed& e) { return e.id == c.id; });
@@ -323,12 +327,13 @@ std::vector<Result<Receipt>> IncidentEngine::Ingest(std::vector<Report> reports,
     return out;
 }
 
-Result<Case> IncidentEngine::Apply(CaseId id, Action action, const std::string& actor, const std::string& note,
-                                   TimeMs now, CaseId merge_into) {
+Result<Case> IncidentEngine::Apply(
+    CaseId id, Action action, const std::string& actor, const std::string& note, TimeMs now, CaseId merge_into) {
     if (actor.empty() || actor.size() > 128) return InvalidArgument("actor", "must be 1 to 128 characters");
     if (note.size() > kMaxFieldBytes) return InvalidArgument("note", "longer than 2048 bytes");
     if (action == Action::kReport || action == Action::kEscalate) {
-        return InvalidArgument("action", std::string("'") + ActionName(action) + "' is done by the engine, not by hand");
+        return InvalidArgument("action",
+                               std::string("'") + ActionName(action) + "' is done by the engine, not by hand");
     }
     std::lock_guard lock(mu_);
     CB_TRY(EnsureFresh());
@@ -353,7 +358,12 @@ Result<Case> IncidentEngine::Apply(CaseId id, Action action, const std::string& 
         target.updated_ms = now;
         c.merged_into = merge_into;
         batch.cases.push_back(target);
-        batch.events.push_back({merge_into, now, actor, Action::kMerge, target.status, target.status,
+        batch.events.push_back({merge_into,
+                                now,
+                                actor,
+                                Action::kMerge,
+                                target.status,
+                                target.status,
                                 "absorbed case " + std::to_string(id)});
     }
     const Category* cat = taxonomy_.Find(c.category);
@@ -363,7 +373,8 @@ Result<Case> IncidentEngine::Apply(CaseId id, Action action, const std::string& 
     if (next == CaseStatus::kHandling && from == CaseStatus::kDispatched) {
         // Starting work does not restart the handling clock that began at dispatch.
     } else {
-        const TimeMs limit = cat ? Taxonomy::StepLimit(*cat, next == CaseStatus::kHandling ? CaseStatus::kDispatched : next) : 0;
+        const TimeMs limit =
+            cat ? Taxonomy::StepLimit(*cat, next == CaseStatus::kHandling ? CaseStatus::kDispatched : next) : 0;
         c.deadline_ms = limit > 0 ? now + limit : 0;
         c.overdue = false;
     }
@@ -403,7 +414,12 @@ Result<int> IncidentEngine::Tick(TimeMs now) {
         c.priority = std::max(1, c.priority - 1);
         c.updated_ms = now;
         batch.cases.push_back(c);
-        batch.events.push_back({id, now, "engine", Action::kEscalate, c.status, c.status,
+        batch.events.push_back({id,
+                                now,
+                                "engine",
+                                Action::kEscalate,
+                                c.status,
+                                c.status,
                                 std::string("deadline of step '") + StatusName(c.status) + "' passed at " +
                                     core::FormatTimestamp(deadline)});
         escalated.push_back(std::move(c));

@@ -22,8 +22,8 @@ namespace citybrain::incident {
 struct Receipt {
     ReportId report_id = 0;
     CaseId case_id = 0;
-    bool duplicate = false;   // joined an open case
-    bool retried = false;     // the idempotency key was seen before: nothing new was stored
+    bool duplicate = false;  // joined an open case
+    bool retried = false;    // the idempotency key was seen before: nothing new was stored
     std::string category;
     std::string department;
     TimeMs deadline_ms = 0;
@@ -48,7 +48,8 @@ Status ValidateReport(const Report& report, const Taxonomy& taxonomy);
 /// the truth after a restart. Thread-safe: writers are serialised; reads go straight to the store.
 class IncidentEngine {
 public:
-    static Result<std::unique_ptr<IncidentEngine>> Open(std::unique_ptr<Store> store, const Taxonomy& taxonomy,
+    static Result<std::unique_ptr<IncidentEngine>> Open(std::unique_ptr<Store> store,
+                                                        const Taxonomy& taxonomy,
                                                         EngineOptions options = {});
 
     /// Ingests a batch in one transaction. The i-th result belongs to the i-th report: a receipt, or the error
@@ -57,8 +58,8 @@ public:
     std::vector<Result<Receipt>> Ingest(std::vector<Report> reports, TimeMs now);
 
     /// One lifecycle step on a case by `actor`; kMerge needs `merge_into`. Illegal steps return kConflict.
-    Result<Case> Apply(CaseId id, Action action, const std::string& actor, const std::string& note, TimeMs now,
-                       CaseId merge_into = 0);
+    Result<Case> Apply(
+        CaseId id, Action action, const std::string& actor, const std::string& note, TimeMs now, CaseId merge_into = 0);
 
     /// Escalates every open case whose current deadline has passed (flag, priority up one level, event).
     /// Returns how many were escalated.
@@ -95,8 +96,8 @@ private:
         CaseId id;
         core::Point at;
     };
-    std::unordered_map<uint64_t, std::vector<Indexed>> cells_;              // (category, 100 m cell) → open cases
-    std::unordered_map<std::string, std::vector<CaseId>> by_address_;       // address-only cases
+    std::unordered_map<uint64_t, std::vector<Indexed>> cells_;         // (category, 100 m cell) → open cases
+    std::unordered_map<std::string, std::vector<CaseId>> by_address_;  // address-only cases
     std::unordered_map<std::string, Store::KeyEntry> keys_;
     std::deque<std::pair<TimeMs, std::string>> key_order_;
     std::priority_queue<std::pair<TimeMs, CaseId>, std::vector<std::pair<TimeMs, CaseId>>, std::greater<>> deadlines_;

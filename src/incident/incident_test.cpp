@@ -116,8 +116,10 @@ TEST(Engine, DuplicatesJoinWithinRadiusAndWindowOnly) {
     TempDb db;
     auto engine = OpenEngine(db.path());
     // street_vending: 50 m, 240 min.
-    auto r = engine->Ingest({At("street_vending", 0, kT0), At("street_vending", 30, kT0 + 10 * kMin),
-                             At("street_vending", 120, kT0 + 11 * kMin), At("noise", 10, kT0 + 12 * kMin),
+    auto r = engine->Ingest({At("street_vending", 0, kT0),
+                             At("street_vending", 30, kT0 + 10 * kMin),
+                             At("street_vending", 120, kT0 + 11 * kMin),
+                             At("noise", 10, kT0 + 12 * kMin),
                              At("street_vending", 20, kT0 + 300 * kMin)},
                             kT0 + 301 * kMin);
     ASSERT_EQ(r.size(), 5u);
@@ -186,12 +188,12 @@ TEST(Engine, IdempotencyKeyNeverCreatesASecondReport) {
 TEST(Engine, DeadlinePassedEscalatesOnceWithAnEvent) {
     TempDb db;
     auto engine = OpenEngine(db.path());
-    auto r = engine->Ingest({At("waterlogging", 0, kT0)}, kT0);  // file limit 10 min, priority 1
+    auto r = engine->Ingest({At("waterlogging", 0, kT0)}, kT0);    // file limit 10 min, priority 1
     auto s = engine->Ingest({At("street_vending", 0, kT0)}, kT0);  // file limit 30 min, priority 2
     const CaseId vending = s[0]->case_id;
     EXPECT_EQ(*engine->Tick(kT0 + 9 * kMin), 0);
     EXPECT_EQ(*engine->Tick(kT0 + 11 * kMin), 1);
-    EXPECT_EQ(*engine->Tick(kT0 + 12 * kMin), 0);  // once per step
+    EXPECT_EQ(*engine->Tick(kT0 + 12 * kMin), 0);                                        // once per step
     ASSERT_TRUE(engine->Apply(vending, Action::kFile, "op", "", kT0 + 20 * kMin).ok());  // in time: new step clock
     EXPECT_EQ(*engine->Tick(kT0 + 31 * kMin), 0);
     EXPECT_EQ(*engine->Tick(kT0 + 51 * kMin), 1);  // dispatch limit 30 min from filing

@@ -8,10 +8,10 @@ namespace citybrain::incident {
 namespace {
 
 constexpr std::array kSources = {"camera", "sensor", "citizen", "hotline", "robot", "inspector"};
-constexpr std::array kStatuses = {"reported", "filed",  "dispatched", "handling", "handled",
-                                  "closed",   "evaluated", "rejected",  "merged"};
-constexpr std::array kActions = {"report", "file",  "dispatch", "start",  "feedback", "close",
-                                 "reopen", "evaluate", "reject", "merge",    "escalate"};
+constexpr std::array kStatuses = {
+    "reported", "filed", "dispatched", "handling", "handled", "closed", "evaluated", "rejected", "merged"};
+constexpr std::array kActions = {
+    "report", "file", "dispatch", "start", "feedback", "close", "reopen", "evaluate", "reject", "merge", "escalate"};
 
 template <typename E, size_t N>
 Result<E> ParseName(const std::array<const char*, N>& names, std::string_view text, const char* field) {

@@ -32,7 +32,19 @@ enum class CaseStatus : uint8_t {
 };
 
 /// What an operator (or the engine) does to a case; each is legal from some statuses only.
-enum class Action : uint8_t { kReport, kFile, kDispatch, kStart, kFeedback, kClose, kReopen, kEvaluate, kReject, kMerge, kEscalate };
+enum class Action : uint8_t {
+    kReport,
+    kFile,
+    kDispatch,
+    kStart,
+    kFeedback,
+    kClose,
+    kReopen,
+    kEvaluate,
+    kReject,
+    kMerge,
+    kEscalate
+};
 
 const char* SourceName(Source s);
 const char* StatusName(CaseStatus s);
@@ -53,8 +65,8 @@ struct Report {
     ReportId id = 0;  // assigned by the engine
     std::string idempotency_key;
     Source source = Source::kCitizen;
-    TimeMs time_ms = 0;        // when it was observed or made
-    TimeMs received_ms = 0;    // when the brain acknowledged it
+    TimeMs time_ms = 0;      // when it was observed or made
+    TimeMs received_ms = 0;  // when the brain acknowledged it
     std::optional<double> lat;
     std::optional<double> lon;
     std::string address;
@@ -95,7 +107,7 @@ struct Case {
     TimeMs deadline_ms = 0;     // of the current step; 0 when none (closed, or a step without a limit)
     TimeMs closed_ms = 0;
     int escalations = 0;
-    bool overdue = false;       // the current step's deadline passed (cleared when the step changes)
+    bool overdue = false;  // the current step's deadline passed (cleared when the step changes)
     int report_count = 0;
     ReportId primary_report = 0;
     CaseId merged_into = 0;

@@ -111,17 +111,19 @@ public:
                 tx.exec(kSchema);
                 tx.commit();
             }
-            writer_->prepare("report", std::string("INSERT INTO reports(") + sql::kReportColumns +
-                                           ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)");
-            writer_->prepare("case", std::string("INSERT INTO cases(") + sql::kCaseColumns +
-                                         ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20) "
-                                         "ON CONFLICT(id) DO UPDATE SET priority=excluded.priority, status=excluded.status, "
-                                         "updated_ms=excluded.updated_ms, last_report_ms=excluded.last_report_ms, "
-                                         "deadline_ms=excluded.deadline_ms, closed_ms=excluded.closed_ms, "
-                                         "escalations=excluded.escalations, overdue=excluded.overdue, "
-                                         "report_count=excluded.report_count, merged_into=excluded.merged_into");
-            writer_->prepare("event", std::string("INSERT INTO events(") + sql::kEventColumns +
-                                          ") VALUES($1,$2,$3,$4,$5,$6,$7)");
+            writer_->prepare("report",
+                             std::string("INSERT INTO reports(") + sql::kReportColumns +
+                                 ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)");
+            writer_->prepare("case",
+                             std::string("INSERT INTO cases(") + sql::kCaseColumns +
+                                 ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20) "
+                                 "ON CONFLICT(id) DO UPDATE SET priority=excluded.priority, status=excluded.status, "
+                                 "updated_ms=excluded.updated_ms, last_report_ms=excluded.last_report_ms, "
+                                 "deadline_ms=excluded.deadline_ms, closed_ms=excluded.closed_ms, "
+                                 "escalations=excluded.escalations, overdue=excluded.overdue, "
+                                 "report_count=excluded.report_count, merged_into=excluded.merged_into");
+            writer_->prepare(
+                "event", std::string("INSERT INTO events(") + sql::kEventColumns + ") VALUES($1,$2,$3,$4,$5,$6,$7)");
         } catch (const std::exception& e) {
             return PgError(e, "connect");
         }
@@ -135,20 +137,55 @@ public:
             pqxx::work tx(*writer_);
             std::string lat, lon;
             for (const Report& r : batch.reports) {
-                tx.exec_prepared("report", r.id, r.idempotency_key.empty() ? nullptr : r.idempotency_key.c_str(),
-                                 SourceName(r.source), r.time_ms, r.received_ms, NumOrNull(r.lat, lat),
-                                 NumOrNull(r.lon, lon), r.address, r.category, r.description, r.media_url, r.confidence,
-                                 r.external_id, r.case_id, r.duplicate ? 1 : 0);
+                tx.exec_prepared("report",
+                                 r.id,
+                                 r.idempotency_key.empty() ? nullptr : r.idempotency_key.c_str(),
+                                 SourceName(r.source),
+                                 r.time_ms,
+                                 r.received_ms,
+                                 NumOrNull(r.lat, lat),
+                                 NumOrNull(r.lon, lon),
+                                 r.address,
+                                 r.category,
+                                 r.description,
+                                 r.media_url,
+                                 r.confidence,
+                                 r.external_id,
+                                 r.case_id,
+                                 r.duplicate ? 1 : 0);
             }
             for (const Case& c : batch.cases) {
-                tx.exec_prepared("case", c.id, c.category, c.department, c.priority, NumOrNull(c.lat, lat),
-                                 NumOrNull(c.lon, lon), c.address, c.grid_cell, c.description, StatusName(c.status),
-                                 c.created_ms, c.updated_ms, c.last_report_ms, c.deadline_ms, c.closed_ms, c.escalations,
-                                 c.overdue ? 1 : 0, c.report_count, c.primary_report, c.merged_into);
+                tx.exec_prepared("case",
+                                 c.id,
+                                 c.category,
+                                 c.department,
+                                 c.priority,
+                                 NumOrNull(c.lat, lat),
+                                 NumOrNull(c.lon, lon),
+                                 c.address,
+                                 c.grid_cell,
+                                 c.description,
+                                 StatusName(c.status),
+                                 c.created_ms,
+                                 c.updated_ms,
+                                 c.last_report_ms,
+                                 c.deadline_ms,
+                                 c.closed_ms,
+                                 c.escalations,
+                                 c.overdue ? 1 : 0,
+                                 c.report_count,
+                                 c.primary_report,
+                                 c.merged_into);
             }
             for (const Event& e : batch.events) {
-                tx.exec_prepared("event", e.case_id, e.time_ms, e.actor, ActionName(e.action), StatusName(e.from),
-                                 StatusName(e.to), e.note);
+                tx.exec_prepared("event",
+                                 e.case_id,
+                                 e.time_ms,
+                                 e.actor,
+                                 ActionName(e.action),
+                                 StatusName(e.from),
+                                 StatusName(e.to),
+                                 e.note);
             }
             tx.commit();
         } catch (const std::exception& e) {
@@ -158,8 +195,10 @@ public:
     }
 
     Result<Counters> MaxIds() override {
-        CB_TRY_ASSIGN(pqxx::result r, Query("SELECT (SELECT COALESCE(MAX(id),0) FROM reports), "
-                                            "(SELECT COALESCE(MAX(id),0) FROM cases)", {}));
+        CB_TRY_ASSIGN(pqxx::result r,
+                      Query("SELECT (SELECT COALESCE(MAX(id),0) FROM reports), "
+                            "(SELECT COALESCE(MAX(id),0) FROM cases)",
+                            {}));
         return Counters{r[0][0].as<int64_t>(), r[0][1].as<int64_t>()};
     }
 
@@ -171,21 +210,26 @@ public:
     }
 
     Result<std::vector<KeyEntry>> LoadIdempotencyKeys(TimeMs window_ms) override {
-        CB_TRY_ASSIGN(pqxx::result r,
-                      Query("SELECT idem_key, id, case_id, duplicate, received_ms FROM reports WHERE idem_key IS NOT NULL "
-                            "AND received_ms >= (SELECT COALESCE(MAX(received_ms), 0) FROM reports) - $1 ORDER BY id",
-                            {std::to_string(window_ms)}));
+        CB_TRY_ASSIGN(
+            pqxx::result r,
+            Query("SELECT idem_key, id, case_id, duplicate, received_ms FROM reports WHERE idem_key IS NOT NULL "
+                  "AND received_ms >= (SELECT COALESCE(MAX(received_ms), 0) FROM reports) - $1 ORDER BY id",
+                  {std::to_string(window_ms)}));
         std::vector<KeyEntry> out;
         for (const auto& row : r) {
-            out.push_back({row[0].as<std::string>(), row[1].as<int64_t>(), row[2].as<int64_t>(), row[3].as<int>() != 0,
+            out.push_back({row[0].as<std::string>(),
+                           row[1].as<int64_t>(),
+                           row[2].as<int64_t>(),
+                           row[3].as<int>() != 0,
                            row[4].as<int64_t>()});
         }
         return out;
     }
 
     Result<std::optional<Case>> GetCase(CaseId id) override {
-        CB_TRY_ASSIGN(pqxx::result r, Query(std::string("SELECT ") + sql::kCaseColumns + " FROM cases WHERE id=$1",
-                                            {std::to_string(id)}));
+        CB_TRY_ASSIGN(
+            pqxx::result r,
+            Query(std::string("SELECT ") + sql::kCaseColumns + " FROM cases WHERE id=$1", {std::to_string(id)}));
         if (r.empty()) return std::optional<Case>();
         return std::optional<Case>(ReadCase(r[0]));
     }
@@ -216,9 +260,9 @@ public:
     }
 
     Result<std::vector<Event>> CaseEvents(CaseId id) override {
-        CB_TRY_ASSIGN(pqxx::result r, Query(std::string("SELECT ") + sql::kEventColumns +
-                                                " FROM events WHERE case_id=$1 ORDER BY id",
-                                            {std::to_string(id)}));
+        CB_TRY_ASSIGN(pqxx::result r,
+                      Query(std::string("SELECT ") + sql::kEventColumns + " FROM events WHERE case_id=$1 ORDER BY id",
+                            {std::to_string(id)}));
         std::vector<Event> out;
         for (const auto& row : r) {
             Event e;
@@ -238,19 +282,20 @@ public:
     }
 
     Result<std::vector<Report>> CaseReports(CaseId id) override {
-        CB_TRY_ASSIGN(pqxx::result r, Query(std::string("SELECT ") + sql::kReportColumns +
-                                                " FROM reports WHERE case_id=$1 ORDER BY id",
-                                            {std::to_string(id)}));
+        CB_TRY_ASSIGN(pqxx::result r,
+                      Query(std::string("SELECT ") + sql::kReportColumns + " FROM reports WHERE case_id=$1 ORDER BY id",
+                            {std::to_string(id)}));
         std::vector<Report> out;
         for (const auto& row : r) out.push_back(ReadReport(row, 0));
         return out;
     }
 
     Result<std::vector<RequestView>> ListRequests(const RequestFilter& f) override {
-        std::string sql = "SELECT r.id, r.idem_key, r.source, r.time_ms, r.received_ms, r.lat, r.lon, r.address, "
-                          "r.category, r.description, r.media_url, r.confidence, r.external_id, r.case_id, r.duplicate, "
-                          "c.status, c.department, c.updated_ms, c.deadline_ms, c.primary_report "
-                          "FROM reports r JOIN cases c ON c.id = r.case_id WHERE 1=1";
+        std::string sql =
+            "SELECT r.id, r.idem_key, r.source, r.time_ms, r.received_ms, r.lat, r.lon, r.address, "
+            "r.category, r.description, r.media_url, r.confidence, r.external_id, r.case_id, r.duplicate, "
+            "c.status, c.department, c.updated_ms, c.deadline_ms, c.primary_report "
+            "FROM reports r JOIN cases c ON c.id = r.case_id WHERE 1=1";
         std::vector<std::string> params;
         auto list = [&](const char* column, const auto& values, auto to_text) {
             if (values.empty()) return;

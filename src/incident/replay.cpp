@@ -90,7 +90,10 @@ Result<std::optional<double>> ParseCoordinate(const std::string& text, const cha
     return std::optional<double>(v);
 }
 
-Result<Row> ParseRow(const std::vector<std::string>& f, const Columns& c, const Taxonomy& taxonomy, size_t line,
+Result<Row> ParseRow(const std::vector<std::string>& f,
+                     const Columns& c,
+                     const Taxonomy& taxonomy,
+                     size_t line,
                      const std::string& path) {
     const std::string where = path + ":" + std::to_string(line);
     auto col = [&](int i) -> const std::string& {
@@ -126,8 +129,8 @@ Result<Row> ParseRow(const std::vector<std::string>& f, const Columns& c, const 
     r.description = col(c.descriptor).empty() ? type : type + ": " + col(c.descriptor);
     if (r.description.size() > kMaxDescriptionChars) r.description.resize(kMaxDescriptionChars);
     const std::string resolution = Lower(col(c.resolution));
-    row.labelled_duplicate = resolution.find("is a duplicate") != std::string::npos ||
-                             resolution.find("duplicate of") != std::string::npos;
+    row.labelled_duplicate =
+        resolution.find("is a duplicate") != std::string::npos || resolution.find("duplicate of") != std::string::npos;
     if (Status s = ValidateReport(r, taxonomy); !s.ok()) return fail(s.error());
     return row;
 }
@@ -184,8 +187,8 @@ Result<ReplayResult> ReplayCsv(const std::string& path, IncidentEngine& engine, 
     }
     CB_TRY(status);
     // Exports come newest first; the brain must see them in the order they happened.
-    std::stable_sort(rows.begin(), rows.end(),
-                     [](const Row& a, const Row& b) { return a.report.time_ms < b.report.time_ms; });
+    std::stable_sort(
+        rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.report.time_ms < b.report.time_ms; });
     if (rows.empty()) return out;
     out.first_ms = rows.front().report.time_ms;
     out.last_ms = rows.back().report.time_ms;
@@ -217,7 +220,8 @@ Result<ReplayResult> ReplayCsv(const std::string& path, IncidentEngine& engine, 
             if (!ticked.ok()) return ticked.error();
         }
         if (options.speedup > 0) {
-            const auto due = pace_start + std::chrono::duration<double>(double(t - out.first_ms) / 1000.0 / options.speedup);
+            const auto due =
+                pace_start + std::chrono::duration<double>(double(t - out.first_ms) / 1000.0 / options.speedup);
             std::this_thread::sleep_until(due);
         }
         // A batch ends before the next pending closure, so no report can join a case that was already closed.
@@ -247,8 +251,8 @@ Result<ReplayResult> ReplayCsv(const std::string& path, IncidentEngine& engine, 
                 ++out.cases_per_category[rec.category];
                 // The 311 system routes a request to its agency on receipt.
                 CB_TRY_ASSIGN(Case filed, engine.Apply(rec.case_id, Action::kFile, actor, "", row.report.time_ms));
-                CB_TRY_ASSIGN(Case sent, engine.Apply(rec.case_id, Action::kDispatch, actor, rec.department,
-                                                      row.report.time_ms));
+                CB_TRY_ASSIGN(Case sent,
+                              engine.Apply(rec.case_id, Action::kDispatch, actor, rec.department, row.report.time_ms));
                 (void)filed;
                 (void)sent;
                 if (row.closed_ms > row.report.time_ms) {

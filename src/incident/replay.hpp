@@ -10,8 +10,8 @@
 namespace citybrain::incident {
 
 struct ReplayOptions {
-    double speedup = 0;    // 0 = as fast as possible; X = X seconds of data per wall second
-    size_t batch = 1024;   // reports per intake transaction
+    double speedup = 0;   // 0 = as fast as possible; X = X seconds of data per wall second
+    size_t batch = 1024;  // reports per intake transaction
 };
 
 /// Duplicate detection measured against the weak labels of a 311 export: rows the city closed as "a duplicate
@@ -34,12 +34,12 @@ struct ReplayResult {
     int64_t duplicates_merged = 0;
     std::map<std::string, int64_t> cases_per_department;
     std::map<std::string, int64_t> cases_per_category;
-    int64_t closed = 0;           // cases closed by the export's Closed Date
-    int64_t closed_in_time = 0;   // … before any deadline passed
-    int64_t escalated = 0;        // cases that missed at least one step deadline
+    int64_t closed = 0;          // cases closed by the export's Closed Date
+    int64_t closed_in_time = 0;  // … before any deadline passed
+    int64_t escalated = 0;       // cases that missed at least one step deadline
     int64_t open_at_end = 0;
     int64_t overdue_at_end = 0;
-    int64_t closures_ignored = 0; // Closed Date before Created Date (export noise)
+    int64_t closures_ignored = 0;  // Closed Date before Created Date (export noise)
     std::optional<double> median_close_s;
     bool has_labels = false;
     DedupEval dedup;

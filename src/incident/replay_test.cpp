@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "incident/replay.hpp"
+
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <numeric>
-#include <unistd.h>
 
 #include "incident/csv.hpp"
-#include "incident/replay.hpp"
 
 namespace citybrain::incident {
 namespace {
@@ -48,8 +49,8 @@ protected:
         if (!origin.ok()) return origin.error();
         EngineOptions options;
         options.origin = *origin;
-        auto engine = IncidentEngine::Open(std::move(OpenSqliteStore(Temp("replay.db"), false)).value(),
-                                           Taxonomy::Default(), options);
+        auto engine = IncidentEngine::Open(
+            std::move(OpenSqliteStore(Temp("replay.db"), false)).value(), Taxonomy::Default(), options);
         if (!engine.ok()) return engine.error();
         return ReplayCsv(csv, **engine, ReplayOptions{});
     }
@@ -58,21 +59,23 @@ protected:
 
 TEST_F(ReplayTest, HandMadeExportGivesExactCounts) {
     const std::string csv = Temp("export.csv");
-    std::ofstream(csv) << "Unique Key,Created Date,Closed Date,Complaint Type,Latitude,Longitude,Resolution Description\n"
-                          // newest first, as the exports come
-                          "5,02/28/2023 10:30:00 AM,,Noise - Residential,40.75,-73.99,\n"
-                          "4,02/28/2023 10:20:00 AM,,HEAT/HOT WATER,40.7001,-73.9,is a duplicate of a condition\n"
-                          "3,02/28/2023 10:10:00 AM,02/28/2023 10:15:00 AM,HEAT/HOT WATER,40.7,-73.9,\n"
-                          "2,02/28/2023 10:05:00 AM,,HEAT/HOT WATER,40.7001,-73.9,is a duplicate of a condition\n"
-                          "1,02/28/2023 10:00:00 AM,,HEAT/HOT WATER,40.7,-73.9,\n"
-                          "6,not a date,,Noise,40.7,-73.9,\n";
+    std::ofstream(csv)
+        << "Unique Key,Created Date,Closed Date,Complaint Type,Latitude,Longitude,Resolution Description\n"
+           // newest first, as the exports come
+           "5,02/28/2023 10:30:00 AM,,Noise - Residential,40.75,-73.99,\n"
+           "4,02/28/2023 10:20:00 AM,,HEAT/HOT WATER,40.7001,-73.9,is a duplicate of a condition\n"
+           "3,02/28/2023 10:10:00 AM,02/28/2023 10:15:00 AM,HEAT/HOT WATER,40.7,-73.9,\n"
+           "2,02/28/2023 10:05:00 AM,,HEAT/HOT WATER,40.7001,-73.9,is a duplicate of a condition\n"
+           "1,02/28/2023 10:00:00 AM,,HEAT/HOT WATER,40.7,-73.9,\n"
+           "6,not a date,,Noise,40.7,-73.9,\n";
     auto r = Replay(csv);
     ASSERT_TRUE(r.ok()) << r.error().ToString();
     EXPECT_EQ(r->format, "nyc311");
     EXPECT_EQ(r->rows, 6);
     EXPECT_EQ(r->rows_rejected, 1);
     ASSERT_EQ(r->rejected_examples.size(), 1u);
-    EXPECT_NE(r->rejected_examples[0].find(":7: Created Date: 'not a date'"), std::string::npos) << r->rejected_examples[0];
+    EXPECT_NE(r->rejected_examples[0].find(":7: Created Date: 'not a date'"), std::string::npos)
+        << r->rejected_examples[0];
     // 1 opens a case; 2 joins it (11 m, 5 min); 3 joins it too (unlabelled: a false positive) and, being no
     // primary report, does not close it; 4 joins; 5 is another category far away.
     EXPECT_EQ(r->cases, 2);
@@ -91,7 +94,8 @@ TEST_F(ReplayTest, MissingColumnsAreNamed) {
     std::ofstream(csv) << "id,when,what\n1,2,3\n";
     auto r = Replay(csv);
     ASSERT_FALSE(r.ok());
-    EXPECT_NE(r.error().ToString().find("missing column 'Unique Key'/'SRNumber'"), std::string::npos) << r.error().ToString();
+    EXPECT_NE(r.error().ToString().find("missing column 'Unique Key'/'SRNumber'"), std::string::npos)
+        << r.error().ToString();
 }
 
 TEST_F(ReplayTest, NycSampleInvariantsAndDeterminism) {
@@ -101,8 +105,10 @@ TEST_F(ReplayTest, NycSampleInvariantsAndDeterminism) {
     ASSERT_TRUE(a.ok()) << a.error().ToString();
     EXPECT_EQ(a->reports + a->rows_rejected, a->rows);
     EXPECT_EQ(a->cases + a->duplicates_merged, a->reports);
-    const int64_t by_dept = std::accumulate(a->cases_per_department.begin(), a->cases_per_department.end(), int64_t{0},
-                                            [](int64_t s, const auto& kv) { return s + kv.second; });
+    const int64_t by_dept = std::accumulate(
+        a->cases_per_department.begin(), a->cases_per_department.end(), int64_t{0}, [](int64_t s, const auto& kv) {
+            return s + kv.second;
+        });
     EXPECT_EQ(by_dept, a->cases);
     EXPECT_GT(a->dedup.labelled, 0);
     EXPECT_GT(a->dedup.true_positive, 0);

@@ -182,15 +182,18 @@ public:
 
     Status Open(const std::string& path, bool durable) {
         for (sqlite3** db : {&writer_, &reader_}) {
-            if (sqlite3_open_v2(path.c_str(), db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                nullptr) != SQLITE_OK) {
+            if (sqlite3_open_v2(
+                    path.c_str(), db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+                SQLITE_OK) {
                 return Error{ErrorCode::kUnavailable, std::string("cannot open: ") + sqlite3_errmsg(*db), path};
             }
             sqlite3_busy_timeout(*db, 10000);
             if (db == &writer_) {
                 // FULL in WAL mode: each commit fsyncs the log, so acknowledged survives power loss, not only kill -9.
-                CB_TRY(ExecSql(writer_, durable ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=16384;"
-                                                : "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;"));
+                CB_TRY(ExecSql(writer_,
+                               durable ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536; "
+                                         "PRAGMA wal_autocheckpoint=16384;"
+                                       : "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;"));
                 CB_TRY(ExecSql(writer_, kSchema));
             }
         }
@@ -205,8 +208,8 @@ public:
                                "escalations=excluded.escalations, overdue=excluded.overdue, "
                                "report_count=excluded.report_count, merged_into=excluded.merged_into";
         CB_TRY(upsert_case_.Prepare(writer_, case_sql));
-        CB_TRY(insert_event_.Prepare(writer_, std::string("INSERT INTO events(") + sql::kEventColumns +
-                                                  ") VALUES(?1,?2,?3,?4,?5,?6,?7)"));
+        CB_TRY(insert_event_.Prepare(
+            writer_, std::string("INSERT INTO events(") + sql::kEventColumns + ") VALUES(?1,?2,?3,?4,?5,?6,?7)"));
         return {};
     }
 
@@ -230,7 +233,8 @@ public:
         std::lock_guard lock(read_mu_);
         Counters c;
         Stmt s;
-        CB_TRY(s.Prepare(reader_, "SELECT (SELECT COALESCE(MAX(id),0) FROM reports), (SELECT COALESCE(MAX(id),0) FROM cases)"));
+        CB_TRY(s.Prepare(reader_,
+                         "SELECT (SELECT COALESCE(MAX(id),0) FROM reports), (SELECT COALESCE(MAX(id),0) FROM cases)"));
         Status st;
         if (s.Next(st)) {
             c.max_report = s.Int(0);
@@ -254,7 +258,8 @@ public:
         Stmt s;
         // Newest first along the rowid, stopping at the window's edge: no index needed, and a restart reads only
         // the window, however old the store.
-        CB_TRY(s.Prepare(reader_, "SELECT idem_key, id, case_id, duplicate, received_ms FROM reports ORDER BY id DESC"));
+        CB_TRY(
+            s.Prepare(reader_, "SELECT idem_key, id, case_id, duplicate, received_ms FROM reports ORDER BY id DESC"));
         std::vector<KeyEntry> out;
         Status st;
         TimeMs newest = -1;
@@ -266,7 +271,8 @@ public:
                 }
                 break;
             }
-            if (sqlite3_column_type(s.raw(), 0) != SQLITE_NULL) out.push_back({s.Text(0), s.Int(1), s.Int(2), s.Int(3) != 0, received});
+            if (sqlite3_column_type(s.raw(), 0) != SQLITE_NULL)
+                out.push_back({s.Text(0), s.Int(1), s.Int(2), s.Int(3) != 0, received});
         }
         CB_TRY(st);
         std::reverse(out.begin(), out.end());
@@ -325,7 +331,8 @@ public:
     Result<std::vector<Event>> CaseEvents(CaseId id) override {
         std::lock_guard lock(read_mu_);
         Stmt s;
-        CB_TRY(s.Prepare(reader_, std::string("SELECT ") + sql::kEventColumns + " FROM events WHERE case_id=?1 ORDER BY id"));
+        CB_TRY(s.Prepare(reader_,
+                         std::string("SELECT ") + sql::kEventColumns + " FROM events WHERE case_id=?1 ORDER BY id"));
         s.Bind(1, int64_t{id});
         std::vector<Event> out;
         Status st;
@@ -350,7 +357,8 @@ public:
     Result<std::vector<Report>> CaseReports(CaseId id) override {
         std::lock_guard lock(read_mu_);
         Stmt s;
-        CB_TRY(s.Prepare(reader_, std::string("SELECT ") + sql::kReportColumns + " FROM reports WHERE case_id=?1 ORDER BY id"));
+        CB_TRY(s.Prepare(reader_,
+                         std::string("SELECT ") + sql::kReportColumns + " FROM reports WHERE case_id=?1 ORDER BY id"));
         s.Bind(1, int64_t{id});
         std::vector<Report> out;
         Status st;
@@ -360,10 +368,11 @@ public:
     }
 
     Result<std::vector<RequestView>> ListRequests(const RequestFilter& f) override {
-        std::string sql = "SELECT r.id, r.idem_key, r.source, r.time_ms, r.received_ms, r.lat, r.lon, r.address, "
-                          "r.category, r.description, r.media_url, r.confidence, r.external_id, r.case_id, r.duplicate, "
-                          "c.status, c.department, c.updated_ms, c.deadline_ms, c.primary_report "
-                          "FROM reports r JOIN cases c ON c.id = r.case_id WHERE 1=1";
+        std::string sql =
+            "SELECT r.id, r.idem_key, r.source, r.time_ms, r.received_ms, r.lat, r.lon, r.address, "
+            "r.category, r.description, r.media_url, r.confidence, r.external_id, r.case_id, r.duplicate, "
+            "c.status, c.department, c.updated_ms, c.deadline_ms, c.primary_report "
+            "FROM reports r JOIN cases c ON c.id = r.case_id WHERE 1=1";
         int next = 1;
         if (!f.ids.empty()) {
             sql += " AND r.id IN (";
@@ -421,10 +430,11 @@ public:
         }
         {
             Stmt s;
-            CB_TRY(s.Prepare(reader_, std::string("SELECT status, department, COUNT(*), "
-                                                  "SUM(CASE WHEN deadline_ms > 0 AND deadline_ms < ?1 THEN 1 ELSE 0 END), "
-                                                  "SUM(CASE WHEN escalations > 0 THEN 1 ELSE 0 END) "
-                                                  "FROM cases GROUP BY status, department")));
+            CB_TRY(s.Prepare(reader_,
+                             std::string("SELECT status, department, COUNT(*), "
+                                         "SUM(CASE WHEN deadline_ms > 0 AND deadline_ms < ?1 THEN 1 ELSE 0 END), "
+                                         "SUM(CASE WHEN escalations > 0 THEN 1 ELSE 0 END) "
+                                         "FROM cases GROUP BY status, department")));
             s.Bind(1, int64_t{now});
             while (s.Next(st)) {
                 const std::string status = s.Text(0);
@@ -442,8 +452,9 @@ public:
         }
         {
             Stmt s;
-            CB_TRY(s.Prepare(reader_, "SELECT closed_ms - created_ms FROM cases WHERE status IN ('closed','evaluated') "
-                                      "ORDER BY 1"));
+            CB_TRY(s.Prepare(reader_,
+                             "SELECT closed_ms - created_ms FROM cases WHERE status IN ('closed','evaluated') "
+                             "ORDER BY 1"));
             std::vector<int64_t> durations;
             while (s.Next(st)) durations.push_back(s.Int(0));
             if (!durations.empty()) {

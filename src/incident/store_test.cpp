@@ -20,14 +20,16 @@ protected:
     void SetUp() override {
         if (GetParam() == "postgresql") {
             const char* url = std::getenv("CITYBRAIN_PG_URL");
-            if (url == nullptr) GTEST_SKIP() << "CITYBRAIN_PG_URL is not set: tests/pg_test.sh runs this against a real server";
+            if (url == nullptr)
+                GTEST_SKIP() << "CITYBRAIN_PG_URL is not set: tests/pg_test.sh runs this against a real server";
             url_ = url;
             pqxx::connection c(url_);
             pqxx::work tx(c);
             tx.exec("DROP TABLE IF EXISTS reports, cases, events");
             tx.commit();
         } else {
-            url_ = (std::filesystem::temp_directory_path() / ("cb_store_" + std::to_string(::getpid()) + ".db")).string();
+            url_ =
+                (std::filesystem::temp_directory_path() / ("cb_store_" + std::to_string(::getpid()) + ".db")).string();
             RemoveDb();
         }
     }
@@ -87,8 +89,10 @@ TEST_P(StoreTest, EngineRoundTripFiltersAndRestart) {
     CaseId vending = 0;
     {
         auto engine = OpenEngine();
-        auto r = engine->Ingest({At("street_vending", 0, kT0, "a"), At("street_vending", 20, kT0 + kMin, "b"),
-                                 At("noise", 0, kT0 + 2 * kMin), At("waterlogging", 5000, kT0 + 3 * kMin)},
+        auto r = engine->Ingest({At("street_vending", 0, kT0, "a"),
+                                 At("street_vending", 20, kT0 + kMin, "b"),
+                                 At("noise", 0, kT0 + 2 * kMin),
+                                 At("waterlogging", 5000, kT0 + 3 * kMin)},
                                 kT0 + 3 * kMin);
         for (auto& x : r) ASSERT_TRUE(x.ok()) << x.error().ToString();
         EXPECT_TRUE(r[1]->duplicate);
@@ -160,7 +164,9 @@ TEST_P(StoreTest, EngineRoundTripFiltersAndRestart) {
     EXPECT_EQ(events->back().to, CaseStatus::kClosed);
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, StoreTest, ::testing::Values("sqlite", "postgresql"),
+INSTANTIATE_TEST_SUITE_P(Stores,
+                         StoreTest,
+                         ::testing::Values("sqlite", "postgresql"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace

@@ -17,7 +17,8 @@ using nlohmann::json;
 
 std::string Lower(std::string_view s) {
     std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(
+        out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return out;
 }
 
@@ -73,7 +74,8 @@ Result<Taxonomy> Taxonomy::Parse(std::string_view text, std::string_view source)
         CB_TRY_ASSIGN(d.code, r.String((*deps)[i], path, "code"));
         CB_TRY_ASSIGN(d.name, r.String((*deps)[i], path, "name"));
         CB_TRY_ASSIGN(d.name_en, r.String((*deps)[i], path, "name_en", false));
-        if (t.FindDepartment(d.code) != nullptr) return InvalidArgument(r.source, path + ".code: duplicate '" + d.code + "'");
+        if (t.FindDepartment(d.code) != nullptr)
+            return InvalidArgument(r.source, path + ".code: duplicate '" + d.code + "'");
         t.departments_.push_back(std::move(d));
     }
     CB_TRY_ASSIGN(const json* cats, r.Field(doc, "$", "categories"));
@@ -84,7 +86,8 @@ Result<Taxonomy> Taxonomy::Parse(std::string_view text, std::string_view source)
         const std::string path = "categories[" + std::to_string(i) + "]";
         Category cat;
         CB_TRY_ASSIGN(cat.code, r.String(c, path, "code"));
-        if (cat.code.empty() || cat.code.size() > 64) return InvalidArgument(r.source, path + ".code: must be 1 to 64 characters");
+        if (cat.code.empty() || cat.code.size() > 64)
+            return InvalidArgument(r.source, path + ".code: must be 1 to 64 characters");
         CB_TRY_ASSIGN(cat.name, r.String(c, path, "name"));
         CB_TRY_ASSIGN(cat.name_en, r.String(c, path, "name_en", false));
         CB_TRY_ASSIGN(cat.group, r.String(c, path, "group", false));
@@ -104,8 +107,10 @@ Result<Taxonomy> Taxonomy::Parse(std::string_view text, std::string_view source)
         CB_TRY_ASSIGN(double dispatch, r.Number(*limits, lpath, "dispatch", 0, 525600));
         CB_TRY_ASSIGN(double handle, r.Number(*limits, lpath, "handle", 0, 525600));
         CB_TRY_ASSIGN(double verify, r.Number(*limits, lpath, "verify", 0, 525600));
-        cat.limits = {static_cast<TimeMs>(file * kMinute), static_cast<TimeMs>(dispatch * kMinute),
-                      static_cast<TimeMs>(handle * kMinute), static_cast<TimeMs>(verify * kMinute)};
+        cat.limits = {static_cast<TimeMs>(file * kMinute),
+                      static_cast<TimeMs>(dispatch * kMinute),
+                      static_cast<TimeMs>(handle * kMinute),
+                      static_cast<TimeMs>(verify * kMinute)};
         CB_TRY_ASSIGN(cat.keywords, r.String(c, path, "keywords", false));
         CB_TRY_ASSIGN(const json* aliases, r.Field(c, path, "aliases", false));
         if (aliases != nullptr) {
@@ -117,18 +122,21 @@ Result<Taxonomy> Taxonomy::Parse(std::string_view text, std::string_view source)
                 cat.aliases.push_back((*aliases)[k].get<std::string>());
             }
         }
-        if (t.by_code_.count(cat.code) != 0) return InvalidArgument(r.source, path + ".code: duplicate '" + cat.code + "'");
+        if (t.by_code_.count(cat.code) != 0)
+            return InvalidArgument(r.source, path + ".code: duplicate '" + cat.code + "'");
         t.by_code_.emplace(cat.code, t.categories_.size());
         for (const auto& alias : cat.aliases) {
             if (!t.by_alias_.emplace(Lower(alias), t.categories_.size()).second) {
-                return InvalidArgument(r.source, path + ".aliases: '" + alias + "' already belongs to another category");
+                return InvalidArgument(r.source,
+                                       path + ".aliases: '" + alias + "' already belongs to another category");
             }
         }
         t.categories_.push_back(std::move(cat));
     }
     CB_TRY_ASSIGN(std::string fallback, r.String(doc, "$", "fallback_category"));
     auto it = t.by_code_.find(fallback);
-    if (it == t.by_code_.end()) return InvalidArgument(r.source, "fallback_category: unknown category '" + fallback + "'");
+    if (it == t.by_code_.end())
+        return InvalidArgument(r.source, "fallback_category: unknown category '" + fallback + "'");
     t.fallback_ = it->second;
     return t;
 }
@@ -170,11 +178,16 @@ const Category& Taxonomy::FromAlias(std::string_view complaint_type) const {
 
 TimeMs Taxonomy::StepLimit(const Category& category, CaseStatus status) {
     switch (status) {
-        case CaseStatus::kReported: return category.limits.file_ms;
-        case CaseStatus::kFiled: return category.limits.dispatch_ms;
-        case CaseStatus::kDispatched: return category.limits.handle_ms;
-        case CaseStatus::kHandled: return category.limits.verify_ms;
-        default: return 0;
+        case CaseStatus::kReported:
+            return category.limits.file_ms;
+        case CaseStatus::kFiled:
+            return category.limits.dispatch_ms;
+        case CaseStatus::kDispatched:
+            return category.limits.handle_ms;
+        case CaseStatus::kHandled:
+            return category.limits.verify_ms;
+        default:
+            return 0;
     }
 }
 
@@ -187,12 +200,18 @@ Result<CaseStatus> NextStatus(CaseStatus from, Action action) {
         S to;
     };
     static constexpr Edge kEdges[] = {
-        {S::kReported, A::kFile, S::kFiled},        {S::kReported, A::kReject, S::kRejected},
-        {S::kReported, A::kMerge, S::kMerged},      {S::kFiled, A::kDispatch, S::kDispatched},
-        {S::kFiled, A::kReject, S::kRejected},      {S::kFiled, A::kMerge, S::kMerged},
-        {S::kDispatched, A::kStart, S::kHandling},  {S::kDispatched, A::kFeedback, S::kHandled},
-        {S::kDispatched, A::kMerge, S::kMerged},    {S::kHandling, A::kFeedback, S::kHandled},
-        {S::kHandled, A::kClose, S::kClosed},       {S::kHandled, A::kReopen, S::kHandling},
+        {S::kReported, A::kFile, S::kFiled},
+        {S::kReported, A::kReject, S::kRejected},
+        {S::kReported, A::kMerge, S::kMerged},
+        {S::kFiled, A::kDispatch, S::kDispatched},
+        {S::kFiled, A::kReject, S::kRejected},
+        {S::kFiled, A::kMerge, S::kMerged},
+        {S::kDispatched, A::kStart, S::kHandling},
+        {S::kDispatched, A::kFeedback, S::kHandled},
+        {S::kDispatched, A::kMerge, S::kMerged},
+        {S::kHandling, A::kFeedback, S::kHandled},
+        {S::kHandled, A::kClose, S::kClosed},
+        {S::kHandled, A::kReopen, S::kHandling},
         {S::kClosed, A::kEvaluate, S::kEvaluated},
     };
     std::string allowed;
@@ -203,8 +222,8 @@ Result<CaseStatus> NextStatus(CaseStatus from, Action action) {
         allowed += ActionName(e.action);
     }
     return Error{ErrorCode::kConflict,
-                 std::string("cannot ") + ActionName(action) + " a case that is " + StatusName(from) + "; allowed: " +
-                     (allowed.empty() ? "none (final)" : allowed),
+                 std::string("cannot ") + ActionName(action) + " a case that is " + StatusName(from) +
+                     "; allowed: " + (allowed.empty() ? "none (final)" : allowed),
                  "action"};
 }
 

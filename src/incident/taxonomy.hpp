@@ -32,8 +32,8 @@ struct Category {
     std::string name_en;
     std::string group;
     std::string department;
-    int priority = 3;            // 1 = most urgent … 4
-    double dedup_radius_m = 0;   // 0 = never merged
+    int priority = 3;           // 1 = most urgent … 4
+    double dedup_radius_m = 0;  // 0 = never merged
     TimeMs dedup_window_ms = 0;
     StepLimits limits;
     std::string keywords;

@@ -29,13 +29,20 @@ constexpr const char* kChangeset = "2026-11-22T00:00:00Z";
 
 int HttpStatus(ErrorCode code) {
     switch (code) {
-        case ErrorCode::kInvalidArgument: return 400;
-        case ErrorCode::kNotFound: return 404;
-        case ErrorCode::kConflict: return 409;
-        case ErrorCode::kFailedPrecondition: return 409;
-        case ErrorCode::kResourceExhausted: return 429;
-        case ErrorCode::kUnavailable: return 503;
-        case ErrorCode::kInternal: return 500;
+        case ErrorCode::kInvalidArgument:
+            return 400;
+        case ErrorCode::kNotFound:
+            return 404;
+        case ErrorCode::kConflict:
+            return 409;
+        case ErrorCode::kFailedPrecondition:
+            return 409;
+        case ErrorCode::kResourceExhausted:
+            return 429;
+        case ErrorCode::kUnavailable:
+            return 503;
+        case ErrorCode::kInternal:
+            return 500;
     }
     return 500;
 }
@@ -45,11 +52,21 @@ std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 void XmlEscape(std::string& out, std::string_view s) {
     for (char c : s) {
         switch (c) {
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '&': out += "&amp;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&apos;"; break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '&':
+                out += "&amp;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            case '\'':
+                out += "&apos;";
+                break;
             default:
                 // XML 1.0 forbids most control characters even escaped; they cannot reach here from validated
                 // input except as tab/newline, which are allowed.
@@ -107,7 +124,9 @@ ApiResponse Render(const json& j, Format format, const char* root, const char* i
 ApiResponse Open311Error(int status, const std::string& description, Format format) {
     return Render(json::array({{{"code", status}, {"description", description}}}), format, "errors", "error", status);
 }
-ApiResponse Open311Error(const Error& e, Format format) { return Open311Error(HttpStatus(e.code), e.ToString(), format); }
+ApiResponse Open311Error(const Error& e, Format format) {
+    return Open311Error(HttpStatus(e.code), e.ToString(), format);
+}
 
 ApiResponse JsonError(int status, const std::string& field, const std::string& message) {
     ApiResponse r;
@@ -188,9 +207,16 @@ std::string StatusNotes(const incident::RequestView& v) {
 
 class Handler {
 public:
-    Handler(incident::IncidentEngine& engine, incident::IntakeQueue& intake, const ApiKeys& keys,
-            const std::string& base_url, const Api::Cached* cached)
-        : engine_(engine), intake_(intake), keys_(keys), base_url_(base_url), taxonomy_(engine.taxonomy()),
+    Handler(incident::IncidentEngine& engine,
+            incident::IntakeQueue& intake,
+            const ApiKeys& keys,
+            const std::string& base_url,
+            const Api::Cached* cached)
+        : engine_(engine),
+          intake_(intake),
+          keys_(keys),
+          base_url_(base_url),
+          taxonomy_(engine.taxonomy()),
           cached_(cached) {}
 
     Api::Cached Precompute() const {
@@ -203,7 +229,8 @@ public:
     void Handle(const ApiRequest& req, std::function<void(ApiResponse)>& done) {
         const size_t q = req.target.find('?');
         const std::string path = req.target.substr(0, q);
-        auto query = ParseForm(q == std::string::npos ? std::string_view() : std::string_view(req.target).substr(q + 1));
+        auto query =
+            ParseForm(q == std::string::npos ? std::string_view() : std::string_view(req.target).substr(q + 1));
         if (path.rfind(kOpen311, 0) == 0) {
             auto split = SplitFormat(std::string_view(path).substr(std::string_view(kOpen311).size()));
             if (!split.ok()) return done(Open311Error(split.error(), Format::kJson));
@@ -220,7 +247,10 @@ public:
 
 private:
     // ---- Open311 GeoReport v2 -------------------------------------------------------------------------------
-    void Open311(const ApiRequest& req, const std::string& resource, Format format, const Params& query,
+    void Open311(const ApiRequest& req,
+                 const std::string& resource,
+                 Format format,
+                 const Params& query,
                  std::function<void(ApiResponse)>& done) {
         const bool get = req.method == "GET";
         const bool json_format = format == Format::kJson;
@@ -231,14 +261,17 @@ private:
             if (taxonomy_.Find(code) == nullptr) {
                 return done(Open311Error(404, "service_code: no service '" + code.substr(0, 64) + "'", format));
             }
-            return done(Render({{"service_code", code}, {"attributes", json::array()}}, format, "service_definition", ""));
+            return done(
+                Render({{"service_code", code}, {"attributes", json::array()}}, format, "service_definition", ""));
         }
         if (resource == "requests" && req.method == "POST") return PostRequest(req, format, done);
         if (resource == "requests" && get) return done(GetRequests(query, format));
         if (resource.rfind("requests/", 0) == 0 && get) {
             const std::string id_text = resource.substr(9);
             auto id = ParseId(id_text, "service_request_id");
-            if (!id.ok()) return done(Open311Error(404, "service_request_id: no request '" + id_text.substr(0, 32) + "'", format));
+            if (!id.ok())
+                return done(
+                    Open311Error(404, "service_request_id: no request '" + id_text.substr(0, 32) + "'", format));
             incident::RequestFilter f;
             f.ids = {*id};
             auto found = engine_.store().ListRequests(f);
@@ -257,11 +290,12 @@ private:
         return {{"changeset", kChangeset},
                 {"contact", "CityBrain operations centre (城运中心), " + taxonomy_.jurisdiction_id()},
                 {"key_service", "API keys for POST are issued by the operations centre"},
-                {"endpoints", json::array({{{"specification", "http://wiki.open311.org/GeoReport_v2"},
-                                            {"url", base_url_ + "/open311/v2"},
-                                            {"changeset", kChangeset},
-                                            {"type", "production"},
-                                            {"formats", json::array({"application/json", "text/xml"})}}})}};
+                {"endpoints",
+                 json::array({{{"specification", "http://wiki.open311.org/GeoReport_v2"},
+                               {"url", base_url_ + "/open311/v2"},
+                               {"changeset", kChangeset},
+                               {"type", "production"},
+                               {"formats", json::array({"application/json", "text/xml"})}}})}};
     }
 
     json Services() const {
@@ -315,7 +349,8 @@ private:
             } else if (key == "service_code") {
                 for (auto& code : SplitComma(value)) {
                     if (taxonomy_.Find(code) == nullptr) {
-                        return Open311Error(400, "service_code: unknown service code '" + code.substr(0, 64) + "'", format);
+                        return Open311Error(
+                            400, "service_code: unknown service code '" + code.substr(0, 64) + "'", format);
                     }
                     f.service_codes.push_back(std::move(code));
                 }
@@ -378,9 +413,11 @@ private:
             }
             return out;
         }
-        if (!req.content_type.empty() && req.content_type.find("application/x-www-form-urlencoded") == std::string::npos) {
-            return InvalidArgument("Content-Type", "'" + req.content_type.substr(0, 64) +
-                                                       "' is not application/x-www-form-urlencoded or application/json");
+        if (!req.content_type.empty() &&
+            req.content_type.find("application/x-www-form-urlencoded") == std::string::npos) {
+            return InvalidArgument("Content-Type",
+                                   "'" + req.content_type.substr(0, 64) +
+                                       "' is not application/x-www-form-urlencoded or application/json");
         }
         return ParseForm(req.body);
     }
@@ -430,23 +467,27 @@ private:
 
     void PostRequest(const ApiRequest& req, Format format, std::function<void(ApiResponse)>& done) {
         auto body = ReadBody(req);
-        if (!Authorised(req, body.ok() ? &*body : nullptr)) return done(Open311Error(403, ForbiddenText(keys_), format));
+        if (!Authorised(req, body.ok() ? &*body : nullptr))
+            return done(Open311Error(403, ForbiddenText(keys_), format));
         if (!body.ok()) return done(Open311Error(body.error(), format));
         auto report = ReportFromParams(*body, req, true);
         if (!report.ok()) return done(Open311Error(report.error(), format));
         // The callback outlives this Handler: it may capture only what lives as long as the engine.
         const incident::Taxonomy& taxonomy = taxonomy_;
-        intake_.Submit(std::move(report).value(), [&taxonomy, format, done = std::move(done)](Result<incident::Receipt> rec) {
-            if (!rec.ok()) return done(Open311Error(rec.error(), format));
-            json out = json::array({{{"service_request_id", std::to_string(rec->report_id)},
-                                     {"service_notice", Notice(taxonomy, *rec)},
-                                     {"account_id", nullptr}}});
-            done(Render(out, format, "service_requests", "request", rec->retried ? 200 : 201));
-        });
+        intake_.Submit(std::move(report).value(),
+                       [&taxonomy, format, done = std::move(done)](Result<incident::Receipt> rec) {
+                           if (!rec.ok()) return done(Open311Error(rec.error(), format));
+                           json out = json::array({{{"service_request_id", std::to_string(rec->report_id)},
+                                                    {"service_notice", Notice(taxonomy, *rec)},
+                                                    {"account_id", nullptr}}});
+                           done(Render(out, format, "service_requests", "request", rec->retried ? 200 : 201));
+                       });
     }
 
     // ---- CityBrain JSON API ---------------------------------------------------------------------------------
-    void CityBrain(const ApiRequest& req, const std::string& path, const Params& query,
+    void CityBrain(const ApiRequest& req,
+                   const std::string& path,
+                   const Params& query,
                    std::function<void(ApiResponse)>& done) {
         const bool get = req.method == "GET";
         if (path == "health" && get) {
@@ -467,7 +508,8 @@ private:
             if (slash != std::string::npos && rest.substr(slash) == "/transitions" && req.method == "POST") {
                 return done(Transition(req, *id));
             }
-            return done(JsonError(405, "method", req.method.substr(0, 16) + " is not allowed on " + path.substr(0, 64)));
+            return done(
+                JsonError(405, "method", req.method.substr(0, 16) + " is not allowed on " + path.substr(0, 64)));
         }
         done(JsonError(404, "path", "no such resource: /api/v1/" + path.substr(0, 128)));
     }
@@ -498,14 +540,22 @@ private:
 
     ApiResponse Taxonomy() const {
         json deps = json::array();
-        for (const auto& d : taxonomy_.departments()) deps.push_back({{"code", d.code}, {"name", d.name}, {"name_en", d.name_en}});
+        for (const auto& d : taxonomy_.departments())
+            deps.push_back({{"code", d.code}, {"name", d.name}, {"name_en", d.name_en}});
         json cats = json::array();
         for (const auto& c : taxonomy_.categories()) {
-            cats.push_back({{"code", c.code}, {"name", c.name}, {"name_en", c.name_en}, {"department", c.department},
-                            {"priority", c.priority}, {"dedup_radius_m", c.dedup_radius_m},
+            cats.push_back({{"code", c.code},
+                            {"name", c.name},
+                            {"name_en", c.name_en},
+                            {"department", c.department},
+                            {"priority", c.priority},
+                            {"dedup_radius_m", c.dedup_radius_m},
                             {"dedup_window_min", c.dedup_window_ms / 60000},
-                            {"limits_min", {{"file", c.limits.file_ms / 60000}, {"dispatch", c.limits.dispatch_ms / 60000},
-                                            {"handle", c.limits.handle_ms / 60000}, {"verify", c.limits.verify_ms / 60000}}}});
+                            {"limits_min",
+                             {{"file", c.limits.file_ms / 60000},
+                              {"dispatch", c.limits.dispatch_ms / 60000},
+                              {"handle", c.limits.handle_ms / 60000},
+                              {"verify", c.limits.verify_ms / 60000}}}});
         }
         ApiResponse r;
         r.body = Dump({{"departments", deps}, {"categories", cats}});
@@ -516,15 +566,16 @@ private:
         auto stats = engine_.store().ComputeStats(core::NowMs());
         if (!stats.ok()) return JsonError(stats.error());
         ApiResponse r;
-        r.body = Dump({{"reports", stats->reports},
-                       {"duplicates", stats->duplicates},
-                       {"cases", stats->cases},
-                       {"open", stats->open},
-                       {"overdue", stats->overdue},
-                       {"escalated", stats->escalated},
-                       {"open_per_department", stats->open_per_department},
-                       {"cases_per_status", stats->cases_per_status},
-                       {"median_time_to_close_s", stats->median_close_s ? json(*stats->median_close_s) : json(nullptr)}});
+        r.body =
+            Dump({{"reports", stats->reports},
+                  {"duplicates", stats->duplicates},
+                  {"cases", stats->cases},
+                  {"open", stats->open},
+                  {"overdue", stats->overdue},
+                  {"escalated", stats->escalated},
+                  {"open_per_department", stats->open_per_department},
+                  {"cases_per_status", stats->cases_per_status},
+                  {"median_time_to_close_s", stats->median_close_s ? json(*stats->median_close_s) : json(nullptr)}});
         return r;
     }
 
@@ -539,7 +590,8 @@ private:
                 if (value != "true" && value != "false") return JsonError(400, "open", "must be true or false");
                 f.open = value == "true";
             } else if (key == "category") {
-                if (taxonomy_.Find(value) == nullptr) return JsonError(400, "category", "unknown category '" + value.substr(0, 64) + "'");
+                if (taxonomy_.Find(value) == nullptr)
+                    return JsonError(400, "category", "unknown category '" + value.substr(0, 64) + "'");
                 f.category = value;
             } else if (key == "department") {
                 if (taxonomy_.FindDepartment(value) == nullptr) {
@@ -588,22 +640,35 @@ private:
         json j = CaseJson(**c, core::NowMs());
         json rs = json::array();
         for (const auto& r : *reports) {
-            rs.push_back({{"id", r.id}, {"source", incident::SourceName(r.source)}, {"time", Time(r.time_ms)},
-                          {"lat", r.lat ? json(*r.lat) : json(nullptr)}, {"long", r.lon ? json(*r.lon) : json(nullptr)},
-                          {"address", r.address}, {"description", r.description}, {"media_url", Nullable(r.media_url)},
-                          {"confidence", r.confidence}, {"duplicate", r.duplicate}});
+            rs.push_back({{"id", r.id},
+                          {"source", incident::SourceName(r.source)},
+                          {"time", Time(r.time_ms)},
+                          {"lat", r.lat ? json(*r.lat) : json(nullptr)},
+                          {"long", r.lon ? json(*r.lon) : json(nullptr)},
+                          {"address", r.address},
+                          {"description", r.description},
+                          {"media_url", Nullable(r.media_url)},
+                          {"confidence", r.confidence},
+                          {"duplicate", r.duplicate}});
         }
         json hs = json::array();
         // The case's first line is its primary report (the store keeps no separate event for it).
         for (const auto& r : *reports) {
             if (r.id != (*c)->primary_report) continue;
-            hs.push_back({{"time", Time(r.time_ms)}, {"actor", std::string("intake:") + incident::SourceName(r.source)},
-                          {"action", "report"}, {"from", nullptr}, {"to", "reported"},
+            hs.push_back({{"time", Time(r.time_ms)},
+                          {"actor", std::string("intake:") + incident::SourceName(r.source)},
+                          {"action", "report"},
+                          {"from", nullptr},
+                          {"to", "reported"},
                           {"note", "report " + std::to_string(r.id)}});
         }
         for (const auto& e : *events) {
-            hs.push_back({{"time", Time(e.time_ms)}, {"actor", e.actor}, {"action", incident::ActionName(e.action)},
-                          {"from", incident::StatusName(e.from)}, {"to", incident::StatusName(e.to)}, {"note", e.note}});
+            hs.push_back({{"time", Time(e.time_ms)},
+                          {"actor", e.actor},
+                          {"action", incident::ActionName(e.action)},
+                          {"from", incident::StatusName(e.from)},
+                          {"to", incident::StatusName(e.to)},
+                          {"note", e.note}});
         }
         j["reports"] = rs;
         j["history"] = hs;
@@ -659,8 +724,12 @@ private:
             if (!rec.ok()) return done(JsonError(rec.error()));
             ApiResponse r;
             r.status = rec->retried ? 200 : 201;
-            r.body = Dump({{"report_id", rec->report_id}, {"case_id", rec->case_id}, {"duplicate", rec->duplicate},
-                           {"retried", rec->retried}, {"category", rec->category}, {"department", rec->department},
+            r.body = Dump({{"report_id", rec->report_id},
+                           {"case_id", rec->case_id},
+                           {"duplicate", rec->duplicate},
+                           {"retried", rec->retried},
+                           {"category", rec->category},
+                           {"department", rec->department},
                            {"deadline", Time(rec->deadline_ms)}});
             done(r);
         });

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // The API without sockets: routing, rendering and refusals (tests/server_test.py covers real HTTP).
+#include "server/api.hpp"
+
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <future>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
-#include "server/api.hpp"
 #include "server/form.hpp"
 
 namespace citybrain::server {
@@ -46,8 +47,8 @@ protected:
                                                            incident::Taxonomy::Default()))
                       .value();
         intake_ = std::make_unique<incident::IntakeQueue>(*engine_);
-        api_ = std::make_unique<Api>(*engine_, *intake_, std::move(ApiKeys::Load("k-0123456789abcdef", "")).value(),
-                                     "http://test");
+        api_ = std::make_unique<Api>(
+            *engine_, *intake_, std::move(ApiKeys::Load("k-0123456789abcdef", "")).value(), "http://test");
     }
     void TearDown() override {
         api_.reset();
@@ -55,7 +56,9 @@ protected:
         engine_.reset();
         for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + s);
     }
-    ApiResponse Call(const std::string& method, const std::string& target, const std::string& body = "",
+    ApiResponse Call(const std::string& method,
+                     const std::string& target,
+                     const std::string& body = "",
                      const std::string& key = "k-0123456789abcdef") {
         ApiRequest req{method, target, body, "application/x-www-form-urlencoded", key, ""};
         std::promise<ApiResponse> p;
@@ -70,7 +73,8 @@ protected:
 };
 
 TEST_F(ApiTest, PostThenReadBackInBothFormats) {
-    auto created = Call("POST", "/open311/v2/requests.json",
+    auto created = Call("POST",
+                        "/open311/v2/requests.json",
                         "service_code=missing_manhole&lat=22.72&long=114.25&description=%3Cb%3E%26");
     ASSERT_EQ(created.status, 201) << created.body;
     const auto id = nlohmann::json::parse(created.body)[0]["service_request_id"].get<std::string>();
@@ -84,7 +88,9 @@ TEST_F(ApiTest, PostThenReadBackInBothFormats) {
 }
 
 TEST_F(ApiTest, RefusalsCarryTheSpecErrorFormat) {
-    EXPECT_EQ(Call("POST", "/open311/v2/requests.json", "service_code=noise&lat=1&long=1", "wrong-key-012345678").status, 403);
+    EXPECT_EQ(
+        Call("POST", "/open311/v2/requests.json", "service_code=noise&lat=1&long=1", "wrong-key-012345678").status,
+        403);
     auto r = Call("POST", "/open311/v2/requests.json", "service_code=noise&lat=1");
     EXPECT_EQ(r.status, 400);
     EXPECT_EQ(r.body, R"([{"code":400,"description":"long: lat and long must be given together"}])");

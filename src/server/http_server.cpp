@@ -103,7 +103,8 @@ private:
 }  // namespace
 
 struct HttpServer::Impl {
-    Impl(Api& a, ServerOptions o) : api(a), options(std::move(o)), ioc(options.threads), acceptor(net::make_strand(ioc)) {}
+    Impl(Api& a, ServerOptions o)
+        : api(a), options(std::move(o)), ioc(options.threads), acceptor(net::make_strand(ioc)) {}
 
     void Accept() {
         acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
@@ -134,7 +135,8 @@ Result<uint16_t> HttpServer::Start() {
     if (!ec) a.bind(endpoint, ec);
     if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
     if (ec) {
-        return Error{ErrorCode::kUnavailable, "cannot listen: " + ec.message(),
+        return Error{ErrorCode::kUnavailable,
+                     "cannot listen: " + ec.message(),
                      impl_->options.address + ":" + std::to_string(impl_->options.port)};
     }
     impl_->Accept();
