@@ -180,17 +180,17 @@ void IncidentEngine::UnindexCase(const Case& c) {
     }
 }
 
-const Case* IncidentEngine::FindDuplicate(const Report& r, const Category& cat, const core::Point& at) const {
+Case* IncidentEngine::FindDuplicate(const Report& r, const Category& cat, const core::Point& at) {
     if (cat.dedup_radius_m <= 0) return nullptr;
     auto in_window = [&](const Case& c) {
         return r.time_ms >= c.created_ms - cat.dedup_window_ms && r.time_ms <= c.last_report_ms + cat.dedup_window_ms;
     };
-    const Case* best = nullptr;
+    Case* best = nullptr;
     if (!r.lat) {
         auto it = by_address_.find(AddressKey(cat.code, r.address));
         if (it == by_address_.end()) return nullptr;
         for (CaseId id : it->second) {
-            const Case& c = open_.at(id);
+            Case& c = open_.at(id);
             if (in_window(c) && (best == nullptr || c.last_report_ms > best->last_report_ms)) best = &c;
         }
         return best;
@@ -208,7 +208,7 @@ const Case* IncidentEngine::FindDuplicate(const Report& r, const Category& cat, 
                 const core::Point d = e.at - at;
                 const double d2 = d.x * d.x + d.y * d.y;
                 if (d2 > best_d2) continue;
-                const Case& c = open_.at(e.id);
+                Case& c = open_.at(e.id);
                 // Nearest wins; equal distance goes to the older case so the choice is deterministic.
                 if (!in_window(c)) continue;
                 if (best == nullptr || d2 < best_d2 || c.id < best->id) {
@@ -241,7 +241,7 @@ std::vector<Result<Receipt>> IncidentEngine::Ingest(std::vector<Report> reports,
     WriteBatch batch;
     batch.reports.reserve(reports.size());
     std::unordered_set<CaseId> dirty;
-    std::vector<std::string> new_keys;
+    const ReportId first_report = next_report_;
     const CaseId first_case = next_case_;
     for (Report& r : reports) {
         if (Status s = ValidateReport(r, taxonomy_); !s.ok()) {
@@ -266,7 +266,7 @@ std::vector<Result<Receipt>> IncidentEngine::Ingest(std::vector<Report> reports,
         r.received_ms = now;
         if (r.time_ms == 0) r.time_ms = now;
         const core::Point at = r.lat ? frame_.ToLocal(*r.lat, *r.lon) : core::Point{};
-        Case* target = const_cast<Case*>(FindDuplicate(r, cat, at));
+        Case* target = FindDuplicate(r, cat, at);
         if (target != nullptr) {
             r.case_id = target->id;
             r.duplicate = true;
@@ -301,7 +301,6 @@ std::vector<Result<Receipt>> IncidentEngine::Ingest(std::vector<Report> reports,
         if (!r.idempotency_key.empty()) {
             keys_[r.idempotency_key] = {r.idempotency_key, r.id, r.case_id, r.duplicate, now};
             key_order_.emplace_back(now, r.idempotency_key);
-            new_keys.push_back(r.idempotency_key);
         }
         const Case& c = open_.at(r.case_id);
         out.emplace_back(Receipt{r.id, r.case_id, r.duplicate, false, c.category, c.department, c.deadline_ms});
@@ -320,8 +319,9 @@ std::vector<Result<Receipt>> IncidentEngine::Ingest(std::vector<Report> reports,
         // Nothing of the batch is durable, so nothing of it may stay in memory: rebuild from the store.
         // If even the reload fails, `stale_` makes every later write retry it first, and fail while it fails.
         stale_ = !Reload().ok();
+        // A retry stays acknowledged only if its original was committed before this batch.
         for (auto& result : out) {
-            if (result.ok() && !result->retried) result = s.error();
+            if (result.ok() && result->report_id >= first_report) result = s.error();
         }
     }
     return out;

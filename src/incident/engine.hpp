@@ -75,7 +75,7 @@ private:
     IncidentEngine(std::unique_ptr<Store> store, const Taxonomy& taxonomy, EngineOptions options);
     Status Reload();
     Status EnsureFresh();
-    const Case* FindDuplicate(const Report& report, const Category& category, const core::Point& at) const;
+    Case* FindDuplicate(const Report& report, const Category& category, const core::Point& at);
     void IndexCase(const Case& c);
     void UnindexCase(const Case& c);
     uint64_t CellKey(size_t category_index, int64_t cx, int64_t cy) const;

@@ -250,5 +250,55 @@ TEST(Engine, AddressOnlyReportsDeduplicateByAddress) {
     EXPECT_TRUE(r[1]->duplicate);
 }
 
+/// A real SQLite store whose commits can be made to fail, as a full disk would.
+class FlakyStore final : public Store {
+public:
+    FlakyStore(std::unique_ptr<Store> inner, bool* fail) : inner_(std::move(inner)), fail_(fail) {}
+    const char* Kind() const override { return "flaky"; }
+    Status Commit(const WriteBatch& b) override {
+        if (*fail_) return Error{ErrorCode::kUnavailable, "disk full", "store"};
+        return inner_->Commit(b);
+    }
+    Result<Counters> MaxIds() override { return inner_->MaxIds(); }
+    Result<std::vector<Case>> LoadOpenCases() override { return inner_->LoadOpenCases(); }
+    Result<std::vector<KeyEntry>> LoadIdempotencyKeys(TimeMs w) override { return inner_->LoadIdempotencyKeys(w); }
+    Result<std::optional<Case>> GetCase(CaseId id) override { return inner_->GetCase(id); }
+    Result<std::vector<Case>> ListCases(const CaseFilter& f, TimeMs now) override { return inner_->ListCases(f, now); }
+    Result<std::vector<Event>> CaseEvents(CaseId id) override { return inner_->CaseEvents(id); }
+    Result<std::vector<Report>> CaseReports(CaseId id) override { return inner_->CaseReports(id); }
+    Result<std::vector<RequestView>> ListRequests(const RequestFilter& f) override { return inner_->ListRequests(f); }
+    Result<Stats> ComputeStats(TimeMs now) override { return inner_->ComputeStats(now); }
+
+private:
+    std::unique_ptr<Store> inner_;
+    bool* fail_;
+};
+
+TEST(Engine, FailedCommitAcknowledgesNothingAndForgetsTheBatch) {
+    TempDb db;
+    bool fail = false;
+    auto engine = std::move(IncidentEngine::Open(
+                                std::make_unique<FlakyStore>(std::move(OpenSqliteStore(db.path())).value(), &fail),
+                                Taxonomy::Default()))
+                      .value();
+    auto kept = engine->Ingest({At("noise", 0, kT0, "old")}, kT0);
+    ASSERT_TRUE(kept[0].ok());
+    fail = true;
+    // A new key, the same new key again in the batch, and a retry of a committed one.
+    auto r =
+        engine->Ingest({At("noise", 1000, kT0, "new"), At("noise", 1000, kT0, "new"), At("noise", 0, kT0, "old")}, kT0);
+    ASSERT_EQ(r.size(), 3u);
+    EXPECT_FALSE(r[0].ok());
+    EXPECT_FALSE(r[1].ok());  // its "original" was never committed
+    ASSERT_TRUE(r[2].ok());   // the original was committed before
+    EXPECT_TRUE(r[2]->retried);
+    EXPECT_EQ(engine->open_cases(), 1u);  // the failed batch's case is gone from memory too
+    fail = false;
+    auto again = engine->Ingest({At("noise", 1000, kT0 + kMin, "new")}, kT0 + kMin);
+    ASSERT_TRUE(again[0].ok());
+    EXPECT_FALSE(again[0]->retried);  // the key was forgotten with its batch
+    EXPECT_EQ(engine->store().ComputeStats(kT0)->reports, 2);
+}
+
 }  // namespace
 }  // namespace citybrain::incident
