@@ -197,7 +197,7 @@ public:
             if (sqlite3_open_v2(
                     path.c_str(), db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
                 SQLITE_OK) {
-                return Error{ErrorCode::kUnavailable, std::string("cannot open: ") + sqlite3_errmsg(*db), path};
+                return NotFound(path, std::string("cannot open: ") + sqlite3_errmsg(*db));
             }
             sqlite3_busy_timeout(*db, 10000);
             if (db == &writer_) {
