@@ -224,13 +224,15 @@ Result<ReplayResult> ReplayCsv(const std::string& path, IncidentEngine& engine, 
                 pace_start + std::chrono::duration<double>(double(t - out.first_ms) / 1000.0 / options.speedup);
             std::this_thread::sleep_until(due);
         }
-        // A batch ends before the next pending closure, so no report can join a case that was already closed.
+        // A batch ends before the next closure, pending or of a row already in the batch (that row may open a
+        // case), so no report can join a case that was closed before it came: batching never changes the outcome.
         size_t end = i;
-        const TimeMs stop = closures.empty() ? std::numeric_limits<TimeMs>::max() : closures.top().first;
+        TimeMs stop = closures.empty() ? std::numeric_limits<TimeMs>::max() : closures.top().first;
         std::vector<Report> batch;
         while (end < rows.size() && batch.size() < options.batch && rows[end].report.time_ms < stop &&
                (options.speedup <= 0 || rows[end].report.time_ms == t)) {
             batch.push_back(rows[end].report);
+            if (rows[end].closed_ms > rows[end].report.time_ms) stop = std::min(stop, rows[end].closed_ms);
             ++end;
         }
         if (batch.empty()) {  // the next closure is due at exactly this report's time
