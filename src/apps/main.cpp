@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
     RegisterTraffic(app);
     RegisterRun(app);
     RegisterIncidents(app);
+    RegisterDispatch(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/road_network.hpp"
+
+namespace citybrain::dispatch {
+
+using NodeId = uint32_t;
+/// Travel times are integer milliseconds: exact sums, so CH and Dijkstra agree to the millisecond.
+using TimeMs = uint64_t;
+inline constexpr TimeMs kUnreachable = std::numeric_limits<TimeMs>::max();
+
+/// A directed road graph for routing units (robots, crews), in CSR form: the out-edges of node v are
+/// [first_out[v], first_out[v+1]). Built from the simulator's road network, so travel times can follow live
+/// road speeds.
+struct RoadGraph {
+    std::vector<std::string> node_names;
+    std::vector<core::Point> node_xy;
+    std::vector<uint32_t> first_out;  // size nodes + 1
+    std::vector<NodeId> head;
+    std::vector<uint32_t> time_ms;
+    std::vector<float> length_m;
+    std::vector<int32_t> road;  // the source road of each edge, for speed updates
+
+    size_t nodes() const { return node_names.size(); }
+    size_t edges() const { return head.size(); }
+
+    /// The node called `name`, or an error naming it.
+    Result<NodeId> Find(const std::string& name) const;
+
+    /// Intersections become nodes, roads directed edges; an edge's time is its length at the road's speed limit
+    /// (the fastest lane's maximum speed).
+    static Result<RoadGraph> FromRoadNetwork(const core::RoadNetwork& net);
+
+private:
+    std::unordered_map<std::string, NodeId> by_name_;
+    friend struct GraphBuilder;
+};
+
+struct Path {
+    TimeMs time_ms = kUnreachable;
+    double length_m = 0;
+    std::vector<NodeId> nodes;
+};
+
+/// The reference: Dijkstra with a binary heap. nullopt when `to` cannot be reached.
+std::optional<Path> ShortestPath(const RoadGraph& g, NodeId from, NodeId to);
+
+/// Travel times from `from` to every node (kUnreachable where none).
+std::vector<TimeMs> OneToAll(const RoadGraph& g, NodeId from);
+
+}  // namespace citybrain::dispatch
