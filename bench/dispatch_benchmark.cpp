@@ -56,6 +56,51 @@ void BM_ChOneToMany(benchmark::State& state) {
 }
 BENCHMARK(BM_ChOneToMany)->Arg(1000)->Unit(benchmark::kMillisecond);
 
+// The network: Shenzhen Futian (SUMO plain XML, 1,745 junctions).
+const RoadGraph* Futian() {
+    static const auto graph = LoadSumoPlain(std::string(CB_DATA_DIR) + "/dispatch/shenzhen_futian/FuTian.edg.xml");
+    return graph.ok() ? &*graph : nullptr;
+}
+
+void BM_FutianChQuery(benchmark::State& state) {
+    const RoadGraph* g = Futian();
+    if (g == nullptr) return state.SkipWithError("../shared/data/dispatch/shenzhen_futian is missing");
+    const auto ch = ContractionHierarchy::Build(*g);
+    std::mt19937_64 rng(3);
+    std::uniform_int_distribution<NodeId> pick(0, static_cast<NodeId>(g->nodes() - 1));
+    for (auto _ : state) benchmark::DoNotOptimize(ch.Query(pick(rng), pick(rng)));
+    state.counters["shortcuts"] = static_cast<double>(ch.shortcuts());
+}
+BENCHMARK(BM_FutianChQuery)->Unit(benchmark::kMicrosecond);
+
+void BM_FutianDijkstra(benchmark::State& state) {
+    const RoadGraph* g = Futian();
+    if (g == nullptr) return state.SkipWithError("../shared/data/dispatch/shenzhen_futian is missing");
+    std::mt19937_64 rng(3);
+    std::uniform_int_distribution<NodeId> pick(0, static_cast<NodeId>(g->nodes() - 1));
+    for (auto _ : state) benchmark::DoNotOptimize(ShortestPath(*g, pick(rng), pick(rng)));
+}
+BENCHMARK(BM_FutianDijkstra)->Unit(benchmark::kMicrosecond);
+
+void BM_FutianOneToMany(benchmark::State& state) {
+    const RoadGraph* g = Futian();
+    if (g == nullptr) return state.SkipWithError("../shared/data/dispatch/shenzhen_futian is missing");
+    const auto ch = ContractionHierarchy::Build(*g);
+    std::mt19937_64 rng(4);
+    std::uniform_int_distribution<NodeId> pick(0, static_cast<NodeId>(g->nodes() - 1));
+    std::vector<NodeId> targets(1000);
+    for (auto& t : targets) t = pick(rng);
+    for (auto _ : state) benchmark::DoNotOptimize(ch.OneToMany(pick(rng), targets));
+}
+BENCHMARK(BM_FutianOneToMany)->Unit(benchmark::kMillisecond);
+
+void BM_FutianChBuild(benchmark::State& state) {
+    const RoadGraph* g = Futian();
+    if (g == nullptr) return state.SkipWithError("../shared/data/dispatch/shenzhen_futian is missing");
+    for (auto _ : state) benchmark::DoNotOptimize(ContractionHierarchy::Build(*g));
+}
+BENCHMARK(BM_FutianChBuild)->Unit(benchmark::kMillisecond);
+
 }  // namespace
 }  // namespace citybrain::dispatch
 

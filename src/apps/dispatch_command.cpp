@@ -19,9 +19,14 @@ struct RouteArgs {
 };
 
 int Route(const RouteArgs& args) {
-    auto net = io::LoadRoadnet(args.net);
-    if (!net.ok()) return ReportError(net.error(), args.json);
-    auto graph = dispatch::RoadGraph::FromRoadNetwork(*net);
+    Result<dispatch::RoadGraph> graph = NotFound(args.net, "not loaded");
+    if (args.net.size() >= 5 && args.net.compare(args.net.size() - 5, 5, ".json") == 0) {
+        auto net = io::LoadRoadnet(args.net);
+        if (!net.ok()) return ReportError(net.error(), args.json);
+        graph = dispatch::RoadGraph::FromRoadNetwork(*net);
+    } else {
+        graph = dispatch::LoadRoadGraph(args.net);
+    }
     if (!graph.ok()) return ReportError(graph.error(), args.json);
     auto from = graph->Find(args.from);
     if (!from.ok()) return ReportError(InvalidArgument("--from", from.error().message), args.json);
@@ -57,7 +62,7 @@ void RegisterDispatch(CLI::App& app) {
     dispatch->require_subcommand(1);
     auto args = std::make_shared<RouteArgs>();
     auto* route = dispatch->add_subcommand("route", "fastest route between two nodes (intersection ids)");
-    route->add_option("--net", args->net, "CityFlow roadnet JSON")->required();
+    route->add_option("--net", args->net, "CityFlow roadnet .json, or SUMO plain XML (.nod.xml/.edg.xml)")->required();
     route->add_option("--from", args->from, "start node")->required();
     route->add_option("--to", args->to, "destination node")->required();
     route->add_flag("--json", args->json, "machine-readable output");

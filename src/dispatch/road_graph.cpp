@@ -21,46 +21,54 @@ Result<NodeId> RoadGraph::Find(const std::string& name) const {
 }
 
 Result<RoadGraph> RoadGraph::FromRoadNetwork(const core::RoadNetwork& net) {
-    RoadGraph g;
-    const size_t n = net.intersections.size();
-    g.node_names.reserve(n);
+    std::vector<std::string> names;
+    std::vector<core::Point> xy;
     for (const auto& in : net.intersections) {
-        g.node_names.push_back(in.id);
-        g.node_xy.push_back(in.point);
+        names.push_back(in.id);
+        xy.push_back(in.point);
     }
-    struct E {
-        NodeId from, to;
-        uint32_t time_ms;
-        float length_m;
-        int32_t road;
-    };
-    std::vector<E> edges;
+    std::vector<EdgeSpec> edges;
     for (size_t r = 0; r < net.roads.size(); ++r) {
         const core::Road& road = net.roads[r];
-        if (road.from == road.to) continue;
         double speed = 0;
         for (int32_t k = 0; k < road.num_lanes; ++k) {
             speed = std::max(speed, net.lanes[static_cast<size_t>(road.first_lane + k)].max_speed_mps);
         }
-        if (!(speed > 0) || !(road.length_m > 0)) {
-            return InvalidArgument("roads[" + std::to_string(r) + "] (" + road.id + ")",
-                                   "needs a positive length and speed limit to be routed on");
-        }
-        const double ms = std::ceil(road.length_m / speed * 1000.0);
         edges.push_back({static_cast<NodeId>(road.from),
                          static_cast<NodeId>(road.to),
-                         static_cast<uint32_t>(std::min(ms, 4e9)),
-                         static_cast<float>(road.length_m),
+                         road.length_m,
+                         speed,
                          static_cast<int32_t>(r)});
     }
-    std::stable_sort(edges.begin(), edges.end(), [](const E& a, const E& b) { return a.from < b.from; });
+    return Build(std::move(names), std::move(xy), std::move(edges), "roads");
+}
+
+Result<RoadGraph> RoadGraph::Build(std::vector<std::string> names,
+                                   std::vector<core::Point> xy,
+                                   std::vector<EdgeSpec> edges,
+                                   const std::string& where) {
+    RoadGraph g;
+    const size_t n = names.size();
+    g.node_names = std::move(names);
+    g.node_xy = std::move(xy);
+    std::erase_if(edges, [](const EdgeSpec& e) { return e.from == e.to; });
+    for (size_t i = 0; i < edges.size(); ++i) {
+        const EdgeSpec& e = edges[i];
+        if (e.from >= n || e.to >= n) return InvalidArgument(where, "edge " + std::to_string(i) + " names no node");
+        if (!(e.speed_mps > 0) || !(e.length_m > 0)) {
+            return InvalidArgument(where + "[" + std::to_string(e.road >= 0 ? e.road : static_cast<int32_t>(i)) + "]",
+                                   "needs a positive length and speed limit to be routed on");
+        }
+    }
+    std::stable_sort(edges.begin(), edges.end(), [](const EdgeSpec& a, const EdgeSpec& b) { return a.from < b.from; });
     g.first_out.assign(n + 1, 0);
-    for (const E& e : edges) ++g.first_out[e.from + 1];
+    for (const EdgeSpec& e : edges) ++g.first_out[e.from + 1];
     for (size_t v = 0; v < n; ++v) g.first_out[v + 1] += g.first_out[v];
-    for (const E& e : edges) {
+    for (const EdgeSpec& e : edges) {
+        const double ms = std::ceil(e.length_m / e.speed_mps * 1000.0);
         g.head.push_back(e.to);
-        g.time_ms.push_back(e.time_ms);
-        g.length_m.push_back(e.length_m);
+        g.time_ms.push_back(static_cast<uint32_t>(std::min(ms, 4e9)));
+        g.length_m.push_back(static_cast<float>(e.length_m));
         g.road.push_back(e.road);
     }
     GraphBuilder::Index(g);

@@ -40,6 +40,20 @@ struct RoadGraph {
     /// (the fastest lane's maximum speed).
     static Result<RoadGraph> FromRoadNetwork(const core::RoadNetwork& net);
 
+    /// A directed edge before the graph is built.
+    struct EdgeSpec {
+        NodeId from = 0;
+        NodeId to = 0;
+        double length_m = 0;
+        double speed_mps = 0;
+        int32_t road = -1;
+    };
+    /// Builds the CSR graph; `where` names the source in errors (an edge without a positive length or speed).
+    static Result<RoadGraph> Build(std::vector<std::string> names,
+                                   std::vector<core::Point> xy,
+                                   std::vector<EdgeSpec> edges,
+                                   const std::string& where);
+
 private:
     std::unordered_map<std::string, NodeId> by_name_;
     friend struct GraphBuilder;
@@ -56,5 +70,14 @@ std::optional<Path> ShortestPath(const RoadGraph& g, NodeId from, NodeId to);
 
 /// Travel times from `from` to every node (kUnreachable where none).
 std::vector<TimeMs> OneToAll(const RoadGraph& g, NodeId from);
+
+/// SUMO plain XML (`PREFIX.nod.xml`, `PREFIX.edg.xml`, optional `PREFIX.typ.xml`; `path` may name any of them).
+/// Coordinates are lon/lat when netconvert's comment says `proj.plain-geo value="true"`, else metres. Edges closed to
+/// passenger vehicles are left out. Errors name the file and the element (`FuTian.edg.xml: edge 'x': unknown node
+/// 'y'`).
+Result<RoadGraph> LoadSumoPlain(const std::string& path);
+
+/// By extension: `.json` is a CityFlow roadnet, `.nod.xml`/`.edg.xml` SUMO plain XML.
+Result<RoadGraph> LoadRoadGraph(const std::string& path);
 
 }  // namespace citybrain::dispatch

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "../../tests/test_util.hpp"
@@ -109,6 +111,45 @@ TEST(Routing, ChEqualsDijkstraOnDatasetNetworks) {
         ExpectChEqualsDijkstra(GraphOf(*net), 2000, testing::TestSeed(5));
     }
     if (found == 0) GTEST_SKIP() << "no traffic roadnets under " << testing::DataDir();
+}
+
+TEST(Routing, FutianSumoPlainLoadsAndChEqualsDijkstra) {
+    const std::string path = testing::DataDir() + "/dispatch/shenzhen_futian/FuTian.edg.xml";
+    if (!std::filesystem::exists(path)) GTEST_SKIP() << "missing " << path;
+    auto g = LoadSumoPlain(path);
+    ASSERT_TRUE(g.ok()) << g.error().ToString();
+    EXPECT_EQ(g->nodes(), 1745u);
+    EXPECT_GT(g->edges(), 2000u);  // of 3,216 edges, those closed to cars (footways, cycleways, …) are left out
+    EXPECT_LT(g->edges(), 3216u);
+    // Lon/lat were projected to metres: Futian spans some 10 km east to west.
+    double min_x = 1e18, max_x = -1e18;
+    for (const auto& p : g->node_xy) {
+        min_x = std::min(min_x, p.x);
+        max_x = std::max(max_x, p.x);
+    }
+    EXPECT_GT(max_x - min_x, 5'000);
+    EXPECT_LT(max_x - min_x, 50'000);
+    ExpectChEqualsDijkstra(*g, 3000, testing::TestSeed(17));
+}
+
+TEST(Routing, SumoPlainErrorsNameFileAndElement) {
+    const auto dir = std::filesystem::temp_directory_path() / ("cb_sumo_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string prefix = (dir / "t").string();
+    std::ofstream(prefix + ".nod.xml") << R"(<nodes><node id="a" x="0" y="0"/><node id="b" x="100" y="0"/></nodes>)";
+    std::ofstream(prefix + ".edg.xml") << R"(<edges><edge id="e1" from="a" to="c" speed="10"/></edges>)";
+    auto bad = LoadSumoPlain(prefix + ".edg.xml");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().ToString(), prefix + ".edg.xml: edge 'e1': to: unknown node 'c'");
+    std::ofstream(prefix + ".edg.xml") << R"(<edges><edge id="e1" from="a" to="b" speed="10"/><edge)";
+    EXPECT_NE(LoadSumoPlain(prefix + ".edg.xml").error().ToString().find("malformed XML"), std::string::npos);
+    std::ofstream(prefix + ".edg.xml") << R"(<edges><edge id="e1" from="a" to="b" speed="10"/></edges>)";
+    auto ok = LoadSumoPlain(prefix + ".nod.xml");
+    ASSERT_TRUE(ok.ok()) << ok.error().ToString();
+    auto p = ShortestPath(*ok, 0, 1);
+    ASSERT_TRUE(p.has_value());
+    EXPECT_EQ(p->time_ms, 10'000u);  // 100 m at 10 m/s: no plain-geo comment, so the coordinates are metres
+    std::filesystem::remove_all(dir);
 }
 
 }  // namespace
