@@ -94,6 +94,32 @@ void BM_FutianOneToMany(benchmark::State& state) {
 }
 BENCHMARK(BM_FutianOneToMany)->Unit(benchmark::kMillisecond);
 
+// The table of 1,000 targets built once (the open tasks); each iteration is a row from a new source (a unit).
+void BM_FutianTableRow(benchmark::State& state) {
+    const RoadGraph* g = Futian();
+    if (g == nullptr) return state.SkipWithError("../shared/data/dispatch/shenzhen_futian is missing");
+    const auto ch = ContractionHierarchy::Build(*g);
+    std::mt19937_64 rng(4);
+    std::uniform_int_distribution<NodeId> pick(0, static_cast<NodeId>(g->nodes() - 1));
+    std::vector<NodeId> targets(1000);
+    for (auto& t : targets) t = pick(rng);
+    const auto table = ch.BuildTable(targets);
+    for (auto _ : state) benchmark::DoNotOptimize(table.Row(pick(rng)));
+}
+BENCHMARK(BM_FutianTableRow)->Unit(benchmark::kMicrosecond);
+
+void BM_FutianTableBuild(benchmark::State& state) {
+    const RoadGraph* g = Futian();
+    if (g == nullptr) return state.SkipWithError("../shared/data/dispatch/shenzhen_futian is missing");
+    const auto ch = ContractionHierarchy::Build(*g);
+    std::mt19937_64 rng(4);
+    std::uniform_int_distribution<NodeId> pick(0, static_cast<NodeId>(g->nodes() - 1));
+    std::vector<NodeId> targets(1000);
+    for (auto& t : targets) t = pick(rng);
+    for (auto _ : state) benchmark::DoNotOptimize(ch.BuildTable(targets));
+}
+BENCHMARK(BM_FutianTableBuild)->Unit(benchmark::kMillisecond);
+
 void BM_FutianChBuild(benchmark::State& state) {
     const RoadGraph* g = Futian();
     if (g == nullptr) return state.SkipWithError("../shared/data/dispatch/shenzhen_futian is missing");

@@ -257,4 +257,36 @@ std::vector<TimeMs> ContractionHierarchy::OneToMany(NodeId from, const std::vect
     return out;
 }
 
+ContractionHierarchy::Table ContractionHierarchy::BuildTable(const std::vector<NodeId>& targets) const {
+    Table table;
+    table.ch_ = this;
+    table.targets_ = targets.size();
+    const size_t n = rank_.size();
+    std::vector<std::pair<NodeId, Table::Entry>> found;
+    for (uint32_t i = 0; i < targets.size(); ++i) {
+        Upward(bwd_first_, bwd_, fwd_first_, fwd_, targets[i], bwd_search_);
+        for (NodeId v : bwd_search_.touched) found.push_back({v, {i, bwd_search_.dist[v]}});
+    }
+    table.first_.assign(n + 1, 0);
+    for (const auto& [v, e] : found) ++table.first_[v + 1];
+    for (size_t v = 0; v < n; ++v) table.first_[v + 1] += table.first_[v];
+    table.entries_.resize(found.size());
+    std::vector<uint32_t> fill(table.first_.begin(), table.first_.end() - 1);
+    for (const auto& [v, e] : found) table.entries_[fill[v]++] = e;
+    return table;
+}
+
+std::vector<TimeMs> ContractionHierarchy::Table::Row(NodeId from) const {
+    std::vector<TimeMs> out(targets_, kUnreachable);
+    ch_->Upward(ch_->fwd_first_, ch_->fwd_, ch_->bwd_first_, ch_->bwd_, from, ch_->fwd_search_);
+    for (NodeId v : ch_->fwd_search_.touched) {
+        const TimeMs d = ch_->fwd_search_.dist[v];
+        for (uint32_t k = first_[v]; k < first_[v + 1]; ++k) {
+            const Entry& e = entries_[k];
+            out[e.target] = std::min(out[e.target], d + e.time_ms);
+        }
+    }
+    return out;
+}
+
 }  // namespace citybrain::dispatch

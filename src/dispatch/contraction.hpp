@@ -22,6 +22,28 @@ public:
     /// backward searches are what a many-to-many table caches).
     std::vector<TimeMs> OneToMany(NodeId from, const std::vector<NodeId>& targets) const;
 
+    /// Many-to-many tables (Knopp et al. 2007): the targets' backward upward searches are kept as buckets at the
+    /// nodes they reach; a row from any source is then one forward search plus bucket scans. Build once per
+    /// target set (the open tasks, say), then ask for as many sources (units) as needed.
+    class Table {
+    public:
+        /// Times from `from` to every target, in the targets' order.
+        std::vector<TimeMs> Row(NodeId from) const;
+        size_t targets() const { return targets_; }
+
+    private:
+        friend class ContractionHierarchy;
+        struct Entry {
+            uint32_t target;
+            TimeMs time_ms;
+        };
+        const ContractionHierarchy* ch_ = nullptr;
+        size_t targets_ = 0;
+        std::vector<uint32_t> first_;  // CSR buckets per node
+        std::vector<Entry> entries_;
+    };
+    Table BuildTable(const std::vector<NodeId>& targets) const;
+
     size_t shortcuts() const { return shortcuts_; }
     size_t nodes() const { return rank_.size(); }
 

@@ -43,6 +43,13 @@ void ExpectChEqualsDijkstra(const RoadGraph& g, int queries, uint64_t seed) {
     const auto all = OneToAll(g, s);
     const auto many = ch.OneToMany(s, targets);
     for (size_t k = 0; k < targets.size(); ++k) EXPECT_EQ(many[k], all[targets[k]]);
+    // A bucket table over the same targets gives the same rows, from this source and from others.
+    const auto table = ch.BuildTable(targets);
+    for (NodeId src : {s, pick(rng), pick(rng)}) {
+        const auto row = table.Row(src);
+        const auto ref = OneToAll(g, src);
+        for (size_t k = 0; k < targets.size(); ++k) ASSERT_EQ(row[k], ref[targets[k]]) << "target " << k;
+    }
     EXPECT_EQ(checked, queries);
     EXPECT_LT(unreachable, queries);  // the test means something only if most pairs connect
 }
