@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace citybrain::core {
@@ -43,6 +44,15 @@ inline bool ValidUtf8(std::string_view s) {
 /// Code points in valid UTF-8.
 inline size_t Utf8Length(std::string_view s) {
     return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+}
+
+/// ASCII letters lower-cased, every other byte (UTF-8 included) kept: for matching codes and English labels.
+inline std::string AsciiLower(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    return out;
 }
 
 }  // namespace citybrain::core

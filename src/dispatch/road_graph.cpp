@@ -80,34 +80,47 @@ namespace {
 using QueueItem = std::pair<TimeMs, NodeId>;
 using MinQueue = std::priority_queue<QueueItem, std::vector<QueueItem>, std::greater<>>;
 
-}  // namespace
+/// Dijkstra from `from`, settling until `to` (or everything when `to` is kNoTarget). Returns the distances and,
+/// per node, the edge it was last reached by.
+constexpr NodeId kNoTarget = std::numeric_limits<NodeId>::max();
 
-std::optional<Path> ShortestPath(const RoadGraph& g, NodeId from, NodeId to) {
-    std::vector<TimeMs> dist(g.nodes(), kUnreachable);
-    std::vector<uint32_t> parent_edge(g.nodes(), UINT32_MAX);
+struct Tree {
+    std::vector<TimeMs> dist;
+    std::vector<uint32_t> parent_edge;
+};
+
+Tree Dijkstra(const RoadGraph& g, NodeId from, NodeId to) {
+    Tree t{std::vector<TimeMs>(g.nodes(), kUnreachable), std::vector<uint32_t>(g.nodes(), UINT32_MAX)};
     MinQueue queue;
-    dist[from] = 0;
+    t.dist[from] = 0;
     queue.emplace(0, from);
     while (!queue.empty()) {
         const auto [d, v] = queue.top();
         queue.pop();
-        if (d != dist[v]) continue;
+        if (d != t.dist[v]) continue;
         if (v == to) break;
         for (uint32_t e = g.first_out[v]; e < g.first_out[v + 1]; ++e) {
             const TimeMs nd = d + g.time_ms[e];
-            if (nd < dist[g.head[e]]) {
-                dist[g.head[e]] = nd;
-                parent_edge[g.head[e]] = e;
+            if (nd < t.dist[g.head[e]]) {
+                t.dist[g.head[e]] = nd;
+                t.parent_edge[g.head[e]] = e;
                 queue.emplace(nd, g.head[e]);
             }
         }
     }
-    if (dist[to] == kUnreachable) return std::nullopt;
+    return t;
+}
+
+}  // namespace
+
+std::optional<Path> ShortestPath(const RoadGraph& g, NodeId from, NodeId to) {
+    const Tree t = Dijkstra(g, from, to);
+    if (t.dist[to] == kUnreachable) return std::nullopt;
     Path p;
-    p.time_ms = dist[to];
+    p.time_ms = t.dist[to];
     for (NodeId v = to; v != from;) {
         p.nodes.push_back(v);
-        const uint32_t e = parent_edge[v];
+        const uint32_t e = t.parent_edge[v];
         p.length_m += g.length_m[e];
         // The tail of edge e: the node whose range holds it.
         v = static_cast<NodeId>(std::upper_bound(g.first_out.begin(), g.first_out.end(), e) - g.first_out.begin() - 1);
@@ -117,24 +130,6 @@ std::optional<Path> ShortestPath(const RoadGraph& g, NodeId from, NodeId to) {
     return p;
 }
 
-std::vector<TimeMs> OneToAll(const RoadGraph& g, NodeId from) {
-    std::vector<TimeMs> dist(g.nodes(), kUnreachable);
-    MinQueue queue;
-    dist[from] = 0;
-    queue.emplace(0, from);
-    while (!queue.empty()) {
-        const auto [d, v] = queue.top();
-        queue.pop();
-        if (d != dist[v]) continue;
-        for (uint32_t e = g.first_out[v]; e < g.first_out[v + 1]; ++e) {
-            const TimeMs nd = d + g.time_ms[e];
-            if (nd < dist[g.head[e]]) {
-                dist[g.head[e]] = nd;
-                queue.emplace(nd, g.head[e]);
-            }
-        }
-    }
-    return dist;
-}
+std::vector<TimeMs> OneToAll(const RoadGraph& g, NodeId from) { return Dijkstra(g, from, kNoTarget).dist; }
 
 }  // namespace citybrain::dispatch

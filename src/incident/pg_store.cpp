@@ -54,8 +54,7 @@ Report ReadReport(const pqxx::row& row, int c0) {
     Report r;
     r.id = row[c0].as<int64_t>();
     r.idempotency_key = row[c0 + 1].is_null() ? std::string() : row[c0 + 1].as<std::string>();
-    auto source = ParseSource(row[c0 + 2].c_str());
-    r.source = source.ok() ? *source : Source::kCitizen;
+    r.source = sql::StoredSource(row[c0 + 2].c_str());
     r.time_ms = row[c0 + 3].as<int64_t>();
     r.received_ms = row[c0 + 4].as<int64_t>();
     r.lat = OptDouble(row[c0 + 5]);
@@ -82,8 +81,7 @@ Case ReadCase(const pqxx::row& row) {
     c.address = row[6].as<std::string>();
     c.grid_cell = row[7].as<std::string>();
     c.description = row[8].as<std::string>();
-    auto status = ParseStatus(row[9].c_str());
-    c.status = status.ok() ? *status : CaseStatus::kReported;
+    c.status = sql::StoredStatus(row[9].c_str());
     c.created_ms = row[10].as<int64_t>();
     c.updated_ms = row[11].as<int64_t>();
     c.last_report_ms = row[12].as<int64_t>();
@@ -269,12 +267,9 @@ public:
             e.case_id = row[0].as<int64_t>();
             e.time_ms = row[1].as<int64_t>();
             e.actor = row[2].as<std::string>();
-            auto a = ParseAction(row[3].c_str());
-            e.action = a.ok() ? *a : Action::kFile;
-            auto from = ParseStatus(row[4].c_str());
-            auto to = ParseStatus(row[5].c_str());
-            e.from = from.ok() ? *from : CaseStatus::kReported;
-            e.to = to.ok() ? *to : CaseStatus::kReported;
+            e.action = sql::StoredAction(row[3].c_str());
+            e.from = sql::StoredStatus(row[4].c_str());
+            e.to = sql::StoredStatus(row[5].c_str());
             e.note = row[6].as<std::string>();
             out.push_back(std::move(e));
         }
@@ -291,11 +286,7 @@ public:
     }
 
     Result<std::vector<RequestView>> ListRequests(const RequestFilter& f) override {
-        std::string sql =
-            "SELECT r.id, r.idem_key, r.source, r.time_ms, r.received_ms, r.lat, r.lon, r.address, "
-            "r.category, r.description, r.media_url, r.confidence, r.external_id, r.case_id, r.duplicate, "
-            "c.status, c.department, c.updated_ms, c.deadline_ms, c.primary_report "
-            "FROM reports r JOIN cases c ON c.id = r.case_id WHERE 1=1";
+        std::string sql = sql::kRequestSelect;
         std::vector<std::string> params;
         auto list = [&](const char* column, const auto& values, auto to_text) {
             if (values.empty()) return;
@@ -323,13 +314,12 @@ public:
         for (const auto& row : r) {
             RequestView v;
             v.report = ReadReport(row, 0);
-            auto status = ParseStatus(row[15].c_str());
-            v.case_status = status.ok() ? *status : CaseStatus::kReported;
+            v.case_status = sql::StoredStatus(row[15].c_str());
             v.department = row[16].as<std::string>();
             v.case_updated_ms = row[17].as<int64_t>();
             v.deadline_ms = row[18].as<int64_t>();
             const ReportId primary = row[19].as<int64_t>();
-            v.parent_report = v.report.duplicate && primary != v.report.id ? primary : 0;
+            v.parent_report = sql::ParentReport(v.report, primary);
             out.push_back(std::move(v));
         }
         return out;
@@ -346,17 +336,12 @@ public:
                             "SUM(CASE WHEN escalations > 0 THEN 1 ELSE 0 END) FROM cases GROUP BY status, department",
                             {std::to_string(now)}));
         for (const auto& row : groups) {
-            const std::string status = row[0].as<std::string>();
-            const int64_t n = row[2].as<int64_t>();
-            out.cases += n;
-            out.cases_per_status[status] += n;
-            out.escalated += row[4].as<int64_t>();
-            auto parsed = ParseStatus(status);
-            if (parsed.ok() && IsOpen(*parsed)) {
-                out.open += n;
-                out.open_per_department[row[1].as<std::string>()] += n;
-                out.overdue += row[3].as<int64_t>();
-            }
+            sql::AddCaseGroup(out,
+                              row[0].as<std::string>(),
+                              row[1].as<std::string>(),
+                              row[2].as<int64_t>(),
+                              row[3].as<int64_t>(),
+                              row[4].as<int64_t>());
         }
         CB_TRY_ASSIGN(pqxx::result median,
                       Query("SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY closed_ms - created_ms) FROM cases "

@@ -4,30 +4,19 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <limits>
 #include <queue>
-#include <sstream>
 #include <thread>
 
+#include "core/file.hpp"
+#include "core/utf8.hpp"
 #include "incident/csv.hpp"
 
 namespace citybrain::incident {
 
 namespace {
 
-std::string Lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
-Result<std::string> ReadAll(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return NotFound(path, "cannot open file");
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
+using core::AsciiLower;
 
 /// Where each needed column sits; the NYC and LA exports name them differently.
 struct Columns {
@@ -41,7 +30,7 @@ Result<Columns> FindColumns(const std::vector<std::string>& header, const std::s
     auto find = [&](std::initializer_list<const char*> names) {
         for (size_t i = 0; i < header.size(); ++i) {
             for (const char* n : names) {
-                if (Lower(header[i]) == n) return static_cast<int>(i);
+                if (AsciiLower(header[i]) == n) return static_cast<int>(i);
             }
         }
         return -1;
@@ -67,7 +56,7 @@ Result<Columns> FindColumns(const std::vector<std::string>& header, const std::s
 }
 
 Source ChannelToSource(const std::string& channel) {
-    const std::string c = Lower(channel);
+    const std::string c = AsciiLower(channel);
     if (c == "phone" || c == "call" || c == "voicemail") return Source::kHotline;
     if (c == "driver self report" || c == "city attorney" || c == "council's office") return Source::kInspector;
     return Source::kCitizen;
@@ -128,25 +117,32 @@ Result<Row> ParseRow(const std::vector<std::string>& f,
     r.category = taxonomy.FromAlias(type).code;
     r.description = col(c.descriptor).empty() ? type : type + ": " + col(c.descriptor);
     if (r.description.size() > kMaxDescriptionChars) r.description.resize(kMaxDescriptionChars);
-    const std::string resolution = Lower(col(c.resolution));
+    const std::string resolution = AsciiLower(col(c.resolution));
     row.labelled_duplicate =
         resolution.find("is a duplicate") != std::string::npos || resolution.find("duplicate of") != std::string::npos;
     if (Status s = ValidateReport(r, taxonomy); !s.ok()) return fail(s.error());
     return row;
 }
 
-}  // namespace
-
-Result<std::optional<std::pair<double, double>>> CsvOrigin(const std::string& path) {
-    CB_TRY_ASSIGN(std::string text, ReadAll(path));
-    CsvReader reader(text, path);
+/// Reads the header record and finds the export's columns in it.
+Result<Columns> ReadHeader(CsvReader& reader, const std::string& path) {
     std::vector<std::string> fields;
     Status status;
     if (!reader.Next(fields, status)) {
         CB_TRY(status);
         return InvalidArgument(path, "empty file");
     }
-    CB_TRY_ASSIGN(Columns c, FindColumns(fields, path));
+    return FindColumns(fields, path);
+}
+
+}  // namespace
+
+Result<std::optional<std::pair<double, double>>> CsvOrigin(const std::string& path) {
+    CB_TRY_ASSIGN(std::string text, core::ReadFile(path));
+    CsvReader reader(text, path);
+    CB_TRY_ASSIGN(Columns c, ReadHeader(reader, path));
+    std::vector<std::string> fields;
+    Status status;
     while (reader.Next(fields, status)) {
         if (c.lat < 0 || c.lon < 0 || static_cast<size_t>(std::max(c.lat, c.lon)) >= fields.size()) continue;
         auto lat = ParseCoordinate(fields[static_cast<size_t>(c.lat)], "Latitude", 90);
@@ -162,15 +158,11 @@ Result<std::optional<std::pair<double, double>>> CsvOrigin(const std::string& pa
 Result<ReplayResult> ReplayCsv(const std::string& path, IncidentEngine& engine, const ReplayOptions& options) {
     if (options.speedup < 0) return InvalidArgument("--speedup", "must be positive");
     const auto wall_start = std::chrono::steady_clock::now();
-    CB_TRY_ASSIGN(std::string text, ReadAll(path));
+    CB_TRY_ASSIGN(std::string text, core::ReadFile(path));
     CsvReader reader(text, path);
+    CB_TRY_ASSIGN(Columns cols, ReadHeader(reader, path));
     std::vector<std::string> fields;
     Status status;
-    if (!reader.Next(fields, status)) {
-        CB_TRY(status);
-        return InvalidArgument(path, "empty file");
-    }
-    CB_TRY_ASSIGN(Columns cols, FindColumns(fields, path));
     ReplayResult out;
     out.format = cols.format;
     out.has_labels = cols.resolution >= 0;

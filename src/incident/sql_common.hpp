@@ -2,9 +2,12 @@
 // What the SQLite and PostgreSQL stores share: column lists and the text of statuses in SQL.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "incident/model.hpp"
+#include "incident/store.hpp"
 
 namespace citybrain::incident::sql {
 
@@ -17,5 +20,49 @@ inline constexpr const char* kCaseColumns =
 inline constexpr const char* kEventColumns = "case_id, time_ms, actor, action, from_status, to_status, note";
 /// Statuses that are out of the flow, as an SQL list.
 inline constexpr const char* kClosedList = "('closed','evaluated','rejected','merged')";
+
+/// Open311 requests: a report's columns, then its case's status, department, updated, deadline, first report.
+inline constexpr const char* kRequestSelect =
+    "SELECT r.id, r.idem_key, r.source, r.time_ms, r.received_ms, r.lat, r.lon, r.address, "
+    "r.category, r.description, r.media_url, r.confidence, r.external_id, r.case_id, r.duplicate, "
+    "c.status, c.department, c.updated_ms, c.deadline_ms, c.primary_report "
+    "FROM reports r JOIN cases c ON c.id = r.case_id WHERE 1=1";
+
+// Names the store wrote itself; a row it cannot read back falls to the first value rather than failing a read.
+inline Source StoredSource(std::string_view text) {
+    auto v = ParseSource(text);
+    return v.ok() ? *v : Source::kCitizen;
+}
+inline CaseStatus StoredStatus(std::string_view text) {
+    auto v = ParseStatus(text);
+    return v.ok() ? *v : CaseStatus::kReported;
+}
+inline Action StoredAction(std::string_view text) {
+    auto v = ParseAction(text);
+    return v.ok() ? *v : Action::kFile;
+}
+
+/// The parent Open311 shows for a report: its case's first report, when this one joined the case later.
+inline ReportId ParentReport(const Report& r, ReportId case_primary) {
+    return r.duplicate && case_primary != r.id ? case_primary : 0;
+}
+
+/// Adds one row of `SELECT status, department, COUNT(*), overdue, escalated … GROUP BY status, department`.
+inline void AddCaseGroup(Stats& out,
+                         const std::string& status,
+                         const std::string& department,
+                         int64_t n,
+                         int64_t overdue,
+                         int64_t escalated) {
+    out.cases += n;
+    out.cases_per_status[status] += n;
+    out.escalated += escalated;
+    auto parsed = ParseStatus(status);
+    if (parsed.ok() && IsOpen(*parsed)) {
+        out.open += n;
+        out.open_per_department[department] += n;
+        out.overdue += overdue;
+    }
+}
 
 }  // namespace citybrain::incident::sql

@@ -137,8 +137,7 @@ Report ReadReport(const Stmt& s, int c0) {
     Report r;
     r.id = s.Int(c0);
     r.idempotency_key = s.Text(c0 + 1);
-    auto source = ParseSource(s.Text(c0 + 2));
-    r.source = source.ok() ? *source : Source::kCitizen;
+    r.source = sql::StoredSource(s.Text(c0 + 2));
     r.time_ms = s.Int(c0 + 3);
     r.received_ms = s.Int(c0 + 4);
     r.lat = s.OptDouble(c0 + 5);
@@ -165,8 +164,7 @@ Case ReadCase(const Stmt& s, int c0) {
     c.address = s.Text(c0 + 6);
     c.grid_cell = s.Text(c0 + 7);
     c.description = s.Text(c0 + 8);
-    auto status = ParseStatus(s.Text(c0 + 9));
-    c.status = status.ok() ? *status : CaseStatus::kReported;
+    c.status = sql::StoredStatus(s.Text(c0 + 9));
     c.created_ms = s.Int(c0 + 10);
     c.updated_ms = s.Int(c0 + 11);
     c.last_report_ms = s.Int(c0 + 12);
@@ -353,12 +351,9 @@ public:
             e.case_id = s.Int(0);
             e.time_ms = s.Int(1);
             e.actor = s.Text(2);
-            auto a = ParseAction(s.Text(3));
-            e.action = a.ok() ? *a : Action::kFile;
-            auto from = ParseStatus(s.Text(4));
-            auto to = ParseStatus(s.Text(5));
-            e.from = from.ok() ? *from : CaseStatus::kReported;
-            e.to = to.ok() ? *to : CaseStatus::kReported;
+            e.action = sql::StoredAction(s.Text(3));
+            e.from = sql::StoredStatus(s.Text(4));
+            e.to = sql::StoredStatus(s.Text(5));
             e.note = s.Text(6);
             out.push_back(std::move(e));
         }
@@ -381,11 +376,7 @@ public:
     }
 
     Result<std::vector<RequestView>> ListRequests(const RequestFilter& f) override {
-        std::string sql =
-            "SELECT r.id, r.idem_key, r.source, r.time_ms, r.received_ms, r.lat, r.lon, r.address, "
-            "r.category, r.description, r.media_url, r.confidence, r.external_id, r.case_id, r.duplicate, "
-            "c.status, c.department, c.updated_ms, c.deadline_ms, c.primary_report "
-            "FROM reports r JOIN cases c ON c.id = r.case_id WHERE 1=1";
+        std::string sql = sql::kRequestSelect;
         int next = 1;
         if (!f.ids.empty()) {
             sql += " AND r.id IN (";
@@ -416,13 +407,12 @@ public:
         while (s.Next(st)) {
             RequestView v;
             v.report = ReadReport(s, 0);
-            auto status = ParseStatus(s.Text(15));
-            v.case_status = status.ok() ? *status : CaseStatus::kReported;
+            v.case_status = sql::StoredStatus(s.Text(15));
             v.department = s.Text(16);
             v.case_updated_ms = s.Int(17);
             v.deadline_ms = s.Int(18);
             const ReportId primary = s.Int(19);
-            v.parent_report = v.report.duplicate && primary != v.report.id ? primary : 0;
+            v.parent_report = sql::ParentReport(v.report, primary);
             out.push_back(std::move(v));
         }
         CB_TRY(st);
@@ -450,19 +440,7 @@ public:
                                             "FROM cases GROUP BY status, department")));
             Stmt& s = *prepared;
             s.Bind(1, int64_t{now});
-            while (s.Next(st)) {
-                const std::string status = s.Text(0);
-                const int64_t n = s.Int(2);
-                out.cases += n;
-                out.cases_per_status[status] += n;
-                out.escalated += s.Int(4);
-                auto parsed = ParseStatus(status);
-                if (parsed.ok() && IsOpen(*parsed)) {
-                    out.open += n;
-                    out.open_per_department[s.Text(1)] += n;
-                    out.overdue += s.Int(3);
-                }
-            }
+            while (s.Next(st)) sql::AddCaseGroup(out, s.Text(0), s.Text(1), s.Int(2), s.Int(3), s.Int(4));
         }
         {
             CB_TRY_ASSIGN(

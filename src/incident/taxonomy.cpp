@@ -3,9 +3,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "core/file.hpp"
+#include "core/utf8.hpp"
 
 namespace citybrain::incident {
 
@@ -14,13 +16,6 @@ extern const char* const kDefaultTaxonomyJson;  // generated from config/taxonom
 namespace {
 
 using nlohmann::json;
-
-std::string Lower(std::string_view s) {
-    std::string out(s);
-    std::transform(
-        out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
 
 // Typed field access that names the JSON path on failure.
 struct Reader {
@@ -126,7 +121,7 @@ Result<Taxonomy> Taxonomy::Parse(std::string_view text, std::string_view source)
             return InvalidArgument(r.source, path + ".code: duplicate '" + cat.code + "'");
         t.by_code_.emplace(cat.code, t.categories_.size());
         for (const auto& alias : cat.aliases) {
-            if (!t.by_alias_.emplace(Lower(alias), t.categories_.size()).second) {
+            if (!t.by_alias_.emplace(core::AsciiLower(alias), t.categories_.size()).second) {
                 return InvalidArgument(r.source,
                                        path + ".aliases: '" + alias + "' already belongs to another category");
             }
@@ -142,11 +137,9 @@ Result<Taxonomy> Taxonomy::Parse(std::string_view text, std::string_view source)
 }
 
 Result<Taxonomy> Taxonomy::Load(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return NotFound(path, "cannot open taxonomy file");
-    std::ostringstream text;
-    text << in.rdbuf();
-    return Parse(text.str(), path);
+    auto text = core::ReadFile(path);
+    if (!text.ok()) return NotFound(path, "cannot open taxonomy file");
+    return Parse(*text, path);
 }
 
 const Taxonomy& Taxonomy::Default() {
@@ -172,7 +165,7 @@ const Department* Taxonomy::FindDepartment(std::string_view code) const {
 }
 
 const Category& Taxonomy::FromAlias(std::string_view complaint_type) const {
-    auto it = by_alias_.find(Lower(complaint_type));
+    auto it = by_alias_.find(core::AsciiLower(complaint_type));
     return it == by_alias_.end() ? Fallback() : categories_[it->second];
 }
 

@@ -31,13 +31,20 @@ struct ParseFailure {
 
 std::string Kind(const json& j) {
     switch (j.type()) {
-        case json::value_t::null: return "null";
-        case json::value_t::object: return "an object";
-        case json::value_t::array: return "an array";
-        case json::value_t::string: return "a string";
-        case json::value_t::boolean: return "a boolean";
-        case json::value_t::discarded: return "nothing";
-        default: return "a number";
+        case json::value_t::null:
+            return "null";
+        case json::value_t::object:
+            return "an object";
+        case json::value_t::array:
+            return "an array";
+        case json::value_t::string:
+            return "a string";
+        case json::value_t::boolean:
+            return "a boolean";
+        case json::value_t::discarded:
+            return "nothing";
+        default:
+            return "a number";
     }
 }
 
@@ -141,7 +148,8 @@ json ParseDocument(std::string_view text, const std::string& source) {
         // nlohmann's message already says "at line L, column C"; keep it, drop its "[json.exception.x.N] " prefix.
         const std::string what = e.what();
         const auto end = what.find("] ");
-        throw ParseFailure{"", source + ": not valid JSON: " + (end == std::string::npos ? what : what.substr(end + 2))};
+        throw ParseFailure{"",
+                           source + ": not valid JSON: " + (end == std::string::npos ? what : what.substr(end + 2))};
     }
 }
 
@@ -192,7 +200,8 @@ RoadNetwork ParseRoadnetOrThrow(std::string_view text, const std::string& source
         }
         const json& jpoints = Array(jr, "points", path);
         if (jpoints.size() < 2) Fail(Join(path, "points"), "needs at least 2 points");
-        for (size_t p = 0; p < jpoints.size(); ++p) road.points.push_back(ParsePoint(jpoints[p], Index(Join(path, "points"), p)));
+        for (size_t p = 0; p < jpoints.size(); ++p)
+            road.points.push_back(ParsePoint(jpoints[p], Index(Join(path, "points"), p)));
         const json& jlanes = Array(jr, "lanes", path);
         if (jlanes.empty()) Fail(Join(path, "lanes"), "needs at least 1 lane");
         const core::RoadId road_id = static_cast<core::RoadId>(net.roads.size());
@@ -235,10 +244,12 @@ RoadNetwork ParseRoadnetOrThrow(std::string_view text, const std::string& source
             link.from_road = road_ref(jl, "startRoad", lpath);
             link.to_road = road_ref(jl, "endRoad", lpath);
             if (net.roads[link.from_road].to != node_id) {
-                Fail(Join(lpath, "startRoad"), "road '" + net.roads[link.from_road].id + "' does not end at this intersection");
+                Fail(Join(lpath, "startRoad"),
+                     "road '" + net.roads[link.from_road].id + "' does not end at this intersection");
             }
             if (net.roads[link.to_road].from != node_id) {
-                Fail(Join(lpath, "endRoad"), "road '" + net.roads[link.to_road].id + "' does not start at this intersection");
+                Fail(Join(lpath, "endRoad"),
+                     "road '" + net.roads[link.to_road].id + "' does not start at this intersection");
             }
             const auto link_id = static_cast<core::RoadLinkId>(net.road_links.size());
             const json& jlls = Array(jl, "laneLinks", lpath);
@@ -249,12 +260,14 @@ RoadNetwork ParseRoadnetOrThrow(std::string_view text, const std::string& source
                 const int64_t s = AsInteger(Member(jlls[m], "startLaneIndex", mpath), Join(mpath, "startLaneIndex"));
                 const int64_t e = AsInteger(Member(jlls[m], "endLaneIndex", mpath), Join(mpath, "endLaneIndex"));
                 if (s < 0 || s >= from.num_lanes) {
-                    Fail(Join(mpath, "startLaneIndex"), "lane " + std::to_string(s) + " does not exist on road '" +
-                                                            from.id + "' (" + std::to_string(from.num_lanes) + " lanes)");
+                    Fail(Join(mpath, "startLaneIndex"),
+                         "lane " + std::to_string(s) + " does not exist on road '" + from.id + "' (" +
+                             std::to_string(from.num_lanes) + " lanes)");
                 }
                 if (e < 0 || e >= to.num_lanes) {
-                    Fail(Join(mpath, "endLaneIndex"), "lane " + std::to_string(e) + " does not exist on road '" +
-                                                          to.id + "' (" + std::to_string(to.num_lanes) + " lanes)");
+                    Fail(Join(mpath, "endLaneIndex"),
+                         "lane " + std::to_string(e) + " does not exist on road '" + to.id + "' (" +
+                             std::to_string(to.num_lanes) + " lanes)");
                 }
                 LaneLink ll;
                 ll.road_link = link_id;
@@ -287,8 +300,9 @@ RoadNetwork ParseRoadnetOrThrow(std::string_view text, const std::string& source
                 const std::string apath = Index(Join(ppath, "availableRoadLinks"), a);
                 const int64_t idx = AsInteger(javail[a], apath);
                 if (idx < 0 || static_cast<size_t>(idx) >= num_links) {
-                    Fail(apath, "road link " + std::to_string(idx) + " does not exist (intersection '" +
-                                    net.intersections[i].id + "' has " + std::to_string(num_links) + ")");
+                    Fail(apath,
+                         "road link " + std::to_string(idx) + " does not exist (intersection '" +
+                             net.intersections[i].id + "' has " + std::to_string(num_links) + ")");
                 }
                 phase.road_links.push_back(static_cast<int32_t>(idx));
             }
@@ -299,7 +313,8 @@ RoadNetwork ParseRoadnetOrThrow(std::string_view text, const std::string& source
             for (size_t a = 0; a < jidx->size(); ++a) {
                 const int64_t idx = AsInteger((*jidx)[a], Index(Join(tpath, "roadLinkIndices"), a));
                 if (idx < 0 || static_cast<size_t>(idx) >= num_links) {
-                    Fail(Index(Join(tpath, "roadLinkIndices"), a), "road link " + std::to_string(idx) + " does not exist");
+                    Fail(Index(Join(tpath, "roadLinkIndices"), a),
+                         "road link " + std::to_string(idx) + " does not exist");
                 }
             }
         }
@@ -332,7 +347,8 @@ core::Demand ParseFlowsOrThrow(std::string_view text, const RoadNetwork& net, co
         v.max_speed_mps = Positive(Number(jv, "maxSpeed", vpath), Join(vpath, "maxSpeed"));
         v.headway_s = NonNegative(Number(jv, "headwayTime", vpath), Join(vpath, "headwayTime"));
         v.turn_speed_mps = Positive(NumberOr(jv, "turnSpeed", vpath, v.turn_speed_mps), Join(vpath, "turnSpeed"));
-        v.yield_distance_m = NonNegative(NumberOr(jv, "yieldDistance", vpath, v.yield_distance_m), Join(vpath, "yieldDistance"));
+        v.yield_distance_m =
+            NonNegative(NumberOr(jv, "yieldDistance", vpath, v.yield_distance_m), Join(vpath, "yieldDistance"));
         if (v.usual_neg_acc > v.max_neg_acc) Fail(Join(vpath, "usualNegAcc"), "must not exceed maxNegAcc");
         const json& jroute = Array(jf, "route", path);
         if (jroute.empty()) Fail(Join(path, "route"), "must name at least one road");
@@ -374,15 +390,6 @@ Result<core::Demand> ParseFlows(std::string_view text, const RoadNetwork& net, c
         if (f.path.empty() && f.message.rfind(source, 0) == 0) return InvalidArgument("", f.message);
         return ToError(f, source);
     }
-}
-
-Result<std::string> ReadFile(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return NotFound(path, "cannot open file");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) return NotFound(path, "read error");
-    return ss.str();
 }
 
 Result<RoadNetwork> LoadRoadnet(const std::string& path) {
@@ -429,7 +436,8 @@ std::string WriteRoadnet(const RoadNetwork& net) {
         }
         jn["roadLinks"] = links;
         json phases = json::array();
-        for (const Phase& p : n.phases) phases.push_back({{"time", p.duration_s}, {"availableRoadLinks", p.road_links}});
+        for (const Phase& p : n.phases)
+            phases.push_back({{"time", p.duration_s}, {"availableRoadLinks", p.road_links}});
         jn["trafficLight"] = {{"roadLinkIndices", indices}, {"lightphases", phases}};
         jnodes.push_back(jn);
     }
@@ -461,9 +469,14 @@ std::string WriteFlows(const RoadNetwork& net, const core::Demand& demand) {
         json route = json::array();
         for (core::RoadId r : f.route) route.push_back(net.roads[r].id);
         out.push_back({{"vehicle",
-                        {{"length", v.length_m}, {"width", v.width_m}, {"maxPosAcc", v.max_pos_acc},
-                         {"maxNegAcc", v.max_neg_acc}, {"usualPosAcc", v.usual_pos_acc},
-                         {"usualNegAcc", v.usual_neg_acc}, {"minGap", v.min_gap_m}, {"maxSpeed", v.max_speed_mps},
+                        {{"length", v.length_m},
+                         {"width", v.width_m},
+                         {"maxPosAcc", v.max_pos_acc},
+                         {"maxNegAcc", v.max_neg_acc},
+                         {"usualPosAcc", v.usual_pos_acc},
+                         {"usualNegAcc", v.usual_neg_acc},
+                         {"minGap", v.min_gap_m},
+                         {"maxSpeed", v.max_speed_mps},
                          {"headwayTime", v.headway_s}}},
                        {"route", route},
                        {"interval", f.interval_s},

@@ -6,6 +6,7 @@
 
 #include "core/demand.hpp"
 #include "core/error.hpp"
+#include "core/file.hpp"
 #include "core/road_network.hpp"
 
 namespace citybrain::io {
@@ -17,11 +18,11 @@ Result<core::RoadNetwork> ParseRoadnet(std::string_view text, const std::string&
 
 /// Parses a CityFlow flow JSON document against `net` (route road ids must exist). Route connectivity is
 /// checked separately by core::CheckRoutes so the caller decides how to report it.
-Result<core::Demand> ParseFlows(std::string_view text, const core::RoadNetwork& net,
+Result<core::Demand> ParseFlows(std::string_view text,
+                                const core::RoadNetwork& net,
                                 const std::string& source = "flow");
 
-/// Reads a whole file; NotFound when it cannot be opened.
-Result<std::string> ReadFile(const std::string& path);
+using core::ReadFile;
 
 Result<core::RoadNetwork> LoadRoadnet(const std::string& path);
 Result<core::Demand> LoadFlows(const std::string& path, const core::RoadNetwork& net);
