@@ -19,6 +19,19 @@ RoadGraph Grid(int n) {
     return std::move(RoadGraph::FromRoadNetwork(net.value())).value();
 }
 
+/// Random nodes of a graph from a fixed seed.
+struct Picker {
+    Picker(const RoadGraph& g, uint64_t seed) : rng(seed), dist(0, static_cast<NodeId>(g.nodes() - 1)) {}
+    NodeId operator()() { return dist(rng); }
+    std::vector<NodeId> Many(size_t n) {
+        std::vector<NodeId> out(n);
+        for (auto& v : out) v = (*this)();
+        return out;
+    }
+    std::mt19937_64 rng;
+    std::uniform_int_distribution<NodeId> dist;
+};
+
 void BM_ChBuild(benchmark::State& state) {
     const RoadGraph g = Grid(static_cast<int>(state.range(0)));
     for (auto _ : state) benchmark::DoNotOptimize(ContractionHierarchy::Build(g));
@@ -30,29 +43,25 @@ BENCHMARK(BM_ChBuild)->Name("BM_ChBuild_Smoke")->Arg(5)->Iterations(1);
 void BM_ChQuery(benchmark::State& state) {
     const RoadGraph g = Grid(static_cast<int>(state.range(0)));
     const auto ch = ContractionHierarchy::Build(g);
-    std::mt19937_64 rng(1);
-    std::uniform_int_distribution<NodeId> pick(0, static_cast<NodeId>(g.nodes() - 1));
-    for (auto _ : state) benchmark::DoNotOptimize(ch.Query(pick(rng), pick(rng)));
+    Picker pick(g, 1);
+    for (auto _ : state) benchmark::DoNotOptimize(ch.Query(pick(), pick()));
     state.counters["nodes"] = static_cast<double>(g.nodes());
 }
 BENCHMARK(BM_ChQuery)->Arg(30)->Arg(100)->Unit(benchmark::kMicrosecond);
 
 void BM_DijkstraQuery(benchmark::State& state) {
     const RoadGraph g = Grid(static_cast<int>(state.range(0)));
-    std::mt19937_64 rng(1);
-    std::uniform_int_distribution<NodeId> pick(0, static_cast<NodeId>(g.nodes() - 1));
-    for (auto _ : state) benchmark::DoNotOptimize(ShortestPath(g, pick(rng), pick(rng)));
+    Picker pick(g, 1);
+    for (auto _ : state) benchmark::DoNotOptimize(ShortestPath(g, pick(), pick()));
 }
 BENCHMARK(BM_DijkstraQuery)->Arg(30)->Arg(100)->Unit(benchmark::kMicrosecond);
 
 void BM_ChOneToMany(benchmark::State& state) {
     const RoadGraph g = Grid(100);
     const auto ch = ContractionHierarchy::Build(g);
-    std::mt19937_64 rng(2);
-    std::uniform_int_distribution<NodeId> pick(0, static_cast<NodeId>(g.nodes() - 1));
-    std::vector<NodeId> targets(static_cast<size_t>(state.range(0)));
-    for (auto& t : targets) t = pick(rng);
-    for (auto _ : state) benchmark::DoNotOptimize(ch.OneToMany(pick(rng), targets));
+    Picker pick(g, 2);
+    const std::vector<NodeId> targets = pick.Many(static_cast<size_t>(state.range(0)));
+    for (auto _ : state) benchmark::DoNotOptimize(ch.OneToMany(pick(), targets));
 }
 BENCHMARK(BM_ChOneToMany)->Arg(1000)->Unit(benchmark::kMillisecond);
 
@@ -61,68 +70,61 @@ const RoadGraph* Futian() {
     static const auto graph = LoadSumoPlain(std::string(CB_DATA_DIR) + "/dispatch/shenzhen_futian/FuTian.edg.xml");
     return graph.ok() ? &*graph : nullptr;
 }
+constexpr const char* kNoFutian = "../shared/data/dispatch/shenzhen_futian is missing";
 
 void BM_FutianChQuery(benchmark::State& state) {
     const RoadGraph* g = Futian();
-    if (g == nullptr) return state.SkipWithError("../shared/data/dispatch/shenzhen_futian is missing");
+    if (g == nullptr) return state.SkipWithError(kNoFutian);
     const auto ch = ContractionHierarchy::Build(*g);
-    std::mt19937_64 rng(3);
-    std::uniform_int_distribution<NodeId> pick(0, static_cast<NodeId>(g->nodes() - 1));
-    for (auto _ : state) benchmark::DoNotOptimize(ch.Query(pick(rng), pick(rng)));
+    Picker pick(*g, 3);
+    for (auto _ : state) benchmark::DoNotOptimize(ch.Query(pick(), pick()));
     state.counters["shortcuts"] = static_cast<double>(ch.shortcuts());
 }
 BENCHMARK(BM_FutianChQuery)->Unit(benchmark::kMicrosecond);
 
 void BM_FutianDijkstra(benchmark::State& state) {
     const RoadGraph* g = Futian();
-    if (g == nullptr) return state.SkipWithError("../shared/data/dispatch/shenzhen_futian is missing");
-    std::mt19937_64 rng(3);
-    std::uniform_int_distribution<NodeId> pick(0, static_cast<NodeId>(g->nodes() - 1));
-    for (auto _ : state) benchmark::DoNotOptimize(ShortestPath(*g, pick(rng), pick(rng)));
+    if (g == nullptr) return state.SkipWithError(kNoFutian);
+    Picker pick(*g, 3);
+    for (auto _ : state) benchmark::DoNotOptimize(ShortestPath(*g, pick(), pick()));
 }
 BENCHMARK(BM_FutianDijkstra)->Unit(benchmark::kMicrosecond);
 
 void BM_FutianOneToMany(benchmark::State& state) {
     const RoadGraph* g = Futian();
-    if (g == nullptr) return state.SkipWithError("../shared/data/dispatch/shenzhen_futian is missing");
+    if (g == nullptr) return state.SkipWithError(kNoFutian);
     const auto ch = ContractionHierarchy::Build(*g);
-    std::mt19937_64 rng(4);
-    std::uniform_int_distribution<NodeId> pick(0, static_cast<NodeId>(g->nodes() - 1));
-    std::vector<NodeId> targets(1000);
-    for (auto& t : targets) t = pick(rng);
-    for (auto _ : state) benchmark::DoNotOptimize(ch.OneToMany(pick(rng), targets));
+    Picker pick(*g, 4);
+    const std::vector<NodeId> targets = pick.Many(1000);
+    for (auto _ : state) benchmark::DoNotOptimize(ch.OneToMany(pick(), targets));
 }
 BENCHMARK(BM_FutianOneToMany)->Unit(benchmark::kMillisecond);
 
 // The table of 1,000 targets built once (the open tasks); each iteration is a row from a new source (a unit).
 void BM_FutianTableRow(benchmark::State& state) {
     const RoadGraph* g = Futian();
-    if (g == nullptr) return state.SkipWithError("../shared/data/dispatch/shenzhen_futian is missing");
+    if (g == nullptr) return state.SkipWithError(kNoFutian);
     const auto ch = ContractionHierarchy::Build(*g);
-    std::mt19937_64 rng(4);
-    std::uniform_int_distribution<NodeId> pick(0, static_cast<NodeId>(g->nodes() - 1));
-    std::vector<NodeId> targets(1000);
-    for (auto& t : targets) t = pick(rng);
+    Picker pick(*g, 4);
+    const std::vector<NodeId> targets = pick.Many(1000);
     const auto table = ch.BuildTable(targets);
-    for (auto _ : state) benchmark::DoNotOptimize(table.Row(pick(rng)));
+    for (auto _ : state) benchmark::DoNotOptimize(table.Row(pick()));
 }
 BENCHMARK(BM_FutianTableRow)->Unit(benchmark::kMicrosecond);
 
 void BM_FutianTableBuild(benchmark::State& state) {
     const RoadGraph* g = Futian();
-    if (g == nullptr) return state.SkipWithError("../shared/data/dispatch/shenzhen_futian is missing");
+    if (g == nullptr) return state.SkipWithError(kNoFutian);
     const auto ch = ContractionHierarchy::Build(*g);
-    std::mt19937_64 rng(4);
-    std::uniform_int_distribution<NodeId> pick(0, static_cast<NodeId>(g->nodes() - 1));
-    std::vector<NodeId> targets(1000);
-    for (auto& t : targets) t = pick(rng);
+    Picker pick(*g, 4);
+    const std::vector<NodeId> targets = pick.Many(1000);
     for (auto _ : state) benchmark::DoNotOptimize(ch.BuildTable(targets));
 }
 BENCHMARK(BM_FutianTableBuild)->Unit(benchmark::kMillisecond);
 
 void BM_FutianChBuild(benchmark::State& state) {
     const RoadGraph* g = Futian();
-    if (g == nullptr) return state.SkipWithError("../shared/data/dispatch/shenzhen_futian is missing");
+    if (g == nullptr) return state.SkipWithError(kNoFutian);
     for (auto _ : state) benchmark::DoNotOptimize(ContractionHierarchy::Build(*g));
 }
 BENCHMARK(BM_FutianChBuild)->Unit(benchmark::kMillisecond);
