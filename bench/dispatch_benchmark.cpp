@@ -5,6 +5,7 @@
 #include <random>
 
 #include "core/network_generator.hpp"
+#include "dispatch/assignment.hpp"
 #include "dispatch/contraction.hpp"
 
 namespace citybrain::dispatch {
@@ -128,6 +129,39 @@ void BM_FutianChBuild(benchmark::State& state) {
     for (auto _ : state) benchmark::DoNotOptimize(ContractionHierarchy::Build(*g));
 }
 BENCHMARK(BM_FutianChBuild)->Unit(benchmark::kMillisecond);
+
+// The assignment target: 1,000 units and 1,000 tasks on Futian, the travel-time matrix included.
+void BM_FutianAssign(benchmark::State& state) {
+    const RoadGraph* g = Futian();
+    if (g == nullptr) return state.SkipWithError(kNoFutian);
+    const auto ch = ContractionHierarchy::Build(*g);
+    const size_t n = static_cast<size_t>(state.range(0));
+    const auto problem = GenerateAssignmentProblem(*g, n, n, 42, state.range(1) != 0);
+    size_t assigned = 0;
+    for (auto _ : state) {
+        const auto table = TravelTable(ch, problem.units, problem.tasks);
+        assigned = Assign(problem.units, problem.tasks, table).assigned;
+    }
+    state.counters["assigned"] = static_cast<double>(assigned);
+}
+BENCHMARK(BM_FutianAssign)
+    ->ArgNames({"n", "mixed"})
+    ->Args({100, 0})
+    ->Args({1000, 0})
+    ->Args({100, 1})
+    ->Args({1000, 1})
+    ->Unit(benchmark::kMillisecond);
+
+// The solver alone on uniform random costs (the hard case for JV: no geometry).
+void BM_LapUniform(benchmark::State& state) {
+    const size_t n = static_cast<size_t>(state.range(0));
+    std::mt19937_64 rng(9);
+    std::vector<Cost> c(n * n);
+    for (auto& x : c) x = static_cast<Cost>(rng() % 1'000'000);
+    const std::vector<Cost> outside(n, kNoEdge / 8);
+    for (auto _ : state) benchmark::DoNotOptimize(SolveLapWithOutside(c, n, n, outside));
+}
+BENCHMARK(BM_LapUniform)->Arg(1000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace citybrain::dispatch

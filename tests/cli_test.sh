@@ -41,6 +41,10 @@ printf 'Unique Key,Created Date,Complaint Type,Latitude,Longitude\n1,02/28/2023 
 expect 0 '"duplicates_merged":0' incidents replay "$tmp/one.csv" --json
 expect 2 "--from: unknown node 'nowhere'" dispatch route --net "$tiny/roadnet.json" --from nowhere --to x
 expect 0 '"travel_time_s"' dispatch route --net "$tiny/roadnet.json" --from "$(python3 -c "import json;print(json.load(open('$tiny/roadnet.json'))['intersections'][0]['id'])")" --to "$(python3 -c "import json;print(json.load(open('$tiny/roadnet.json'))['intersections'][0]['id'])")" --json
+expect 2 "--units: must be >= 0" dispatch assign --units -1
+expect 2 "cannot open file" dispatch assign --net "$tmp/missing.json"
+expect 0 '"unserved":0' dispatch assign --units 40 --tasks 30 --json
+expect 0 '"assigned":25' dispatch assign --units 25 --tasks 60 --json
 expect 0 '"att_s"' traffic run --roadnet "$tiny/roadnet.json" --flow "$tiny/flow.json" --steps 600 --json --quiet
 out=$("$bin" traffic run --roadnet "$tiny/roadnet.json" --flow "$tiny/flow.json" --steps 600 --json --quiet)
 for key in att_s att_finished_s throughput in_network_end vehicle_updates steps wall_s controller; do

@@ -132,4 +132,42 @@ std::optional<Path> ShortestPath(const RoadGraph& g, NodeId from, NodeId to) {
 
 std::vector<TimeMs> OneToAll(const RoadGraph& g, NodeId from) { return Dijkstra(g, from, kNoTarget).dist; }
 
+std::vector<NodeId> MainComponent(const RoadGraph& g) {
+    const size_t n = g.nodes();
+    if (n == 0) return {};
+    NodeId root = 0;
+    for (NodeId v = 0; v < n; ++v) {
+        if (g.first_out[v + 1] - g.first_out[v] > g.first_out[root + 1] - g.first_out[root]) root = v;
+    }
+    // Reverse CSR, then one breadth-first search each way; the component is what both reach.
+    std::vector<uint32_t> rev_first(n + 1, 0);
+    for (const NodeId h : g.head) ++rev_first[h + 1];
+    for (size_t v = 0; v < n; ++v) rev_first[v + 1] += rev_first[v];
+    std::vector<NodeId> rev(g.edges());
+    {
+        std::vector<uint32_t> fill(rev_first.begin(), rev_first.end() - 1);
+        for (NodeId v = 0; v < n; ++v) {
+            for (uint32_t e = g.first_out[v]; e < g.first_out[v + 1]; ++e) rev[fill[g.head[e]]++] = v;
+        }
+    }
+    const auto reach = [&](const std::vector<uint32_t>& first, const std::vector<NodeId>& to) {
+        std::vector<uint8_t> seen(n, 0);
+        std::vector<NodeId> queue{root};
+        seen[root] = 1;
+        for (size_t q = 0; q < queue.size(); ++q) {
+            for (uint32_t e = first[queue[q]]; e < first[queue[q] + 1]; ++e) {
+                if (!seen[to[e]]) seen[to[e]] = 1, queue.push_back(to[e]);
+            }
+        }
+        return seen;
+    };
+    const auto fwd = reach(g.first_out, g.head);
+    const auto bwd = reach(rev_first, rev);
+    std::vector<NodeId> out;
+    for (NodeId v = 0; v < n; ++v) {
+        if (fwd[v] && bwd[v]) out.push_back(v);
+    }
+    return out;
+}
+
 }  // namespace citybrain::dispatch

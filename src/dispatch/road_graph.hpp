@@ -71,6 +71,11 @@ std::optional<Path> ShortestPath(const RoadGraph& g, NodeId from, NodeId to);
 /// Travel times from `from` to every node (kUnreachable where none).
 std::vector<TimeMs> OneToAll(const RoadGraph& g, NodeId from);
 
+/// The nodes of the strongly connected component holding the busiest node (most out-edges): from each of them
+/// every other can be reached and back. Real extracts have one-way stubs cut at the border; units and tasks are
+/// placed on this component. Sorted.
+std::vector<NodeId> MainComponent(const RoadGraph& g);
+
 /// SUMO plain XML (`PREFIX.nod.xml`, `PREFIX.edg.xml`, optional `PREFIX.typ.xml`; `path` may name any of them).
 /// Coordinates are lon/lat when netconvert's comment says `proj.plain-geo value="true"`, else metres. Edges closed to
 /// passenger vehicles are left out. Errors name the file and the element (`FuTian.edg.xml: edge 'x': unknown node
