@@ -45,6 +45,10 @@ expect 2 "--units: must be >= 0" dispatch assign --units -1
 expect 2 "cannot open file" dispatch assign --net "$tmp/missing.json"
 expect 0 '"unserved":0' dispatch assign --units 40 --tasks 30 --json
 expect 0 '"assigned":25' dispatch assign --units 25 --tasks 60 --json
+printf 'BAD\n\nVEHICLE\nNUMBER CAPACITY\n 2 -5\n' >"$tmp/bad.vrp"
+expect 2 "bad.vrp:5: CAPACITY: must be a positive whole number" dispatch vrp "$tmp/bad.vrp"
+expect 2 "--time-limit: must be > 0" dispatch vrp "$root/tests/scenarios/vrp/tiny.txt" --time-limit 0
+expect 0 '"distance":80' dispatch vrp "$root/tests/scenarios/vrp/tiny.txt" --iterations 300 --json
 expect 0 '"att_s"' traffic run --roadnet "$tiny/roadnet.json" --flow "$tiny/flow.json" --steps 600 --json --quiet
 out=$("$bin" traffic run --roadnet "$tiny/roadnet.json" --flow "$tiny/flow.json" --steps 600 --json --quiet)
 for key in att_s att_finished_s throughput in_network_end vehicle_updates steps wall_s controller; do

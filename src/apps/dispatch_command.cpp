@@ -8,6 +8,7 @@
 #include "core/network_generator.hpp"
 #include "dispatch/assignment.hpp"
 #include "dispatch/contraction.hpp"
+#include "dispatch/vrptw.hpp"
 #include "io/cityflow.hpp"
 
 namespace citybrain::apps {
@@ -127,6 +128,61 @@ int AssignCommand(const AssignArgs& args) {
     return kExitOk;
 }
 
+struct VrpArgs {
+    std::string instance;
+    double time_limit_s = 2.0;
+    uint64_t iterations = 0;
+    uint64_t seed = 1;
+    bool routes = false;
+    bool json = false;
+};
+
+int VrpCommand(const VrpArgs& args) {
+    if (!(args.time_limit_s > 0)) return ReportError(InvalidArgument("--time-limit", "must be > 0"), args.json);
+    auto inst = dispatch::LoadSolomon(args.instance);
+    if (!inst.ok()) return ReportError(inst.error(), args.json);
+    dispatch::VrpOptions opt;
+    opt.time_limit_s = args.time_limit_s;
+    opt.iterations = args.iterations;
+    opt.seed = args.seed;
+    const auto sol = dispatch::SolveVrptw(*inst, opt);
+    if (auto ok = dispatch::CheckVrpSolution(*inst, sol); !ok.ok()) {
+        return ReportError(Error{ErrorCode::kInternal, "solution check failed: " + ok.error().ToString(), ""},
+                           args.json);
+    }
+    if (args.json) {
+        nlohmann::json out{{"instance", inst->name},
+                           {"distance", sol.distance},
+                           {"vehicles", sol.routes.size()},
+                           {"unassigned", sol.unassigned.size()},
+                           {"wall_s", sol.wall_s},
+                           {"iterations", sol.iterations}};
+        if (args.routes) out["routes"] = sol.routes;
+        std::printf("%s\n", out.dump().c_str());
+        return kExitOk;
+    }
+    std::printf(
+        "%s: %zu customers, %d vehicles of capacity %d\ndistance     %.2f\nvehicles     %zu\n"
+        "unassigned   %zu\nwall         %.2f s (%llu iterations)\n",
+        inst->name.c_str(),
+        inst->customers(),
+        inst->vehicles,
+        inst->capacity,
+        sol.distance,
+        sol.routes.size(),
+        sol.unassigned.size(),
+        sol.wall_s,
+        static_cast<unsigned long long>(sol.iterations));
+    if (args.routes) {
+        for (size_t r = 0; r < sol.routes.size(); ++r) {
+            std::printf("route %zu:", r + 1);
+            for (int c : sol.routes[r]) std::printf(" %d", c);
+            std::printf("\n");
+        }
+    }
+    return kExitOk;
+}
+
 }  // namespace
 
 void RegisterDispatch(CLI::App& app) {
@@ -150,6 +206,19 @@ void RegisterDispatch(CLI::App& app) {
     assign->add_flag("--mixed", a->mixed, "four unit kinds with battery ranges, some busy; tasks accept some kinds");
     assign->add_flag("--json", a->json, "machine-readable output");
     assign->callback([a] { SetExitCode(AssignCommand(*a)); });
+
+    auto v = std::make_shared<VrpArgs>();
+    auto* vrp = dispatch->add_subcommand("vrp", "multi-stop routes with time windows (Solomon/Homberger text format)");
+    vrp->add_option("instance", v->instance, "instance file, e.g. ../shared/data/dispatch/solomon/C101.txt")
+        ->required();
+    vrp->add_option("--time-limit", v->time_limit_s, "seconds of search")->capture_default_str();
+    vrp->add_option("--iterations",
+                    v->iterations,
+                    "stop after this many steps instead of the time limit (a result that depends only on --seed)");
+    vrp->add_option("--seed", v->seed, "random seed")->capture_default_str();
+    vrp->add_flag("--routes", v->routes, "print the routes");
+    vrp->add_flag("--json", v->json, "machine-readable output");
+    vrp->callback([v] { SetExitCode(VrpCommand(*v)); });
 }
 
 }  // namespace citybrain::apps
