@@ -24,7 +24,9 @@ mkdir -p "$work/sumo"
 printf '<edges><edge id="e1" from="a" to="b" speed="10"/><edge id="e2" from="b" to="c" speed="13.9" shape="100,0 100,100"/><edge id="e3" from="c" to="d" speed="5" length="120"/><edge id="e4" from="a" to="d" speed="8" disallow="passenger"/></edges>' >"$work/sumo/edges.xml"
 mkdir -p "$work/vrp"
 head -n 20 "$root/tests/scenarios/vrp/tiny.txt" >"$work/vrp/tiny.txt"
-for target in roadnet flow csv form taxonomy api sumo vrp; do
+mkdir -p "$work/pinyin"
+printf '请不要占道经营，谢谢配合。3号路口APP' >"$work/pinyin/notice.txt"
+for target in roadnet flow csv form taxonomy api sumo vrp pinyin; do
   echo "fuzzing ${target}_fuzz for ${seconds}s"
   "$build/fuzz/${target}_fuzz" -artifact_prefix="$build/" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 "$work/$target" 2>&1 | tail -n 3

@@ -49,6 +49,10 @@ printf 'BAD\n\nVEHICLE\nNUMBER CAPACITY\n 2 -5\n' >"$tmp/bad.vrp"
 expect 2 "bad.vrp:5: CAPACITY: must be a positive whole number" dispatch vrp "$tmp/bad.vrp"
 expect 2 "--time-limit: must be > 0" dispatch vrp "$root/tests/scenarios/vrp/tiny.txt" --time-limit 0
 expect 0 '"distance":80' dispatch vrp "$root/tests/scenarios/vrp/tiny.txt" --iterations 300 --json
+expect 0 '"pinyin":"qing3 bu2 yao4 zhan4 dao4 jing1 ying2, xie4 xie4 pei4 he2"' speak --text "请不要占道经营，谢谢配合" --out "$tmp/notice.wav" --json
+[[ $(head -c 4 "$tmp/notice.wav") == RIFF ]] || { echo "FAIL: speak wrote no WAV"; fail=1; }
+expect 2 "text: has nothing to say" speak --text "" --out "$tmp/x.wav"
+expect 2 "cannot write" speak --text "你好" --out "$tmp/no/such/dir/x.wav"
 expect 0 '"att_s"' traffic run --roadnet "$tiny/roadnet.json" --flow "$tiny/flow.json" --steps 600 --json --quiet
 out=$("$bin" traffic run --roadnet "$tiny/roadnet.json" --flow "$tiny/flow.json" --steps 600 --json --quiet)
 for key in att_s att_finished_s throughput in_network_end vehicle_updates steps wall_s controller; do

@@ -8,6 +8,7 @@
 #include "core/network_generator.hpp"
 #include "dispatch/assignment.hpp"
 #include "dispatch/contraction.hpp"
+#include "dispatch/speech.hpp"
 #include "dispatch/vrptw.hpp"
 #include "io/cityflow.hpp"
 
@@ -183,6 +184,33 @@ int VrpCommand(const VrpArgs& args) {
     return kExitOk;
 }
 
+struct SpeakArgs {
+    std::string text;
+    std::string out;
+    bool json = false;
+};
+
+int SpeakCommand(const SpeakArgs& args) {
+    auto pinyin = dispatch::ToPinyin(args.text);
+    if (!pinyin.ok()) return ReportError(pinyin.error(), args.json);
+    auto wave = dispatch::SynthesizePinyin(*pinyin);
+    if (!wave.ok()) return ReportError(wave.error(), args.json);
+    if (auto st = dispatch::WriteWav(args.out, *wave); !st.ok()) return ReportError(st.error(), args.json);
+    if (args.json) {
+        std::printf("%s\n",
+                    nlohmann::json{{"out", args.out},
+                                   {"seconds", wave->seconds()},
+                                   {"sample_rate", wave->sample_rate},
+                                   {"pinyin", *pinyin}}
+                        .dump()
+                        .c_str());
+        return kExitOk;
+    }
+    std::printf(
+        "%s: %.2f s at %d Hz\npinyin: %s\n", args.out.c_str(), wave->seconds(), wave->sample_rate, pinyin->c_str());
+    return kExitOk;
+}
+
 }  // namespace
 
 void RegisterDispatch(CLI::App& app) {
@@ -219,6 +247,13 @@ void RegisterDispatch(CLI::App& app) {
     vrp->add_flag("--routes", v->routes, "print the routes");
     vrp->add_flag("--json", v->json, "machine-readable output");
     vrp->callback([v] { SetExitCode(VrpCommand(*v)); });
+
+    auto sp = std::make_shared<SpeakArgs>();
+    auto* speak = app.add_subcommand("speak", "a Mandarin notice as a WAV file (espeak-ng, cmn-latn-pinyin voice)");
+    speak->add_option("--text", sp->text, "the notice in Chinese, e.g. 请不要占道经营，谢谢配合")->required();
+    speak->add_option("--out", sp->out, "WAV file to write")->required();
+    speak->add_flag("--json", sp->json, "machine-readable output");
+    speak->callback([sp] { SetExitCode(SpeakCommand(*sp)); });
 }
 
 }  // namespace citybrain::apps

@@ -163,7 +163,8 @@ public:
         // A customer no vehicle could serve even alone is left out for good.
         for (size_t c = 1; c < n_; ++c) {
             const auto& s = inst.sites[c];
-            const double arrive = std::max(s.ready, inst.sites[0].ready + D(0, static_cast<int>(c)));
+            const double arrive =
+                std::max(s.ready, inst.sites[0].ready + inst.sites[0].service + D(0, static_cast<int>(c)));
             const bool ok = s.demand <= inst.capacity && arrive <= s.due + kEps &&
                             arrive + s.service + D(static_cast<int>(c), 0) <= inst.sites[0].due + kEps;
             (ok ? servable_ : impossible_).push_back(static_cast<int>(c));

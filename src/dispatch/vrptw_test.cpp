@@ -83,6 +83,17 @@ TEST(Vrptw, UnreachableWindowsAndOverweightDemandsAreLeftOut) {
     EXPECT_EQ(sol.unassigned, (std::vector<int>{2, 4}));
 }
 
+TEST(Vrptw, DepotServiceTimeCountsForReachability) {
+    // Found by vrp_fuzz: with a service time at the depot, customer 4 (40 away, due at 40) cannot be reached.
+    auto inst = LoadSolomon(std::string(CB_SOURCE_DIR) + "/tests/scenarios/vrp/depot_service.txt");
+    ASSERT_TRUE(inst.ok()) << inst.error().ToString();
+    VrpOptions opt;
+    opt.iterations = 100;
+    const auto sol = SolveVrptw(*inst, opt);
+    ASSERT_TRUE(CheckVrpSolution(*inst, sol).ok()) << CheckVrpSolution(*inst, sol).error().ToString();
+    EXPECT_EQ(sol.unassigned, (std::vector<int>{2, 4}));
+}
+
 TEST(Vrptw, CheckerCatchesViolations) {
     auto inst = ParseSolomon(Tiny(), "tiny.txt");
     ASSERT_TRUE(inst.ok());
