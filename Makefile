@@ -5,7 +5,8 @@ SHELL := /bin/bash
 DEB_PACKAGES := cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev \
                 nlohmann-json3-dev libcli11-dev time libsqlite3-dev libpqxx-dev libboost-dev postgresql \
                 python3 python3-jsonschema wrk libpugixml-dev \
-                libespeak-ng-dev espeak-ng-data golang-github-mozillazg-go-pinyin-dev libmosquitto-dev mosquitto
+                libespeak-ng-dev espeak-ng-data golang-github-mozillazg-go-pinyin-dev libmosquitto-dev mosquitto \
+                libosmium2-dev libprotozero-dev zlib1g-dev libbz2-dev libexpat1-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_ARGS ?=
 

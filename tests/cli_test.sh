@@ -41,6 +41,7 @@ printf 'Unique Key,Created Date,Complaint Type,Latitude,Longitude\n1,02/28/2023 
 expect 0 '"duplicates_merged":0' incidents replay "$tmp/one.csv" --json
 expect 2 "--from: unknown node 'nowhere'" dispatch route --net "$tiny/roadnet.json" --from nowhere --to x
 expect 0 '"travel_time_s"' dispatch route --net "$tiny/roadnet.json" --from "$(python3 -c "import json;print(json.load(open('$tiny/roadnet.json'))['intersections'][0]['id'])")" --to "$(python3 -c "import json;print(json.load(open('$tiny/roadnet.json'))['intersections'][0]['id'])")" --json
+expect 2 "unknown road network format" dispatch route --net "$tmp/network.txt" --from a --to b
 expect 2 "--units: must be >= 0" dispatch assign --units -1
 expect 2 "cannot open file" dispatch assign --net "$tmp/missing.json"
 expect 0 '"unserved":0' dispatch assign --units 40 --tasks 30 --json

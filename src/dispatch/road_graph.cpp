@@ -132,6 +132,20 @@ std::optional<Path> ShortestPath(const RoadGraph& g, NodeId from, NodeId to) {
 
 std::vector<TimeMs> OneToAll(const RoadGraph& g, NodeId from) { return Dijkstra(g, from, kNoTarget).dist; }
 
+size_t RoadGraph::UpdateRoadSpeeds(const std::vector<double>& speed_mps, double floor_mps) {
+    size_t changed = 0;
+    for (size_t e = 0; e < edges(); ++e) {
+        if (road[e] < 0 || static_cast<size_t>(road[e]) >= speed_mps.size()) continue;
+        const double v = speed_mps[static_cast<size_t>(road[e])];
+        if (std::isnan(v)) continue;
+        // As in Build: whole milliseconds, rounded up.
+        const auto t = static_cast<uint32_t>(
+            std::min(std::ceil(static_cast<double>(length_m[e]) / std::max(v, floor_mps) * 1000.0), 4e9));
+        if (t != time_ms[e]) time_ms[e] = t, ++changed;
+    }
+    return changed;
+}
+
 std::vector<NodeId> MainComponent(const RoadGraph& g) {
     const size_t n = g.nodes();
     if (n == 0) return {};

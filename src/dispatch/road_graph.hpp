@@ -40,6 +40,12 @@ struct RoadGraph {
     /// (the fastest lane's maximum speed).
     static Result<RoadGraph> FromRoadNetwork(const core::RoadNetwork& net);
 
+    /// Live traffic: sets each edge's time from the observed speed of its source road (`speed_mps[road]`, e.g. the
+    /// simulator's mean speed per road). Speeds at or below `floor_mps` count as `floor_mps` (a jam is slow, not
+    /// closed); roads without an entry (index past the end, or NaN) keep their time. A contraction hierarchy built
+    /// before must be built again. Returns how many edges changed.
+    size_t UpdateRoadSpeeds(const std::vector<double>& speed_mps, double floor_mps = 0.5);
+
     /// A directed edge before the graph is built.
     struct EdgeSpec {
         NodeId from = 0;
@@ -82,7 +88,17 @@ std::vector<NodeId> MainComponent(const RoadGraph& g);
 /// 'y'`).
 Result<RoadGraph> LoadSumoPlain(const std::string& path);
 
-/// By extension: `.json` is a CityFlow roadnet, `.nod.xml`/`.edg.xml` SUMO plain XML.
+/// A SUMO network (`.net.xml`, netconvert's output): junctions become nodes (internal ones left out), normal edges
+/// directed edges at the speed of their fastest lane open to cars. Coordinates are the network's (metres).
+Result<RoadGraph> LoadSumoNet(const std::string& path);
+
+/// An OpenStreetMap extract (`.osm.pbf`, or `.osm` XML) through libosmium: the ways cars may use (highway=motorway
+/// … service; not access=no/private), split at intersections, with oneway and roundabouts honoured and speeds from
+/// maxspeed (km/h or mph) or the highway class. Node names are OSM node ids; coordinates local metres.
+Result<RoadGraph> LoadOsm(const std::string& path);
+
+/// By extension: SUMO plain XML (`.nod.xml`/`.edg.xml`), SUMO `.net.xml`, OSM `.osm.pbf`/`.osm`. (CityFlow
+/// roadnets load through io::LoadRoadnet and RoadGraph::FromRoadNetwork.)
 Result<RoadGraph> LoadRoadGraph(const std::string& path);
 
 }  // namespace citybrain::dispatch

@@ -163,13 +163,68 @@ Result<RoadGraph> LoadSumoPlain(const std::string& path) {
     return RoadGraph::Build(std::move(names), std::move(xy), std::move(edges), edg_path);
 }
 
+Result<RoadGraph> LoadSumoNet(const std::string& path) {
+    pugi::xml_document doc;
+    CB_TRY(LoadXml(doc, path));
+    const pugi::xml_node net = doc.child("net");
+    if (!net) return InvalidArgument(path, "no <net> element: not a SUMO .net.xml");
+    std::vector<std::string> names;
+    std::vector<core::Point> xy;
+    std::unordered_map<std::string, NodeId> node_of;
+    for (const pugi::xml_node j : net.children("junction")) {
+        if (std::strcmp(j.attribute("type").value(), "internal") == 0) continue;
+        const std::string id = j.attribute("id").value();
+        const std::string where = path + ": junction '" + id + "'";
+        if (id.empty()) return InvalidArgument(path, "a <junction> without an id");
+        CB_TRY_ASSIGN(const double x, Number(j, "x", where));
+        CB_TRY_ASSIGN(const double y, Number(j, "y", where));
+        if (!node_of.emplace(id, static_cast<NodeId>(names.size())).second) {
+            return InvalidArgument(where, "defined twice");
+        }
+        names.push_back(id);
+        xy.push_back(core::Point{x, y});
+    }
+    std::vector<RoadGraph::EdgeSpec> edges;
+    int32_t road = 0;
+    for (const pugi::xml_node e : net.children("edge")) {
+        if (e.attribute("function") && std::strcmp(e.attribute("function").value(), "normal") != 0) continue;
+        const std::string id = e.attribute("id").value();
+        const std::string where = path + ": edge '" + id + "'";
+        const auto from = node_of.find(e.attribute("from").value());
+        const auto to = node_of.find(e.attribute("to").value());
+        if (from == node_of.end() || to == node_of.end()) {
+            return InvalidArgument(
+                where,
+                std::string("unknown junction '") +
+                    (from == node_of.end() ? e.attribute("from").value() : e.attribute("to").value()) + "'");
+        }
+        // The fastest lane open to cars sets the edge's speed; its length is the lanes' (they are equal).
+        double speed = 0, length = 0;
+        for (const pugi::xml_node lane : e.children("lane")) {
+            if (ClosedToCars(lane)) continue;
+            const std::string lane_where = where + " lane '" + lane.attribute("id").value() + "'";
+            CB_TRY_ASSIGN(const double v, Number(lane, "speed", lane_where));
+            CB_TRY_ASSIGN(const double len, Number(lane, "length", lane_where));
+            speed = std::max(speed, v);
+            length = std::max(length, len);
+        }
+        if (speed > 0 && length > 0) edges.push_back({from->second, to->second, length, speed, road});
+        ++road;
+    }
+    return RoadGraph::Build(std::move(names), std::move(xy), std::move(edges), path);
+}
+
 Result<RoadGraph> LoadRoadGraph(const std::string& path) {
     auto ends_with = [&](const char* ext) {
         const size_t n = std::strlen(ext);
         return path.size() >= n && path.compare(path.size() - n, n, ext) == 0;
     };
     if (ends_with(".nod.xml") || ends_with(".edg.xml") || ends_with(".typ.xml")) return LoadSumoPlain(path);
-    return NotFound(path, "unknown road network format (a CityFlow roadnet .json, or SUMO plain .nod.xml/.edg.xml)");
+    if (ends_with(".net.xml")) return LoadSumoNet(path);
+    if (ends_with(".osm.pbf") || ends_with(".pbf") || ends_with(".osm")) return LoadOsm(path);
+    return NotFound(path,
+                    "unknown road network format (CityFlow roadnet .json, SUMO .net.xml or plain .nod.xml/.edg.xml, "
+                    "OSM .osm.pbf/.osm)");
 }
 
 }  // namespace citybrain::dispatch
