@@ -6,7 +6,8 @@ DEB_PACKAGES := cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev libg
                 nlohmann-json3-dev libcli11-dev time libsqlite3-dev libpqxx-dev libboost-dev postgresql \
                 python3 python3-jsonschema wrk libpugixml-dev \
                 libespeak-ng-dev espeak-ng-data golang-github-mozillazg-go-pinyin-dev libmosquitto-dev mosquitto \
-                libosmium2-dev libprotozero-dev zlib1g-dev libbz2-dev libexpat1-dev
+                libosmium2-dev libprotozero-dev zlib1g-dev libbz2-dev libexpat1-dev \
+                libfasttext-dev libopencc-dev libopencc-data
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_ARGS ?=
 

@@ -26,7 +26,9 @@ mkdir -p "$work/vrp"
 head -n 20 "$root/tests/scenarios/vrp/tiny.txt" >"$work/vrp/tiny.txt"
 mkdir -p "$work/pinyin"
 printf '请不要占道经营，谢谢配合。3号路口APP' >"$work/pinyin/notice.txt"
-for target in roadnet flow csv form taxonomy api sumo vrp pinyin; do
+mkdir -p "$work/nlp"
+printf '道路積水很深，ＡＢＣ１２３ 請處理 https://x.y/z 学校门口' >"$work/nlp/msg.txt"
+for target in roadnet flow csv form taxonomy api sumo vrp pinyin nlp; do
   echo "fuzzing ${target}_fuzz for ${seconds}s"
   "$build/fuzz/${target}_fuzz" -artifact_prefix="$build/" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 "$work/$target" 2>&1 | tail -n 3

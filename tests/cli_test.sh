@@ -54,6 +54,14 @@ expect 0 '"pinyin":"qing3 bu2 yao4 zhan4 dao4 jing1 ying2, xie4 xie4 pei4 he2"' 
 [[ $(head -c 4 "$tmp/notice.wav") == RIFF ]] || { echo "FAIL: speak wrote no WAV"; fail=1; }
 expect 2 "text: has nothing to say" speak --text "" --out "$tmp/x.wav"
 expect 2 "cannot write" speak --text "你好" --out "$tmp/no/such/dir/x.wav"
+printf 'msg_id\ttitle\tdetail\n1\ta\tb\n' >"$tmp/nolabel.tsv"
+expect 2 "nolabel.tsv:1: missing column 'label_l1'" nlp cv --data "$tmp/nolabel.tsv"
+printf 'label_l1\ttitle\tdetail\n交通运输\t公交站牌坏了\t站台\n卫生计生\t医院挂号难\t看病\n' >"$tmp/two.tsv"
+expect 2 "not a fastText model" nlp eval --model "$tmp/two.tsv" --data "$tmp/two.tsv"
+expect 0 '"labels"' nlp train --data "$tmp/two.tsv" --out "$tmp/m.bin" --epochs 5 --json
+expect 2 "--title: is empty" nlp classify --model "$tmp/m.bin" --title " "
+expect 0 '"predictions"' nlp classify --model "$tmp/m.bin" --title "公交站牌" --json
+expect 0 '"accuracy"' nlp eval --model "$tmp/m.bin" --data "$tmp/two.tsv" --json
 expect 0 '"att_s"' traffic run --roadnet "$tiny/roadnet.json" --flow "$tiny/flow.json" --steps 600 --json --quiet
 out=$("$bin" traffic run --roadnet "$tiny/roadnet.json" --flow "$tiny/flow.json" --steps 600 --json --quiet)
 for key in att_s att_finished_s throughput in_network_end vehicle_updates steps wall_s controller; do

@@ -19,6 +19,9 @@ void RegisterRun(CLI::App& app);
 /// `citybrain serve` and `citybrain incidents replay`.
 void RegisterIncidents(CLI::App& app);
 
+/// `citybrain nlp train|eval|cv|classify`.
+void RegisterNlp(CLI::App& app);
+
 /// `citybrain dispatch route`.
 void RegisterDispatch(CLI::App& app);
 

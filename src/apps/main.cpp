@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
     RegisterRun(app);
     RegisterIncidents(app);
     RegisterDispatch(app);
+    RegisterNlp(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: Apache-2.0
+// `citybrain nlp train|eval|cv|classify`: the citizen-message classifier.
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "apps/commands.hpp"
+#include "nlp/classifier.hpp"
+
+namespace citybrain::apps {
+
+namespace {
+
+struct NlpArgs {
+    std::string data, model, out, title, detail;
+    int folds = 5;
+    int top = 3;
+    bool json = false;
+    nlp::TrainOptions train;
+};
+
+void AddTrainOptions(CLI::App* cmd, NlpArgs& a) {
+    cmd->add_option("--epochs", a.train.epochs, "training epochs")->capture_default_str();
+    cmd->add_option("--lr", a.train.learning_rate, "learning rate")->capture_default_str();
+    cmd->add_option("--dim", a.train.dim, "vector size")->capture_default_str();
+    cmd->add_option("--ngrams", a.train.word_ngrams, "token n-grams (tokens are characters)")->capture_default_str();
+    cmd->add_option("--seed", a.train.seed, "seed")->capture_default_str();
+}
+
+nlohmann::json ToJson(const nlp::Evaluation& e) {
+    return {{"accuracy", e.accuracy}, {"macro_f1", e.macro_f1}, {"n", e.n}};
+}
+
+void PrintEvaluation(const char* name, const nlp::Evaluation& e) {
+    std::printf("%-22s accuracy %.3f  macro-F1 %.3f  (n=%zu)\n", name, e.accuracy, e.macro_f1, e.n);
+}
+
+int Train(const NlpArgs& a) {
+    auto norm = nlp::Normalizer::Create();
+    if (!norm.ok()) return ReportError(norm.error(), a.json);
+    auto data = nlp::ReadMessagesTsv(a.data, *norm);
+    if (!data.ok()) return ReportError(data.error(), a.json);
+    auto model = nlp::TextClassifier::Train(*data, a.train);
+    if (!model.ok()) return ReportError(model.error(), a.json);
+    if (auto st = model->Save(a.out); !st.ok()) return ReportError(st.error(), a.json);
+    if (a.json) {
+        std::printf(
+            "%s\n",
+            nlohmann::json{{"model", a.out}, {"messages", data->size()}, {"labels", model->labels()}}.dump().c_str());
+    } else {
+        std::printf("trained on %zu messages, %zu labels -> %s\n", data->size(), model->labels().size(), a.out.c_str());
+    }
+    return kExitOk;
+}
+
+int Eval(const NlpArgs& a) {
+    auto norm = nlp::Normalizer::Create();
+    if (!norm.ok()) return ReportError(norm.error(), a.json);
+    auto model = nlp::TextClassifier::Load(a.model);
+    if (!model.ok()) return ReportError(model.error(), a.json);
+    auto data = nlp::ReadMessagesTsv(a.data, *norm);
+    if (!data.ok()) return ReportError(data.error(), a.json);
+    std::vector<std::string> truth, predicted;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (const auto& m : *data) {
+        truth.push_back(m.label);
+        predicted.push_back(model->Predict(m.title, m.detail, 1).at(0).label);
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const auto e = nlp::Evaluate(truth, predicted);
+    if (a.json) {
+        auto j = ToJson(e);
+        j["messages_per_s"] = secs > 0 ? static_cast<double>(e.n) / secs : 0;
+        std::printf("%s\n", j.dump().c_str());
+        return kExitOk;
+    }
+    PrintEvaluation("model", e);
+    std::printf("confusion (rows: true, columns: predicted)\n");
+    for (size_t i = 0; i < e.labels.size(); ++i) {
+        std::printf("  %-12s", e.labels[i].c_str());
+        for (size_t j = 0; j < e.labels.size(); ++j) std::printf(" %4zu", e.confusion[i][j]);
+        std::printf("\n");
+    }
+    return kExitOk;
+}
+
+int Cv(const NlpArgs& a) {
+    auto norm = nlp::Normalizer::Create();
+    if (!norm.ok()) return ReportError(norm.error(), a.json);
+    auto data = nlp::ReadMessagesTsv(a.data, *norm);
+    if (!data.ok()) return ReportError(data.error(), a.json);
+    auto cv = nlp::CrossValidate(*data, a.folds, a.train);
+    if (!cv.ok()) return ReportError(cv.error(), a.json);
+    if (a.json) {
+        std::printf("%s\n",
+                    nlohmann::json{{"fasttext", ToJson(cv->fasttext)},
+                                   {"naive_bayes", ToJson(cv->naive_bayes)},
+                                   {"majority", ToJson(cv->majority)},
+                                   {"folds", a.folds}}
+                        .dump()
+                        .c_str());
+        return kExitOk;
+    }
+    std::printf("%d-fold cross-validation on %zu messages\n", a.folds, data->size());
+    PrintEvaluation("fastText", cv->fasttext);
+    PrintEvaluation("bag of characters (NB)", cv->naive_bayes);
+    PrintEvaluation("majority class", cv->majority);
+    return kExitOk;
+}
+
+int Classify(const NlpArgs& a) {
+    auto norm = nlp::Normalizer::Create();
+    if (!norm.ok()) return ReportError(norm.error(), a.json);
+    auto model = nlp::TextClassifier::Load(a.model);
+    if (!model.ok()) return ReportError(model.error(), a.json);
+    auto title = norm->Normalize(a.title, "--title");
+    if (!title.ok()) return ReportError(title.error(), a.json);
+    std::string detail;
+    if (!a.detail.empty()) {
+        auto d = norm->Normalize(a.detail, "--detail");
+        if (!d.ok()) return ReportError(d.error(), a.json);
+        detail = *d;
+    }
+    const auto top = model->Predict(*title, detail, a.top);
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& p : top) j.push_back({{"label", p.label}, {"confidence", p.confidence}});
+    if (a.json) {
+        std::printf("%s\n", nlohmann::json{{"predictions", j}}.dump().c_str());
+    } else {
+        for (const auto& p : top) std::printf("%-12s %.3f\n", p.label.c_str(), p.confidence);
+    }
+    return kExitOk;
+}
+
+}  // namespace
+
+void RegisterNlp(CLI::App& app) {
+    auto* nlp = app.add_subcommand("nlp", "citizen messages: train, evaluate and run the classifier");
+    nlp->require_subcommand(1);
+    auto a = std::make_shared<NlpArgs>();
+    auto* train = nlp->add_subcommand("train", "train a classifier from a TSV (label_l1, title, detail)");
+    train->add_option("--data", a->data, "labelled TSV")->required();
+    train->add_option("--out", a->out, "model file to write")->required();
+    AddTrainOptions(train, *a);
+    train->add_flag("--json", a->json, "machine-readable output");
+    train->callback([a] { SetExitCode(Train(*a)); });
+
+    auto* eval = nlp->add_subcommand("eval", "accuracy, macro-F1 and confusion matrix of a model on a TSV");
+    eval->add_option("--model", a->model, "model file")->required();
+    eval->add_option("--data", a->data, "labelled TSV")->required();
+    eval->add_flag("--json", a->json, "machine-readable output");
+    eval->callback([a] { SetExitCode(Eval(*a)); });
+
+    auto* cv = nlp->add_subcommand("cv", "k-fold cross-validation against naive Bayes and majority baselines");
+    cv->add_option("--data", a->data, "labelled TSV")->required();
+    cv->add_option("--folds", a->folds, "folds")->capture_default_str();
+    AddTrainOptions(cv, *a);
+    cv->add_flag("--json", a->json, "machine-readable output");
+    cv->callback([a] { SetExitCode(Cv(*a)); });
+
+    auto* classify = nlp->add_subcommand("classify", "top-k categories of one message");
+    classify->add_option("--model", a->model, "model file")->required();
+    classify->add_option("--title", a->title, "message title (or the whole message)")->required();
+    classify->add_option("--detail", a->detail, "message detail");
+    classify->add_option("--top", a->top, "how many labels")->capture_default_str();
+    classify->add_flag("--json", a->json, "machine-readable output");
+    classify->callback([a] { SetExitCode(Classify(*a)); });
+}
+
+}  // namespace citybrain::apps

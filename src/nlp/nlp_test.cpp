@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "nlp/classifier.hpp"
+#include "nlp/text.hpp"
+#include "nlp/urgency.hpp"
+
+namespace citybrain::nlp {
+namespace {
+
+const std::string kTeddy = std::string(CB_DATA_DIR) + "/incidents/teddycup2020_c_sample/messages_labeled_train.tsv";
+
+const Normalizer& Norm() {
+    static const Normalizer n = Normalizer::Create().value();
+    return n;
+}
+
+TEST(Normalize, TraditionalFullWidthAndWhitespace) {
+    EXPECT_EQ(Norm().Normalize("  道路積水很深　ＡＢＣ１２３\n\n請處理  ").value(), "道路积水很深 ABC123 请处理");
+    EXPECT_EQ(Norm().Normalize("").error().ToString(), "text: is empty");
+    EXPECT_EQ(Norm().Normalize(" \n\t ").error().ToString(), "text: is empty");
+    EXPECT_EQ(Norm().Normalize("\xC3\x28", "detail").error().ToString(), "detail: is not valid UTF-8");
+    std::string long_text;
+    for (int i = 0; i < 4001; ++i) long_text += "水";
+    EXPECT_EQ(Norm().Normalize(long_text).error().ToString(), "text: has 4001 characters; at most 4000");
+    EXPECT_TRUE(Norm().Normalize(long_text.substr(3)).ok());
+}
+
+TEST(Featurize, CharactersTitleTwiceNoUrls) {
+    EXPECT_EQ(Featurize("积水", "路口 https://baidu.com/x 有3米深 Road"), "积 水 t:积 t:水 路 口 有 0 米 深 road");
+}
+
+std::string WriteTsv(const std::string& body) {
+    const auto path =
+        (std::filesystem::temp_directory_path() / ("cb_nlp_test_" + std::to_string(::getpid()) + ".tsv")).string();
+    std::ofstream(path) << body;
+    return path;
+}
+
+TEST(Tsv, BadFilesNameRowOrColumn) {
+    auto p = WriteTsv("msg_id\ttitle\tdetail\n1\ta\tb\n");
+    EXPECT_EQ(ReadMessagesTsv(p, Norm()).error().ToString(), p + ":1: missing column 'label_l1'");
+    p = WriteTsv("label_l1\ttitle\tdetail\n交通运输\t路灯坏了\t晚上很黑\n交通运输\t缺一列\n");
+    EXPECT_EQ(ReadMessagesTsv(p, Norm()).error().ToString(), p + ":3: expected 3 fields, got 2");
+    p = WriteTsv("label_l1\ttitle\tdetail\n交通运输\t\t晚上很黑\n");
+    EXPECT_EQ(ReadMessagesTsv(p, Norm()).error().ToString(), p + ":2: title: is empty");
+    p = WriteTsv("label_l1\ttitle\tdetail\n");
+    EXPECT_EQ(ReadMessagesTsv(p, Norm()).error().ToString(), p + ": no messages after the header");
+    p = WriteTsv("label_l1\ttitle\tdetail\n交通 运输\t路灯\t黑\n");
+    EXPECT_NE(ReadMessagesTsv(p, Norm()).error().ToString().find("label_l1: must be one word"), std::string::npos);
+    std::filesystem::remove(p);
+    EXPECT_EQ(ReadMessagesTsv(p, Norm()).error().message, "cannot open file");
+}
+
+TEST(Evaluate, AccuracyMacroF1Confusion) {
+    const auto e = Evaluate({"a", "a", "b", "b"}, {"a", "b", "b", "b"});
+    EXPECT_DOUBLE_EQ(e.accuracy, 0.75);
+    // a: p=1 r=0.5 f1=2/3; b: p=2/3 r=1 f1=0.8.
+    EXPECT_NEAR(e.macro_f1, (2.0 / 3 + 0.8) / 2, 1e-12);
+    EXPECT_EQ(e.confusion[0][1], 1u);
+}
+
+TEST(Classifier, LearnsASmallSeparableSetAndSavesIt) {
+    std::vector<Message> data;
+    for (int i = 0; i < 20; ++i) {
+        data.push_back({"交通运输", "公交车站牌损坏" + std::to_string(i), "公交线路站台"});
+        data.push_back({"卫生计生", "医院挂号难" + std::to_string(i), "医生看病医院"});
+    }
+    TrainOptions opt;
+    opt.epochs = 20;
+    auto model = TextClassifier::Train(data, opt);
+    ASSERT_TRUE(model.ok()) << model.error().ToString();
+    auto p = model->Predict("公交站台坏了", "", 2);
+    ASSERT_EQ(p.size(), 2u);
+    EXPECT_EQ(p[0].label, "交通运输");
+    EXPECT_GT(p[0].confidence, p[1].confidence);
+    EXPECT_EQ(model->Predict("医院看病", "", 1).at(0).label, "卫生计生");
+    const auto path = (std::filesystem::temp_directory_path() / "cb_nlp_model.ftz").string();
+    ASSERT_TRUE(model->Save(path).ok());
+    auto loaded = TextClassifier::Load(path);
+    ASSERT_TRUE(loaded.ok()) << loaded.error().ToString();
+    EXPECT_EQ(loaded->Predict("公交站台坏了", "", 1).at(0).label, "交通运输");
+    EXPECT_LT(std::filesystem::file_size(path), 5u << 20);
+    std::filesystem::remove(path);
+    EXPECT_FALSE(TextClassifier::Load(path).ok());
+}
+
+TEST(Classifier, TeddyCupCrossValidationBeatsBaselines) {
+    if (!std::filesystem::exists(kTeddy)) GTEST_SKIP() << kTeddy << " is missing";
+    auto data = ReadMessagesTsv(kTeddy, Norm());
+    ASSERT_TRUE(data.ok()) << data.error().ToString();
+    ASSERT_EQ(data->size(), 395u);
+    auto cv = CrossValidate(*data, 5, TrainOptions{});
+    ASSERT_TRUE(cv.ok());
+    EXPECT_EQ(cv->fasttext.n, 395u);
+    EXPECT_NEAR(cv->majority.accuracy, 83.0 / 395, 0.02);
+    // Both learned models beat the majority class by far; the figures themselves are in docs/BENCHMARKS.md.
+    EXPECT_GT(cv->naive_bayes.accuracy, cv->majority.accuracy + 0.3);
+    EXPECT_GT(cv->fasttext.accuracy, cv->majority.accuracy + 0.3);
+}
+
+TEST(Urgency, DangerWordsAndVulnerablePeople) {
+    EXPECT_EQ(AssessUrgency("小区路灯不亮").priority, 3);
+    auto u = AssessUrgency("路口积水很深，车辆熄火");
+    EXPECT_EQ(u.priority, 1);
+    EXPECT_EQ(u.cues, std::vector<std::string>{"积水很深"});
+    EXPECT_EQ(AssessUrgency("积水不深，只是有点脏").priority, 3);
+    EXPECT_EQ(AssessUrgency("工地围墙倒塌").priority, 1);
+    EXPECT_EQ(AssessUrgency("电线掉在地上，有人触电").priority, 1);
+    EXPECT_EQ(AssessUrgency("学校门口有流动摊贩", 3).priority, 2);
+    EXPECT_EQ(AssessUrgency("老人和小孩经常经过", 4).priority, 3);
+    EXPECT_EQ(AssessUrgency("楼道起火冒烟", 4).priority, 1);
+}
+
+TEST(Reply, CaseNumberDepartmentAndLocalDeadline) {
+    // 2026-11-22T02:00:00Z is 10:00 in Shenzhen.
+    const int64_t deadline = 1795312800000;
+    EXPECT_EQ(AcknowledgementReply("CB-42", "城市管理局", deadline),
+              "您好！您反映的问题已受理，案件编号CB-42，已转交城市管理局办理，将于2026年11月22日10:00前处理并答复。"
+              "感谢您对城市管理的支持！");
+}
+
+}  // namespace
+}  // namespace citybrain::nlp
