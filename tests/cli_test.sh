@@ -62,6 +62,8 @@ expect 0 '"labels"' nlp train --data "$tmp/two.tsv" --out "$tmp/m.bin" --epochs 
 expect 2 "--title: is empty" nlp classify --model "$tmp/m.bin" --title " "
 expect 0 '"predictions"' nlp classify --model "$tmp/m.bin" --title "公交站牌" --json
 expect 0 '"accuracy"' nlp eval --model "$tmp/m.bin" --data "$tmp/two.tsv" --json
+expect 2 "--text: give --text or --data, one of them" nlp locate --net "$tmp/none.edg.xml"
+expect 2 "cannot open file" nlp locate --net "$tmp/none.edg.xml" --text "深南大道"
 expect 0 '"att_s"' traffic run --roadnet "$tiny/roadnet.json" --flow "$tiny/flow.json" --steps 600 --json --quiet
 out=$("$bin" traffic run --roadnet "$tiny/roadnet.json" --flow "$tiny/flow.json" --steps 600 --json --quiet)
 for key in att_s att_finished_s throughput in_network_end vehicle_updates steps wall_s controller; do

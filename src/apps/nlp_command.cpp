@@ -1,18 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 // `citybrain nlp train|eval|cv|classify`: the citizen-message classifier.
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.hpp"
+#include "dispatch/road_graph.hpp"
 #include "nlp/classifier.hpp"
+#include "nlp/gazetteer.hpp"
+#include "nlp/urgency.hpp"
 
 namespace citybrain::apps {
 
 namespace {
 
 struct NlpArgs {
-    std::string data, model, out, title, detail;
+    std::string data, model, out, title, detail, net, text;
     int folds = 5;
     int top = 3;
     bool json = false;
@@ -132,6 +137,85 @@ int Classify(const NlpArgs& a) {
     return kExitOk;
 }
 
+/// Street names and junctions of a road network (SUMO or OSM names) as a gazetteer.
+Result<nlp::Gazetteer> GazetteerOf(const std::string& net) {
+    CB_TRY_ASSIGN(const dispatch::RoadGraph g, dispatch::LoadRoadGraph(net));
+    nlp::Gazetteer gz;
+    std::vector<std::vector<std::string>> names_at(g.nodes());
+    for (dispatch::NodeId u = 0; u < g.nodes(); ++u) {
+        for (uint32_t e = g.first_out[u]; e < g.first_out[u + 1]; ++e) {
+            const auto r = static_cast<size_t>(g.road[e]);
+            if (g.road[e] < 0 || r >= g.road_names.size() || g.road_names[r].empty()) continue;
+            const std::string& name = g.road_names[r];
+            // Points every 20 m along the edge, so that streets crossing mid-edge come close somewhere.
+            const core::Point a = g.node_xy[u], b = g.node_xy[g.head[e]];
+            const double len = std::hypot(b.x - a.x, b.y - a.y);
+            const int steps = std::max(1, static_cast<int>(len / 20));
+            for (int k = 0; k <= steps; ++k) {
+                const double f = static_cast<double>(k) / steps;
+                gz.AddStreetPoint(name, {a.x + (b.x - a.x) * f, a.y + (b.y - a.y) * f});
+            }
+            names_at[u].push_back(name);
+            names_at[g.head[e]].push_back(name);
+        }
+    }
+    for (dispatch::NodeId v = 0; v < g.nodes(); ++v) {
+        auto& names = names_at[v];
+        std::sort(names.begin(), names.end());
+        names.erase(std::unique(names.begin(), names.end()), names.end());
+        for (size_t i = 0; i < names.size(); ++i) {
+            for (size_t j = i + 1; j < names.size(); ++j) gz.AddJunction(names[i], names[j], g.node_xy[v]);
+        }
+    }
+    gz.JoinNearbyStreets(25);
+    if (gz.streets() == 0) return InvalidArgument(net, "has no street names to build a gazetteer from");
+    return gz;
+}
+
+int Locate(const NlpArgs& a) {
+    auto norm = nlp::Normalizer::Create();
+    if (!norm.ok()) return ReportError(norm.error(), a.json);
+    auto gz = GazetteerOf(a.net);
+    if (!gz.ok()) return ReportError(gz.error(), a.json);
+    if (!a.data.empty()) {
+        auto data = nlp::ReadMessagesTsv(a.data, *norm);
+        if (!data.ok()) return ReportError(data.error(), a.json);
+        size_t located = 0, junctions = 0;
+        for (const auto& m : *data) {
+            const auto p = gz->Locate(m.title + " " + m.detail);
+            located += p.has_value();
+            junctions += p.has_value() && p->junction;
+        }
+        const double share = static_cast<double>(located) / static_cast<double>(data->size());
+        if (a.json) {
+            std::printf(
+                "%s\n",
+                nlohmann::json{{"n", data->size()}, {"located", located}, {"junctions", junctions}, {"share", share}}
+                    .dump()
+                    .c_str());
+        } else {
+            std::printf("%zu of %zu messages located (%.1f %%), %zu at a junction\n",
+                        located,
+                        data->size(),
+                        100 * share,
+                        junctions);
+        }
+        return kExitOk;
+    }
+    auto text = norm->Normalize(a.text, "--text");
+    if (!text.ok()) return ReportError(text.error(), a.json);
+    const auto p = gz->Locate(*text);
+    const auto urgency = nlp::AssessUrgency(*text);
+    nlohmann::json j{{"located", p.has_value()}, {"priority", urgency.priority}, {"cues", urgency.cues}};
+    if (p) j.update({{"place", p->name}, {"junction", p->junction}, {"x", p->where.x}, {"y", p->where.y}});
+    if (a.json) {
+        std::printf("%s\n", j.dump().c_str());
+    } else {
+        std::printf("place     %s\npriority  %d\n", p ? p->name.c_str() : "(not found)", urgency.priority);
+    }
+    return kExitOk;
+}
+
 }  // namespace
 
 void RegisterNlp(CLI::App& app) {
@@ -165,6 +249,20 @@ void RegisterNlp(CLI::App& app) {
     classify->add_option("--top", a->top, "how many labels")->capture_default_str();
     classify->add_flag("--json", a->json, "machine-readable output");
     classify->callback([a] { SetExitCode(Classify(*a)); });
+
+    auto* locate = nlp->add_subcommand(
+        "locate", "the street or junction a message names (gazetteer from a network's street names), and its urgency");
+    locate->add_option("--net", a->net, "road network with street names (SUMO .edg.xml/.net.xml, OSM)")->required();
+    locate->add_option("--text", a->text, "one message");
+    locate->add_option("--data", a->data, "a labelled TSV: report the share of messages located");
+    locate->add_flag("--json", a->json, "machine-readable output");
+    locate->callback([a] {
+        if (a->text.empty() == a->data.empty()) {
+            SetExitCode(ReportError(InvalidArgument("--text", "give --text or --data, one of them"), a->json));
+            return;
+        }
+        SetExitCode(Locate(*a));
+    });
 }
 
 }  // namespace citybrain::apps

@@ -70,6 +70,7 @@ struct CarWay {
     double speed_mps = 0;
     int direction = 0;  // 0 both ways, 1 forward only, -1 backward only
     int64_t id = 0;
+    std::string name;
 };
 
 class WayCollector : public osmium::handler::Handler {
@@ -88,6 +89,7 @@ public:
         if (motor != nullptr && std::strcmp(motor, "no") == 0) return;
         CarWay w;
         w.id = way.id();
+        if (const char* name = way.tags()["name"]) w.name = name;
         const double kmh = ParseMaxspeedKmh(way.tags()["maxspeed"]);
         w.speed_mps = (kmh > 0 ? kmh : default_kmh) / 3.6;
         const char* oneway = way.tags()["oneway"];
@@ -152,8 +154,10 @@ Result<RoadGraph> LoadOsm(const std::string& path) {
         return it->second;
     };
     std::vector<RoadGraph::EdgeSpec> edges;
+    std::vector<std::string> road_names;
     int32_t road = 0;
     for (const auto& w : collector.ways) {
+        road_names.push_back(w.name);
         size_t start = 0;
         double length = 0;
         for (size_t k = 1; k < w.refs.size(); ++k) {
@@ -171,7 +175,9 @@ Result<RoadGraph> LoadOsm(const std::string& path) {
         }
         ++road;
     }
-    return RoadGraph::Build(std::move(names), std::move(xy), std::move(edges), path);
+    CB_TRY_ASSIGN(RoadGraph g, RoadGraph::Build(std::move(names), std::move(xy), std::move(edges), path));
+    g.road_names = std::move(road_names);
+    return g;
 }
 
 }  // namespace citybrain::dispatch

@@ -29,6 +29,9 @@ struct RoadGraph {
     std::vector<uint32_t> time_ms;
     std::vector<float> length_m;
     std::vector<int32_t> road;  // the source road of each edge, for speed updates
+    /// Street names by road id where the source has them (SUMO `name`, OSM `name`), "" otherwise: the gazetteer
+    /// for place extraction is built from them.
+    std::vector<std::string> road_names;
 
     size_t nodes() const { return node_names.size(); }
     size_t edges() const { return head.size(); }

@@ -118,10 +118,12 @@ Result<RoadGraph> LoadSumoPlain(const std::string& path) {
     const pugi::xml_node edges_el = edg.child("edges");
     if (!edges_el) return InvalidArgument(edg_path, "no <edges> element");
     std::vector<RoadGraph::EdgeSpec> edges;
+    std::vector<std::string> road_names;
     int32_t road = 0;
     for (pugi::xml_node e : edges_el.children("edge")) {
         const std::string id = e.attribute("id").value();
         const std::string where = edg_path + ": edge '" + id + "'";
+        road_names.emplace_back(e.attribute("name").value());
         const Type* type = nullptr;
         if (auto it = types.find(e.attribute("type").value()); it != types.end()) type = &it->second;
         if (ClosedToCars(e) || (type != nullptr && type->closed && !e.attribute("allow"))) {
@@ -160,7 +162,9 @@ Result<RoadGraph> LoadSumoPlain(const std::string& path) {
         spec.road = road++;
         edges.push_back(spec);
     }
-    return RoadGraph::Build(std::move(names), std::move(xy), std::move(edges), edg_path);
+    CB_TRY_ASSIGN(RoadGraph g, RoadGraph::Build(std::move(names), std::move(xy), std::move(edges), edg_path));
+    g.road_names = std::move(road_names);
+    return g;
 }
 
 Result<RoadGraph> LoadSumoNet(const std::string& path) {
@@ -185,9 +189,11 @@ Result<RoadGraph> LoadSumoNet(const std::string& path) {
         xy.push_back(core::Point{x, y});
     }
     std::vector<RoadGraph::EdgeSpec> edges;
+    std::vector<std::string> road_names;
     int32_t road = 0;
     for (const pugi::xml_node e : net.children("edge")) {
         if (e.attribute("function") && std::strcmp(e.attribute("function").value(), "normal") != 0) continue;
+        road_names.emplace_back(e.attribute("name").value());
         const std::string id = e.attribute("id").value();
         const std::string where = path + ": edge '" + id + "'";
         const auto from = node_of.find(e.attribute("from").value());
@@ -211,7 +217,9 @@ Result<RoadGraph> LoadSumoNet(const std::string& path) {
         if (speed > 0 && length > 0) edges.push_back({from->second, to->second, length, speed, road});
         ++road;
     }
-    return RoadGraph::Build(std::move(names), std::move(xy), std::move(edges), path);
+    CB_TRY_ASSIGN(RoadGraph g, RoadGraph::Build(std::move(names), std::move(xy), std::move(edges), path));
+    g.road_names = std::move(road_names);
+    return g;
 }
 
 Result<RoadGraph> LoadRoadGraph(const std::string& path) {

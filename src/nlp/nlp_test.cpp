@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "nlp/classifier.hpp"
+#include "nlp/gazetteer.hpp"
 #include "nlp/text.hpp"
 #include "nlp/urgency.hpp"
 
@@ -113,6 +114,39 @@ TEST(Urgency, DangerWordsAndVulnerablePeople) {
     EXPECT_EQ(AssessUrgency("学校门口有流动摊贩", 3).priority, 2);
     EXPECT_EQ(AssessUrgency("老人和小孩经常经过", 4).priority, 3);
     EXPECT_EQ(AssessUrgency("楼道起火冒烟", 4).priority, 1);
+}
+
+TEST(Gazetteer, JunctionsStreetsAndLongestNames) {
+    Gazetteer g;
+    g.AddStreetPoint("深南大道", {0, 0});
+    g.AddStreetPoint("深南大道", {100, 0});
+    g.AddStreetPoint("福华路", {0, 50});
+    g.AddStreetPoint("福华一路", {0, 80});
+    g.AddStreetPoint("金田路", {40, 0});
+    g.AddStreetPoint("?", {1, 1});
+    g.AddJunction("金田路", "深南大道", {40, 0});
+    EXPECT_EQ(g.streets(), 4u);
+    auto p = g.Locate("深南大道与金田路交叉口的井盖丢了");
+    ASSERT_TRUE(p.has_value());
+    EXPECT_TRUE(p->junction);
+    EXPECT_EQ(p->name, "深南大道与金田路交叉口");
+    EXPECT_DOUBLE_EQ(p->where.x, 40);
+    p = g.Locate("深南大道上有积水");
+    ASSERT_TRUE(p.has_value());
+    EXPECT_FALSE(p->junction);
+    EXPECT_DOUBLE_EQ(p->where.x, 50);  // the street's middle
+    p = g.Locate("福华一路路灯不亮");
+    ASSERT_TRUE(p.has_value());
+    EXPECT_EQ(p->name, "福华一路") << "the longer name wins";
+    EXPECT_FALSE(g.Locate("K市K5县某小区").has_value());
+    // 福华路 passes 30 m from 金田路's point without a shared node: joined within 60 m.
+    g.AddStreetPoint("金田路", {30, 50});
+    EXPECT_FALSE(g.Locate("福华路和金田路路口").value().junction);
+    g.JoinNearbyStreets(60);
+    p = g.Locate("福华路和金田路路口");
+    ASSERT_TRUE(p.has_value());
+    EXPECT_TRUE(p->junction);
+    EXPECT_DOUBLE_EQ(p->where.x, 15);
 }
 
 TEST(Reply, CaseNumberDepartmentAndLocalDeadline) {
