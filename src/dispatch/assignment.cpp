@@ -3,9 +3,7 @@
 
 #include <algorithm>
 #include <cassert>
-#include <functional>
 #include <random>
-#include <tuple>
 
 namespace citybrain::dispatch {
 
