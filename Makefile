@@ -55,6 +55,8 @@ test-fuzz: deps
 bench: build
 	scripts/bench_traffic.sh
 	scripts/bench_incidents.sh
+	build/release/bench/dispatch_benchmark
+	scripts/bench_vrp.sh 2 1
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
