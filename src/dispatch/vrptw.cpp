@@ -108,6 +108,12 @@ Result<VrpInstance> ParseSolomon(std::string_view text, const std::string& where
                 return InvalidArgument(at(i), std::string(kColumns[k]) + ": must not be negative");
             }
         }
+        // Bounded so that demands fit an int and sums of times and distances stay finite (vrp_fuzz found 5e28).
+        for (int k = 1; k < 7; ++k) {
+            if (std::abs(nums[static_cast<size_t>(k)]) > 1e9) {
+                return InvalidArgument(at(i), std::string(kColumns[k]) + ": beyond 1e9");
+            }
+        }
         if (nums[3] != std::floor(nums[3])) return InvalidArgument(at(i), "DEMAND: must be a whole number");
         if (nums[5] < nums[4]) return InvalidArgument(at(i), "DUE DATE: is before READY TIME");
         if (expect == 0 && nums[3] != 0) return InvalidArgument(at(i), "DEMAND: the depot (row 0) has none");

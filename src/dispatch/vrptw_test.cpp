@@ -56,6 +56,10 @@ TEST(Solomon, BadInputNamesLineAndField) {
                   .find("x.txt:12: CUSTOMER: not a row"),
               std::string::npos);
     EXPECT_NE(err(Replace(Tiny(), "CUSTOMER\n", "CUSTARD\n")).find("no CUSTOMER section"), std::string::npos);
+    // Found by vrp_fuzz: a demand too large for an int.
+    EXPECT_NE(err(Replace(Tiny(), "20         0          4", "20         0          5e28"))
+                  .find("x.txt:12: DEMAND: beyond 1e9"),
+              std::string::npos);
 }
 
 TEST(Vrptw, SolvesTheTinyInstanceToOptimality) {
