@@ -46,6 +46,47 @@ inline size_t Utf8Length(std::string_view s) {
     return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
 }
 
+/// Code points of valid UTF-8 (check with ValidUtf8 first: a malformed sequence is read loosely, never past the end).
+inline std::u32string DecodeUtf8(std::string_view s) {
+    std::u32string out;
+    out.reserve(s.size());
+    for (size_t i = 0; i < s.size();) {
+        const auto b = static_cast<unsigned char>(s[i]);
+        const size_t len = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+        char32_t c = len == 1 ? b : len == 2 ? (b & 0x1Fu) : len == 3 ? (b & 0x0Fu) : (b & 0x07u);
+        for (size_t k = 1; k < len && i + k < s.size(); ++k) {
+            c = (c << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3Fu);
+        }
+        out.push_back(c);
+        i += len;
+    }
+    return out;
+}
+
+/// UTF-8 of code points.
+inline std::string EncodeUtf8(std::u32string_view s) {
+    std::string out;
+    out.reserve(s.size() * 3);
+    for (const char32_t c : s) {
+        if (c < 0x80) {
+            out += static_cast<char>(c);
+        } else if (c < 0x800) {
+            out += static_cast<char>(0xC0 | (c >> 6));
+            out += static_cast<char>(0x80 | (c & 0x3F));
+        } else if (c < 0x10000) {
+            out += static_cast<char>(0xE0 | (c >> 12));
+            out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (c & 0x3F));
+        } else {
+            out += static_cast<char>(0xF0 | (c >> 18));
+            out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+            out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (c & 0x3F));
+        }
+    }
+    return out;
+}
+
 /// ASCII letters lower-cased, every other byte (UTF-8 included) kept: for matching codes and English labels.
 inline std::string AsciiLower(std::string_view s) {
     std::string out(s);

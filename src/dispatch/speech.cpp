@@ -71,20 +71,6 @@ bool IsPause(char32_t c) {
     }
 }
 
-Result<std::u32string> Decode(std::string_view s) {
-    if (!core::ValidUtf8(s)) return InvalidArgument("text", "is not valid UTF-8");
-    std::u32string out;
-    for (size_t i = 0; i < s.size();) {
-        const auto b = static_cast<unsigned char>(s[i]);
-        const int len = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
-        char32_t c = len == 1 ? b : len == 2 ? (b & 0x1F) : len == 3 ? (b & 0x0F) : (b & 0x07);
-        for (int k = 1; k < len; ++k) c = (c << 6) | (static_cast<unsigned char>(s[i + static_cast<size_t>(k)]) & 0x3F);
-        out.push_back(c);
-        i += static_cast<size_t>(len);
-    }
-    return out;
-}
-
 /// Applies the tone changes within a run of syllables (no pause between them).
 void Sandhi(std::vector<std::pair<char32_t, std::string>>& run) {
     const auto tone = [](const std::string& s) { return s.back(); };
@@ -108,7 +94,8 @@ void Sandhi(std::vector<std::pair<char32_t, std::string>>& run) {
 }  // namespace
 
 Result<std::string> ToPinyin(std::string_view text) {
-    CB_TRY_ASSIGN(const std::u32string s, Decode(text));
+    if (!core::ValidUtf8(text)) return InvalidArgument("text", "is not valid UTF-8");
+    const std::u32string s = core::DecodeUtf8(text);
     std::string out;
     std::vector<std::pair<char32_t, std::string>> run;  // syllables since the last pause; char 0 for non-Chinese
     const auto flush = [&](const char* pause) {

@@ -75,7 +75,7 @@ Result<VrpInstance> ParseSolomon(std::string_view text, const std::string& where
             return InvalidArgument(at(i), "VEHICLE NUMBER: must be a whole number from 1, got " + line);
         }
         if (nums[1] <= 0 || nums[1] != std::floor(nums[1]) || nums[1] > 1e9) {
-            return InvalidArgument(at(i), "CAPACITY: must be a positive whole number, got " + Trim(line));
+            return InvalidArgument(at(i), "CAPACITY: must be a positive whole number, got " + line);
         }
         inst.vehicles = static_cast<int>(nums[0]);
         inst.capacity = static_cast<int>(nums[1]);

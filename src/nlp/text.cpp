@@ -7,44 +7,6 @@
 
 namespace citybrain::nlp {
 
-std::u32string Decode(std::string_view s) {
-    std::u32string out;
-    out.reserve(s.size());
-    for (size_t i = 0; i < s.size();) {
-        const auto b = static_cast<unsigned char>(s[i]);
-        const size_t len = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
-        char32_t c = len == 1 ? b : len == 2 ? (b & 0x1F) : len == 3 ? (b & 0x0F) : (b & 0x07);
-        for (size_t k = 1; k < len && i + k < s.size(); ++k)
-            c = (c << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-        out.push_back(c);
-        i += len;
-    }
-    return out;
-}
-
-std::string Encode(std::u32string_view s) {
-    std::string out;
-    out.reserve(s.size() * 3);
-    for (const char32_t c : s) {
-        if (c < 0x80) {
-            out += static_cast<char>(c);
-        } else if (c < 0x800) {
-            out += static_cast<char>(0xC0 | (c >> 6));
-            out += static_cast<char>(0x80 | (c & 0x3F));
-        } else if (c < 0x10000) {
-            out += static_cast<char>(0xE0 | (c >> 12));
-            out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (c & 0x3F));
-        } else {
-            out += static_cast<char>(0xF0 | (c >> 18));
-            out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-            out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (c & 0x3F));
-        }
-    }
-    return out;
-}
-
 Result<Normalizer> Normalizer::Create(const std::string& config) {
     Normalizer n;
     try {
@@ -57,7 +19,7 @@ Result<Normalizer> Normalizer::Create(const std::string& config) {
 
 Result<std::string> Normalizer::Normalize(std::string_view text, const std::string& field) const {
     if (!core::ValidUtf8(text)) return InvalidArgument(field, "is not valid UTF-8");
-    std::u32string s = Decode(text);
+    std::u32string s = core::DecodeUtf8(text);
     if (s.size() > kMaxMessageChars) {
         return InvalidArgument(field, "has " + std::to_string(s.size()) + " characters; at most 4000");
     }
@@ -75,7 +37,7 @@ Result<std::string> Normalizer::Normalize(std::string_view text, const std::stri
     }
     while (!out.empty() && out.back() == U' ') out.pop_back();
     if (out.empty()) return InvalidArgument(field, "is empty");
-    return converter_->Convert(Encode(out));
+    return converter_->Convert(core::EncodeUtf8(out));
 }
 
 namespace {
@@ -96,7 +58,7 @@ void Tokens(std::u32string_view s, size_t limit, std::vector<std::string>& out) 
             continue;
         }
         if (IsHan(c)) {
-            out.push_back(Encode(s.substr(i, 1)));
+            out.push_back(core::EncodeUtf8(s.substr(i, 1)));
             ++i, ++used;
         } else if (IsAsciiAlnum(c)) {
             std::string word;
@@ -116,8 +78,8 @@ void Tokens(std::u32string_view s, size_t limit, std::vector<std::string>& out) 
 
 std::string Featurize(std::string_view title, std::string_view detail, size_t max_detail) {
     std::vector<std::string> t, d;
-    Tokens(Decode(title), 200, t);
-    Tokens(Decode(detail), max_detail, d);
+    Tokens(core::DecodeUtf8(title), 200, t);
+    Tokens(core::DecodeUtf8(detail), max_detail, d);
     std::string out;
     for (const auto& tok : t) out += tok + ' ';
     for (const auto& tok : t) out += "t:" + tok + ' ';

@@ -29,10 +29,6 @@ private:
     std::shared_ptr<const opencc::SimpleConverter> converter_;
 };
 
-/// UTF-8 → code points; the input must be valid UTF-8.
-std::u32string Decode(std::string_view s);
-std::string Encode(std::u32string_view s);
-
 /// The model's view of a message: one token per Chinese character, Latin words lower-cased, digit runs as "0";
 /// URLs and punctuation dropped. The title's tokens come first and once more with a "t:" mark, so the title
 /// weighs more than the detail, which is cut at `max_detail` characters.
