@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cmath>
+#include <utility>
 #include <optional>
 #include <span>
 
@@ -47,6 +48,8 @@ public:
     LocalFrame(double origin_lat, double origin_lon)
         : lat0_(origin_lat), lon0_(origin_lon), kx_(kMetresPerDegree * std::cos(origin_lat * kPi / 180)) {}
     Point ToLocal(double lat, double lon) const { return {(lon - lon0_) * kx_, (lat - lat0_) * kMetresPerDegree}; }
+    /// The inverse of ToLocal: {lat, lon}.
+    std::pair<double, double> ToWgs84(Point p) const { return {lat0_ + p.y / kMetresPerDegree, lon0_ + p.x / kx_}; }
     double origin_lat() const { return lat0_; }
     double origin_lon() const { return lon0_; }
 

@@ -9,6 +9,16 @@
 namespace citybrain::core {
 namespace {
 
+TEST(Geometry, LocalFrameRoundTrips) {
+    const LocalFrame frame(22.7208, 114.2466);
+    const Point p = frame.ToLocal(22.7300, 114.2300);
+    EXPECT_LT(p.x, -1000);  // west of the origin
+    EXPECT_GT(p.y, 1000);   // north of it
+    const auto [lat, lon] = frame.ToWgs84(p);
+    EXPECT_NEAR(lat, 22.7300, 1e-9);
+    EXPECT_NEAR(lon, 114.2300, 1e-9);
+}
+
 TEST(Geometry, CrossingOfTwoSegments) {
     const std::vector<Point> a = {{0, 0}, {10, 0}};
     const std::vector<Point> b = {{5, -5}, {5, 5}};

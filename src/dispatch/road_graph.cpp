@@ -40,7 +40,10 @@ Result<RoadGraph> RoadGraph::FromRoadNetwork(const core::RoadNetwork& net) {
                          speed,
                          static_cast<int32_t>(r)});
     }
-    return Build(std::move(names), std::move(xy), std::move(edges), "roads");
+    CB_TRY_ASSIGN(RoadGraph g, Build(std::move(names), std::move(xy), std::move(edges), "roads"));
+    g.road_names.reserve(net.roads.size());
+    for (const auto& road : net.roads) g.road_names.push_back(road.name);
+    return g;
 }
 
 Result<RoadGraph> RoadGraph::Build(std::vector<std::string> names,

@@ -1,14 +1,96 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "district/default_district.hpp"
 
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <random>
+
 namespace citybrain::district {
+
+namespace {
+
+// Street names in the style of Longgang's (east–west by row, north–south by column); a grid larger than the
+// lists gets numbered names.
+constexpr std::array<const char*, 10> kEastWest = {"龙翔大道", "龙城大道", "吉祥路", "龙岗大道", "清林路",
+                                                    "黄阁路",   "盛平路",   "如意路", "龙飞大道", "白灰围路"};
+constexpr std::array<const char*, 10> kNorthSouth = {"爱联路", "紫薇路", "龙福路", "中心路", "五和大道",
+                                                      "将军路", "和兴路", "怡心路", "碧新路", "回龙路"};
+
+std::string StreetName(const auto& names, int index, const char* suffix) {
+    if (index >= 0 && static_cast<size_t>(index) < names.size()) return names[static_cast<size_t>(index)];
+    return "第" + std::to_string(index) + suffix;
+}
+
+/// Names the generated grid's roads: road_<col>_<row>_<dir>, dir 0/2 run east–west (the row's street), 1/3
+/// north–south (the column's).
+void NameStreets(core::RoadNetwork& net) {
+    for (auto& road : net.roads) {
+        int c = 0, r = 0, dir = 0;
+        if (std::sscanf(road.id.c_str(), "road_%d_%d_%d", &c, &r, &dir) != 3) continue;
+        road.name = dir % 2 == 0 ? StreetName(kEastWest, r, "横路") : StreetName(kNorthSouth, c, "纵路");
+    }
+}
+
+double Uniform(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
+
+}  // namespace
+
+Status EquipDistrict(District& d, uint64_t seed) {
+    std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ULL + 17);
+    std::vector<int32_t> inner;
+    for (size_t n = 0; n < d.net.intersections.size(); ++n) {
+        const auto& in = d.net.intersections[n];
+        if (!in.is_virtual && !in.phases.empty()) inner.push_back(static_cast<int32_t>(n));
+    }
+    if (inner.size() < 2) return InvalidArgument("roadnet", "needs at least two signalised intersections for a district");
+    d.cameras.clear();
+    for (int32_t n : inner) d.cameras.push_back({n, d.net.intersections[static_cast<size_t>(n)].point});
+
+    // Low points and depots: distinct intersections drawn by the seed (a partial Fisher–Yates shuffle).
+    std::vector<int32_t> pool = inner;
+    const auto draw = [&]() {
+        const size_t k = static_cast<size_t>(Uniform(rng) * static_cast<double>(pool.size())) % pool.size();
+        std::swap(pool[k], pool.back());
+        const int32_t n = pool.back();
+        pool.pop_back();
+        return n;
+    };
+    const ScenarioSpec& s = d.scenario;
+    const int wanted = s.low_points + s.depots;
+    if (wanted > static_cast<int>(inner.size())) {
+        return InvalidArgument("roadnet", "has " + std::to_string(inner.size()) + " signalised intersections; " +
+                                              std::to_string(wanted) + " are needed for low points and depots");
+    }
+    d.low_points.clear();
+    for (int i = 0; i < s.low_points; ++i) {
+        const int32_t n = draw();
+        d.low_points.push_back({n, d.net.intersections[static_cast<size_t>(n)].point, 0.8 + 1.2 * Uniform(rng)});
+    }
+    std::vector<int32_t> depots;
+    for (int i = 0; i < s.depots; ++i) depots.push_back(draw());
+    d.units.clear();
+    const auto add = [&](dispatch::UnitKind kind, int count, const char* prefix) {
+        for (int i = 0; i < count; ++i) {
+            d.units.push_back({std::string(prefix) + std::to_string(i + 1), kind,
+                               depots[static_cast<size_t>(i) % depots.size()]});
+        }
+    };
+    add(dispatch::UnitKind::kRobotDog, s.robot_dogs, "dog-");
+    add(dispatch::UnitKind::kSanitationRobot, s.sanitation_robots, "sweeper-");
+    add(dispatch::UnitKind::kCrew, s.crews, "crew-");
+    return {};
+}
 
 Result<District> MakeDistrict(const DistrictSpec& spec, uint64_t seed) {
     District d;
     CB_TRY_ASSIGN(d.net, core::GenerateGrid(spec.grid));
+    NameStreets(d.net);
     traffic::DemandSpec demand = spec.demand;
     demand.seed = seed;
     CB_TRY_ASSIGN(d.demand, traffic::GenerateDemand(d.net, demand));
+    d.scenario = spec.scenario;
+    CB_TRY(EquipDistrict(d, seed));
     return d;
 }
 

@@ -250,7 +250,7 @@ std::vector<Result<Receipt>> IncidentEngine::Ingest(std::vector<Report> reports,
         }
         if (!r.idempotency_key.empty()) {
             if (auto it = keys_.find(r.idempotency_key); it != keys_.end()) {
-                Receipt rec{it->second.report, it->second.case_id, it->second.duplicate, true, {}, {}, 0};
+                Receipt rec{it->second.report, it->second.case_id, it->second.duplicate, true, false, {}, {}, 0};
                 if (auto c = open_.find(rec.case_id); c != open_.end()) {
                     rec.category = c->second.category;
                     rec.department = c->second.department;
@@ -260,7 +260,17 @@ std::vector<Result<Receipt>> IncidentEngine::Ingest(std::vector<Report> reports,
                 continue;
             }
         }
-        const Category& cat = r.category.empty() ? taxonomy_.Fallback() : *taxonomy_.Find(r.category);
+        bool classified = false;
+        const Category* chosen = r.category.empty() ? nullptr : taxonomy_.Find(r.category);
+        if (chosen == nullptr && !r.description.empty()) {
+            if (options_.classify) {
+                const std::string code = options_.classify(r);
+                if (!code.empty()) chosen = taxonomy_.Find(code);
+            }
+            if (chosen == nullptr) chosen = taxonomy_.MatchKeywords(r.description);
+            classified = chosen != nullptr;
+        }
+        const Category& cat = chosen != nullptr ? *chosen : taxonomy_.Fallback();
         r.category = cat.code;
         r.id = next_report_++;
         r.received_ms = now;
@@ -303,7 +313,7 @@ std::vector<Result<Receipt>> IncidentEngine::Ingest(std::vector<Report> reports,
             key_order_.emplace_back(now, r.idempotency_key);
         }
         const Case& c = open_.at(r.case_id);
-        out.emplace_back(Receipt{r.id, r.case_id, r.duplicate, false, c.category, c.department, c.deadline_ms});
+        out.emplace_back(Receipt{r.id, r.case_id, r.duplicate, false, classified, c.category, c.department, c.deadline_ms});
         batch.reports.push_back(std::move(r));
     }
     if (batch.reports.empty()) return out;

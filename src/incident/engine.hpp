@@ -24,6 +24,7 @@ struct Receipt {
     CaseId case_id = 0;
     bool duplicate = false;  // joined an open case
     bool retried = false;    // the idempotency key was seen before: nothing new was stored
+    bool classified = false; // it came without a category and intake chose one from its text
     std::string category;
     std::string department;
     TimeMs deadline_ms = 0;
@@ -34,6 +35,10 @@ struct EngineOptions {
     TimeMs idempotency_window_ms = 24LL * 3600 * 1000;
     /// Local frame origin for distances and grid cells; the taxonomy's origin when not set.
     std::optional<std::pair<double, double>> origin;
+    /// Classifies a report that arrives without a category but with a description: returns a service code, or ""
+    /// when unsure. Unset, or unsure, the taxonomy's keywords decide; with no keyword either, the fallback category.
+    /// (A fastText model from `src/nlp` plugs in here; the incident engine does not depend on it.)
+    std::function<std::string(const Report&)> classify;
 };
 
 /// Limits at the edge (Open311's description limit is 4,000 characters).

@@ -140,6 +140,59 @@ TEST(Engine, DuplicatesJoinWithinRadiusAndWindowOnly) {
     EXPECT_EQ((*c)->department, "CGJ");
 }
 
+TEST(Taxonomy, KeywordsRouteTheMoreSpecificCategory) {
+    const Taxonomy& t = Taxonomy::Default();
+    const Category* c = t.MatchKeywords("吉祥路口有流动商贩占道摆摊");
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->code, "street_vending");
+    EXPECT_EQ(c->department, "CGJ");
+    // "占道停车" holds "占道": the longer keyword wins.
+    c = t.MatchKeywords("小区门口长期占道停车");
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->code, "illegal_parking");
+    EXPECT_EQ(t.MatchKeywords("今天天气不错"), nullptr);
+}
+
+TEST(Engine, ReportWithoutCategoryIsClassifiedOnIntake) {
+    TempDb db;
+    auto store = OpenSqliteStore(db.path());
+    ASSERT_TRUE(store.ok());
+    EngineOptions options;
+    int asked = 0;
+    // A classifier that knows only one phrase; for the rest it is unsure and the keywords decide.
+    options.classify = [&asked](const Report& r) -> std::string {
+        ++asked;
+        return r.description.find("好吵") != std::string::npos ? "noise" : "";
+    };
+    auto engine = IncidentEngine::Open(std::move(store).value(), Taxonomy::Default(), options);
+    ASSERT_TRUE(engine.ok());
+    Report by_model = At("", 0, kT0);
+    by_model.description = "楼下好吵，睡不着";
+    Report by_keyword = At("", 500, kT0);
+    by_keyword.description = "清林路积水很深，车辆无法通行";
+    Report unknown = At("", 1000, kT0);
+    unknown.description = "想咨询一下办事流程";
+    Report given = At("road_damage", 1500, kT0);
+    given.description = "积水";  // a category given is kept, whatever the text says
+    auto r = (*engine)->Ingest({by_model, by_keyword, unknown, given}, kT0);
+    ASSERT_EQ(r.size(), 4u);
+    for (auto& x : r) ASSERT_TRUE(x.ok()) << x.error().ToString();
+    EXPECT_EQ(r[0]->category, "noise");
+    EXPECT_TRUE(r[0]->classified);
+    EXPECT_EQ(r[1]->category, "waterlogging");
+    EXPECT_EQ(r[1]->department, "SWJ");
+    EXPECT_TRUE(r[1]->classified);
+    EXPECT_EQ(r[2]->category, "other");
+    EXPECT_FALSE(r[2]->classified);
+    EXPECT_EQ(r[3]->category, "road_damage");
+    EXPECT_FALSE(r[3]->classified);
+    EXPECT_EQ(asked, 3);
+    auto c = (*engine)->store().GetCase(r[1]->case_id);
+    ASSERT_TRUE(c.ok() && c->has_value());
+    EXPECT_EQ((*c)->category, "waterlogging");
+    EXPECT_EQ((*c)->priority, 1);
+}
+
 TEST(Engine, ClosedCasesNoLongerAbsorbReports) {
     TempDb db;
     auto engine = OpenEngine(db.path());

@@ -107,6 +107,15 @@ Result<Taxonomy> Taxonomy::Parse(std::string_view text, std::string_view source)
                       static_cast<TimeMs>(handle * kMinute),
                       static_cast<TimeMs>(verify * kMinute)};
         CB_TRY_ASSIGN(cat.keywords, r.String(c, path, "keywords", false));
+        for (size_t at = 0; at <= cat.keywords.size();) {
+            size_t end = cat.keywords.find(',', at);
+            if (end == std::string::npos) end = cat.keywords.size();
+            std::string word = cat.keywords.substr(at, end - at);
+            while (!word.empty() && word.back() == ' ') word.pop_back();
+            while (!word.empty() && word.front() == ' ') word.erase(0, 1);
+            if (!word.empty()) cat.keyword_list.push_back(std::move(word));
+            at = end + 1;
+        }
         CB_TRY_ASSIGN(const json* aliases, r.Field(c, path, "aliases", false));
         if (aliases != nullptr) {
             if (!aliases->is_array()) return InvalidArgument(r.source, path + ".aliases: must be an array of strings");
@@ -167,6 +176,22 @@ const Department* Taxonomy::FindDepartment(std::string_view code) const {
 const Category& Taxonomy::FromAlias(std::string_view complaint_type) const {
     auto it = by_alias_.find(core::AsciiLower(complaint_type));
     return it == by_alias_.end() ? Fallback() : categories_[it->second];
+}
+
+const Category* Taxonomy::MatchKeywords(std::string_view text) const {
+    const Category* best = nullptr;
+    size_t best_score = 0;
+    for (const Category& c : categories_) {
+        size_t score = 0;
+        for (const std::string& word : c.keyword_list) {
+            if (text.find(word) != std::string_view::npos) score += word.size();
+        }
+        if (score > best_score) {
+            best = &c;
+            best_score = score;
+        }
+    }
+    return best;
 }
 
 TimeMs Taxonomy::StepLimit(const Category& category, CaseStatus status) {

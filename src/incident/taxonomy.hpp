@@ -36,7 +36,8 @@ struct Category {
     double dedup_radius_m = 0;  // 0 = never merged
     TimeMs dedup_window_ms = 0;
     StepLimits limits;
-    std::string keywords;
+    std::string keywords;               // comma-separated, as in the file
+    std::vector<std::string> keyword_list;  // split, empty ones dropped
     std::vector<std::string> aliases;  // complaint types of other systems (311) that mean this category
 };
 
@@ -55,6 +56,10 @@ public:
     const Department* FindDepartment(std::string_view code) const;
     /// The category another system's complaint type maps to (case-insensitive), or the fallback.
     const Category& FromAlias(std::string_view complaint_type) const;
+    /// The category whose keywords a text names (一网统管's keyword routing): the one with the greatest total
+    /// length of keywords found, so "占道停车" (illegal parking) beats the "占道" inside it (vending). Ties go to the
+    /// earlier category. Null when no keyword occurs.
+    const Category* MatchKeywords(std::string_view text) const;
     const Category& Fallback() const { return categories_[fallback_]; }
 
     /// The limit of the step a case enters when it reaches `status` (0 when that step has none).

@@ -6,8 +6,18 @@
 
 namespace citybrain::traffic {
 
-Result<RunResult> RunScenario(const core::RoadNetwork& net, const core::Demand& demand, const RunOptions& options) {
-    if (options.steps < 0) return InvalidArgument("--steps", "must be >= 0");
+SignalledSim::SignalledSim(const core::RoadNetwork& net, const core::Demand& demand, const SimConfig& config)
+    : sim_(net, demand, config), next_decision_(net.intersections.size(), 0), step_s_(config.step_s) {
+    for (size_t n = 0; n < net.intersections.size(); ++n) {
+        if (!net.intersections[n].is_virtual && !net.intersections[n].phases.empty()) {
+            nodes_.push_back(static_cast<IntersectionId>(n));
+        }
+    }
+}
+
+Result<std::unique_ptr<SignalledSim>> SignalledSim::Create(const core::RoadNetwork& net,
+                                                           const core::Demand& demand,
+                                                           const RunOptions& options) {
     SimConfig sim_config = options.sim;
     sim_config.yellow_s = options.yellow_s.value_or(options.controller == "own-plan" ? 0.0 : 5.0);
     CB_TRY(sim_config.Validate());
@@ -16,30 +26,34 @@ Result<RunResult> RunScenario(const core::RoadNetwork& net, const core::Demand& 
     control.min_green_s = std::max(control.min_green_s, sim_config.min_green_s);
     if (!(control.green_s > 0)) return InvalidArgument("--green", "must be positive");
     CB_TRY_ASSIGN(auto controller, MakeController(options.controller, control));
+    std::unique_ptr<SignalledSim> s(new SignalledSim(net, demand, sim_config));
+    CB_TRY(controller->Init(s->sim_));
+    s->controller_ = std::move(controller);
+    return s;
+}
 
-    Simulator sim(net, demand, sim_config);
-    CB_TRY(controller->Init(sim));
-    std::vector<IntersectionId> nodes;
-    for (size_t n = 0; n < net.intersections.size(); ++n) {
-        if (!net.intersections[n].is_virtual && !net.intersections[n].phases.empty()) {
-            nodes.push_back(static_cast<IntersectionId>(n));
-        }
+void SignalledSim::Step() {
+    const double now = sim_.Now();
+    for (IntersectionId n : nodes_) {
+        if (next_decision_[n] > now + 1e-9) continue;
+        const Decision d = controller_->Decide(n, sim_);
+        sim_.RequestPhase(n, d.phase);
+        next_decision_[n] = std::max(d.next_decision_s, now + step_s_ * 0.5);
     }
-    std::vector<double> next_decision(net.intersections.size(), 0);
+    sim_.Step();
+}
+
+Result<RunResult> RunScenario(const core::RoadNetwork& net, const core::Demand& demand, const RunOptions& options) {
+    if (options.steps < 0) return InvalidArgument("--steps", "must be >= 0");
+    CB_TRY_ASSIGN(auto signalled, SignalledSim::Create(net, demand, options));
+    const Simulator& sim = signalled->sim();
 
     using Clock = std::chrono::steady_clock;
     const auto start = Clock::now();
     auto last_report = start;
     bool reported = false;
     for (int64_t step = 0; step < options.steps; ++step) {
-        const double now = sim.Now();
-        for (IntersectionId n : nodes) {
-            if (next_decision[n] > now + 1e-9) continue;
-            const Decision d = controller->Decide(n, sim);
-            sim.RequestPhase(n, d.phase);
-            next_decision[n] = std::max(d.next_decision_s, now + sim_config.step_s * 0.5);
-        }
-        sim.Step();
+        signalled->Step();
         if (options.on_step) options.on_step(sim);
         if (options.progress && (step & 63) == 0) {
             const auto t = Clock::now();

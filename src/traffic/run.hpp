@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -30,6 +31,29 @@ struct RunResult {
     Metrics metrics;
     double wall_s = 0;  // simulation only (loading excluded)
     uint64_t state_hash = 0;
+};
+
+/// A simulator with its signal controller: one Step() asks every due intersection for its phase, then moves
+/// traffic one tick. RunScenario and the district's run loop both step this, so the live run and a batch run of
+/// the same seed are the same simulation.
+class SignalledSim {
+public:
+    /// InvalidArgument for options that do not fit (unknown controller, missing phase, ...).
+    static Result<std::unique_ptr<SignalledSim>> Create(const core::RoadNetwork& net,
+                                                        const core::Demand& demand,
+                                                        const RunOptions& options);
+    void Step();
+    const Simulator& sim() const { return sim_; }
+    const SignalController& controller() const { return *controller_; }
+
+private:
+    SignalledSim(const core::RoadNetwork& net, const core::Demand& demand, const SimConfig& config);
+
+    Simulator sim_;
+    std::unique_ptr<SignalController> controller_;
+    std::vector<IntersectionId> nodes_;
+    std::vector<double> next_decision_;
+    double step_s_ = 1;
 };
 
 /// Runs the scenario; InvalidArgument for options that do not fit (unknown controller, missing phase, ...).

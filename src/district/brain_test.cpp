@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "district/brain.hpp"
+
+namespace citybrain::district {
+namespace {
+
+std::string TempDb(const std::string& tag) {
+    return (std::filesystem::temp_directory_path() / ("cb_brain_" + std::to_string(::getpid()) + "_" + tag + ".db"))
+        .string();
+}
+
+nlohmann::json RunBrain(uint64_t seed, double hours, int threads, const std::string& tag) {
+    DistrictSpec spec;
+    spec.demand.duration_s = 3600 * hours;
+    spec.demand.peak_at_s = spec.demand.duration_s / 2;
+    auto d = MakeDistrict(spec, seed);
+    EXPECT_TRUE(d.ok()) << d.error().ToString();
+    BrainOptions o;
+    o.seed = seed;
+    o.sim_hours = hours;
+    o.threads = threads;
+    o.db_path = TempDb(tag);
+    auto brain = Brain::Create(*d, o);
+    EXPECT_TRUE(brain.ok()) << brain.error().ToString();
+    while (!(*brain)->Finished()) {
+        const Status s = (*brain)->Step();
+        EXPECT_TRUE(s.ok()) << s.error().ToString();
+        if (!s.ok()) break;
+    }
+    auto results = (*brain)->Results();
+    brain->reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(o.db_path + suffix);
+    return results;
+}
+
+TEST(Brain, DefaultDistrictFilesDispatchesAndClosesCases) {
+    const auto r = RunBrain(3, 1.0, 1, "full");
+    EXPECT_EQ(r["intake_errors"], 0);
+    EXPECT_GT(r["vendors_appeared"].get<int>(), 3);
+    // Vendors seen by cameras and the rain at low points both become cases; several cameras see one vendor.
+    ASSERT_TRUE(r["cases"].contains("street_vending")) << r.dump();
+    ASSERT_TRUE(r["cases"].contains("waterlogging")) << r.dump();
+    EXPECT_GT(r["duplicates_merged"].get<int>(), 0);
+    // Units reach cases and cases close after a unit handled them and a camera or inspector looked again.
+    EXPECT_GT(r["reached"].get<int>(), 5);
+    EXPECT_GT(r["cases_closed"].get<int>(), 3);
+    EXPECT_GT(r["p50_response_s"].get<double>(), 0);
+    EXPECT_GE(r["p95_response_s"].get<double>(), r["p50_response_s"].get<double>());
+    EXPECT_GT(r["notices_played"].get<int>(), 0);
+    // Citizen messages: located by the street gazetteer and classified by keywords on intake.
+    const int messages = r["messages"];
+    EXPECT_GT(messages, 5);
+    EXPECT_GT(r["messages_located"].get<int>(), 0);
+    EXPECT_GT(r["classified_on_intake"].get<int>(), 0);
+    // Keywords are a blunt instrument ("一棵树倒伏压在人行道上" names 人行道, a road-damage keyword): most, not all.
+    EXPECT_GE(r["classified_correct"].get<double>(), 0.75 * r["classified_on_intake"].get<double>());
+    std::cout << r.dump() << "\n";
+    const double met = r["deadline_met_ratio"];
+    EXPECT_GT(met, 0.0);
+    EXPECT_LE(met, 1.0);
+    EXPECT_GT(r["unit_utilisation"].get<double>(), 0.0);
+    EXPECT_GT(r["att_adaptive_s"].get<double>(), 0.0);
+}
+
+TEST(Brain, SameSeedSameRunWhateverTheThreads) {
+    const auto a = RunBrain(5, 0.5, 1, "t1");
+    const auto b = RunBrain(5, 0.5, 2, "t2");
+    EXPECT_EQ(a.dump(), b.dump());
+    const auto c = RunBrain(6, 0.5, 1, "t3");
+    EXPECT_NE(a.dump(), c.dump());
+}
+
+TEST(Brain, LiveTrafficIsTheBatchRun) {
+    // The loop steps the same controller and simulator as `citybrain traffic run`: the same ATT.
+    DistrictSpec spec;
+    spec.demand.duration_s = 1800;
+    spec.demand.peak_at_s = 900;
+    auto d = MakeDistrict(spec, 4);
+    ASSERT_TRUE(d.ok());
+    traffic::RunOptions run;
+    run.controller = "maxpressure";
+    run.sim.seed = 4;
+    run.steps = 1800;
+    auto batch = traffic::RunScenario(d->net, d->demand, run);
+    ASSERT_TRUE(batch.ok());
+    const auto live = RunBrain(4, 0.5, 1, "live");
+    EXPECT_DOUBLE_EQ(live["att_adaptive_s"].get<double>(), batch->metrics.att_s);
+}
+
+TEST(Brain, BadOptionsAreRefusedByName) {
+    auto d = MakeDistrict(DistrictSpec{}, 1);
+    ASSERT_TRUE(d.ok());
+    BrainOptions o;
+    o.sim_hours = 0;
+    o.db_path = TempDb("bad");
+    auto b = Brain::Create(*d, o);
+    ASSERT_FALSE(b.ok());
+    EXPECT_NE(b.error().ToString().find("--sim-hours"), std::string::npos);
+    o.sim_hours = 1;
+    o.adaptive = "nosuch";
+    b = Brain::Create(*d, o);
+    ASSERT_FALSE(b.ok());
+    o.adaptive = "maxpressure";
+    o.db_path = "/nonexistent-dir/x.db";
+    b = Brain::Create(*d, o);
+    ASSERT_FALSE(b.ok());
+}
+
+}  // namespace
+}  // namespace citybrain::district
