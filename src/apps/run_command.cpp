@@ -1,20 +1,33 @@
 // SPDX-License-Identifier: Apache-2.0
-// `citybrain run`: the main job. Today it brings up the embedded district's traffic under adaptive control and
-// measures it against fixed-time signals on the same seed and demand; incidents, dispatch and the dashboard
-// join this loop as their engines land (issue 5).
+// `citybrain run`: the main job. The embedded district (or a CityFlow network) under the brain: traffic with
+// adaptive signals, vendors, rain and citizen messages turned into cases, units dispatched and notices played,
+// with the live dashboard; at the end the results against a fixed-time run of the same seed and demand.
+#include <atomic>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <thread>
+#include <unistd.h>
 
 #include "apps/commands.hpp"
+#include "district/brain.hpp"
 #include "district/default_district.hpp"
 #include "io/cityflow.hpp"
+#include "server/live_server.hpp"
 #include "traffic/run.hpp"
+#include "web/assets.hpp"
 
 namespace citybrain::apps {
 
 namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void OnStopSignal(int) { g_stop.store(true); }
 
 struct RunArgs {
     uint64_t seed = 1;
@@ -24,73 +37,193 @@ struct RunArgs {
     std::string flow;
     std::string report;
     std::string adaptive = "maxpressure";
+    std::string speedup;  // "max", a number, or empty for the default (60 with the dashboard, max without)
+    std::string db = "citybrain-run.db";
+    int port = 8080;
     bool no_serve = false;
+    bool hold = false;
     bool json = false;
 };
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+std::string SimClock(double t_s) {
+    // Simulated second 0 is 07:00 Beijing time.
+    const long s = static_cast<long>(t_s) + 7 * 3600;
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%02ld:%02ld:%02ld", (s / 3600) % 24, (s / 60) % 60, s % 60);
+    return buf;
+}
 
 int Run(const RunArgs& args) {
     if (!(args.sim_hours > 0) || args.sim_hours > 48) {
         return ReportError(InvalidArgument("--sim-hours", "must be in (0, 48]"), args.json);
     }
-    core::RoadNetwork net;
-    core::Demand demand;
-    std::string source = "embedded default district (seed " + std::to_string(args.seed) + ")";
+    if (args.port < 0 || args.port > 65535) return ReportError(InvalidArgument("--port", "must be 0..65535"), args.json);
+    double speedup = 0;  // 0 = as fast as it goes
+    if (args.speedup.empty()) {
+        speedup = args.no_serve ? 0 : 60;
+    } else if (args.speedup != "max") {
+        try {
+            size_t used = 0;
+            speedup = std::stod(args.speedup, &used);
+            if (used != args.speedup.size() || !(speedup > 0) || speedup > 1e6) throw std::invalid_argument("");
+        } catch (const std::exception&) {
+            return ReportError(InvalidArgument("--speedup", "must be 'max' or a number in (0, 1e6], not '" +
+                                                                args.speedup + "'"),
+                               args.json);
+        }
+    }
     if (args.roadnet.empty() != args.flow.empty()) {
         return ReportError(InvalidArgument("--roadnet/--flow", "give both files, or neither"), args.json);
     }
+    if (!args.report.empty()) {
+        std::ofstream probe(args.report, std::ios::app);
+        if (!probe) return ReportError(InvalidArgument("--report", "cannot write '" + args.report + "'"), args.json);
+    }
+
+    district::District district;
+    std::string source = "embedded default district (seed " + std::to_string(args.seed) + ")";
     if (args.roadnet.empty()) {
         district::DistrictSpec spec;
         spec.demand.duration_s = 3600 * args.sim_hours;
         spec.demand.peak_at_s = spec.demand.duration_s / 2;
         auto d = district::MakeDistrict(spec, args.seed);
         if (!d.ok()) return ReportError(d.error(), args.json);
-        net = std::move(d->net);
-        demand = std::move(d->demand);
+        district = std::move(d).value();
     } else {
         auto n = io::LoadRoadnet(args.roadnet);
         if (!n.ok()) return ReportError(n.error(), args.json);
-        net = std::move(n).value();
-        auto f = io::LoadFlows(args.flow, net);
+        district.net = std::move(n).value();
+        auto f = io::LoadFlows(args.flow, district.net);
         if (!f.ok()) return ReportError(f.error(), args.json);
-        demand = std::move(f).value();
-        const auto problems = core::CheckRoutes(net, demand);
+        district.demand = std::move(f).value();
+        const auto problems = core::CheckRoutes(district.net, district.demand);
         if (!problems.empty()) {
-            return ReportError(InvalidArgument(args.flow, core::DescribeRouteProblems(net, demand, problems)), args.json);
+            return ReportError(
+                InvalidArgument(args.flow, core::DescribeRouteProblems(district.net, district.demand, problems)),
+                args.json);
+        }
+        if (Status s = district::EquipDistrict(district, args.seed); !s.ok()) {
+            return ReportError(Error{s.error().code, s.error().message, args.roadnet}, args.json);
         }
         source = args.roadnet;
     }
-    if (!args.json) {
-        std::fprintf(stderr, "citybrain run: %s, %zu signals, %zu vehicles, %.1f simulated hours\n", source.c_str(),
-                     static_cast<size_t>(net.NumSignalised()), demand.flows.size(), args.sim_hours);
-        if (!args.no_serve) std::fprintf(stderr, "note: the live dashboard is not built yet (issue 5); running headless\n");
-    }
-    traffic::RunOptions options;
-    options.steps = static_cast<int64_t>(3600 * args.sim_hours);
-    options.sim.seed = args.seed;
-    options.sim.threads = args.threads;
-    options.progress = !args.json;
-    options.controller = "fixed";
-    auto fixed = traffic::RunScenario(net, demand, options);
-    if (!fixed.ok()) return ReportError(fixed.error(), args.json);
-    options.controller = args.adaptive;
-    auto adaptive = traffic::RunScenario(net, demand, options);
-    if (!adaptive.ok()) return ReportError(adaptive.error(), args.json);
 
-    const auto& a = adaptive->metrics;
-    const auto& f = fixed->metrics;
-    nlohmann::json report = {{"scenario", source},
-                             {"seed", args.seed},
-                             {"sim_hours", args.sim_hours},
-                             {"adaptive_controller", args.adaptive},
-                             {"att_adaptive_s", a.att_s},
-                             {"att_fixed_s", f.att_s},
-                             {"att_change", f.att_s > 0 ? a.att_s / f.att_s - 1 : 0.0},
-                             {"throughput_adaptive", a.throughput},
-                             {"throughput_fixed", f.throughput},
-                             {"avg_delay_adaptive_s", a.avg_delay_s},
-                             {"avg_delay_fixed_s", f.avg_delay_s},
-                             {"vehicles", a.spawned},
-                             {"wall_s", adaptive->wall_s + fixed->wall_s}};
+    district::BrainOptions options;
+    options.seed = args.seed;
+    options.sim_hours = args.sim_hours;
+    options.adaptive = args.adaptive;
+    options.threads = args.threads;
+    options.db_path = args.db;
+    auto created = district::Brain::Create(district, options);
+    if (!created.ok()) return ReportError(created.error(), args.json);
+    district::Brain& brain = **created;
+
+    g_stop.store(false);
+    std::signal(SIGINT, OnStopSignal);
+    std::signal(SIGTERM, OnStopSignal);
+
+    // The fixed-time baseline: the same network, demand and seed, traffic only, on a thread of its own.
+    traffic::RunOptions fixed_options;
+    fixed_options.controller = "fixed";
+    fixed_options.sim.seed = args.seed;
+    fixed_options.sim.threads = args.threads;
+    fixed_options.steps = static_cast<int64_t>(brain.Duration());
+    fixed_options.cancel = &g_stop;
+    auto baseline = std::async(std::launch::async, [&district, fixed_options] {
+        return traffic::RunScenario(district.net, district.demand, fixed_options);
+    });
+    std::optional<double> att_fixed;
+
+    const auto start = Clock::now();
+    std::unique_ptr<server::LiveServer> live;
+    if (!args.no_serve) {
+        live = std::make_unique<server::LiveServer>(server::LiveOptions{"127.0.0.1", static_cast<uint16_t>(args.port)});
+        for (const web::Asset& a : web::Assets()) {
+            live->SetDocument(std::string(a.path), std::string(a.content_type), std::string(a.body));
+        }
+        live->SetDocument("/api/network", "application/json", brain.NetworkJson());
+        live->SetDocument("/api/state", "application/json", brain.Frame(true).dump());
+        auto port = live->Start();
+        if (!port.ok()) return ReportError(port.error(), args.json);
+        std::fprintf(stderr, "citybrain run: dashboard at http://127.0.0.1:%u/ (%.2f s after start)\n",
+                     static_cast<unsigned>(*port), Seconds(Clock::now() - start));
+    }
+    if (!args.json) {
+        std::fprintf(stderr, "citybrain run: %s, %zu signals, %zu vehicles, %zu units, %.1f simulated hours at %s\n",
+                     source.c_str(), static_cast<size_t>(district.net.NumSignalised()), district.demand.flows.size(),
+                     district.units.size(), args.sim_hours,
+                     speedup > 0 ? ("x" + std::to_string(static_cast<int>(speedup))).c_str() : "full speed");
+    }
+
+    const auto publish = [&](bool finished, double achieved) {
+        if (!live) return;
+        nlohmann::json state = brain.Frame(true);
+        state["speedup"] = achieved;
+        state["finished"] = finished;
+        if (att_fixed) state["kpi"]["att_fixed_s"] = *att_fixed;
+        // The page gets the history once (/api/state) and then one point per frame.
+        nlohmann::json frame = state;
+        if (!state["series"].empty()) frame["point"] = state["series"].back();
+        frame.erase("series");
+        live->Publish(frame.dump());
+        live->SetDocument("/api/state", "application/json", state.dump());
+    };
+    const auto poll_baseline = [&] {
+        if (!att_fixed && baseline.valid() &&
+            baseline.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+            auto r = baseline.get();
+            if (r.ok()) att_fixed = r->metrics.att_s;
+        }
+    };
+
+    const auto loop_start = Clock::now();
+    auto last_frame = loop_start, last_status = loop_start;
+    const bool status_line = !args.json && isatty(fileno(stderr));
+    while (!brain.Finished() && !g_stop.load()) {
+        if (Status s = brain.Step(); !s.ok()) return ReportError(s.error(), args.json);
+        const auto now = Clock::now();
+        if (speedup > 0) {
+            // Pace: simulated time may not run ahead of wall time × speed-up.
+            const double ahead = brain.Now() / speedup - Seconds(now - loop_start);
+            if (ahead > 0) std::this_thread::sleep_for(std::chrono::duration<double>(std::min(ahead, 0.2)));
+        }
+        if (live && now - last_frame >= std::chrono::milliseconds(200)) {
+            poll_baseline();
+            publish(false, brain.Now() / std::max(1e-9, Seconds(now - loop_start)));
+            last_frame = now;
+        }
+        if (now - last_status >= std::chrono::seconds(1) && !args.json) {
+            std::fprintf(stderr, "%s[run] %s  x%.0f  vehicles %lld  open cases %zu%s", status_line ? "\r" : "",
+                         SimClock(brain.Now()).c_str(), brain.Now() / std::max(1e-9, Seconds(now - loop_start)),
+                         static_cast<long long>(brain.Vehicles()), brain.OpenCases(), status_line ? "   " : "\n");
+            last_status = now;
+        }
+    }
+    const double loop_wall = Seconds(Clock::now() - loop_start);
+    const bool stopped = !brain.Finished();
+    if (status_line) std::fprintf(stderr, "\n");
+    if (stopped) std::fprintf(stderr, "citybrain run: stopped at %s; the store is consistent\n", SimClock(brain.Now()).c_str());
+    auto fixed = baseline.valid() ? std::optional(baseline.get()) : std::nullopt;
+    if (fixed && fixed->ok() && !stopped) att_fixed = (*fixed)->metrics.att_s;
+    const double achieved = brain.Now() / std::max(1e-9, loop_wall);
+    publish(true, achieved);
+
+    nlohmann::json report = brain.Results();
+    report["scenario"] = source;
+    report["seed"] = args.seed;
+    report["sim_hours"] = args.sim_hours;
+    report["adaptive_controller"] = args.adaptive;
+    report["att_fixed_s"] = att_fixed ? nlohmann::json(*att_fixed) : nlohmann::json(nullptr);
+    if (att_fixed && *att_fixed > 0) report["att_change"] = report["att_adaptive_s"].get<double>() / *att_fixed - 1;
+    if (fixed && fixed->ok() && !stopped) report["throughput_fixed"] = (*fixed)->metrics.throughput;
+    report["stopped"] = stopped;
+    report["wall_s"] = loop_wall;
+    report["speedup"] = achieved;
+    report["db"] = args.db;
     if (!args.report.empty()) {
         std::ofstream out(args.report);
         if (!out) return ReportError(InvalidArgument("--report", "cannot write '" + args.report + "'"), args.json);
@@ -98,17 +231,40 @@ int Run(const RunArgs& args) {
     }
     if (args.json) {
         std::printf("%s\n", report.dump().c_str());
-        return kExitOk;
+    } else {
+        const auto& r = report;
+        std::printf("\n%-36s %14s %14s\n", "", "fixed-time", args.adaptive.c_str());
+        if (att_fixed) {
+            std::printf("%-36s %14.1f %14.1f\n", "average travel time, s", *att_fixed, r["att_adaptive_s"].get<double>());
+        } else {
+            std::printf("%-36s %14s %14.1f\n", "average travel time, s", "-", r["att_adaptive_s"].get<double>());
+        }
+        if (att_fixed) {
+            std::printf("adaptive control changes average travel time by %+.1f %% against fixed-time (same seed and demand)\n",
+                        100.0 * r["att_change"].get<double>());
+        }
+        std::printf("\ncases by category:");
+        for (const auto& [cat, n] : r["cases"].items()) std::printf(" %s %d", cat.c_str(), n.get<int>());
+        std::printf("\n%-36s %d (%d closed, %d open)\n", "cases", r["cases_total"].get<int>(), r["cases_closed"].get<int>(),
+                    r["open_cases"].get<int>());
+        std::printf("%-36s %d\n", "duplicate reports merged", r["duplicates_merged"].get<int>());
+        std::printf("%-36s p50 %.0f s, p95 %.0f s (%d reached)\n", "first report to unit on site",
+                    r["p50_response_s"].get<double>(), r["p95_response_s"].get<double>(), r["reached"].get<int>());
+        std::printf("%-36s %.1f %%\n", "deadlines met", 100 * r["deadline_met_ratio"].get<double>());
+        std::printf("%-36s %.1f %%\n", "unit utilisation", 100 * r["unit_utilisation"].get<double>());
+        std::printf("%-36s %d of %d located, %d classified on intake (%d right)\n", "citizen messages",
+                    r["messages_located"].get<int>(), r["messages"].get<int>(), r["classified_on_intake"].get<int>(),
+                    r["classified_correct"].get<int>());
+        std::printf("%-36s %d\n", "spoken notices", r["notices_played"].get<int>());
+        std::printf("%-36s %.1f s wall, x%.0f real time; cases in %s\n", "run", loop_wall, achieved, args.db.c_str());
     }
-    std::printf("\n%-28s %14s %14s\n", "", "fixed-time", args.adaptive.c_str());
-    std::printf("%-28s %14.1f %14.1f\n", "average travel time, s", f.att_s, a.att_s);
-    std::printf("%-28s %14.1f %14.1f\n", "ATT of finished trips, s", f.att_finished_s, a.att_finished_s);
-    std::printf("%-28s %14lld %14lld\n", "trips completed", static_cast<long long>(f.throughput),
-                static_cast<long long>(a.throughput));
-    std::printf("%-28s %14.1f %14.1f\n", "average delay, s", f.avg_delay_s, a.avg_delay_s);
-    std::printf("%-28s %14.2f %14.2f\n", "average queue, veh/lane", f.avg_queue_veh, a.avg_queue_veh);
-    std::printf("\nadaptive control changes average travel time by %+.1f %% against fixed-time (same seed and demand)\n",
-                f.att_s > 0 ? 100.0 * (a.att_s / f.att_s - 1) : 0.0);
+    if (live && args.hold && !stopped) {
+        std::fprintf(stderr, "citybrain run: finished; the dashboard stays up until Ctrl-C\n");
+        while (!g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (live) live->Stop();
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
     return kExitOk;
 }
 
@@ -116,15 +272,19 @@ int Run(const RunArgs& args) {
 
 void RegisterRun(CLI::App& app) {
     auto args = std::make_shared<RunArgs>();
-    auto* cmd = app.add_subcommand("run", "run the embedded district brain and report against a fixed-time baseline");
+    auto* cmd = app.add_subcommand("run", "run the district brain with its live dashboard; report against fixed-time signals");
     cmd->add_option("--seed", args->seed, "scenario seed")->capture_default_str();
     cmd->add_option("--sim-hours", args->sim_hours, "simulated hours")->capture_default_str();
-    cmd->add_option("--threads", args->threads, "simulation threads")->capture_default_str();
+    cmd->add_option("--speedup", args->speedup, "simulated seconds per wall second, or 'max' (default 60 with the dashboard, max without)");
+    cmd->add_option("--threads", args->threads, "traffic simulation threads")->capture_default_str();
     cmd->add_option("--roadnet", args->roadnet, "run on a CityFlow network instead of the generated district");
     cmd->add_option("--flow", args->flow, "CityFlow flow file for --roadnet");
     cmd->add_option("--adaptive", args->adaptive, "adaptive controller (maxpressure, sotl, webster)")->capture_default_str();
+    cmd->add_option("--db", args->db, "the run's case store (SQLite; replaced at start)")->capture_default_str();
     cmd->add_option("--report", args->report, "write the results as JSON to this file");
+    cmd->add_option("--port", args->port, "dashboard port (0: any free port)")->capture_default_str();
     cmd->add_flag("--no-serve", args->no_serve, "headless (no dashboard)");
+    cmd->add_flag("--hold", args->hold, "keep the dashboard up after the run until Ctrl-C");
     cmd->add_flag("--json", args->json, "print the results as one JSON object");
     cmd->callback([args] { SetExitCode(Run(*args)); });
 }

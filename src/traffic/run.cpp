@@ -53,6 +53,9 @@ Result<RunResult> RunScenario(const core::RoadNetwork& net, const core::Demand& 
     auto last_report = start;
     bool reported = false;
     for (int64_t step = 0; step < options.steps; ++step) {
+        if (options.cancel != nullptr && options.cancel->load(std::memory_order_relaxed)) {
+            return Error{ErrorCode::kUnavailable, "the run was stopped", "run"};
+        }
         signalled->Step();
         if (options.on_step) options.on_step(sim);
         if (options.progress && (step & 63) == 0) {

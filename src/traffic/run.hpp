@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -24,6 +25,7 @@ struct RunOptions {
     int64_t steps = 3600;
     bool progress = false;                             // a progress line on stderr for runs longer than 2 s
     std::function<void(const Simulator&)> on_step;     // optional observer, called after every step
+    const std::atomic<bool>* cancel = nullptr;         // when set and true, the run stops with kUnavailable ("the run was stopped")
 };
 
 struct RunResult {
