@@ -7,7 +7,7 @@ DEB_PACKAGES := cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev libg
                 python3 python3-jsonschema wrk libpugixml-dev \
                 libespeak-ng-dev espeak-ng-data golang-github-mozillazg-go-pinyin-dev libmosquitto-dev mosquitto \
                 libosmium2-dev libprotozero-dev zlib1g-dev libbz2-dev libexpat1-dev \
-                libfasttext-dev libopencc-dev libopencc-data
+                libfasttext-dev libopencc-dev libopencc-data chromium fonts-wqy-microhei
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_ARGS ?=
 
@@ -19,6 +19,7 @@ deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
 	done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing missing Debian packages:$$missing"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \

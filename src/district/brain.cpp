@@ -405,7 +405,7 @@ void Brain::RecordSeries() {
         ++n;
     }
     series_.push_back({now_s_, static_cast<double>(Vehicles()), n > 0 ? ratio_sum / n : 1.0,
-                       static_cast<double>(OpenCases())});
+                       static_cast<double>(OpenCases()), traffic_->sim().GetMetrics().att_s});
 }
 
 Status Brain::Step() {
@@ -548,11 +548,11 @@ nlohmann::json Brain::Frame(bool with_series) const {
                             {"kpi", Results()}};
     if (with_series) {
         nlohmann::json s = nlohmann::json::array();
-        for (const auto& p : series_) s.push_back({p.t, p.vehicles, p.speed_ratio, p.open_cases});
+        for (const auto& p : series_) s.push_back({p.t, p.vehicles, p.speed_ratio, p.open_cases, p.att_s});
         frame["series"] = std::move(s);
     } else if (!series_.empty()) {
         const auto& p = series_.back();
-        frame["point"] = {p.t, p.vehicles, p.speed_ratio, p.open_cases};
+        frame["point"] = {p.t, p.vehicles, p.speed_ratio, p.open_cases, p.att_s};
     }
     return frame;
 }

@@ -55,7 +55,8 @@ public:
 
     /// Static geometry for the dashboard (local metres): roads, intersections, cameras, low points, depots.
     std::string NetworkJson() const;
-    /// The live state for the dashboard; `with_series` adds the per-minute history.
+    /// The live state for the dashboard; `with_series` adds the per-minute history: [t, vehicles running, mean
+    /// speed / limit, open cases, ATT so far].
     nlohmann::json Frame(bool with_series) const;
     /// The run's results (everything but the fixed-time baseline, which runs separately).
     nlohmann::json Results() const;
@@ -136,7 +137,7 @@ private:
     int64_t notices_ = 0;
     std::vector<double> response_s_;
     struct Point {
-        double t, vehicles, speed_ratio, open_cases;
+        double t, vehicles, speed_ratio, open_cases, att_s;
     };
     std::vector<Point> series_;
 };

@@ -178,7 +178,8 @@ function renderKpis() {
   const f = S.frame;
   if (!f) return;
   const k = f.kpi;
-  $('kpi-att').textContent = num(k.att_adaptive_s, 1);
+  // Both ATTs at the same simulated minute while running (the baseline runs ahead on its own thread).
+  $('kpi-att').textContent = num(k.att_adaptive_minute_s !== undefined ? k.att_adaptive_minute_s : k.att_adaptive_s, 1);
   $('kpi-att-fixed').textContent = num(k.att_fixed_s, 1);
   $('kpi-vehicles').textContent = num(f.vehicles);
   $('kpi-cases').textContent = `${k.cases_total} (${k.open_cases})`;
