@@ -40,6 +40,7 @@ struct RunArgs {
     std::string adaptive = "maxpressure";
     std::string speedup;  // "max", a number, or empty for the default (60 with the dashboard, max without)
     std::string db = "citybrain-run.db";
+    double demand = 0;  // vehicles per hour at the peak; 0 = the district's default
     int port = 8080;
     bool no_serve = false;
     bool hold = false;
@@ -59,6 +60,7 @@ std::string SimClock(double t_s) {
 }
 
 int Run(const RunArgs& args) {
+    const auto start = Clock::now();
     if (!(args.sim_hours > 0) || args.sim_hours > 48) {
         return ReportError(InvalidArgument("--sim-hours", "must be in (0, 48]"), args.json);
     }
@@ -80,6 +82,12 @@ int Run(const RunArgs& args) {
     if (args.roadnet.empty() != args.flow.empty()) {
         return ReportError(InvalidArgument("--roadnet/--flow", "give both files, or neither"), args.json);
     }
+    if (args.demand < 0 || args.demand > 200000 || (args.demand > 0 && !args.roadnet.empty())) {
+        return ReportError(InvalidArgument("--demand", args.demand < 0 || args.demand > 200000
+                                                           ? "must be 0..200000 vehicles per hour"
+                                                           : "sets the generated district's demand; --flow sets a file's"),
+                           args.json);
+    }
     if (!args.report.empty()) {
         std::ofstream probe(args.report, std::ios::app);
         if (!probe) return ReportError(InvalidArgument("--report", "cannot write '" + args.report + "'"), args.json);
@@ -91,6 +99,7 @@ int Run(const RunArgs& args) {
         district::DistrictSpec spec;
         spec.demand.duration_s = 3600 * args.sim_hours;
         spec.demand.peak_at_s = spec.demand.duration_s / 2;
+        if (args.demand > 0) spec.demand.vehicles_per_hour = args.demand;
         auto d = district::MakeDistrict(spec, args.seed);
         if (!d.ok()) return ReportError(d.error(), args.json);
         district = std::move(d).value();
@@ -148,7 +157,6 @@ int Run(const RunArgs& args) {
     });
     std::optional<double> att_fixed;
 
-    const auto start = Clock::now();
     std::unique_ptr<server::LiveServer> live;
     if (!args.no_serve) {
         live = std::make_unique<server::LiveServer>(server::LiveOptions{"127.0.0.1", static_cast<uint16_t>(args.port)});
@@ -169,8 +177,11 @@ int Run(const RunArgs& args) {
                      speedup > 0 ? ("x" + std::to_string(static_cast<int>(speedup))).c_str() : "full speed");
     }
 
+    size_t frames = 0;
+    double frame_s = 0, frame_bytes = 0;
     const auto publish = [&](bool finished, double achieved) {
         if (!live) return;
+        const auto built = Clock::now();
         nlohmann::json state = brain.Frame(true);
         state["speedup"] = achieved;
         state["finished"] = finished;
@@ -188,8 +199,12 @@ int Run(const RunArgs& args) {
         nlohmann::json frame = state;
         if (!state["series"].empty()) frame["point"] = state["series"].back();
         frame.erase("series");
-        live->Publish(frame.dump());
+        std::string text = frame.dump();
+        frame_bytes += static_cast<double>(text.size());
+        live->Publish(std::move(text));
         live->SetDocument("/api/state", "application/json", state.dump());
+        frame_s += Seconds(Clock::now() - built);
+        ++frames;
     };
     const auto poll_baseline = [&] {
         if (!att_fixed && baseline.valid() &&
@@ -243,6 +258,11 @@ int Run(const RunArgs& args) {
     report["wall_s"] = loop_wall;
     report["speedup"] = achieved;
     report["db"] = args.db;
+    if (frames > 0) {
+        report["frames"] = frames;
+        report["frame_build_ms"] = 1000 * frame_s / static_cast<double>(frames);
+        report["frame_kb"] = frame_bytes / static_cast<double>(frames) / 1024;
+    }
     if (!args.report.empty()) {
         std::ofstream out(args.report);
         if (!out) return ReportError(InvalidArgument("--report", "cannot write '" + args.report + "'"), args.json);
@@ -295,6 +315,7 @@ void RegisterRun(CLI::App& app) {
     cmd->add_option("--seed", args->seed, "scenario seed")->capture_default_str();
     cmd->add_option("--sim-hours", args->sim_hours, "simulated hours")->capture_default_str();
     cmd->add_option("--speedup", args->speedup, "simulated seconds per wall second, or 'max' (default 60 with the dashboard, max without)");
+    cmd->add_option("--demand", args->demand, "generated district: vehicles per hour (default 3000)");
     cmd->add_option("--threads", args->threads, "traffic simulation threads")->capture_default_str();
     cmd->add_option("--roadnet", args->roadnet, "run on a CityFlow network instead of the generated district");
     cmd->add_option("--flow", args->flow, "CityFlow flow file for --roadnet");
