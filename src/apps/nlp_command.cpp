@@ -4,12 +4,15 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.hpp"
 #include "dispatch/road_graph.hpp"
+#include "district/brain.hpp"
 #include "nlp/classifier.hpp"
 #include "nlp/gazetteer.hpp"
+#include "nlp/llm.hpp"
 #include "nlp/urgency.hpp"
 
 namespace citybrain::apps {
@@ -20,6 +23,9 @@ struct NlpArgs {
     std::string data, model, out, title, detail, net, text;
     int folds = 5;
     int top = 3;
+    double threshold = 0.5;
+    std::string case_id, department, deadline_ms;
+    nlp::LlmOptions llm;
     bool json = false;
     nlp::TrainOptions train;
 };
@@ -126,13 +132,21 @@ int Classify(const NlpArgs& a) {
         if (!d.ok()) return ReportError(d.error(), a.json);
         detail = *d;
     }
-    const auto top = model->Predict(*title, detail, a.top);
+    if (!(a.threshold >= 0 && a.threshold <= 1)) {
+        return ReportError(InvalidArgument("--threshold", "must be within [0, 1]"), a.json);
+    }
+    const auto top = model->Predict(*title, detail, std::max(1, a.top));
     nlohmann::json j = nlohmann::json::array();
     for (const auto& p : top) j.push_back({{"label", p.label}, {"confidence", p.confidence}});
+    // Below the threshold no category is taken: the message goes to an operator (the human queue).
+    const bool human = top.empty() || top.front().confidence < a.threshold;
     if (a.json) {
-        std::printf("%s\n", nlohmann::json{{"predictions", j}}.dump().c_str());
+        nlohmann::json out{{"predictions", j}, {"human_queue", human}};
+        if (!human) out["label"] = top.front().label;
+        std::printf("%s\n", out.dump().c_str());
     } else {
         for (const auto& p : top) std::printf("%-12s %.3f\n", p.label.c_str(), p.confidence);
+        std::printf(human ? "below %.2f: to the human queue\n" : "taken (confidence at least %.2f)\n", a.threshold);
     }
     return kExitOk;
 }
@@ -140,34 +154,7 @@ int Classify(const NlpArgs& a) {
 /// Street names and junctions of a road network (SUMO or OSM names) as a gazetteer.
 Result<nlp::Gazetteer> GazetteerOf(const std::string& net) {
     CB_TRY_ASSIGN(const dispatch::RoadGraph g, dispatch::LoadRoadGraph(net));
-    nlp::Gazetteer gz;
-    std::vector<std::vector<std::string>> names_at(g.nodes());
-    for (dispatch::NodeId u = 0; u < g.nodes(); ++u) {
-        for (uint32_t e = g.first_out[u]; e < g.first_out[u + 1]; ++e) {
-            const auto r = static_cast<size_t>(g.road[e]);
-            if (g.road[e] < 0 || r >= g.road_names.size() || g.road_names[r].empty()) continue;
-            const std::string& name = g.road_names[r];
-            // Points every 20 m along the edge, so that streets crossing mid-edge come close somewhere.
-            const core::Point a = g.node_xy[u], b = g.node_xy[g.head[e]];
-            const double len = std::hypot(b.x - a.x, b.y - a.y);
-            const int steps = std::max(1, static_cast<int>(len / 20));
-            for (int k = 0; k <= steps; ++k) {
-                const double f = static_cast<double>(k) / steps;
-                gz.AddStreetPoint(name, {a.x + (b.x - a.x) * f, a.y + (b.y - a.y) * f});
-            }
-            names_at[u].push_back(name);
-            names_at[g.head[e]].push_back(name);
-        }
-    }
-    for (dispatch::NodeId v = 0; v < g.nodes(); ++v) {
-        auto& names = names_at[v];
-        std::sort(names.begin(), names.end());
-        names.erase(std::unique(names.begin(), names.end()), names.end());
-        for (size_t i = 0; i < names.size(); ++i) {
-            for (size_t j = i + 1; j < names.size(); ++j) gz.AddJunction(names[i], names[j], g.node_xy[v]);
-        }
-    }
-    gz.JoinNearbyStreets(25);
+    nlp::Gazetteer gz = district::GazetteerOf(g);
     if (gz.streets() == 0) return InvalidArgument(net, "has no street names to build a gazetteer from");
     return gz;
 }
@@ -216,6 +203,43 @@ int Locate(const NlpArgs& a) {
     return kExitOk;
 }
 
+int Reply(const NlpArgs& a) {
+    auto norm = nlp::Normalizer::Create();
+    if (!norm.ok()) return ReportError(norm.error(), a.json);
+    auto text = norm->Normalize(a.text, "--text");
+    if (!text.ok()) return ReportError(text.error(), a.json);
+    if (a.case_id.empty() || a.case_id.size() > 64) return ReportError(InvalidArgument("--case", "1 to 64 characters"), a.json);
+    if (a.department.empty()) return ReportError(InvalidArgument("--department", "must not be empty"), a.json);
+    int64_t deadline = 0;
+    try {
+        size_t used = 0;
+        deadline = std::stoll(a.deadline_ms, &used);
+        if (used != a.deadline_ms.size() || deadline < 0) throw std::invalid_argument("");
+    } catch (const std::exception&) {
+        return ReportError(InvalidArgument("--deadline-ms", "must be milliseconds since 1970 (UTC), a whole number"), a.json);
+    }
+    nlp::LlmOptions llm = a.llm;
+    if (const char* key = std::getenv("CITYBRAIN_LLM_KEY")) llm.api_key = key;
+    if (Status s = nlp::ValidateLlmOptions(llm); !s.ok()) return ReportError(s.error(), a.json);
+    const std::string reply = nlp::AcknowledgementReply(a.case_id, a.department, deadline);
+    const auto urgency = nlp::AssessUrgency(*text);
+    const auto drafted = nlp::DraftReply(llm, *text, reply, {a.case_id, nlp::DeadlineText(deadline)});
+    if (a.json) {
+        nlohmann::json j{{"reply", drafted.text},
+                         {"source", drafted.from_model ? "model" : "template"},
+                         {"priority", urgency.priority},
+                         {"template", reply}};
+        if (!drafted.from_model) j["fallback_reason"] = drafted.fallback_reason;
+        std::printf("%s\n", j.dump().c_str());
+    } else {
+        std::printf("%s\n", drafted.text.c_str());
+        if (!drafted.from_model && !llm.url.empty()) {
+            std::fprintf(stderr, "note: the template reply was used: %s\n", drafted.fallback_reason.c_str());
+        }
+    }
+    return kExitOk;
+}
+
 }  // namespace
 
 void RegisterNlp(CLI::App& app) {
@@ -247,8 +271,22 @@ void RegisterNlp(CLI::App& app) {
     classify->add_option("--title", a->title, "message title (or the whole message)")->required();
     classify->add_option("--detail", a->detail, "message detail");
     classify->add_option("--top", a->top, "how many labels")->capture_default_str();
+    classify->add_option("--threshold", a->threshold, "below this confidence the message goes to the human queue")
+        ->capture_default_str();
     classify->add_flag("--json", a->json, "machine-readable output");
     classify->callback([a] { SetExitCode(Classify(*a)); });
+
+    auto* reply = nlp->add_subcommand(
+        "reply", "the acknowledgement to a citizen; with --llm-url a model drafts it more warmly (template on failure)");
+    reply->add_option("--text", a->text, "the citizen's message")->required();
+    reply->add_option("--case", a->case_id, "case number")->required();
+    reply->add_option("--department", a->department, "department in charge")->required();
+    reply->add_option("--deadline-ms", a->deadline_ms, "deadline, ms since 1970 UTC")->required();
+    reply->add_option("--llm-url", a->llm.url, "OpenAI-compatible base URL, e.g. http://10.0.0.5:8000/v1 (key: $CITYBRAIN_LLM_KEY)");
+    reply->add_option("--llm-model", a->llm.model, "model name")->capture_default_str();
+    reply->add_option("--llm-timeout", a->llm.timeout_s, "seconds before the template is used")->capture_default_str();
+    reply->add_flag("--json", a->json, "machine-readable output");
+    reply->callback([a] { SetExitCode(Reply(*a)); });
 
     auto* locate = nlp->add_subcommand(
         "locate", "the street or junction a message names (gazetteer from a network's street names), and its urgency");

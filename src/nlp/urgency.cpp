@@ -62,7 +62,7 @@ Urgency AssessUrgency(std::string_view text, int base_priority) {
     return u;
 }
 
-std::string AcknowledgementReply(const std::string& case_id, const std::string& department, int64_t deadline_ms) {
+std::string DeadlineText(int64_t deadline_ms) {
     using namespace std::chrono;
     const auto local = sys_time<milliseconds>(milliseconds(deadline_ms)) + hours(8);
     const auto day = floor<days>(local);
@@ -77,8 +77,12 @@ std::string AcknowledgementReply(const std::string& case_id, const std::string& 
                   static_cast<unsigned>(ymd.day()),
                   static_cast<int>(hms.hours().count()),
                   static_cast<int>(hms.minutes().count()));
-    return "您好！您反映的问题已受理，案件编号" + case_id + "，已转交" + department + "办理，将于" + when +
-           "前处理并答复。感谢您对城市管理的支持！";
+    return when;
+}
+
+std::string AcknowledgementReply(const std::string& case_id, const std::string& department, int64_t deadline_ms) {
+    return "您好！您反映的问题已受理，案件编号" + case_id + "，已转交" + department + "办理，将于" +
+           DeadlineText(deadline_ms) + "前处理并答复。感谢您对城市管理的支持！";
 }
 
 }  // namespace citybrain::nlp

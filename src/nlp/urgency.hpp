@@ -17,6 +17,9 @@ struct Urgency {
 };
 Urgency AssessUrgency(std::string_view text, int base_priority = 3);
 
+/// A deadline as a citizen reads it: "2026年6月15日09:00" (UTC+8).
+std::string DeadlineText(int64_t deadline_ms);
+
 /// The immediate answer to a citizen, with the case number, the department and the deadline (local time, UTC+8).
 std::string AcknowledgementReply(const std::string& case_id, const std::string& department, int64_t deadline_ms);
 
