@@ -2,6 +2,8 @@
 // `citybrain run`: the main job. The embedded district (or a CityFlow network) under the brain: traffic with
 // adaptive signals, vendors, rain and citizen messages turned into cases, units dispatched and notices played,
 // with the live dashboard; at the end the results against a fixed-time run of the same seed and demand.
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -12,7 +14,6 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
-#include <unistd.h>
 
 #include "apps/commands.hpp"
 #include "district/brain.hpp"
@@ -64,7 +65,8 @@ int Run(const RunArgs& args) {
     if (!(args.sim_hours > 0) || args.sim_hours > 48) {
         return ReportError(InvalidArgument("--sim-hours", "must be in (0, 48]"), args.json);
     }
-    if (args.port < 0 || args.port > 65535) return ReportError(InvalidArgument("--port", "must be 0..65535"), args.json);
+    if (args.port < 0 || args.port > 65535)
+        return ReportError(InvalidArgument("--port", "must be 0..65535"), args.json);
     double speedup = 0;  // 0 = as fast as it goes
     if (args.speedup.empty()) {
         speedup = args.no_serve ? 0 : 60;
@@ -74,18 +76,19 @@ int Run(const RunArgs& args) {
             speedup = std::stod(args.speedup, &used);
             if (used != args.speedup.size() || !(speedup > 0) || speedup > 1e6) throw std::invalid_argument("");
         } catch (const std::exception&) {
-            return ReportError(InvalidArgument("--speedup", "must be 'max' or a number in (0, 1e6], not '" +
-                                                                args.speedup + "'"),
-                               args.json);
+            return ReportError(
+                InvalidArgument("--speedup", "must be 'max' or a number in (0, 1e6], not '" + args.speedup + "'"),
+                args.json);
         }
     }
     if (args.roadnet.empty() != args.flow.empty()) {
         return ReportError(InvalidArgument("--roadnet/--flow", "give both files, or neither"), args.json);
     }
     if (args.demand < 0 || args.demand > 200000 || (args.demand > 0 && !args.roadnet.empty())) {
-        return ReportError(InvalidArgument("--demand", args.demand < 0 || args.demand > 200000
-                                                           ? "must be 0..200000 vehicles per hour"
-                                                           : "sets the generated district's demand; --flow sets a file's"),
+        return ReportError(InvalidArgument("--demand",
+                                           args.demand < 0 || args.demand > 200000
+                                               ? "must be 0..200000 vehicles per hour"
+                                               : "sets the generated district's demand; --flow sets a file's"),
                            args.json);
     }
     if (!args.report.empty()) {
@@ -167,13 +170,19 @@ int Run(const RunArgs& args) {
         live->SetDocument("/api/state", "application/json", brain.Frame(true).dump());
         auto port = live->Start();
         if (!port.ok()) return ReportError(port.error(), args.json);
-        std::fprintf(stderr, "citybrain run: dashboard at http://127.0.0.1:%u/ (%.2f s after start)\n",
-                     static_cast<unsigned>(*port), Seconds(Clock::now() - start));
+        std::fprintf(stderr,
+                     "citybrain run: dashboard at http://127.0.0.1:%u/ (%.2f s after start)\n",
+                     static_cast<unsigned>(*port),
+                     Seconds(Clock::now() - start));
     }
     if (!args.json) {
-        std::fprintf(stderr, "citybrain run: %s, %zu signals, %zu vehicles, %zu units, %.1f simulated hours at %s\n",
-                     source.c_str(), static_cast<size_t>(district.net.NumSignalised()), district.demand.flows.size(),
-                     district.units.size(), args.sim_hours,
+        std::fprintf(stderr,
+                     "citybrain run: %s, %zu signals, %zu vehicles, %zu units, %.1f simulated hours at %s\n",
+                     source.c_str(),
+                     static_cast<size_t>(district.net.NumSignalised()),
+                     district.demand.flows.size(),
+                     district.units.size(),
+                     args.sim_hours,
                      speedup > 0 ? ("x" + std::to_string(static_cast<int>(speedup))).c_str() : "full speed");
     }
 
@@ -207,8 +216,7 @@ int Run(const RunArgs& args) {
         ++frames;
     };
     const auto poll_baseline = [&] {
-        if (!att_fixed && baseline.valid() &&
-            baseline.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+        if (!att_fixed && baseline.valid() && baseline.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
             auto r = baseline.get();
             if (r.ok()) att_fixed = r->metrics.att_s;
         }
@@ -231,16 +239,22 @@ int Run(const RunArgs& args) {
             last_frame = now;
         }
         if (now - last_status >= std::chrono::seconds(1) && !args.json) {
-            std::fprintf(stderr, "%s[run] %s  x%.0f  vehicles %lld  open cases %zu%s", status_line ? "\r" : "",
-                         SimClock(brain.Now()).c_str(), brain.Now() / std::max(1e-9, Seconds(now - loop_start)),
-                         static_cast<long long>(brain.Vehicles()), brain.OpenCases(), status_line ? "   " : "\n");
+            std::fprintf(stderr,
+                         "%s[run] %s  x%.0f  vehicles %lld  open cases %zu%s",
+                         status_line ? "\r" : "",
+                         SimClock(brain.Now()).c_str(),
+                         brain.Now() / std::max(1e-9, Seconds(now - loop_start)),
+                         static_cast<long long>(brain.Vehicles()),
+                         brain.OpenCases(),
+                         status_line ? "   " : "\n");
             last_status = now;
         }
     }
     const double loop_wall = Seconds(Clock::now() - loop_start);
     const bool stopped = !brain.Finished();
     if (status_line) std::fprintf(stderr, "\n");
-    if (stopped) std::fprintf(stderr, "citybrain run: stopped at %s; the store is consistent\n", SimClock(brain.Now()).c_str());
+    if (stopped)
+        std::fprintf(stderr, "citybrain run: stopped at %s; the store is consistent\n", SimClock(brain.Now()).c_str());
     auto fixed = baseline.valid() ? std::optional(baseline.get()) : std::nullopt;
     if (fixed && fixed->ok() && !stopped) att_fixed = (*fixed)->metrics.att_s;
     const double achieved = brain.Now() / std::max(1e-9, loop_wall);
@@ -274,25 +288,37 @@ int Run(const RunArgs& args) {
         const auto& r = report;
         std::printf("\n%-36s %14s %14s\n", "", "fixed-time", args.adaptive.c_str());
         if (att_fixed) {
-            std::printf("%-36s %14.1f %14.1f\n", "average travel time, s", *att_fixed, r["att_adaptive_s"].get<double>());
+            std::printf(
+                "%-36s %14.1f %14.1f\n", "average travel time, s", *att_fixed, r["att_adaptive_s"].get<double>());
         } else {
             std::printf("%-36s %14s %14.1f\n", "average travel time, s", "-", r["att_adaptive_s"].get<double>());
         }
         if (att_fixed) {
-            std::printf("adaptive control changes average travel time by %+.1f %% against fixed-time (same seed and demand)\n",
-                        100.0 * r["att_change"].get<double>());
+            std::printf(
+                "adaptive control changes average travel time by %+.1f %% against fixed-time (same seed and demand)\n",
+                100.0 * r["att_change"].get<double>());
         }
         std::printf("\ncases by category:");
         for (const auto& [cat, n] : r["cases"].items()) std::printf(" %s %d", cat.c_str(), n.get<int>());
-        std::printf("\n%-36s %d (%d closed, %d rejected, %d open)\n", "cases", r["cases_total"].get<int>(),
-                    r["cases_closed"].get<int>(), r["cases_rejected"].get<int>(), r["open_cases"].get<int>());
+        std::printf("\n%-36s %d (%d closed, %d rejected, %d open)\n",
+                    "cases",
+                    r["cases_total"].get<int>(),
+                    r["cases_closed"].get<int>(),
+                    r["cases_rejected"].get<int>(),
+                    r["open_cases"].get<int>());
         std::printf("%-36s %d\n", "duplicate reports merged", r["duplicates_merged"].get<int>());
-        std::printf("%-36s p50 %.0f s, p95 %.0f s (%d reached)\n", "first report to unit on site",
-                    r["p50_response_s"].get<double>(), r["p95_response_s"].get<double>(), r["reached"].get<int>());
+        std::printf("%-36s p50 %.0f s, p95 %.0f s (%d reached)\n",
+                    "first report to unit on site",
+                    r["p50_response_s"].get<double>(),
+                    r["p95_response_s"].get<double>(),
+                    r["reached"].get<int>());
         std::printf("%-36s %.1f %%\n", "deadlines met", 100 * r["deadline_met_ratio"].get<double>());
         std::printf("%-36s %.1f %%\n", "unit utilisation", 100 * r["unit_utilisation"].get<double>());
-        std::printf("%-36s %d of %d located, %d classified on intake (%d right)\n", "citizen messages",
-                    r["messages_located"].get<int>(), r["messages"].get<int>(), r["classified_on_intake"].get<int>(),
+        std::printf("%-36s %d of %d located, %d classified on intake (%d right)\n",
+                    "citizen messages",
+                    r["messages_located"].get<int>(),
+                    r["messages"].get<int>(),
+                    r["classified_on_intake"].get<int>(),
                     r["classified_correct"].get<int>());
         std::printf("%-36s %d\n", "spoken notices", r["notices_played"].get<int>());
         std::printf("%-36s %.1f s wall, x%.0f real time; cases in %s\n", "run", loop_wall, achieved, args.db.c_str());
@@ -311,15 +337,19 @@ int Run(const RunArgs& args) {
 
 void RegisterRun(CLI::App& app) {
     auto args = std::make_shared<RunArgs>();
-    auto* cmd = app.add_subcommand("run", "run the district brain with its live dashboard; report against fixed-time signals");
+    auto* cmd =
+        app.add_subcommand("run", "run the district brain with its live dashboard; report against fixed-time signals");
     cmd->add_option("--seed", args->seed, "scenario seed")->capture_default_str();
     cmd->add_option("--sim-hours", args->sim_hours, "simulated hours")->capture_default_str();
-    cmd->add_option("--speedup", args->speedup, "simulated seconds per wall second, or 'max' (default 60 with the dashboard, max without)");
+    cmd->add_option("--speedup",
+                    args->speedup,
+                    "simulated seconds per wall second, or 'max' (default 60 with the dashboard, max without)");
     cmd->add_option("--demand", args->demand, "generated district: vehicles per hour (default 3000)");
     cmd->add_option("--threads", args->threads, "traffic simulation threads")->capture_default_str();
     cmd->add_option("--roadnet", args->roadnet, "run on a CityFlow network instead of the generated district");
     cmd->add_option("--flow", args->flow, "CityFlow flow file for --roadnet");
-    cmd->add_option("--adaptive", args->adaptive, "adaptive controller (maxpressure, sotl, webster)")->capture_default_str();
+    cmd->add_option("--adaptive", args->adaptive, "adaptive controller (maxpressure, sotl, webster)")
+        ->capture_default_str();
     cmd->add_option("--db", args->db, "the run's case store (SQLite; replaced at start)")->capture_default_str();
     cmd->add_option("--report", args->report, "write the results as JSON to this file");
     cmd->add_option("--port", args->port, "dashboard port (0: any free port)")->capture_default_str();

@@ -120,10 +120,16 @@ Result<std::unique_ptr<Brain>> Brain::Create(const District& district, const Bra
     for (size_t r = 0; r < district.net.roads.size(); ++r) {
         const core::Road& road = district.net.roads[r];
         // Pavements run both ways along every road.
-        walk.push_back({static_cast<dispatch::NodeId>(road.from), static_cast<dispatch::NodeId>(road.to),
-                        road.length_m, 1.0, static_cast<int32_t>(r)});
-        walk.push_back({static_cast<dispatch::NodeId>(road.to), static_cast<dispatch::NodeId>(road.from),
-                        road.length_m, 1.0, static_cast<int32_t>(r)});
+        walk.push_back({static_cast<dispatch::NodeId>(road.from),
+                        static_cast<dispatch::NodeId>(road.to),
+                        road.length_m,
+                        1.0,
+                        static_cast<int32_t>(r)});
+        walk.push_back({static_cast<dispatch::NodeId>(road.to),
+                        static_cast<dispatch::NodeId>(road.from),
+                        road.length_m,
+                        1.0,
+                        static_cast<int32_t>(r)});
     }
     CB_TRY_ASSIGN(b->walk_, dispatch::RoadGraph::Build(std::move(names), std::move(xy), std::move(walk), "pavements"));
     b->gazetteer_ = GazetteerOf(b->drive_);
@@ -234,8 +240,8 @@ Status Brain::Intake(double t) {
             // Danger words raise the priority the category gives (a missing manhole cover near children, …).
             c.priority = nlp::AssessUrgency(report.description, c.priority).priority;
             const incident::Department* dept = taxonomy.FindDepartment(rec.department);
-            c.reply = nlp::AcknowledgementReply(std::to_string(rec.case_id), dept != nullptr ? dept->name : rec.department,
-                                                rec.deadline_ms);
+            c.reply = nlp::AcknowledgementReply(
+                std::to_string(rec.case_id), dept != nullptr ? dept->name : rec.department, rec.deadline_ms);
         }
         case_index_.emplace(c.id, cases_.size());
         cases_.push_back(std::move(c));
@@ -261,14 +267,18 @@ Status Brain::Review(double t) {
             if (c.category != fallback && c.has_point) {
                 CB_TRY(Transition(c, incident::Action::kFile, "operator", "filed after review"));
             } else {
-                CB_TRY(Transition(c, incident::Action::kReject, "operator",
+                CB_TRY(Transition(c,
+                                  incident::Action::kReject,
+                                  "operator",
                                   c.has_point ? "not a matter for a unit: answered by the 12345 knowledge base"
                                               : "no place given: the citizen is called back"));
             }
         } else if (c.status == incident::CaseStatus::kHandled) {
             if (!world_.StillThere(c.category, c.at, t)) {
-                CB_TRY(Transition(c, incident::Action::kClose,
-                                  c.source == incident::Source::kCitizen ? "inspector" : "camera", "verified on the spot"));
+                CB_TRY(Transition(c,
+                                  incident::Action::kClose,
+                                  c.source == incident::Source::kCitizen ? "inspector" : "camera",
+                                  "verified on the spot"));
             } else {
                 c.next_check_s = t + 300;  // still there: look again (the verify deadline keeps running)
             }
@@ -303,7 +313,8 @@ Status Brain::DispatchUnits(double t) {
         row.reserve(tasks.size());
         for (const auto& task : tasks) {
             const dispatch::TimeMs ms = all[task.node];
-            row.push_back(ms == dispatch::kUnreachable ? ms : static_cast<dispatch::TimeMs>(static_cast<double>(ms) / pace));
+            row.push_back(ms == dispatch::kUnreachable ? ms
+                                                       : static_cast<dispatch::TimeMs>(static_cast<double>(ms) / pace));
         }
     }
     if (states.empty()) return {};
@@ -331,7 +342,9 @@ Status Brain::DispatchUnits(double t) {
         unit.busy_since_s = t;
         c.unit = static_cast<int32_t>(free_units[static_cast<size_t>(su)]);
         const double eta = unit.at_s.back() - t;
-        CB_TRY(Transition(c, incident::Action::kDispatch, unit.name,
+        CB_TRY(Transition(c,
+                          incident::Action::kDispatch,
+                          unit.name,
                           std::string(dispatch::UnitKindName(unit.kind)) + " " + unit.name + ", ETA " +
                               std::to_string(static_cast<int>(eta)) + " s"));
     }
@@ -364,8 +377,8 @@ Status Brain::MoveUnits(double t) {
             Tracked& c = cases_[static_cast<size_t>(u.job)];
             if (!world_.Done(c.handle, t)) continue;
             CB_TRY(Transition(c, incident::Action::kFeedback, u.name, "done"));
-            c.next_check_s = t + (c.source == incident::Source::kCitizen ? options_.inspector_verify_s
-                                                                         : options_.camera_verify_s);
+            c.next_check_s =
+                t + (c.source == incident::Source::kCitizen ? options_.inspector_verify_s : options_.camera_verify_s);
             u.mode = UnitMode::kIdle;
             u.busy_s += t - u.busy_since_s;
             u.job = -1;
@@ -404,8 +417,11 @@ void Brain::RecordSeries() {
         ratio_sum += std::min(1.0, road_speed_[r] / limit);
         ++n;
     }
-    series_.push_back({now_s_, static_cast<double>(Vehicles()), n > 0 ? ratio_sum / n : 1.0,
-                       static_cast<double>(OpenCases()), traffic_->sim().GetMetrics().att_s});
+    series_.push_back({now_s_,
+                       static_cast<double>(Vehicles()),
+                       n > 0 ? ratio_sum / n : 1.0,
+                       static_cast<double>(OpenCases()),
+                       traffic_->sim().GetMetrics().att_s});
 }
 
 Status Brain::Step() {
@@ -456,7 +472,8 @@ std::string Brain::NetworkJson() const {
     }
     nlohmann::json nodes = nlohmann::json::array();
     for (const auto& in : net.intersections) {
-        nodes.push_back({{"id", in.id}, {"x", in.point.x}, {"y", in.point.y}, {"signal", !in.is_virtual && !in.phases.empty()}});
+        nodes.push_back(
+            {{"id", in.id}, {"x", in.point.x}, {"y", in.point.y}, {"signal", !in.is_virtual && !in.phases.empty()}});
     }
     nlohmann::json cameras = nlohmann::json::array(), low = nlohmann::json::array(), depots = nlohmann::json::array();
     for (const auto& c : district_.cameras) cameras.push_back({c.at.x, c.at.y});
@@ -500,7 +517,8 @@ nlohmann::json Brain::Frame(bool with_series) const {
         }
         const double limit = net.lanes[static_cast<size_t>(road.first_lane)].max_speed_mps;
         if (n > 0) speed[r] = static_cast<int>(std::lround(100 * std::min(1.0, sum / static_cast<double>(n) / limit)));
-        occupancy[r] = static_cast<int>(std::lround(100 * std::min(1.0, len / std::max(1.0, road.length_m * road.num_lanes))));
+        occupancy[r] =
+            static_cast<int>(std::lround(100 * std::min(1.0, len / std::max(1.0, road.length_m * road.num_lanes))));
     }
     for (size_t l = 0; l < net.road_links.size(); ++l) {
         const auto& link = net.road_links[l];
@@ -512,7 +530,9 @@ nlohmann::json Brain::Frame(bool with_series) const {
     nlohmann::json units = nlohmann::json::array();
     for (const Unit& u : units_) {
         const core::Point p = UnitPosition(u, now_s_);
-        units.push_back({std::round(p.x), std::round(p.y), static_cast<int>(u.mode),
+        units.push_back({std::round(p.x),
+                         std::round(p.y),
+                         static_cast<int>(u.mode),
                          u.job >= 0 ? cases_[static_cast<size_t>(u.job)].id : 0});
     }
     nlohmann::json cases = nlohmann::json::array();

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "district/brain.hpp"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <iostream>
-
-#include "district/brain.hpp"
 
 namespace citybrain::district {
 namespace {

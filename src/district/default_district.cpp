@@ -12,10 +12,10 @@ namespace {
 
 // Street names in the style of Longgang's (east–west by row, north–south by column); a grid larger than the
 // lists gets numbered names.
-constexpr std::array<const char*, 10> kEastWest = {"龙翔大道", "龙城大道", "吉祥路", "龙岗大道", "清林路",
-                                                    "黄阁路",   "盛平路",   "如意路", "龙飞大道", "白灰围路"};
-constexpr std::array<const char*, 10> kNorthSouth = {"爱联路", "紫薇路", "龙福路", "中心路", "五和大道",
-                                                      "将军路", "和兴路", "怡心路", "碧新路", "回龙路"};
+constexpr std::array<const char*, 10> kEastWest = {
+    "龙翔大道", "龙城大道", "吉祥路", "龙岗大道", "清林路", "黄阁路", "盛平路", "如意路", "龙飞大道", "白灰围路"};
+constexpr std::array<const char*, 10> kNorthSouth = {
+    "爱联路", "紫薇路", "龙福路", "中心路", "五和大道", "将军路", "和兴路", "怡心路", "碧新路", "回龙路"};
 
 std::string StreetName(const auto& names, int index, const char* suffix) {
     if (index >= 0 && static_cast<size_t>(index) < names.size()) return names[static_cast<size_t>(index)];
@@ -43,7 +43,8 @@ Status EquipDistrict(District& d, uint64_t seed) {
         const auto& in = d.net.intersections[n];
         if (!in.is_virtual && !in.phases.empty()) inner.push_back(static_cast<int32_t>(n));
     }
-    if (inner.size() < 2) return InvalidArgument("roadnet", "needs at least two signalised intersections for a district");
+    if (inner.size() < 2)
+        return InvalidArgument("roadnet", "needs at least two signalised intersections for a district");
     d.cameras.clear();
     for (int32_t n : inner) d.cameras.push_back({n, d.net.intersections[static_cast<size_t>(n)].point});
 
@@ -59,8 +60,9 @@ Status EquipDistrict(District& d, uint64_t seed) {
     const ScenarioSpec& s = d.scenario;
     const int wanted = s.low_points + s.depots;
     if (wanted > static_cast<int>(inner.size())) {
-        return InvalidArgument("roadnet", "has " + std::to_string(inner.size()) + " signalised intersections; " +
-                                              std::to_string(wanted) + " are needed for low points and depots");
+        return InvalidArgument("roadnet",
+                               "has " + std::to_string(inner.size()) + " signalised intersections; " +
+                                   std::to_string(wanted) + " are needed for low points and depots");
     }
     d.low_points.clear();
     for (int i = 0; i < s.low_points; ++i) {
@@ -72,8 +74,8 @@ Status EquipDistrict(District& d, uint64_t seed) {
     d.units.clear();
     const auto add = [&](dispatch::UnitKind kind, int count, const char* prefix) {
         for (int i = 0; i < count; ++i) {
-            d.units.push_back({std::string(prefix) + std::to_string(i + 1), kind,
-                               depots[static_cast<size_t>(i) % depots.size()]});
+            d.units.push_back(
+                {std::string(prefix) + std::to_string(i + 1), kind, depots[static_cast<size_t>(i) % depots.size()]});
         }
     };
     add(dispatch::UnitKind::kRobotDog, s.robot_dogs, "dog-");

@@ -86,7 +86,8 @@ void World::SpawnVendor(double t) {
         const double f = 0.25 + 0.5 * U();
         const double len = std::max(1.0, Distance(a, b));
         // 8 m to the right of the direction of travel: the kerb.
-        const core::Point at{a.x + (b.x - a.x) * f + 8 * (b.y - a.y) / len, a.y + (b.y - a.y) * f - 8 * (b.x - a.x) / len};
+        const core::Point at{a.x + (b.x - a.x) * f + 8 * (b.y - a.y) / len,
+                             a.y + (b.y - a.y) * f - 8 * (b.x - a.x) / len};
         Vendor v;
         v.at = at;
         v.appear_s = t;
@@ -151,7 +152,8 @@ void World::Advance(double t, std::vector<incident::Report>& out) {
             r.lat = lat;
             r.lon = lon;
             r.category = "street_vending";
-            r.description = "视频识别：占道经营（摄像头 " + d_.net.intersections[static_cast<size_t>(d_.cameras[c].node)].id + "）";
+            r.description =
+                "视频识别：占道经营（摄像头 " + d_.net.intersections[static_cast<size_t>(d_.cameras[c].node)].id + "）";
             r.confidence = 0.9;
             r.idempotency_key = "cam" + std::to_string(c) + "-vendor" + std::to_string(v);
             r.external_id = r.idempotency_key;
@@ -193,15 +195,16 @@ void World::Advance(double t, std::vector<incident::Report>& out) {
                 incident::Report r;
                 r.source = incident::Source::kCamera;
                 r.time_ms = static_cast<incident::TimeMs>(t * 1000);
-                const core::Point seen{d_.low_points[i].at.x + 20 * (U() - 0.5), d_.low_points[i].at.y + 20 * (U() - 0.5)};
+                const core::Point seen{d_.low_points[i].at.x + 20 * (U() - 0.5),
+                                       d_.low_points[i].at.y + 20 * (U() - 0.5)};
                 const auto [clat, clon] = d_.frame.ToWgs84(seen);
                 r.lat = clat;
                 r.lon = clon;
                 r.category = "waterlogging";
                 r.description = "视频识别：路面积水";
                 r.confidence = 0.85;
-                r.idempotency_key = "cam" + std::to_string(c) + "-flood" + std::to_string(i) + "-" +
-                                    std::to_string(flood_episode_);
+                r.idempotency_key =
+                    "cam" + std::to_string(c) + "-flood" + std::to_string(i) + "-" + std::to_string(flood_episode_);
                 r.external_id = r.idempotency_key;
                 out.push_back(std::move(r));
             }

@@ -44,7 +44,7 @@ private:
     struct Vendor {
         core::Point at;
         double appear_s = 0;
-        double leave_s = 0;  // leaves by itself then, or earlier when told
+        double leave_s = 0;            // leaves by itself then, or earlier when told
         std::vector<int32_t> seen_by;  // cameras that have reported it
     };
     struct Problem {  // what a citizen wrote about
@@ -74,9 +74,9 @@ private:
     std::vector<Problem> problems_;
     std::vector<double> level_cm_;
     std::vector<uint8_t> pumped_;
-    std::vector<uint8_t> sensor_alarm_;                 // per low point: alarm raised in this flooding
-    std::vector<std::vector<uint8_t>> camera_flood_;    // per low point, per nearby camera: reported
-    std::vector<std::vector<int32_t>> flood_cameras_;   // cameras that see each low point
+    std::vector<uint8_t> sensor_alarm_;                // per low point: alarm raised in this flooding
+    std::vector<std::vector<uint8_t>> camera_flood_;   // per low point, per nearby camera: reported
+    std::vector<std::vector<int32_t>> flood_cameras_;  // cameras that see each low point
     std::vector<Handling> handlings_;
     std::vector<std::pair<std::string, core::Point>> junctions_;  // "A与B交叉口" and where
     size_t messages_sent_ = 0;

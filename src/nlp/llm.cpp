@@ -67,11 +67,11 @@ Status ValidateLlmOptions(const LlmOptions& options) {
 Result<std::string> ChatCompletion(const LlmOptions& options, const std::string& system, const std::string& user) {
     CB_TRY(ValidateLlmOptions(options));
     CB_TRY_ASSIGN(const Endpoint e, ParseUrl(options.url));
-    const nlohmann::json body = {{"model", options.model},
-                                 {"temperature", 0.3},
-                                 {"max_tokens", 300},
-                                 {"messages",
-                                  {{{"role", "system"}, {"content", system}}, {{"role", "user"}, {"content", user}}}}};
+    const nlohmann::json body = {
+        {"model", options.model},
+        {"temperature", 0.3},
+        {"max_tokens", 300},
+        {"messages", {{{"role", "system"}, {"content", system}}, {{"role", "user"}, {"content", user}}}}};
 
     // One io_context per call, run until done or the deadline: every step (resolve, connect, write, read) is
     // bounded by the same clock, so a hung server cannot hold the caller.
@@ -117,7 +117,8 @@ Result<std::string> ChatCompletion(const LlmOptions& options, const std::string&
         if (!failure || failure == beast::error::timeout || failure == net::error::operation_aborted) {
             char limit[32];
             std::snprintf(limit, sizeof limit, "%g", options.timeout_s);
-            return Error{ErrorCode::kUnavailable, "no answer within " + std::string(limit) + " s (at " + step + ")", where};
+            return Error{
+                ErrorCode::kUnavailable, "no answer within " + std::string(limit) + " s (at " + step + ")", where};
         }
         return Error{ErrorCode::kUnavailable, step + " failed: " + failure.message(), where};
     }

@@ -136,7 +136,8 @@ private:
         }
         auto req = parser_->release();
         if (websocket::is_upgrade(req)) {
-            if (req.target() != "/ws") return Reply(http::status::not_found, "text/plain", "WebSocket is at /ws", false);
+            if (req.target() != "/ws")
+                return Reply(http::status::not_found, "text/plain", "WebSocket is at /ws", false);
             stream_.expires_never();
             std::make_shared<WsSession>(stream_.release_socket())->Accept(std::move(req), server_);
             return;
@@ -154,7 +155,9 @@ private:
             if (it != server_->documents.end()) doc = it->second;
         }
         if (!doc.body) return Reply(http::status::not_found, "text/plain", "no such page: " + path, req.keep_alive());
-        Reply(http::status::ok, doc.content_type, req.method() == http::verb::head ? std::string() : *doc.body,
+        Reply(http::status::ok,
+              doc.content_type,
+              req.method() == http::verb::head ? std::string() : *doc.body,
               req.keep_alive());
     }
 
@@ -223,7 +226,8 @@ Result<uint16_t> LiveServer::Start() {
     if (!ec) a.bind(endpoint, ec);
     if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
     if (ec) {
-        return Error{ErrorCode::kUnavailable, "cannot listen: " + ec.message(),
+        return Error{ErrorCode::kUnavailable,
+                     "cannot listen: " + ec.message(),
                      impl_->options.address + ":" + std::to_string(impl_->options.port)};
     }
     const uint16_t port = a.local_endpoint().port();
