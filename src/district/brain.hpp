@@ -90,6 +90,8 @@ private:
         int32_t unit = -1;
         int32_t handle = -1;
         int reports = 1;
+        incident::TimeMs deadline_ms = 0;  // of the current step (0: none)
+        bool missed = false;               // a step ended after its deadline
         std::string reply;
         std::string notice;
     };

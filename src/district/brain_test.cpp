@@ -14,8 +14,7 @@ std::string TempDb(const std::string& tag) {
         .string();
 }
 
-nlohmann::json RunBrain(uint64_t seed, double hours, int threads, const std::string& tag) {
-    DistrictSpec spec;
+nlohmann::json RunBrain(uint64_t seed, double hours, int threads, const std::string& tag, DistrictSpec spec = {}) {
     spec.demand.duration_s = 3600 * hours;
     spec.demand.peak_at_s = spec.demand.duration_s / 2;
     auto d = MakeDistrict(spec, seed);
@@ -65,6 +64,19 @@ TEST(Brain, DefaultDistrictFilesDispatchesAndClosesCases) {
     EXPECT_LE(met, 1.0);
     EXPECT_GT(r["unit_utilisation"].get<double>(), 0.0);
     EXPECT_GT(r["att_adaptive_s"].get<double>(), 0.0);
+}
+
+TEST(Brain, TooFewUnitsMissDeadlines) {
+    // One crew against many vendors: cases wait past the 30 minutes allowed for dispatch, and the measure says so.
+    DistrictSpec spec;
+    spec.scenario.robot_dogs = 0;
+    spec.scenario.sanitation_robots = 0;
+    spec.scenario.crews = 1;
+    spec.scenario.vendors_per_hour = 40;
+    const auto r = RunBrain(3, 2.0, 1, "scarce", spec);
+    EXPECT_LT(r["deadline_met_ratio"].get<double>(), 0.9) << r.dump();
+    EXPECT_GT(r["open_cases"].get<int>(), 3);
+    EXPECT_GT(r["unit_utilisation"].get<double>(), 0.5);
 }
 
 TEST(Brain, SameSeedSameRunWhateverTheThreads) {

@@ -37,7 +37,7 @@ public:
     const std::vector<double>& WaterLevels() const { return level_cm_; }
     size_t VendorsAppeared() const { return vendors_.size(); }
     size_t MessagesSent() const { return messages_sent_; }
-    /// Of the messages sent, how many carried the place in a form a gazetteer can find (the truth, for scoring).
+    /// The category each message was written about, by message number ("app-N"): the truth, for scoring intake.
     const std::vector<std::string>& MessageTruth() const { return message_truth_; }
 
 private:
