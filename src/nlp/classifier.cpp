@@ -151,7 +151,15 @@ Status TextClassifier::Save(const std::string& path) const {
 }
 
 std::vector<Prediction> TextClassifier::Predict(const std::string& title, const std::string& detail, int k) const {
-    std::istringstream in(Featurize(title, detail) + "\n");
+    // fastText reads a line from a stream: let it read the featurised string in place rather than copying it
+    // into a stringstream (this is the per-message hot path).
+    struct ViewBuf : std::streambuf {
+        explicit ViewBuf(std::string& s) { setg(s.data(), s.data(), s.data() + s.size()); }
+    };
+    std::string line = Featurize(title, detail);
+    line.push_back('\n');
+    ViewBuf buf(line);
+    std::istream in(&buf);
     std::vector<std::pair<fasttext::real, std::string>> raw;
     model_->predictLine(in, raw, k, 0.0);
     std::vector<Prediction> out;

@@ -49,7 +49,28 @@ bool IsAsciiAlnum(char32_t c) {
     return (c >= U'a' && c <= U'z') || (c >= U'A' && c <= U'Z') || (c >= U'0' && c <= U'9');
 }
 
-void Tokens(std::u32string_view s, size_t limit, std::vector<std::string>& out) {
+void AppendUtf8(char32_t c, std::string& out) {
+    if (c < 0x80) {
+        out.push_back(static_cast<char>(c));
+    } else if (c < 0x800) {
+        out.push_back(static_cast<char>(0xC0 | (c >> 6)));
+        out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    } else if (c < 0x10000) {
+        out.push_back(static_cast<char>(0xE0 | (c >> 12)));
+        out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    } else {
+        out.push_back(static_cast<char>(0xF0 | (c >> 18)));
+        out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    }
+}
+
+/// Appends the tokens of `s` to `out`, each after `prefix` and followed by a space: one per Han character, one per
+/// Latin word (lower-cased; a run of digits is "0"); URLs and punctuation are dropped. Written straight into the
+/// line, with no string per token: featurising is on the classification hot path.
+void AppendTokens(std::u32string_view s, size_t limit, std::string_view prefix, std::string& out) {
     size_t used = 0;
     for (size_t i = 0; i < s.size() && used < limit;) {
         const char32_t c = s[i];
@@ -58,17 +79,24 @@ void Tokens(std::u32string_view s, size_t limit, std::vector<std::string>& out) 
             continue;
         }
         if (IsHan(c)) {
-            out.push_back(core::EncodeUtf8(s.substr(i, 1)));
+            out.append(prefix);
+            AppendUtf8(c, out);
+            out.push_back(' ');
             ++i, ++used;
         } else if (IsAsciiAlnum(c)) {
-            std::string word;
+            out.append(prefix);
+            const size_t start = out.size();
             bool digits = true;
             while (i < s.size() && IsAsciiAlnum(s[i])) {
                 digits = digits && s[i] >= U'0' && s[i] <= U'9';
-                word += static_cast<char>(s[i] >= U'A' && s[i] <= U'Z' ? s[i] + 32 : s[i]);
+                out.push_back(static_cast<char>(s[i] >= U'A' && s[i] <= U'Z' ? s[i] + 32 : s[i]));
                 ++i, ++used;
             }
-            out.push_back(digits ? "0" : word);
+            if (digits) {
+                out.resize(start);
+                out.push_back('0');
+            }
+            out.push_back(' ');
         } else {
             ++i;  // punctuation, symbols
         }
@@ -77,13 +105,13 @@ void Tokens(std::u32string_view s, size_t limit, std::vector<std::string>& out) 
 }  // namespace
 
 std::string Featurize(std::string_view title, std::string_view detail, size_t max_detail) {
-    std::vector<std::string> t, d;
-    Tokens(core::DecodeUtf8(title), 200, t);
-    Tokens(core::DecodeUtf8(detail), max_detail, d);
+    const std::u32string t = core::DecodeUtf8(title);
+    const std::u32string d = core::DecodeUtf8(detail);
     std::string out;
-    for (const auto& tok : t) out += tok + ' ';
-    for (const auto& tok : t) out += "t:" + tok + ' ';
-    for (const auto& tok : d) out += tok + ' ';
+    out.reserve(4 * (2 * std::min<size_t>(t.size(), 200) + std::min(d.size(), max_detail)) + 16);
+    AppendTokens(t, 200, "", out);
+    AppendTokens(t, 200, "t:", out);
+    AppendTokens(d, max_detail, "", out);
     if (!out.empty()) out.pop_back();
     return out;
 }
