@@ -77,11 +77,21 @@ int Eval(const NlpArgs& a) {
         truth.push_back(m.label);
         predicted.push_back(model->Predict(m.title, m.detail, 1).at(0).label);
     }
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    // Throughput over repeated passes for at least a second: one pass of a small set is a few milliseconds, too
+    // short to tell the classifier from the machine's noise.
+    size_t classified = data->size();
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    while (secs < 1.0) {
+        for (const auto& m : *data) {
+            if (model->Predict(m.title, m.detail, 1).empty()) return ReportError(Error{ErrorCode::kInternal, "no prediction", m.title}, a.json);
+        }
+        classified += data->size();
+        secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
     const auto e = nlp::Evaluate(truth, predicted);
     if (a.json) {
         auto j = ToJson(e);
-        j["messages_per_s"] = secs > 0 ? static_cast<double>(e.n) / secs : 0;
+        j["messages_per_s"] = static_cast<double>(classified) / secs;
         std::printf("%s\n", j.dump().c_str());
         return kExitOk;
     }

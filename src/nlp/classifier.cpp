@@ -13,6 +13,8 @@
 #include <numeric>
 #include <random>
 #include <sstream>
+#include <string_view>
+#include <unordered_map>
 
 #include "core/file.hpp"
 
@@ -126,6 +128,7 @@ Result<TextClassifier> TextClassifier::Train(const std::vector<Message>& data, c
     } catch (const std::exception& e) {
         return Error{ErrorCode::kInternal, std::string("fastText training failed: ") + e.what(), "train"};
     }
+    c.BuildIndex();
     return c;
 }
 
@@ -138,6 +141,7 @@ Result<TextClassifier> TextClassifier::Load(const std::string& path) {
     } catch (const std::exception& e) {
         return InvalidArgument(path, std::string("not a fastText model: ") + e.what());
     }
+    c.BuildIndex();
     return c;
 }
 
@@ -150,9 +154,107 @@ Status TextClassifier::Save(const std::string& path) const {
     return {};
 }
 
+namespace {
+
+/// fastText's word hash (FNV-1a over the bytes, each sign-extended as fastText does).
+uint32_t FastTextHash(std::string_view s) {
+    uint32_t h = 2166136261u;
+    for (char c : s) {
+        h ^= static_cast<uint32_t>(static_cast<int8_t>(c));
+        h *= 16777619u;
+    }
+    return h;
+}
+
+struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+}  // namespace
+
+struct TextClassifier::Index {
+    std::unordered_map<std::string, std::pair<int32_t, uint32_t>, StringHash, std::equal_to<>> words;  // id, hash
+    int32_t nwords = 0;
+    int32_t eos = -1;
+    uint32_t eos_hash = 0;
+    uint64_t buckets = 0;
+    int ngrams = 1;
+    std::vector<std::string> labels;
+};
+
+void TextClassifier::BuildIndex() {
+    index_.reset();
+    const fasttext::Args args = model_->getArgs();
+    if (model_->isQuant() || args.maxn > 0 || args.bucket <= 0) return;
+    auto index = std::make_shared<Index>();
+    const auto dict = model_->getDictionary();
+    index->nwords = dict->nwords();
+    index->buckets = static_cast<uint64_t>(args.bucket);
+    index->ngrams = args.wordNgrams;
+    index->words.reserve(static_cast<size_t>(index->nwords));
+    for (int32_t i = 0; i < index->nwords; ++i) {
+        std::string w = dict->getWord(i);
+        const uint32_t h = FastTextHash(w);
+        index->words.emplace(std::move(w), std::pair{i, h});
+    }
+    index->eos_hash = FastTextHash(fasttext::Dictionary::EOS);
+    if (auto it = index->words.find(fasttext::Dictionary::EOS); it != index->words.end()) index->eos = it->second.first;
+    for (int32_t i = 0; i < dict->nlabels(); ++i) {
+        const std::string label = dict->getLabel(i);
+        index->labels.push_back(label.rfind(kLabelPrefix, 0) == 0 ? label.substr(std::strlen(kLabelPrefix)) : label);
+    }
+    index_ = std::move(index);
+}
+
 std::vector<Prediction> TextClassifier::Predict(const std::string& title, const std::string& detail, int k) const {
-    // fastText reads a line from a stream: let it read the featurised string in place rather than copying it
-    // into a stringstream (this is the per-message hot path).
+    if (!index_) return PredictReference(title, detail, k);
+    // What fastText's Dictionary::getLine does for a supervised line without subwords: the ids of known tokens,
+    // the line's end-of-sentence token, then the hashed n-grams over every token's hash (unknown ones included).
+    const Index& ix = *index_;
+    const std::string line = Featurize(title, detail);
+    std::vector<int32_t> ids;
+    // fastText keeps the hashes as int32_t, so they widen with sign extension in the n-gram hash below.
+    std::vector<int32_t> hashes;
+    ids.reserve(line.size() / 2 + 8);
+    hashes.reserve(line.size() / 2 + 8);
+    for (size_t at = 0; at < line.size();) {
+        size_t end = line.find(' ', at);
+        if (end == std::string::npos) end = line.size();
+        if (end > at) {
+            const std::string_view token(line.data() + at, end - at);
+            if (auto it = ix.words.find(token); it != ix.words.end()) {
+                ids.push_back(it->second.first);
+                hashes.push_back(static_cast<int32_t>(it->second.second));
+            } else {
+                hashes.push_back(static_cast<int32_t>(FastTextHash(token)));
+            }
+        }
+        at = end + 1;
+    }
+    if (ix.eos >= 0) ids.push_back(ix.eos);
+    hashes.push_back(static_cast<int32_t>(ix.eos_hash));
+    for (size_t i = 0; i < hashes.size(); ++i) {
+        uint64_t h = static_cast<uint64_t>(static_cast<int64_t>(hashes[i]));
+        for (size_t j = i + 1; j < hashes.size() && j < i + static_cast<size_t>(ix.ngrams); ++j) {
+            h = h * 116049371 + static_cast<uint64_t>(static_cast<int64_t>(hashes[j]));
+            ids.push_back(ix.nwords + static_cast<int32_t>(h % ix.buckets));
+        }
+    }
+    std::vector<std::pair<fasttext::real, int32_t>> raw;
+    if (!ids.empty()) model_->predict(k, ids, raw, 0.0);
+    std::vector<Prediction> out;
+    out.reserve(raw.size());
+    for (const auto& [log_prob, label] : raw) {
+        out.push_back({ix.labels[static_cast<size_t>(label)], std::exp(static_cast<double>(log_prob))});
+    }
+    return out;
+}
+
+std::vector<Prediction> TextClassifier::PredictReference(const std::string& title,
+                                                         const std::string& detail,
+                                                         int k) const {
+    // fastText reads a line from a stream: let it read the featurised string in place.
     struct ViewBuf : std::streambuf {
         explicit ViewBuf(std::string& s) { setg(s.data(), s.data(), s.data() + s.size()); }
     };

@@ -89,6 +89,45 @@ TEST(Classifier, LearnsASmallSeparableSetAndSavesIt) {
     EXPECT_FALSE(TextClassifier::Load(path).ok());
 }
 
+void ExpectSamePredictions(const TextClassifier& model, const std::vector<Message>& messages) {
+    for (const auto& m : messages) {
+        const auto fast = model.Predict(m.title, m.detail, 3);
+        const auto ref = model.PredictReference(m.title, m.detail, 3);
+        ASSERT_EQ(fast.size(), ref.size()) << m.title;
+        for (size_t i = 0; i < fast.size(); ++i) {
+            EXPECT_EQ(fast[i].label, ref[i].label) << m.title;
+            EXPECT_NEAR(fast[i].confidence, ref[i].confidence, 1e-6) << m.title;
+        }
+    }
+}
+
+TEST(Classifier, FastPathEqualsFastTextsOwnLineReader) {
+    std::vector<Message> data;
+    for (int i = 0; i < 20; ++i) {
+        data.push_back({"交通运输", "公交车站牌损坏" + std::to_string(i), "公交线路站台 bus stop"});
+        data.push_back({"卫生计生", "医院挂号难" + std::to_string(i), "医生看病医院"});
+        data.push_back({"环境保护", "工地噪音", "夜间施工噪音扰民，粉尘很大"});
+    }
+    TrainOptions opt;
+    opt.epochs = 10;
+    auto model = TextClassifier::Train(data, opt);
+    ASSERT_TRUE(model.ok());
+    std::vector<Message> probes = data;
+    // Words the model never saw (their hashes still make n-grams), an empty detail, Latin words and digits.
+    probes.push_back({"", "鳄鱼在龘龘路口出没", ""});
+    probes.push_back({"", "Road 42 flooded", "积水 3米 深 http://x.cn/a"});
+    probes.push_back({"", "公交", ""});
+    ExpectSamePredictions(*model, probes);
+    if (std::filesystem::exists(kTeddy)) {
+        auto teddy = ReadMessagesTsv(kTeddy, Norm());
+        ASSERT_TRUE(teddy.ok());
+        auto big = TextClassifier::Train(*teddy, opt);
+        ASSERT_TRUE(big.ok());
+        ExpectSamePredictions(*big, *teddy);
+        ExpectSamePredictions(*big, probes);
+    }
+}
+
 TEST(Classifier, TeddyCupCrossValidationBeatsBaselines) {
     if (!std::filesystem::exists(kTeddy)) GTEST_SKIP() << kTeddy << " is missing";
     auto data = ReadMessagesTsv(kTeddy, Norm());
