@@ -83,7 +83,8 @@ int Eval(const NlpArgs& a) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     while (secs < 1.0) {
         for (const auto& m : *data) {
-            if (model->Predict(m.title, m.detail, 1).empty()) return ReportError(Error{ErrorCode::kInternal, "no prediction", m.title}, a.json);
+            if (model->Predict(m.title, m.detail, 1).empty())
+                return ReportError(Error{ErrorCode::kInternal, "no prediction", m.title}, a.json);
         }
         classified += data->size();
         secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -218,7 +219,8 @@ int Reply(const NlpArgs& a) {
     if (!norm.ok()) return ReportError(norm.error(), a.json);
     auto text = norm->Normalize(a.text, "--text");
     if (!text.ok()) return ReportError(text.error(), a.json);
-    if (a.case_id.empty() || a.case_id.size() > 64) return ReportError(InvalidArgument("--case", "1 to 64 characters"), a.json);
+    if (a.case_id.empty() || a.case_id.size() > 64)
+        return ReportError(InvalidArgument("--case", "1 to 64 characters"), a.json);
     if (a.department.empty()) return ReportError(InvalidArgument("--department", "must not be empty"), a.json);
     int64_t deadline = 0;
     try {
@@ -226,7 +228,8 @@ int Reply(const NlpArgs& a) {
         deadline = std::stoll(a.deadline_ms, &used);
         if (used != a.deadline_ms.size() || deadline < 0) throw std::invalid_argument("");
     } catch (const std::exception&) {
-        return ReportError(InvalidArgument("--deadline-ms", "must be milliseconds since 1970 (UTC), a whole number"), a.json);
+        return ReportError(InvalidArgument("--deadline-ms", "must be milliseconds since 1970 (UTC), a whole number"),
+                           a.json);
     }
     nlp::LlmOptions llm = a.llm;
     if (const char* key = std::getenv("CITYBRAIN_LLM_KEY")) llm.api_key = key;
@@ -287,12 +290,14 @@ void RegisterNlp(CLI::App& app) {
     classify->callback([a] { SetExitCode(Classify(*a)); });
 
     auto* reply = nlp->add_subcommand(
-        "reply", "the acknowledgement to a citizen; with --llm-url a model drafts it more warmly (template on failure)");
+        "reply",
+        "the acknowledgement to a citizen; with --llm-url a model drafts it more warmly (template on failure)");
     reply->add_option("--text", a->text, "the citizen's message")->required();
     reply->add_option("--case", a->case_id, "case number")->required();
     reply->add_option("--department", a->department, "department in charge")->required();
     reply->add_option("--deadline-ms", a->deadline_ms, "deadline, ms since 1970 UTC")->required();
-    reply->add_option("--llm-url", a->llm.url, "OpenAI-compatible base URL, e.g. http://10.0.0.5:8000/v1 (key: $CITYBRAIN_LLM_KEY)");
+    reply->add_option(
+        "--llm-url", a->llm.url, "OpenAI-compatible base URL, e.g. http://10.0.0.5:8000/v1 (key: $CITYBRAIN_LLM_KEY)");
     reply->add_option("--llm-model", a->llm.model, "model name")->capture_default_str();
     reply->add_option("--llm-timeout", a->llm.timeout_s, "seconds before the template is used")->capture_default_str();
     reply->add_flag("--json", a->json, "machine-readable output");

@@ -90,6 +90,10 @@ void World::SpawnVendor(double t) {
                              a.y + (b.y - a.y) * f - 8 * (b.x - a.x) / len};
         Vendor v;
         v.at = at;
+        for (size_t c = 0; c < d_.cameras.size(); ++c) {
+            if (Distance(d_.cameras[c].at, at) <= d_.scenario.camera_range_m)
+                v.cameras.push_back(static_cast<int32_t>(c));
+        }
         v.appear_s = t;
         v.leave_s = t + 2700 + 4500 * U();  // 45 min to 2 h unless told to leave
         vendors_.push_back(std::move(v));
@@ -137,9 +141,9 @@ void World::Advance(double t, std::vector<incident::Report>& out) {
     for (size_t v = 0; v < vendors_.size(); ++v) {
         Vendor& vendor = vendors_[v];
         if (t < vendor.appear_s + s.vendor_dwell_s || t >= vendor.leave_s) continue;
-        for (size_t c = 0; c < d_.cameras.size(); ++c) {
-            if (Distance(d_.cameras[c].at, vendor.at) > s.camera_range_m) continue;
-            const int32_t cam = static_cast<int32_t>(c);
+        if (vendor.seen_by.size() == vendor.cameras.size()) continue;
+        for (const int32_t cam : vendor.cameras) {
+            const auto c = static_cast<size_t>(cam);
             if (std::find(vendor.seen_by.begin(), vendor.seen_by.end(), cam) != vendor.seen_by.end()) continue;
             // Detections run on a few-second cycle per camera: stagger them so reports do not all land at once.
             if (t < vendor.appear_s + s.vendor_dwell_s + static_cast<double>((c * 7 + v * 13) % 30)) continue;

@@ -45,7 +45,8 @@ private:
         core::Point at;
         double appear_s = 0;
         double leave_s = 0;            // leaves by itself then, or earlier when told
-        std::vector<int32_t> seen_by;  // cameras that have reported it
+        std::vector<int32_t> cameras;  // the cameras in range of its kerb
+        std::vector<int32_t> seen_by;  // those that have reported it
     };
     struct Problem {  // what a citizen wrote about
         std::string category;
