@@ -134,6 +134,7 @@ Result<std::unique_ptr<Brain>> Brain::Create(const District& district, const Bra
     }
     CB_TRY_ASSIGN(b->walk_, dispatch::RoadGraph::Build(std::move(names), std::move(xy), std::move(walk), "pavements"));
     b->gazetteer_ = GazetteerOf(b->drive_);
+    for (const Landmark& l : district.landmarks) b->gazetteer_.AddLandmark(l.name, l.at);
     for (const UnitSpec& spec : district.units) {
         Unit u;
         u.name = spec.name;
@@ -492,6 +493,8 @@ std::string Brain::NetworkJson() const {
         const nlohmann::json d = {p.x, p.y};
         if (std::find(depots.begin(), depots.end(), d) == depots.end()) depots.push_back(d);
     }
+    nlohmann::json landmarks = nlohmann::json::array();
+    for (const auto& l : district_.landmarks) landmarks.push_back({l.name, l.at.x, l.at.y});
     nlohmann::json categories = nlohmann::json::object();
     for (const auto& c : engine_->taxonomy().categories()) categories[c.code] = {{"name", c.name}, {"en", c.name_en}};
     nlohmann::json units = nlohmann::json::array();
@@ -502,6 +505,7 @@ std::string Brain::NetworkJson() const {
                           {"cameras", std::move(cameras)},
                           {"low_points", std::move(low)},
                           {"depots", std::move(depots)},
+                          {"landmarks", std::move(landmarks)},
                           {"units", std::move(units)},
                           {"categories", std::move(categories)},
                           {"duration_s", duration_s_},

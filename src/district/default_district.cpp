@@ -32,6 +32,10 @@ void NameStreets(core::RoadNetwork& net) {
     }
 }
 
+// Places people name instead of a street: each stands at a corner of a drawn intersection.
+constexpr std::array<const char*, 8> kLandmarks = {
+    "龙城小学", "吉祥农贸市场", "龙岗中心医院", "清林公园", "万科广场", "龙城街道办", "爱联地铁站", "紫薇幼儿园"};
+
 double Uniform(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
 
 }  // namespace
@@ -71,6 +75,14 @@ Status EquipDistrict(District& d, uint64_t seed) {
     }
     std::vector<int32_t> depots;
     for (int i = 0; i < s.depots; ++i) depots.push_back(draw());
+    d.landmarks.clear();
+    for (const char* name : kLandmarks) {
+        const auto n = static_cast<size_t>(
+            inner[static_cast<size_t>(Uniform(rng) * static_cast<double>(inner.size())) % inner.size()]);
+        const core::Point p = d.net.intersections[n].point;
+        const double dx = Uniform(rng) < 0.5 ? -30 : 30, dy = Uniform(rng) < 0.5 ? -30 : 30;
+        d.landmarks.push_back({name, {p.x + dx, p.y + dy}});
+    }
     d.units.clear();
     const auto add = [&](dispatch::UnitKind kind, int count, const char* prefix) {
         for (int i = 0; i < count; ++i) {

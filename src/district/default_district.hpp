@@ -25,6 +25,12 @@ struct LowPoint {
     double rise_cm_per_min = 1;
 };
 
+/// A named place citizens refer to (a school, a market, a hospital).
+struct Landmark {
+    std::string name;
+    core::Point at;
+};
+
 /// A unit and the depot (intersection) it starts from.
 struct UnitSpec {
     std::string name;
@@ -63,6 +69,7 @@ struct District {
     std::vector<Camera> cameras;
     std::vector<LowPoint> low_points;
     std::vector<UnitSpec> units;
+    std::vector<Landmark> landmarks;
 };
 
 struct DistrictSpec {

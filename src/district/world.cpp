@@ -109,7 +109,15 @@ void World::SendMessage(double t, std::vector<incident::Report>& out) {
     r.time_ms = static_cast<incident::TimeMs>(t * 1000);
     r.address = "龙岗区";  // the app's district field; the place is in the text
     const auto p = text.find("{p}");
-    if (p != std::string::npos && !junctions_.empty()) {
+    // Two in three messages name a junction, the rest a landmark ("龙城小学门口").
+    const bool by_landmark = !d_.landmarks.empty() && (junctions_.empty() || U() < 1.0 / 3);
+    if (p != std::string::npos && by_landmark) {
+        const Landmark& l =
+            d_.landmarks[static_cast<size_t>(U() * static_cast<double>(d_.landmarks.size())) % d_.landmarks.size()];
+        text.replace(p, 3, l.name + "门口");
+        const core::Point at{l.at.x + 20 * (U() - 0.5), l.at.y + 20 * (U() - 0.5)};
+        if (std::string(tpl.category) != "waterlogging") problems_.push_back({tpl.category, at, 1e18});
+    } else if (p != std::string::npos && !junctions_.empty()) {
         const auto& [name, where] =
             junctions_[static_cast<size_t>(U() * static_cast<double>(junctions_.size())) % junctions_.size()];
         text.replace(p, 3, name);

@@ -40,6 +40,11 @@ void Gazetteer::AddJunction(const std::string& a, const std::string& b, core::Po
     junctions_.emplace(std::minmax(a, b), p);
 }
 
+void Gazetteer::AddLandmark(const std::string& name, core::Point p) {
+    if (!Usable(name)) return;
+    landmarks_[name] = p;
+}
+
 std::optional<Gazetteer::Place> Gazetteer::Locate(std::string_view text) const {
     // Every street named in the text, longest names first so that 福华一路 is not read as 福华路 … (a shorter name
     // inside a longer match does not count).
@@ -62,7 +67,19 @@ std::optional<Gazetteer::Place> Gazetteer::Locate(std::string_view text) const {
             kept.begin(), kept.end(), [&](const Hit& k) { return h.at < k.at + k.len && k.at < h.at + h.len; });
         if (!inside) kept.push_back(h);
     }
-    if (kept.empty()) return std::nullopt;
+    // The longest landmark named, if any: more precise than a street alone, less than a junction.
+    const std::pair<const std::string, core::Point>* landmark = nullptr;
+    for (const auto& entry : landmarks_) {
+        if (text.find(entry.first) != std::string_view::npos &&
+            (landmark == nullptr || entry.first.size() > landmark->first.size())) {
+            landmark = &entry;
+        }
+    }
+    const auto at_landmark = [&]() -> std::optional<Place> {
+        if (landmark == nullptr) return std::nullopt;
+        return Place{landmark->first, false, landmark->second, true};
+    };
+    if (kept.empty()) return at_landmark();
     std::sort(kept.begin(), kept.end(), [](const Hit& a, const Hit& b) { return a.at < b.at; });
     // Two streets that meet: the junction, in the order the text names them.
     for (size_t i = 0; i < kept.size(); ++i) {
@@ -71,6 +88,7 @@ std::optional<Gazetteer::Place> Gazetteer::Locate(std::string_view text) const {
             if (it != junctions_.end()) return Place{*kept[i].name + "与" + *kept[j].name + "交叉口", true, it->second};
         }
     }
+    if (landmark != nullptr) return at_landmark();
     const Street& s = streets_.at(*kept.front().name);
     return Place{*kept.front().name, false, {s.sx / static_cast<double>(s.n), s.sy / static_cast<double>(s.n)}};
 }

@@ -21,6 +21,8 @@ public:
     void AddStreetPoint(const std::string& name, core::Point p);
     /// A junction of two named streets.
     void AddJunction(const std::string& a, const std::string& b, core::Point p);
+    /// A named place that is not a street: a school, a market, a hospital, a park ("龙城小学").
+    void AddLandmark(const std::string& name, core::Point p);
     /// Streets that come within `radius_m` of each other meet there too: divided roads and networks that join
     /// streets through short unnamed links have no shared node. Call after adding the points.
     void JoinNearbyStreets(double radius_m);
@@ -29,10 +31,13 @@ public:
         std::string name;  // "深南大道" or "深南大道与金田路交叉口"
         bool junction = false;
         core::Point where;
+        bool landmark = false;
     };
+    /// A junction of two streets named in the text wins; then a landmark (the longest named); then one street.
     std::optional<Place> Locate(std::string_view text) const;
     size_t streets() const { return streets_.size(); }
     size_t junctions() const { return junctions_.size(); }
+    size_t landmarks() const { return landmarks_.size(); }
 
 private:
     struct Street {
@@ -42,6 +47,7 @@ private:
     };
     std::map<std::string, Street> streets_;
     std::map<std::pair<std::string, std::string>, core::Point> junctions_;
+    std::map<std::string, core::Point> landmarks_;
 };
 
 }  // namespace citybrain::nlp

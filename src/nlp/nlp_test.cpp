@@ -186,6 +186,20 @@ TEST(Gazetteer, JunctionsStreetsAndLongestNames) {
     ASSERT_TRUE(p.has_value());
     EXPECT_TRUE(p->junction);
     EXPECT_DOUBLE_EQ(p->where.x, 15);
+    // Landmarks: more precise than one street, less than a junction; the longest name wins.
+    g.AddLandmark("福华小学", {7, 70});
+    g.AddLandmark("福华小学东门", {9, 72});
+    p = g.Locate("福华小学东门有人卖烧烤");
+    ASSERT_TRUE(p.has_value());
+    EXPECT_TRUE(p->landmark);
+    EXPECT_EQ(p->name, "福华小学东门");
+    p = g.Locate("福华路福华小学门口");
+    ASSERT_TRUE(p.has_value());
+    EXPECT_EQ(p->name, "福华小学");
+    EXPECT_DOUBLE_EQ(p->where.x, 7);
+    p = g.Locate("深南大道与金田路交叉口，福华小学附近");
+    ASSERT_TRUE(p.has_value());
+    EXPECT_TRUE(p->junction);
 }
 
 TEST(Reply, CaseNumberDepartmentAndLocalDeadline) {

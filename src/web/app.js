@@ -97,6 +97,13 @@ function drawMap() {
     ctx.arc(P.x(x), P.y(y), 6 + Math.min(30, level) * 0.8, 0, 2 * Math.PI);
     ctx.fill();
   });
+  ctx.font = '11px system-ui, "WenQuanYi Micro Hei", sans-serif';
+  (S.net.landmarks || []).forEach(([name, x, y]) => {
+    ctx.fillStyle = '#c9a6ff';
+    ctx.fillRect(P.x(x) - 3, P.y(y) - 3, 6, 6);
+    ctx.fillStyle = '#9fb3c8';
+    ctx.fillText(name, P.x(x) + 6, P.y(y) - 4);
+  });
   if (!f) return;
   let cases = 0;
   f.cases.forEach((c) => {
