@@ -155,10 +155,8 @@ int Run(const RunArgs& args) {
         std::lock_guard lock(fixed_mu);
         fixed_by_minute.push_back(att);
     };
-    auto baseline = std::async(std::launch::async, [&district, fixed_options] {
-        return traffic::RunScenario(district.net, district.demand, fixed_options);
-    });
     std::optional<double> att_fixed;
+    std::optional<Result<traffic::RunResult>> fixed;
 
     std::unique_ptr<server::LiveServer> live;
     if (!args.no_serve) {
@@ -169,12 +167,20 @@ int Run(const RunArgs& args) {
         live->SetDocument("/api/network", "application/json", brain.NetworkJson());
         live->SetDocument("/api/state", "application/json", brain.Frame(true).dump());
         auto port = live->Start();
-        if (!port.ok()) return ReportError(port.error(), args.json);
+        if (!port.ok()) {
+            Error e = port.error();
+            e.message += " (choose another --port, --port 0 for any free one, or --no-serve)";
+            return ReportError(e, args.json);
+        }
         std::fprintf(stderr,
                      "citybrain run: dashboard at http://127.0.0.1:%u/ (%.2f s after start)\n",
                      static_cast<unsigned>(*port),
                      Seconds(Clock::now() - start));
     }
+    // Started once the page is up, so that a refused port does not wait for a whole baseline run.
+    auto baseline = std::async(std::launch::async, [&district, fixed_options] {
+        return traffic::RunScenario(district.net, district.demand, fixed_options);
+    });
     if (!args.json) {
         std::fprintf(stderr,
                      "citybrain run: %s, %zu signals, %zu vehicles, %zu units, %.1f simulated hours at %s\n",
@@ -216,9 +222,8 @@ int Run(const RunArgs& args) {
         ++frames;
     };
     const auto poll_baseline = [&] {
-        if (!att_fixed && baseline.valid() && baseline.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
-            auto r = baseline.get();
-            if (r.ok()) att_fixed = r->metrics.att_s;
+        if (!fixed && baseline.valid() && baseline.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+            fixed = baseline.get();
         }
     };
 
@@ -255,7 +260,8 @@ int Run(const RunArgs& args) {
     if (status_line) std::fprintf(stderr, "\n");
     if (stopped)
         std::fprintf(stderr, "citybrain run: stopped at %s; the store is consistent\n", SimClock(brain.Now()).c_str());
-    auto fixed = baseline.valid() ? std::optional(baseline.get()) : std::nullopt;
+    if (!fixed && baseline.valid()) fixed = baseline.get();
+    // A stopped run has no like-for-like baseline: the fixed-time run went on to the end.
     if (fixed && fixed->ok() && !stopped) att_fixed = (*fixed)->metrics.att_s;
     const double achieved = brain.Now() / std::max(1e-9, loop_wall);
     publish(true, achieved);
