@@ -28,7 +28,10 @@ mkdir -p "$work/pinyin"
 printf '请不要占道经营，谢谢配合。3号路口APP' >"$work/pinyin/notice.txt"
 mkdir -p "$work/nlp"
 printf '道路積水很深，ＡＢＣ１２３ 請處理 https://x.y/z 学校门口' >"$work/nlp/msg.txt"
-for target in roadnet flow csv form taxonomy api sumo vrp pinyin nlp; do
+mkdir -p "$work/llm"
+printf '{"id":"c1","choices":[{"index":0,"message":{"role":"assistant","content":"您好，案件编号42已受理。"}}]}' >"$work/llm/answer.json"
+printf 'http://127.0.0.1:8000/v1' >"$work/llm/url.txt"
+for target in roadnet flow csv form taxonomy api sumo vrp pinyin nlp llm; do
   echo "fuzzing ${target}_fuzz for ${seconds}s"
   "$build/fuzz/${target}_fuzz" -artifact_prefix="$build/" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 "$work/$target" 2>&1 | tail -n 3

@@ -126,16 +126,22 @@ Result<std::string> ChatCompletion(const LlmOptions& options, const std::string&
     if (res.result_int() != 200) {
         return Error{ErrorCode::kUnavailable, "HTTP " + std::to_string(res.result_int()) + " from the model", where};
     }
-    const auto doc = nlohmann::json::parse(res.body(), nullptr, false);
-    if (doc.is_discarded()) return Error{ErrorCode::kUnavailable, "the answer is not JSON", where};
+    auto content = ParseChatCompletion(res.body());
+    if (!content.ok()) return Error{ErrorCode::kUnavailable, content.error().message, where};
+    return content;
+}
+
+Result<std::string> ParseChatCompletion(std::string_view body) {
+    const auto doc = nlohmann::json::parse(body, nullptr, false);
+    if (doc.is_discarded()) return Error{ErrorCode::kInvalidArgument, "the answer is not JSON", "answer"};
     if (!doc.is_object() || !doc.contains("choices") || !doc["choices"].is_array() || doc["choices"].empty() ||
         !doc["choices"][0].is_object() || !doc["choices"][0].contains("message") ||
         !doc["choices"][0]["message"].is_object() || !doc["choices"][0]["message"].contains("content") ||
         !doc["choices"][0]["message"]["content"].is_string()) {
-        return Error{ErrorCode::kUnavailable, "choices[0].message.content: missing or not a string", where};
+        return Error{ErrorCode::kInvalidArgument, "choices[0].message.content: missing or not a string", "answer"};
     }
     std::string content = doc["choices"][0]["message"]["content"].get<std::string>();
-    if (!core::ValidUtf8(content)) return Error{ErrorCode::kUnavailable, "the reply is not valid UTF-8", where};
+    if (!core::ValidUtf8(content)) return Error{ErrorCode::kInvalidArgument, "the reply is not valid UTF-8", "answer"};
     return content;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/error.hpp"
@@ -20,6 +21,9 @@ struct LlmOptions {
 
 /// Checks the options; the error names the field (--llm-url, --llm-timeout).
 Status ValidateLlmOptions(const LlmOptions& options);
+
+/// The first choice's content of a chat-completions answer body; errors name what is missing or wrong.
+Result<std::string> ParseChatCompletion(std::string_view body);
 
 /// One chat completion: the system and user messages in, the first choice's content out. Errors say what failed
 /// (connection, timeout, HTTP status, a body that is not the protocol's JSON).
