@@ -38,6 +38,25 @@ const char* NoticeFor(const std::string& category) {
     return nullptr;
 }
 
+/// What is on a road now: the sum of its vehicles' speeds and lengths (with a 2.5 m gap each), and their number.
+struct RoadLoad {
+    double speed_sum = 0;
+    double length_m = 0;
+    int64_t vehicles = 0;
+};
+
+RoadLoad LoadOn(const traffic::Simulator& sim, const core::Road& road) {
+    RoadLoad load;
+    for (int32_t k = 0; k < road.num_lanes; ++k) {
+        for (int32_t slot : sim.Occupants(road.first_lane + k)) {
+            load.speed_sum += sim.VehicleSpeed(slot);
+            load.length_m += sim.VehicleLength(slot) + 2.5;
+            ++load.vehicles;
+        }
+    }
+    return load;
+}
+
 double Percentile(std::vector<double> v, double q) {
     if (v.empty()) return 0;
     std::sort(v.begin(), v.end());
@@ -403,16 +422,9 @@ void Brain::UpdateSpeeds() {
     const traffic::Simulator& sim = traffic_->sim();
     const auto& net = district_.net;
     for (size_t r = 0; r < net.roads.size(); ++r) {
-        const core::Road& road = net.roads[r];
-        double sum = 0;
-        int64_t n = 0;
-        for (int32_t k = 0; k < road.num_lanes; ++k) {
-            for (int32_t slot : sim.Occupants(road.first_lane + k)) {
-                sum += sim.VehicleSpeed(slot);
-                ++n;
-            }
-        }
-        road_speed_[r] = n > 0 ? sum / static_cast<double>(n) : std::numeric_limits<double>::quiet_NaN();
+        const RoadLoad load = LoadOn(sim, net.roads[r]);
+        road_speed_[r] = load.vehicles > 0 ? load.speed_sum / static_cast<double>(load.vehicles)
+                                           : std::numeric_limits<double>::quiet_NaN();
     }
     drive_.UpdateRoadSpeeds(road_speed_);
 }
@@ -519,19 +531,14 @@ nlohmann::json Brain::Frame(bool with_series) const {
     std::vector<int> speed(net.roads.size(), -1), occupancy(net.roads.size(), 0), light(net.roads.size(), -1);
     for (size_t r = 0; r < net.roads.size(); ++r) {
         const core::Road& road = net.roads[r];
-        double sum = 0, len = 0;
-        int64_t n = 0;
-        for (int32_t k = 0; k < road.num_lanes; ++k) {
-            for (int32_t slot : sim.Occupants(road.first_lane + k)) {
-                sum += sim.VehicleSpeed(slot);
-                len += sim.VehicleLength(slot) + 2.5;
-                ++n;
-            }
-        }
+        const RoadLoad load = LoadOn(sim, road);
         const double limit = net.lanes[static_cast<size_t>(road.first_lane)].max_speed_mps;
-        if (n > 0) speed[r] = static_cast<int>(std::lround(100 * std::min(1.0, sum / static_cast<double>(n) / limit)));
-        occupancy[r] =
-            static_cast<int>(std::lround(100 * std::min(1.0, len / std::max(1.0, road.length_m * road.num_lanes))));
+        if (load.vehicles > 0) {
+            speed[r] = static_cast<int>(
+                std::lround(100 * std::min(1.0, load.speed_sum / static_cast<double>(load.vehicles) / limit)));
+        }
+        occupancy[r] = static_cast<int>(
+            std::lround(100 * std::min(1.0, load.length_m / std::max(1.0, road.length_m * road.num_lanes))));
     }
     for (size_t l = 0; l < net.road_links.size(); ++l) {
         const auto& link = net.road_links[l];

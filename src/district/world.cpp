@@ -111,17 +111,20 @@ void World::SendMessage(double t, std::vector<incident::Report>& out) {
     const auto p = text.find("{p}");
     // Two in three messages name a junction, the rest a landmark ("龙城小学门口").
     const bool by_landmark = !d_.landmarks.empty() && (junctions_.empty() || U() < 1.0 / 3);
-    if (p != std::string::npos && by_landmark) {
-        const Landmark& l =
-            d_.landmarks[static_cast<size_t>(U() * static_cast<double>(d_.landmarks.size())) % d_.landmarks.size()];
-        text.replace(p, 3, l.name + "门口");
-        const core::Point at{l.at.x + 20 * (U() - 0.5), l.at.y + 20 * (U() - 0.5)};
-        if (std::string(tpl.category) != "waterlogging") problems_.push_back({tpl.category, at, 1e18});
-    } else if (p != std::string::npos && !junctions_.empty()) {
-        const auto& [name, where] =
-            junctions_[static_cast<size_t>(U() * static_cast<double>(junctions_.size())) % junctions_.size()];
-        text.replace(p, 3, name);
-        const core::Point at{where.x + 20 * (U() - 0.5), where.y + 20 * (U() - 0.5)};
+    if (p != std::string::npos && (by_landmark || !junctions_.empty())) {
+        core::Point near;
+        if (by_landmark) {
+            const Landmark& l =
+                d_.landmarks[static_cast<size_t>(U() * static_cast<double>(d_.landmarks.size())) % d_.landmarks.size()];
+            text.replace(p, 3, l.name + "门口");
+            near = l.at;
+        } else {
+            const auto& [name, where] =
+                junctions_[static_cast<size_t>(U() * static_cast<double>(junctions_.size())) % junctions_.size()];
+            text.replace(p, 3, name);
+            near = where;
+        }
+        const core::Point at{near.x + 20 * (U() - 0.5), near.y + 20 * (U() - 0.5)};
         if (std::string(tpl.category) != "waterlogging") problems_.push_back({tpl.category, at, 1e18});
     } else if (p != std::string::npos) {
         text.replace(p, 3, "我家附近");

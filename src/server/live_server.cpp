@@ -12,6 +12,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "server/listen.hpp"
+
 namespace citybrain::server {
 
 namespace net = boost::asio;
@@ -216,21 +218,8 @@ void LiveServer::SetDocument(const std::string& path, const std::string& content
 }
 
 Result<uint16_t> LiveServer::Start() {
-    beast::error_code ec;
-    const auto address = net::ip::make_address(impl_->options.address, ec);
-    if (ec) return InvalidArgument("--address", "'" + impl_->options.address + "' is not an IP address");
-    const tcp::endpoint endpoint{address, impl_->options.port};
-    auto& a = impl_->acceptor;
-    a.open(endpoint.protocol(), ec);
-    if (!ec) a.set_option(net::socket_base::reuse_address(true), ec);
-    if (!ec) a.bind(endpoint, ec);
-    if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
-    if (ec) {
-        return Error{ErrorCode::kUnavailable,
-                     "cannot listen: " + ec.message(),
-                     impl_->options.address + ":" + std::to_string(impl_->options.port)};
-    }
-    const uint16_t port = a.local_endpoint().port();
+    const auto port = Listen(impl_->acceptor, impl_->options.address, impl_->options.port);
+    if (!port.ok()) return port.error();
     impl_->Accept();
     impl_->thread = std::thread([impl = impl_.get()] { impl->ioc.run(); });
     return port;
