@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -18,8 +19,10 @@
 #include "apps/commands.hpp"
 #include "district/brain.hpp"
 #include "district/default_district.hpp"
+#include "incident/engine.hpp"
 #include "io/cityflow.hpp"
-#include "server/live_server.hpp"
+#include "server/api.hpp"
+#include "server/http_server.hpp"
 #include "traffic/run.hpp"
 #include "web/assets.hpp"
 
@@ -43,6 +46,7 @@ struct RunArgs {
     std::string db = "citybrain-run.db";
     double demand = 0;  // vehicles per hour at the peak; 0 = the district's default
     int port = 8080;
+    std::string keys_file;
     bool no_serve = false;
     bool hold = false;
     bool json = false;
@@ -158,9 +162,24 @@ int Run(const RunArgs& args) {
     std::optional<double> att_fixed;
     std::optional<Result<traffic::RunResult>> fixed;
 
-    std::unique_ptr<server::LiveServer> live;
+    // The brain's one server: Open311 and /api/v1 over the brain's own incident engine, the console's page and
+    // its live feed, on one port. Reports posted here become cases that the brain dispatches like any other.
+    std::unique_ptr<incident::IntakeQueue> intake;
+    std::unique_ptr<server::Api> api;
+    std::unique_ptr<server::HttpServer> live;
+    std::thread io;
     if (!args.no_serve) {
-        live = std::make_unique<server::LiveServer>(server::LiveOptions{"127.0.0.1", static_cast<uint16_t>(args.port)});
+        auto keys = server::ApiKeys::Load(std::getenv("CITYBRAIN_API_KEYS"), args.keys_file);
+        if (!keys.ok()) return ReportError(keys.error(), args.json);
+        const auto clock = [&brain] { return brain.ClockMs(); };
+        intake = std::make_unique<incident::IntakeQueue>(brain.engine(), 4096, clock);
+        server::ServerOptions server_options;
+        server_options.address = "127.0.0.1";
+        server_options.port = static_cast<uint16_t>(args.port);
+        server_options.threads = 1;
+        api = std::make_unique<server::Api>(
+            brain.engine(), *intake, std::move(keys).value(), "http://127.0.0.1:" + std::to_string(args.port), clock);
+        live = std::make_unique<server::HttpServer>(*api, server_options);
         for (const web::Asset& a : web::Assets()) {
             live->SetDocument(std::string(a.path), std::string(a.content_type), std::string(a.body));
         }
@@ -172,11 +191,27 @@ int Run(const RunArgs& args) {
             e.message += " (choose another --port, --port 0 for any free one, or --no-serve)";
             return ReportError(e, args.json);
         }
+        io = std::thread([server = live.get()] { server->Run(); });
         std::fprintf(stderr,
-                     "citybrain run: dashboard at http://127.0.0.1:%u/ (%.2f s after start)\n",
+                     "citybrain run: dashboard at http://127.0.0.1:%u/, Open311 at /open311/v2/, cases at /api/v1/ "
+                     "(%.2f s after start)\n",
                      static_cast<unsigned>(*port),
                      Seconds(Clock::now() - start));
     }
+    // Stops the server before the brain (and its engine) go: no request may reach a destroyed engine.
+    const auto stop_server = [&] {
+        if (!live) return;
+        live->Stop();
+        if (io.joinable()) io.join();
+        intake->Stop();
+        live.reset();
+        api.reset();
+        intake.reset();
+    };
+    struct OnExit {
+        std::function<void()> run;
+        ~OnExit() { run(); }
+    } server_guard{stop_server};
     // Started once the page is up, so that a refused port does not wait for a whole baseline run.
     auto baseline = std::async(std::launch::async, [&district, fixed_options] {
         return traffic::RunScenario(district.net, district.demand, fixed_options);
@@ -234,9 +269,13 @@ int Run(const RunArgs& args) {
         if (Status s = brain.Step(); !s.ok()) return ReportError(s.error(), args.json);
         const auto now = Clock::now();
         if (speedup > 0) {
-            // Pace: simulated time may not run ahead of wall time × speed-up.
-            const double ahead = brain.Now() / speedup - Seconds(now - loop_start);
-            if (ahead > 0) std::this_thread::sleep_for(std::chrono::duration<double>(std::min(ahead, 0.2)));
+            // Pace: simulated time may not run ahead of wall time × speed-up. Sleep until it no longer does (in
+            // short naps, so that Ctrl-C and the frames stay prompt).
+            for (;;) {
+                const double ahead = brain.Now() / speedup - Seconds(Clock::now() - loop_start);
+                if (ahead <= 0 || g_stop.load()) break;
+                std::this_thread::sleep_for(std::chrono::duration<double>(std::min(ahead, 0.05)));
+            }
         }
         if (live && now - last_frame >= std::chrono::milliseconds(200)) {
             poll_baseline();
@@ -333,7 +372,7 @@ int Run(const RunArgs& args) {
         std::fprintf(stderr, "citybrain run: finished; the dashboard stays up until Ctrl-C\n");
         while (!g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    if (live) live->Stop();
+    stop_server();
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);
     return kExitOk;
@@ -359,7 +398,8 @@ void RegisterRun(CLI::App& app) {
     cmd->add_option("--db", args->db, "the run's case store (SQLite; replaced at start)")->capture_default_str();
     cmd->add_option("--report", args->report, "write the results as JSON to this file");
     cmd->add_option("--port", args->port, "dashboard port (0: any free port)")->capture_default_str();
-    cmd->add_flag("--no-serve", args->no_serve, "headless (no dashboard)");
+    cmd->add_option("--keys-file", args->keys_file, "API keys for POSTs, one per line (also CITYBRAIN_API_KEYS)");
+    cmd->add_flag("--no-serve", args->no_serve, "headless (no server: no dashboard, no API)");
     cmd->add_flag("--hold", args->hold, "keep the dashboard up after the run until Ctrl-C");
     cmd->add_flag("--json", args->json, "print the results as one JSON object");
     cmd->callback([args] { SetExitCode(Run(*args)); });

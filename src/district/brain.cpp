@@ -9,6 +9,7 @@
 
 #include "dispatch/assignment.hpp"
 #include "dispatch/speech.hpp"
+#include "incident/case_json.hpp"
 #include "nlp/urgency.hpp"
 
 namespace citybrain::district {
@@ -18,25 +19,6 @@ namespace {
 using dispatch::KindMask;
 using dispatch::MaskOf;
 using dispatch::UnitKind;
-
-/// Which units may handle a category: robot dogs speak to vendors and drivers, sanitation robots clear rubbish
-/// and pump water, crews can do anything.
-KindMask KindsFor(const std::string& category) {
-    const KindMask crew = MaskOf(UnitKind::kCrew);
-    if (category == "street_vending" || category == "illegal_parking") return crew | MaskOf(UnitKind::kRobotDog);
-    if (category == "waterlogging" || category == "exposed_rubbish" || category == "bulky_waste") {
-        return crew | MaskOf(UnitKind::kSanitationRobot);
-    }
-    return crew;
-}
-
-/// What a robot says on arrival (played through its speaker by espeak-ng's Mandarin voice).
-const char* NoticeFor(const std::string& category) {
-    if (category == "street_vending") return "您好，这里禁止占道经营，请您尽快收摊离开，谢谢配合。";
-    if (category == "illegal_parking") return "您好，这里禁止停车，请尽快把车开走，谢谢配合。";
-    if (category == "waterlogging") return "前方道路积水，请绕行，注意安全。";
-    return nullptr;
-}
 
 /// What is on a road now: the sum of its vehicles' speeds and lengths (with a 2.5 m gap each), and their number.
 struct RoadLoad {
@@ -57,14 +39,18 @@ RoadLoad LoadOn(const traffic::Simulator& sim, const core::Road& road) {
     return load;
 }
 
-double Percentile(std::vector<double> v, double q) {
+/// The q-quantile of durations in ms, in seconds (linear between ranks).
+double PercentileS(std::vector<incident::TimeMs> v, double q) {
     if (v.empty()) return 0;
     std::sort(v.begin(), v.end());
     const double pos = q * static_cast<double>(v.size() - 1);
     const size_t lo = static_cast<size_t>(pos);
     const size_t hi = std::min(lo + 1, v.size() - 1);
-    return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+    const double a = static_cast<double>(v[lo]), b = static_cast<double>(v[hi]);
+    return (a + (b - a) * (pos - static_cast<double>(lo))) / 1000;
 }
+
+bool Stale(const Error& e) { return e.code == ErrorCode::kConflict || e.code == ErrorCode::kNotFound; }
 
 }  // namespace
 
@@ -103,19 +89,62 @@ nlp::Gazetteer GazetteerOf(const dispatch::RoadGraph& g) {
 Brain::Brain(const District& district, const BrainOptions& options)
     : district_(district),
       options_(options),
-      duration_s_(std::round(options.sim_hours * 3600)),
+      duration_ms_(std::llround(options.sim_hours * 3600) * 1000),
       world_(district, options.seed, std::round(options.sim_hours * 3600)) {}
 
 Brain::~Brain() = default;
 
 Result<std::unique_ptr<Brain>> Brain::Create(const District& district, const BrainOptions& options) {
     if (!(options.sim_hours > 0) || options.sim_hours > 48) return InvalidArgument("--sim-hours", "must be in (0, 48]");
+    for (const auto& [name, ms] : {std::pair{"dispatch_interval_ms", options.dispatch_interval_ms},
+                                   std::pair{"speed_update_ms", options.speed_update_ms}}) {
+        // Steps are whole seconds: a period that is not a whole number of them would never come round.
+        if (ms <= 0 || ms % 1000 != 0) return InvalidArgument(name, "must be a positive whole number of seconds");
+    }
     std::unique_ptr<Brain> b(new Brain(district, options));
     traffic::RunOptions run;
     run.controller = options.adaptive;
     run.sim.seed = options.seed;
     run.sim.threads = options.threads;
     CB_TRY_ASSIGN(b->traffic_, traffic::SignalledSim::Create(district.net, district.demand, run));
+
+    CB_TRY_ASSIGN(auto drive, dispatch::RoadGraph::FromRoadNetwork(district.net));
+    std::vector<dispatch::RoadGraph::EdgeSpec> walk;
+    std::vector<std::string> names;
+    std::vector<core::Point> xy;
+    for (const auto& in : district.net.intersections) {
+        names.push_back(in.id);
+        xy.push_back(in.point);
+    }
+    for (size_t r = 0; r < district.net.roads.size(); ++r) {
+        const core::Road& road = district.net.roads[r];
+        // Pavements run both ways along every road, at 1 m/s: each robot scales them by its own pace.
+        for (const auto& [from, to] : {std::pair{road.from, road.to}, std::pair{road.to, road.from}}) {
+            walk.push_back({static_cast<dispatch::NodeId>(from),
+                            static_cast<dispatch::NodeId>(to),
+                            road.length_m,
+                            1.0,
+                            static_cast<int32_t>(r)});
+        }
+    }
+    CB_TRY_ASSIGN(auto pavements,
+                  dispatch::RoadGraph::Build(std::move(names), std::move(xy), std::move(walk), "pavements"));
+    b->gazetteer_ = GazetteerOf(drive);
+    for (const Landmark& l : district.landmarks) b->gazetteer_.AddLandmark(l.name, l.at);
+    CB_TRY_ASSIGN(auto dispatcher, dispatch::Dispatcher::Create(std::move(drive), std::move(pavements), {}));
+    b->dispatcher_.emplace(std::move(dispatcher));
+
+    // Who may be sent to what comes from the taxonomy ("response.units"), checked here against dispatch's kinds.
+    const incident::Taxonomy& taxonomy = incident::Taxonomy::Default();
+    for (const incident::Category& c : taxonomy.categories()) {
+        dispatch::KindMask mask = 0;
+        for (const std::string& kind : c.unit_kinds) {
+            auto k = dispatch::ParseUnitKind(kind);
+            if (!k.ok()) return InvalidArgument("taxonomy." + c.code + ".response.units", k.error().message);
+            mask |= dispatch::MaskOf(*k);
+        }
+        b->kinds_of_.push_back(mask);
+    }
 
     // A run owns its store: a fresh file, so that cases of an earlier run do not absorb this run's reports.
     for (const char* suffix : {"", "-wal", "-shm"}) {
@@ -126,34 +155,27 @@ Result<std::unique_ptr<Brain>> Brain::Create(const District& district, const Bra
     CB_TRY_ASSIGN(auto store, incident::OpenSqliteStore(options.db_path, /*durable=*/false));
     incident::EngineOptions engine_options;
     engine_options.origin = {{district.frame.origin_lat(), district.frame.origin_lon()}};
-    CB_TRY_ASSIGN(b->engine_,
-                  incident::IncidentEngine::Open(std::move(store), incident::Taxonomy::Default(), engine_options));
+    engine_options.change_feed = true;
+    Brain* brain = b.get();
+    // Intake places a message by the places it names, whoever sent it (the simulated app or an HTTP client).
+    engine_options.locate = [brain](incident::Report& r) {
+        if (r.source != incident::Source::kCitizen) return false;
+        brain->messages_.fetch_add(1, std::memory_order_relaxed);
+        const auto place = brain->gazetteer_.Locate(r.description);
+        if (!place) return false;
+        const auto [lat, lon] = brain->district_.frame.ToWgs84(place->where);
+        r.lat = lat;
+        r.lon = lon;
+        r.address = place->name;
+        brain->messages_located_.fetch_add(1, std::memory_order_relaxed);
+        return true;
+    };
+    // Danger words raise the priority the category gives (a missing manhole cover near children, …).
+    engine_options.assess = [](const incident::Report& r, int priority) {
+        return r.source == incident::Source::kCitizen ? nlp::AssessUrgency(r.description, priority).priority : priority;
+    };
+    CB_TRY_ASSIGN(b->engine_, incident::IncidentEngine::Open(std::move(store), taxonomy, engine_options));
 
-    CB_TRY_ASSIGN(b->drive_, dispatch::RoadGraph::FromRoadNetwork(district.net));
-    std::vector<dispatch::RoadGraph::EdgeSpec> walk;
-    std::vector<std::string> names;
-    std::vector<core::Point> xy;
-    for (const auto& in : district.net.intersections) {
-        names.push_back(in.id);
-        xy.push_back(in.point);
-    }
-    for (size_t r = 0; r < district.net.roads.size(); ++r) {
-        const core::Road& road = district.net.roads[r];
-        // Pavements run both ways along every road.
-        walk.push_back({static_cast<dispatch::NodeId>(road.from),
-                        static_cast<dispatch::NodeId>(road.to),
-                        road.length_m,
-                        1.0,
-                        static_cast<int32_t>(r)});
-        walk.push_back({static_cast<dispatch::NodeId>(road.to),
-                        static_cast<dispatch::NodeId>(road.from),
-                        road.length_m,
-                        1.0,
-                        static_cast<int32_t>(r)});
-    }
-    CB_TRY_ASSIGN(b->walk_, dispatch::RoadGraph::Build(std::move(names), std::move(xy), std::move(walk), "pavements"));
-    b->gazetteer_ = GazetteerOf(b->drive_);
-    for (const Landmark& l : district.landmarks) b->gazetteer_.AddLandmark(l.name, l.at);
     for (const UnitSpec& spec : district.units) {
         Unit u;
         u.name = spec.name;
@@ -170,22 +192,6 @@ int64_t Brain::Vehicles() const { return traffic_->sim().Running(); }
 
 size_t Brain::OpenCases() const { return engine_->open_cases(); }
 
-const dispatch::RoadGraph& Brain::GraphOf(UnitKind kind) const { return kind == UnitKind::kCrew ? drive_ : walk_; }
-
-double Brain::PaceOf(UnitKind kind) const {
-    switch (kind) {
-        case UnitKind::kRobotDog:
-            return 2.5;  // m/s on pavements
-        case UnitKind::kSanitationRobot:
-            return 1.8;
-        case UnitKind::kDrone:
-            return 10;
-        case UnitKind::kCrew:
-            break;
-    }
-    return 1;  // the drive graph's own times
-}
-
 dispatch::NodeId Brain::NearestNode(core::Point p) const {
     dispatch::NodeId best = 0;
     double best_d = std::numeric_limits<double>::infinity();
@@ -198,137 +204,190 @@ dispatch::NodeId Brain::NearestNode(core::Point p) const {
     return best;
 }
 
-Status Brain::Transition(Tracked& c, incident::Action action, const std::string& actor, const std::string& note) {
-    const incident::TimeMs now = ClockMs(now_s_);
-    auto r = engine_->Apply(c.id, action, actor, note, now);
-    if (!r.ok()) return r.error();
-    // The step that ends now ended late: the same rule by which the engine escalates, kept here so that the
-    // compliance figure needs no query per case and frame.
-    if (c.deadline_ms > 0 && now > c.deadline_ms) c.missed = true;
-    c.status = r->status;
-    c.deadline_ms = r->deadline_ms;
-    return {};
+Result<bool> Brain::Transition(const Job& job,
+                               incident::Action action,
+                               const std::string& actor,
+                               const std::string& note) {
+    auto r = engine_->Apply(job.id, action, actor, note, ClockMs());
+    if (r.ok()) return true;
+    if (Stale(r.error())) {
+        ++stale_plans_;
+        return false;
+    }
+    return r.error();
 }
 
-Status Brain::Intake(double t) {
+Status Brain::SenseWorld() {
+    // The simulated World is one connector among others: its reports enter through the same intake as an HTTP
+    // client's. Only the measures of classification need its ground truth.
     reports_.clear();
-    world_.Advance(t, reports_);
+    world_.Advance(Now(), reports_);
     if (reports_.empty()) return {};
+    std::vector<std::string> ids;
+    ids.reserve(reports_.size());
     for (incident::Report& r : reports_) {
         r.time_ms += options_.epoch_ms;
-        if (r.source != incident::Source::kCitizen) continue;
-        ++messages_;
-        if (r.lat) continue;
-        if (const auto place = gazetteer_.Locate(r.description)) {
-            const auto [lat, lon] = district_.frame.ToWgs84(place->where);
-            r.lat = lat;
-            r.lon = lon;
-            r.address = place->name;
-            ++messages_located_;
-        }
+        ids.push_back(r.external_id);
     }
-    auto receipts = engine_->Ingest(reports_, ClockMs(t));
-    const incident::Taxonomy& taxonomy = engine_->taxonomy();
+    const auto receipts = engine_->Ingest(std::move(reports_), ClockMs());
+    reports_ = {};
+    const auto& truth = world_.MessageTruth();
     for (size_t i = 0; i < receipts.size(); ++i) {
         if (!receipts[i].ok()) {
             ++intake_errors_;
             continue;
         }
         const incident::Receipt& rec = *receipts[i];
-        const incident::Report& report = reports_[i];
-        if (rec.retried) continue;
-        if (rec.classified) {
-            ++classified_;
-            const auto& truth = world_.MessageTruth();
-            const std::string_view id = report.external_id;
-            size_t n = truth.size();
-            if (id.rfind("app-", 0) == 0) std::from_chars(id.data() + 4, id.data() + id.size(), n);
-            if (n < truth.size() && truth[n] == rec.category) ++classified_right_;
-        }
-        if (rec.duplicate) {
-            ++duplicates_merged_;
-            if (auto it = case_index_.find(rec.case_id); it != case_index_.end()) ++cases_[it->second].reports;
+        if (rec.retried || !rec.classified) continue;
+        ++classified_;
+        const std::string_view id = ids[i];
+        size_t n = truth.size();
+        if (id.rfind("app-", 0) == 0) std::from_chars(id.data() + 4, id.data() + id.size(), n);
+        if (n < truth.size() && truth[n] == rec.category) ++classified_right_;
+    }
+    return {};
+}
+
+Status Brain::FollowEngine() {
+    engine_->DrainChanges(changes_);
+    const incident::Taxonomy& taxonomy = engine_->taxonomy();
+    for (const incident::CaseChange& ch : changes_) {
+        auto it = job_index_.find(ch.case_id);
+        if (ch.what == incident::CaseChange::What::kCreated) {
+            const auto c = engine_->OpenCase(ch.case_id);
+            if (!c) continue;  // already left the flow (an operator was quicker than this step)
+            Job job;
+            job.id = c->id;
+            job.source = ch.source;
+            job.first_report_ms = c->created_ms - options_.epoch_ms;
+            if (c->lat) {
+                job.has_point = true;
+                job.at = district_.frame.ToLocal(*c->lat, *c->lon);
+                job.node = NearestNode(job.at);
+            }
+            ++by_category_[c->category];
+            if (ch.source == incident::Source::kCitizen) {
+                const incident::Department* dept = taxonomy.FindDepartment(c->department);
+                job.reply = nlp::AcknowledgementReply(
+                    std::to_string(c->id), dept != nullptr ? dept->name : c->department, c->deadline_ms);
+            }
+            job_index_.emplace(job.id, jobs_.size());
+            jobs_.push_back(std::move(job));
+            // Machines that are sure and messages placed in a known category are filed at once; the rest wait for
+            // an operator (the human queue).
+            const bool sure = jobs_.back().has_point && c->category != taxonomy.Fallback().code && ch.confidence >= 0.8;
+            if (sure) {
+                const bool citizen = ch.source == incident::Source::kCitizen;
+                CB_TRY_ASSIGN(
+                    bool filed,
+                    Transition(
+                        jobs_.back(), incident::Action::kFile, "brain", citizen ? "filed on intake" : "sensor/camera"));
+                (void)filed;
+            } else {
+                jobs_.back().next_check_ms = NowMs() + options_.operator_review_ms;
+                ++human_queue_;
+            }
             continue;
         }
-        Tracked c;
-        c.id = rec.case_id;
-        c.category = rec.category;
-        c.department = rec.department;
-        c.source = report.source;
-        c.first_report_s = t;
-        c.deadline_ms = rec.deadline_ms;
-        const incident::Category* cat = taxonomy.Find(rec.category);
-        c.priority = cat != nullptr ? cat->priority : 3;
-        if (report.lat) {
-            c.has_point = true;
-            c.at = district_.frame.ToLocal(*report.lat, *report.lon);
-            c.node = NearestNode(c.at);
-        }
-        const bool citizen = report.source == incident::Source::kCitizen;
-        if (citizen) {
-            // Danger words raise the priority the category gives (a missing manhole cover near children, …).
-            c.priority = nlp::AssessUrgency(report.description, c.priority).priority;
-            const incident::Department* dept = taxonomy.FindDepartment(rec.department);
-            c.reply = nlp::AcknowledgementReply(
-                std::to_string(rec.case_id), dept != nullptr ? dept->name : rec.department, rec.deadline_ms);
-        }
-        case_index_.emplace(c.id, cases_.size());
-        cases_.push_back(std::move(c));
-        Tracked& added = cases_.back();
-        // Machines and confident classifications are filed at once; the rest wait for an operator (human queue).
-        const bool sure = citizen ? (rec.classified && added.has_point) : report.confidence >= 0.8;
-        if (sure) {
-            CB_TRY(Transition(added, incident::Action::kFile, "brain", citizen ? "filed on intake" : "sensor/camera"));
-        } else {
-            added.next_check_s = t + options_.operator_review_s;
-            ++human_queue_;
+        if (it == job_index_.end()) continue;  // a case of an earlier run in the same store
+        Job& job = jobs_[it->second];
+        if (ch.what == incident::CaseChange::What::kJoined) {
+            ++duplicates_merged_;
+        } else if (ch.what == incident::CaseChange::What::kTransition) {
+            if (ch.late) job.missed = true;
+            if (!incident::IsOpen(ch.status) && job.open) {
+                job.open = false;
+                if (ch.status == incident::CaseStatus::kClosed) ++cases_closed_;
+                if (ch.status == incident::CaseStatus::kRejected) {
+                    ++cases_rejected_;
+                    job.rejected = true;
+                }
+                ReleaseUnit(job);
+            }
         }
     }
     return {};
 }
 
-Status Brain::Review(double t) {
+void Brain::ReleaseUnit(Job& job) {
+    if (job.unit < 0) return;
+    Unit& u = units_[static_cast<size_t>(job.unit)];
+    if (u.job == static_cast<int32_t>(job_index_.at(job.id))) {
+        // Called off (the case was closed or rejected by someone else): it stops where it is on its way.
+        if (u.mode == UnitMode::kEnRoute) {
+            const incident::TimeMs travelled = NowMs() - u.depart_ms;
+            size_t i = 0;
+            while (i + 1 < u.route.nodes.size() && static_cast<incident::TimeMs>(u.route.at_ms[i + 1]) <= travelled) {
+                ++i;
+            }
+            u.node = u.route.nodes[i];
+        }
+        u.mode = UnitMode::kIdle;
+        u.busy_ms += NowMs() - u.busy_since_ms;
+        u.job = -1;
+        u.route = {};
+    }
+    job.unit = -1;
+}
+
+Status Brain::Review() {
     const std::string& fallback = engine_->taxonomy().Fallback().code;
-    for (Tracked& c : cases_) {
-        if (c.next_check_s < 0 || c.next_check_s > t) continue;
-        c.next_check_s = -1;
-        if (c.status == incident::CaseStatus::kReported) {
-            if (c.category != fallback && c.has_point) {
-                CB_TRY(Transition(c, incident::Action::kFile, "operator", "filed after review"));
+    const incident::TimeMs now = NowMs();
+    for (Job& job : jobs_) {
+        if (job.next_check_ms < 0 || job.next_check_ms > now) continue;
+        job.next_check_ms = -1;
+        const auto c = engine_->OpenCase(job.id);
+        if (!c) continue;
+        if (c->status == incident::CaseStatus::kReported) {
+            if (c->category != fallback && job.has_point) {
+                CB_TRY_ASSIGN(bool ok, Transition(job, incident::Action::kFile, "operator", "filed after review"));
+                (void)ok;
             } else {
-                CB_TRY(Transition(c,
-                                  incident::Action::kReject,
-                                  "operator",
-                                  c.has_point ? "not a matter for a unit: answered by the 12345 knowledge base"
-                                              : "no place given: the citizen is called back"));
+                CB_TRY_ASSIGN(bool ok,
+                              Transition(job,
+                                         incident::Action::kReject,
+                                         "operator",
+                                         job.has_point ? "not a matter for a unit: answered by the 12345 knowledge base"
+                                                       : "no place given: the citizen is called back"));
+                (void)ok;
             }
-        } else if (c.status == incident::CaseStatus::kHandled) {
-            if (!world_.StillThere(c.category, c.at, t)) {
-                CB_TRY(Transition(c,
-                                  incident::Action::kClose,
-                                  c.source == incident::Source::kCitizen ? "inspector" : "camera",
-                                  "verified on the spot"));
+        } else if (c->status == incident::CaseStatus::kHandled) {
+            if (!world_.StillThere(c->category, job.at, Now())) {
+                CB_TRY_ASSIGN(bool ok,
+                              Transition(job,
+                                         incident::Action::kClose,
+                                         job.source == incident::Source::kCitizen ? "inspector" : "camera",
+                                         "verified on the spot"));
+                (void)ok;
             } else {
-                c.next_check_s = t + 300;  // still there: look again (the verify deadline keeps running)
+                job.next_check_ms = now + 300'000;  // still there: look again (the verify deadline keeps running)
             }
         }
     }
     return {};
 }
 
-Status Brain::DispatchUnits(double t) {
-    std::vector<size_t> task_cases;
+Status Brain::DispatchUnits() {
+    // The filed cases as the engine holds them now: priority includes urgency and escalation.
+    const std::vector<incident::Case> filed = engine_->OpenCasesIn(incident::CaseStatus::kFiled);
+    std::vector<size_t> task_jobs;
     std::vector<dispatch::TaskSpec> tasks;
-    for (size_t i = 0; i < cases_.size(); ++i) {
-        const Tracked& c = cases_[i];
-        if (c.status != incident::CaseStatus::kFiled || c.unit >= 0 || !c.has_point) continue;
-        task_cases.push_back(i);
-        tasks.push_back({c.node, KindsFor(c.category), std::clamp(c.priority, 1, 4)});
+    const incident::Taxonomy& taxonomy = engine_->taxonomy();
+    for (const incident::Case& c : filed) {
+        auto it = job_index_.find(c.id);
+        if (it == job_index_.end()) continue;
+        const Job& job = jobs_[it->second];
+        if (job.unit >= 0 || !job.has_point) continue;
+        const incident::Category* cat = taxonomy.Find(c.category);
+        const dispatch::KindMask kinds = cat != nullptr
+                                             ? kinds_of_[static_cast<size_t>(cat - taxonomy.categories().data())]
+                                             : dispatch::MaskOf(dispatch::UnitKind::kCrew);
+        task_jobs.push_back(it->second);
+        tasks.push_back({job.node, kinds, std::clamp(c.priority, 1, 4)});
     }
     if (tasks.empty()) return {};
     std::vector<size_t> free_units;
     std::vector<dispatch::UnitState> states;
-    std::vector<std::vector<dispatch::TimeMs>> table;
     for (size_t u = 0; u < units_.size(); ++u) {
         if (units_[u].mode != UnitMode::kIdle) continue;
         free_units.push_back(u);
@@ -336,83 +395,77 @@ Status Brain::DispatchUnits(double t) {
         s.kind = units_[u].kind;
         s.node = units_[u].node;
         states.push_back(s);
-        const auto all = dispatch::OneToAll(GraphOf(s.kind), s.node);
-        const double pace = PaceOf(s.kind);
-        auto& row = table.emplace_back();
-        row.reserve(tasks.size());
-        for (const auto& task : tasks) {
-            const dispatch::TimeMs ms = all[task.node];
-            row.push_back(ms == dispatch::kUnreachable ? ms
-                                                       : static_cast<dispatch::TimeMs>(static_cast<double>(ms) / pace));
-        }
     }
     if (states.empty()) return {};
-    const dispatch::AssignmentResult result = dispatch::Assign(states, tasks, table);
+    const dispatch::AssignmentResult result = dispatcher_->Assign(states, tasks);
     for (size_t k = 0; k < tasks.size(); ++k) {
         const int32_t su = result.unit_of_task[k];
         if (su < 0) continue;
-        Unit& unit = units_[free_units[static_cast<size_t>(su)]];
-        Tracked& c = cases_[task_cases[k]];
-        const dispatch::RoadGraph& g = GraphOf(unit.kind);
-        const auto path = dispatch::ShortestPath(g, unit.node, c.node);
-        if (!path) continue;  // cannot happen: the table said reachable
-        const double pace = PaceOf(unit.kind);
-        unit.path = path->nodes;
-        unit.at_s.assign(1, t);
-        for (size_t i = 1; i < unit.path.size(); ++i) {
-            dispatch::TimeMs best = dispatch::kUnreachable;
-            for (uint32_t e = g.first_out[unit.path[i - 1]]; e < g.first_out[unit.path[i - 1] + 1]; ++e) {
-                if (g.head[e] == unit.path[i]) best = std::min<dispatch::TimeMs>(best, g.time_ms[e]);
-            }
-            unit.at_s.push_back(unit.at_s.back() + static_cast<double>(best) / 1000 / pace);
-        }
+        const size_t unit_index = free_units[static_cast<size_t>(su)];
+        Unit& unit = units_[unit_index];
+        Job& job = jobs_[task_jobs[k]];
+        auto route = dispatcher_->RouteOf(unit.kind, unit.node, job.node);
+        if (!route) continue;  // cannot happen: the table said reachable
+        const double eta_s = static_cast<double>(route->time_ms()) / 1000;
+        CB_TRY_ASSIGN(bool sent,
+                      Transition(job,
+                                 incident::Action::kDispatch,
+                                 unit.name,
+                                 std::string(dispatch::UnitKindName(unit.kind)) + " " + unit.name + ", ETA " +
+                                     std::to_string(static_cast<int>(eta_s)) + " s"));
+        if (!sent) continue;
+        unit.route = std::move(*route);
+        unit.depart_ms = NowMs();
         unit.mode = UnitMode::kEnRoute;
-        unit.job = static_cast<int32_t>(task_cases[k]);
-        unit.busy_since_s = t;
-        c.unit = static_cast<int32_t>(free_units[static_cast<size_t>(su)]);
-        const double eta = unit.at_s.back() - t;
-        CB_TRY(Transition(c,
-                          incident::Action::kDispatch,
-                          unit.name,
-                          std::string(dispatch::UnitKindName(unit.kind)) + " " + unit.name + ", ETA " +
-                              std::to_string(static_cast<int>(eta)) + " s"));
+        unit.job = static_cast<int32_t>(task_jobs[k]);
+        unit.busy_since_ms = NowMs();
+        job.unit = static_cast<int32_t>(unit_index);
+        job.unit_name = unit.name;
     }
     return {};
 }
 
-Status Brain::MoveUnits(double t) {
+Status Brain::MoveUnits() {
+    const incident::TimeMs now = NowMs();
+    const incident::Taxonomy& taxonomy = engine_->taxonomy();
     for (Unit& u : units_) {
-        if (u.mode == UnitMode::kEnRoute && t >= u.at_s.back()) {
-            u.node = u.path.back();
+        if (u.mode == UnitMode::kEnRoute && now - u.depart_ms >= static_cast<incident::TimeMs>(u.route.time_ms())) {
+            u.node = u.route.nodes.back();
             u.mode = UnitMode::kOnSite;
-            Tracked& c = cases_[static_cast<size_t>(u.job)];
-            c.onsite_s = t;
-            response_s_.push_back(t - c.first_report_s);
-            c.handle = world_.BeginHandling(c.category, c.at, t);
+            Job& job = jobs_[static_cast<size_t>(u.job)];
+            const auto c = engine_->OpenCase(job.id);
+            if (!c) {
+                ReleaseUnit(job);
+                continue;
+            }
+            job.onsite_ms = now;
+            response_ms_.push_back(now - job.first_report_ms);
+            job.handle = world_.BeginHandling(c->category, job.at, Now());
             std::string note = "on site";
-            if (u.kind != UnitKind::kCrew) {
-                if (const char* text = NoticeFor(c.category)) {
-                    // The notice as the robot's speech synthesiser reads it (numbered pinyin for espeak-ng).
-                    auto pinyin = dispatch::ToPinyin(text);
-                    if (pinyin.ok()) {
-                        ++notices_;
-                        c.notice = text;
-                        note += "; notice played: " + std::string(text);
-                    }
+            const incident::Category* cat = taxonomy.Find(c->category);
+            if (u.kind != dispatch::UnitKind::kCrew && cat != nullptr && !cat->notice.empty()) {
+                // The notice as the robot's speech synthesiser reads it (numbered pinyin for espeak-ng).
+                if (dispatch::ToPinyin(cat->notice).ok()) {
+                    ++notices_;
+                    job.notice = cat->notice;
+                    note += "; notice played: " + cat->notice;
                 }
             }
-            CB_TRY(Transition(c, incident::Action::kStart, u.name, note));
+            CB_TRY_ASSIGN(bool started, Transition(job, incident::Action::kStart, u.name, note));
+            if (!started) ReleaseUnit(job);
         } else if (u.mode == UnitMode::kOnSite) {
-            Tracked& c = cases_[static_cast<size_t>(u.job)];
-            if (!world_.Done(c.handle, t)) continue;
-            CB_TRY(Transition(c, incident::Action::kFeedback, u.name, "done"));
-            c.next_check_s =
-                t + (c.source == incident::Source::kCitizen ? options_.inspector_verify_s : options_.camera_verify_s);
+            Job& job = jobs_[static_cast<size_t>(u.job)];
+            if (!world_.Done(job.handle, Now())) continue;
+            CB_TRY_ASSIGN(bool reported, Transition(job, incident::Action::kFeedback, u.name, "done"));
+            if (reported) {
+                job.next_check_ms = now + (job.source == incident::Source::kCitizen ? options_.inspector_verify_ms
+                                                                                    : options_.camera_verify_ms);
+            }
             u.mode = UnitMode::kIdle;
-            u.busy_s += t - u.busy_since_s;
+            u.busy_ms += now - u.busy_since_ms;
             u.job = -1;
-            u.path.clear();
-            u.at_s.clear();
+            u.route = {};
+            job.unit = -1;  // the unit is free; job.unit_name keeps who did it
         }
     }
     return {};
@@ -426,7 +479,7 @@ void Brain::UpdateSpeeds() {
         road_speed_[r] = load.vehicles > 0 ? load.speed_sum / static_cast<double>(load.vehicles)
                                            : std::numeric_limits<double>::quiet_NaN();
     }
-    drive_.UpdateRoadSpeeds(road_speed_);
+    dispatcher_->UpdateRoadSpeeds(road_speed_);
 }
 
 void Brain::RecordSeries() {
@@ -439,7 +492,7 @@ void Brain::RecordSeries() {
         ratio_sum += std::min(1.0, road_speed_[r] / limit);
         ++n;
     }
-    series_.push_back({now_s_,
+    series_.push_back({Now(),
                        static_cast<double>(Vehicles()),
                        n > 0 ? ratio_sum / n : 1.0,
                        static_cast<double>(OpenCases()),
@@ -448,37 +501,41 @@ void Brain::RecordSeries() {
 
 Status Brain::Step() {
     if (Finished()) return {};
-    const double t = now_s_;
-    CB_TRY(Intake(t));
-    CB_TRY(Review(t));
-    if (std::fmod(t, options_.dispatch_interval_s) < 1e-9) CB_TRY(DispatchUnits(t));
-    CB_TRY(MoveUnits(t));
-    if (std::fmod(t, options_.speed_update_s) < 1e-9) UpdateSpeeds();
-    if (std::fmod(t, 60) < 1e-9) {
-        CB_TRY_ASSIGN(int escalated, engine_->Tick(ClockMs(t)));
+    const incident::TimeMs t = NowMs();
+    CB_TRY(SenseWorld());
+    CB_TRY(FollowEngine());
+    CB_TRY(Review());
+    if (t % options_.dispatch_interval_ms == 0) CB_TRY(DispatchUnits());
+    CB_TRY(MoveUnits());
+    if (t % options_.speed_update_ms == 0) UpdateSpeeds();
+    if (t % 60'000 == 0) {
+        CB_TRY_ASSIGN(int escalated, engine_->Tick(ClockMs()));
         (void)escalated;
     }
     traffic_->Step();
-    now_s_ = traffic_->sim().Now();
-    if (std::fmod(now_s_, 60) < 1e-9) RecordSeries();
+    now_ms_.store(t + 1000, std::memory_order_relaxed);
+    if ((t + 1000) % 60'000 == 0) RecordSeries();
     return {};
 }
 
-core::Point Brain::UnitPosition(const Unit& u, double t) const {
-    const auto& xy = drive_.node_xy;
+core::Point Brain::UnitPosition(const Unit& u) const {
+    const auto& xy = dispatcher_->roads().node_xy;
     if (u.mode == UnitMode::kOnSite && u.job >= 0) {
-        const Tracked& c = cases_[static_cast<size_t>(u.job)];
-        if (c.has_point) return c.at;
+        const Job& job = jobs_[static_cast<size_t>(u.job)];
+        if (job.has_point) return job.at;
     }
-    if (u.mode != UnitMode::kEnRoute || u.path.size() < 2) return xy[u.node];
+    const auto& nodes = u.route.nodes;
+    if (u.mode != UnitMode::kEnRoute || nodes.size() < 2) return xy[u.node];
+    const auto travelled = static_cast<dispatch::TimeMs>(NowMs() - u.depart_ms);
+    const auto& at = u.route.at_ms;
     size_t i = 1;
-    while (i + 1 < u.path.size() && u.at_s[i] <= t) ++i;
-    const double span = u.at_s[i] - u.at_s[i - 1];
-    const double f = span > 0 ? std::clamp((t - u.at_s[i - 1]) / span, 0.0, 1.0) : 1.0;
-    const core::Point a = xy[u.path[i - 1]], b = xy[u.path[i]];
+    while (i + 1 < nodes.size() && at[i] <= travelled) ++i;
+    const double span = static_cast<double>(at[i] - at[i - 1]);
+    const double f =
+        span > 0 ? std::clamp((static_cast<double>(travelled) - static_cast<double>(at[i - 1])) / span, 0.0, 1.0) : 1.0;
+    const core::Point a = xy[nodes[i - 1]], b = xy[nodes[i]];
     return {a.x + (b.x - a.x) * f, a.y + (b.y - a.y) * f};
 }
-
 std::string Brain::NetworkJson() const {
     const auto& net = district_.net;
     double minx = 1e18, miny = 1e18, maxx = -1e18, maxy = -1e18;
@@ -520,7 +577,7 @@ std::string Brain::NetworkJson() const {
                           {"landmarks", std::move(landmarks)},
                           {"units", std::move(units)},
                           {"categories", std::move(categories)},
-                          {"duration_s", duration_s_},
+                          {"duration_s", Duration()},
                           {"epoch_ms", options_.epoch_ms}}
         .dump();
 }
@@ -549,36 +606,41 @@ nlohmann::json Brain::Frame(bool with_series) const {
     }
     nlohmann::json units = nlohmann::json::array();
     for (const Unit& u : units_) {
-        const core::Point p = UnitPosition(u, now_s_);
+        const core::Point p = UnitPosition(u);
         units.push_back({std::round(p.x),
                          std::round(p.y),
                          static_cast<int>(u.mode),
-                         u.job >= 0 ? cases_[static_cast<size_t>(u.job)].id : 0});
+                         u.job >= 0 ? jobs_[static_cast<size_t>(u.job)].id : 0});
     }
+    // The newest 400 cases, read from the engine's store and rendered as /api/v1/cases renders them; what the
+    // brain did about each (unit, arrival, reply, notice) is added under its own keys.
     nlohmann::json cases = nlohmann::json::array();
-    const size_t first = cases_.size() > 400 ? cases_.size() - 400 : 0;
-    for (size_t i = first; i < cases_.size(); ++i) {
-        const Tracked& c = cases_[i];
-        nlohmann::json j = {{"id", c.id},
-                            {"cat", c.category},
-                            {"status", incident::StatusName(c.status)},
-                            {"dept", c.department},
-                            {"prio", c.priority},
-                            {"src", incident::SourceName(c.source)},
-                            {"reports", c.reports},
-                            {"t0", c.first_report_s}};
-        if (c.has_point) j["xy"] = {std::round(c.at.x), std::round(c.at.y)};
-        if (c.onsite_s >= 0) j["onsite_s"] = c.onsite_s - c.first_report_s;
-        if (c.unit >= 0) j["unit"] = units_[static_cast<size_t>(c.unit)].name;
-        if (!c.reply.empty()) j["reply"] = c.reply;
-        if (!c.notice.empty()) j["notice"] = c.notice;
-        cases.push_back(std::move(j));
+    incident::CaseFilter filter;
+    filter.limit = 400;
+    filter.offset = static_cast<int>(jobs_.size() > 400 ? jobs_.size() - 400 : 0);
+    const incident::TimeMs clock = ClockMs();
+    if (auto listed = engine_->ListCases(filter, clock); listed.ok()) {
+        for (const incident::Case& c : *listed) {
+            nlohmann::json j = incident::CaseJson(c, engine_->taxonomy(), clock);
+            auto it = job_index_.find(c.id);
+            if (it != job_index_.end()) {
+                const Job& job = jobs_[it->second];
+                j["source"] = incident::SourceName(job.source);
+                j["first_report_s"] = static_cast<double>(job.first_report_ms) / 1000;
+                if (job.has_point) j["xy"] = {std::round(job.at.x), std::round(job.at.y)};
+                if (job.onsite_ms >= 0) j["onsite_s"] = static_cast<double>(job.onsite_ms - job.first_report_ms) / 1000;
+                if (!job.unit_name.empty()) j["unit"] = job.unit_name;
+                if (!job.reply.empty()) j["reply"] = job.reply;
+                if (!job.notice.empty()) j["notice"] = job.notice;
+            }
+            cases.push_back(std::move(j));
+        }
     }
-    nlohmann::json frame = {{"t", now_s_},
-                            {"duration_s", duration_s_},
+    nlohmann::json frame = {{"t", Now()},
+                            {"duration_s", Duration()},
                             {"vehicles", sim.Running()},
                             {"waiting", sim.Waiting()},
-                            {"raining", world_.Raining(now_s_)},
+                            {"raining", world_.Raining(Now())},
                             {"water_cm", world_.WaterLevels()},
                             {"speed", speed},
                             {"occupancy", occupancy},
@@ -598,47 +660,51 @@ nlohmann::json Brain::Frame(bool with_series) const {
 }
 
 nlohmann::json Brain::Results() const {
-    nlohmann::json by_category = nlohmann::json::object();
-    size_t counted = 0, met = 0, closed = 0, rejected = 0;
-    const incident::TimeMs now = ClockMs(now_s_);
-    for (const Tracked& c : cases_) {
-        by_category[c.category] = by_category.value(c.category, 0) + 1;
-        if (c.status == incident::CaseStatus::kRejected) {
-            ++rejected;
-            continue;
-        }
-        if (c.status == incident::CaseStatus::kClosed) ++closed;
+    size_t counted = 0, met = 0;
+    const incident::TimeMs clock = ClockMs();
+    for (const Job& job : jobs_) {
         // Met: no step has ended after its deadline, and the current step's deadline (if any) lies ahead.
+        if (job.rejected) continue;
+        std::optional<incident::Case> c;
+        if (job.open) c = engine_->OpenCase(job.id);
         ++counted;
-        const bool open = incident::IsOpen(c.status);
-        if (!c.missed && !(open && c.deadline_ms > 0 && c.deadline_ms < now)) ++met;
+        const bool late_now = c && c->deadline_ms > 0 && c->deadline_ms < clock;
+        if (!job.missed && !late_now) ++met;
     }
-    double busy = 0;
-    for (const Unit& u : units_) busy += u.busy_s + (u.mode != UnitMode::kIdle ? now_s_ - u.busy_since_s : 0);
-    const double utilisation = units_.empty() || now_s_ <= 0 ? 0 : busy / (static_cast<double>(units_.size()) * now_s_);
+    const incident::TimeMs now = NowMs();
+    double busy_ms = 0;
+    for (const Unit& u : units_) {
+        busy_ms += static_cast<double>(u.busy_ms + (u.mode != UnitMode::kIdle ? now - u.busy_since_ms : 0));
+    }
+    const double utilisation =
+        units_.empty() || now <= 0 ? 0 : busy_ms / (static_cast<double>(units_.size()) * static_cast<double>(now));
+    nlohmann::json by_category = nlohmann::json::object();
+    for (const auto& [category, n] : by_category_) by_category[category] = n;
     const traffic::Metrics m = traffic_->sim().GetMetrics();
-    return {{"sim_s", now_s_},
+    return {{"sim_s", Now()},
             {"att_adaptive_s", m.att_s},
             {"throughput_adaptive", m.throughput},
             {"vehicles", m.spawned},
             {"cases", std::move(by_category)},
-            {"cases_total", cases_.size()},
-            {"cases_closed", closed},
-            {"cases_rejected", rejected},
+            {"cases_total", jobs_.size()},
+            {"cases_closed", cases_closed_},
+            {"cases_rejected", cases_rejected_},
             {"open_cases", OpenCases()},
             {"duplicates_merged", duplicates_merged_},
-            {"reached", response_s_.size()},
-            {"p50_response_s", Percentile(response_s_, 0.5)},
-            {"p95_response_s", Percentile(response_s_, 0.95)},
+            {"reached", response_ms_.size()},
+            {"p50_response_s", PercentileS(response_ms_, 0.5)},
+            {"p95_response_s", PercentileS(response_ms_, 0.95)},
             {"deadline_met_ratio", counted > 0 ? static_cast<double>(met) / static_cast<double>(counted) : 1.0},
             {"unit_utilisation", utilisation},
             {"notices_played", notices_},
-            {"messages", messages_},
-            {"messages_located", messages_located_},
+            {"messages", messages_.load()},
+            {"messages_located", messages_located_.load()},
             {"classified_on_intake", classified_},
             {"classified_correct", classified_right_},
             {"human_queue", human_queue_},
             {"intake_errors", intake_errors_},
+            {"stale_plans", stale_plans_},
+            {"route_table_rebuilds", dispatcher_->rebuilds()},
             {"vendors_appeared", world_.VendorsAppeared()}};
 }
 

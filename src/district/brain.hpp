@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <atomic>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
-#include "dispatch/road_graph.hpp"
+#include "dispatch/dispatcher.hpp"
 #include "district/default_district.hpp"
 #include "district/world.hpp"
 #include "incident/engine.hpp"
@@ -26,11 +29,11 @@ struct BrainOptions {
     /// Wall-clock time of simulated second 0 (2026-06-15 07:00 Beijing time): cases carry real dates and replies
     /// real deadlines.
     incident::TimeMs epoch_ms = 1781478000000;
-    double dispatch_interval_s = 10;
-    double speed_update_s = 60;   // live road speeds into the drivers' routing graph
-    double camera_verify_s = 60;  // after a unit reports done, a camera looks again
-    double inspector_verify_s = 300;
-    double operator_review_s = 300;  // a case in the human queue waits this long for an operator
+    incident::TimeMs dispatch_interval_ms = 10'000;
+    incident::TimeMs speed_update_ms = 60'000;   // live road speeds into the drivers' routing
+    incident::TimeMs camera_verify_ms = 60'000;  // after a unit reports done, a camera looks again
+    incident::TimeMs inspector_verify_ms = 300'000;
+    incident::TimeMs operator_review_ms = 300'000;  // a case in the human queue waits this long for an operator
 };
 
 /// The street gazetteer of a routing graph's names: points every 20 m along each named road, junctions where two
@@ -47,16 +50,23 @@ public:
 
     /// One simulated second. An error is a broken invariant (the store failed), not a scenario event.
     Status Step();
-    double Now() const { return now_s_; }
-    double Duration() const { return duration_s_; }
-    bool Finished() const { return now_s_ >= duration_s_; }
+    /// Simulated time since the start, and its wall-clock date (what the API stamps reports with). ClockMs is
+    /// safe to call from any thread.
+    incident::TimeMs NowMs() const { return now_ms_.load(std::memory_order_relaxed); }
+    incident::TimeMs ClockMs() const { return options_.epoch_ms + NowMs(); }
+    double Now() const { return static_cast<double>(NowMs()) / 1000; }  // seconds, for the edges
+    double Duration() const { return static_cast<double>(duration_ms_) / 1000; }
+    bool Finished() const { return NowMs() >= duration_ms_; }
     int64_t Vehicles() const;
     size_t OpenCases() const;
+
+    /// The incident engine: the only owner of case state. The server's API calls it directly (same process).
+    incident::IncidentEngine& engine() { return *engine_; }
 
     /// Static geometry for the dashboard (local metres): roads, intersections, cameras, low points, depots.
     std::string NetworkJson() const;
     /// The live state for the dashboard; `with_series` adds the per-minute history: [t, vehicles running, mean
-    /// speed / limit, open cases, ATT so far].
+    /// speed / limit, open cases, ATT so far]. Cases are read from the engine and rendered in the API's schema.
     nlohmann::json Frame(bool with_series) const;
     /// The run's results (everything but the fixed-time baseline, which runs separately).
     nlohmann::json Results() const;
@@ -68,76 +78,79 @@ private:
         dispatch::UnitKind kind;
         dispatch::NodeId node = 0;  // where it is, or last was
         UnitMode mode = UnitMode::kIdle;
-        std::vector<dispatch::NodeId> path;
-        std::vector<double> at_s;  // when each node of the path is reached
-        int32_t job = -1;          // index into cases_
-        double busy_s = 0;
-        double busy_since_s = 0;
+        dispatch::Route route;
+        incident::TimeMs depart_ms = 0;
+        int32_t job = -1;  // index into jobs_
+        incident::TimeMs busy_ms = 0;
+        incident::TimeMs busy_since_ms = 0;
     };
-    struct Tracked {
+    /// What the brain did about a case: ids, where the unit goes, what was said. Never the case's state: status,
+    /// priority, category and deadlines are read from the engine when a decision needs them.
+    struct Job {
         incident::CaseId id = 0;
-        std::string category;
-        std::string department;
-        int priority = 3;
+        incident::Source source = incident::Source::kCitizen;
         bool has_point = false;
         core::Point at;
         dispatch::NodeId node = 0;
-        incident::CaseStatus status = incident::CaseStatus::kReported;
-        incident::Source source = incident::Source::kCitizen;
-        double first_report_s = 0;
-        double onsite_s = -1;
-        double next_check_s = -1;  // operator review or verification
-        int32_t unit = -1;
+        incident::TimeMs first_report_ms = 0;
+        incident::TimeMs onsite_ms = -1;
+        incident::TimeMs next_check_ms = -1;  // operator review or verification
+        int32_t unit = -1;                    // the unit on it now
+        std::string unit_name;                // the last unit sent
         int32_t handle = -1;
-        int reports = 1;
-        incident::TimeMs deadline_ms = 0;  // of the current step (0: none)
-        bool missed = false;               // a step ended after its deadline
+        bool open = true;       // the engine's feed has not yet said that it left the flow
+        bool rejected = false;  // ... as not a case (measures count it apart)
+        bool missed = false;    // measure: a step ended after its deadline
         std::string reply;
         std::string notice;
     };
 
     Brain(const District& district, const BrainOptions& options);
-    incident::TimeMs ClockMs(double t_s) const {
-        return options_.epoch_ms + static_cast<incident::TimeMs>(t_s * 1000 + 0.5);
-    }
-    Status Transition(Tracked& c, incident::Action action, const std::string& actor, const std::string& note);
-    Status Intake(double t);
-    Status Review(double t);
-    Status DispatchUnits(double t);
-    Status MoveUnits(double t);
+    /// A lifecycle step through the engine. False (and no error) when the case has moved on meanwhile (an
+    /// operator closed it through the API): the brain's plan is then stale, not broken.
+    Result<bool> Transition(const Job& job, incident::Action action, const std::string& actor, const std::string& note);
+    Status SenseWorld();
+    Status FollowEngine();
+    Status Review();
+    Status DispatchUnits();
+    Status MoveUnits();
+    void ReleaseUnit(Job& job);
     void UpdateSpeeds();
-    core::Point UnitPosition(const Unit& u, double t) const;
+    core::Point UnitPosition(const Unit& u) const;
     dispatch::NodeId NearestNode(core::Point p) const;
-    const dispatch::RoadGraph& GraphOf(dispatch::UnitKind kind) const;
-    double PaceOf(dispatch::UnitKind kind) const;
     void RecordSeries();
 
     const District& district_;
     BrainOptions options_;
-    double duration_s_;
-    double now_s_ = 0;
+    incident::TimeMs duration_ms_;
+    std::atomic<incident::TimeMs> now_ms_{0};
     std::unique_ptr<traffic::SignalledSim> traffic_;
     std::unique_ptr<incident::IncidentEngine> engine_;
     World world_;
-    dispatch::RoadGraph drive_;  // live car times: crews
-    dispatch::RoadGraph walk_;   // pavements at 1 m/s: robots scale it by their pace
+    std::optional<dispatch::Dispatcher> dispatcher_;
     nlp::Gazetteer gazetteer_;
+    std::vector<dispatch::KindMask> kinds_of_;  // per taxonomy category: who may be sent
     std::vector<Unit> units_;
-    std::vector<Tracked> cases_;
-    std::unordered_map<incident::CaseId, size_t> case_index_;
-    std::vector<incident::Report> reports_;  // reused every step
-    std::vector<double> road_speed_;         // mean speed per road, m/s (NaN: empty)
+    std::vector<Job> jobs_;
+    std::unordered_map<incident::CaseId, size_t> job_index_;
+    std::vector<incident::Report> reports_;      // reused every step
+    std::vector<incident::CaseChange> changes_;  // reused every step
+    std::vector<double> road_speed_;             // mean speed per road, m/s (NaN: empty)
 
     // Measures.
+    std::map<std::string, int64_t> by_category_;
+    int64_t cases_closed_ = 0;
+    int64_t cases_rejected_ = 0;
     int64_t duplicates_merged_ = 0;
     int64_t intake_errors_ = 0;
     int64_t classified_ = 0;
     int64_t classified_right_ = 0;
-    int64_t messages_ = 0;
-    int64_t messages_located_ = 0;
+    std::atomic<int64_t> messages_{0};
+    std::atomic<int64_t> messages_located_{0};
     int64_t human_queue_ = 0;
     int64_t notices_ = 0;
-    std::vector<double> response_s_;
+    int64_t stale_plans_ = 0;
+    std::vector<incident::TimeMs> response_ms_;
     struct Point {
         double t, vehicles, speed_ratio, open_cases, att_s;
     };

@@ -243,7 +243,9 @@ std::vector<Result<Receipt>> IncidentEngine::Ingest(std::vector<Report> reports,
     std::unordered_set<CaseId> dirty;
     const ReportId first_report = next_report_;
     const CaseId first_case = next_case_;
+    const size_t first_change = changes_.size();
     for (Report& r : reports) {
+        if (!r.lat && options_.locate) options_.locate(r);
         if (Status s = ValidateReport(r, taxonomy_); !s.ok()) {
             out.emplace_back(s.error());
             continue;
@@ -288,7 +290,7 @@ std::vector<Result<Receipt>> IncidentEngine::Ingest(std::vector<Report> reports,
             c.id = next_case_++;
             c.category = cat.code;
             c.department = cat.department;
-            c.priority = cat.priority;
+            c.priority = options_.assess ? std::clamp(options_.assess(r, cat.priority), 1, 4) : cat.priority;
             c.lat = r.lat;
             c.lon = r.lon;
             c.address = r.address;
@@ -313,7 +315,17 @@ std::vector<Result<Receipt>> IncidentEngine::Ingest(std::vector<Report> reports,
             key_order_.emplace_back(now, r.idempotency_key);
         }
         const Case& c = open_.at(r.case_id);
-        out.emplace_back(Receipt{r.id, r.case_id, r.duplicate, false, classified, c.category, c.department, c.deadline_ms});
+        if (options_.change_feed) {
+            changes_.push_back({r.case_id,
+                                r.duplicate ? CaseChange::What::kJoined : CaseChange::What::kCreated,
+                                c.status,
+                                r.source,
+                                r.confidence,
+                                classified,
+                                false});
+        }
+        out.emplace_back(
+            Receipt{r.id, r.case_id, r.duplicate, false, classified, c.category, c.department, c.deadline_ms});
         batch.reports.push_back(std::move(r));
     }
     if (batch.reports.empty()) return out;
@@ -329,6 +341,7 @@ std::vector<Result<Receipt>> IncidentEngine::Ingest(std::vector<Report> reports,
         // Nothing of the batch is durable, so nothing of it may stay in memory: rebuild from the store.
         // If even the reload fails, `stale_` makes every later write retry it first, and fail while it fails.
         stale_ = !Reload().ok();
+        changes_.resize(first_change);
         // A retry stays acknowledged only if its original was committed before this batch.
         for (auto& result : out) {
             if (result.ok() && result->report_id >= first_report) result = s.error();
@@ -378,6 +391,7 @@ Result<Case> IncidentEngine::Apply(
     }
     const Category* cat = taxonomy_.Find(c.category);
     const CaseStatus from = c.status;
+    const TimeMs step_deadline_ms = c.deadline_ms;
     c.status = next;
     c.updated_ms = now;
     if (next == CaseStatus::kHandling && from == CaseStatus::kDispatched) {
@@ -393,9 +407,12 @@ Result<Case> IncidentEngine::Apply(
         c.overdue = false;
         if (next != CaseStatus::kEvaluated) c.closed_ms = now;
     }
+    // The step that ends now had a deadline and ends after it (Tick may not have seen it between two ticks).
+    const bool late = step_deadline_ms > 0 && now > step_deadline_ms;
     batch.cases.push_back(c);
     batch.events.push_back({id, now, actor, action, from, next, note});
     CB_TRY(store_->Commit(batch));
+    if (options_.change_feed) changes_.push_back({id, CaseChange::What::kTransition, next, {}, 1, false, late});
     if (action == Action::kMerge) open_[merge_into] = target;
     if (IsOpen(next)) {
         open_[id] = c;
@@ -439,12 +456,53 @@ Result<int> IncidentEngine::Tick(TimeMs now) {
         stale_ = !Reload().ok();
         return s.error();
     }
-    for (Case& c : escalated) open_[c.id] = std::move(c);
+    for (Case& c : escalated) {
+        if (options_.change_feed)
+            changes_.push_back({c.id, CaseChange::What::kEscalated, c.status, {}, 1, false, false});
+        open_[c.id] = std::move(c);
+    }
     return static_cast<int>(escalated.size());
 }
 
-IntakeQueue::IntakeQueue(IncidentEngine& engine, size_t max_batch)
-    : engine_(engine), max_batch_(max_batch), writer_([this] { Run(); }) {}
+Result<std::optional<CaseDetail>> IncidentEngine::GetCaseDetail(CaseId id) const {
+    // Every write goes through the engine under mu_, so no commit lands between these three reads.
+    std::lock_guard lock(mu_);
+    CB_TRY_ASSIGN(std::optional<Case> c, store_->GetCase(id));
+    if (!c) return std::optional<CaseDetail>();
+    CaseDetail d;
+    d.c = std::move(*c);
+    CB_TRY_ASSIGN(d.reports, store_->CaseReports(id));
+    CB_TRY_ASSIGN(d.events, store_->CaseEvents(id));
+    return std::optional<CaseDetail>(std::move(d));
+}
+
+std::optional<Case> IncidentEngine::OpenCase(CaseId id) const {
+    std::lock_guard lock(mu_);
+    auto it = open_.find(id);
+    if (it == open_.end()) return std::nullopt;
+    return it->second;
+}
+
+std::vector<Case> IncidentEngine::OpenCasesIn(CaseStatus status) const {
+    std::vector<Case> out;
+    {
+        std::lock_guard lock(mu_);
+        for (const auto& [id, c] : open_) {
+            if (c.status == status) out.push_back(c);
+        }
+    }
+    std::sort(out.begin(), out.end(), [](const Case& a, const Case& b) { return a.id < b.id; });
+    return out;
+}
+
+void IncidentEngine::DrainChanges(std::vector<CaseChange>& out) {
+    out.clear();
+    std::lock_guard lock(mu_);
+    out.swap(changes_);
+}
+
+IntakeQueue::IntakeQueue(IncidentEngine& engine, size_t max_batch, std::function<TimeMs()> clock)
+    : engine_(engine), max_batch_(max_batch), clock_(std::move(clock)), writer_([this] { Run(); }) {}
 
 IntakeQueue::~IntakeQueue() { Stop(); }
 
@@ -484,7 +542,7 @@ void IntakeQueue::Run() {
         std::vector<Report> reports;
         reports.reserve(work.size());
         for (auto& w : work) reports.push_back(std::move(w.first));
-        auto results = engine_.Ingest(std::move(reports), core::NowMs());
+        auto results = engine_.Ingest(std::move(reports), clock_());
         batches_.fetch_add(1, std::memory_order_relaxed);
         for (size_t i = 0; i < work.size(); ++i) work[i].second(std::move(results[i]));
         work.clear();

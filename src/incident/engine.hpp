@@ -22,9 +22,9 @@ namespace citybrain::incident {
 struct Receipt {
     ReportId report_id = 0;
     CaseId case_id = 0;
-    bool duplicate = false;  // joined an open case
-    bool retried = false;    // the idempotency key was seen before: nothing new was stored
-    bool classified = false; // it came without a category and intake chose one from its text
+    bool duplicate = false;   // joined an open case
+    bool retried = false;     // the idempotency key was seen before: nothing new was stored
+    bool classified = false;  // it came without a category and intake chose one from its text
     std::string category;
     std::string department;
     TimeMs deadline_ms = 0;
@@ -39,6 +39,37 @@ struct EngineOptions {
     /// when unsure. Unset, or unsure, the taxonomy's keywords decide; with no keyword either, the fallback category.
     /// (A fastText model from `src/nlp` plugs in here; the incident engine does not depend on it.)
     std::function<std::string(const Report&)> classify;
+    /// Places a report that arrives without coordinates (a citizen's message naming a junction or a landmark):
+    /// sets lat, lon and the address (the place's name); false when it cannot. Runs before validation, so a message
+    /// that names a known place needs no address of its own. (The gazetteer of `src/nlp` plugs in here.)
+    std::function<bool(Report&)> locate;
+    /// The priority of a new case from its first report, given the category's: danger words in a citizen's text
+    /// raise it (a missing manhole cover near a school). Unset, the category's priority stands.
+    std::function<int(const Report&, int category_priority)> assess;
+    /// Keep a feed of case changes for DrainChanges (the brain's dispatcher follows it). Off by default, so
+    /// that a server nobody drains does not grow it.
+    bool change_feed = false;
+};
+
+/// One change to a case, in commit order: what the brain's dispatcher follows instead of keeping copies.
+struct CaseChange {
+    enum class What : uint8_t { kCreated, kJoined, kTransition, kEscalated };
+    CaseId case_id = 0;
+    What what = What::kCreated;
+    CaseStatus status = CaseStatus::kReported;  // after the change
+    // kCreated and kJoined: the report's source and confidence, and whether intake chose its category.
+    Source source = Source::kCitizen;
+    double confidence = 1;
+    bool classified = false;
+    // kTransition: the step that ended had a deadline and ended after it.
+    bool late = false;
+};
+
+/// A case with its reports and events, read as one snapshot (no commit lands between the three reads).
+struct CaseDetail {
+    Case c;
+    std::vector<Report> reports;
+    std::vector<Event> events;
 };
 
 /// Limits at the edge (Open311's description limit is 4,000 characters).
@@ -70,7 +101,24 @@ public:
     /// Returns how many were escalated.
     Result<int> Tick(TimeMs now);
 
-    Store& store() { return *store_; }
+    // Reads. The store answers them; the engine is the only way in (nobody else holds the Store).
+    const char* StoreKind() const { return store_->Kind(); }
+    Result<std::optional<Case>> GetCase(CaseId id) const { return store_->GetCase(id); }
+    Result<std::optional<CaseDetail>> GetCaseDetail(CaseId id) const;
+    Result<std::vector<Case>> ListCases(const CaseFilter& filter, TimeMs now) const {
+        return store_->ListCases(filter, now);
+    }
+    Result<std::vector<RequestView>> ListRequests(const RequestFilter& filter) const {
+        return store_->ListRequests(filter);
+    }
+    Result<Stats> ComputeStats(TimeMs now) const { return store_->ComputeStats(now); }
+    /// An open case as the engine holds it now (no store query); nullopt once it left the flow.
+    std::optional<Case> OpenCase(CaseId id) const;
+    /// The open cases in `status`, by id.
+    std::vector<Case> OpenCasesIn(CaseStatus status) const;
+    /// Moves the changes since the last call into `out` (cleared first); empty unless options.change_feed.
+    void DrainChanges(std::vector<CaseChange>& out);
+
     const Taxonomy& taxonomy() const { return taxonomy_; }
     size_t open_cases() const;
     /// The grid cell (网格) of a point, e.g. "G3_-2": cells of the taxonomy's grid_cell_m from its origin.
@@ -106,6 +154,7 @@ private:
     std::unordered_map<std::string, Store::KeyEntry> keys_;
     std::deque<std::pair<TimeMs, std::string>> key_order_;
     std::priority_queue<std::pair<TimeMs, CaseId>, std::vector<std::pair<TimeMs, CaseId>>, std::greater<>> deadlines_;
+    std::vector<CaseChange> changes_;
 };
 
 /// Group commit in front of the engine: producers (HTTP handlers, sensor feeds) submit reports with a callback;
@@ -115,7 +164,8 @@ class IntakeQueue {
 public:
     using Callback = std::function<void(Result<Receipt>)>;
 
-    explicit IntakeQueue(IncidentEngine& engine, size_t max_batch = 4096);
+    /// `clock` stamps each batch's receipt time: the wall clock by default, the simulated clock under `run`.
+    explicit IntakeQueue(IncidentEngine& engine, size_t max_batch = 4096, std::function<TimeMs()> clock = core::NowMs);
     ~IntakeQueue();
     IntakeQueue(const IntakeQueue&) = delete;
     IntakeQueue& operator=(const IntakeQueue&) = delete;
@@ -130,6 +180,7 @@ private:
 
     IncidentEngine& engine_;
     size_t max_batch_;
+    std::function<TimeMs()> clock_;
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<std::pair<Report, Callback>> queue_;

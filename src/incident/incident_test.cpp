@@ -11,6 +11,18 @@ namespace {
 constexpr TimeMs kT0 = 1'700'000'000'000;  // 2023-11-14
 constexpr TimeMs kMin = 60'000;
 
+Result<std::vector<Report>> ReportsOf(IncidentEngine& engine, CaseId id) {
+    CB_TRY_ASSIGN(auto detail, engine.GetCaseDetail(id));
+    if (!detail) return NotFound("case", "no case " + std::to_string(id));
+    return detail->reports;
+}
+
+Result<std::vector<Event>> EventsOf(IncidentEngine& engine, CaseId id) {
+    CB_TRY_ASSIGN(auto detail, engine.GetCaseDetail(id));
+    if (!detail) return NotFound("case", "no case " + std::to_string(id));
+    return detail->events;
+}
+
 class TempDb {
 public:
     TempDb() {
@@ -131,10 +143,10 @@ TEST(Engine, DuplicatesJoinWithinRadiusAndWindowOnly) {
     EXPECT_FALSE(r[3]->duplicate);  // other category
     // 300 min after the first report but only 290 after the last one joined: the window runs from the latest.
     EXPECT_FALSE(r[4]->duplicate);
-    auto reports = engine->store().CaseReports(r[0]->case_id);
+    auto reports = ReportsOf(*engine, r[0]->case_id);
     ASSERT_TRUE(reports.ok());
     EXPECT_EQ(reports->size(), 2u);
-    auto c = engine->store().GetCase(r[0]->case_id);
+    auto c = engine->GetCase(r[0]->case_id);
     ASSERT_TRUE(c.ok() && c->has_value());
     EXPECT_EQ((*c)->report_count, 2);
     EXPECT_EQ((*c)->department, "CGJ");
@@ -187,7 +199,7 @@ TEST(Engine, ReportWithoutCategoryIsClassifiedOnIntake) {
     EXPECT_EQ(r[3]->category, "road_damage");
     EXPECT_FALSE(r[3]->classified);
     EXPECT_EQ(asked, 3);
-    auto c = (*engine)->store().GetCase(r[1]->case_id);
+    auto c = (*engine)->GetCase(r[1]->case_id);
     ASSERT_TRUE(c.ok() && c->has_value());
     EXPECT_EQ((*c)->category, "waterlogging");
     EXPECT_EQ((*c)->priority, 1);
@@ -205,7 +217,7 @@ TEST(Engine, ClosedCasesNoLongerAbsorbReports) {
     ASSERT_TRUE(again[0].ok());
     EXPECT_FALSE(again[0]->duplicate);
     EXPECT_NE(again[0]->case_id, id);
-    auto events = engine->store().CaseEvents(id);
+    auto events = EventsOf(*engine, id);
     ASSERT_TRUE(events.ok());
     ASSERT_EQ(events->size(), 5u);  // 5 steps, each with actor and time
     EXPECT_EQ((*events)[4].action, Action::kClose);
@@ -233,7 +245,7 @@ TEST(Engine, IdempotencyKeyNeverCreatesASecondReport) {
     ASSERT_TRUE(r[0].ok());
     EXPECT_TRUE(r[0]->retried);
     EXPECT_EQ(r[0]->case_id, case_id);
-    auto stats = engine->store().ComputeStats(kT0);
+    auto stats = engine->ComputeStats(kT0);
     ASSERT_TRUE(stats.ok());
     EXPECT_EQ(stats->reports, 1);
 }
@@ -250,13 +262,13 @@ TEST(Engine, DeadlinePassedEscalatesOnceWithAnEvent) {
     ASSERT_TRUE(engine->Apply(vending, Action::kFile, "op", "", kT0 + 20 * kMin).ok());  // in time: new step clock
     EXPECT_EQ(*engine->Tick(kT0 + 31 * kMin), 0);
     EXPECT_EQ(*engine->Tick(kT0 + 51 * kMin), 1);  // dispatch limit 30 min from filing
-    auto c = engine->store().GetCase(vending);
+    auto c = engine->GetCase(vending);
     EXPECT_TRUE((*c)->overdue);
     EXPECT_EQ((*c)->priority, 1);  // raised from 2
-    auto events = engine->store().CaseEvents(r[0]->case_id);
+    auto events = EventsOf(*engine, r[0]->case_id);
     ASSERT_EQ(events->size(), 1u);
     EXPECT_EQ(events->back().action, Action::kEscalate);
-    auto stats = engine->store().ComputeStats(kT0 + 60 * kMin);
+    auto stats = engine->ComputeStats(kT0 + 60 * kMin);
     EXPECT_EQ(stats->overdue, 2);
     EXPECT_EQ(stats->escalated, 2);
 }
@@ -284,7 +296,7 @@ TEST(Engine, ManualMergeMovesReportsAndClosesTheDuplicate) {
     ASSERT_TRUE(merged.ok()) << merged.error().ToString();
     EXPECT_EQ(merged->status, CaseStatus::kMerged);
     EXPECT_EQ(merged->merged_into, r[0]->case_id);
-    EXPECT_EQ((*engine->store().GetCase(r[0]->case_id))->report_count, 2);
+    EXPECT_EQ((*engine->GetCase(r[0]->case_id))->report_count, 2);
     EXPECT_EQ(engine->open_cases(), 1u);
 }
 
@@ -350,7 +362,7 @@ TEST(Engine, FailedCommitAcknowledgesNothingAndForgetsTheBatch) {
     auto again = engine->Ingest({At("noise", 1000, kT0 + kMin, "new")}, kT0 + kMin);
     ASSERT_TRUE(again[0].ok());
     EXPECT_FALSE(again[0]->retried);  // the key was forgotten with its batch
-    EXPECT_EQ(engine->store().ComputeStats(kT0)->reports, 2);
+    EXPECT_EQ(engine->ComputeStats(kT0)->reports, 2);
 }
 
 }  // namespace

@@ -271,7 +271,7 @@ Result<ReplayResult> ReplayCsv(const std::string& path, IncidentEngine& engine, 
         auto ticked = engine.Tick(out.last_ms);
         if (!ticked.ok()) return ticked.error();
     }
-    CB_TRY_ASSIGN(Stats stats, engine.store().ComputeStats(out.last_ms));
+    CB_TRY_ASSIGN(Stats stats, engine.ComputeStats(out.last_ms));
     out.escalated = stats.escalated;
     out.open_at_end = stats.open;
     out.overdue_at_end = stats.overdue;

@@ -103,8 +103,9 @@ TEST_P(StoreTest, EngineRoundTripFiltersAndRestart) {
         EXPECT_EQ(*engine->Tick(kT0 + 200 * kMin), 2);  // noise and waterlogging were never filed
     }
     auto engine = OpenEngine();
-    Store& s = engine->store();
     EXPECT_EQ(engine->open_cases(), 2u);
+    auto store = OpenStore();  // a second connection: the store read on its own, beside the engine
+    Store& s = *store;
     auto c = s.GetCase(vending);
     ASSERT_TRUE(c.ok() && c->has_value());
     EXPECT_EQ((*c)->status, CaseStatus::kClosed);

@@ -126,6 +126,29 @@ Result<Taxonomy> Taxonomy::Parse(std::string_view text, std::string_view source)
                 cat.aliases.push_back((*aliases)[k].get<std::string>());
             }
         }
+        CB_TRY_ASSIGN(const json* response, r.Field(c, path, "response", false));
+        if (response != nullptr) {
+            const std::string rpath = path + ".response";
+            if (!response->is_object()) return InvalidArgument(r.source, rpath + ": must be an object");
+            CB_TRY_ASSIGN(const json* units, r.Field(*response, rpath, "units"));
+            if (!units->is_array() || units->empty()) {
+                return InvalidArgument(r.source, rpath + ".units: must be a non-empty array of unit kind names");
+            }
+            for (size_t k = 0; k < units->size(); ++k) {
+                const json& u = (*units)[k];
+                if (!u.is_string() || u.get<std::string>().empty() || u.get<std::string>().size() > 64) {
+                    return InvalidArgument(r.source,
+                                           rpath + ".units[" + std::to_string(k) + "]: must be a unit kind name");
+                }
+                cat.unit_kinds.push_back(u.get<std::string>());
+            }
+            CB_TRY_ASSIGN(cat.notice, r.String(*response, rpath, "notice", false));
+            if (!core::ValidUtf8(cat.notice) || cat.notice.size() > 1024) {
+                return InvalidArgument(r.source, rpath + ".notice: must be UTF-8 text of at most 1024 bytes");
+            }
+        } else {
+            cat.unit_kinds = {"crew"};
+        }
         if (t.by_code_.count(cat.code) != 0)
             return InvalidArgument(r.source, path + ".code: duplicate '" + cat.code + "'");
         t.by_code_.emplace(cat.code, t.categories_.size());

@@ -36,9 +36,13 @@ struct Category {
     double dedup_radius_m = 0;  // 0 = never merged
     TimeMs dedup_window_ms = 0;
     StepLimits limits;
-    std::string keywords;               // comma-separated, as in the file
+    std::string keywords;                   // comma-separated, as in the file
     std::vector<std::string> keyword_list;  // split, empty ones dropped
-    std::vector<std::string> aliases;  // complaint types of other systems (311) that mean this category
+    std::vector<std::string> aliases;       // complaint types of other systems (311) that mean this category
+    /// Who may be sent (dispatch's unit kind names: robot_dog, sanitation_robot, crew, drone) and what a robot
+    /// says on arrival. Without a "response" block: crews only, no notice.
+    std::vector<std::string> unit_kinds;
+    std::string notice;
 };
 
 /// The routing table: categories → responsible department, priority, step limits and de-duplication rule.

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "incident/case_json.hpp"
 #include "server/form.hpp"
 
 namespace citybrain::server {
@@ -211,11 +212,13 @@ public:
             incident::IntakeQueue& intake,
             const ApiKeys& keys,
             const std::string& base_url,
+            const std::function<incident::TimeMs()>& clock,
             const Api::Cached* cached)
         : engine_(engine),
           intake_(intake),
           keys_(keys),
           base_url_(base_url),
+          clock_(clock),
           taxonomy_(engine.taxonomy()),
           cached_(cached) {}
 
@@ -274,7 +277,7 @@ private:
                     Open311Error(404, "service_request_id: no request '" + id_text.substr(0, 32) + "'", format));
             incident::RequestFilter f;
             f.ids = {*id};
-            auto found = engine_.store().ListRequests(f);
+            auto found = engine_.ListRequests(f);
             if (!found.ok()) return done(Open311Error(found.error(), format));
             if (found->empty()) return done(Open311Error(404, "service_request_id: no request " + id_text, format));
             return done(Render(json::array({RequestJson(found->front())}), format, "service_requests", "request"));
@@ -374,8 +377,8 @@ private:
             return Open311Error(400, "end_date: before start_date", format);
         }
         // The spec's defaults: the last 90 days, at most 1,000 requests, unless ids are given.
-        if (f.ids.empty() && !f.since && !f.until) f.since = core::NowMs() - 90LL * 86400 * 1000;
-        auto found = engine_.store().ListRequests(f);
+        if (f.ids.empty() && !f.since && !f.until) f.since = clock_() - 90LL * 86400 * 1000;
+        auto found = engine_.ListRequests(f);
         if (!found.ok()) return Open311Error(found.error(), format);
         json out = json::array();
         for (const auto& v : *found) out.push_back(RequestJson(v));
@@ -492,7 +495,7 @@ private:
         const bool get = req.method == "GET";
         if (path == "health" && get) {
             ApiResponse r;
-            r.body = Dump({{"status", "ok"}, {"store", engine_.store().Kind()}, {"open_cases", engine_.open_cases()}});
+            r.body = Dump({{"status", "ok"}, {"store", engine_.StoreKind()}, {"open_cases", engine_.open_cases()}});
             return done(r);
         }
         if (path == "taxonomy" && get) return done(Taxonomy());
@@ -514,29 +517,7 @@ private:
         done(JsonError(404, "path", "no such resource: /api/v1/" + path.substr(0, 128)));
     }
 
-    json CaseJson(const Case& c, incident::TimeMs now) const {
-        const incident::Category* cat = taxonomy_.Find(c.category);
-        return {{"id", c.id},
-                {"category", c.category},
-                {"category_name", cat ? cat->name : c.category},
-                {"department", c.department},
-                {"priority", c.priority},
-                {"status", incident::StatusName(c.status)},
-                {"lat", c.lat ? json(*c.lat) : json(nullptr)},
-                {"long", c.lon ? json(*c.lon) : json(nullptr)},
-                {"address", c.address},
-                {"grid_cell", c.grid_cell},
-                {"description", c.description},
-                {"created", Time(c.created_ms)},
-                {"updated", Time(c.updated_ms)},
-                {"deadline", Time(c.deadline_ms)},
-                {"closed", Time(c.closed_ms)},
-                {"overdue", incident::IsOpen(c.status) && c.deadline_ms > 0 && c.deadline_ms < now},
-                {"escalations", c.escalations},
-                {"report_count", c.report_count},
-                {"primary_report", c.primary_report},
-                {"merged_into", c.merged_into ? json(c.merged_into) : json(nullptr)}};
-    }
+    json CaseJson(const Case& c, incident::TimeMs now) const { return incident::CaseJson(c, taxonomy_, now); }
 
     ApiResponse Taxonomy() const {
         json deps = json::array();
@@ -563,7 +544,7 @@ private:
     }
 
     ApiResponse StatsJson() {
-        auto stats = engine_.store().ComputeStats(core::NowMs());
+        auto stats = engine_.ComputeStats(clock_());
         if (!stats.ok()) return JsonError(stats.error());
         ApiResponse r;
         r.body =
@@ -619,8 +600,8 @@ private:
                 return JsonError(400, key.substr(0, 64), "unknown query parameter");
             }
         }
-        const incident::TimeMs now = core::NowMs();
-        auto cases = engine_.store().ListCases(f, now);
+        const incident::TimeMs now = clock_();
+        auto cases = engine_.ListCases(f, now);
         if (!cases.ok()) return JsonError(cases.error());
         json out = json::array();
         for (const auto& c : *cases) out.push_back(CaseJson(c, now));
@@ -630,14 +611,13 @@ private:
     }
 
     ApiResponse CaseDetail(incident::CaseId id) {
-        auto c = engine_.store().GetCase(id);
-        if (!c.ok()) return JsonError(c.error());
-        if (!c->has_value()) return JsonError(404, "case_id", "no case " + std::to_string(id));
-        auto reports = engine_.store().CaseReports(id);
-        auto events = engine_.store().CaseEvents(id);
-        if (!reports.ok()) return JsonError(reports.error());
-        if (!events.ok()) return JsonError(events.error());
-        json j = CaseJson(**c, core::NowMs());
+        auto detail = engine_.GetCaseDetail(id);
+        if (!detail.ok()) return JsonError(detail.error());
+        if (!detail->has_value()) return JsonError(404, "case_id", "no case " + std::to_string(id));
+        const incident::Case* c = &(*detail)->c;
+        const std::vector<incident::Report>* reports = &(*detail)->reports;
+        const std::vector<incident::Event>* events = &(*detail)->events;
+        json j = CaseJson(*c, clock_());
         json rs = json::array();
         for (const auto& r : *reports) {
             rs.push_back({{"id", r.id},
@@ -654,7 +634,7 @@ private:
         json hs = json::array();
         // The case's first line is its primary report (the store keeps no separate event for it).
         for (const auto& r : *reports) {
-            if (r.id != (*c)->primary_report) continue;
+            if (r.id != c->primary_report) continue;
             hs.push_back({{"time", Time(r.time_ms)},
                           {"actor", std::string("intake:") + incident::SourceName(r.source)},
                           {"action", "report"},
@@ -705,10 +685,10 @@ private:
         } else if (*action == Action::kMerge) {
             return JsonError(400, "merge_into", "required to merge");
         }
-        auto c = engine_.Apply(id, *action, *actor, *note, core::NowMs(), merge_into);
+        auto c = engine_.Apply(id, *action, *actor, *note, clock_(), merge_into);
         if (!c.ok()) return JsonError(c.error());
         ApiResponse r;
-        r.body = Dump(CaseJson(*c, core::NowMs()));
+        r.body = Dump(CaseJson(*c, clock_()));
         return r;
     }
 
@@ -739,6 +719,7 @@ private:
     incident::IntakeQueue& intake_;
     const ApiKeys& keys_;
     const std::string& base_url_;
+    const std::function<incident::TimeMs()>& clock_;
     const incident::Taxonomy& taxonomy_;
     const Api::Cached* cached_;
 };
@@ -776,13 +757,21 @@ bool ApiKeys::Accepts(const std::string& key) const {
     return ok;
 }
 
-Api::Api(incident::IncidentEngine& engine, incident::IntakeQueue& intake, ApiKeys keys, std::string base_url)
-    : engine_(engine), intake_(intake), keys_(std::move(keys)), base_url_(std::move(base_url)) {
-    cached_ = Handler(engine_, intake_, keys_, base_url_, nullptr).Precompute();
+Api::Api(incident::IncidentEngine& engine,
+         incident::IntakeQueue& intake,
+         ApiKeys keys,
+         std::string base_url,
+         std::function<incident::TimeMs()> clock)
+    : engine_(engine),
+      intake_(intake),
+      keys_(std::move(keys)),
+      base_url_(std::move(base_url)),
+      clock_(clock ? std::move(clock) : std::function<incident::TimeMs()>(core::NowMs)) {
+    cached_ = Handler(engine_, intake_, keys_, base_url_, clock_, nullptr).Precompute();
 }
 
 void Api::Handle(const ApiRequest& request, std::function<void(ApiResponse)> done) {
-    Handler(engine_, intake_, keys_, base_url_, &cached_).Handle(request, done);
+    Handler(engine_, intake_, keys_, base_url_, clock_, &cached_).Handle(request, done);
 }
 
 }  // namespace citybrain::server

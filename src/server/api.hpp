@@ -43,7 +43,12 @@ private:
 /// It parses, validates, calls the incident engine's facade and renders; nothing else.
 class Api {
 public:
-    Api(incident::IncidentEngine& engine, incident::IntakeQueue& intake, ApiKeys keys, std::string base_url);
+    /// `clock` is the brain's time (the wall clock by default; the simulated clock under `citybrain run`).
+    Api(incident::IncidentEngine& engine,
+        incident::IntakeQueue& intake,
+        ApiKeys keys,
+        std::string base_url,
+        std::function<incident::TimeMs()> clock = {});
 
     /// Calls `done` exactly once, from this thread (reads) or the intake writer (after the commit of a POST).
     void Handle(const ApiRequest& request, std::function<void(ApiResponse)> done);
@@ -58,6 +63,7 @@ private:
     incident::IntakeQueue& intake_;
     ApiKeys keys_;
     std::string base_url_;
+    std::function<incident::TimeMs()> clock_;
     Cached cached_;
 };
 

@@ -5,7 +5,10 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "server/listen.hpp"
@@ -15,16 +18,108 @@ namespace citybrain::server {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using tcp = net::ip::tcp;
 
 namespace {
 
 constexpr auto kIdleTimeout = std::chrono::seconds(30);
 
+struct Document {
+    std::string content_type;
+    std::shared_ptr<const std::string> body;
+};
+
+/// One console's live feed: at most one write in flight and one frame waiting (the newest), so a slow browser
+/// skips frames and never holds up the brain.
+class WsSession : public std::enable_shared_from_this<WsSession> {
+public:
+    explicit WsSession(tcp::socket&& socket) : ws_(std::move(socket)) {}
+
+    template <class Registry>
+    void Accept(http::request<http::string_body> req, Registry* registry) {
+        ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+        ws_.async_accept(req, [self = shared_from_this(), registry](beast::error_code ec) {
+            if (ec) return;
+            registry->Register(self);
+            self->ReadLoop();
+        });
+    }
+
+    /// From any thread.
+    void Send(std::shared_ptr<const std::string> frame) {
+        net::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame)]() mutable {
+            self->waiting_ = std::move(frame);
+            if (!self->writing_) self->WriteNext();
+        });
+    }
+
+private:
+    void WriteNext() {
+        if (!waiting_ || closed_) return;
+        writing_ = true;
+        current_ = std::move(waiting_);
+        ws_.text(true);
+        ws_.async_write(net::buffer(*current_), [self = shared_from_this()](beast::error_code ec, size_t) {
+            self->writing_ = false;
+            if (ec) {
+                self->closed_ = true;
+                return;
+            }
+            self->WriteNext();
+        });
+    }
+
+    void ReadLoop() {
+        // The page sends nothing we act on; reading keeps pings answered and notices a close.
+        ws_.async_read(in_, [self = shared_from_this()](beast::error_code ec, size_t) {
+            if (ec) {
+                self->closed_ = true;
+                return;
+            }
+            self->in_.consume(self->in_.size());
+            self->ReadLoop();
+        });
+    }
+
+    websocket::stream<beast::tcp_stream> ws_;
+    beast::flat_buffer in_;
+    std::shared_ptr<const std::string> waiting_;
+    std::shared_ptr<const std::string> current_;
+    bool writing_ = false;
+    bool closed_ = false;
+};
+
+/// The console's documents and live feed, shared by every connection.
+struct Live {
+    std::mutex mu;
+    std::unordered_map<std::string, Document> documents;
+    std::shared_ptr<const std::string> latest;
+    std::vector<std::weak_ptr<WsSession>> clients;
+
+    std::optional<Document> Find(std::string path) {
+        if (path == "/") path = "/index.html";
+        std::lock_guard lock(mu);
+        auto it = documents.find(path);
+        if (it == documents.end()) return std::nullopt;
+        return it->second;
+    }
+
+    void Register(const std::shared_ptr<WsSession>& s) {
+        std::shared_ptr<const std::string> first;
+        {
+            std::lock_guard lock(mu);
+            clients.push_back(s);
+            first = latest;
+        }
+        if (first) s->Send(std::move(first));
+    }
+};
+
 class Session : public std::enable_shared_from_this<Session> {
 public:
-    Session(tcp::socket socket, Api& api, size_t body_limit)
-        : stream_(std::move(socket)), api_(api), body_limit_(body_limit) {}
+    Session(tcp::socket socket, Api& api, Live& live, size_t body_limit, std::atomic<uint64_t>& ids)
+        : stream_(std::move(socket)), api_(api), live_(live), body_limit_(body_limit), ids_(ids) {}
 
     void Start() {
         net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::Read, shared_from_this()));
@@ -55,8 +150,28 @@ private:
             keep_alive_ = false;
             return Send(std::move(r));
         }
-        const auto& req = parser_->get();
+        auto& req = parser_->get();
         keep_alive_ = req.keep_alive();
+        request_id_ = ids_.fetch_add(1, std::memory_order_relaxed);
+        version_ = req.version();
+        std::string path(req.target().substr(0, req.target().find('?')));
+        if (websocket::is_upgrade(req)) {
+            if (path != "/ws") {
+                keep_alive_ = false;
+                return Send(ApiResponse{404,
+                                        "application/json; charset=utf-8",
+                                        R"({"code":"not_found","message":"the live feed is at /ws","field":"path"})"});
+            }
+            stream_.expires_never();
+            std::make_shared<WsSession>(stream_.release_socket())->Accept(parser_->release(), &live_);
+            return;
+        }
+        if (req.method() == http::verb::get || req.method() == http::verb::head) {
+            if (auto doc = live_.Find(path)) {
+                ApiResponse r{200, doc->content_type, req.method() == http::verb::head ? std::string() : *doc->body};
+                return Send(std::move(r));
+            }
+        }
         ApiRequest in;
         in.method = std::string(req.method_string());
         in.target = std::string(req.target());
@@ -68,7 +183,6 @@ private:
             const std::string auth(req[http::field::authorization]);
             if (auth.rfind("Bearer ", 0) == 0) in.api_key = auth.substr(7);
         }
-        version_ = req.version();
         // The API may answer from the intake writer's thread: hop back onto this connection's strand.
         api_.Handle(in, [self = shared_from_this()](ApiResponse r) {
             net::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable { self->Send(std::move(r)); });
@@ -79,6 +193,7 @@ private:
         auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), version_);
         res->set(http::field::server, "CityBrain");
         res->set(http::field::content_type, r.content_type);
+        res->set("X-Request-Id", std::to_string(request_id_));
         res->keep_alive(keep_alive_);
         res->body() = std::move(r.body);
         res->prepare_payload();
@@ -97,7 +212,10 @@ private:
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     Api& api_;
+    Live& live_;
     size_t body_limit_;
+    std::atomic<uint64_t>& ids_;
+    uint64_t request_id_ = 0;
     bool keep_alive_ = true;
     unsigned version_ = 11;
 };
@@ -111,7 +229,7 @@ struct HttpServer::Impl {
     void Accept() {
         acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
             if (ec == net::error::operation_aborted) return;
-            if (!ec) std::make_shared<Session>(std::move(socket), api, options.body_limit)->Start();
+            if (!ec) std::make_shared<Session>(std::move(socket), api, live, options.body_limit, ids)->Start();
             Accept();
         });
     }
@@ -120,6 +238,8 @@ struct HttpServer::Impl {
     ServerOptions options;
     net::io_context ioc;
     tcp::acceptor acceptor;
+    Live live;
+    std::atomic<uint64_t> ids{1};
 };
 
 HttpServer::HttpServer(Api& api, ServerOptions options) : impl_(std::make_unique<Impl>(api, std::move(options))) {}
@@ -141,5 +261,35 @@ void HttpServer::Run() {
 }
 
 void HttpServer::Stop() { impl_->ioc.stop(); }
+
+void HttpServer::SetDocument(const std::string& path, const std::string& content_type, std::string body) {
+    std::lock_guard lock(impl_->live.mu);
+    impl_->live.documents[path] = {content_type, std::make_shared<const std::string>(std::move(body))};
+}
+
+void HttpServer::Publish(std::string frame) {
+    auto shared = std::make_shared<const std::string>(std::move(frame));
+    std::vector<std::shared_ptr<WsSession>> live;
+    {
+        std::lock_guard lock(impl_->live.mu);
+        impl_->live.latest = shared;
+        size_t kept = 0;
+        for (auto& w : impl_->live.clients) {
+            if (auto s = w.lock()) {
+                live.push_back(std::move(s));
+                impl_->live.clients[kept++] = w;
+            }
+        }
+        impl_->live.clients.resize(kept);
+    }
+    for (auto& s : live) s->Send(shared);
+}
+
+size_t HttpServer::Clients() const {
+    std::lock_guard lock(impl_->live.mu);
+    size_t n = 0;
+    for (const auto& w : impl_->live.clients) n += w.expired() ? 0 : 1;
+    return n;
+}
 
 }  // namespace citybrain::server

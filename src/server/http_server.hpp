@@ -17,9 +17,10 @@ struct ServerOptions {
     size_t body_limit = 64 * 1024;  // a report is small; anything larger is refused with 413
 };
 
-/// HTTP/1.1 with keep-alive on Boost.Beast: one strand per connection, `threads` io threads. It turns bytes into
-/// ApiRequests and ApiResponses into bytes; a malformed request gets 400 and the connection closes, the server
-/// keeps serving.
+/// The one HTTP stack: HTTP/1.1 with keep-alive on Boost.Beast, one strand per connection, `threads` io threads.
+/// It serves the API (Open311, /api/v1), the console's documents (GET/HEAD at fixed paths) and its live feed (a
+/// WebSocket at /ws), all on one port. Every response carries an X-Request-Id. A malformed request gets 400 and
+/// the connection closes; the server keeps serving.
 class HttpServer {
 public:
     HttpServer(Api& api, ServerOptions options);
@@ -32,6 +33,12 @@ public:
     /// Runs the io threads until Stop (from another thread or a signal).
     void Run();
     void Stop();
+
+    /// Serves `body` at `path` for GET and HEAD, before the API sees the path ("/" is "/index.html"). Thread-safe.
+    void SetDocument(const std::string& path, const std::string& content_type, std::string body);
+    /// Sends a frame to every WebSocket client of /ws; one that connects later gets the newest frame first.
+    void Publish(std::string frame);
+    size_t Clients() const;
 
 private:
     struct Impl;

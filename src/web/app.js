@@ -111,7 +111,7 @@ function drawMap() {
     const open = OPEN.has(c.status);
     if (!open && c.status !== 'closed') return;
     const x = P.x(c.xy[0]), y = P.y(c.xy[1]);
-    ctx.fillStyle = open ? (CAT_COLOUR[c.cat] || '#8e6cd9') : 'rgba(140,150,160,0.45)';
+    ctx.fillStyle = open ? (CAT_COLOUR[c.category] || '#8e6cd9') : 'rgba(140,150,160,0.45)';
     ctx.beginPath();
     ctx.arc(x, y, open ? 6 : 3.5, 0, 2 * Math.PI);
     ctx.fill();
@@ -207,15 +207,15 @@ function renderCases() {
   const cat = $('f-cat').value, status = $('f-status').value;
   const seen = new Set([...$('f-cat').options].map((o) => o.value));
   f.cases.forEach((c) => {
-    if (!seen.has(c.cat)) {
-      seen.add(c.cat);
+    if (!seen.has(c.category)) {
+      seen.add(c.category);
       const o = document.createElement('option');
-      o.value = c.cat;
-      o.textContent = catName(c.cat);
+      o.value = c.category;
+      o.textContent = catName(c.category);
       $('f-cat').appendChild(o);
     }
   });
-  const rows = f.cases.filter((c) => (!cat || c.cat === cat) &&
+  const rows = f.cases.filter((c) => (!cat || c.category === cat) &&
     (!status || (status === 'open' ? OPEN.has(c.status) : !OPEN.has(c.status)))).slice(-150).reverse();
   const body = $('cases').tBodies[0];
   body.replaceChildren(...rows.map((c) => {
@@ -223,8 +223,8 @@ function renderCases() {
     tr.dataset.id = c.id;
     tr.dataset.status = c.status;
     if (S.selected === c.id) tr.className = 'sel';
-    tr.innerHTML = `<td>${c.id}</td><td>${catName(c.cat)}</td><td><span class="st st-${c.status}">${c.status}</span></td>` +
-      `<td>${c.dept}</td><td>${c.reports}</td><td>${c.onsite_s === undefined ? '' : Math.round(c.onsite_s) + ' s'}</td>`;
+    tr.innerHTML = `<td>${c.id}</td><td>${catName(c.category)}</td><td><span class="st st-${c.status}">${c.status}</span></td>` +
+      `<td>${c.department}</td><td>${c.report_count}</td><td>${c.onsite_s === undefined ? '' : Math.round(c.onsite_s) + ' s'}</td>`;
     tr.onclick = () => { S.selected = c.id; renderDetail(); renderCases(); drawMap(); };
     return tr;
   }));
@@ -235,8 +235,8 @@ function renderDetail() {
   const f = S.frame;
   const c = f && f.cases.find((x) => x.id === S.selected);
   if (!c) { $('detail').textContent = 'Select a case for its details.'; return; }
-  const lines = [`<b>#${c.id} ${catName(c.cat)}</b> · ${c.status} · priority ${c.prio} · ${c.src}, ${c.reports} report(s)`,
-    `first report ${fmtClock(c.t0)}` + (c.unit ? ` · unit ${c.unit}` : '') +
+  const lines = [`<b>#${c.id} ${catName(c.category)}</b> · ${c.status} · priority ${c.priority} · ${c.source}, ${c.report_count} report(s)`,
+    `first report ${fmtClock(c.first_report_s)}` + (c.unit ? ` · unit ${c.unit}` : '') +
     (c.onsite_s !== undefined ? ` · on site after ${Math.round(c.onsite_s)} s` : '')];
   if (c.notice) lines.push(`🔊 ${c.notice}`);
   if (c.reply) lines.push(`💬 ${c.reply}`);

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "incident/case_json.hpp"
+
+namespace citybrain::incident {
+
+namespace {
+
+using json = nlohmann::json;
+
+json Time(TimeMs t) { return t > 0 ? json(core::FormatTimestamp(t)) : json(nullptr); }
+
+}  // namespace
+
+json CaseJson(const Case& c, const Taxonomy& taxonomy, TimeMs now) {
+    const Category* cat = taxonomy.Find(c.category);
+    return {{"id", c.id},
+            {"category", c.category},
+            {"category_name", cat ? cat->name : c.category},
+            {"department", c.department},
+            {"priority", c.priority},
+            {"status", StatusName(c.status)},
+            {"lat", c.lat ? json(*c.lat) : json(nullptr)},
+            {"long", c.lon ? json(*c.lon) : json(nullptr)},
+            {"address", c.address},
+            {"grid_cell", c.grid_cell},
+            {"description", c.description},
+            {"created", Time(c.created_ms)},
+            {"updated", Time(c.updated_ms)},
+            {"deadline", Time(c.deadline_ms)},
+            {"closed", Time(c.closed_ms)},
+            {"overdue", IsOpen(c.status) && c.deadline_ms > 0 && c.deadline_ms < now},
+            {"escalations", c.escalations},
+            {"report_count", c.report_count},
+            {"primary_report", c.primary_report},
+            {"merged_into", c.merged_into ? json(c.merged_into) : json(nullptr)}};
+}
+
+}  // namespace citybrain::incident
