@@ -27,15 +27,18 @@ Result<Dispatcher> Dispatcher::Create(RoadGraph drive, RoadGraph walk, Options o
 }
 
 void Dispatcher::UpdateRoadSpeeds(const std::vector<double>& speed_mps) {
-    if (drive_.UpdateRoadSpeeds(speed_mps) == 0) return;
-    // A full rebuild: milliseconds on a district; a city would re-customise (CCH) instead.
-    drive_ch_ = ContractionHierarchy::Build(drive_);
-    ++rebuilds_;
+    if (drive_.UpdateRoadSpeeds(speed_mps) > 0) drive_stale_ = true;
 }
 
-AssignmentResult Dispatcher::Assign(const std::vector<UnitState>& units, const std::vector<TaskSpec>& tasks) const {
+AssignmentResult Dispatcher::Assign(const std::vector<UnitState>& units, const std::vector<TaskSpec>& tasks) {
     std::vector<std::vector<TimeMs>> table(units.size());
     if (!tasks.empty()) {
+        if (drive_stale_) {
+            // A full rebuild: about a millisecond on a district; a city would re-customise (CCH) instead.
+            drive_ch_ = ContractionHierarchy::Build(drive_);
+            drive_stale_ = false;
+            ++rebuilds_;
+        }
         std::vector<NodeId> targets;
         targets.reserve(tasks.size());
         for (const TaskSpec& t : tasks) targets.push_back(t.node);

@@ -33,12 +33,13 @@ public:
     /// `walk` may be empty (no footways known): every kind then uses the roads.
     static Result<Dispatcher> Create(RoadGraph drive, RoadGraph walk, Options options);
 
-    /// Live traffic on the roads (mean speed per road, NaN where unknown); the road hierarchy is rebuilt.
+    /// Live traffic on the roads (mean speed per road, NaN where unknown). The road hierarchy is rebuilt when it
+    /// is next needed, so minutes without a dispatch cost no rebuild.
     void UpdateRoadSpeeds(const std::vector<double>& speed_mps);
 
     /// Exact assignment of `units` to `tasks` on travel-time tables from the hierarchies (one bucket build per
     /// mode over the task nodes, one forward search per unit).
-    AssignmentResult Assign(const std::vector<UnitState>& units, const std::vector<TaskSpec>& tasks) const;
+    AssignmentResult Assign(const std::vector<UnitState>& units, const std::vector<TaskSpec>& tasks);
 
     /// The route of a unit of `kind` from `from` to `to`; nullopt when unreachable.
     std::optional<Route> RouteOf(UnitKind kind, NodeId from, NodeId to) const;
@@ -58,6 +59,7 @@ private:
     ContractionHierarchy drive_ch_;
     ContractionHierarchy walk_ch_;
     Options options_;
+    bool drive_stale_ = false;
     size_t rebuilds_ = 0;
 };
 
