@@ -245,7 +245,7 @@ std::vector<Result<Receipt>> IncidentEngine::Ingest(std::vector<Report> reports,
     const CaseId first_case = next_case_;
     const size_t first_change = changes_.size();
     for (Report& r : reports) {
-        if (!r.lat && options_.locate) options_.locate(r);
+        if (!r.lat && !r.lon && options_.locate) options_.locate(r);
         if (Status s = ValidateReport(r, taxonomy_); !s.ok()) {
             out.emplace_back(s.error());
             continue;
