@@ -99,7 +99,7 @@ private:
         std::string unit_name;                // the last unit sent
         int32_t handle = -1;
         bool open = true;       // the engine's feed has not yet said that it left the flow
-        bool rejected = false;  // ... as not a case (measures count it apart)
+        bool rejected = false;  // rejected as not a case: deadline compliance leaves it out
         bool missed = false;    // measure: a step ended after its deadline
         std::string reply;
         std::string notice;
