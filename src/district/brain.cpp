@@ -9,6 +9,7 @@
 
 #include "dispatch/assignment.hpp"
 #include "dispatch/speech.hpp"
+#include "district/sim_world.hpp"
 #include "incident/case_json.hpp"
 #include "nlp/urgency.hpp"
 
@@ -19,25 +20,6 @@ namespace {
 using dispatch::KindMask;
 using dispatch::MaskOf;
 using dispatch::UnitKind;
-
-/// What is on a road now: the sum of its vehicles' speeds and lengths (with a 2.5 m gap each), and their number.
-struct RoadLoad {
-    double speed_sum = 0;
-    double length_m = 0;
-    int64_t vehicles = 0;
-};
-
-RoadLoad LoadOn(const traffic::Simulator& sim, const core::Road& road) {
-    RoadLoad load;
-    for (int32_t k = 0; k < road.num_lanes; ++k) {
-        for (int32_t slot : sim.Occupants(road.first_lane + k)) {
-            load.speed_sum += sim.VehicleSpeed(slot);
-            load.length_m += sim.VehicleLength(slot) + 2.5;
-            ++load.vehicles;
-        }
-    }
-    return load;
-}
 
 /// The q-quantile of durations in ms, in seconds (linear between ranks).
 double PercentileS(std::vector<incident::TimeMs> v, double q) {
@@ -86,28 +68,7 @@ nlp::Gazetteer GazetteerOf(const dispatch::RoadGraph& g) {
     return gz;
 }
 
-Brain::Brain(const District& district, const BrainOptions& options)
-    : district_(district),
-      options_(options),
-      duration_ms_(std::llround(options.sim_hours * 3600) * 1000),
-      world_(district, options.seed, std::round(options.sim_hours * 3600)) {}
-
-Brain::~Brain() = default;
-
-Result<std::unique_ptr<Brain>> Brain::Create(const District& district, const BrainOptions& options) {
-    if (!(options.sim_hours > 0) || options.sim_hours > 48) return InvalidArgument("--sim-hours", "must be in (0, 48]");
-    for (const auto& [name, ms] : {std::pair{"dispatch_interval_ms", options.dispatch_interval_ms},
-                                   std::pair{"speed_update_ms", options.speed_update_ms}}) {
-        // Steps are whole seconds: a period that is not a whole number of them would never come round.
-        if (ms <= 0 || ms % 1000 != 0) return InvalidArgument(name, "must be a positive whole number of seconds");
-    }
-    std::unique_ptr<Brain> b(new Brain(district, options));
-    traffic::RunOptions run;
-    run.controller = options.adaptive;
-    run.sim.seed = options.seed;
-    run.sim.threads = options.threads;
-    CB_TRY_ASSIGN(b->traffic_, traffic::SignalledSim::Create(district.net, district.demand, run));
-
+Result<dispatch::Dispatcher> DispatcherOf(const District& district) {
     CB_TRY_ASSIGN(auto drive, dispatch::RoadGraph::FromRoadNetwork(district.net));
     std::vector<dispatch::RoadGraph::EdgeSpec> walk;
     std::vector<std::string> names;
@@ -118,7 +79,6 @@ Result<std::unique_ptr<Brain>> Brain::Create(const District& district, const Bra
     }
     for (size_t r = 0; r < district.net.roads.size(); ++r) {
         const core::Road& road = district.net.roads[r];
-        // Pavements run both ways along every road, at 1 m/s: each robot scales them by its own pace.
         for (const auto& [from, to] : {std::pair{road.from, road.to}, std::pair{road.to, road.from}}) {
             walk.push_back({static_cast<dispatch::NodeId>(from),
                             static_cast<dispatch::NodeId>(to),
@@ -129,9 +89,51 @@ Result<std::unique_ptr<Brain>> Brain::Create(const District& district, const Bra
     }
     CB_TRY_ASSIGN(auto pavements,
                   dispatch::RoadGraph::Build(std::move(names), std::move(xy), std::move(walk), "pavements"));
-    b->gazetteer_ = GazetteerOf(drive);
+    return dispatch::Dispatcher::Create(std::move(drive), std::move(pavements), {});
+}
+
+Brain::Brain(const District& district, const BrainOptions& options)
+    : district_(district), options_(options), duration_ms_(std::llround(options.sim_hours * 3600) * 1000) {}
+
+Brain::~Brain() = default;
+
+Result<std::unique_ptr<Brain>> Brain::Create(const District& district, const BrainOptions& options) {
+    if (!(options.sim_hours > 0) || options.sim_hours > 48) return InvalidArgument("--sim-hours", "must be in (0, 48]");
+    SimWorldOptions sim;
+    sim.seed = options.seed;
+    sim.duration_ms = std::llround(options.sim_hours * 3600) * 1000;
+    sim.epoch_ms = options.epoch_ms;
+    sim.adaptive = options.adaptive;
+    sim.threads = options.threads;
+    CB_TRY_ASSIGN(auto world, SimWorld::Create(district, sim));
+    // A run owns its store: a fresh file, so that cases of an earlier run do not absorb this run's reports.
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+        std::error_code ec;
+        std::filesystem::remove(options.db_path + suffix, ec);
+    }
+    // Not fsynced per commit: the run is a simulation, and WAL keeps the file consistent after a crash or Ctrl-C.
+    CB_TRY_ASSIGN(auto store, incident::OpenSqliteStore(options.db_path, /*durable=*/false));
+    return Create(district, options, std::move(world), std::move(store));
+}
+
+Result<std::unique_ptr<Brain>> Brain::Create(const District& district,
+                                             const BrainOptions& options,
+                                             std::unique_ptr<World> world,
+                                             std::unique_ptr<incident::Store> store) {
+    if (!(options.sim_hours >= 0) || options.sim_hours > 48) {
+        return InvalidArgument("--sim-hours", "must be in [0, 48] (0: until stopped)");
+    }
+    if (!world || !store) return InvalidArgument("world", "a brain needs a World and a store");
+    for (const auto& [name, ms] : {std::pair{"dispatch_interval_ms", options.dispatch_interval_ms},
+                                   std::pair{"speed_update_ms", options.speed_update_ms}}) {
+        // Steps are whole seconds: a period that is not a whole number of them would never come round.
+        if (ms <= 0 || ms % 1000 != 0) return InvalidArgument(name, "must be a positive whole number of seconds");
+    }
+    std::unique_ptr<Brain> b(new Brain(district, options));
+    b->world_ = std::move(world);
+    CB_TRY_ASSIGN(auto dispatcher, DispatcherOf(district));
+    b->gazetteer_ = GazetteerOf(dispatcher.roads());
     for (const Landmark& l : district.landmarks) b->gazetteer_.AddLandmark(l.name, l.at);
-    CB_TRY_ASSIGN(auto dispatcher, dispatch::Dispatcher::Create(std::move(drive), std::move(pavements), {}));
     b->dispatcher_.emplace(std::move(dispatcher));
 
     // Who may be sent to what comes from the taxonomy ("response.units"), checked here against dispatch's kinds.
@@ -146,13 +148,6 @@ Result<std::unique_ptr<Brain>> Brain::Create(const District& district, const Bra
         b->kinds_of_.push_back(mask);
     }
 
-    // A run owns its store: a fresh file, so that cases of an earlier run do not absorb this run's reports.
-    for (const char* suffix : {"", "-wal", "-shm"}) {
-        std::error_code ec;
-        std::filesystem::remove(options.db_path + suffix, ec);
-    }
-    // Not fsynced per commit: the run is a simulation, and WAL keeps the file consistent after a crash or Ctrl-C.
-    CB_TRY_ASSIGN(auto store, incident::OpenSqliteStore(options.db_path, /*durable=*/false));
     incident::EngineOptions engine_options;
     engine_options.origin = {{district.frame.origin_lat(), district.frame.origin_lon()}};
     engine_options.change_feed = true;
@@ -180,7 +175,6 @@ Result<std::unique_ptr<Brain>> Brain::Create(const District& district, const Bra
         Unit u;
         u.name = spec.name;
         u.kind = spec.kind;
-        u.node = static_cast<dispatch::NodeId>(spec.depot);
         b->units_.push_back(std::move(u));
     }
     b->road_speed_.assign(district.net.roads.size(), std::numeric_limits<double>::quiet_NaN());
@@ -188,7 +182,7 @@ Result<std::unique_ptr<Brain>> Brain::Create(const District& district, const Bra
     return b;
 }
 
-int64_t Brain::Vehicles() const { return traffic_->sim().Running(); }
+int64_t Brain::Vehicles() const { return world_->Vehicles(); }
 
 size_t Brain::OpenCases() const { return engine_->open_cases(); }
 
@@ -218,20 +212,16 @@ Result<bool> Brain::Transition(const Job& job,
 }
 
 Status Brain::SenseWorld() {
-    // The simulated World is one connector among others: its reports enter through the same intake as an HTTP
-    // client's. Only the measures of classification need its ground truth.
+    // Reports from the World's own channels enter through the same intake as an HTTP client's. Only the measures
+    // of classification ask the World for the truth.
     reports_.clear();
-    world_.Advance(Now(), reports_);
+    world_->Sense(ClockMs(), reports_);
     if (reports_.empty()) return {};
     std::vector<std::string> ids;
     ids.reserve(reports_.size());
-    for (incident::Report& r : reports_) {
-        r.time_ms += options_.epoch_ms;
-        ids.push_back(r.external_id);
-    }
+    for (const incident::Report& r : reports_) ids.push_back(r.external_id);
     const auto receipts = engine_->Ingest(std::move(reports_), ClockMs());
     reports_ = {};
-    const auto& truth = world_.MessageTruth();
     for (size_t i = 0; i < receipts.size(); ++i) {
         if (!receipts[i].ok()) {
             ++intake_errors_;
@@ -240,10 +230,8 @@ Status Brain::SenseWorld() {
         const incident::Receipt& rec = *receipts[i];
         if (rec.retried || !rec.classified) continue;
         ++classified_;
-        const std::string_view id = ids[i];
-        size_t n = truth.size();
-        if (id.rfind("app-", 0) == 0) std::from_chars(id.data() + 4, id.data() + id.size(), n);
-        if (n < truth.size() && truth[n] == rec.category) ++classified_right_;
+        const std::string* truth = world_->Truth(ids[i]);
+        if (truth != nullptr && *truth == rec.category) ++classified_right_;
     }
     return {};
 }
@@ -311,21 +299,14 @@ Status Brain::FollowEngine() {
 
 void Brain::ReleaseUnit(Job& job) {
     if (job.unit < 0) return;
-    Unit& u = units_[static_cast<size_t>(job.unit)];
-    if (u.job == static_cast<int32_t>(job_index_.at(job.id))) {
-        // Called off (the case was closed or rejected by someone else): it stops where it is on its way.
-        if (u.mode == UnitMode::kEnRoute) {
-            const incident::TimeMs travelled = NowMs() - u.depart_ms;
-            size_t i = 0;
-            while (i + 1 < u.route.nodes.size() && static_cast<incident::TimeMs>(u.route.at_ms[i + 1]) <= travelled) {
-                ++i;
-            }
-            u.node = u.route.nodes[i];
-        }
-        u.mode = UnitMode::kIdle;
-        u.busy_ms += NowMs() - u.busy_since_ms;
-        u.job = -1;
-        u.route = {};
+    const auto u = static_cast<size_t>(job.unit);
+    Unit& unit = units_[u];
+    if (unit.job == static_cast<int32_t>(job_index_.at(job.id))) {
+        // Called off (the case was closed or rejected by someone else): it stops where it is and stands by.
+        world_->CallOff(u, ClockMs());
+        unit.mode = UnitMode::kIdle;
+        unit.busy_ms += NowMs() - unit.busy_since_ms;
+        unit.job = -1;
     }
     job.unit = -1;
 }
@@ -352,7 +333,10 @@ Status Brain::Review() {
                 (void)ok;
             }
         } else if (c->status == incident::CaseStatus::kHandled) {
-            if (!world_.StillThere(c->category, job.at, Now())) {
+            const std::optional<bool> still = world_->StillThere(c->category, job.at, ClockMs());
+            // A World without eyes there leaves the check to an inspector, who closes the case through the API.
+            if (!still) continue;
+            if (!*still) {
                 CB_TRY_ASSIGN(bool ok,
                               Transition(job,
                                          incident::Action::kClose,
@@ -368,9 +352,14 @@ Status Brain::Review() {
 }
 
 Status Brain::DispatchUnits() {
-    // The filed cases as the engine holds them now: priority includes urgency and escalation.
-    const std::vector<incident::Case> filed = engine_->OpenCasesIn(incident::CaseStatus::kFiled);
+    // The filed cases as the engine holds them now (priority includes urgency and escalation), and dispatched ones
+    // whose unit refused or was lost.
+    std::vector<incident::Case> filed = engine_->OpenCasesIn(incident::CaseStatus::kFiled);
+    if (orders_dropped_ > 0) {
+        for (incident::Case& c : engine_->OpenCasesIn(incident::CaseStatus::kDispatched)) filed.push_back(std::move(c));
+    }
     std::vector<size_t> task_jobs;
+    std::vector<std::string> tasks_category;
     std::vector<dispatch::TaskSpec> tasks;
     const incident::Taxonomy& taxonomy = engine_->taxonomy();
     for (const incident::Case& c : filed) {
@@ -383,17 +372,19 @@ Status Brain::DispatchUnits() {
                                              ? kinds_of_[static_cast<size_t>(cat - taxonomy.categories().data())]
                                              : dispatch::MaskOf(dispatch::UnitKind::kCrew);
         task_jobs.push_back(it->second);
+        tasks_category.push_back(c.category);
         tasks.push_back({job.node, kinds, std::clamp(c.priority, 1, 4)});
     }
     if (tasks.empty()) return {};
     std::vector<size_t> free_units;
     std::vector<dispatch::UnitState> states;
+    const incident::TimeMs clock = ClockMs();
     for (size_t u = 0; u < units_.size(); ++u) {
-        if (units_[u].mode != UnitMode::kIdle) continue;
+        if (units_[u].mode != UnitMode::kIdle || !world_->Available(u)) continue;
         free_units.push_back(u);
         dispatch::UnitState s;
         s.kind = units_[u].kind;
-        s.node = units_[u].node;
+        s.node = world_->UnitNode(u, clock);
         states.push_back(s);
     }
     if (states.empty()) return {};
@@ -404,7 +395,7 @@ Status Brain::DispatchUnits() {
         const size_t unit_index = free_units[static_cast<size_t>(su)];
         Unit& unit = units_[unit_index];
         Job& job = jobs_[task_jobs[k]];
-        auto route = dispatcher_->RouteOf(unit.kind, unit.node, job.node);
+        auto route = dispatcher_->RouteOf(unit.kind, states[static_cast<size_t>(su)].node, job.node);
         if (!route) continue;  // cannot happen: the table said reachable
         const double eta_s = static_cast<double>(route->time_ms()) / 1000;
         CB_TRY_ASSIGN(bool sent,
@@ -414,8 +405,16 @@ Status Brain::DispatchUnits() {
                                  std::string(dispatch::UnitKindName(unit.kind)) + " " + unit.name + ", ETA " +
                                      std::to_string(static_cast<int>(eta_s)) + " s"));
         if (!sent) continue;
-        unit.route = std::move(*route);
-        unit.depart_ms = NowMs();
+        Order order;
+        order.case_id = job.id;
+        order.category = tasks_category[k];
+        order.target = job.node;
+        order.at = job.at;
+        order.route = std::move(*route);
+        const incident::Category* cat = taxonomy.Find(order.category);
+        // The notice a robot says on arrival (a crew speaks for itself).
+        if (unit.kind != dispatch::UnitKind::kCrew && cat != nullptr) order.notice = cat->notice;
+        world_->Send(unit_index, order, clock);
         unit.mode = UnitMode::kEnRoute;
         unit.job = static_cast<int32_t>(task_jobs[k]);
         unit.busy_since_ms = NowMs();
@@ -425,14 +424,18 @@ Status Brain::DispatchUnits() {
     return {};
 }
 
-Status Brain::MoveUnits() {
+Status Brain::FollowUnits() {
     const incident::TimeMs now = NowMs();
     const incident::Taxonomy& taxonomy = engine_->taxonomy();
-    for (Unit& u : units_) {
-        if (u.mode == UnitMode::kEnRoute && now - u.depart_ms >= static_cast<incident::TimeMs>(u.route.time_ms())) {
-            u.node = u.route.nodes.back();
+    events_.clear();
+    world_->Poll(ClockMs(), events_);
+    for (const UnitEvent& ev : events_) {
+        Unit& u = units_[ev.unit];
+        // A report about an order the brain has since called off, or from before a restart: nothing to do.
+        if (u.job < 0 || jobs_[static_cast<size_t>(u.job)].id != ev.case_id) continue;
+        Job& job = jobs_[static_cast<size_t>(u.job)];
+        if (ev.what == UnitEvent::What::kArrived) {
             u.mode = UnitMode::kOnSite;
-            Job& job = jobs_[static_cast<size_t>(u.job)];
             const auto c = engine_->OpenCase(job.id);
             if (!c) {
                 ReleaseUnit(job);
@@ -440,7 +443,6 @@ Status Brain::MoveUnits() {
             }
             job.onsite_ms = now;
             response_ms_.push_back(now - job.first_report_ms);
-            job.handle = world_.BeginHandling(c->category, job.at, Now());
             std::string note = "on site";
             const incident::Category* cat = taxonomy.Find(c->category);
             if (u.kind != dispatch::UnitKind::kCrew && cat != nullptr && !cat->notice.empty()) {
@@ -453,9 +455,7 @@ Status Brain::MoveUnits() {
             }
             CB_TRY_ASSIGN(bool started, Transition(job, incident::Action::kStart, u.name, note));
             if (!started) ReleaseUnit(job);
-        } else if (u.mode == UnitMode::kOnSite) {
-            Job& job = jobs_[static_cast<size_t>(u.job)];
-            if (!world_.Done(job.handle, Now())) continue;
+        } else if (ev.what == UnitEvent::What::kDone) {
             CB_TRY_ASSIGN(bool reported, Transition(job, incident::Action::kFeedback, u.name, "done"));
             if (reported) {
                 job.next_check_ms = now + (job.source == incident::Source::kCitizen ? options_.inspector_verify_ms
@@ -464,39 +464,26 @@ Status Brain::MoveUnits() {
             u.mode = UnitMode::kIdle;
             u.busy_ms += now - u.busy_since_ms;
             u.job = -1;
-            u.route = {};
             job.unit = -1;  // the unit is free; job.unit_name keeps who did it
+        } else {
+            // Refused, or lost with its unit: the case waits for the next round, still dispatched.
+            ++orders_dropped_;
+            u.mode = UnitMode::kIdle;
+            u.busy_ms += now - u.busy_since_ms;
+            u.job = -1;
+            job.unit = -1;
         }
     }
     return {};
 }
 
 void Brain::UpdateSpeeds() {
-    const traffic::Simulator& sim = traffic_->sim();
-    const auto& net = district_.net;
-    for (size_t r = 0; r < net.roads.size(); ++r) {
-        const RoadLoad load = LoadOn(sim, net.roads[r]);
-        road_speed_[r] = load.vehicles > 0 ? load.speed_sum / static_cast<double>(load.vehicles)
-                                           : std::numeric_limits<double>::quiet_NaN();
-    }
-    dispatcher_->UpdateRoadSpeeds(road_speed_);
+    if (world_->RoadSpeeds(road_speed_)) dispatcher_->UpdateRoadSpeeds(road_speed_);
 }
 
 void Brain::RecordSeries() {
-    const auto& net = district_.net;
-    double ratio_sum = 0;
-    int n = 0;
-    for (size_t r = 0; r < net.roads.size(); ++r) {
-        if (std::isnan(road_speed_[r])) continue;
-        const double limit = net.lanes[static_cast<size_t>(net.roads[r].first_lane)].max_speed_mps;
-        ratio_sum += std::min(1.0, road_speed_[r] / limit);
-        ++n;
-    }
-    series_.push_back({Now(),
-                       static_cast<double>(Vehicles()),
-                       n > 0 ? ratio_sum / n : 1.0,
-                       static_cast<double>(OpenCases()),
-                       traffic_->sim().GetMetrics().att_s});
+    const TrafficSample t = world_->Sample().value_or(TrafficSample{});
+    series_.push_back({Now(), t.vehicles, t.speed_ratio, static_cast<double>(OpenCases()), t.att_s});
 }
 
 Status Brain::Step() {
@@ -506,36 +493,18 @@ Status Brain::Step() {
     CB_TRY(FollowEngine());
     CB_TRY(Review());
     if (t % options_.dispatch_interval_ms == 0) CB_TRY(DispatchUnits());
-    CB_TRY(MoveUnits());
+    CB_TRY(FollowUnits());
     if (t % options_.speed_update_ms == 0) UpdateSpeeds();
     if (t % 60'000 == 0) {
         CB_TRY_ASSIGN(int escalated, engine_->Tick(ClockMs()));
         (void)escalated;
     }
-    traffic_->Step();
+    CB_TRY(world_->Settle(ClockMs()));
     now_ms_.store(t + 1000, std::memory_order_relaxed);
     if ((t + 1000) % 60'000 == 0) RecordSeries();
     return {};
 }
 
-core::Point Brain::UnitPosition(const Unit& u) const {
-    const auto& xy = dispatcher_->roads().node_xy;
-    if (u.mode == UnitMode::kOnSite && u.job >= 0) {
-        const Job& job = jobs_[static_cast<size_t>(u.job)];
-        if (job.has_point) return job.at;
-    }
-    const auto& nodes = u.route.nodes;
-    if (u.mode != UnitMode::kEnRoute || nodes.size() < 2) return xy[u.node];
-    const auto travelled = static_cast<dispatch::TimeMs>(NowMs() - u.depart_ms);
-    const auto& at = u.route.at_ms;
-    size_t i = 1;
-    while (i + 1 < nodes.size() && at[i] <= travelled) ++i;
-    const double span = static_cast<double>(at[i] - at[i - 1]);
-    const double f =
-        span > 0 ? std::clamp((static_cast<double>(travelled) - static_cast<double>(at[i - 1])) / span, 0.0, 1.0) : 1.0;
-    const core::Point a = xy[nodes[i - 1]], b = xy[nodes[i]];
-    return {a.x + (b.x - a.x) * f, a.y + (b.y - a.y) * f};
-}
 std::string Brain::NetworkJson() const {
     const auto& net = district_.net;
     double minx = 1e18, miny = 1e18, maxx = -1e18, maxy = -1e18;
@@ -583,30 +552,11 @@ std::string Brain::NetworkJson() const {
 }
 
 nlohmann::json Brain::Frame(bool with_series) const {
-    const traffic::Simulator& sim = traffic_->sim();
-    const auto& net = district_.net;
-    std::vector<int> speed(net.roads.size(), -1), occupancy(net.roads.size(), 0), light(net.roads.size(), -1);
-    for (size_t r = 0; r < net.roads.size(); ++r) {
-        const core::Road& road = net.roads[r];
-        const RoadLoad load = LoadOn(sim, road);
-        const double limit = net.lanes[static_cast<size_t>(road.first_lane)].max_speed_mps;
-        if (load.vehicles > 0) {
-            speed[r] = static_cast<int>(
-                std::lround(100 * std::min(1.0, load.speed_sum / static_cast<double>(load.vehicles) / limit)));
-        }
-        occupancy[r] = static_cast<int>(
-            std::lround(100 * std::min(1.0, load.length_m / std::max(1.0, road.length_m * road.num_lanes))));
-    }
-    for (size_t l = 0; l < net.road_links.size(); ++l) {
-        const auto& link = net.road_links[l];
-        if (link.type != core::TurnType::kStraight) continue;
-        light[static_cast<size_t>(link.from_road)] =
-            std::max(light[static_cast<size_t>(link.from_road)],
-                     static_cast<int>(sim.RoadLinkLight(static_cast<core::RoadLinkId>(l))));
-    }
+    const incident::TimeMs clock = ClockMs();
     nlohmann::json units = nlohmann::json::array();
-    for (const Unit& u : units_) {
-        const core::Point p = UnitPosition(u);
+    for (size_t i = 0; i < units_.size(); ++i) {
+        const Unit& u = units_[i];
+        const core::Point p = world_->UnitPosition(i, clock);
         units.push_back({std::round(p.x),
                          std::round(p.y),
                          static_cast<int>(u.mode),
@@ -618,7 +568,6 @@ nlohmann::json Brain::Frame(bool with_series) const {
     incident::CaseFilter filter;
     filter.limit = 400;
     filter.offset = static_cast<int>(jobs_.size() > 400 ? jobs_.size() - 400 : 0);
-    const incident::TimeMs clock = ClockMs();
     if (auto listed = engine_->ListCases(filter, clock); listed.ok()) {
         for (const incident::Case& c : *listed) {
             nlohmann::json j = incident::CaseJson(c, engine_->taxonomy(), clock);
@@ -638,16 +587,10 @@ nlohmann::json Brain::Frame(bool with_series) const {
     }
     nlohmann::json frame = {{"t", Now()},
                             {"duration_s", Duration()},
-                            {"vehicles", sim.Running()},
-                            {"waiting", sim.Waiting()},
-                            {"raining", world_.Raining(Now())},
-                            {"water_cm", world_.WaterLevels()},
-                            {"speed", speed},
-                            {"occupancy", occupancy},
-                            {"lights", light},
                             {"units", std::move(units)},
                             {"cases", std::move(cases)},
                             {"kpi", Results()}};
+    world_->Draw(frame, clock);
     if (with_series) {
         nlohmann::json s = nlohmann::json::array();
         for (const auto& p : series_) s.push_back({p.t, p.vehicles, p.speed_ratio, p.open_cases, p.att_s});
@@ -680,32 +623,31 @@ nlohmann::json Brain::Results() const {
         units_.empty() || now <= 0 ? 0 : busy_ms / (static_cast<double>(units_.size()) * static_cast<double>(now));
     nlohmann::json by_category = nlohmann::json::object();
     for (const auto& [category, n] : by_category_) by_category[category] = n;
-    const traffic::Metrics m = traffic_->sim().GetMetrics();
-    return {{"sim_s", Now()},
-            {"att_adaptive_s", m.att_s},
-            {"throughput_adaptive", m.throughput},
-            {"vehicles", m.spawned},
-            {"cases", std::move(by_category)},
-            {"cases_total", jobs_.size()},
-            {"cases_closed", cases_closed_},
-            {"cases_rejected", cases_rejected_},
-            {"open_cases", OpenCases()},
-            {"duplicates_merged", duplicates_merged_},
-            {"reached", response_ms_.size()},
-            {"p50_response_s", PercentileS(response_ms_, 0.5)},
-            {"p95_response_s", PercentileS(response_ms_, 0.95)},
-            {"deadline_met_ratio", counted > 0 ? static_cast<double>(met) / static_cast<double>(counted) : 1.0},
-            {"unit_utilisation", utilisation},
-            {"notices_played", notices_},
-            {"messages", messages_.load()},
-            {"messages_located", messages_located_.load()},
-            {"classified_on_intake", classified_},
-            {"classified_correct", classified_right_},
-            {"human_queue", human_queue_},
-            {"intake_errors", intake_errors_},
-            {"stale_plans", stale_plans_},
-            {"route_table_rebuilds", dispatcher_->rebuilds()},
-            {"vendors_appeared", world_.VendorsAppeared()}};
+    nlohmann::json results = {
+        {"sim_s", Now()},
+        {"cases", std::move(by_category)},
+        {"cases_total", jobs_.size()},
+        {"cases_closed", cases_closed_},
+        {"cases_rejected", cases_rejected_},
+        {"open_cases", OpenCases()},
+        {"duplicates_merged", duplicates_merged_},
+        {"reached", response_ms_.size()},
+        {"p50_response_s", PercentileS(response_ms_, 0.5)},
+        {"p95_response_s", PercentileS(response_ms_, 0.95)},
+        {"deadline_met_ratio", counted > 0 ? static_cast<double>(met) / static_cast<double>(counted) : 1.0},
+        {"unit_utilisation", utilisation},
+        {"notices_played", notices_},
+        {"messages", messages_.load()},
+        {"messages_located", messages_located_.load()},
+        {"classified_on_intake", classified_},
+        {"classified_correct", classified_right_},
+        {"human_queue", human_queue_},
+        {"intake_errors", intake_errors_},
+        {"stale_plans", stale_plans_},
+        {"orders_dropped", orders_dropped_},
+        {"route_table_rebuilds", dispatcher_->rebuilds()}};
+    world_->Measure(results);
+    return results;
 }
 
 }  // namespace citybrain::district

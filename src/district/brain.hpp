@@ -15,16 +15,16 @@
 #include "district/world.hpp"
 #include "incident/engine.hpp"
 #include "nlp/gazetteer.hpp"
-#include "traffic/run.hpp"
 
 namespace citybrain::district {
 
 struct BrainOptions {
     uint64_t seed = 1;
+    /// How long the brain runs; 0 (a live brain) runs until stopped.
     double sim_hours = 1;
     std::string adaptive = "maxpressure";
     int threads = 1;
-    /// The case store (SQLite); it is replaced at the start of a run.
+    /// The case store of a simulated run (SQLite); it is replaced at the start of the run.
     std::string db_path = "citybrain-run.db";
     /// Wall-clock time of simulated second 0 (2026-06-15 07:00 Beijing time): cases carry real dates and replies
     /// real deadlines.
@@ -36,19 +36,32 @@ struct BrainOptions {
     incident::TimeMs operator_review_ms = 300'000;  // a case in the human queue waits this long for an operator
 };
 
+/// The district's road graph for cars and its pavements (both ways along every road, at 1 m/s, scaled by each
+/// robot's pace), under one dispatch facade. The brain and the fleet simulator route on the same graphs.
+Result<dispatch::Dispatcher> DispatcherOf(const District& district);
+
 /// The street gazetteer of a routing graph's names: points every 20 m along each named road, junctions where two
 /// names share a node or come within 25 m.
 nlp::Gazetteer GazetteerOf(const dispatch::RoadGraph& graph);
 
-/// The district brain: the loop that senses (the World's reports), decides (incident engine, dispatch) and acts
-/// (units on their way, spoken notices, replies, signal phases), one simulated second per Step. Deterministic: the
-/// same district, options and seed give the same run, whatever the thread count or the pace.
+/// The district brain: the loop that senses (reports from the World and from the API), decides (incident engine,
+/// dispatch) and acts (orders to units, spoken notices, replies), one second per Step. It talks to the World only
+/// through the `World` interface, so the same code runs the simulated district and the live city. Deterministic
+/// in the simulated World: the same district, options and seed give the same run, whatever the thread count or
+/// the pace.
 class Brain {
 public:
+    /// The simulated district: a `SimWorld` and a fresh SQLite store at `options.db_path`.
     static Result<std::unique_ptr<Brain>> Create(const District& district, const BrainOptions& options);
+    /// Any World, over a store the caller opened (`citybrain serve` passes the live World and its durable store).
+    /// `district` gives the map, the places and the units; the World must be built on the same district.
+    static Result<std::unique_ptr<Brain>> Create(const District& district,
+                                                 const BrainOptions& options,
+                                                 std::unique_ptr<World> world,
+                                                 std::unique_ptr<incident::Store> store);
     ~Brain();
 
-    /// One simulated second. An error is a broken invariant (the store failed), not a scenario event.
+    /// One second. An error is a broken invariant (the store failed), not a scenario event.
     Status Step();
     /// Simulated time since the start, and its wall-clock date (what the API stamps reports with). ClockMs is
     /// safe to call from any thread.
@@ -56,7 +69,7 @@ public:
     incident::TimeMs ClockMs() const { return options_.epoch_ms + NowMs(); }
     double Now() const { return static_cast<double>(NowMs()) / 1000; }  // seconds, for the edges
     double Duration() const { return static_cast<double>(duration_ms_) / 1000; }
-    bool Finished() const { return NowMs() >= duration_ms_; }
+    bool Finished() const { return duration_ms_ > 0 && NowMs() >= duration_ms_; }
     int64_t Vehicles() const;
     size_t OpenCases() const;
 
@@ -73,13 +86,11 @@ public:
 
 private:
     enum class UnitMode : uint8_t { kIdle, kEnRoute, kOnSite };
+    /// What the brain knows of a unit: whether it sent it, and where to. Where it is, the World says.
     struct Unit {
         std::string name;
         dispatch::UnitKind kind;
-        dispatch::NodeId node = 0;  // where it is, or last was
         UnitMode mode = UnitMode::kIdle;
-        dispatch::Route route;
-        incident::TimeMs depart_ms = 0;
         int32_t job = -1;  // index into jobs_
         incident::TimeMs busy_ms = 0;
         incident::TimeMs busy_since_ms = 0;
@@ -97,10 +108,9 @@ private:
         incident::TimeMs next_check_ms = -1;  // operator review or verification
         int32_t unit = -1;                    // the unit on it now
         std::string unit_name;                // the last unit sent
-        int32_t handle = -1;
-        bool open = true;       // the engine's feed has not yet said that it left the flow
-        bool rejected = false;  // rejected as not a case: deadline compliance leaves it out
-        bool missed = false;    // measure: a step ended after its deadline
+        bool open = true;                     // the engine's feed has not yet said that it left the flow
+        bool rejected = false;                // rejected as not a case: deadline compliance leaves it out
+        bool missed = false;                  // measure: a step ended after its deadline
         std::string reply;
         std::string notice;
     };
@@ -113,10 +123,9 @@ private:
     Status FollowEngine();
     Status Review();
     Status DispatchUnits();
-    Status MoveUnits();
+    Status FollowUnits();
     void ReleaseUnit(Job& job);
     void UpdateSpeeds();
-    core::Point UnitPosition(const Unit& u) const;
     dispatch::NodeId NearestNode(core::Point p) const;
     void RecordSeries();
 
@@ -124,9 +133,8 @@ private:
     BrainOptions options_;
     incident::TimeMs duration_ms_;
     std::atomic<incident::TimeMs> now_ms_{0};
-    std::unique_ptr<traffic::SignalledSim> traffic_;
+    std::unique_ptr<World> world_;
     std::unique_ptr<incident::IncidentEngine> engine_;
-    World world_;
     std::optional<dispatch::Dispatcher> dispatcher_;
     nlp::Gazetteer gazetteer_;
     std::vector<dispatch::KindMask> kinds_of_;  // per taxonomy category: who may be sent
@@ -135,6 +143,7 @@ private:
     std::unordered_map<incident::CaseId, size_t> job_index_;
     std::vector<incident::Report> reports_;      // reused every step
     std::vector<incident::CaseChange> changes_;  // reused every step
+    std::vector<UnitEvent> events_;              // reused every step
     std::vector<double> road_speed_;             // mean speed per road, m/s (NaN: empty)
 
     // Measures.
@@ -150,6 +159,7 @@ private:
     int64_t human_queue_ = 0;
     int64_t notices_ = 0;
     int64_t stale_plans_ = 0;
+    int64_t orders_dropped_ = 0;  // refused by a unit or lost with it, and sent again
     std::vector<incident::TimeMs> response_ms_;
     struct Point {
         double t, vehicles, speed_ratio, open_cases, att_s;

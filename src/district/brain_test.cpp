@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <iostream>
 
+#include "traffic/run.hpp"
+
 namespace citybrain::district {
 namespace {
 

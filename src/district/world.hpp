@@ -2,87 +2,90 @@
 #pragma once
 
 #include <cstdint>
-#include <random>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "district/default_district.hpp"
+#include "core/error.hpp"
+#include "core/geometry.hpp"
+#include "dispatch/dispatcher.hpp"
 #include "incident/model.hpp"
 
 namespace citybrain::district {
 
-/// The simulated World outside traffic: street vendors at kerbs, a rain episode that floods low points, and
-/// citizens who write in about what they see. It senses itself through the district's cameras and sensors and
-/// hands the brain what a live deployment would receive: reports (camera detections, sensor alarms, citizen
-/// messages in Chinese with no category and no coordinates). The brain never reads the World's truth; it acts
-/// (a unit on site) and checks (a camera or an inspector looks again).
+/// An order to a unit: go to a case's place and handle it (and, for a robot, say the notice on arrival).
+struct Order {
+    incident::CaseId case_id = 0;
+    std::string category;
+    dispatch::NodeId target = 0;
+    core::Point at;
+    std::string notice;     // what a robot says on arrival; "" for a crew
+    dispatch::Route route;  // the brain's plan: the simulated World drives it; a live unit may route itself
+};
+
+/// What a unit reports back about its order.
+struct UnitEvent {
+    enum class What : uint8_t {
+        kArrived,  // on site: handling starts
+        kDone,     // the work is finished (a second look verifies it)
+        kDropped,  // the unit refused the order or was lost: the case goes back to be assigned again
+    };
+    What what = What::kArrived;
+    size_t unit = 0;  // index in the district's unit list
+    incident::CaseId case_id = 0;
+};
+
+/// What traffic looks like now, for the console's history: vehicles running, mean speed over the limit, ATT.
+struct TrafficSample {
+    double vehicles = 0;
+    double speed_ratio = 1;
+    double att_s = 0;
+};
+
+/// The World as the Brain sees it: reports and events in, orders out, unit state back, a second look for
+/// verification, and road speeds for routing. The Brain's code does not know which World it is in: the simulated
+/// district (`SimWorld`: in process, seeded) and the live city (`LiveWorld`: MQTT fleet and device topics; HTTP
+/// reports enter through the server's API) implement the same interface. Units are the district's `units`, by
+/// index, in both. Times are the brain's clock (wall-clock milliseconds).
 class World {
 public:
-    World(const District& district, uint64_t seed, double duration_s);
+    virtual ~World() = default;
 
-    /// Advances to simulated second `t` (called once per second, in order) and appends the reports made at `t`.
-    /// Report times are simulated milliseconds; the brain shifts them to its clock.
-    void Advance(double t, std::vector<incident::Report>& out);
+    /// Appends the reports and events that came in since the last call (cameras, sensors, citizens' messages that
+    /// reach the World's own channels). Called at the start of each brain step.
+    virtual void Sense(incident::TimeMs now, std::vector<incident::Report>& out) = 0;
 
-    /// A unit arrives at `at` to handle a case of `category`: a vendor there is told to leave (and packs up), a
-    /// flooded low point gets a pump, a reported problem is fixed. Returns a handle for Done.
-    int32_t BeginHandling(const std::string& category, core::Point at, double t);
-    /// Whether the unit's work is finished at `t` (the vendor gone, the water below 5 cm, the repair done).
-    bool Done(int32_t handle, double t) const;
-    /// A second look (camera or inspector): is a problem of `category` still there within 60 m of `at`?
-    bool StillThere(const std::string& category, core::Point at, double t) const;
+    /// Sends unit `unit` on `order`. It is busy until it reports kDone or kDropped, or is called off.
+    virtual void Send(size_t unit, const Order& order, incident::TimeMs now) = 0;
+    /// Calls a unit off its order (the case left the flow): it stops where it is and stands by.
+    virtual void CallOff(size_t unit, incident::TimeMs now) = 0;
+    /// Appends what units reported since the last call.
+    virtual void Poll(incident::TimeMs now, std::vector<UnitEvent>& out) = 0;
+    /// Where a unit is for planning (the node it last passed), and where to draw it.
+    virtual dispatch::NodeId UnitNode(size_t unit, incident::TimeMs now) const = 0;
+    virtual core::Point UnitPosition(size_t unit, incident::TimeMs now) const = 0;
+    /// False for a unit that cannot take orders now (lost, out of battery).
+    virtual bool Available(size_t unit) const = 0;
 
-    bool Raining(double t) const { return t >= rain_from_s_ && t < rain_to_s_; }
-    /// Water level at each low point, in the district's order.
-    const std::vector<double>& WaterLevels() const { return level_cm_; }
-    size_t VendorsAppeared() const { return vendors_.size(); }
-    size_t MessagesSent() const { return messages_sent_; }
-    /// The category each message was written about, by message number ("app-N"): the truth, for scoring intake.
-    const std::vector<std::string>& MessageTruth() const { return message_truth_; }
+    /// A second look at a place (a camera, an inspector): is a problem of `category` still there? nullopt when this
+    /// World has no eyes there: a person verifies and closes the case through the API.
+    virtual std::optional<bool> StillThere(const std::string& category, core::Point at, incident::TimeMs now) = 0;
+    /// Mean speed per road (m/s, NaN where unknown) for the drivers' routing; false when the World measures none.
+    virtual bool RoadSpeeds(std::vector<double>& speeds) = 0;
 
-private:
-    struct Vendor {
-        core::Point at;
-        double appear_s = 0;
-        double leave_s = 0;            // leaves by itself then, or earlier when told
-        std::vector<int32_t> cameras;  // the cameras in range of its kerb
-        std::vector<int32_t> seen_by;  // those that have reported it
-    };
-    struct Problem {  // what a citizen wrote about
-        std::string category;
-        core::Point at;
-        double fixed_s = 1e18;
-    };
-    struct Handling {
-        int kind = 0;  // 0 vendor, 1 water, 2 problem, 3 nothing found
-        int32_t index = -1;
-        double done_s = 0;
-    };
+    /// The end of a brain step: the simulated World moves on one second; the live one sends what is due.
+    virtual Status Settle(incident::TimeMs now) = 0;
 
-    double U() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53; }
-    double Exp(double mean) { return -mean * std::log(1 - U()); }
-    void SpawnVendor(double t);
-    void SendMessage(double t, std::vector<incident::Report>& out);
-
-    const District& d_;
-    std::mt19937_64 rng_;
-    double duration_s_;
-    double rain_from_s_;
-    double rain_to_s_;
-    double next_vendor_s_;
-    double next_message_s_;
-    std::vector<Vendor> vendors_;
-    std::vector<Problem> problems_;
-    std::vector<double> level_cm_;
-    std::vector<uint8_t> pumped_;
-    std::vector<uint8_t> sensor_alarm_;                // per low point: alarm raised in this flooding
-    std::vector<std::vector<uint8_t>> camera_flood_;   // per low point, per nearby camera: reported
-    std::vector<std::vector<int32_t>> flood_cameras_;  // cameras that see each low point
-    std::vector<Handling> handlings_;
-    std::vector<std::pair<std::string, core::Point>> junctions_;  // "A与B交叉口" and where
-    size_t messages_sent_ = 0;
-    std::vector<std::string> message_truth_;  // category of each message
-    int64_t flood_episode_ = 0;
+    // For the console and the measures; a World without traffic adds nothing.
+    virtual void Draw(nlohmann::json& /*frame*/, incident::TimeMs /*now*/) const {}
+    virtual void Measure(nlohmann::json& /*results*/) const {}
+    virtual std::optional<TrafficSample> Sample() const { return std::nullopt; }
+    virtual int64_t Vehicles() const { return 0; }
+    /// The category a report was really about, where the World knows it (the simulated one does): only for scoring
+    /// intake, never read by a decision.
+    virtual const std::string* Truth(std::string_view /*external_id*/) const { return nullptr; }
 };
 
 }  // namespace citybrain::district

@@ -394,8 +394,8 @@ Result<Case> IncidentEngine::Apply(
     const TimeMs step_deadline_ms = c.deadline_ms;
     c.status = next;
     c.updated_ms = now;
-    if (next == CaseStatus::kHandling && from == CaseStatus::kDispatched) {
-        // Starting work does not restart the handling clock that began at dispatch.
+    if (from == CaseStatus::kDispatched && (next == CaseStatus::kHandling || next == CaseStatus::kDispatched)) {
+        // Starting work, or sending another unit, does not restart the handling clock that began at dispatch.
     } else {
         const TimeMs limit =
             cat ? Taxonomy::StepLimit(*cat, next == CaseStatus::kHandling ? CaseStatus::kDispatched : next) : 0;

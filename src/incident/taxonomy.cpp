@@ -247,6 +247,8 @@ Result<CaseStatus> NextStatus(CaseStatus from, Action action) {
         {S::kFiled, A::kDispatch, S::kDispatched},
         {S::kFiled, A::kReject, S::kRejected},
         {S::kFiled, A::kMerge, S::kMerged},
+        // Another unit goes (the first refused or was lost): the case stays dispatched.
+        {S::kDispatched, A::kDispatch, S::kDispatched},
         {S::kDispatched, A::kStart, S::kHandling},
         {S::kDispatched, A::kFeedback, S::kHandled},
         {S::kDispatched, A::kMerge, S::kMerged},

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "district/world.hpp"
+#include "district/scenario.hpp"
 
 #include <algorithm>
 #include <array>
@@ -35,7 +35,7 @@ constexpr std::array<Template, 12> kTemplates = {{
 
 }  // namespace
 
-World::World(const District& district, uint64_t seed, double duration_s)
+Scenario::Scenario(const District& district, uint64_t seed, double duration_s)
     : d_(district),
       rng_(seed * 0xD1B54A32D192ED03ULL + 29),
       duration_s_(duration_s),
@@ -71,7 +71,7 @@ World::World(const District& district, uint64_t seed, double duration_s)
     }
 }
 
-void World::SpawnVendor(double t) {
+void Scenario::SpawnVendor(double t) {
     // A kerb mid-block on a road between two real intersections.
     const auto& net = d_.net;
     for (int attempt = 0; attempt < 64; ++attempt) {
@@ -101,7 +101,7 @@ void World::SpawnVendor(double t) {
     }
 }
 
-void World::SendMessage(double t, std::vector<incident::Report>& out) {
+void Scenario::SendMessage(double t, std::vector<incident::Report>& out) {
     const Template& tpl = kTemplates[static_cast<size_t>(U() * kTemplates.size()) % kTemplates.size()];
     std::string text = tpl.text;
     incident::Report r;
@@ -138,7 +138,7 @@ void World::SendMessage(double t, std::vector<incident::Report>& out) {
     out.push_back(std::move(r));
 }
 
-void World::Advance(double t, std::vector<incident::Report>& out) {
+void Scenario::Advance(double t, std::vector<incident::Report>& out) {
     const ScenarioSpec& s = d_.scenario;
     while (next_vendor_s_ <= t) {
         SpawnVendor(next_vendor_s_);
@@ -227,7 +227,7 @@ void World::Advance(double t, std::vector<incident::Report>& out) {
     }
 }
 
-int32_t World::BeginHandling(const std::string& category, core::Point at, double t) {
+int32_t Scenario::BeginHandling(const std::string& category, core::Point at, double t) {
     Handling h;
     h.kind = 3;
     h.done_s = t + 60;  // nothing found: a minute to look around
@@ -260,14 +260,14 @@ int32_t World::BeginHandling(const std::string& category, core::Point at, double
     return static_cast<int32_t>(handlings_.size() - 1);
 }
 
-bool World::Done(int32_t handle, double t) const {
+bool Scenario::Done(int32_t handle, double t) const {
     if (handle < 0 || static_cast<size_t>(handle) >= handlings_.size()) return true;
     const Handling& h = handlings_[static_cast<size_t>(handle)];
     if (h.kind == 1) return level_cm_[static_cast<size_t>(h.index)] < 5;
     return t >= h.done_s;
 }
 
-bool World::StillThere(const std::string& category, core::Point at, double t) const {
+bool Scenario::StillThere(const std::string& category, core::Point at, double t) const {
     if (category == "street_vending") {
         for (const Vendor& v : vendors_) {
             if (v.appear_s <= t && v.leave_s > t && Distance(v.at, at) <= 60) return true;
