@@ -11,8 +11,12 @@
 #include <thread>
 
 #include "apps/commands.hpp"
+#include "core/time.hpp"
+#include "district/brain.hpp"
+#include "district/live_world.hpp"
 #include "incident/replay.hpp"
 #include "server/http_server.hpp"
+#include "web/assets.hpp"
 
 namespace citybrain::apps {
 
@@ -30,6 +34,11 @@ struct ServeArgs {
     int port = 8311;
     int threads = 2;
     std::string keys_file;
+    // The brain: a district to dispatch on, and the fleet's MQTT broker.
+    std::string district;
+    std::string mqtt = "127.0.0.1:1883";
+    int units = 0;
+    uint64_t seed = 1;
 };
 
 struct ReplayArgs {
@@ -66,12 +75,63 @@ int Serve(const ServeArgs& args) {
     if (!keys.ok()) return ReportError(keys.error(), false);
     auto taxonomy = LoadTaxonomy(args.store.taxonomy);
     if (!taxonomy.ok()) return ReportError(taxonomy.error(), false);
+    if (!args.district.empty() && args.district != "default") {
+        return ReportError(InvalidArgument("--district", "only 'default' (the generated district) is known"), false);
+    }
+    district::District district;
+    district::LiveWorldOptions live;
+    if (!args.district.empty()) {
+        district::DistrictSpec spec;
+        if (args.units != 0) {
+            if (Status s = district::SizeFleet(spec, args.units); !s.ok()) return ReportError(s.error(), false);
+        }
+        auto d = district::MakeDistrict(spec, args.seed);
+        if (!d.ok()) return ReportError(d.error(), false);
+        district = std::move(d).value();
+        const size_t colon = args.mqtt.rfind(':');
+        char* end = nullptr;
+        const long mqtt_port = colon == std::string::npos ? 0 : std::strtol(args.mqtt.c_str() + colon + 1, &end, 10);
+        if (colon == std::string::npos || colon == 0 || end == nullptr || *end != '\0' || mqtt_port < 1 ||
+            mqtt_port > 65535) {
+            return ReportError(InvalidArgument("--mqtt", "must be HOST:PORT, not '" + args.mqtt + "'"), false);
+        }
+        live.mqtt_host = args.mqtt.substr(0, colon);
+        live.mqtt_port = static_cast<int>(mqtt_port);
+    } else if (args.units != 0) {
+        return ReportError(InvalidArgument("--units", "needs --district"), false);
+    }
     auto store = OpenStore(args.store, true);
     if (!store.ok()) return ReportError(store.error(), false);
     const std::string store_text = args.store.pg.empty() ? "sqlite " + args.store.db : "postgresql";
-    auto engine = incident::IncidentEngine::Open(std::move(store).value(), *taxonomy);
-    if (!engine.ok()) return ReportError(engine.error(), false);
-    incident::IntakeQueue intake(**engine);
+    // With a district, the brain owns the engine (its intake hooks place, assess and classify), and the server
+    // calls the same engine: one process, one case state.
+    std::unique_ptr<district::Brain> brain;
+    std::unique_ptr<incident::IncidentEngine> own_engine;
+    if (!args.district.empty()) {
+        const incident::TimeMs start = core::NowMs();
+        auto world = district::LiveWorld::Connect(district, live, start);
+        if (!world.ok()) {
+            Error e = world.error();
+            e.message += " (is the MQTT broker at " + args.mqtt + " running?)";
+            return ReportError(e, false);
+        }
+        district::BrainOptions options;
+        options.seed = args.seed;
+        options.sim_hours = 0;  // until stopped
+        options.epoch_ms = start;
+        options.taxonomy = &*taxonomy;
+        auto created = district::Brain::Create(district, options, std::move(world).value(), std::move(store).value());
+        if (!created.ok()) return ReportError(created.error(), false);
+        brain = std::move(created).value();
+    } else {
+        auto engine = incident::IncidentEngine::Open(std::move(store).value(), *taxonomy);
+        if (!engine.ok()) return ReportError(engine.error(), false);
+        own_engine = std::move(engine).value();
+    }
+    incident::IncidentEngine& engine = brain ? brain->engine() : *own_engine;
+    std::function<incident::TimeMs()> clock = core::NowMs;
+    if (brain) clock = [b = brain.get()] { return b->ClockMs(); };
+    incident::IntakeQueue intake(engine, 1024, clock);
 
     server::ServerOptions options;
     options.address = args.address;
@@ -80,8 +140,15 @@ int Serve(const ServeArgs& args) {
     const bool no_keys = keys->empty();
     const size_t key_count = keys->size();
     server::Api api(
-        **engine, intake, std::move(keys).value(), "http://" + args.address + ":" + std::to_string(args.port));
+        engine, intake, std::move(keys).value(), "http://" + args.address + ":" + std::to_string(args.port), clock);
     server::HttpServer http(api, options);
+    if (brain) {
+        for (const web::Asset& a : web::Assets()) {
+            http.SetDocument(std::string(a.path), std::string(a.content_type), std::string(a.body));
+        }
+        http.SetDocument("/api/network", "application/json", brain->NetworkJson());
+        http.SetDocument("/api/state", "application/json", brain->Frame(true).dump());
+    }
     auto port = http.Start();
     if (!port.ok()) return ReportError(port.error(), false);
     std::fprintf(stderr,
@@ -94,11 +161,43 @@ int Serve(const ServeArgs& args) {
         std::fprintf(stderr,
                      "citybrain serve: no API keys (CITYBRAIN_API_KEYS or --keys-file): every POST is refused\n");
     }
+    if (brain) {
+        std::fprintf(stderr,
+                     "citybrain serve: the brain dispatches %zu units over MQTT at %s; console at http://%s:%u/\n",
+                     district.units.size(),
+                     args.mqtt.c_str(),
+                     args.address.c_str(),
+                     static_cast<unsigned>(*port));
+    }
     std::atomic<bool> stopping{false};
+    std::atomic<bool> failed{false};
     std::thread ticker([&] {
+        if (brain) {
+            // The brain steps once per second of wall-clock time (its deadline checks included), and the console
+            // gets a frame per step.
+            while (!stopping.load()) {
+                while (brain->ClockMs() <= core::NowMs() && !stopping.load()) {
+                    if (Status s = brain->Step(); !s.ok()) {
+                        std::fprintf(stderr, "citybrain serve: the brain stopped: %s\n", s.error().ToString().c_str());
+                        failed = true;
+                        stopping = true;
+                        http.Stop();
+                        return;
+                    }
+                    nlohmann::json state = brain->Frame(true);
+                    nlohmann::json frame = state;
+                    if (!state["series"].empty()) frame["point"] = state["series"].back();
+                    frame.erase("series");
+                    http.Publish(frame.dump());
+                    http.SetDocument("/api/state", "application/json", state.dump());
+                }
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            }
+            return;
+        }
         // Deadlines are checked every second; escalations are journaled like any other change.
         while (!stopping.load()) {
-            auto n = (*engine)->Tick(core::NowMs());
+            auto n = engine.Tick(core::NowMs());
             if (!n.ok())
                 std::fprintf(stderr, "citybrain serve: deadline check failed: %s\n", n.error().ToString().c_str());
             for (int i = 0; i < 10 && !stopping.load(); ++i)
@@ -120,7 +219,7 @@ int Serve(const ServeArgs& args) {
         pthread_kill(waiter.native_handle(), SIGTERM);
         waiter.join();
     }
-    return kExitOk;
+    return failed.load() ? kExitInternal : kExitOk;
 }
 
 int Replay(const ReplayArgs& args) {
@@ -254,6 +353,15 @@ void RegisterIncidents(CLI::App& app) {
     serve->add_option("--port", serve_args->port, "0 picks a free port")->capture_default_str();
     serve->add_option("--threads", serve_args->threads, "io threads")->capture_default_str();
     serve->add_option("--keys-file", serve_args->keys_file, "API keys, one per line (also CITYBRAIN_API_KEYS)");
+    serve->add_option("--district",
+                      serve_args->district,
+                      "run the brain on this district ('default': the generated one): cases are dispatched to its "
+                      "units over MQTT");
+    serve->add_option("--mqtt", serve_args->mqtt, "the fleet's MQTT broker, HOST:PORT (with --district)")
+        ->capture_default_str();
+    serve->add_option(
+        "--units", serve_args->units, "size the district's fleet (with --district; fleet-sim must agree)");
+    serve->add_option("--seed", serve_args->seed, "the district's seed (fleet-sim must agree)")->capture_default_str();
     serve->callback([serve_args] { SetExitCode(Serve(*serve_args)); });
 
     auto* incidents = app.add_subcommand("incidents", "incident engine tools");

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
     RegisterIncidents(app);
     RegisterDispatch(app);
     RegisterNlp(app);
+    RegisterFleet(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

@@ -139,19 +139,23 @@ nlohmann::json ToJson(const traffic::RunResult& r, const Scenario& s) {
 void AddScenarioOptions(CLI::App* cmd, TrafficArgs& a) {
     cmd->add_option("--roadnet", a.roadnet, "CityFlow roadnet JSON (omit both files for the embedded district)");
     cmd->add_option("--flow", a.flow, "CityFlow flow JSON");
-    cmd->add_option("--green", a.green_s, "fixed-time green per phase, s (Webster: first cycle)")->capture_default_str();
+    cmd->add_option("--green", a.green_s, "fixed-time green per phase, s (Webster: first cycle)")
+        ->capture_default_str();
     cmd->add_option("--yellow", a.yellow_s, "yellow at a switch, s (default 5; own-plan 0)");
     cmd->add_option("--all-red", a.all_red_s, "all-red after yellow, s")->capture_default_str();
     cmd->add_option("--min-green", a.min_green_s, "minimum green, s")->capture_default_str();
     cmd->add_option("--action-interval", a.interval_s, "max-pressure decision interval, s")->capture_default_str();
-    cmd->add_option("--phases", a.phases, "phase indices the controllers use, e.g. 1,2,3,4 (default: all but the "
-                                           "clearance phase; fixed/webster/sotl: a cycle covering each movement once)");
+    cmd->add_option("--phases",
+                    a.phases,
+                    "phase indices the controllers use, e.g. 1,2,3,4 (default: all but the "
+                    "clearance phase; fixed/webster/sotl: a cycle covering each movement once)");
     cmd->add_option("--interval", a.step_s, "simulation step, s")->capture_default_str();
     cmd->add_option("--steps", a.steps, "steps to simulate")->capture_default_str();
     cmd->add_option("--threads", a.threads, "worker threads (results do not depend on it)")->capture_default_str();
     cmd->add_option("--seed", a.seed, "random seed")->capture_default_str();
     cmd->add_flag("--json", a.json, "print one JSON object");
-    cmd->add_flag("--skip-bad-routes", a.skip_bad_routes, "run without flows whose route cannot be followed (reported)");
+    cmd->add_flag(
+        "--skip-bad-routes", a.skip_bad_routes, "run without flows whose route cannot be followed (reported)");
     cmd->add_flag("--quiet", a.quiet, "no progress line");
 }
 
@@ -171,13 +175,16 @@ int RunCommand(const TrafficArgs& args) {
     std::printf("controller      %s\n", result->controller.c_str());
     std::printf("ATT (CityFlow)  %.1f s\n", m.att_s);
     std::printf("ATT (finished)  %.1f s\n", m.att_finished_s);
-    std::printf("throughput      %lld of %lld vehicles\n", static_cast<long long>(m.throughput),
+    std::printf("throughput      %lld of %lld vehicles\n",
+                static_cast<long long>(m.throughput),
                 static_cast<long long>(m.spawned));
-    std::printf("in network end  %lld (%lld waiting to enter)\n", static_cast<long long>(m.in_network_end),
+    std::printf("in network end  %lld (%lld waiting to enter)\n",
+                static_cast<long long>(m.in_network_end),
                 static_cast<long long>(m.waiting_to_enter));
     std::printf("avg delay       %.1f s\n", m.avg_delay_s);
     std::printf("avg queue       %.2f veh/lane\n", m.avg_queue_veh);
-    std::printf("wall            %.3f s (%.2f M vehicle-updates/s)\n", result->wall_s,
+    std::printf("wall            %.3f s (%.2f M vehicle-updates/s)\n",
+                result->wall_s,
                 result->wall_s > 0 ? static_cast<double>(m.vehicle_updates) / result->wall_s / 1e6 : 0.0);
     return kExitOk;
 }
@@ -215,14 +222,29 @@ int CompareCommand(const TrafficArgs& args) {
         return kExitOk;
     }
     std::printf("scenario: %s, %lld steps\n", scenario->source.c_str(), static_cast<long long>(args.steps));
-    std::printf("%-12s %9s %9s %11s %9s %9s %8s %8s %9s\n", "controller", "ATT s", "vs fixed", "ATT fin. s",
-                "through", "in net", "delay s", "queue", "wall s");
+    std::printf("%-12s %9s %9s %11s %9s %9s %8s %8s %9s\n",
+                "controller",
+                "ATT s",
+                "vs fixed",
+                "ATT fin. s",
+                "through",
+                "in net",
+                "delay s",
+                "queue",
+                "wall s");
     for (const auto& r : results) {
         const auto& m = r.metrics;
         const double change = fixed_att > 0 ? 100.0 * (m.att_s / fixed_att - 1) : 0.0;
-        std::printf("%-12s %9.1f %+8.1f%% %11.1f %9lld %9lld %8.1f %8.2f %9.3f\n", r.controller.c_str(), m.att_s, change,
-                    m.att_finished_s, static_cast<long long>(m.throughput), static_cast<long long>(m.in_network_end),
-                    m.avg_delay_s, m.avg_queue_veh, r.wall_s);
+        std::printf("%-12s %9.1f %+8.1f%% %11.1f %9lld %9lld %8.1f %8.2f %9.3f\n",
+                    r.controller.c_str(),
+                    m.att_s,
+                    change,
+                    m.att_finished_s,
+                    static_cast<long long>(m.throughput),
+                    static_cast<long long>(m.in_network_end),
+                    m.avg_delay_s,
+                    m.avg_queue_veh,
+                    r.wall_s);
     }
     return kExitOk;
 }
@@ -241,11 +263,16 @@ int GenerateCommand(const GenerateArgs& args) {
     if (!demand.ok()) return ReportError(demand.error(), false);
     std::ofstream r(args.out_roadnet);
     std::ofstream f(args.out_flow);
-    if (!r || !f) return ReportError(InvalidArgument("--out-roadnet/--out-flow", "cannot write the output files"), false);
+    if (!r || !f)
+        return ReportError(InvalidArgument("--out-roadnet/--out-flow", "cannot write the output files"), false);
     r << io::WriteRoadnet(*net);
     f << io::WriteFlows(*net, *demand);
-    std::printf("wrote %s (%zu intersections, %zu roads) and %s (%zu vehicles)\n", args.out_roadnet.c_str(),
-                net->intersections.size(), net->roads.size(), args.out_flow.c_str(), demand->flows.size());
+    std::printf("wrote %s (%zu intersections, %zu roads) and %s (%zu vehicles)\n",
+                args.out_roadnet.c_str(),
+                net->intersections.size(),
+                net->roads.size(),
+                args.out_flow.c_str(),
+                demand->flows.size());
     return kExitOk;
 }
 
@@ -258,11 +285,12 @@ int ReportError(const Error& error, bool json) {
     const bool bad_input = error.code == ErrorCode::kInvalidArgument || error.code == ErrorCode::kNotFound;
     std::fprintf(stderr, "error: %s\n", error.ToString().c_str());
     if (json) {
-        std::printf("%s\n", nlohmann::json{{"error", {{"code", ErrorCodeName(error.code)},
-                                                      {"where", error.where},
-                                                      {"message", error.message}}}}
-                                .dump()
-                                .c_str());
+        std::printf(
+            "%s\n",
+            nlohmann::json{
+                {"error", {{"code", ErrorCodeName(error.code)}, {"where", error.where}, {"message", error.message}}}}
+                .dump()
+                .c_str());
     }
     return bad_input ? kExitBadInput : kExitInternal;
 }
@@ -274,11 +302,13 @@ void RegisterTraffic(CLI::App& app) {
     auto run_args = std::make_shared<TrafficArgs>();
     auto* run = traffic->add_subcommand("run", "simulate a scenario under one signal controller");
     AddScenarioOptions(run, *run_args);
-    run->add_option("--controller", run_args->controller, "own-plan|fixed|webster|sotl|maxpressure")->capture_default_str();
+    run->add_option("--controller", run_args->controller, "own-plan|fixed|webster|sotl|maxpressure")
+        ->capture_default_str();
     run->callback([run_args] { SetExitCode(RunCommand(*run_args)); });
 
     auto cmp_args = std::make_shared<TrafficArgs>();
-    auto* cmp = traffic->add_subcommand("compare", "run several controllers on one scenario; change against fixed-time");
+    auto* cmp =
+        traffic->add_subcommand("compare", "run several controllers on one scenario; change against fixed-time");
     AddScenarioOptions(cmp, *cmp_args);
     cmp->add_option("--controllers", cmp_args->controllers, "comma-separated controllers")->capture_default_str();
     cmp->callback([cmp_args] { SetExitCode(CompareCommand(*cmp_args)); });
@@ -289,7 +319,8 @@ void RegisterTraffic(CLI::App& app) {
     gen->add_option("--cols", gen_args->grid.cols)->capture_default_str();
     gen->add_option("--block", gen_args->grid.block_m, "block length, m")->capture_default_str();
     gen->add_option("--lanes", gen_args->grid.lanes, "lanes per direction")->capture_default_str();
-    gen->add_option("--arterial-every", gen_args->grid.arterial_every, "every k-th row is an arterial (0: none)")->capture_default_str();
+    gen->add_option("--arterial-every", gen_args->grid.arterial_every, "every k-th row is an arterial (0: none)")
+        ->capture_default_str();
     gen->add_option("--vehicles-per-hour", gen_args->demand.vehicles_per_hour)->capture_default_str();
     gen->add_option("--duration", gen_args->demand.duration_s, "demand horizon, s")->capture_default_str();
     gen->add_option("--peak-ratio", gen_args->demand.peak_ratio)->capture_default_str();

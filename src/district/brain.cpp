@@ -137,7 +137,8 @@ Result<std::unique_ptr<Brain>> Brain::Create(const District& district,
     b->dispatcher_.emplace(std::move(dispatcher));
 
     // Who may be sent to what comes from the taxonomy ("response.units"), checked here against dispatch's kinds.
-    const incident::Taxonomy& taxonomy = incident::Taxonomy::Default();
+    const incident::Taxonomy& taxonomy =
+        options.taxonomy != nullptr ? *options.taxonomy : incident::Taxonomy::Default();
     for (const incident::Category& c : taxonomy.categories()) {
         dispatch::KindMask mask = 0;
         for (const std::string& kind : c.unit_kinds) {

@@ -34,6 +34,8 @@ struct BrainOptions {
     incident::TimeMs camera_verify_ms = 60'000;  // after a unit reports done, a camera looks again
     incident::TimeMs inspector_verify_ms = 300'000;
     incident::TimeMs operator_review_ms = 300'000;  // a case in the human queue waits this long for an operator
+    /// The routing table; nullptr for the embedded default. Must outlive the brain.
+    const incident::Taxonomy* taxonomy = nullptr;
 };
 
 /// The district's road graph for cars and its pavements (both ways along every road, at 1 m/s, scaled by each

@@ -96,6 +96,15 @@ Status EquipDistrict(District& d, uint64_t seed) {
     return {};
 }
 
+Status SizeFleet(DistrictSpec& spec, int units) {
+    if (units < 1 || units > 100000) return InvalidArgument("--units", "must be 1 to 100000");
+    spec.scenario.sanitation_robots = units * 2 / 7;
+    spec.scenario.crews = units * 2 / 7;
+    spec.scenario.robot_dogs = units - spec.scenario.sanitation_robots - spec.scenario.crews;
+    spec.scenario.depots = std::clamp(units / 50, 2, 8);
+    return {};
+}
+
 Result<District> MakeDistrict(const DistrictSpec& spec, uint64_t seed) {
     District d;
     CB_TRY_ASSIGN(d.net, core::GenerateGrid(spec.grid));

@@ -92,6 +92,11 @@ struct DistrictSpec {
     }
 };
 
+/// Sets the scenario's fleet to `units` units in the default mix (3 robot dogs : 2 sanitation robots : 2 crews) and
+/// one depot per 50 units (at most 8): how `serve --district default --units N` and `fleet-sim --units N` agree on
+/// the same fleet.
+Status SizeFleet(DistrictSpec& spec, int units);
+
 /// The generated district; same seed, same district.
 Result<District> MakeDistrict(const DistrictSpec& spec, uint64_t seed);
 

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "incident/case_json.hpp"
+#include "incident/device_event.hpp"
 #include "server/form.hpp"
 
 namespace citybrain::server {
@@ -502,6 +503,7 @@ private:
         if (path == "stats" && get) return done(StatsJson());
         if (path == "cases" && get) return done(ListCases(query));
         if (path == "reports" && req.method == "POST") return PostReport(req, done);
+        if (path == "events" && req.method == "POST") return PostEvent(req, done);
         if (path.rfind("cases/", 0) == 0) {
             const std::string rest = path.substr(6);
             const size_t slash = rest.find('/');
@@ -700,7 +702,21 @@ private:
         if (!body.ok()) return done(JsonError(body.error()));
         auto report = ReportFromParams(*body, req, false);
         if (!report.ok()) return done(JsonError(report.error()));
-        intake_.Submit(std::move(report).value(), [done = std::move(done)](Result<incident::Receipt> rec) {
+        Submit(std::move(report).value(), done);
+    }
+
+    /// A camera's or a sensor's event (`incident::ParseDeviceEvent`, the schema MQTT devices use too).
+    void PostEvent(const ApiRequest& req, std::function<void(ApiResponse)>& done) {
+        if (!Authorised(req, nullptr)) return done(JsonError(403, "api_key", ForbiddenText(keys_).substr(9)));
+        auto report = incident::ParseDeviceEvent(req.body, {}, clock_());
+        if (!report.ok()) return done(JsonError(report.error()));
+        if (!req.idempotency_key.empty()) report->idempotency_key = req.idempotency_key;
+        if (Status s = incident::ValidateReport(*report, taxonomy_); !s.ok()) return done(JsonError(s.error()));
+        Submit(std::move(report).value(), done);
+    }
+
+    void Submit(Report report, std::function<void(ApiResponse)>& done) {
+        intake_.Submit(std::move(report), [done = std::move(done)](Result<incident::Receipt> rec) {
             if (!rec.ok()) return done(JsonError(rec.error()));
             ApiResponse r;
             r.status = rec->retried ? 200 : 201;
