@@ -22,6 +22,7 @@ struct FleetArgs {
     double speedup = 1;
     double handle_s = 120;
     double duration_s = 0;
+    std::string log;
     bool json = false;
 };
 
@@ -48,6 +49,7 @@ int FleetSimMain(const FleetArgs& args) {
     options.port = static_cast<int>(port);
     options.speedup = args.speedup;
     options.handle_s = args.handle_s;
+    options.log_path = args.log;
     g_stop.store(false);
     std::signal(SIGINT, OnSignal);
     std::signal(SIGTERM, OnSignal);
@@ -95,6 +97,7 @@ void RegisterFleet(CLI::App& app) {
     cmd->add_option("--speedup", args->speedup, "simulated seconds per wall second")->capture_default_str();
     cmd->add_option("--handle-s", args->handle_s, "simulated seconds of work on site")->capture_default_str();
     cmd->add_option("--duration-s", args->duration_s, "stop after this many wall seconds (0: at a signal)");
+    cmd->add_option("--log", args->log, "a JSON line per order, arrival and completion (wall-clock ms)");
     cmd->add_flag("--json", args->json, "print the counts as JSON at the end");
     cmd->callback([args] { SetExitCode(FleetSimMain(*args)); });
 }

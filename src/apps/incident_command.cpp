@@ -120,6 +120,9 @@ int Serve(const ServeArgs& args) {
         options.sim_hours = 0;  // until stopped
         options.epoch_ms = start;
         options.taxonomy = &*taxonomy;
+        // Live reports come one by one: a step and a dispatch round every 250 ms keep report-to-order short.
+        options.step_ms = 250;
+        options.dispatch_interval_ms = 250;
         auto created = district::Brain::Create(district, options, std::move(world).value(), std::move(store).value());
         if (!created.ok()) return ReportError(created.error(), false);
         brain = std::move(created).value();
@@ -184,6 +187,7 @@ int Serve(const ServeArgs& args) {
                         http.Stop();
                         return;
                     }
+                    if (brain->NowMs() % 1000 != 0) continue;  // the console gets a frame a second
                     nlohmann::json state = brain->Frame(true);
                     nlohmann::json frame = state;
                     if (!state["series"].empty()) frame["point"] = state["series"].back();

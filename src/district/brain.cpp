@@ -99,6 +99,8 @@ Brain::~Brain() = default;
 
 Result<std::unique_ptr<Brain>> Brain::Create(const District& district, const BrainOptions& options) {
     if (!(options.sim_hours > 0) || options.sim_hours > 48) return InvalidArgument("--sim-hours", "must be in (0, 48]");
+    // The simulated World moves one second per step.
+    if (options.step_ms != 1000) return InvalidArgument("step_ms", "the simulated World steps whole seconds (1000)");
     SimWorldOptions sim;
     sim.seed = options.seed;
     sim.duration_ms = std::llround(options.sim_hours * 3600) * 1000;
@@ -124,10 +126,13 @@ Result<std::unique_ptr<Brain>> Brain::Create(const District& district,
         return InvalidArgument("--sim-hours", "must be in [0, 48] (0: until stopped)");
     }
     if (!world || !store) return InvalidArgument("world", "a brain needs a World and a store");
+    if (options.step_ms <= 0 || 60'000 % options.step_ms != 0) {
+        return InvalidArgument("step_ms", "must divide a minute (the brain's deadline checks and history)");
+    }
     for (const auto& [name, ms] : {std::pair{"dispatch_interval_ms", options.dispatch_interval_ms},
                                    std::pair{"speed_update_ms", options.speed_update_ms}}) {
-        // Steps are whole seconds: a period that is not a whole number of them would never come round.
-        if (ms <= 0 || ms % 1000 != 0) return InvalidArgument(name, "must be a positive whole number of seconds");
+        // A period that is not a whole number of steps would never come round.
+        if (ms <= 0 || ms % options.step_ms != 0) return InvalidArgument(name, "must be a whole number of steps");
     }
     std::unique_ptr<Brain> b(new Brain(district, options));
     b->world_ = std::move(world);
@@ -501,8 +506,8 @@ Status Brain::Step() {
         (void)escalated;
     }
     CB_TRY(world_->Settle(ClockMs()));
-    now_ms_.store(t + 1000, std::memory_order_relaxed);
-    if ((t + 1000) % 60'000 == 0) RecordSeries();
+    now_ms_.store(t + options_.step_ms, std::memory_order_relaxed);
+    if ((t + options_.step_ms) % 60'000 == 0) RecordSeries();
     return {};
 }
 

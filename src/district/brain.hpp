@@ -29,6 +29,9 @@ struct BrainOptions {
     /// Wall-clock time of simulated second 0 (2026-06-15 07:00 Beijing time): cases carry real dates and replies
     /// real deadlines.
     incident::TimeMs epoch_ms = 1781478000000;
+    /// One step of the loop. The simulated World moves a second per step; a live brain may step more often, so that
+    /// a report waits less for the next dispatch round.
+    incident::TimeMs step_ms = 1000;
     incident::TimeMs dispatch_interval_ms = 10'000;
     incident::TimeMs speed_update_ms = 60'000;   // live road speeds into the drivers' routing
     incident::TimeMs camera_verify_ms = 60'000;  // after a unit reports done, a camera looks again
@@ -63,7 +66,7 @@ public:
                                                  std::unique_ptr<incident::Store> store);
     ~Brain();
 
-    /// One second. An error is a broken invariant (the store failed), not a scenario event.
+    /// One step (`step_ms`). An error is a broken invariant (the store failed), not a scenario event.
     Status Step();
     /// Simulated time since the start, and its wall-clock date (what the API stamps reports with). ClockMs is
     /// safe to call from any thread.

@@ -43,6 +43,10 @@ Result<std::unique_ptr<FleetSim>> FleetSim::Start(const District& district, cons
         f->unit_of_.emplace(spec.name, f->units_.size());
         f->units_.push_back(std::move(u));
     }
+    if (!options.log_path.empty()) {
+        f->log_ = std::fopen(options.log_path.c_str(), "w");
+        if (f->log_ == nullptr) return InvalidArgument("--log", "cannot write '" + options.log_path + "'");
+    }
     FleetSim* self = f.get();
     CB_TRY_ASSIGN(f->mqtt_,
                   dispatch::MqttClient::Connect(options.host,
@@ -61,6 +65,22 @@ void FleetSim::Stop() {
     stop_.store(true);
     if (thread_.joinable()) thread_.join();
     mqtt_.reset();
+    if (log_ != nullptr) std::fclose(log_);
+    log_ = nullptr;
+}
+
+void FleetSim::Log(const char* what, const Unit& u, const std::string& task, uint64_t seq) {
+    if (log_ == nullptr) return;
+    const int64_t wall =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    std::fprintf(log_,
+                 "{\"t_ms\":%lld,\"event\":\"%s\",\"unit\":\"%s\",\"task\":\"%s\",\"seq\":%llu}\n",
+                 static_cast<long long>(wall),
+                 what,
+                 u.name.c_str(),
+                 task.c_str(),
+                 static_cast<unsigned long long>(seq));
 }
 
 FleetSimStats FleetSim::stats() const {
@@ -81,6 +101,7 @@ void FleetSim::OnOrder(Unit& u, const std::string& payload, double now_s) {
     const std::string ack_topic = std::string(dispatch::kTopicRoot) + u.name + "/ack";
     if (order->seq <= u.acted_seq) {
         // A repeat (the brain did not get our ack): acknowledged again, not acted on twice.
+        Log("repeat", u, order->task, order->seq);
         std::lock_guard lock(mu_);
         ++stats_.repeats;
     } else if (order->task.empty()) {
@@ -107,6 +128,7 @@ void FleetSim::OnOrder(Unit& u, const std::string& payload, double now_s) {
             u.acted_seq = order->seq;
             return;
         }
+        Log("order", u, order->task, order->seq);
         u.node = route->nodes.empty() ? u.node : route->nodes.front();
         u.route = std::move(*route);
         u.depart_s = now_s;
@@ -145,8 +167,10 @@ void FleetSim::Loop() {
                 u.status = "onsite";
                 u.until_s = now_s + options_.handle_s;
                 u.changed = true;
+                Log("arrived", u, u.task, u.acted_seq);
                 ++arrivals;
             } else if (u.status == "onsite" && now_s >= u.until_s) {
+                Log("done", u, u.task, u.acted_seq);
                 u.status = "idle";
                 u.task.clear();
                 u.route = {};

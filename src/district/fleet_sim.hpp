@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -25,6 +26,9 @@ struct FleetSimOptions {
     double handle_s = 120;
     /// A state message (the heartbeat) at least this often, in wall milliseconds; also at every change.
     int64_t heartbeat_ms = 1000;
+    /// If set, one JSON line per order received, arrival and completion, with the wall-clock time in ms since the
+    /// epoch: what a load test measures report-to-order latency and lost orders from.
+    std::string log_path;
 };
 
 struct FleetSimStats {
@@ -64,6 +68,7 @@ private:
     void Loop();
     void OnOrder(Unit& u, const std::string& payload, double now_s);
     dispatch::NodeId NodeAlong(const Unit& u, double now_s) const;
+    void Log(const char* what, const Unit& u, const std::string& task, uint64_t seq);
 
     const District& district_;
     FleetSimOptions options_;
@@ -72,6 +77,7 @@ private:
     std::unordered_map<std::string, size_t> unit_of_;
     std::unordered_map<std::string, dispatch::NodeId> node_of_;
     std::unique_ptr<dispatch::MqttClient> mqtt_;
+    std::FILE* log_ = nullptr;
     std::thread thread_;
     std::atomic<bool> stop_{false};
     mutable std::mutex mu_;  // inbox_ and stats_
