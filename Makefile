@@ -40,6 +40,7 @@ run: build
 test: build test-unit test-asan test-fuzz
 
 test-unit: build
+	cmake --build --preset release --target check-headers
 	ctest --preset release
 
 test-asan: deps

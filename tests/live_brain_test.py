@@ -77,7 +77,8 @@ def main():
         for p in procs:
             p.kill()
         return 1
-    threading.Thread(target=serve.stderr.read, daemon=True).start()
+    log_lines = []
+    threading.Thread(target=lambda: log_lines.extend(serve.stderr), daemon=True).start()
     fleet = subprocess.Popen([BIN, "fleet-sim", "--mqtt", mqtt, "--speedup", "40", "--handle-s", "40", "--json"],
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     procs.append(fleet)
@@ -111,7 +112,7 @@ def main():
         camera_case = json.loads(data)["case_id"] if status == 201 else -1
         status, data = request("POST", "/api/v1/events", json.dumps(dict(event, type="drone")),
                                {"X-API-Key": KEY, "Content-Type": "application/json"})
-        check(status == 400 and json.loads(data)["errors"][0].get("field") == "type", f"a bad event names its field ({data!r})")
+        check(status == 400 and json.loads(data).get("field") == "type", f"a bad event names its field ({data!r})")
         status, _ = request("POST", "/api/v1/events", json.dumps(event), {"Content-Type": "application/json"})
         check(status == 403, "an event without a key is refused")
 
@@ -140,6 +141,19 @@ def main():
         state = json.loads(data)
         check(status == 200 and len(state.get("units", [])) == len(net["units"]),
               "the console's state shows the live fleet")
+        # Every request has its line in the access log, under the id its response carried.
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        c.request("GET", "/api/v1/cases?status=nonsense")
+        r = c.getresponse()
+        err = json.loads(r.read())
+        rid = r.getheader("X-Request-Id")
+        c.close()
+        check(err.get("request_id") == rid and err.get("code") == "invalid_argument",
+              f"the error body carries the response's request id ({rid}): {err}")
+        time.sleep(0.2)
+        check(any(f"id={rid} " in line and "GET /api/v1/cases?status=nonsense 400" in line for line in log_lines),
+              f"the access log has the request's line ({log_lines[-3:]})")
+        check(any("POST /api/v1/events 201" in line for line in log_lines), "the event's POST is in the access log")
         fleet_kpi = state.get("kpi", {}).get("fleet", {})
         check(fleet_kpi.get("orders", 0) >= 2 and fleet_kpi.get("acknowledged") == fleet_kpi.get("orders"),
               f"every order acknowledged over MQTT ({fleet_kpi})")

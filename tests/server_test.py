@@ -182,8 +182,17 @@ def test_bad_input(s):
         raw.sendall(b"GARBAGE \x00\x01 HTTP/9.9\r\n\r\n")
         reply = raw.recv(4096)
         check(reply.startswith(b"HTTP/1.1 400"), f"malformed HTTP gets 400: {reply[:40]!r}")
-    st, _, _ = s.request("POST", "/open311/v2/requests.json", "a" * 200000, {"Content-Type": "application/x-www-form-urlencoded"})
+    st, _, data = s.request("POST", "/open311/v2/requests.json", "a" * 200000,
+                            {"Content-Type": "application/x-www-form-urlencoded"})
     check(st == 413, f"oversized body gets 413, got {st}")
+    body = json.loads(data)
+    check(isinstance(body, list) and body[0]["code"] == 413, f"an Open311 path's 413 is an Open311 error list: {body}")
+    st, ctype, data = s.request("POST", "/open311/v2/requests.xml", "a" * 200000,
+                                {"Content-Type": "application/x-www-form-urlencoded"})
+    check(st == 413 and "xml" in ctype and ET.fromstring(data).tag == "errors", f"and XML on .xml paths: {data[:80]!r}")
+    st, _, data = s.request("POST", "/api/v1/reports", "a" * 200000, {"Content-Type": "application/json"})
+    body = json.loads(data)
+    check(st == 413 and body.get("code") == "too_large" and body.get("request_id"), f"ours elsewhere: {body}")
     _, after = s.json("GET", "/api/v1/stats")
     check(after["reports"] == before["reports"], "no report was stored by bad requests")
     st, _ = s.json("GET", "/api/v1/health")
@@ -212,7 +221,7 @@ def test_lifecycle(s):
     tr = lambda action, **kw: s.json("POST", f"/api/v1/cases/{case}/transitions",
                                      json.dumps(dict(action=action, actor="operator-7", **kw)), h)
     st, body = tr("close")
-    check(st == 409 and "cannot close" in body["errors"][0]["description"], "illegal step refused")
+    check(st == 409 and "cannot close" in body["message"] and body["code"] == "conflict", "illegal step refused")
     for action in ("file", "dispatch", "start", "feedback", "close", "evaluate"):
         st, body = tr(action, note="ok")
         check(st == 200, f"{action}: {st} {body}")
@@ -224,7 +233,8 @@ def test_lifecycle(s):
     st, listed = s.json("GET", "/api/v1/cases?status=evaluated&department=CGJ")
     check(st == 200 and [c["id"] for c in listed["cases"]] == [case], "filter by status and department")
     st, err = s.json("GET", "/api/v1/cases?status=nonsense")
-    check(st == 400 and err["errors"][0]["field"] == "status", "bad filter names the field")
+    check(st == 400 and err["field"] == "status" and err.get("request_id"),
+          f"bad filter names the field, with the request id: {err}")
     st, stats = s.json("GET", "/api/v1/stats")
     check(stats["median_time_to_close_s"] is not None and "SWJ" in stats["open_per_department"], f"stats: {stats}")
     st, _ = s.json("GET", "/api/v1/cases/987654")

@@ -43,7 +43,7 @@ protected:
         for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(db_ + s);
     }
     server::ApiResponse Call(const std::string& method, const std::string& target, const std::string& body = "") {
-        server::ApiRequest req{method, target, body, "application/x-www-form-urlencoded", kKey, ""};
+        server::ApiRequest req{method, target, body, "application/x-www-form-urlencoded", kKey, "", ""};
         std::promise<server::ApiResponse> p;
         auto f = p.get_future();
         api_->Handle(req, [&p](server::ApiResponse r) { p.set_value(std::move(r)); });
@@ -167,6 +167,7 @@ TEST_F(OneBrainTest, AnOperatorWhoMergesADispatchedCaseCallsTheUnitOff) {
         R"({"action":"merge","actor":"operator Li","note":"same vendor","merge_into":)" + std::to_string(other) + "}",
         "application/json",
         kKey,
+        "",
         ""};
     std::promise<server::ApiResponse> p;
     api_->Handle(req, [&p](server::ApiResponse r) { p.set_value(std::move(r)); });

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "server/api.hpp"
 
+#include <atomic>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -123,17 +125,52 @@ ApiResponse Render(const json& j, Format format, const char* root, const char* i
 }
 
 /// The spec's error list: [{"code": 400, "description": "…"}].
+constexpr const char* kInternalMessage = "internal error: the server's log has the detail under this request_id";
+
 ApiResponse Open311Error(int status, const std::string& description, Format format) {
+    if (status >= 500) {
+        ApiResponse r = Render(
+            json::array({{{"code", status}, {"description", kInternalMessage}}}), format, "errors", "error", status);
+        r.detail = description;
+        return r;
+    }
     return Render(json::array({{{"code", status}, {"description", description}}}), format, "errors", "error", status);
 }
 ApiResponse Open311Error(const Error& e, Format format) {
     return Open311Error(HttpStatus(e.code), e.ToString(), format);
 }
 
+const char* CodeName(int status) {
+    switch (status) {
+        case 400:
+            return "invalid_argument";
+        case 403:
+            return "forbidden";
+        case 404:
+            return "not_found";
+        case 405:
+            return "method_not_allowed";
+        case 409:
+            return "conflict";
+        case 413:
+            return "too_large";
+        case 429:
+            return "too_many_requests";
+        case 503:
+            return "unavailable";
+        default:
+            return status >= 500 ? "internal" : "error";
+    }
+}
+
 ApiResponse JsonError(int status, const std::string& field, const std::string& message) {
     ApiResponse r;
     r.status = status;
-    r.body = Dump({{"errors", json::array({{{"code", status}, {"field", field}, {"description", message}}})}});
+    r.json_error = true;
+    if (status >= 500) r.detail = message;
+    r.body = Dump({{"code", CodeName(status)},
+                   {"message", status >= 500 ? std::string(kInternalMessage) : message},
+                   {"field", field.empty() || status >= 500 ? json(nullptr) : json(field)}});
     return r;
 }
 ApiResponse JsonError(const Error& e) { return JsonError(HttpStatus(e.code), e.where, e.ToString()); }
@@ -786,8 +823,53 @@ Api::Api(incident::IncidentEngine& engine,
     cached_ = Handler(engine_, intake_, keys_, base_url_, clock_, nullptr).Precompute();
 }
 
+ApiResponse ErrorFor(std::string_view path,
+                     int status,
+                     const std::string& field,
+                     const std::string& message,
+                     const std::string& request_id) {
+    if (path.rfind(kOpen311, 0) == 0) {
+        const bool xml = path.size() >= 4 && path.substr(path.size() - 4) == ".xml";
+        return Open311Error(
+            status, field.empty() ? message : field + ": " + message, xml ? Format::kXml : Format::kJson);
+    }
+    ApiResponse r = JsonError(status, field, message);
+    json j = json::parse(r.body);
+    j["request_id"] = request_id;
+    r.body = Dump(j);
+    r.json_error = false;
+    return r;
+}
+
 void Api::Handle(const ApiRequest& request, std::function<void(ApiResponse)> done) {
-    Handler(engine_, intake_, keys_, base_url_, clock_, &cached_).Handle(request, done);
+    auto called = std::make_shared<std::atomic<bool>>(false);
+    const std::string path = request.target.substr(0, request.target.find('?'));
+    auto finish = [called, path, id = request.request_id, done = std::move(done)](ApiResponse r) {
+        if (called->exchange(true)) return;
+        if (r.json_error) {
+            json j = json::parse(r.body, nullptr, false);
+            if (j.is_object()) j["request_id"] = id;
+            r.body = Dump(j);
+            r.json_error = false;
+        }
+        if (!r.detail.empty()) {
+            std::fprintf(stderr,
+                         "citybrain: request %s %s failed (%d): %s\n",
+                         id.c_str(),
+                         path.substr(0, 128).c_str(),
+                         r.status,
+                         r.detail.c_str());
+        }
+        done(std::move(r));
+    };
+    try {
+        std::function<void(ApiResponse)> respond = finish;
+        Handler(engine_, intake_, keys_, base_url_, clock_, &cached_).Handle(request, respond);
+    } catch (const std::exception& e) {
+        ApiResponse r = ErrorFor(path, 500, "", e.what(), request.request_id);
+        r.detail = e.what();
+        finish(std::move(r));
+    }
 }
 
 }  // namespace citybrain::server

@@ -17,13 +17,27 @@ struct ApiRequest {
     std::string content_type;
     std::string api_key;          // X-API-Key, or the token of `Authorization: Bearer`
     std::string idempotency_key;  // Idempotency-Key header
+    std::string request_id;       // the server's id for this request (X-Request-Id), echoed in error bodies
 };
 
 struct ApiResponse {
     int status = 200;
     std::string content_type = "application/json; charset=utf-8";
     std::string body;
+    /// What went wrong inside, for the log only: a 5xx body stays generic.
+    std::string detail;
+    /// The body is CityBrain's error object, which gets the request id.
+    bool json_error = false;
 };
+
+/// An error in the shape the path's clients expect: Open311's `[{"code","description"}]` under /open311/ (XML on
+/// `.xml` paths), and `{"code","message","field","request_id"}` everywhere else. A 5xx says nothing of the cause
+/// (that goes to `detail`, for the log).
+ApiResponse ErrorFor(std::string_view path,
+                     int status,
+                     const std::string& field,
+                     const std::string& message,
+                     const std::string& request_id);
 
 /// API keys for POST: from CITYBRAIN_API_KEYS (comma-separated) and/or a keys file (one per line, # comments).
 /// With none configured every POST is refused: there is no built-in key.
@@ -50,7 +64,8 @@ public:
         std::string base_url,
         std::function<incident::TimeMs()> clock = {});
 
-    /// Calls `done` exactly once, from this thread (reads) or the intake writer (after the commit of a POST).
+    /// Calls `done` exactly once, from this thread (reads) or the intake writer (after the commit of a POST). An
+    /// exception inside becomes a generic 500; the detail is logged with the request id.
     void Handle(const ApiRequest& request, std::function<void(ApiResponse)> done);
 
     /// Responses that never change while the server runs (discovery, the service list), rendered once.

@@ -6,11 +6,14 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <chrono>
+#include <cstdio>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "core/time.hpp"
 #include "server/listen.hpp"
 
 namespace citybrain::server {
@@ -118,8 +121,8 @@ struct Live {
 
 class Session : public std::enable_shared_from_this<Session> {
 public:
-    Session(tcp::socket socket, Api& api, Live& live, size_t body_limit, std::atomic<uint64_t>& ids)
-        : stream_(std::move(socket)), api_(api), live_(live), body_limit_(body_limit), ids_(ids) {}
+    Session(tcp::socket socket, Api& api, Live& live, size_t body_limit, std::atomic<uint64_t>& ids, std::FILE* log)
+        : stream_(std::move(socket)), api_(api), live_(live), body_limit_(body_limit), ids_(ids), log_(log) {}
 
     void Start() {
         net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::Read, shared_from_this()));
@@ -138,37 +141,48 @@ private:
         if (ec == beast::error::timeout || ec == net::error::operation_aborted || ec == net::error::connection_reset) {
             return;
         }
+        request_id_ = ids_.fetch_add(1, std::memory_order_relaxed);
+        started_ = std::chrono::steady_clock::now();
         if (ec) {
-            // Malformed HTTP: say why, then close; the parser's state is not trustworthy past this point.
-            ApiResponse r;
-            r.status = ec == http::error::body_limit ? 413 : 400;
-            r.body = std::string("{\"errors\":[{\"code\":") + std::to_string(r.status) +
-                     ",\"field\":\"http\",\"description\":\"" +
-                     (r.status == 413 ? "request body larger than " + std::to_string(body_limit_) + " bytes"
-                                      : "malformed HTTP request: " + ec.message()) +
-                     "\"}]}";
+            // Malformed HTTP: say why, then close; the parser's state is not trustworthy past this point. Where
+            // the header was read, the error takes the shape its path's clients expect (Open311 or ours).
+            const int status = ec == http::error::body_limit ? 413 : 400;
+            method_.clear();
+            target_.clear();
+            // The request line is parsed before any header (an oversized Content-Length is refused in the header),
+            // so the target is known unless the request line itself was bad.
+            method_ = std::string(parser_->get().method_string().substr(0, 16));
+            target_ = std::string(parser_->get().target().substr(0, 256));
+            const std::string path = target_.substr(0, target_.find('?'));
             keep_alive_ = false;
-            return Send(std::move(r));
+            return Send(ErrorFor(path,
+                                 status,
+                                 status == 413 ? "body" : "http",
+                                 status == 413 ? "request body larger than " + std::to_string(body_limit_) + " bytes"
+                                               : "malformed HTTP request: " + ec.message(),
+                                 std::to_string(request_id_)));
         }
         auto& req = parser_->get();
         keep_alive_ = req.keep_alive();
-        request_id_ = ids_.fetch_add(1, std::memory_order_relaxed);
         version_ = req.version();
+        method_ = std::string(req.method_string().substr(0, 16));
+        target_ = std::string(req.target().substr(0, 256));
         std::string path(req.target().substr(0, req.target().find('?')));
         if (websocket::is_upgrade(req)) {
             if (path != "/ws") {
                 keep_alive_ = false;
-                return Send(ApiResponse{404,
-                                        "application/json; charset=utf-8",
-                                        R"({"code":"not_found","message":"the live feed is at /ws","field":"path"})"});
+                return Send(ErrorFor(path, 404, "path", "the live feed is at /ws", std::to_string(request_id_)));
             }
+            Log(101, 0);
             stream_.expires_never();
             std::make_shared<WsSession>(stream_.release_socket())->Accept(parser_->release(), &live_);
             return;
         }
         if (req.method() == http::verb::get || req.method() == http::verb::head) {
             if (auto doc = live_.Find(path)) {
-                ApiResponse r{200, doc->content_type, req.method() == http::verb::head ? std::string() : *doc->body};
+                ApiResponse r;
+                r.content_type = doc->content_type;
+                if (req.method() != http::verb::head) r.body = *doc->body;
                 return Send(std::move(r));
             }
         }
@@ -178,6 +192,7 @@ private:
         in.body = req.body();
         in.content_type = std::string(req[http::field::content_type]);
         in.idempotency_key = std::string(req["Idempotency-Key"]);
+        in.request_id = std::to_string(request_id_);
         in.api_key = std::string(req["X-API-Key"]);
         if (in.api_key.empty()) {
             const std::string auth(req[http::field::authorization]);
@@ -189,7 +204,32 @@ private:
         });
     }
 
+    /// The access log's line for this request.
+    void Log(int status, size_t bytes) {
+        if (log_ == nullptr) return;
+        const double ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
+        beast::error_code ec;
+        const auto remote = stream_.socket().remote_endpoint(ec);
+        // Control characters in a target would forge log lines: they are replaced.
+        std::string target = target_;
+        for (char& c : target) {
+            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+        }
+        std::fprintf(log_,
+                     "%s id=%llu %s %s %s %d %zu %.1fms\n",
+                     core::FormatTimestamp(core::NowMs()).c_str(),
+                     static_cast<unsigned long long>(request_id_),
+                     ec ? "-" : remote.address().to_string().c_str(),
+                     method_.empty() ? "-" : method_.c_str(),
+                     target.empty() ? "-" : target.c_str(),
+                     status,
+                     bytes,
+                     ms);
+    }
+
     void Send(ApiResponse r) {
+        Log(r.status, r.body.size());
         auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), version_);
         res->set(http::field::server, "CityBrain");
         res->set(http::field::content_type, r.content_type);
@@ -215,7 +255,10 @@ private:
     Live& live_;
     size_t body_limit_;
     std::atomic<uint64_t>& ids_;
+    std::FILE* log_;
     uint64_t request_id_ = 0;
+    std::chrono::steady_clock::time_point started_;
+    std::string method_, target_;
     bool keep_alive_ = true;
     unsigned version_ = 11;
 };
@@ -225,11 +268,16 @@ private:
 struct HttpServer::Impl {
     Impl(Api& a, ServerOptions o)
         : api(a), options(std::move(o)), ioc(options.threads), acceptor(net::make_strand(ioc)) {}
+    ~Impl() {
+        if (own_log) std::fclose(log);
+    }
+    Impl(const Impl&) = delete;
+    Impl& operator=(const Impl&) = delete;
 
     void Accept() {
         acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
             if (ec == net::error::operation_aborted) return;
-            if (!ec) std::make_shared<Session>(std::move(socket), api, live, options.body_limit, ids)->Start();
+            if (!ec) std::make_shared<Session>(std::move(socket), api, live, options.body_limit, ids, log)->Start();
             Accept();
         });
     }
@@ -240,6 +288,8 @@ struct HttpServer::Impl {
     tcp::acceptor acceptor;
     Live live;
     std::atomic<uint64_t> ids{1};
+    std::FILE* log = nullptr;
+    bool own_log = false;
 };
 
 HttpServer::HttpServer(Api& api, ServerOptions options) : impl_(std::make_unique<Impl>(api, std::move(options))) {}
@@ -247,6 +297,16 @@ HttpServer::HttpServer(Api& api, ServerOptions options) : impl_(std::make_unique
 HttpServer::~HttpServer() { Stop(); }
 
 Result<uint16_t> HttpServer::Start() {
+    if (impl_->options.access_log == "-") {
+        impl_->log = stderr;
+    } else if (!impl_->options.access_log.empty() && impl_->log == nullptr) {
+        impl_->log = std::fopen(impl_->options.access_log.c_str(), "a");
+        if (impl_->log == nullptr) {
+            return InvalidArgument("--access-log", "cannot append to '" + impl_->options.access_log + "'");
+        }
+        std::setvbuf(impl_->log, nullptr, _IOLBF, 0);
+        impl_->own_log = true;
+    }
     const auto port = Listen(impl_->acceptor, impl_->options.address, impl_->options.port);
     if (!port.ok()) return port.error();
     impl_->Accept();

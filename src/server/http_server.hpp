@@ -15,6 +15,9 @@ struct ServerOptions {
     uint16_t port = 8311;  // 0 = any free port
     int threads = 2;
     size_t body_limit = 64 * 1024;  // a report is small; anything larger is refused with 413
+    /// One line per request (time, request id, client, method, target, status, bytes, ms): "-" for stderr, a
+    /// file to append to, or "" for none.
+    std::string access_log = "-";
 };
 
 /// The one HTTP stack: HTTP/1.1 with keep-alive on Boost.Beast, one strand per connection, `threads` io threads.

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// Internal to src/server: opening a listening socket, shared by the API server and the dashboard's live server.
+// Internal to src/server: opening a listening socket for the HTTP server.
 #pragma once
+
+// Boost 1.74's asio uses std::exchange without including <utility> (check-headers found it).
+#include <utility>
+// (the blank line keeps clang-format from sorting <utility> after asio)
 
 #include <boost/asio.hpp>
 #include <string>
