@@ -13,8 +13,10 @@ namespace {
 
 std::vector<Message> Synthetic() {
     std::vector<Message> out;
-    const char* texts[][2] = {{"roads", "路面破损有坑洼，电动车容易摔倒"}, {"water", "路口积水很深，车辆无法通行"},
-                              {"noise", "夜间施工噪音扰民，吵得睡不着"}, {"litter", "垃圾堆了好几天没人清理"}};
+    const char* texts[][2] = {{"roads", "路面破损有坑洼，电动车容易摔倒"},
+                              {"water", "路口积水很深，车辆无法通行"},
+                              {"noise", "夜间施工噪音扰民，吵得睡不着"},
+                              {"litter", "垃圾堆了好几天没人清理"}};
     for (int i = 0; i < 40; ++i) {
         const auto& t = texts[i % 4];
         out.push_back({t[0], std::string("第") + std::to_string(i) + "号 " + t[1], t[1]});
@@ -63,9 +65,10 @@ BENCHMARK(BM_ClassifyTeddyCup)->Unit(benchmark::kMicrosecond);
 
 void BM_FeaturizeTeddyCupLike(benchmark::State& state) {
     const std::string title = "关于K市某小区周边夜间施工噪音扰民的投诉";
-    const std::string detail(std::string("尊敬的领导：您好！我是某小区的业主，最近两个月以来，小区旁边的工地每天晚上施工到凌晨，"
-                                         "噪音非常大，严重影响了居民的休息，老人和小孩都睡不好觉。") +
-                             "希望相关部门尽快处理，谢谢！");
+    const std::string detail(
+        std::string("尊敬的领导：您好！我是某小区的业主，最近两个月以来，小区旁边的工地每天晚上施工到凌晨，"
+                    "噪音非常大，严重影响了居民的休息，老人和小孩都睡不好觉。") +
+        "希望相关部门尽快处理，谢谢！");
     for (auto _ : state) benchmark::DoNotOptimize(Featurize(title, detail));
     state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }

@@ -30,8 +30,10 @@ std::vector<RouteProblem> CheckRoutes(const RoadNetwork& net, const Demand& dema
         }
         for (size_t i = 0; i + 1 < route.size(); ++i) {
             if (!AnyLaneContinues(net, route[i], route[i + 1])) {
-                problems.push_back({f, i + 1, "road '" + net.roads[route[i]].id + "' does not connect to '" +
-                                                  net.roads[route[i + 1]].id + "'"});
+                problems.push_back(
+                    {f,
+                     i + 1,
+                     "road '" + net.roads[route[i]].id + "' does not connect to '" + net.roads[route[i + 1]].id + "'"});
                 break;
             }
             if (i + 2 < route.size()) {
@@ -49,9 +51,11 @@ std::vector<RouteProblem> CheckRoutes(const RoadNetwork& net, const Demand& dema
                     }
                 }
                 if (!ok) {
-                    problems.push_back({f, i + 2, "no lane of '" + net.roads[route[i + 1]].id +
-                                                      "' entered from '" + net.roads[route[i]].id + "' leads to '" +
-                                                      net.roads[route[i + 2]].id + "'"});
+                    problems.push_back({f,
+                                        i + 2,
+                                        "no lane of '" + net.roads[route[i + 1]].id + "' entered from '" +
+                                            net.roads[route[i]].id + "' leads to '" + net.roads[route[i + 2]].id +
+                                            "'"});
                     break;
                 }
             }
@@ -60,14 +64,16 @@ std::vector<RouteProblem> CheckRoutes(const RoadNetwork& net, const Demand& dema
     return problems;
 }
 
-std::string DescribeRouteProblems(const RoadNetwork& net, const Demand& demand,
-                                  const std::vector<RouteProblem>& problems, size_t max_examples) {
+std::string DescribeRouteProblems(const RoadNetwork& net,
+                                  const Demand& demand,
+                                  const std::vector<RouteProblem>& problems,
+                                  size_t max_examples) {
     (void)net;
     std::string out = std::to_string(problems.size()) + " flow(s) have a route that cannot be followed";
     for (size_t i = 0; i < problems.size() && i < max_examples; ++i) {
         const RouteProblem& p = problems[i];
-        out += "\n  flows[" + std::to_string(p.flow_index) + "].route[" + std::to_string(p.route_position) +
-               "] (" + demand.flows[p.flow_index].id + "): " + p.message;
+        out += "\n  flows[" + std::to_string(p.flow_index) + "].route[" + std::to_string(p.route_position) + "] (" +
+               demand.flows[p.flow_index].id + "): " + p.message;
     }
     if (problems.size() > max_examples) out += "\n  ...";
     return out;

@@ -50,7 +50,9 @@ struct Demand {
 std::vector<RouteProblem> CheckRoutes(const RoadNetwork& net, const Demand& demand);
 
 /// One line per problem, at most `max_examples`, plus a count: for error messages.
-std::string DescribeRouteProblems(const RoadNetwork& net, const Demand& demand,
-                                  const std::vector<RouteProblem>& problems, size_t max_examples = 5);
+std::string DescribeRouteProblems(const RoadNetwork& net,
+                                  const Demand& demand,
+                                  const std::vector<RouteProblem>& problems,
+                                  size_t max_examples = 5);
 
 }  // namespace citybrain::core

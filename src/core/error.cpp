@@ -5,13 +5,20 @@ namespace citybrain {
 
 const char* ErrorCodeName(ErrorCode code) {
     switch (code) {
-        case ErrorCode::kInvalidArgument: return "InvalidArgument";
-        case ErrorCode::kNotFound: return "NotFound";
-        case ErrorCode::kFailedPrecondition: return "FailedPrecondition";
-        case ErrorCode::kConflict: return "Conflict";
-        case ErrorCode::kResourceExhausted: return "ResourceExhausted";
-        case ErrorCode::kUnavailable: return "Unavailable";
-        case ErrorCode::kInternal: return "Internal";
+        case ErrorCode::kInvalidArgument:
+            return "InvalidArgument";
+        case ErrorCode::kNotFound:
+            return "NotFound";
+        case ErrorCode::kFailedPrecondition:
+            return "FailedPrecondition";
+        case ErrorCode::kConflict:
+            return "Conflict";
+        case ErrorCode::kResourceExhausted:
+            return "ResourceExhausted";
+        case ErrorCode::kUnavailable:
+            return "Unavailable";
+        case ErrorCode::kInternal:
+            return "Internal";
     }
     return "Internal";
 }

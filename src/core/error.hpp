@@ -10,7 +10,15 @@
 namespace citybrain {
 
 /// abseil-style error codes; the CLI maps InvalidArgument/NotFound to exit code 2.
-enum class ErrorCode { kInvalidArgument, kNotFound, kFailedPrecondition, kConflict, kResourceExhausted, kUnavailable, kInternal };
+enum class ErrorCode {
+    kInvalidArgument,
+    kNotFound,
+    kFailedPrecondition,
+    kConflict,
+    kResourceExhausted,
+    kUnavailable,
+    kInternal
+};
 
 const char* ErrorCodeName(ErrorCode code);
 
@@ -35,7 +43,7 @@ inline Error NotFound(std::string where, std::string message) {
 template <typename T>
 class [[nodiscard]] Result {
 public:
-    Result(T value) : data_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+    Result(T value) : data_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
     Result(Error error) : data_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
     bool ok() const { return std::holds_alternative<T>(data_); }
@@ -71,12 +79,12 @@ private:
 
 /// Bugs, never user input (DuckDB D_ASSERT): on in dev and CI builds.
 #ifdef CB_ENABLE_ASSERT
-#define CB_ASSERT(cond, why)                                                                      \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
+#define CB_ASSERT(cond, why)                                                                              \
+    do {                                                                                                  \
+        if (!(cond)) {                                                                                    \
             std::fprintf(stderr, "assertion failed at %s:%d: %s (%s)\n", __FILE__, __LINE__, #cond, why); \
-            std::abort();                                                                         \
-        }                                                                                         \
+            std::abort();                                                                                 \
+        }                                                                                                 \
     } while (0)
 #else
 #define CB_ASSERT(cond, why) ((void)0)
@@ -86,15 +94,15 @@ private:
 #define CB_CONCAT(a, b) CB_CONCAT_INNER(a, b)
 
 /// Propagates a failed Status.
-#define CB_TRY(expr)                                  \
-    do {                                              \
-        auto cb_try_status_ = (expr);                 \
+#define CB_TRY(expr)                                             \
+    do {                                                         \
+        auto cb_try_status_ = (expr);                            \
         if (!cb_try_status_.ok()) return cb_try_status_.error(); \
     } while (0)
 
 /// `CB_TRY_ASSIGN(auto x, Compute());` declares x from a Result or returns its error.
 #define CB_TRY_ASSIGN(decl, expr) CB_TRY_ASSIGN_IMPL(CB_CONCAT(cb_try_result_, __LINE__), decl, expr)
-#define CB_TRY_ASSIGN_IMPL(tmp, decl, expr)    \
-    auto tmp = (expr);                          \
-    if (!tmp.ok()) return tmp.error();          \
+#define CB_TRY_ASSIGN_IMPL(tmp, decl, expr) \
+    auto tmp = (expr);                      \
+    if (!tmp.ok()) return tmp.error();      \
     decl = std::move(tmp).value()

@@ -2,9 +2,9 @@
 #pragma once
 
 #include <cmath>
-#include <utility>
 #include <optional>
 #include <span>
+#include <utility>
 
 namespace citybrain::core {
 

@@ -8,8 +8,10 @@
 namespace citybrain::core {
 
 Status GridSpec::Validate() const {
-    if (rows < 1 || rows > 200) return InvalidArgument("grid.rows", "must be in 1..200 (got " + std::to_string(rows) + ")");
-    if (cols < 1 || cols > 200) return InvalidArgument("grid.cols", "must be in 1..200 (got " + std::to_string(cols) + ")");
+    if (rows < 1 || rows > 200)
+        return InvalidArgument("grid.rows", "must be in 1..200 (got " + std::to_string(rows) + ")");
+    if (cols < 1 || cols > 200)
+        return InvalidArgument("grid.cols", "must be in 1..200 (got " + std::to_string(cols) + ")");
     if (!(block_m > 2 * box_m + 20)) return InvalidArgument("grid.block_m", "must exceed twice the box plus 20 m");
     if (!(box_m >= 0)) return InvalidArgument("grid.box_m", "must be >= 0");
     if (lanes < 1 || lanes > 6) return InvalidArgument("grid.lanes", "must be in 1..6");
@@ -147,9 +149,10 @@ Result<RoadNetwork> GenerateGrid(const GridSpec& spec) {
             for (int d = 0; d < 4; ++d) add(clearance, d, TurnType::kRight);
             node.phases.push_back(clearance);
             // dir 0 = heading east (coming from the west): WT_ET is dirs 0 and 2 through.
-            const std::array<std::pair<std::array<int, 2>, TurnType>, 4> table = {{
-                {{0, 2}, TurnType::kStraight}, {{1, 3}, TurnType::kStraight},
-                {{0, 2}, TurnType::kLeft}, {{1, 3}, TurnType::kLeft}}};
+            const std::array<std::pair<std::array<int, 2>, TurnType>, 4> table = {{{{0, 2}, TurnType::kStraight},
+                                                                                   {{1, 3}, TurnType::kStraight},
+                                                                                   {{0, 2}, TurnType::kLeft},
+                                                                                   {{1, 3}, TurnType::kLeft}}};
             for (const auto& [dirs, type] : table) {
                 Phase p = clearance;
                 p.duration_s = spec.green_s;

@@ -12,15 +12,15 @@ namespace citybrain::core {
 struct GridSpec {
     int32_t rows = 4;
     int32_t cols = 4;
-    double block_m = 300;          // distance between neighbouring intersections
-    double box_m = 15;             // intersection box half-width (CityFlow "width")
-    int32_t lanes = 3;             // per direction on ordinary streets: left / through... / right
-    double speed_mps = 11.111;     // 40 km/h
+    double block_m = 300;       // distance between neighbouring intersections
+    double box_m = 15;          // intersection box half-width (CityFlow "width")
+    int32_t lanes = 3;          // per direction on ordinary streets: left / through... / right
+    double speed_mps = 11.111;  // 40 km/h
     int32_t arterial_every = 0;
     int32_t arterial_lanes = 4;
     double arterial_speed_mps = 16.667;  // 60 km/h
-    double green_s = 30;           // plan duration of phases 1-4
-    double clearance_s = 5;        // plan duration of phase 0
+    double green_s = 30;                 // plan duration of phases 1-4
+    double clearance_s = 5;              // plan duration of phase 0
     /// Checks the spec; errors name the field.
     Status Validate() const;
 };

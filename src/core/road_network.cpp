@@ -8,9 +8,12 @@ namespace citybrain::core {
 
 const char* TurnTypeName(TurnType type) {
     switch (type) {
-        case TurnType::kRight: return "turn_right";
-        case TurnType::kLeft: return "turn_left";
-        case TurnType::kStraight: return "go_straight";
+        case TurnType::kRight:
+            return "turn_right";
+        case TurnType::kLeft:
+            return "turn_left";
+        case TurnType::kStraight:
+            return "go_straight";
     }
     return "go_straight";
 }
@@ -85,8 +88,9 @@ Status RoadNetwork::Finalize() {
         BuildLaneGeometry(*this, road);
         for (int32_t k = 0; k < road.num_lanes; ++k) {
             if (!(lanes[road.first_lane + k].length_m > 1.0)) {
-                return InvalidArgument(RoadWhere(road), "lane " + std::to_string(k) +
-                                                            " is not longer than 1 m after the intersection boxes");
+                return InvalidArgument(
+                    RoadWhere(road),
+                    "lane " + std::to_string(k) + " is not longer than 1 m after the intersection boxes");
             }
         }
     }

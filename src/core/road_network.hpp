@@ -28,8 +28,8 @@ struct Lane {
     int32_t index_in_road = 0;  // 0 is the innermost lane (next to the centre line), as in CityFlow
     double width_m = 4;
     double max_speed_mps = 11.111;
-    double length_m = 0;         // after trimming the intersection boxes
-    std::vector<Point> points;   // lane centre line
+    double length_m = 0;        // after trimming the intersection boxes
+    std::vector<Point> points;  // lane centre line
     std::vector<LaneLinkId> out_links;
 };
 
@@ -70,9 +70,9 @@ struct Intersection {
     std::string id;
     Point point;
     double width_m = 0;
-    bool is_virtual = false;            // a boundary node: vehicles enter and leave the network here
+    bool is_virtual = false;  // a boundary node: vehicles enter and leave the network here
     std::vector<RoadId> roads;
-    std::vector<RoadLinkId> road_links; // global ids, in the file's order
+    std::vector<RoadLinkId> road_links;  // global ids, in the file's order
     std::vector<Phase> phases;
 };
 

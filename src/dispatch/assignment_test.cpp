@@ -186,8 +186,8 @@ TEST(Assign, NearestSuitableUnitGoes) {
 
 TEST(Assign, RangeAvailabilityAndReachabilityAreHonoured) {
     std::vector<UnitState> units(3);
-    units[0].range_s = 100;       // too little battery for 150 s
-    units[1].available = false;   // busy on site
+    units[0].range_s = 100;      // too little battery for 150 s
+    units[1].available = false;  // busy on site
     units[2].range_s = 1000;
     std::vector<TaskSpec> tasks(2);
     const std::vector<std::vector<TimeMs>> table = {{S(150), S(50)}, {S(1), S(1)}, {kUnreachable, S(900)}};
@@ -260,28 +260,29 @@ TEST(Assign, MatchesBruteForceOnRandomProblems) {
         std::vector<int> pick(nt, -1);
         const auto level = [](int p) { return static_cast<size_t>(p - 1); };
         std::vector<int> task_of(nu, -1);
-        std::function<void(size_t, std::vector<char>&, double)> go = [&](size_t t, std::vector<char>& used,
-                                                                          double acc) {
-            if (t == nt) {
-                for (size_t u = 0; u < nu; ++u) {
-                    if (units[u].current_task >= 0 && task_of[u] != units[u].current_task) acc += opt.divert_s;
+        std::function<void(size_t, std::vector<char>&, double)> go =
+            [&](size_t t, std::vector<char>& used, double acc) {
+                if (t == nt) {
+                    for (size_t u = 0; u < nu; ++u) {
+                        if (units[u].current_task >= 0 && task_of[u] != units[u].current_task) acc += opt.divert_s;
+                    }
+                    best = std::min(best, acc);
+                    return;
                 }
-                best = std::min(best, acc);
-                return;
-            }
-            const size_t l = level(tasks[t].priority);
-            go(t + 1, used, acc + opt.unserved_s[l] * opt.weight[l]);
-            for (size_t u = 0; u < nu; ++u) {
-                const bool ok = !used[u] && units[u].available && (tasks[t].kinds & MaskOf(units[u].kind)) &&
-                                table[u][t] != kUnreachable && static_cast<double>(table[u][t]) <= units[u].range_s * 1000;
-                if (!ok) continue;
-                used[u] = 1;
-                task_of[u] = static_cast<int>(t);
-                go(t + 1, used, acc + static_cast<double>(table[u][t]) / 1000.0 * opt.weight[l]);
-                task_of[u] = -1;
-                used[u] = 0;
-            }
-        };
+                const size_t l = level(tasks[t].priority);
+                go(t + 1, used, acc + opt.unserved_s[l] * opt.weight[l]);
+                for (size_t u = 0; u < nu; ++u) {
+                    const bool ok = !used[u] && units[u].available && (tasks[t].kinds & MaskOf(units[u].kind)) &&
+                                    table[u][t] != kUnreachable &&
+                                    static_cast<double>(table[u][t]) <= units[u].range_s * 1000;
+                    if (!ok) continue;
+                    used[u] = 1;
+                    task_of[u] = static_cast<int>(t);
+                    go(t + 1, used, acc + static_cast<double>(table[u][t]) / 1000.0 * opt.weight[l]);
+                    task_of[u] = -1;
+                    used[u] = 0;
+                }
+            };
         std::vector<char> used(nu, 0);
         go(0, used, 0);
         ASSERT_NEAR(r.cost, best, 1e-6) << "trial " << trial;

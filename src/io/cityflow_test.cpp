@@ -44,7 +44,9 @@ TEST(Roadnet, LaneLinkToMissingRoad) {
 }
 
 TEST(Roadnet, PhaseNamingMissingRoadLink) {
-    EXPECT_EQ(RoadnetError([](json& d) { d["intersections"][4]["trafficLight"]["lightphases"][2]["availableRoadLinks"] = {1, 7}; }),
+    EXPECT_EQ(RoadnetError([](json& d) {
+                  d["intersections"][4]["trafficLight"]["lightphases"][2]["availableRoadLinks"] = {1, 7};
+              }),
               "roadnet.json: intersections[4].trafficLight.lightphases[2].availableRoadLinks[1]: road link 7 does "
               "not exist (intersection 'B' has 2)");
 }

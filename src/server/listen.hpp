@@ -4,7 +4,7 @@
 
 // Boost 1.74's asio uses std::exchange without including <utility> (check-headers found it).
 #include <utility>
-// (the blank line keeps clang-format from sorting <utility> after asio)
+// (in a block of its own, so that clang-format keeps it before asio)
 
 #include <boost/asio.hpp>
 #include <string>

@@ -58,16 +58,16 @@ TEST_P(RealData, OneAndTwoThreadsGiveIdenticalRuns) {
     EXPECT_EQ(one.state_hash, two.state_hash);
 }
 
-INSTANTIATE_TEST_SUITE_P(Traffic, RealData,
-                         ::testing::Values(Dataset{"jinan_3x4/roadnet_3_4.json", "jinan_3x4/anon_3_4_jinan_real.json"},
-                                           Dataset{"hangzhou_4x4/roadnet_4_4.json",
-                                                   "hangzhou_4x4/anon_4_4_hangzhou_real.json"},
-                                           Dataset{"shenzhen_fuhua/roadnet_1_33.json",
-                                                   "shenzhen_fuhua/fuhua_real_1775.json"}),
-                         [](const ::testing::TestParamInfo<Dataset>& param_info) {
-                             std::string name = param_info.param.roadnet;
-                             return name.substr(0, name.find('/'));
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Traffic,
+    RealData,
+    ::testing::Values(Dataset{"jinan_3x4/roadnet_3_4.json", "jinan_3x4/anon_3_4_jinan_real.json"},
+                      Dataset{"hangzhou_4x4/roadnet_4_4.json", "hangzhou_4x4/anon_4_4_hangzhou_real.json"},
+                      Dataset{"shenzhen_fuhua/roadnet_1_33.json", "shenzhen_fuhua/fuhua_real_1775.json"}),
+    [](const ::testing::TestParamInfo<Dataset>& param_info) {
+        std::string name = param_info.param.roadnet;
+        return name.substr(0, name.find('/'));
+    });
 
 }  // namespace
 }  // namespace citybrain::traffic

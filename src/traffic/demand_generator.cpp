@@ -10,7 +10,8 @@
 namespace citybrain::traffic {
 
 Status DemandSpec::Validate() const {
-    if (!(vehicles_per_hour >= 0) || vehicles_per_hour > 1e6) return InvalidArgument("demand.vehicles_per_hour", "must be in [0, 1e6]");
+    if (!(vehicles_per_hour >= 0) || vehicles_per_hour > 1e6)
+        return InvalidArgument("demand.vehicles_per_hour", "must be in [0, 1e6]");
     if (!(duration_s > 0)) return InvalidArgument("demand.duration_s", "must be positive");
     if (!(peak_width_s > 0)) return InvalidArgument("demand.peak_width_s", "must be positive");
     if (!(peak_ratio >= 1)) return InvalidArgument("demand.peak_ratio", "must be >= 1");
@@ -20,8 +21,11 @@ Status DemandSpec::Validate() const {
 namespace {
 
 // Fastest free-flow routes from one road to every road (roads are the graph's nodes; road links its edges).
-void RoutesFrom(const core::RoadNetwork& net, core::RoadId origin, const std::vector<std::vector<core::RoadId>>& next,
-                std::vector<double>& cost, std::vector<core::RoadId>& parent) {
+void RoutesFrom(const core::RoadNetwork& net,
+                core::RoadId origin,
+                const std::vector<std::vector<core::RoadId>>& next,
+                std::vector<double>& cost,
+                std::vector<core::RoadId>& parent) {
     cost.assign(net.roads.size(), std::numeric_limits<double>::infinity());
     parent.assign(net.roads.size(), core::kNone);
     using Item = std::pair<double, core::RoadId>;
@@ -86,8 +90,9 @@ Result<core::Demand> GenerateDemand(const core::RoadNetwork& net, const DemandSp
     const double t0 = 0;
     const double t1 = spec.duration_s;
     const double sd = spec.peak_width_s;
-    const double bump = (spec.peak_ratio - 1) * sd * std::sqrt(2 * M_PI) * 0.5 *
-                        (std::erf((t1 - spec.peak_at_s) / (sd * std::sqrt(2))) - std::erf((t0 - spec.peak_at_s) / (sd * std::sqrt(2))));
+    const double bump =
+        (spec.peak_ratio - 1) * sd * std::sqrt(2 * M_PI) * 0.5 *
+        (std::erf((t1 - spec.peak_at_s) / (sd * std::sqrt(2))) - std::erf((t0 - spec.peak_at_s) / (sd * std::sqrt(2))));
     const double expected = spec.vehicles_per_hour * spec.duration_s / 3600.0;
     const double base = expected / (spec.duration_s + bump);  // vehicles per second outside the peak
     const double max_rate = base * spec.peak_ratio;

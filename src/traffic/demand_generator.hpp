@@ -13,8 +13,8 @@ struct DemandSpec {
     double vehicles_per_hour = 1500;  // mean over the horizon
     double duration_s = 3600;
     double peak_at_s = 1800;
-    double peak_width_s = 600;        // standard deviation of the peak
-    double peak_ratio = 2.5;          // rate at the peak / base rate
+    double peak_width_s = 600;  // standard deviation of the peak
+    double peak_ratio = 2.5;    // rate at the peak / base rate
     uint64_t seed = 1;
     core::VehicleParams vehicle;
     Status Validate() const;

@@ -61,9 +61,13 @@ Result<RunResult> RunScenario(const core::RoadNetwork& net, const core::Demand& 
         if (options.progress && (step & 63) == 0) {
             const auto t = Clock::now();
             if (t - start > std::chrono::seconds(2) && t - last_report > std::chrono::seconds(1)) {
-                std::fprintf(stderr, "\r[%s] step %lld/%lld  running %lld  waiting %lld  wall %.1f s   ",
-                             options.controller.c_str(), static_cast<long long>(step), static_cast<long long>(options.steps),
-                             static_cast<long long>(sim.Running()), static_cast<long long>(sim.Waiting()),
+                std::fprintf(stderr,
+                             "\r[%s] step %lld/%lld  running %lld  waiting %lld  wall %.1f s   ",
+                             options.controller.c_str(),
+                             static_cast<long long>(step),
+                             static_cast<long long>(options.steps),
+                             static_cast<long long>(sim.Running()),
+                             static_cast<long long>(sim.Waiting()),
                              std::chrono::duration<double>(t - start).count());
                 last_report = t;
                 reported = true;

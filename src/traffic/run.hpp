@@ -23,9 +23,10 @@ struct RunOptions {
     /// Engine yellow; unset = 5 s, or 0 for own-plan (the roadnet's plan carries its own clearance phase).
     std::optional<double> yellow_s;
     int64_t steps = 3600;
-    bool progress = false;                             // a progress line on stderr for runs longer than 2 s
-    std::function<void(const Simulator&)> on_step;     // optional observer, called after every step
-    const std::atomic<bool>* cancel = nullptr;         // when set and true, the run stops with kUnavailable ("the run was stopped")
+    bool progress = false;                          // a progress line on stderr for runs longer than 2 s
+    std::function<void(const Simulator&)> on_step;  // optional observer, called after every step
+    const std::atomic<bool>* cancel =
+        nullptr;  // when set and true, the run stops with kUnavailable ("the run was stopped")
 };
 
 struct RunResult {

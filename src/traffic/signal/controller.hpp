@@ -32,8 +32,8 @@ public:
 
 /// Options shared by the controller factory (the CLI's flags).
 struct ControllerOptions {
-    double green_s = 25;          // fixed-time green per phase; Webster's first cycle
-    double clearance_s = 5;       // yellow + all-red the engine inserts at a switch (to plan fixed cycles)
+    double green_s = 25;            // fixed-time green per phase; Webster's first cycle
+    double clearance_s = 5;         // yellow + all-red the engine inserts at a switch (to plan fixed cycles)
     double action_interval_s = 15;  // max-pressure decision interval
     double min_green_s = 5;
     double max_green_s = 60;      // SOTL

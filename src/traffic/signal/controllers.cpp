@@ -20,13 +20,16 @@ uint64_t Mask(const core::Phase& p) {
 }
 
 // The lanes that feed a phase's movements (excluding movements permitted in every phase).
-std::vector<core::LaneId> FeedingLanes(const core::RoadNetwork& net, const Intersection& node, int32_t phase,
+std::vector<core::LaneId> FeedingLanes(const core::RoadNetwork& net,
+                                       const Intersection& node,
+                                       int32_t phase,
                                        int32_t clearance) {
     std::set<core::LaneId> lanes;
     const uint64_t always = clearance >= 0 ? Mask(node.phases[clearance]) : 0;
     for (int32_t k : node.phases[phase].road_links) {
         if ((always >> k) & 1) continue;
-        for (core::LaneLinkId l : net.road_links[node.road_links[k]].lane_links) lanes.insert(net.lane_links[l].from_lane);
+        for (core::LaneLinkId l : net.road_links[node.road_links[k]].lane_links)
+            lanes.insert(net.lane_links[l].from_lane);
     }
     return {lanes.begin(), lanes.end()};
 }
@@ -34,7 +37,7 @@ std::vector<core::LaneId> FeedingLanes(const core::RoadNetwork& net, const Inter
 // Signalised intersections and, per intersection, the phases a controller cycles through or chooses from.
 struct PhaseTable {
     std::vector<IntersectionId> nodes;
-    std::vector<std::vector<int32_t>> phases;  // indexed by intersection id (empty for others)
+    std::vector<std::vector<int32_t>> phases;                     // indexed by intersection id (empty for others)
     std::vector<std::vector<std::vector<core::LaneId>>> feeding;  // [node][i]: lanes feeding phases[node][i]
 
     Status Build(const core::RoadNetwork& net, const std::vector<int32_t>& requested, bool covering) {
@@ -46,8 +49,9 @@ struct PhaseTable {
             if (node.is_virtual || node.phases.empty()) continue;
             for (int32_t p : requested) {
                 if (p < 0 || p >= static_cast<int32_t>(node.phases.size())) {
-                    return InvalidArgument("--phases", "phase " + std::to_string(p) + " does not exist at intersection '" +
-                                                           node.id + "' (it has " + std::to_string(node.phases.size()) + ")");
+                    return InvalidArgument("--phases",
+                                           "phase " + std::to_string(p) + " does not exist at intersection '" +
+                                               node.id + "' (it has " + std::to_string(node.phases.size()) + ")");
                 }
             }
             phases[n] = covering ? CoveringCycle(node, requested) : ControlPhases(node, requested);
@@ -203,10 +207,10 @@ public:
         return {};
     }
     Decision Decide(IntersectionId node, const TrafficView& view) override {
-        constexpr double kOmega = 80;   // m: detection range for approaching vehicles
-        constexpr double kMu = 25;      // m: a platoon this close to the line keeps the green
-        constexpr int32_t kPlatoon = 5; // ... unless it is this long or longer
-        constexpr double kTheta = 40;   // vehicle-seconds of demand on red before a switch
+        constexpr double kOmega = 80;    // m: detection range for approaching vehicles
+        constexpr double kMu = 25;       // m: a platoon this close to the line keeps the green
+        constexpr int32_t kPlatoon = 5;  // ... unless it is this long or longer
+        constexpr double kTheta = 40;    // vehicle-seconds of demand on red before a switch
         State& s = state_[node];
         const auto& cycle = table_.phases[node];
         const double now = view.Now();
@@ -335,7 +339,8 @@ std::vector<int32_t> ControlPhases(const Intersection& node, const std::vector<i
     const int32_t clearance = ClearancePhase(node);
     std::vector<int32_t> out;
     for (size_t p = 0; p < node.phases.size(); ++p) {
-        if (static_cast<int32_t>(p) != clearance && !node.phases[p].road_links.empty()) out.push_back(static_cast<int32_t>(p));
+        if (static_cast<int32_t>(p) != clearance && !node.phases[p].road_links.empty())
+            out.push_back(static_cast<int32_t>(p));
     }
     return out;
 }
@@ -362,12 +367,19 @@ const std::vector<std::string>& ControllerNames() {
 
 Result<std::unique_ptr<SignalController>> MakeController(const std::string& name, const ControllerOptions& options) {
     std::unique_ptr<SignalController> c;
-    if (name == "own-plan") c = std::make_unique<OwnPlanController>();
-    else if (name == "fixed") c = std::make_unique<FixedTimeController>(options);
-    else if (name == "webster") c = std::make_unique<WebsterController>(options);
-    else if (name == "sotl") c = std::make_unique<SotlController>(options);
-    else if (name == "maxpressure") c = std::make_unique<MaxPressureController>(options);
-    else return InvalidArgument("--controller", "unknown controller '" + name + "' (own-plan, fixed, webster, sotl, maxpressure)");
+    if (name == "own-plan")
+        c = std::make_unique<OwnPlanController>();
+    else if (name == "fixed")
+        c = std::make_unique<FixedTimeController>(options);
+    else if (name == "webster")
+        c = std::make_unique<WebsterController>(options);
+    else if (name == "sotl")
+        c = std::make_unique<SotlController>(options);
+    else if (name == "maxpressure")
+        c = std::make_unique<MaxPressureController>(options);
+    else
+        return InvalidArgument("--controller",
+                               "unknown controller '" + name + "' (own-plan, fixed, webster, sotl, maxpressure)");
     return c;
 }
 

@@ -21,8 +21,8 @@ TEST(PhaseSets, ClearanceAndCoveringCycle) {
     core::Intersection eight = node;
     for (int a = 1; a <= 4; ++a) {
         core::Phase p = node.phases[a];
-        p.road_links.insert(p.road_links.end(), node.phases[a % 4 + 1].road_links.begin(),
-                            node.phases[a % 4 + 1].road_links.end());
+        p.road_links.insert(
+            p.road_links.end(), node.phases[a % 4 + 1].road_links.begin(), node.phases[a % 4 + 1].road_links.end());
         eight.phases.push_back(p);
     }
     EXPECT_EQ(CoveringCycle(eight, {}), (std::vector<int32_t>{1, 2, 3, 4}));
@@ -40,8 +40,7 @@ TEST(Factory, UnknownControllerAndMissingPhase) {
     o.control.phases = {1, 9};
     auto r = RunScenario(s.net, s.demand, o);
     ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.error().ToString(),
-              "--phases: phase 9 does not exist at intersection 'intersection_1_1' (it has 5)");
+    EXPECT_EQ(r.error().ToString(), "--phases: phase 9 does not exist at intersection 'intersection_1_1' (it has 5)");
 }
 
 // Behaviour, not timing: on a congested grid every controller moves traffic, and the adaptive ones beat

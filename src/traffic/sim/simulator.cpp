@@ -3,8 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 
 namespace citybrain::traffic {
@@ -85,7 +85,8 @@ Simulator::Simulator(const core::RoadNetwork& net, const core::Demand& demand, S
     merge_partners_.resize(net_.lane_links.size());
     {
         std::vector<std::vector<LaneLinkId>> into(net_.lanes.size());
-        for (size_t k = 0; k < net_.lane_links.size(); ++k) into[net_.lane_links[k].to_lane].push_back(static_cast<LaneLinkId>(k));
+        for (size_t k = 0; k < net_.lane_links.size(); ++k)
+            into[net_.lane_links[k].to_lane].push_back(static_cast<LaneLinkId>(k));
         for (const auto& links_in : into) {
             for (LaneLinkId a : links_in) {
                 for (LaneLinkId b : links_in) {
@@ -415,8 +416,8 @@ double Simulator::YieldSpeed(int32_t v, LaneLinkId link_id, double front_from_st
     };
     for (const core::Conflict& c : link.conflicts) {
         const double d_me = c.along_self_m - front_from_start;
-        if (d_me < 0) continue;        // my front is past this point; the foe waits for my tail
-        if (d_me > horizon) break;     // sorted by distance
+        if (d_me < 0) continue;     // my front is past this point; the foe waits for my tail
+        if (d_me > horizon) break;  // sorted by distance
         // Committed: cannot stop before the point (CityFlow's canYield), so go and let the foe yield.
         if (!(brake < d_me - p.yield_distance_m)) continue;
         const core::LaneLink& other = net_.lane_links[c.other];
@@ -487,7 +488,8 @@ double Simulator::IntersectionSpeed(int32_t v, int32_t lane, double v_limit) con
         hold_[v] = 1;
         return std::min(v_limit, StopSpeed(p, speed, dist, dt));
     }
-    if (net_.road_links[link.road_link].type != core::TurnType::kStraight) v_limit = std::min(v_limit, p.turn_speed_mps);
+    if (net_.road_links[link.road_link].type != core::TurnType::kStraight)
+        v_limit = std::min(v_limit, p.turn_speed_mps);
     return YieldSpeed(v, link_id, -dist, v_limit);
 }
 

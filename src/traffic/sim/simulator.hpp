@@ -23,7 +23,7 @@ struct SimConfig {
     double step_s = 1.0;
     uint64_t seed = 0;
     int threads = 1;
-    double yellow_s = 5;     // green -> yellow -> (all-red) -> next green, for movements that lose right of way
+    double yellow_s = 5;  // green -> yellow -> (all-red) -> next green, for movements that lose right of way
     double all_red_s = 0;
     double min_green_s = 5;  // a phase stays green at least this long; earlier requests wait
     /// Checks the configuration; errors name the field.
@@ -159,13 +159,13 @@ private:
     // Drivables: lanes [0, L) then lane links [L, L + K).
     std::vector<double> drivable_len_;
     std::vector<double> drivable_speed_;
-    std::vector<std::vector<int32_t>> occupants_;  // front first
+    std::vector<std::vector<int32_t>> occupants_;          // front first
     std::vector<std::vector<LaneLinkId>> merge_partners_;  // other lane links into the same lane
 
     // Flows.
     std::vector<core::VehicleParams> flow_params_;
-    std::vector<double> flow_free_time_;        // free-flow travel time of the route, s
-    std::vector<uint32_t> flow_lane_begin_;     // candidate first lanes, flat
+    std::vector<double> flow_free_time_;     // free-flow travel time of the route, s
+    std::vector<uint32_t> flow_lane_begin_;  // candidate first lanes, flat
     std::vector<LaneId> flow_lanes_;
     std::vector<std::pair<double, uint32_t>> schedule_;  // min-heap of (next spawn time, flow)
 
@@ -185,9 +185,9 @@ private:
 
     // Signals.
     std::vector<SignalState> signals_;
-    std::vector<uint64_t> phase_mask_;   // [node][phase] flattened via phase_begin_
+    std::vector<uint64_t> phase_mask_;  // [node][phase] flattened via phase_begin_
     std::vector<uint32_t> phase_begin_;
-    std::vector<Light> light_;           // per road link
+    std::vector<Light> light_;  // per road link
 
     // Moves: per part, transfers (vehicle slot, target drivable, pos) and leavers per drivable.
     struct Transfer {
