@@ -10,12 +10,14 @@
 
 #include "core/error.hpp"
 #include "core/road_network.hpp"
+#include "core/time.hpp"
 
 namespace citybrain::dispatch {
 
 using NodeId = uint32_t;
-/// Travel times are integer milliseconds: exact sums, so CH and Dijkstra agree to the millisecond.
-using TimeMs = uint64_t;
+/// Travel times are integer milliseconds, the one time type of every engine (core::TimeMs): exact sums, so CH
+/// and Dijkstra agree to the millisecond.
+using TimeMs = core::TimeMs;
 inline constexpr TimeMs kUnreachable = std::numeric_limits<TimeMs>::max();
 
 /// A directed road graph for routing units (robots, crews), in CSR form: the out-edges of node v are
