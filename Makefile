@@ -41,6 +41,7 @@ test: build test-unit test-asan test-fuzz
 
 test-unit: build
 	cmake --build --preset release --target check-headers
+	scripts/run_tidy.sh build/release
 	ctest --preset release
 
 test-asan: deps

@@ -220,7 +220,8 @@ int Serve(const ServeArgs& args) {
     intake.Stop();  // commits what was queued before the process exits
     ticker.join();
     if (waiter.joinable()) {
-        pthread_kill(waiter.native_handle(), SIGTERM);
+        // Wakes the waiter from sigwait (SIGTERM is blocked in every thread, so nothing is terminated by it).
+        pthread_kill(waiter.native_handle(), SIGTERM);  // NOLINT(bugprone-bad-signal-to-kill-thread)
         waiter.join();
     }
     return failed.load() ? kExitInternal : kExitOk;

@@ -9,7 +9,9 @@
 
 #include "apps/commands.hpp"
 
-int main(int argc, char** argv) {
+namespace {
+
+int Main(int argc, char** argv) {
     using namespace citybrain::apps;
     CLI::App app{"CityBrain: the district's cloud brain"};
     app.require_subcommand(1);
@@ -33,4 +35,18 @@ int main(int argc, char** argv) {
         return kExitBadInput;
     }
     return ExitCode();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // A broken invariant somewhere below: say so and exit 1, never terminate with an uncaught exception.
+    try {
+        return Main(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "internal error: %s\n", e.what());
+    } catch (...) {
+        std::fprintf(stderr, "internal error: an unknown exception\n");
+    }
+    return citybrain::apps::kExitInternal;
 }

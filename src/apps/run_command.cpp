@@ -58,7 +58,7 @@ double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).coun
 
 std::string SimClock(double t_s) {
     // Simulated second 0 is 07:00 Beijing time.
-    const long s = static_cast<long>(t_s) + 7 * 3600;
+    const long s = static_cast<long>(t_s) + 7L * 3600;
     char buf[16];
     std::snprintf(buf, sizeof buf, "%02ld:%02ld:%02ld", (s / 3600) % 24, (s / 60) % 60, s % 60);
     return buf;

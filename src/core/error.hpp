@@ -96,13 +96,16 @@ private:
 /// Propagates a failed Status.
 #define CB_TRY(expr)                                             \
     do {                                                         \
-        auto cb_try_status_ = (expr);                            \
+        const auto& cb_try_status_ = (expr);                     \
         if (!cb_try_status_.ok()) return cb_try_status_.error(); \
     } while (0)
 
 /// `CB_TRY_ASSIGN(auto x, Compute());` declares x from a Result or returns its error.
+// `tmp` and `decl` are a name and a declaration: they cannot take parentheses.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define CB_TRY_ASSIGN(decl, expr) CB_TRY_ASSIGN_IMPL(CB_CONCAT(cb_try_result_, __LINE__), decl, expr)
 #define CB_TRY_ASSIGN_IMPL(tmp, decl, expr) \
     auto tmp = (expr);                      \
     if (!tmp.ok()) return tmp.error();      \
     decl = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)

@@ -61,7 +61,7 @@ Result<TimeMs> Compose(int y,
         return InvalidArgument(std::string(where), Quoted(text).append(" is not a valid time of day"));
     }
     const int64_t days = sys_days{ymd}.time_since_epoch().count();
-    const int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - int64_t{offset_min} * 60;
+    const int64_t secs = days * 86400 + int64_t{h} * 3600 + int64_t{mi} * 60 + sec - int64_t{offset_min} * 60;
     if (secs < 0) return InvalidArgument(std::string(where), Quoted(text).append(" is before 1970 (UTC)"));
     return secs * 1000 + ms;
 }

@@ -94,14 +94,17 @@ public:
         w.speed_mps = (kmh > 0 ? kmh : default_kmh) / 3.6;
         const char* oneway = way.tags()["oneway"];
         const char* junction = way.tags()["junction"];
-        if (oneway != nullptr &&
-            (std::strcmp(oneway, "yes") == 0 || std::strcmp(oneway, "1") == 0 || std::strcmp(oneway, "true") == 0)) {
+        const bool tagged_oneway =
+            oneway != nullptr &&
+            (std::strcmp(oneway, "yes") == 0 || std::strcmp(oneway, "1") == 0 || std::strcmp(oneway, "true") == 0);
+        // Without a oneway tag, roundabouts and motorways are one-way by OSM's convention.
+        const bool implied_oneway =
+            oneway == nullptr && ((junction != nullptr && std::strcmp(junction, "roundabout") == 0) ||
+                                  std::strcmp(highway, "motorway") == 0);
+        if (tagged_oneway || implied_oneway) {
             w.direction = 1;
         } else if (oneway != nullptr && std::strcmp(oneway, "-1") == 0) {
             w.direction = -1;
-        } else if (oneway == nullptr && ((junction != nullptr && std::strcmp(junction, "roundabout") == 0) ||
-                                         std::strcmp(highway, "motorway") == 0)) {
-            w.direction = 1;
         }
         for (const auto& nr : way.nodes()) {
             if (!nr.location().valid()) {

@@ -32,7 +32,8 @@ Result<RoadGraph> RoadGraph::FromRoadNetwork(const core::RoadNetwork& net) {
         const core::Road& road = net.roads[r];
         double speed = 0;
         for (int32_t k = 0; k < road.num_lanes; ++k) {
-            speed = std::max(speed, net.lanes[static_cast<size_t>(road.first_lane + k)].max_speed_mps);
+            speed =
+                std::max(speed, net.lanes[static_cast<size_t>(road.first_lane) + static_cast<size_t>(k)].max_speed_mps);
         }
         edges.push_back({static_cast<NodeId>(road.from),
                          static_cast<NodeId>(road.to),

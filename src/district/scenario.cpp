@@ -38,7 +38,6 @@ constexpr std::array<Template, 12> kTemplates = {{
 Scenario::Scenario(const District& district, uint64_t seed, double duration_s)
     : d_(district),
       rng_(seed * 0xD1B54A32D192ED03ULL + 29),
-      duration_s_(duration_s),
       rain_from_s_(district.scenario.rain_from * duration_s),
       rain_to_s_(district.scenario.rain_to * duration_s),
       level_cm_(district.low_points.size(), 0.0),

@@ -66,7 +66,6 @@ private:
 
     const District& d_;
     std::mt19937_64 rng_;
-    double duration_s_;
     double rain_from_s_;
     double rain_to_s_;
     double next_vendor_s_;

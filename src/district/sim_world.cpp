@@ -34,7 +34,7 @@ RoadLoad LoadOn(const traffic::Simulator& sim, const core::Road& road) {
 SimWorld::SimWorld(const District& district, const SimWorldOptions& options)
     : district_(district),
       options_(options),
-      scenario_(district, options.seed, static_cast<double>(options.duration_ms / 1000)) {}
+      scenario_(district, options.seed, static_cast<double>(options.duration_ms) / 1000) {}
 
 Result<std::unique_ptr<SimWorld>> SimWorld::Create(const District& district, const SimWorldOptions& options) {
     if (options.duration_ms <= 0) return InvalidArgument("duration_ms", "a simulated World runs for a set time");

@@ -76,14 +76,15 @@ Status ValidateReport(const Report& r, const Taxonomy& taxonomy) {
 IncidentEngine::IncidentEngine(std::unique_ptr<Store> store, const Taxonomy& taxonomy, EngineOptions options)
     : store_(std::move(store)),
       taxonomy_(taxonomy),
-      options_(options),
-      frame_(options.origin ? options.origin->first : taxonomy.origin_lat(),
-             options.origin ? options.origin->second : taxonomy.origin_lon()) {}
+      options_(std::move(options)),
+      // options_ is declared (so initialised) before frame_.
+      frame_(options_.origin ? options_.origin->first : taxonomy.origin_lat(),
+             options_.origin ? options_.origin->second : taxonomy.origin_lon()) {}
 
 Result<std::unique_ptr<IncidentEngine>> IncidentEngine::Open(std::unique_ptr<Store> store,
                                                              const Taxonomy& taxonomy,
                                                              EngineOptions options) {
-    std::unique_ptr<IncidentEngine> engine(new IncidentEngine(std::move(store), taxonomy, options));
+    std::unique_ptr<IncidentEngine> engine(new IncidentEngine(std::move(store), taxonomy, std::move(options)));
     std::lock_guard lock(engine->mu_);
     CB_TRY(engine->Reload());
     return engine;

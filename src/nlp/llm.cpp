@@ -94,7 +94,7 @@ Result<std::string> ChatCompletion(const LlmOptions& options, const std::string&
                           std::chrono::milliseconds(static_cast<int64_t>(std::ceil(options.timeout_s * 1000)));
     stream.expires_at(deadline);
 
-    resolver.async_resolve(e.host, e.port, [&](beast::error_code ec, tcp::resolver::results_type results) {
+    resolver.async_resolve(e.host, e.port, [&](beast::error_code ec, const tcp::resolver::results_type& results) {
         if (ec) return void(failure = ec);
         step = "connect";
         stream.async_connect(results, [&](beast::error_code ec2, const tcp::endpoint&) {

@@ -38,7 +38,6 @@ int HttpStatus(ErrorCode code) {
         case ErrorCode::kNotFound:
             return 404;
         case ErrorCode::kConflict:
-            return 409;
         case ErrorCode::kFailedPrecondition:
             return 409;
         case ErrorCode::kResourceExhausted:
