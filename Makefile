@@ -2,7 +2,7 @@
 # Each target installs the Debian packages that are missing (non-interactive, idempotent), then builds.
 
 SHELL := /bin/bash
-DEB_PACKAGES := cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev \
+DEB_PACKAGES := cmake ninja-build g++ clang clang-format clang-tidy libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev \
                 nlohmann-json3-dev libcli11-dev time libsqlite3-dev libpqxx-dev libboost-dev postgresql \
                 python3 python3-jsonschema wrk libpugixml-dev \
                 libespeak-ng-dev espeak-ng-data golang-github-mozillazg-go-pinyin-dev libmosquitto-dev mosquitto \
