@@ -1,11 +1,14 @@
 # Uniform target helpers (abseil's absl_cc_* idea): one place sets includes, links and test registration.
 
+# DEPS are what the module's public headers need (other modules, nlohmann/json where a header returns JSON);
+# PRIVATE_DEPS are what only its sources use (SQLite, libmosquitto, Beast, fastText, …), so they do not leak into
+# the modules above. scripts/check_layers.py checks which modules may include which.
 function(cb_add_library name)
-  cmake_parse_arguments(ARG "" "" "SRCS;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS;PRIVATE_DEPS" ${ARGN})
   add_library(cb_${name} ${ARG_SRCS})
   add_library(citybrain::${name} ALIAS cb_${name})
   target_include_directories(cb_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
-  target_link_libraries(cb_${name} PUBLIC ${ARG_DEPS})
+  target_link_libraries(cb_${name} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
 endfunction()
 
 # Unit tests live next to the code; CB_DATA_DIR lets dataset tests find ../shared/data (they skip when absent).

@@ -193,6 +193,25 @@ def test_bad_input(s):
     st, _, data = s.request("POST", "/api/v1/reports", "a" * 200000, {"Content-Type": "application/json"})
     body = json.loads(data)
     check(st == 413 and body.get("code") == "too_large" and body.get("request_id"), f"ours elsewhere: {body}")
+    # HEAD answers every GET resource with GET's headers and no body; a method a resource does not take is 405
+    # with an Allow header (issue 13, item 5).
+    for path in ("/open311/v2/services.xml", "/api/v1/health", "/open311/v2/discovery.json"):
+        c = s.conn()
+        c.request("GET", path)
+        r = c.getresponse()
+        get_len = len(r.read())
+        c.request("HEAD", path)
+        r = c.getresponse()
+        head_body = r.read()
+        c.close()
+        check(r.status == 200 and head_body == b"" and int(r.getheader("Content-Length", "-1")) == get_len,
+              f"HEAD {path}: {r.status}, Content-Length {r.getheader('Content-Length')} for {get_len} bytes")
+    c = s.conn()
+    c.request("DELETE", "/open311/v2/requests.json")
+    r = c.getresponse()
+    r.read()
+    c.close()
+    check(r.status == 405 and r.getheader("Allow") == "GET, HEAD, POST", f"DELETE: {r.status} Allow {r.getheader('Allow')}")
     _, after = s.json("GET", "/api/v1/stats")
     check(after["reports"] == before["reports"], "no report was stored by bad requests")
     st, _ = s.json("GET", "/api/v1/health")

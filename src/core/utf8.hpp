@@ -41,6 +41,61 @@ inline bool ValidUtf8(std::string_view s) {
     return true;
 }
 
+/// The longest prefix of `s` of at most `max_bytes` bytes that does not cut a character in half: for echoing a
+/// client's text back in an error message.
+inline std::string Utf8Prefix(std::string_view s, size_t max_bytes) {
+    if (s.size() <= max_bytes) return std::string(s);
+    size_t cut = max_bytes;
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+    return std::string(s.substr(0, cut));
+}
+
+/// `s` as text any client can parse, JSON or XML: each byte of a malformed UTF-8 sequence, each control character
+/// but tab, newline and return, and U+FFFE/U+FFFF (which XML forbids) become U+FFFD.
+inline std::string SanitizeText(std::string_view s) {
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+    std::string out;
+    out.reserve(s.size());
+    size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c < 0x80) {
+            if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
+                out += kReplacement;
+            } else {
+                out += static_cast<char>(c);
+            }
+            ++i;
+            continue;
+        }
+        size_t n = 0;
+        uint32_t cp = 0;
+        if ((c & 0xE0) == 0xC0) {
+            n = 1, cp = c & 0x1Fu;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 2, cp = c & 0x0Fu;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 3, cp = c & 0x07u;
+        }
+        bool ok = n > 0 && i + n < s.size();  // the whole sequence is there
+        for (size_t k = 1; ok && k <= n; ++k) {
+            const auto b = static_cast<unsigned char>(s[i + k]);
+            if ((b & 0xC0) != 0x80) ok = false;
+            cp = (cp << 6) | (b & 0x3Fu);
+        }
+        ok = ok && cp >= kMin[n] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF) && cp != 0xFFFE && cp != 0xFFFF;
+        if (!ok) {
+            out += kReplacement;
+            ++i;
+            continue;
+        }
+        out.append(s.substr(i, n + 1));
+        i += n + 1;
+    }
+    return out;
+}
+
 /// Code points in valid UTF-8.
 inline size_t Utf8Length(std::string_view s) {
     return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/time.hpp"
+#include "core/utf8.hpp"
 
 namespace citybrain::incident {
 
@@ -37,13 +38,14 @@ Result<Report> ParseDeviceEvent(std::string_view payload, std::string_view topic
         if (key == "device") {
             CB_TRY_ASSIGN(std::string d, Text(v, "device"));
             if (!topic_device.empty() && d != topic_device) {
-                return InvalidArgument("device", "'" + d.substr(0, 64) + "' is not the topic's device");
+                return InvalidArgument("device", "'" + core::Utf8Prefix(d, 64) + "' is not the topic's device");
             }
             device = std::move(d);
         } else if (key == "type") {
             CB_TRY_ASSIGN(std::string t, Text(v, "type"));
             if (t != "camera" && t != "sensor" && t != "robot") {
-                return InvalidArgument("type", "must be camera, sensor or robot, not '" + t.substr(0, 32) + "'");
+                return InvalidArgument("type",
+                                       "must be camera, sensor or robot, not '" + core::Utf8Prefix(t, 32) + "'");
             }
             CB_TRY_ASSIGN(r.source, ParseSource(t));
             has_type = true;
@@ -74,7 +76,7 @@ Result<Report> ParseDeviceEvent(std::string_view payload, std::string_view topic
                 return InvalidArgument("media_url", "must be an http(s) URL");
             }
         } else {
-            return InvalidArgument(key.substr(0, 64), "unknown field");
+            return InvalidArgument(core::Utf8Prefix(key, 64), "unknown field");
         }
     }
     if (device.empty()) return InvalidArgument("device", "required");

@@ -56,7 +56,7 @@ Status ValidateReport(const Report& r, const Taxonomy& taxonomy) {
         return InvalidArgument("lat", "a location is required: lat and long, or address_string");
     }
     if (!r.category.empty() && taxonomy.Find(r.category) == nullptr) {
-        return InvalidArgument("service_code", "unknown service code '" + r.category.substr(0, 64) + "'");
+        return InvalidArgument("service_code", "unknown service code '" + core::Utf8Prefix(r.category, 64) + "'");
     }
     if (!ValidUtf8(r.description)) return InvalidArgument("description", "is not valid UTF-8");
     if (Utf8Length(r.description) > kMaxDescriptionChars) {

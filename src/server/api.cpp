@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/utf8.hpp"
 #include "incident/case_json.hpp"
 #include "incident/device_event.hpp"
 #include "server/form.hpp"
@@ -126,7 +127,9 @@ ApiResponse Render(const json& j, Format format, const char* root, const char* i
 /// The spec's error list: [{"code": 400, "description": "…"}].
 constexpr const char* kInternalMessage = "internal error: the server's log has the detail under this request_id";
 
-ApiResponse Open311Error(int status, const std::string& description, Format format) {
+ApiResponse Open311Error(int status, const std::string& raw_description, Format format) {
+    // A client's text echoed back must not make the body unparseable (invalid UTF-8, characters XML forbids).
+    const std::string description = core::SanitizeText(raw_description);
     if (status >= 500) {
         ApiResponse r = Render(
             json::array({{{"code", status}, {"description", kInternalMessage}}}), format, "errors", "error", status);
@@ -162,7 +165,8 @@ const char* CodeName(int status) {
     }
 }
 
-ApiResponse JsonError(int status, const std::string& field, const std::string& message) {
+ApiResponse JsonError(int status, const std::string& raw_field, const std::string& raw_message) {
+    const std::string field = core::SanitizeText(raw_field), message = core::SanitizeText(raw_message);
     ApiResponse r;
     r.status = status;
     r.json_error = true;
@@ -182,7 +186,7 @@ Result<double> ParseNumber(const std::string& text, const char* field) {
     const auto* end = text.data() + text.size();
     auto [ptr, ec] = std::from_chars(text.data(), end, v);
     if (text.empty() || ec != std::errc() || ptr != end || !std::isfinite(v)) {
-        return InvalidArgument(field, "'" + text.substr(0, 32) + "' is not a number");
+        return InvalidArgument(field, "'" + core::Utf8Prefix(text, 32) + "' is not a number");
     }
     return v;
 }
@@ -191,7 +195,7 @@ Result<int64_t> ParseId(std::string_view text, const char* field) {
     int64_t v = 0;
     auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
     if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || v <= 0) {
-        return InvalidArgument(field, "'" + std::string(text.substr(0, 32)) + "' is not an id");
+        return InvalidArgument(field, "'" + core::Utf8Prefix(text, 32) + "' is not an id");
     }
     return v;
 }
@@ -216,7 +220,7 @@ Result<std::pair<std::string, Format>> SplitFormat(std::string_view path) {
     const std::string_view ext = path.substr(dot + 1);
     if (ext == "json") return std::make_pair(std::string(path.substr(0, dot)), Format::kJson);
     if (ext == "xml") return std::make_pair(std::string(path.substr(0, dot)), Format::kXml);
-    return InvalidArgument("format", "'" + std::string(ext.substr(0, 16)) + "' is not a response format (json or xml)");
+    return InvalidArgument("format", "'" + core::Utf8Prefix(ext, 16) + "' is not a response format (json or xml)");
 }
 
 std::string Notice(const incident::Taxonomy& taxonomy, const incident::Receipt& rec) {
@@ -282,7 +286,7 @@ public:
             if (!query.ok()) return done(JsonError(query.error()));
             return CityBrain(req, path.substr(std::string_view(kApi).size()), *query, done);
         }
-        done(JsonError(404, "path", "no such resource: " + path.substr(0, 128)));
+        done(JsonError(404, "path", "no such resource: " + core::Utf8Prefix(path, 128)));
     }
 
 private:
@@ -292,14 +296,17 @@ private:
                  Format format,
                  const Params& query,
                  std::function<void(ApiResponse)>& done) {
-        const bool get = req.method == "GET";
+        const bool get = req.method == "GET" || req.method == "HEAD";
         const bool json_format = format == Format::kJson;
+        if (const std::string* j = Find(query, "jurisdiction_id"); j != nullptr) {
+            if (Status s = CheckJurisdiction(*j); !s.ok()) return done(Open311Error(s.error(), format));
+        }
         if (resource == "discovery" && get) return done(json_format ? cached_->discovery_json : cached_->discovery_xml);
         if (resource == "services" && get) return done(json_format ? cached_->services_json : cached_->services_xml);
         if (resource.rfind("services/", 0) == 0 && get) {
             const std::string code = resource.substr(9);
             if (taxonomy_.Find(code) == nullptr) {
-                return done(Open311Error(404, "service_code: no service '" + code.substr(0, 64) + "'", format));
+                return done(Open311Error(404, "service_code: no service '" + core::Utf8Prefix(code, 64) + "'", format));
             }
             return done(
                 Render({{"service_code", code}, {"attributes", json::array()}}, format, "service_definition", ""));
@@ -310,8 +317,8 @@ private:
             const std::string id_text = resource.substr(9);
             auto id = ParseId(id_text, "service_request_id");
             if (!id.ok())
-                return done(
-                    Open311Error(404, "service_request_id: no request '" + id_text.substr(0, 32) + "'", format));
+                return done(Open311Error(
+                    404, "service_request_id: no request '" + core::Utf8Prefix(id_text, 32) + "'", format));
             incident::RequestFilter f;
             f.ids = {*id};
             auto found = engine_.ListRequests(f);
@@ -321,9 +328,20 @@ private:
         }
         if (resource == "discovery" || resource == "services" || resource == "requests" ||
             resource.rfind("services/", 0) == 0 || resource.rfind("requests/", 0) == 0) {
-            return done(Open311Error(405, "method " + req.method.substr(0, 16) + " is not allowed here", format));
+            ApiResponse r =
+                Open311Error(405, "method " + core::Utf8Prefix(req.method, 16) + " is not allowed here", format);
+            r.allow = resource == "requests" ? "GET, HEAD, POST" : "GET, HEAD";
+            return done(r);
         }
-        done(Open311Error(404, "no such resource: " + resource.substr(0, 128), format));
+        done(Open311Error(404, "no such resource: " + core::Utf8Prefix(resource, 128), format));
+    }
+
+    /// Open311's jurisdiction_id: this server answers for one, and another is a resource it does not have.
+    Status CheckJurisdiction(const std::string& id) const {
+        if (id == taxonomy_.jurisdiction_id()) return {};
+        return NotFound("jurisdiction_id",
+                        "'" + core::Utf8Prefix(id, 64) + "' is not served here (this server serves '" +
+                            taxonomy_.jurisdiction_id() + "')");
     }
 
     json Discovery() const {
@@ -390,7 +408,7 @@ private:
                 for (auto& code : SplitComma(value)) {
                     if (taxonomy_.Find(code) == nullptr) {
                         return Open311Error(
-                            400, "service_code: unknown service code '" + code.substr(0, 64) + "'", format);
+                            400, "service_code: unknown service code '" + core::Utf8Prefix(code, 64) + "'", format);
                     }
                     f.service_codes.push_back(std::move(code));
                 }
@@ -402,7 +420,8 @@ private:
                 bool want_open = false, want_closed = false;
                 for (const auto& s : SplitComma(value)) {
                     if (s != "open" && s != "closed") {
-                        return Open311Error(400, "status: '" + s.substr(0, 32) + "' is not open or closed", format);
+                        return Open311Error(
+                            400, "status: '" + core::Utf8Prefix(s, 32) + "' is not open or closed", format);
                     }
                     (s == "open" ? want_open : want_closed) = true;
                 }
@@ -456,7 +475,7 @@ private:
         if (!req.content_type.empty() &&
             req.content_type.find("application/x-www-form-urlencoded") == std::string::npos) {
             return InvalidArgument("Content-Type",
-                                   "'" + req.content_type.substr(0, 64) +
+                                   "'" + core::Utf8Prefix(req.content_type, 64) +
                                        "' is not application/x-www-form-urlencoded or application/json");
         }
         return ParseForm(req.body);
@@ -486,6 +505,8 @@ private:
                 r.media_url = value;
             } else if (key == "idempotency_key") {
                 r.idempotency_key = value;
+            } else if (open311 && key == "jurisdiction_id") {
+                CB_TRY(CheckJurisdiction(value));
             } else if (!open311 && key == "source") {
                 CB_TRY_ASSIGN(r.source, incident::ParseSource(value));
             } else if (!open311 && key == "time") {
@@ -495,7 +516,7 @@ private:
             } else if (!open311 && key == "external_id") {
                 r.external_id = value;
             } else if (!open311 && key != "api_key") {
-                return InvalidArgument(key.substr(0, 64), "unknown field");
+                return InvalidArgument(core::Utf8Prefix(key, 64), "unknown field");
             }
             // Open311's personal fields (email, first_name, phone, device_id, …) are not stored: the case needs none.
         }
@@ -507,9 +528,9 @@ private:
 
     void PostRequest(const ApiRequest& req, Format format, std::function<void(ApiResponse)>& done) {
         auto body = ReadBody(req);
-        if (!Authorised(req, body.ok() ? &*body : nullptr))
-            return done(Open311Error(403, ForbiddenText(keys_), format));
+        // A body that cannot be read is a 400 naming the problem: its api_key field, if any, is unreadable too.
         if (!body.ok()) return done(Open311Error(body.error(), format));
+        if (!Authorised(req, &*body)) return done(Open311Error(403, ForbiddenText(keys_), format));
         auto report = ReportFromParams(*body, req, true);
         if (!report.ok()) return done(Open311Error(report.error(), format));
         // The callback outlives this Handler: it may capture only what lives as long as the engine.
@@ -529,7 +550,7 @@ private:
                    const std::string& path,
                    const Params& query,
                    std::function<void(ApiResponse)>& done) {
-        const bool get = req.method == "GET";
+        const bool get = req.method == "GET" || req.method == "HEAD";
         if (path == "health" && get) {
             ApiResponse r;
             r.body = Dump({{"status", "ok"}, {"store", engine_.StoreKind()}, {"open_cases", engine_.open_cases()}});
@@ -544,15 +565,29 @@ private:
             const std::string rest = path.substr(6);
             const size_t slash = rest.find('/');
             auto id = ParseId(rest.substr(0, slash), "case_id");
-            if (!id.ok()) return done(JsonError(404, "case_id", "no case '" + rest.substr(0, 32) + "'"));
+            if (!id.ok()) return done(JsonError(404, "case_id", "no case '" + core::Utf8Prefix(rest, 32) + "'"));
             if (slash == std::string::npos && get) return done(CaseDetail(*id));
             if (slash != std::string::npos && rest.substr(slash) == "/transitions" && req.method == "POST") {
                 return done(Transition(req, *id));
             }
-            return done(
-                JsonError(405, "method", req.method.substr(0, 16) + " is not allowed on " + path.substr(0, 64)));
+            if (slash == std::string::npos || rest.substr(slash) == "/transitions") {
+                return done(NotAllowed(req, path, slash == std::string::npos ? "GET, HEAD" : "POST"));
+            }
         }
-        done(JsonError(404, "path", "no such resource: /api/v1/" + path.substr(0, 128)));
+        if (path == "health" || path == "taxonomy" || path == "stats" || path == "cases") {
+            return done(NotAllowed(req, path, "GET, HEAD"));
+        }
+        if (path == "reports" || path == "events") return done(NotAllowed(req, path, "POST"));
+        done(JsonError(404, "path", "no such resource: /api/v1/" + core::Utf8Prefix(path, 128)));
+    }
+
+    static ApiResponse NotAllowed(const ApiRequest& req, const std::string& path, const char* allow) {
+        ApiResponse r = JsonError(405,
+                                  "method",
+                                  core::Utf8Prefix(req.method, 16) + " is not allowed on /api/v1/" +
+                                      core::Utf8Prefix(path, 64) + " (allowed: " + allow + ")");
+        r.allow = allow;
+        return r;
     }
 
     json CaseJson(const Case& c, incident::TimeMs now) const { return incident::CaseJson(c, taxonomy_, now); }
@@ -610,11 +645,11 @@ private:
                 f.open = value == "true";
             } else if (key == "category") {
                 if (taxonomy_.Find(value) == nullptr)
-                    return JsonError(400, "category", "unknown category '" + value.substr(0, 64) + "'");
+                    return JsonError(400, "category", "unknown category '" + core::Utf8Prefix(value, 64) + "'");
                 f.category = value;
             } else if (key == "department") {
                 if (taxonomy_.FindDepartment(value) == nullptr) {
-                    return JsonError(400, "department", "unknown department '" + value.substr(0, 64) + "'");
+                    return JsonError(400, "department", "unknown department '" + core::Utf8Prefix(value, 64) + "'");
                 }
                 f.department = value;
             } else if (key == "grid_cell") {
@@ -635,7 +670,7 @@ private:
                 if (!n.ok()) return JsonError(n.error());
                 f.offset = *n;
             } else {
-                return JsonError(400, key.substr(0, 64), "unknown query parameter");
+                return JsonError(400, core::Utf8Prefix(key, 64), "unknown query parameter");
             }
         }
         const incident::TimeMs now = clock_();

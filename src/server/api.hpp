@@ -28,6 +28,8 @@ struct ApiResponse {
     std::string detail;
     /// The body is CityBrain's error object, which gets the request id.
     bool json_error = false;
+    /// For 405: the methods the resource takes (the Allow header).
+    std::string allow;
 };
 
 /// An error in the shape the path's clients expect: Open311's `[{"code","description"}]` under /open311/ (XML on

@@ -9,7 +9,9 @@
 #include <future>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <tuple>
 
+#include "core/utf8.hpp"
 #include "server/form.hpp"
 
 namespace citybrain::server {
@@ -100,6 +102,82 @@ TEST_F(ApiTest, RefusalsCarryTheSpecErrorFormat) {
     EXPECT_EQ(Call("GET", "/nowhere").status, 404);
     EXPECT_EQ(Call("GET", "/api/v1/cases?limit=0").status, 400);
     EXPECT_EQ(Call("GET", "/api/v1/cases?color=red").status, 400);
+}
+
+// Issue 13, item 2: a jurisdiction that is not ours is a resource we do not have.
+TEST_F(ApiTest, AnotherJurisdictionIsNotFound) {
+    EXPECT_EQ(Call("GET", "/open311/v2/services.json?jurisdiction_id=longgang.shenzhen.gov.cn").status, 200);
+    auto other = Call("GET", "/open311/v2/services.json?jurisdiction_id=futian.shenzhen.gov.cn");
+    EXPECT_EQ(other.status, 404);
+    EXPECT_NE(other.body.find("jurisdiction_id"), std::string::npos) << other.body;
+    EXPECT_EQ(Call("GET", "/open311/v2/requests.xml?jurisdiction_id=nowhere").status, 404);
+    auto post = Call("POST",
+                     "/open311/v2/requests.json",
+                     "jurisdiction_id=futian.shenzhen.gov.cn&service_code=noise&lat=22.72&long=114.25");
+    EXPECT_EQ(post.status, 404) << post.body;
+    EXPECT_EQ(engine_->ComputeStats(0)->reports, 0) << "a report for another jurisdiction was stored";
+    EXPECT_EQ(Call("POST",
+                   "/open311/v2/requests.json",
+                   "jurisdiction_id=longgang.shenzhen.gov.cn&service_code=noise&lat=22.72&long=114.25")
+                  .status,
+              201);
+}
+
+// Issue 13, item 5: a method a resource does not take is 405 with Allow, never 404; HEAD is a GET.
+TEST_F(ApiTest, WrongMethodsGet405WithAllow) {
+    const std::tuple<const char*, const char*, const char*> cases[] = {
+        {"DELETE", "/open311/v2/requests.json", "GET, HEAD, POST"},
+        {"PUT", "/open311/v2/services.json", "GET, HEAD"},
+        {"POST", "/api/v1/cases", "GET, HEAD"},
+        {"DELETE", "/api/v1/health", "GET, HEAD"},
+        {"GET", "/api/v1/reports", "POST"},
+        {"PATCH", "/api/v1/cases/1", "GET, HEAD"},
+        {"GET", "/api/v1/cases/1/transitions", "POST"},
+    };
+    for (const auto& [method, target, allow] : cases) {
+        const ApiResponse r = Call(method, target);
+        EXPECT_EQ(r.status, 405) << method << " " << target << ": " << r.body;
+        EXPECT_EQ(r.allow, allow) << method << " " << target;
+    }
+    EXPECT_EQ(Call("HEAD", "/api/v1/health").status, 200);
+    EXPECT_EQ(Call("HEAD", "/open311/v2/services.xml").status, 200);
+}
+
+// Issue 13, item 8: a body that cannot be decoded is a 400 naming the problem, even when its key is inside it.
+TEST_F(ApiTest, AMalformedFormIsA400NotA403) {
+    const ApiResponse r = Call("POST",
+                               "/open311/v2/requests.json",
+                               "api_key=k-0123456789abcdef&service_code=noise&lat=%G1&long=114.25",
+                               /*key=*/"");
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_NE(r.body.find("lat"), std::string::npos) << r.body;
+}
+
+// Issue 13, item 7: an error never echoes invalid UTF-8 nor cuts a character in half, in JSON or XML.
+TEST_F(ApiTest, ErrorBodiesAreValidUtf8) {
+    const std::string long_code = "占道经营占道经营占道经营占道经营占道经营占道";  // 22 characters, 66 bytes
+    const std::string targets[] = {
+        "/open311/v2/requests.json?status=%FF",
+        "/open311/v2/requests.xml?status=%FF%FE",
+        "/open311/v2/services/%E5%8D.json",
+        "/api/v1/cases?category=%C3%28",
+        "/api/v1/cases?%FFkey=1",
+    };
+    for (const std::string& target : targets) {
+        const ApiResponse r = Call("GET", target);
+        EXPECT_GE(r.status, 400) << target;
+        EXPECT_TRUE(core::ValidUtf8(r.body)) << target << ": " << r.body;
+    }
+    const ApiResponse r =
+        Call("POST", "/open311/v2/requests.xml", "service_code=" + long_code + "&lat=22.72&long=114.25");
+    EXPECT_EQ(r.status, 400);
+    EXPECT_TRUE(core::ValidUtf8(r.body)) << r.body;
+    EXPECT_NE(r.body.find("占道经营占道经营占道经营占道经营占道经营占"), std::string::npos)
+        << "the echo should keep whole characters: " << r.body;
+    const ApiResponse j = Call("GET", "/api/v1/cases?category=" + long_code);
+    EXPECT_TRUE(core::ValidUtf8(j.body)) << j.body;
+    EXPECT_EQ(nlohmann::json::parse(j.body)["message"].get<std::string>().find("\xEF\xBF\xBD"), std::string::npos)
+        << "a character was cut in half: " << j.body;
 }
 
 TEST_F(ApiTest, JsonErrorsHaveOneShapeWithTheRequestId) {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "server/form.hpp"
 
+#include "core/utf8.hpp"
+
 namespace citybrain::server {
 
 namespace {
@@ -22,7 +24,7 @@ Result<std::string> Decode(std::string_view s, std::string_view name) {
             const int hi = i + 2 < s.size() ? HexValue(s[i + 1]) : -1;
             const int lo = i + 2 < s.size() ? HexValue(s[i + 2]) : -1;
             if (hi < 0 || lo < 0) {
-                return InvalidArgument(std::string(name.empty() ? s.substr(0, 32) : name.substr(0, 64)),
+                return InvalidArgument(std::string(name.empty() ? core::Utf8Prefix(s, 32) : core::Utf8Prefix(name, 64)),
                                        "bad percent-escape in form data");
             }
             out += static_cast<char>(hi * 16 + lo);

@@ -182,7 +182,7 @@ private:
             if (auto doc = live_.Find(path)) {
                 ApiResponse r;
                 r.content_type = doc->content_type;
-                if (req.method() != http::verb::head) r.body = *doc->body;
+                r.body = *doc->body;  // Send leaves it out for HEAD, but counts it
                 return Send(std::move(r));
             }
         }
@@ -234,9 +234,13 @@ private:
         res->set(http::field::server, "CityBrain");
         res->set(http::field::content_type, r.content_type);
         res->set("X-Request-Id", std::to_string(request_id_));
+        if (!r.allow.empty()) res->set(http::field::allow, r.allow);
         res->keep_alive(keep_alive_);
-        res->body() = std::move(r.body);
+        const size_t length = r.body.size();
+        if (method_ != "HEAD") res->body() = std::move(r.body);
         res->prepare_payload();
+        // HEAD: the headers GET would send, Content-Length included, and no body.
+        if (method_ == "HEAD") res->content_length(length);
         http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
             if (ec || !self->keep_alive_) return self->Close();
             self->Read();
