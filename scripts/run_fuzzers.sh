@@ -31,7 +31,12 @@ printf '道路積水很深，ＡＢＣ１２３ 請處理 https://x.y/z 学校�
 mkdir -p "$work/llm"
 printf '{"id":"c1","choices":[{"index":0,"message":{"role":"assistant","content":"您好，案件编号42已受理。"}}]}' >"$work/llm/answer.json"
 printf 'http://127.0.0.1:8000/v1' >"$work/llm/url.txt"
-for target in roadnet flow csv form taxonomy api sumo vrp pinyin nlp llm; do
+mkdir -p "$work/device"
+printf '\x00{"device":"cam-7","type":"camera","category":"street_vending","lat":22.72,"long":114.25,"confidence":0.9,"time":"2026-06-15T07:12:00+08:00","event_id":"e1"}' >"$work/device/event.json"
+printf '\x02citybrain/units/u1/state\n{"seq":3,"node":"n2","speed_mps":1.5,"battery":0.8,"status":"onsite","task":"case-1"}' >"$work/device/state.txt"
+printf '\x02citybrain/units/u1/ack\n{"seq":1,"order_id":"u1-1","status":"accepted"}' >"$work/device/ack.txt"
+printf '\x03{"seq":1,"order_id":"u1-1","task":"case-1","target":"n2","notice":"请离开"}' >"$work/device/order.txt"
+for target in roadnet flow csv form taxonomy api sumo vrp pinyin nlp llm device; do
   echo "fuzzing ${target}_fuzz for ${seconds}s"
   "$build/fuzz/${target}_fuzz" -artifact_prefix="$build/" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 "$work/$target" 2>&1 | tail -n 3
