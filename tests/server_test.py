@@ -218,6 +218,29 @@ def test_bad_input(s):
     check(st == 200, "still serving after bad input")
 
 
+def test_xml_forbidden_text(s):
+    print("text XML cannot carry: stored as sent, rendered the same in JSON and XML (issue 13, item 6)", flush=True)
+    st, body = s.post_form("/open311/v2/requests.json",
+                           {"api_key": KEY, "service_code": "noise", "lat": "22.71", "long": "114.21",
+                            "description": "loud\x01music\uffff at night\x1b[31m"})
+    check(st == 201, f"posted: {st} {body}")
+    rid = body[0]["service_request_id"]
+    st, ctype, data = s.request("GET", f"/open311/v2/requests/{rid}.xml")
+    try:
+        xml_text = ET.fromstring(data).find("request").find("description").text
+    except ET.ParseError as e:
+        xml_text = None
+        check(False, f"requests.xml does not parse: {e}")
+    st, doc = s.json("GET", f"/open311/v2/requests/{rid}.json")
+    check(xml_text is not None and xml_text == doc[0]["description"] and "\x01" not in xml_text,
+          f"both formats show the same text: {xml_text!r} / {doc[0]['description']!r}")
+    st, ctype, data = s.request("GET", "/open311/v2/requests.xml?status=open")
+    try:
+        ET.fromstring(data)
+    except ET.ParseError as e:
+        check(False, f"the request list in XML does not parse: {e}")
+
+
 def test_idempotency(s):
     print("idempotency: a retried POST never creates a second report", flush=True)
     fields = {"api_key": KEY, "service_code": "exposed_rubbish", "lat": "22.73", "long": "114.26"}
@@ -338,6 +361,7 @@ def main():
             test_open311(s)
             test_bad_input(s)
             test_idempotency(s)
+            test_xml_forbidden_text(s)
             test_lifecycle(s)
         finally:
             check(s.stop() == 0, "SIGTERM exits 0")

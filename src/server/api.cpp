@@ -104,8 +104,21 @@ void ToXml(std::string& out, const std::string& tag, const json& j) {
     out += "</" + tag + '>';
 }
 
+/// Text as any client can parse it, in every string of a document: stored reports may hold characters that XML
+/// cannot carry (C0 controls, U+FFFE, U+FFFF); both formats show them the same way, as U+FFFD.
+void SanitizeStrings(json& j) {
+    if (j.is_string()) {
+        std::string& s = j.get_ref<std::string&>();
+        std::string clean = core::SanitizeText(s);
+        if (clean != s) s = std::move(clean);
+    } else if (j.is_structured()) {
+        for (auto& v : j) SanitizeStrings(v);
+    }
+}
+
 /// Open311 renders lists as JSON arrays or as <root><item>…</item></root>.
-ApiResponse Render(const json& j, Format format, const char* root, const char* item, int status = 200) {
+ApiResponse Render(json j, Format format, const char* root, const char* item, int status = 200) {
+    SanitizeStrings(j);
     ApiResponse r;
     r.status = status;
     if (format == Format::kJson) {
@@ -773,6 +786,7 @@ private:
         if (!body.ok()) return done(JsonError(body.error()));
         auto report = ReportFromParams(*body, req, false);
         if (!report.ok()) return done(JsonError(report.error()));
+        if (Status s = CheckReportTime(report->time_ms); !s.ok()) return done(JsonError(s.error()));
         Submit(std::move(report).value(), done);
     }
 
@@ -783,7 +797,25 @@ private:
         if (!report.ok()) return done(JsonError(report.error()));
         if (!req.idempotency_key.empty()) report->idempotency_key = req.idempotency_key;
         if (Status s = incident::ValidateReport(*report, taxonomy_); !s.ok()) return done(JsonError(s.error()));
+        if (Status s = CheckReportTime(report->time_ms); !s.ok()) return done(JsonError(s.error()));
         Submit(std::move(report).value(), done);
+    }
+
+    /// A report's own time must be recent: a year back at most (older data goes through `incidents replay`) and
+    /// ten minutes ahead at most (clock skew). Anything else is a client's mistake, and a year 9999 would make
+    /// deadlines overflow. 0 means "now" (the intake stamps it).
+    Status CheckReportTime(incident::TimeMs t) const {
+        if (t == 0) return {};
+        constexpr incident::TimeMs kPast = 366LL * 86400 * 1000, kAhead = 10LL * 60 * 1000;
+        const incident::TimeMs now = clock_();
+        if (t < now - kPast || t > now + kAhead) {
+            return InvalidArgument("time",
+                                   core::FormatTimestamp(t) + " is outside the accepted window " +
+                                       core::FormatTimestamp(now - kPast) + " to " +
+                                       core::FormatTimestamp(now + kAhead) +
+                                       " (a year back, ten minutes ahead; older data: citybrain incidents replay)");
+        }
+        return {};
     }
 
     void Submit(Report report, std::function<void(ApiResponse)>& done) {

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <tuple>
 
+#include "core/time.hpp"
 #include "core/utf8.hpp"
 #include "server/form.hpp"
 
@@ -178,6 +179,31 @@ TEST_F(ApiTest, ErrorBodiesAreValidUtf8) {
     EXPECT_TRUE(core::ValidUtf8(j.body)) << j.body;
     EXPECT_EQ(nlohmann::json::parse(j.body)["message"].get<std::string>().find("\xEF\xBF\xBD"), std::string::npos)
         << "a character was cut in half: " << j.body;
+}
+
+// Issue 13, item 9: a report's time far from now is refused by name, with the window; nothing is stored.
+TEST_F(ApiTest, ReportTimesOutsideTheWindowAreRefused) {
+    for (const char* when : {"9999-12-31T23:59:59Z", "1990-01-01T00:00:00Z"}) {
+        const std::string report = std::string(R"({"source":"camera","service_code":"street_vending","lat":22.72,)") +
+                                   R"("long":114.25,"time":")" + when + R"("})";
+        const ApiResponse r = Call("POST", "/api/v1/reports", report);
+        EXPECT_EQ(r.status, 400) << when << ": " << r.body;
+        const auto j = nlohmann::json::parse(r.body);
+        EXPECT_EQ(j["field"], "time");
+        EXPECT_NE(j["message"].get<std::string>().find("window"), std::string::npos) << r.body;
+        const std::string event = std::string(R"({"device":"cam-1","type":"camera","category":"street_vending",)") +
+                                  R"("lat":22.72,"long":114.25,"time":")" + when + R"("})";
+        EXPECT_EQ(Call("POST", "/api/v1/events", event).status, 400) << when;
+    }
+    EXPECT_EQ(engine_->ComputeStats(0)->reports, 0);
+    const std::string now = core::FormatTimestamp(core::NowMs() - 60'000);
+    EXPECT_EQ(
+        Call("POST",
+             "/api/v1/events",
+             R"({"device":"cam-1","type":"camera","category":"street_vending","lat":22.72,"long":114.25,"time":")" +
+                 now + R"("})")
+            .status,
+        201);
 }
 
 TEST_F(ApiTest, JsonErrorsHaveOneShapeWithTheRequestId) {
