@@ -2,6 +2,7 @@
 #include "server/api.hpp"
 
 #include <atomic>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -847,15 +848,26 @@ private:
 
 Result<ApiKeys> ApiKeys::Load(const char* env_value, const std::string& file) {
     ApiKeys keys;
+    // Spaces around a key are not part of it ("k1, k2" is two keys, as a person writes them).
+    const auto trim = [](std::string s) {
+        const auto space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+        while (!s.empty() && space(s.back())) s.pop_back();
+        size_t first = 0;
+        while (first < s.size() && space(s[first])) ++first;
+        return s.substr(first);
+    };
     if (env_value != nullptr) {
-        for (auto& k : SplitComma(env_value)) keys.keys_.push_back(std::move(k));
+        for (auto& k : SplitComma(env_value)) {
+            std::string key = trim(std::move(k));
+            if (!key.empty()) keys.keys_.push_back(std::move(key));
+        }
     }
     if (!file.empty()) {
         std::ifstream in(file);
         if (!in) return NotFound(file, "cannot open API keys file");
         std::string line;
         while (std::getline(in, line)) {
-            while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+            line = trim(std::move(line));
             if (line.empty() || line[0] == '#') continue;
             keys.keys_.push_back(line);
         }

@@ -41,6 +41,12 @@ TEST(ApiKeys, NoneConfiguredAcceptsNothingAndShortKeysAreRefused) {
     EXPECT_FALSE(keys->Accepts("bbbbbbbbbbbbbbbb"));
     EXPECT_FALSE(keys->Accepts("bbbbbbbbbbbbbbbb22"));
     EXPECT_FALSE(ApiKeys::Load("short", "").ok());
+    // Issue 13, item 16: a space after a comma is not part of a key.
+    auto spaced = ApiKeys::Load("aaaaaaaaaaaaaaaa1, bbbbbbbbbbbbbbbb2 ,", "");
+    ASSERT_TRUE(spaced.ok()) << spaced.error().ToString();
+    EXPECT_EQ(spaced->size(), 2u);
+    EXPECT_TRUE(spaced->Accepts("bbbbbbbbbbbbbbbb2"));
+    EXPECT_FALSE(spaced->Accepts(" bbbbbbbbbbbbbbbb2"));
 }
 
 class ApiTest : public ::testing::Test {
