@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "apps/commands.hpp"
+#include "apps/live_args.hpp"
 #include "district/fleet_sim.hpp"
 
 namespace citybrain::apps {
@@ -30,23 +31,15 @@ std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop.store(true); }
 
 int FleetSimMain(const FleetArgs& args) {
-    const size_t colon = args.mqtt.rfind(':');
-    char* end = nullptr;
-    const long port = colon == std::string::npos ? 0 : std::strtol(args.mqtt.c_str() + colon + 1, &end, 10);
-    if (colon == std::string::npos || colon == 0 || end == nullptr || *end != '\0' || port < 1 || port > 65535) {
-        return ReportError(InvalidArgument("--mqtt", "must be HOST:PORT, not '" + args.mqtt + "'"), args.json);
-    }
+    const auto broker = ParseHostPort(args.mqtt, "--mqtt");
+    if (!broker.ok()) return ReportError(broker.error(), args.json);
     if (!(args.duration_s >= 0)) return ReportError(InvalidArgument("--duration-s", "must be 0 or more"), args.json);
-    district::DistrictSpec spec;
-    if (args.units != 0) {
-        if (Status s = district::SizeFleet(spec, args.units); !s.ok()) return ReportError(s.error(), args.json);
-    }
-    auto d = district::MakeDistrict(spec, args.seed);
+    auto d = FleetDistrict(args.units, args.seed);
     if (!d.ok()) return ReportError(d.error(), args.json);
     const district::District district = std::move(d).value();
     district::FleetSimOptions options;
-    options.host = args.mqtt.substr(0, colon);
-    options.port = static_cast<int>(port);
+    options.host = broker->host;
+    options.port = broker->port;
     options.speedup = args.speedup;
     options.handle_s = args.handle_s;
     options.log_path = args.log;

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "apps/commands.hpp"
+#include "apps/live_args.hpp"
 #include "core/time.hpp"
 #include "district/brain.hpp"
 #include "district/live_world.hpp"
@@ -81,22 +82,13 @@ int Serve(const ServeArgs& args) {
     district::District district;
     district::LiveWorldOptions live;
     if (!args.district.empty()) {
-        district::DistrictSpec spec;
-        if (args.units != 0) {
-            if (Status s = district::SizeFleet(spec, args.units); !s.ok()) return ReportError(s.error(), false);
-        }
-        auto d = district::MakeDistrict(spec, args.seed);
+        auto d = FleetDistrict(args.units, args.seed);
         if (!d.ok()) return ReportError(d.error(), false);
         district = std::move(d).value();
-        const size_t colon = args.mqtt.rfind(':');
-        char* end = nullptr;
-        const long mqtt_port = colon == std::string::npos ? 0 : std::strtol(args.mqtt.c_str() + colon + 1, &end, 10);
-        if (colon == std::string::npos || colon == 0 || end == nullptr || *end != '\0' || mqtt_port < 1 ||
-            mqtt_port > 65535) {
-            return ReportError(InvalidArgument("--mqtt", "must be HOST:PORT, not '" + args.mqtt + "'"), false);
-        }
-        live.mqtt_host = args.mqtt.substr(0, colon);
-        live.mqtt_port = static_cast<int>(mqtt_port);
+        const auto broker = ParseHostPort(args.mqtt, "--mqtt");
+        if (!broker.ok()) return ReportError(broker.error(), false);
+        live.mqtt_host = broker->host;
+        live.mqtt_port = broker->port;
     } else if (args.units != 0) {
         return ReportError(InvalidArgument("--units", "needs --district"), false);
     }

@@ -16,6 +16,12 @@ struct Route {
     std::vector<NodeId> nodes;
     std::vector<TimeMs> at_ms;
     TimeMs time_ms() const { return at_ms.empty() ? 0 : at_ms.back(); }
+    /// The index of the last node reached `travelled_ms` after departure (0 before the first edge ends).
+    size_t Passed(TimeMs travelled_ms) const {
+        size_t i = 0;
+        while (i + 1 < nodes.size() && at_ms[i + 1] <= travelled_ms) ++i;
+        return i;
+    }
 };
 
 /// The dispatch engine's facade: one routing graph per mode (roads for crews and drones; pavements and footways

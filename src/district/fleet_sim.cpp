@@ -32,9 +32,6 @@ Result<std::unique_ptr<FleetSim>> FleetSim::Start(const District& district, cons
     if (options.heartbeat_ms <= 0) return InvalidArgument("heartbeat_ms", "must be positive");
     CB_TRY_ASSIGN(auto dispatcher, DispatcherOf(district));
     std::unique_ptr<FleetSim> f(new FleetSim(district, options, std::move(dispatcher)));
-    for (size_t n = 0; n < district.net.intersections.size(); ++n) {
-        f->node_of_.emplace(district.net.intersections[n].id, static_cast<dispatch::NodeId>(n));
-    }
     for (const UnitSpec& spec : district.units) {
         Unit u;
         u.name = spec.name;
@@ -89,10 +86,8 @@ FleetSimStats FleetSim::stats() const {
 }
 
 dispatch::NodeId FleetSim::NodeAlong(const Unit& u, double now_s) const {
-    const auto travelled = static_cast<dispatch::TimeMs>((now_s - u.depart_s) * 1000);
-    size_t i = 0;
-    while (i + 1 < u.route.nodes.size() && u.route.at_ms[i + 1] <= travelled) ++i;
-    return u.route.nodes.empty() ? u.node : u.route.nodes[i];
+    if (u.route.nodes.empty()) return u.node;
+    return u.route.nodes[u.route.Passed(static_cast<dispatch::TimeMs>((now_s - u.depart_s) * 1000))];
 }
 
 void FleetSim::OnOrder(Unit& u, const std::string& payload, double now_s) {
@@ -115,11 +110,12 @@ void FleetSim::OnOrder(Unit& u, const std::string& payload, double now_s) {
         std::lock_guard lock(mu_);
         ++stats_.stand_downs;
     } else {
-        const auto target = node_of_.find(order->target);
+        // The drive graph's node names are the district's intersection ids (the order's target).
+        const auto target = dispatcher_.roads().Find(order->target);
         std::optional<dispatch::Route> route;
-        if (target != node_of_.end()) {
+        if (target.ok()) {
             const dispatch::NodeId from = u.status == "enroute" ? NodeAlong(u, now_s) : u.node;
-            route = dispatcher_.RouteOf(u.kind, from, target->second);
+            route = dispatcher_.RouteOf(u.kind, from, *target);
         }
         if (!route) {
             (void)mqtt_->Publish(ack_topic, dispatch::AckPayload(*order, false), 1);

@@ -75,7 +75,6 @@ private:
     dispatch::Dispatcher dispatcher_;
     std::vector<Unit> units_;
     std::unordered_map<std::string, size_t> unit_of_;
-    std::unordered_map<std::string, dispatch::NodeId> node_of_;
     std::unique_ptr<dispatch::MqttClient> mqtt_;
     std::FILE* log_ = nullptr;
     std::thread thread_;

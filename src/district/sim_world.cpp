@@ -71,11 +71,8 @@ void SimWorld::CallOff(size_t unit, incident::TimeMs now) {
     Unit& u = units_[unit];
     if (u.mode == Mode::kEnRoute) {
         // It stops at the last node it passed.
-        const auto travelled = static_cast<dispatch::TimeMs>(now - u.depart_ms);
         const dispatch::Route& route = u.order.route;
-        size_t i = 0;
-        while (i + 1 < route.nodes.size() && route.at_ms[i + 1] <= travelled) ++i;
-        if (!route.nodes.empty()) u.node = route.nodes[i];
+        if (!route.nodes.empty()) u.node = route.nodes[route.Passed(now - u.depart_ms)];
     }
     u.mode = Mode::kIdle;
     u.order = {};
@@ -108,8 +105,8 @@ core::Point SimWorld::UnitPosition(size_t unit, incident::TimeMs now) const {
     if (u.mode != Mode::kEnRoute || nodes.size() < 2) return node_xy(u.node);
     const auto travelled = static_cast<dispatch::TimeMs>(now - u.depart_ms);
     const auto& at = u.order.route.at_ms;
-    size_t i = 1;
-    while (i + 1 < nodes.size() && at[i] <= travelled) ++i;
+    // The edge under way: from the last node passed to the next (the last edge once arrived).
+    const size_t i = std::min(u.order.route.Passed(travelled) + 1, nodes.size() - 1);
     const double span = static_cast<double>(at[i] - at[i - 1]);
     const double f =
         span > 0 ? std::clamp((static_cast<double>(travelled) - static_cast<double>(at[i - 1])) / span, 0.0, 1.0) : 1.0;
