@@ -122,7 +122,7 @@ def main():
         while time.time() < deadline:
             done = {}
             for cid in (citizen_case, camera_case):
-                status, data = request("GET", f"/api/v1/cases/{cid}")
+                status, data = request("GET", f"/api/v1/cases/{cid}", headers={"X-API-Key": KEY})
                 done[cid] = json.loads(data) if status == 200 else {}
             if all(c.get("status") == "handled" for c in done.values()):
                 break
@@ -143,7 +143,7 @@ def main():
               "the console's state shows the live fleet")
         # Every request has its line in the access log, under the id its response carried.
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        c.request("GET", "/api/v1/cases?status=nonsense")
+        c.request("GET", "/api/v1/cases?status=nonsense", headers={"X-API-Key": KEY})
         r = c.getresponse()
         err = json.loads(r.read())
         rid = r.getheader("X-Request-Id")

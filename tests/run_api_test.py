@@ -92,7 +92,7 @@ def main():
         detail = {}
         deadline = time.time() + 60
         while time.time() < deadline:
-            status, _, _, d = request("GET", f"/api/v1/cases/{case_id}")
+            status, _, _, d = request("GET", f"/api/v1/cases/{case_id}", headers={"X-API-Key": KEY})
             detail = json.loads(d)
             if detail.get("status") == "closed":
                 break

@@ -268,19 +268,21 @@ def test_lifecycle(s):
         st, body = tr(action, note="ok")
         check(st == 200, f"{action}: {st} {body}")
     check(body["status"] == "evaluated", "evaluated at the end")
-    st, detail = s.json("GET", f"/api/v1/cases/{case}")
+    st, detail = s.json("GET", f"/api/v1/cases/{case}", headers={"X-API-Key": KEY})
     check([e["action"] for e in detail["history"]] == ["report", "file", "dispatch", "start", "feedback", "close", "evaluate"],
           f"history: {detail['history']}")
     check(all(e["actor"] and e["time"] for e in detail["history"]), "every event has actor and time")
-    st, listed = s.json("GET", "/api/v1/cases?status=evaluated&department=CGJ")
+    st, listed = s.json("GET", "/api/v1/cases?status=evaluated&department=CGJ", headers={"X-API-Key": KEY})
     check(st == 200 and [c["id"] for c in listed["cases"]] == [case], "filter by status and department")
-    st, err = s.json("GET", "/api/v1/cases?status=nonsense")
+    st, err = s.json("GET", "/api/v1/cases?status=nonsense", headers={"X-API-Key": KEY})
     check(st == 400 and err["field"] == "status" and err.get("request_id"),
           f"bad filter names the field, with the request id: {err}")
     st, stats = s.json("GET", "/api/v1/stats")
     check(stats["median_time_to_close_s"] is not None and "SWJ" in stats["open_per_department"], f"stats: {stats}")
-    st, _ = s.json("GET", "/api/v1/cases/987654")
+    st, _ = s.json("GET", "/api/v1/cases/987654", headers={"X-API-Key": KEY})
     check(st == 404, "unknown case 404")
+    st, err = s.json("GET", f"/api/v1/cases/{case}")
+    check(st == 403 and err["field"] == "api_key", "case details need a key with the operator role")
 
 
 def test_no_keys(db):

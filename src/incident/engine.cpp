@@ -32,11 +32,20 @@ std::string NormaliseAddress(const std::string& address) {
     return out;
 }
 
+/// Where a report without coordinates is: its address, or else the caller's address_id (so that two reports
+/// naming the same address_id are the same place, and two naming none are not).
+std::string PlaceText(const Report& r) {
+    if (!r.address.empty() || r.address_id.empty()) return r.address;
+    return "address_id " + r.address_id;
+}
+
 Status CheckText(const std::string& value, const char* field, size_t max_bytes) {
     if (value.size() > max_bytes) {
         return InvalidArgument(field, "longer than " + std::to_string(max_bytes) + " bytes");
     }
     if (!ValidUtf8(value)) return InvalidArgument(field, "is not valid UTF-8");
+    // PostgreSQL cannot keep a NUL in text; refused here so that every store behaves the same.
+    if (value.find('\0') != std::string::npos) return InvalidArgument(field, "contains a NUL character (U+0000)");
     return {};
 }
 
@@ -52,19 +61,21 @@ Status ValidateReport(const Report& r, const Taxonomy& taxonomy) {
         if (!std::isfinite(*r.lon) || *r.lon < -180 || *r.lon > 180) {
             return InvalidArgument("long", "must be within [-180, 180]");
         }
-    } else if (r.address.empty()) {
-        return InvalidArgument("lat", "a location is required: lat and long, or address_string");
+    } else if (r.address.empty() && r.address_id.empty()) {
+        return InvalidArgument("lat", "a location is required: lat and long, address_string or address_id");
     }
     if (!r.category.empty() && taxonomy.Find(r.category) == nullptr) {
         return InvalidArgument("service_code", "unknown service code '" + core::Utf8Prefix(r.category, 64) + "'");
     }
-    if (!ValidUtf8(r.description)) return InvalidArgument("description", "is not valid UTF-8");
+    CB_TRY(CheckText(r.description, "description", 4 * kMaxDescriptionChars));
     if (Utf8Length(r.description) > kMaxDescriptionChars) {
         return InvalidArgument("description", "longer than " + std::to_string(kMaxDescriptionChars) + " characters");
     }
     CB_TRY(CheckText(r.address, "address_string", kMaxFieldBytes));
+    CB_TRY(CheckText(r.address_id, "address_id", 256));
     CB_TRY(CheckText(r.media_url, "media_url", kMaxFieldBytes));
-    CB_TRY(CheckText(r.idempotency_key, "idempotency_key", 256));
+    // 256 bytes of the client's key behind up to 64 of its API key's name (server::Stamp).
+    CB_TRY(CheckText(r.idempotency_key, "idempotency_key", 384));
     CB_TRY(CheckText(r.external_id, "external_id", 256));
     if (!std::isfinite(r.confidence) || r.confidence < 0 || r.confidence > 1) {
         return InvalidArgument("confidence", "must be within [0, 1]");
@@ -188,7 +199,7 @@ Case* IncidentEngine::FindDuplicate(const Report& r, const Category& cat, const 
     };
     Case* best = nullptr;
     if (!r.lat) {
-        auto it = by_address_.find(AddressKey(cat.code, r.address));
+        auto it = by_address_.find(AddressKey(cat.code, PlaceText(r)));
         if (it == by_address_.end()) return nullptr;
         for (CaseId id : it->second) {
             Case& c = open_.at(id);
@@ -294,7 +305,7 @@ std::vector<Result<Receipt>> IncidentEngine::Ingest(std::vector<Report> reports,
             c.priority = options_.assess ? std::clamp(options_.assess(r, cat.priority), 1, 4) : cat.priority;
             c.lat = r.lat;
             c.lon = r.lon;
-            c.address = r.address;
+            c.address = PlaceText(r);
             c.grid_cell = r.lat ? GridCell(*r.lat, *r.lon) : std::string();
             c.description = r.description;
             c.status = CaseStatus::kReported;
@@ -351,10 +362,16 @@ std::vector<Result<Receipt>> IncidentEngine::Ingest(std::vector<Report> reports,
     return out;
 }
 
-Result<Case> IncidentEngine::Apply(
-    CaseId id, Action action, const std::string& actor, const std::string& note, TimeMs now, CaseId merge_into) {
+Result<Case> IncidentEngine::Apply(CaseId id,
+                                   Action action,
+                                   const std::string& actor,
+                                   const std::string& note,
+                                   TimeMs now,
+                                   CaseId merge_into,
+                                   const std::string& via) {
     if (actor.empty() || actor.size() > 128) return InvalidArgument("actor", "must be 1 to 128 characters");
-    if (note.size() > kMaxFieldBytes) return InvalidArgument("note", "longer than 2048 bytes");
+    CB_TRY(CheckText(actor, "actor", 128));
+    CB_TRY(CheckText(note, "note", kMaxFieldBytes));
     if (action == Action::kReport || action == Action::kEscalate) {
         return InvalidArgument("action",
                                std::string("'") + ActionName(action) + "' is done by the engine, not by hand");
@@ -388,7 +405,8 @@ Result<Case> IncidentEngine::Apply(
                                 Action::kMerge,
                                 target.status,
                                 target.status,
-                                "absorbed case " + std::to_string(id)});
+                                "absorbed case " + std::to_string(id),
+                                via});
     }
     const Category* cat = taxonomy_.Find(c.category);
     const CaseStatus from = c.status;
@@ -411,7 +429,7 @@ Result<Case> IncidentEngine::Apply(
     // The step that ends now had a deadline and ends after it (Tick may not have seen it between two ticks).
     const bool late = step_deadline_ms > 0 && now > step_deadline_ms;
     batch.cases.push_back(c);
-    batch.events.push_back({id, now, actor, action, from, next, note});
+    batch.events.push_back({id, now, actor, action, from, next, note, via});
     CB_TRY(store_->Commit(batch));
     if (options_.change_feed) changes_.push_back({id, CaseChange::What::kTransition, next, {}, 1, false, late});
     if (action == Action::kMerge) open_[merge_into] = target;
@@ -449,7 +467,8 @@ Result<int> IncidentEngine::Tick(TimeMs now) {
                                 c.status,
                                 c.status,
                                 std::string("deadline of step '") + StatusName(c.status) + "' passed at " +
-                                    core::FormatTimestamp(deadline)});
+                                    core::FormatTimestamp(deadline),
+                                {}});
         escalated.push_back(std::move(c));
     }
     if (batch.empty()) return 0;

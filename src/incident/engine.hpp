@@ -93,9 +93,15 @@ public:
     /// of it is kept, in the store or in memory.
     std::vector<Result<Receipt>> Ingest(std::vector<Report> reports, TimeMs now);
 
-    /// One lifecycle step on a case by `actor`; kMerge needs `merge_into`. Illegal steps return kConflict.
-    Result<Case> Apply(
-        CaseId id, Action action, const std::string& actor, const std::string& note, TimeMs now, CaseId merge_into = 0);
+    /// One lifecycle step on a case by `actor`; kMerge needs `merge_into`. Illegal steps return kConflict. `via`
+    /// names the API key the step came through (recorded on its events).
+    Result<Case> Apply(CaseId id,
+                       Action action,
+                       const std::string& actor,
+                       const std::string& note,
+                       TimeMs now,
+                       CaseId merge_into = 0,
+                       const std::string& via = {});
 
     /// Escalates every open case whose current deadline has passed (flag, priority up one level, event).
     /// Returns how many were escalated.

@@ -102,7 +102,8 @@ TEST(Lifecycle, SevenStepsInOrderAndIllegalStepsRefused) {
 TEST(Validate, NamesTheField) {
     const Taxonomy& t = Taxonomy::Default();
     Report r;
-    EXPECT_EQ(ValidateReport(r, t).error().ToString(), "lat: a location is required: lat and long, or address_string");
+    EXPECT_EQ(ValidateReport(r, t).error().ToString(),
+              "lat: a location is required: lat and long, address_string or address_id");
     r.address = "龙岗大道 1 号";
     EXPECT_TRUE(ValidateReport(r, t).ok());
     r.category = "nope";

@@ -70,13 +70,15 @@ struct Report {
     std::optional<double> lat;
     std::optional<double> lon;
     std::string address;
-    std::string category;  // service code; empty = let the taxonomy's fallback take it
+    std::string address_id;  // Open311's address_id: the caller's own id for the place, kept as given
+    std::string category;    // service code; empty = let the taxonomy's fallback take it
     std::string description;
     std::string media_url;
     double confidence = 1.0;
     std::string external_id;  // the source system's id (e.g. a 311 Unique Key)
     CaseId case_id = 0;       // set by the engine
     bool duplicate = false;   // joined an existing case
+    std::string via;          // the name of the API key that posted it (empty: the brain's own sensing)
 };
 
 /// One audit event: every transition, escalation and merge, with who did it and when.
@@ -88,6 +90,7 @@ struct Event {
     CaseStatus from = CaseStatus::kReported;
     CaseStatus to = CaseStatus::kReported;
     std::string note;
+    std::string via;  // the name of the API key that made the change (empty: the brain itself)
 };
 
 struct Case {

@@ -67,6 +67,8 @@ Report ReadReport(const pqxx::row& row, int c0) {
     r.external_id = row[c0 + 12].as<std::string>();
     r.case_id = row[c0 + 13].as<int64_t>();
     r.duplicate = row[c0 + 14].as<int>() != 0;
+    r.address_id = row[c0 + 15].as<std::string>();
+    r.via = row[c0 + 16].as<std::string>();
     return r;
 }
 
@@ -107,11 +109,16 @@ public:
                 pqxx::work tx(*writer_);
                 tx.exec("SET client_min_messages TO WARNING");
                 tx.exec(kSchema);
+                // A database written by an older release lacks the columns added since.
+                for (const auto& add : sql::kAddedColumns) {
+                    tx.exec(std::string("ALTER TABLE ") + add.table + " ADD COLUMN IF NOT EXISTS " + add.column + " " +
+                            add.definition);
+                }
                 tx.commit();
             }
             writer_->prepare("report",
                              std::string("INSERT INTO reports(") + sql::kReportColumns +
-                                 ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)");
+                                 ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)");
             writer_->prepare("case",
                              std::string("INSERT INTO cases(") + sql::kCaseColumns +
                                  ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20) "
@@ -121,7 +128,7 @@ public:
                                  "escalations=excluded.escalations, overdue=excluded.overdue, "
                                  "report_count=excluded.report_count, merged_into=excluded.merged_into");
             writer_->prepare(
-                "event", std::string("INSERT INTO events(") + sql::kEventColumns + ") VALUES($1,$2,$3,$4,$5,$6,$7)");
+                "event", std::string("INSERT INTO events(") + sql::kEventColumns + ") VALUES($1,$2,$3,$4,$5,$6,$7,$8)");
         } catch (const std::exception& e) {
             return PgError(e, "connect");
         }
@@ -130,6 +137,7 @@ public:
 
     Status Commit(const WriteBatch& batch) override {
         if (batch.empty()) return {};
+        CB_TRY(sql::CheckStorable(batch));
         std::lock_guard lock(write_mu_);
         try {
             pqxx::work tx(*writer_);
@@ -150,7 +158,9 @@ public:
                                  r.confidence,
                                  r.external_id,
                                  r.case_id,
-                                 r.duplicate ? 1 : 0);
+                                 r.duplicate ? 1 : 0,
+                                 r.address_id,
+                                 r.via);
             }
             for (const Case& c : batch.cases) {
                 tx.exec_prepared("case",
@@ -183,7 +193,8 @@ public:
                                  ActionName(e.action),
                                  StatusName(e.from),
                                  StatusName(e.to),
-                                 e.note);
+                                 e.note,
+                                 e.via);
             }
             tx.commit();
         } catch (const std::exception& e) {
@@ -271,6 +282,7 @@ public:
             e.from = sql::StoredStatus(row[4].c_str());
             e.to = sql::StoredStatus(row[5].c_str());
             e.note = row[6].as<std::string>();
+            e.via = row[7].as<std::string>();
             out.push_back(std::move(e));
         }
         return out;
@@ -314,11 +326,12 @@ public:
         for (const auto& row : r) {
             RequestView v;
             v.report = ReadReport(row, 0);
-            v.case_status = sql::StoredStatus(row[15].c_str());
-            v.department = row[16].as<std::string>();
-            v.case_updated_ms = row[17].as<int64_t>();
-            v.deadline_ms = row[18].as<int64_t>();
-            const ReportId primary = row[19].as<int64_t>();
+            constexpr int c = sql::kReportFields;
+            v.case_status = sql::StoredStatus(row[c].c_str());
+            v.department = row[c + 1].as<std::string>();
+            v.case_updated_ms = row[c + 2].as<int64_t>();
+            v.deadline_ms = row[c + 3].as<int64_t>();
+            const ReportId primary = row[c + 4].as<int64_t>();
             v.parent_report = sql::ParentReport(v.report, primary);
             out.push_back(std::move(v));
         }

@@ -13,20 +13,64 @@ namespace citybrain::incident::sql {
 
 inline constexpr const char* kReportColumns =
     "id, idem_key, source, time_ms, received_ms, lat, lon, address, category, description, media_url, confidence, "
-    "external_id, case_id, duplicate";
+    "external_id, case_id, duplicate, address_id, via";
+/// Columns of a report row, where a request row's case columns begin.
+inline constexpr int kReportFields = 17;
 inline constexpr const char* kCaseColumns =
     "id, category, department, priority, lat, lon, address, grid_cell, description, status, created_ms, updated_ms, "
     "last_report_ms, deadline_ms, closed_ms, escalations, overdue, report_count, primary_report, merged_into";
-inline constexpr const char* kEventColumns = "case_id, time_ms, actor, action, from_status, to_status, note";
+inline constexpr const char* kEventColumns = "case_id, time_ms, actor, action, from_status, to_status, note, via";
 /// Statuses that are out of the flow, as an SQL list.
 inline constexpr const char* kClosedList = "('closed','evaluated','rejected','merged')";
 
 /// Open311 requests: a report's columns, then its case's status, department, updated, deadline, first report.
 inline constexpr const char* kRequestSelect =
     "SELECT r.id, r.idem_key, r.source, r.time_ms, r.received_ms, r.lat, r.lon, r.address, "
-    "r.category, r.description, r.media_url, r.confidence, r.external_id, r.case_id, r.duplicate, "
+    "r.category, r.description, r.media_url, r.confidence, r.external_id, r.case_id, r.duplicate, r.address_id, r.via, "
     "c.status, c.department, c.updated_ms, c.deadline_ms, c.primary_report "
     "FROM reports r JOIN cases c ON c.id = r.case_id WHERE 1=1";
+
+/// Columns added after the first release, with their definition: a store opened on an older file adds them.
+struct AddedColumn {
+    const char* table;
+    const char* column;
+    const char* definition;
+};
+inline constexpr AddedColumn kAddedColumns[] = {
+    {"reports", "address_id", "TEXT NOT NULL DEFAULT ''"},
+    {"reports", "via", "TEXT NOT NULL DEFAULT ''"},
+    {"events", "via", "TEXT NOT NULL DEFAULT ''"},
+};
+
+/// What every store refuses alike: PostgreSQL cannot keep a NUL character in text, so neither store takes one
+/// (SQLite would, and the two must not differ). Names the field.
+inline Status CheckStorable(const WriteBatch& batch) {
+    const auto nul = [](const std::string& s) { return s.find('\0') != std::string::npos; };
+    const auto refuse = [](const char* field) {
+        return InvalidArgument(field, "contains a NUL character (U+0000), which the store does not keep");
+    };
+    for (const Report& r : batch.reports) {
+        if (nul(r.idempotency_key)) return refuse("idempotency_key");
+        if (nul(r.address)) return refuse("address_string");
+        if (nul(r.address_id)) return refuse("address_id");
+        if (nul(r.category)) return refuse("service_code");
+        if (nul(r.description)) return refuse("description");
+        if (nul(r.media_url)) return refuse("media_url");
+        if (nul(r.external_id)) return refuse("external_id");
+        if (nul(r.via)) return refuse("via");
+    }
+    for (const Case& c : batch.cases) {
+        if (nul(c.address)) return refuse("address");
+        if (nul(c.description)) return refuse("description");
+        if (nul(c.category) || nul(c.department) || nul(c.grid_cell)) return refuse("case");
+    }
+    for (const Event& e : batch.events) {
+        if (nul(e.actor)) return refuse("actor");
+        if (nul(e.note)) return refuse("note");
+        if (nul(e.via)) return refuse("via");
+    }
+    return {};
+}
 
 // Names the store wrote itself; a row it cannot read back falls to the first value rather than failing a read.
 inline Source StoredSource(std::string_view text) {

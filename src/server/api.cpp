@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "server/api.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <charconv>
@@ -32,6 +33,8 @@ enum class Format { kJson, kXml };
 constexpr const char* kOpen311 = "/open311/v2/";
 constexpr const char* kApi = "/api/v1/";
 constexpr const char* kChangeset = "2026-11-22T00:00:00Z";
+/// A client's idempotency key; stored behind its API key's name (at most 64 bytes more).
+constexpr size_t kMaxIdempotencyKey = 256;
 
 int HttpStatus(ErrorCode code) {
     switch (code) {
@@ -399,7 +402,7 @@ private:
                   {"updated_datetime", Time(v.case_updated_ms)},
                   {"expected_datetime", Time(v.deadline_ms)},
                   {"address", Nullable(v.report.address)},
-                  {"address_id", nullptr},
+                  {"address_id", Nullable(v.report.address_id)},
                   {"zipcode", nullptr},
                   {"lat", v.report.lat ? json(*v.report.lat) : json(nullptr)},
                   {"long", v.report.lon ? json(*v.report.lon) : json(nullptr)},
@@ -455,18 +458,36 @@ private:
         return Render(out, format, "service_requests", "request");
     }
 
-    bool Authorised(const ApiRequest& req, const Params* form) const {
-        if (keys_.empty()) return false;
-        if (!req.api_key.empty()) return keys_.Accepts(req.api_key);
+    /// The key a request carries (a header, or the form's api_key), when it is one of ours.
+    const ApiKey* KeyOf(const ApiRequest& req, const Params* form) const {
+        if (!req.api_key.empty()) return keys_.Find(req.api_key);
         if (form != nullptr) {
-            if (const std::string* key = Find(*form, "api_key")) return keys_.Accepts(*key);
+            if (const std::string* key = Find(*form, "api_key")) return keys_.Find(*key);
         }
-        return false;
+        return nullptr;
     }
 
-    static std::string ForbiddenText(const ApiKeys& keys) {
-        return keys.empty() ? "api_key: this server has no API keys configured, so it accepts no POST"
-                            : "api_key: missing or not valid";
+    /// Why `key` may not do `what`, for a 403 on the field api_key; empty when it may.
+    std::string Refusal(const ApiKey* key, Role role, const char* what) const {
+        if (keys_.empty()) return "this server has no API keys configured, so it accepts none";
+        if (key == nullptr) return "missing or not valid";
+        if (key->Has(role)) return {};
+        const char* name = role == kRoleReport ? "report" : role == kRoleDevice ? "device" : "operator";
+        return "key '" + key->name + "' may not " + what + " (that needs the role '" + name + "')";
+    }
+
+    /// What a key's write carries: its name, and idempotency keys in its own scope (tenant B reusing tenant A's
+    /// Idempotency-Key is a different report, and never sees A's receipt).
+    /// A device event's own key (device and event id, `incident::ParseDeviceEvent`) is already the device's
+    /// scope, the same over MQTT and HTTP, so it stays as it is unless the client sent its own.
+    static void Stamp(Report& r, const ApiKey& key, bool scope_key = true) {
+        r.via = key.name;
+        if (scope_key && !r.idempotency_key.empty()) r.idempotency_key = key.name + '/' + r.idempotency_key;
+    }
+
+    /// Device sources carry evidence a camera or a robot would: only a key that speaks for devices posts them.
+    static bool DeviceSource(incident::Source s) {
+        return s == incident::Source::kCamera || s == incident::Source::kSensor || s == incident::Source::kRobot;
     }
 
     /// Reads a POST body: form-encoded (the spec) or a JSON object of the same names.
@@ -506,8 +527,10 @@ private:
             } else if (key == "long") {
                 CB_TRY_ASSIGN(double v, ParseNumber(value, "long"));
                 r.lon = v;
-            } else if (key == "address_string" || (key == "address_id" && r.address.empty())) {
+            } else if (key == "address_string") {
                 r.address = value;
+            } else if (key == "address_id") {
+                r.address_id = value;
             } else if (key == "service_code") {
                 r.category = value;
             } else if (key == "description") {
@@ -535,6 +558,9 @@ private:
             // Open311's personal fields (email, first_name, phone, device_id, …) are not stored: the case needs none.
         }
         if (!req.idempotency_key.empty()) r.idempotency_key = req.idempotency_key;
+        if (r.idempotency_key.size() > kMaxIdempotencyKey) {
+            return InvalidArgument("idempotency_key", "longer than " + std::to_string(kMaxIdempotencyKey) + " bytes");
+        }
         if (open311 && r.category.empty()) return InvalidArgument("service_code", "required");
         CB_TRY(incident::ValidateReport(r, taxonomy_));
         return r;
@@ -544,9 +570,13 @@ private:
         auto body = ReadBody(req);
         // A body that cannot be read is a 400 naming the problem: its api_key field, if any, is unreadable too.
         if (!body.ok()) return done(Open311Error(body.error(), format));
-        if (!Authorised(req, &*body)) return done(Open311Error(403, ForbiddenText(keys_), format));
+        const ApiKey* key = KeyOf(req, &*body);
+        if (auto why = Refusal(key, kRoleReport, "post reports"); !why.empty()) {
+            return done(Open311Error(403, "api_key: " + why, format));
+        }
         auto report = ReportFromParams(*body, req, true);
         if (!report.ok()) return done(Open311Error(report.error(), format));
+        Stamp(*report, *key);
         // The callback outlives this Handler: it may capture only what lives as long as the engine.
         const incident::Taxonomy& taxonomy = taxonomy_;
         intake_.Submit(std::move(report).value(),
@@ -572,7 +602,12 @@ private:
         }
         if (path == "taxonomy" && get) return done(Taxonomy());
         if (path == "stats" && get) return done(StatsJson());
-        if (path == "cases" && get) return done(ListCases(query));
+        if (path == "cases" && get) {
+            if (auto why = Refusal(KeyOf(req, nullptr), kRoleOperator, "read cases"); !why.empty()) {
+                return done(JsonError(403, "api_key", why));
+            }
+            return done(ListCases(query));
+        }
         if (path == "reports" && req.method == "POST") return PostReport(req, done);
         if (path == "events" && req.method == "POST") return PostEvent(req, done);
         if (path.rfind("cases/", 0) == 0) {
@@ -580,7 +615,12 @@ private:
             const size_t slash = rest.find('/');
             auto id = ParseId(rest.substr(0, slash), "case_id");
             if (!id.ok()) return done(JsonError(404, "case_id", "no case '" + core::Utf8Prefix(rest, 32) + "'"));
-            if (slash == std::string::npos && get) return done(CaseDetail(*id));
+            if (slash == std::string::npos && get) {
+                if (auto why = Refusal(KeyOf(req, nullptr), kRoleOperator, "read cases"); !why.empty()) {
+                    return done(JsonError(403, "api_key", why));
+                }
+                return done(CaseDetail(*id));
+            }
             if (slash != std::string::npos && rest.substr(slash) == "/transitions" && req.method == "POST") {
                 return done(Transition(req, *id));
             }
@@ -716,7 +756,9 @@ private:
                           {"description", r.description},
                           {"media_url", Nullable(r.media_url)},
                           {"confidence", r.confidence},
-                          {"duplicate", r.duplicate}});
+                          {"duplicate", r.duplicate},
+                          {"address_id", Nullable(r.address_id)},
+                          {"via", Nullable(r.via)}});
         }
         json hs = json::array();
         // The case's first line is its primary report (the store keeps no separate event for it).
@@ -727,7 +769,8 @@ private:
                           {"action", "report"},
                           {"from", nullptr},
                           {"to", "reported"},
-                          {"note", "report " + std::to_string(r.id)}});
+                          {"note", "report " + std::to_string(r.id)},
+                          {"via", Nullable(r.via)}});
         }
         for (const auto& e : *events) {
             hs.push_back({{"time", Time(e.time_ms)},
@@ -735,7 +778,8 @@ private:
                           {"action", incident::ActionName(e.action)},
                           {"from", incident::StatusName(e.from)},
                           {"to", incident::StatusName(e.to)},
-                          {"note", e.note}});
+                          {"note", e.note},
+                          {"via", Nullable(e.via)}});
         }
         j["reports"] = rs;
         j["history"] = hs;
@@ -745,7 +789,10 @@ private:
     }
 
     ApiResponse Transition(const ApiRequest& req, incident::CaseId id) {
-        if (!Authorised(req, nullptr)) return JsonError(403, "api_key", ForbiddenText(keys_).substr(9));
+        const ApiKey* api_key = KeyOf(req, nullptr);
+        if (auto why = Refusal(api_key, kRoleOperator, "move cases"); !why.empty()) {
+            return JsonError(403, "api_key", why);
+        }
         json body = json::parse(req.body, nullptr, false);
         if (body.is_discarded() || !body.is_object()) return JsonError(400, "body", "not a JSON object");
         auto text = [&](const char* key, bool required) -> Result<std::string> {
@@ -772,7 +819,7 @@ private:
         } else if (*action == Action::kMerge) {
             return JsonError(400, "merge_into", "required to merge");
         }
-        auto c = engine_.Apply(id, *action, *actor, *note, clock_(), merge_into);
+        auto c = engine_.Apply(id, *action, *actor, *note, clock_(), merge_into, api_key->name);
         if (!c.ok()) return JsonError(c.error());
         ApiResponse r;
         r.body = Dump(CaseJson(*c, clock_()));
@@ -780,25 +827,44 @@ private:
     }
 
     void PostReport(const ApiRequest& req, std::function<void(ApiResponse)>& done) {
-        if (!Authorised(req, nullptr)) return done(JsonError(403, "api_key", ForbiddenText(keys_).substr(9)));
+        // Any valid key may be told what is wrong with its body; what it may post depends on the source.
+        const ApiKey* key = KeyOf(req, nullptr);
+        if (auto why = Refusal(key, Role(key ? key->roles : kRoleReport), "post"); !why.empty()) {
+            return done(JsonError(403, "api_key", why));
+        }
         ApiRequest as_json = req;
         as_json.content_type = "application/json";
         auto body = ReadBody(as_json);
         if (!body.ok()) return done(JsonError(body.error()));
         auto report = ReportFromParams(*body, req, false);
         if (!report.ok()) return done(JsonError(report.error()));
+        const bool device = DeviceSource(report->source);
+        if (auto why =
+                Refusal(key, device ? kRoleDevice : kRoleReport, device ? "post a device's report" : "post reports");
+            !why.empty()) {
+            return done(JsonError(403, "api_key", why));
+        }
         if (Status s = CheckReportTime(report->time_ms); !s.ok()) return done(JsonError(s.error()));
+        Stamp(*report, *key);
         Submit(std::move(report).value(), done);
     }
 
     /// A camera's or a sensor's event (`incident::ParseDeviceEvent`, the schema MQTT devices use too).
     void PostEvent(const ApiRequest& req, std::function<void(ApiResponse)>& done) {
-        if (!Authorised(req, nullptr)) return done(JsonError(403, "api_key", ForbiddenText(keys_).substr(9)));
+        const ApiKey* key = KeyOf(req, nullptr);
+        if (auto why = Refusal(key, kRoleDevice, "post device events"); !why.empty()) {
+            return done(JsonError(403, "api_key", why));
+        }
         auto report = incident::ParseDeviceEvent(req.body, {}, clock_());
         if (!report.ok()) return done(JsonError(report.error()));
         if (!req.idempotency_key.empty()) report->idempotency_key = req.idempotency_key;
+        if (report->idempotency_key.size() > kMaxIdempotencyKey) {
+            return done(
+                JsonError(400, "idempotency_key", "longer than " + std::to_string(kMaxIdempotencyKey) + " bytes"));
+        }
         if (Status s = incident::ValidateReport(*report, taxonomy_); !s.ok()) return done(JsonError(s.error()));
         if (Status s = CheckReportTime(report->time_ms); !s.ok()) return done(JsonError(s.error()));
+        Stamp(*report, *key, !req.idempotency_key.empty());
         Submit(std::move(report).value(), done);
     }
 
@@ -859,33 +925,75 @@ Result<ApiKeys> ApiKeys::Load(const char* env_value, const std::string& file) {
     if (env_value != nullptr) {
         for (auto& k : SplitComma(env_value)) {
             std::string key = trim(std::move(k));
-            if (!key.empty()) keys.keys_.push_back(std::move(key));
+            if (!key.empty()) {
+                keys.keys_.push_back({std::move(key), "env-" + std::to_string(keys.keys_.size() + 1), kRoleAll});
+            }
         }
     }
     if (!file.empty()) {
         std::ifstream in(file);
         if (!in) return NotFound(file, "cannot open API keys file");
         std::string line;
-        while (std::getline(in, line)) {
-            line = trim(std::move(line));
-            if (line.empty() || line[0] == '#') continue;
-            keys.keys_.push_back(line);
+        for (int number = 1; std::getline(in, line); ++number) {
+            if (const size_t hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+            std::istringstream words(line);
+            ApiKey k;
+            std::string roles, extra;
+            if (!(words >> k.key)) continue;
+            const std::string where = file + ":" + std::to_string(number);
+            words >> k.name >> roles >> extra;
+            if (!extra.empty()) return InvalidArgument(where, "a line is KEY [NAME [ROLES]]; '" + extra + "' is extra");
+            if (k.name.empty()) k.name = "key-" + std::to_string(number);
+            if (!roles.empty()) {
+                k.roles = 0;
+                for (const auto& role : SplitComma(roles)) {
+                    if (role == "report") {
+                        k.roles |= kRoleReport;
+                    } else if (role == "device") {
+                        k.roles |= kRoleDevice;
+                    } else if (role == "operator") {
+                        k.roles |= kRoleOperator;
+                    } else {
+                        return InvalidArgument(
+                            where,
+                            "unknown role '" + core::Utf8Prefix(role, 32) + "' (roles: report, device, operator)");
+                    }
+                }
+            }
+            if (k.roles == 0) return InvalidArgument(where, "no role given (roles: report, device, operator)");
+            keys.keys_.push_back(std::move(k));
         }
     }
-    for (const auto& k : keys.keys_) {
-        if (k.size() < 16) return InvalidArgument("api keys", "a key is shorter than 16 characters");
+    for (size_t i = 0; i < keys.keys_.size(); ++i) {
+        const ApiKey& k = keys.keys_[i];
+        if (k.key.size() < 16) return InvalidArgument("api keys", "key '" + k.name + "' is shorter than 16 characters");
+        const bool name_ok =
+            !k.name.empty() && k.name.size() <= 64 && std::all_of(k.name.begin(), k.name.end(), [](char c) {
+                return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.';
+            });
+        if (!name_ok) {
+            return InvalidArgument(
+                "api keys",
+                "key name '" + core::Utf8Prefix(k.name, 64) + "' must be 1 to 64 letters, digits, '-', '_' or '.'");
+        }
+        for (size_t j = 0; j < i; ++j) {
+            // The name scopes idempotency keys and is recorded on writes: two keys may not share one.
+            if (keys.keys_[j].name == k.name) return InvalidArgument("api keys", "two keys are named '" + k.name + "'");
+        }
     }
     return keys;
 }
 
-bool ApiKeys::Accepts(const std::string& key) const {
-    bool ok = false;
+const ApiKey* ApiKeys::Find(const std::string& key) const {
+    const ApiKey* found = nullptr;
     for (const auto& k : keys_) {
-        unsigned diff = k.size() != key.size() ? 1u : 0u;
-        for (size_t i = 0; i < k.size(); ++i) diff |= static_cast<unsigned>(k[i] ^ (i < key.size() ? key[i] : 0));
-        ok |= diff == 0;
+        unsigned diff = k.key.size() != key.size() ? 1u : 0u;
+        for (size_t i = 0; i < k.key.size(); ++i) {
+            diff |= static_cast<unsigned>(k.key[i] ^ (i < key.size() ? key[i] : 0));
+        }
+        if (diff == 0) found = &k;
     }
-    return ok;
+    return found;
 }
 
 Api::Api(incident::IncidentEngine& engine,

@@ -41,18 +41,36 @@ ApiResponse ErrorFor(std::string_view path,
                      const std::string& message,
                      const std::string& request_id);
 
-/// API keys for POST: from CITYBRAIN_API_KEYS (comma-separated) and/or a keys file (one per line, # comments).
-/// With none configured every POST is refused: there is no built-in key.
+/// What a key may do. A key without roles listed has them all (as every key did before roles existed).
+enum Role : unsigned {
+    kRoleReport = 1,    // post reports (Open311 and /api/v1/reports) as a citizen, hotline or inspector
+    kRoleDevice = 2,    // speak for devices: /api/v1/events, and reports whose source is a camera, sensor or robot
+    kRoleOperator = 4,  // read cases with their free text, operators and notes; move cases through the flow
+    kRoleAll = 7,
+};
+
+/// One API key: its secret, the name recorded on everything it writes, and its roles.
+struct ApiKey {
+    std::string key;
+    std::string name;
+    unsigned roles = kRoleAll;
+    bool Has(Role r) const { return (roles & r) != 0; }
+};
+
+/// API keys from CITYBRAIN_API_KEYS (comma-separated; named env-1, env-2, … with every role) and/or a keys file:
+/// one key per line, `KEY [NAME [ROLES]]`, ROLES a comma list of report, device, operator (# starts a comment).
+/// With none configured every write is refused: there is no built-in key.
 class ApiKeys {
 public:
     static Result<ApiKeys> Load(const char* env_value, const std::string& file);
     bool empty() const { return keys_.empty(); }
-    /// Compares in time independent of where the first difference lies.
-    bool Accepts(const std::string& key) const;
+    /// The key, or null. Compares against every key in time independent of where a difference lies.
+    const ApiKey* Find(const std::string& key) const;
+    bool Accepts(const std::string& key) const { return Find(key) != nullptr; }
     size_t size() const { return keys_.size(); }
 
 private:
-    std::vector<std::string> keys_;
+    std::vector<ApiKey> keys_;
 };
 
 /// Open311 GeoReport v2 under /open311/v2/ (JSON and XML) and CityBrain's JSON API for cases under /api/v1/.

@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <future>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <tuple>
@@ -49,6 +51,41 @@ TEST(ApiKeys, NoneConfiguredAcceptsNothingAndShortKeysAreRefused) {
     EXPECT_FALSE(spaced->Accepts(" bbbbbbbbbbbbbbbb2"));
 }
 
+// Issue 13, item 16: keys from a file carry a name and roles; a file that says something else is refused.
+TEST(ApiKeys, FileLinesCarryNamesAndRoles) {
+    const std::string path =
+        (std::filesystem::temp_directory_path() / ("cb_keys_" + std::to_string(::getpid()))).string();
+    const auto load = [&](const std::string& text) {
+        std::ofstream(path) << text;
+        return ApiKeys::Load(nullptr, path);
+    };
+    auto keys = load(
+        "# tenants\n  aaaaaaaaaaaaaaaa-1  app-a  report  \nbbbbbbbbbbbbbbbb-2 ops operator,report # night\n"
+        "cccccccccccccccc-3\n");
+    ASSERT_TRUE(keys.ok()) << keys.error().ToString();
+    ASSERT_EQ(keys->size(), 3u);
+    const ApiKey* a = keys->Find("aaaaaaaaaaaaaaaa-1");
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(a->name, "app-a");
+    EXPECT_TRUE(a->Has(kRoleReport));
+    EXPECT_FALSE(a->Has(kRoleOperator));
+    EXPECT_TRUE(keys->Find("bbbbbbbbbbbbbbbb-2")->Has(kRoleOperator));
+    EXPECT_FALSE(keys->Find("bbbbbbbbbbbbbbbb-2")->Has(kRoleDevice));
+    // A bare key is named by its line and keeps every role, as keys did before roles.
+    EXPECT_EQ(keys->Find("cccccccccccccccc-3")->name, "key-4");  // its line: the comment is line 1
+    EXPECT_EQ(keys->Find("cccccccccccccccc-3")->roles, static_cast<unsigned>(kRoleAll));
+    EXPECT_EQ(keys->Find("app-a"), nullptr);
+    auto role = load("aaaaaaaaaaaaaaaa-1 app-a admin\n");
+    ASSERT_FALSE(role.ok());
+    EXPECT_NE(role.error().ToString().find("unknown role 'admin'"), std::string::npos) << role.error().ToString();
+    auto twice = load("aaaaaaaaaaaaaaaa-1 app\nbbbbbbbbbbbbbbbb-2 app\n");
+    ASSERT_FALSE(twice.ok());
+    EXPECT_NE(twice.error().ToString().find("two keys are named 'app'"), std::string::npos);
+    EXPECT_FALSE(load("aaaaaaaaaaaaaaaa-1 app report extra\n").ok());
+    EXPECT_FALSE(load("aaaaaaaaaaaaaaaa-1 app/x\n").ok());
+    std::filesystem::remove(path);
+}
+
 class ApiTest : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -57,9 +94,9 @@ protected:
                                                            incident::Taxonomy::Default()))
                       .value();
         intake_ = std::make_unique<incident::IntakeQueue>(*engine_);
-        api_ = std::make_unique<Api>(
-            *engine_, *intake_, std::move(ApiKeys::Load("k-0123456789abcdef", "")).value(), "http://test");
+        api_ = std::make_unique<Api>(*engine_, *intake_, Keys(), "http://test");
     }
+    virtual ApiKeys Keys() { return std::move(ApiKeys::Load("k-0123456789abcdef", "")).value(); }
     void TearDown() override {
         api_.reset();
         intake_.reset();
@@ -81,6 +118,150 @@ protected:
     std::unique_ptr<incident::IntakeQueue> intake_;
     std::unique_ptr<Api> api_;
 };
+
+/// Four tenants: two citizen apps, the camera network and the operations centre.
+class ApiRolesTest : public ApiTest {
+protected:
+    static constexpr const char* kAppA = "aaaaaaaaaaaaaaaa-1";
+    static constexpr const char* kAppB = "bbbbbbbbbbbbbbbb-2";
+    static constexpr const char* kCams = "cccccccccccccccc-3";
+    static constexpr const char* kOps = "dddddddddddddddd-4";
+    ApiKeys Keys() override {
+        keys_path_ = path_ + ".keys";
+        std::ofstream(keys_path_) << kAppA << " app-a report\n"
+                                  << kAppB << " app-b report\n"
+                                  << kCams << " cams device\n"
+                                  << kOps << " ops operator\n";
+        return std::move(ApiKeys::Load(nullptr, keys_path_)).value();
+    }
+    void TearDown() override {
+        ApiTest::TearDown();
+        std::filesystem::remove(keys_path_);
+    }
+    ApiResponse Json(const std::string& method,
+                     const std::string& target,
+                     const std::string& body,
+                     const std::string& key,
+                     const std::string& idempotency = "") {
+        ApiRequest req{method, target, body, "application/json", key, idempotency, ""};
+        std::promise<ApiResponse> p;
+        api_->Handle(req, [&p](ApiResponse r) { p.set_value(std::move(r)); });
+        return p.get_future().get();
+    }
+    static std::string ErrorField(const ApiResponse& r) {
+        return nlohmann::json::parse(r.body, nullptr, false).value("field", "");
+    }
+    std::string keys_path_;
+};
+
+// Issue 13, item 17: case details (operators, notes, citizens' text) need the operator role; device evidence
+// needs the device role.
+TEST_F(ApiRolesTest, EachRoleDoesOnlyItsOwnWork) {
+    auto filed =
+        Call("POST", "/open311/v2/requests.json", "service_code=noise&lat=22.72&long=114.25&description=x", kAppA);
+    ASSERT_EQ(filed.status, 201) << filed.body;
+    for (const std::string target : {"/api/v1/cases", "/api/v1/cases/1"}) {
+        auto r = Json("GET", target, "", kAppA);
+        EXPECT_EQ(r.status, 403) << target;
+        EXPECT_EQ(ErrorField(r), "api_key");
+        EXPECT_NE(r.body.find("operator"), std::string::npos) << r.body;
+        EXPECT_EQ(Json("GET", target, "", "").status, 403) << target;
+        EXPECT_EQ(Json("GET", target, "", kOps).status, 200) << target;
+    }
+    // Open311's public view still shows the request to anyone.
+    EXPECT_EQ(Call("GET", "/open311/v2/requests.json", "", "").status, 200);
+    EXPECT_EQ(Json("POST", "/api/v1/cases/1/transitions", R"({"action":"file","actor":"李"})", kAppA).status, 403);
+    EXPECT_EQ(Json("POST", "/api/v1/cases/1/transitions", R"({"action":"file","actor":"李"})", kOps).status, 200);
+
+    const std::string camera = R"({"source":"camera","confidence":1,"service_code":"street_vending",)"
+                               R"("lat":22.721,"long":114.251})";
+    auto spoofed = Json("POST", "/api/v1/reports", camera, kAppA);
+    EXPECT_EQ(spoofed.status, 403) << spoofed.body;
+    EXPECT_NE(spoofed.body.find("device"), std::string::npos) << spoofed.body;
+    EXPECT_EQ(Json("POST", "/api/v1/reports", camera, kCams).status, 201);
+    const std::string event =
+        R"({"device":"cam-7","type":"camera","event_id":"e1","category":"street_vending","lat":22.7,"long":114.2})";
+    EXPECT_EQ(Json("POST", "/api/v1/events", event, kAppA).status, 403);
+    EXPECT_EQ(Json("POST", "/api/v1/reports", R"({"service_code":"noise","lat":22.7,"long":114.2})", kCams).status,
+              403);
+
+    // The key's name is on every write: the report and the transition.
+    auto detail = nlohmann::json::parse(Json("GET", "/api/v1/cases/1", "", kOps).body);
+    EXPECT_EQ(detail["reports"][0]["via"], "app-a");
+    EXPECT_EQ(detail["history"].back()["via"], "ops");
+    EXPECT_EQ(detail["history"].back()["actor"], "李");
+}
+
+// Issue 13, item 15: an idempotency key belongs to the API key that sent it.
+TEST_F(ApiRolesTest, IdempotencyKeysAreScopedPerApiKey) {
+    const std::string body = R"({"service_code":"noise","lat":22.72,"long":114.25,"description":"吵"})";
+    auto a = Json("POST", "/api/v1/reports", body, kAppA, "retry-1");
+    ASSERT_EQ(a.status, 201) << a.body;
+    auto b = Json("POST", "/api/v1/reports", body, kAppB, "retry-1");
+    ASSERT_EQ(b.status, 201) << "tenant B got tenant A's receipt: " << b.body;
+    const auto a_id = nlohmann::json::parse(a.body)["report_id"];
+    EXPECT_NE(nlohmann::json::parse(b.body)["report_id"], a_id);
+    auto again = Json("POST", "/api/v1/reports", body, kAppA, "retry-1");
+    EXPECT_EQ(again.status, 200);
+    EXPECT_EQ(nlohmann::json::parse(again.body)["report_id"], a_id);
+    // The same through Open311's form field.
+    auto o1 =
+        Call("POST", "/open311/v2/requests.json", "service_code=noise&lat=22.7&long=114.2&idempotency_key=k", kAppA);
+    auto o2 =
+        Call("POST", "/open311/v2/requests.json", "service_code=noise&lat=22.7&long=114.2&idempotency_key=k", kAppB);
+    EXPECT_EQ(o1.status, 201);
+    EXPECT_EQ(o2.status, 201);
+    EXPECT_EQ(Json("POST", "/api/v1/reports", body, kAppA, std::string(257, 'k')).status, 400);
+}
+
+// Issue 13, item 3: address_id is the caller's id for a place, kept apart from the address.
+TEST_F(ApiTest, AddressIdIsStoredAndReturnedAsItself) {
+    auto one = Call("POST", "/open311/v2/requests.json", "service_code=missing_manhole&address_id=BLDG-0042");
+    ASSERT_EQ(one.status, 201) << one.body;
+    const auto id = nlohmann::json::parse(one.body)[0]["service_request_id"].get<std::string>();
+    auto got = nlohmann::json::parse(Call("GET", "/open311/v2/requests/" + id + ".json").body);
+    EXPECT_EQ(got[0]["address_id"], "BLDG-0042");
+    EXPECT_TRUE(got[0]["address"].is_null()) << got.dump();
+    auto xml = Call("GET", "/open311/v2/requests/" + id + ".xml");
+    EXPECT_NE(xml.body.find("<address_id>BLDG-0042</address_id>"), std::string::npos) << xml.body;
+    // The same address_id is the same place (a duplicate); another one is not.
+    auto same = nlohmann::json::parse(
+        Call("POST", "/open311/v2/requests.json", "service_code=missing_manhole&address_id=BLDG-0042").body);
+    auto other = nlohmann::json::parse(
+        Call("POST", "/open311/v2/requests.json", "service_code=missing_manhole&address_id=BLDG-0043").body);
+    auto listed = nlohmann::json::parse(Call("GET", "/open311/v2/requests.json?service_code=missing_manhole").body);
+    std::map<std::string, std::string> case_of;
+    for (const auto& r : listed) case_of[r["service_request_id"]] = r["case_id"];
+    EXPECT_EQ(case_of[same[0]["service_request_id"]], case_of[id]);
+    EXPECT_NE(case_of[other[0]["service_request_id"]], case_of[id]);
+    // With both, each keeps its own field.
+    auto both = Call("POST", "/open311/v2/requests.json", "service_code=noise&address_string=吉祥路1号&address_id=A7");
+    const auto both_id = nlohmann::json::parse(both.body)[0]["service_request_id"].get<std::string>();
+    auto b = nlohmann::json::parse(Call("GET", "/open311/v2/requests/" + both_id + ".json").body);
+    EXPECT_EQ(b[0]["address"], "吉祥路1号");
+    EXPECT_EQ(b[0]["address_id"], "A7");
+}
+
+// Issue 13, item 10: a NUL is refused at intake by name, whatever the store.
+TEST_F(ApiTest, NulInTextIsRefusedByName) {
+    auto r = Call("POST", "/open311/v2/requests.json", "service_code=noise&lat=22.7&long=114.2&description=a%00b");
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(r.body.find("description: contains a NUL"), std::string::npos) << r.body;
+    EXPECT_EQ(Call("POST", "/open311/v2/requests.json", "service_code=noise&address_string=x%00").status, 400);
+}
+
+// Issue 13, item 1: one endpoint is still a list, in JSON and in XML, and XML is text/xml.
+TEST_F(ApiTest, DiscoveryListsItsEndpointInBothFormats) {
+    auto j = nlohmann::json::parse(Call("GET", "/open311/v2/discovery.json").body);
+    ASSERT_TRUE(j["endpoints"].is_array());
+    EXPECT_EQ(j["endpoints"].size(), 1u);
+    EXPECT_TRUE(j["endpoints"][0]["formats"].is_array());
+    auto xml = Call("GET", "/open311/v2/discovery.xml");
+    EXPECT_EQ(xml.content_type.rfind("text/xml", 0), 0u) << xml.content_type;
+    EXPECT_NE(xml.body.find("<endpoints><endpoint><changeset>"), std::string::npos) << xml.body;
+    EXPECT_NE(xml.body.find("<formats><format>application/json</format><format>text/xml</format></formats>"),
+              std::string::npos);
+}
 
 TEST_F(ApiTest, PostThenReadBackInBothFormats) {
     auto created = Call("POST",
@@ -213,7 +394,7 @@ TEST_F(ApiTest, ReportTimesOutsideTheWindowAreRefused) {
 }
 
 TEST_F(ApiTest, JsonErrorsHaveOneShapeWithTheRequestId) {
-    ApiRequest req{"GET", "/api/v1/cases?status=nonsense", "", "", "", "", "req-42"};
+    ApiRequest req{"GET", "/api/v1/cases?status=nonsense", "", "", "k-0123456789abcdef", "", "req-42"};
     std::promise<ApiResponse> p;
     api_->Handle(req, [&p](ApiResponse r) { p.set_value(std::move(r)); });
     const ApiResponse r = p.get_future().get();
@@ -274,7 +455,7 @@ TEST(ApiFailures, ServerErrorsAreGenericAndNeverEscape) {
         Api api(*engine, intake, std::move(ApiKeys::Load("k-0123456789abcdef", "")).value(), "http://test");
         for (const std::string target : {"/api/v1/cases", "/open311/v2/requests.json"}) {
             if (throws && target != "/api/v1/cases") continue;
-            ApiRequest req{"GET", target, "", "", "", "", "req-9"};
+            ApiRequest req{"GET", target, "", "", "k-0123456789abcdef", "", "req-9"};
             std::promise<ApiResponse> p;
             api.Handle(req, [&p](ApiResponse r) { p.set_value(std::move(r)); });
             const ApiResponse r = p.get_future().get();
