@@ -35,6 +35,8 @@ expect 2 "--threads" traffic run --threads abc
 expect 2 "--port: must be 0 to 65535" serve --port 99999
 expect 2 "cannot open" serve --db "$tmp/no/such/dir/x.db"
 expect 2 "is shorter than 16 characters" serve --keys-file <(echo short)
+expect 2 "unknown role 'admin'" serve --keys-file <(echo "0123456789abcdef0 ops admin")
+expect 2 "--allow-origin: 'evil.example/x' is not an origin" serve --port 0 --allow-origin evil.example/x
 expect 2 "missing column 'Unique Key'/'SRNumber'" incidents replay "$tiny/flow.json"
 expect 2 "cannot open file" incidents replay "$tmp/missing.csv"
 printf 'Unique Key,Created Date,Complaint Type,Latitude,Longitude\n1,02/28/2023 11:45:00 PM,Noise - Residential,40.7,-73.9\n' >"$tmp/one.csv"

@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -37,13 +38,14 @@ def check(cond, what):
 
 
 class Server:
-    def __init__(self, db, keys=KEY):
+    def __init__(self, db, keys=KEY, args=(), nofile=None):
         env = dict(os.environ)
         env.pop("CITYBRAIN_API_KEYS", None)
         if keys:
             env["CITYBRAIN_API_KEYS"] = keys
-        self.proc = subprocess.Popen([BIN, "serve", "--port", "0", "--db", db], env=env,
-                                     stderr=subprocess.PIPE, text=True)
+        limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))) if nofile else None
+        self.proc = subprocess.Popen([BIN, "serve", "--port", "0", "--db", db, *args], env=env,
+                                     stderr=subprocess.PIPE, text=True, preexec_fn=limit)
         line = self.proc.stderr.readline()
         m = re.search(r":(\d+)/open311", line)
         if not m:
@@ -354,6 +356,84 @@ def test_kill9(db):
         check(s2.stop() == 0, "SIGTERM exits 0")
 
 
+def upgrade(port, origin=None):
+    """The status of a WebSocket handshake on /ws, sent by hand (with or without an Origin)."""
+    h = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+         "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+    if origin:
+        h["Origin"] = origin
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", "/ws", headers=h)
+    status = c.getresponse().status
+    c.close()
+    return status
+
+
+def test_origin_and_cors(db):
+    print("the live feed checks Origin; CORS is off unless an origin is allowed", flush=True)
+    s = Server(db)
+    try:
+        check(upgrade(s.port) == 101, "a client without Origin opens the feed")
+        check(upgrade(s.port, f"http://127.0.0.1:{s.port}") == 101, "the served host's own page opens the feed")
+        check(upgrade(s.port, "http://evil.example") == 403, "another site's page may not open the feed")
+        c = s.conn()
+        c.request("GET", "/api/v1/stats", headers={"Origin": "http://evil.example"})
+        r = c.getresponse()
+        r.read()
+        check(r.status == 200 and r.getheader("Access-Control-Allow-Origin") is None, "CORS is off by default")
+    finally:
+        s.stop()
+    s = Server(db, args=("--allow-origin", "https://ops.example"))
+    try:
+        check(upgrade(s.port, "https://ops.example") == 101, "a listed origin opens the feed")
+        check(upgrade(s.port, "http://evil.example") == 403, "an unlisted one still may not")
+        c = s.conn()
+        c.request("OPTIONS", "/api/v1/reports", headers={"Origin": "https://ops.example",
+                                                         "Access-Control-Request-Method": "POST"})
+        r = c.getresponse()
+        r.read()
+        check(r.status == 204 and r.getheader("Access-Control-Allow-Origin") == "https://ops.example"
+              and "X-API-Key" in (r.getheader("Access-Control-Allow-Headers") or ""), "CORS preflight answered")
+        c.request("GET", "/api/v1/stats", headers={"Origin": "http://evil.example"})
+        r = c.getresponse()
+        r.read()
+        check(r.getheader("Access-Control-Allow-Origin") is None, "no CORS for an unlisted origin")
+    finally:
+        s.stop()
+
+
+def test_descriptor_limit(db):
+    print("at the file-descriptor limit: idle connections are shed and new clients are served", flush=True)
+    s = Server(db, nofile=64)
+    idle = []
+    try:
+        # Far more idle keep-alive connections than 64 descriptors allow; each is accepted, then held open.
+        for _ in range(150):
+            sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+            idle.append(sock)
+        c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+        try:
+            c.request("GET", "/api/v1/health")
+            r = c.getresponse()
+            check(r.status == 200, f"a new client is served beside 150 idle connections ({r.status})")
+            r.read()
+        except OSError as e:
+            check(False, f"a new client is served beside 150 idle connections ({e})")
+        c.close()
+        # The oldest idle connections were closed by the server to make room.
+        idle[0].settimeout(10)
+        try:
+            closed = idle[0].recv(1) == b""
+        except OSError:
+            closed = True
+        check(closed, "the oldest idle connection was closed to make room")
+        check(s.proc.poll() is None, "the server is still running")
+    finally:
+        for sock in idle:
+            sock.close()
+        s.stop()
+
+
 def main():
     if not os.path.isdir(SCHEMAS):
         print(f"note: {SCHEMAS} is missing; JSON Schema checks are skipped, the rest runs", flush=True)
@@ -368,6 +448,8 @@ def main():
         finally:
             check(s.stop() == 0, "SIGTERM exits 0")
         test_no_keys(os.path.join(tmp, "b.db"))
+        test_origin_and_cors(os.path.join(tmp, "d.db"))
+        test_descriptor_limit(os.path.join(tmp, "e.db"))
         test_kill9(os.path.join(tmp, "c.db"))
     if FAILURES:
         print(f"{len(FAILURES)} failures")

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <vector>
 
 #include "apps/commands.hpp"
 #include "apps/live_args.hpp"
@@ -35,6 +36,8 @@ struct ServeArgs {
     int port = 8311;
     int threads = 2;
     std::string keys_file;
+    std::vector<std::string> allowed_origins;
+    size_t max_connections = 0;
     // The brain: a district to dispatch on, and the fleet's MQTT broker.
     std::string district;
     std::string mqtt = "127.0.0.1:1883";
@@ -132,6 +135,8 @@ int Serve(const ServeArgs& args) {
     options.address = args.address;
     options.port = static_cast<uint16_t>(args.port);
     options.threads = args.threads;
+    options.allowed_origins = args.allowed_origins;
+    options.max_connections = args.max_connections;
     const bool no_keys = keys->empty();
     const size_t key_count = keys->size();
     server::Api api(
@@ -349,7 +354,17 @@ void RegisterIncidents(CLI::App& app) {
     serve->add_option("--address", serve_args->address)->capture_default_str();
     serve->add_option("--port", serve_args->port, "0 picks a free port")->capture_default_str();
     serve->add_option("--threads", serve_args->threads, "io threads")->capture_default_str();
-    serve->add_option("--keys-file", serve_args->keys_file, "API keys, one per line (also CITYBRAIN_API_KEYS)");
+    serve->add_option("--keys-file",
+                      serve_args->keys_file,
+                      "API keys, one per line: KEY [NAME [ROLES]], ROLES from report,device,operator (also "
+                      "CITYBRAIN_API_KEYS)");
+    serve->add_option("--allow-origin",
+                      serve_args->allowed_origins,
+                      "another site (scheme://host[:port]) whose pages may open the live feed and call the API (CORS); "
+                      "repeatable");
+    serve->add_option("--max-connections",
+                      serve_args->max_connections,
+                      "open connections at most (default: the file-descriptor limit less a reserve)");
     serve->add_option("--district",
                       serve_args->district,
                       "run the brain on this district ('default': the generated one): cases are dispatched to its "

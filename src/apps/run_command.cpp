@@ -15,6 +15,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <vector>
 
 #include "apps/commands.hpp"
 #include "district/brain.hpp"
@@ -47,6 +48,7 @@ struct RunArgs {
     double demand = 0;  // vehicles per hour at the peak; 0 = the district's default
     int port = 8080;
     std::string keys_file;
+    std::vector<std::string> allowed_origins;
     bool no_serve = false;
     bool hold = false;
     bool json = false;
@@ -177,6 +179,7 @@ int Run(const RunArgs& args) {
         server_options.address = "127.0.0.1";
         server_options.port = static_cast<uint16_t>(args.port);
         server_options.threads = 1;
+        server_options.allowed_origins = args.allowed_origins;
         api = std::make_unique<server::Api>(
             brain.engine(), *intake, std::move(keys).value(), "http://127.0.0.1:" + std::to_string(args.port), clock);
         live = std::make_unique<server::HttpServer>(*api, server_options);
@@ -398,7 +401,12 @@ void RegisterRun(CLI::App& app) {
     cmd->add_option("--db", args->db, "the run's case store (SQLite; replaced at start)")->capture_default_str();
     cmd->add_option("--report", args->report, "write the results as JSON to this file");
     cmd->add_option("--port", args->port, "dashboard port (0: any free port)")->capture_default_str();
-    cmd->add_option("--keys-file", args->keys_file, "API keys for POSTs, one per line (also CITYBRAIN_API_KEYS)");
+    cmd->add_option(
+        "--keys-file", args->keys_file, "API keys, one per line: KEY [NAME [ROLES]] (also CITYBRAIN_API_KEYS)");
+    cmd->add_option("--allow-origin",
+                    args->allowed_origins,
+                    "another site (scheme://host[:port]) whose pages may open the live feed and call the API (CORS); "
+                    "repeatable");
     cmd->add_flag("--no-serve", args->no_serve, "headless (no server: no dashboard, no API)");
     cmd->add_flag("--hold", args->hold, "keep the dashboard up after the run until Ctrl-C");
     cmd->add_flag("--json", args->json, "print the results as one JSON object");

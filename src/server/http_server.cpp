@@ -2,6 +2,9 @@
 // The only file that knows Boost.Beast (its templates are heavy to compile; keep them here).
 #include "server/http_server.hpp"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -33,18 +36,80 @@ struct Document {
     std::shared_ptr<const std::string> body;
 };
 
+int64_t SteadyMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+/// An open connection, as the accept loop sees it: whether it waits idle for a request, and how to close it.
+class Conn {
+public:
+    virtual ~Conn() = default;
+    /// Closes the connection from any thread, if it is still idle when its strand gets to it.
+    virtual void Shed() = 0;
+    /// Since when (steady ms) it has waited for a request; 0 while it is busy or when it is never shed (a feed).
+    std::atomic<int64_t> idle_since{0};
+};
+
+/// Every open connection, so that the server stays under its file-descriptor budget: at the cap the oldest idle
+/// keep-alive connection makes room for a new one.
+class Registry {
+public:
+    void Add(const std::shared_ptr<Conn>& c) {
+        std::lock_guard lock(mu_);
+        open_[c.get()] = c;
+    }
+    void Remove(Conn* c) {
+        std::lock_guard lock(mu_);
+        open_.erase(c);
+    }
+    size_t Size() const {
+        std::lock_guard lock(mu_);
+        return open_.size();
+    }
+    /// Closes the connection idle longest; false when none is idle. Linear in the open connections: it runs
+    /// only at the cap.
+    bool ShedOldestIdle() {
+        std::shared_ptr<Conn> oldest;
+        {
+            std::lock_guard lock(mu_);
+            int64_t since = 0;
+            for (auto& [raw, weak] : open_) {
+                const int64_t t = raw->idle_since.load(std::memory_order_relaxed);
+                if (t == 0 || (since != 0 && t >= since)) continue;
+                if (auto c = weak.lock()) {
+                    oldest = std::move(c);
+                    since = t;
+                }
+            }
+            // Taken off now, so that the next call picks another even before this one has closed.
+            if (oldest) open_.erase(oldest.get());
+        }
+        if (!oldest) return false;
+        oldest->Shed();
+        return true;
+    }
+
+private:
+    mutable std::mutex mu_;
+    std::unordered_map<Conn*, std::weak_ptr<Conn>> open_;
+};
+
 /// One console's live feed: at most one write in flight and one frame waiting (the newest), so a slow browser
 /// skips frames and never holds up the brain.
-class WsSession : public std::enable_shared_from_this<WsSession> {
+class WsSession : public Conn, public std::enable_shared_from_this<WsSession> {
 public:
-    explicit WsSession(tcp::socket&& socket) : ws_(std::move(socket)) {}
+    WsSession(tcp::socket&& socket, Registry& registry) : ws_(std::move(socket)), registry_(registry) {}
+    ~WsSession() override { registry_.Remove(this); }
+    void Shed() override {}  // a console's feed is never idle
 
-    template <class Registry>
-    void Accept(http::request<http::string_body> req, Registry* registry) {
+    template <class Live>
+    void Accept(http::request<http::string_body> req, Live* live) {
+        registry_.Add(shared_from_this());
         ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
-        ws_.async_accept(req, [self = shared_from_this(), registry](beast::error_code ec) {
+        ws_.async_accept(req, [self = shared_from_this(), live](beast::error_code ec) {
             if (ec) return;
-            registry->Register(self);
+            live->Register(self);
             self->ReadLoop();
         });
     }
@@ -86,6 +151,7 @@ private:
     }
 
     websocket::stream<beast::tcp_stream> ws_;
+    Registry& registry_;
     beast::flat_buffer in_;
     std::shared_ptr<const std::string> waiting_;
     std::shared_ptr<const std::string> current_;
@@ -119,13 +185,54 @@ struct Live {
     }
 };
 
-class Session : public std::enable_shared_from_this<Session> {
-public:
-    Session(tcp::socket socket, Api& api, Live& live, size_t body_limit, std::atomic<uint64_t>& ids, std::FILE* log)
-        : stream_(std::move(socket)), api_(api), live_(live), body_limit_(body_limit), ids_(ids), log_(log) {}
+/// What every connection shares: the API, the console's documents, the connection registry and the options.
+struct Shared {
+    Api& api;
+    Live& live;
+    Registry& registry;
+    const ServerOptions& options;
+    std::atomic<uint64_t>& ids;
+    std::FILE* log;
+};
 
-    void Start() {
+class Session : public Conn, public std::enable_shared_from_this<Session> {
+public:
+    Session(tcp::socket socket, const Shared& shared)
+        : stream_(std::move(socket)),
+          api_(shared.api),
+          live_(shared.live),
+          registry_(shared.registry),
+          options_(shared.options),
+          body_limit_(shared.options.body_limit),
+          ids_(shared.ids),
+          log_(shared.log) {}
+    ~Session() override { registry_.Remove(this); }
+
+    /// `refuse`: the server is at its connection cap with nothing idle to close; say so and close.
+    void Start(bool refuse) {
+        registry_.Add(shared_from_this());
+        if (refuse) {
+            net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+                self->request_id_ = self->ids_.fetch_add(1, std::memory_order_relaxed);
+                self->started_ = std::chrono::steady_clock::now();
+                self->keep_alive_ = false;
+                self->Send(ErrorFor("/",
+                                    503,
+                                    "connection",
+                                    "the server is at its connection limit; try again shortly",
+                                    std::to_string(self->request_id_)));
+            });
+            return;
+        }
         net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::Read, shared_from_this()));
+    }
+
+    void Shed() override {
+        net::post(stream_.get_executor(), [self = shared_from_this()] {
+            if (self->idle_since.load() == 0) return;  // a request arrived meanwhile: it is served
+            beast::error_code ec;
+            self->stream_.socket().close(ec);
+        });
     }
 
 private:
@@ -133,10 +240,22 @@ private:
         parser_.emplace();
         parser_->body_limit(body_limit_);
         stream_.expires_after(kIdleTimeout);
+        idle_since.store(SteadyMs());
         http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::OnRead, shared_from_this()));
     }
 
+    /// A browser's Origin is allowed when it is the served host itself or on the configured list.
+    bool OriginAllowed(std::string_view origin, std::string_view host) const {
+        if (origin.empty()) return true;  // not a browser: nothing to forge across sites
+        for (const char* scheme : {"http://", "https://"}) {
+            if (!host.empty() && origin == std::string(scheme) + std::string(host)) return true;
+        }
+        return std::find(options_.allowed_origins.begin(), options_.allowed_origins.end(), origin) !=
+               options_.allowed_origins.end();
+    }
+
     void OnRead(beast::error_code ec, size_t) {
+        idle_since.store(0);
         if (ec == http::error::end_of_stream || ec == net::error::eof) return Close();
         if (ec == beast::error::timeout || ec == net::error::operation_aborted || ec == net::error::connection_reset) {
             return;
@@ -168,15 +287,39 @@ private:
         method_ = std::string(req.method_string().substr(0, 16));
         target_ = std::string(req.target().substr(0, 256));
         std::string path(req.target().substr(0, req.target().find('?')));
+        const std::string origin(req[http::field::origin]);
+        // CORS is answered only for a listed origin; the served host needs none (same origin).
+        cors_origin_.clear();
+        if (!origin.empty() && std::find(options_.allowed_origins.begin(), options_.allowed_origins.end(), origin) !=
+                                   options_.allowed_origins.end()) {
+            cors_origin_ = origin;
+        }
         if (websocket::is_upgrade(req)) {
+            keep_alive_ = false;
             if (path != "/ws") {
-                keep_alive_ = false;
                 return Send(ErrorFor(path, 404, "path", "the live feed is at /ws", std::to_string(request_id_)));
+            }
+            if (!OriginAllowed(origin, std::string(req[http::field::host]))) {
+                // Another site's page must not read the brain's live state through a visitor's browser.
+                return Send(ErrorFor(path,
+                                     403,
+                                     "Origin",
+                                     "'" + std::string(origin.substr(0, 128)) +
+                                         "' may not open the live feed (allowed: this host, --allow-origin)",
+                                     std::to_string(request_id_)));
             }
             Log(101, 0);
             stream_.expires_never();
-            std::make_shared<WsSession>(stream_.release_socket())->Accept(parser_->release(), &live_);
+            std::make_shared<WsSession>(stream_.release_socket(), registry_)->Accept(parser_->release(), &live_);
             return;
+        }
+        if (req.method() == http::verb::options && !cors_origin_.empty()) {
+            // A CORS preflight from a listed origin.
+            ApiResponse r;
+            r.status = 204;
+            r.allow = "GET, HEAD, POST, OPTIONS";
+            preflight_ = true;
+            return Send(std::move(r));
         }
         if (req.method() == http::verb::get || req.method() == http::verb::head) {
             if (auto doc = live_.Find(path)) {
@@ -235,6 +378,18 @@ private:
         res->set(http::field::content_type, r.content_type);
         res->set("X-Request-Id", std::to_string(request_id_));
         if (!r.allow.empty()) res->set(http::field::allow, r.allow);
+        if (!cors_origin_.empty()) {
+            res->set(http::field::access_control_allow_origin, cors_origin_);
+            res->set(http::field::vary, "Origin");
+            res->set(http::field::access_control_expose_headers, "X-Request-Id");
+            if (preflight_) {
+                res->set(http::field::access_control_allow_methods, "GET, HEAD, POST");
+                res->set(http::field::access_control_allow_headers,
+                         "Content-Type, X-API-Key, Authorization, Idempotency-Key");
+                res->set(http::field::access_control_max_age, "600");
+                preflight_ = false;
+            }
+        }
         res->keep_alive(keep_alive_);
         const size_t length = r.body.size();
         if (method_ != "HEAD") res->body() = std::move(r.body);
@@ -257,12 +412,16 @@ private:
     std::optional<http::request_parser<http::string_body>> parser_;
     Api& api_;
     Live& live_;
+    Registry& registry_;
+    const ServerOptions& options_;
     size_t body_limit_;
     std::atomic<uint64_t>& ids_;
     std::FILE* log_;
     uint64_t request_id_ = 0;
     std::chrono::steady_clock::time_point started_;
     std::string method_, target_;
+    std::string cors_origin_;
+    bool preflight_ = false;
     bool keep_alive_ = true;
     unsigned version_ = 11;
 };
@@ -271,17 +430,54 @@ private:
 
 struct HttpServer::Impl {
     Impl(Api& a, ServerOptions o)
-        : api(a), options(std::move(o)), ioc(options.threads), acceptor(net::make_strand(ioc)) {}
+        : api(a),
+          options(std::move(o)),
+          ioc(options.threads),
+          acceptor(net::make_strand(ioc)),
+          retry(acceptor.get_executor()),
+          cap(options.max_connections > 0 ? options.max_connections : DefaultCap()) {}
     ~Impl() {
         if (own_log) std::fclose(log);
     }
     Impl(const Impl&) = delete;
     Impl& operator=(const Impl&) = delete;
 
+    /// The file-descriptor limit less a reserve for what else the process holds open (the store's files and
+    /// connections, the broker, the log, the io machinery).
+    static size_t DefaultCap() {
+        rlimit limit{};
+        if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 16384;
+        const auto n = static_cast<size_t>(limit.rlim_cur);
+        const size_t reserve = std::max<size_t>(32, n / 8);
+        return n > reserve + 16 ? n - reserve : 16;
+    }
+
     void Accept() {
         acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
             if (ec == net::error::operation_aborted) return;
-            if (!ec) std::make_shared<Session>(std::move(socket), api, live, options.body_limit, ids, log)->Start();
+            if (ec) {
+                // Out of descriptors (EMFILE, ENFILE) or buffers: the pending connection stays queued in the
+                // kernel. Free a descriptor and wait a moment instead of retrying at once, which would spin.
+                const bool shed = registry.ShedOldestIdle();
+                const int64_t now = SteadyMs();
+                if (log != nullptr && now - last_warning >= 1000) {
+                    last_warning = now;
+                    std::fprintf(log,
+                                 "%s accept failed: %s (%zu connections open%s)\n",
+                                 core::FormatTimestamp(core::NowMs()).c_str(),
+                                 ec.message().c_str(),
+                                 registry.Size(),
+                                 shed ? "; closed the oldest idle one" : "");
+                }
+                retry.expires_after(std::chrono::milliseconds(50));
+                retry.async_wait([this](beast::error_code wait) {
+                    if (wait != net::error::operation_aborted) Accept();
+                });
+                return;
+            }
+            bool refuse = false;
+            if (registry.Size() >= cap) refuse = !registry.ShedOldestIdle();
+            std::make_shared<Session>(std::move(socket), shared)->Start(refuse);
             Accept();
         });
     }
@@ -290,10 +486,15 @@ struct HttpServer::Impl {
     ServerOptions options;
     net::io_context ioc;
     tcp::acceptor acceptor;
+    net::steady_timer retry;
+    size_t cap;
+    int64_t last_warning = 0;
     Live live;
+    Registry registry;
     std::atomic<uint64_t> ids{1};
     std::FILE* log = nullptr;
     bool own_log = false;
+    Shared shared{api, live, registry, options, ids, nullptr};
 };
 
 HttpServer::HttpServer(Api& api, ServerOptions options) : impl_(std::make_unique<Impl>(api, std::move(options))) {}
@@ -301,6 +502,13 @@ HttpServer::HttpServer(Api& api, ServerOptions options) : impl_(std::make_unique
 HttpServer::~HttpServer() { Stop(); }
 
 Result<uint16_t> HttpServer::Start() {
+    for (const std::string& origin : impl_->options.allowed_origins) {
+        const size_t host = origin.rfind("http://", 0) == 0 ? 7 : origin.rfind("https://", 0) == 0 ? 8 : 0;
+        if (host == 0 || origin.size() == host || origin.find('/', host) != std::string::npos) {
+            return InvalidArgument("--allow-origin",
+                                   "'" + origin + "' is not an origin (scheme://host[:port], no path)");
+        }
+    }
     if (impl_->options.access_log == "-") {
         impl_->log = stderr;
     } else if (!impl_->options.access_log.empty() && impl_->log == nullptr) {
@@ -311,6 +519,7 @@ Result<uint16_t> HttpServer::Start() {
         std::setvbuf(impl_->log, nullptr, _IOLBF, 0);
         impl_->own_log = true;
     }
+    impl_->shared.log = impl_->log;
     const auto port = Listen(impl_->acceptor, impl_->options.address, impl_->options.port);
     if (!port.ok()) return port.error();
     impl_->Accept();
@@ -348,6 +557,9 @@ void HttpServer::Publish(std::string frame) {
     }
     for (auto& s : live) s->Send(shared);
 }
+
+size_t HttpServer::Connections() const { return impl_->registry.Size(); }
+size_t HttpServer::MaxConnections() const { return impl_->cap; }
 
 size_t HttpServer::Clients() const {
     std::lock_guard lock(impl_->live.mu);

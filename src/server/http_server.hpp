@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/error.hpp"
 #include "server/api.hpp"
@@ -18,6 +19,13 @@ struct ServerOptions {
     /// One line per request (time, request id, client, method, target, status, bytes, ms): "-" for stderr, a
     /// file to append to, or "" for none.
     std::string access_log = "-";
+    /// Open connections at most (HTTP and WebSocket). 0: from the process's file-descriptor limit, less a reserve
+    /// for the store, the broker and the log. At the cap the oldest idle keep-alive connection is closed to make
+    /// room; with none idle a new connection gets 503 and is closed.
+    size_t max_connections = 0;
+    /// Origins (scheme://host[:port]) besides the served host that may open the live feed, and that CORS answers.
+    /// Empty: the feed takes only its own page's origin (or a client that sends none) and CORS is off.
+    std::vector<std::string> allowed_origins;
 };
 
 /// The one HTTP stack: HTTP/1.1 with keep-alive on Boost.Beast, one strand per connection, `threads` io threads.
@@ -42,6 +50,9 @@ public:
     /// Sends a frame to every WebSocket client of /ws; one that connects later gets the newest frame first.
     void Publish(std::string frame);
     size_t Clients() const;
+    /// Open connections now, and the cap they are held under.
+    size_t Connections() const;
+    size_t MaxConnections() const;
 
 private:
     struct Impl;
