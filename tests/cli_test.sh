@@ -118,4 +118,30 @@ db = sqlite3.connect(sys.argv[2])
 assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
 PY
 
+# A replay killed with -9 and run again adds no report twice and says how many rows it skipped (issue 13, 12).
+python3 - "$tmp/long.csv" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("SRNumber,CreatedDate,ClosedDate,RequestType,Latitude,Longitude\n")
+    for i in range(3000):
+        m = i  # a report a minute: 50 hours of data
+        f.write(f"{i},2020-01-{1 + m // 1440:02d} {m // 60 % 24:02d}:{m % 60:02d}:00,,Bulky Items,"
+                f"{34.0 + (i % 40) * 0.01},{-118.2 + (i % 7) * 0.0001}\n")
+PY
+"$bin" incidents replay "$tmp/long.csv" --db "$tmp/replay.db" --speedup 36000 --batch 50 >/dev/null 2>&1 &
+pid=$!
+sleep 2
+kill -9 $pid
+wait $pid 2>/dev/null
+"$bin" incidents replay "$tmp/long.csv" --db "$tmp/replay.db" --json >"$tmp/resumed.json" 2>&1
+python3 - "$tmp/resumed.json" "$tmp/replay.db" <<'PY' || { echo "FAIL: replay resumed after kill -9"; fail=1; }
+import json, sqlite3, sys
+r = json.load(open(sys.argv[1]))
+stored = sqlite3.connect(sys.argv[2]).execute("select count(*), count(distinct idem_key) from reports").fetchone()
+print(f"replay resumed: skipped {r['rows_skipped']}, added {r['reports']}, stored {stored}")
+assert 0 < r["rows_skipped"] < 3000, r
+assert r["rows_skipped"] + r["reports"] == 3000, r
+assert stored == (3000, 3000), stored
+PY
+
 exit $fail

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
@@ -250,6 +251,8 @@ int Replay(const ReplayArgs& args) {
     if (!store.ok()) return ReportError(store.error(), args.json);
     incident::EngineOptions options;
     options.origin = *origin;
+    // A replay run again must recognise every row an earlier run stored, however long the export spans.
+    options.idempotency_window_ms = std::numeric_limits<incident::TimeMs>::max() / 4;
     auto engine = incident::IncidentEngine::Open(std::move(store).value(), *taxonomy, options);
     if (!engine.ok()) return ReportError(engine.error(), args.json);
     incident::ReplayOptions replay;
@@ -265,6 +268,7 @@ int Replay(const ReplayArgs& args) {
             {"format", r.format},
             {"rows", r.rows},
             {"reports", r.reports},
+            {"rows_skipped", r.rows_skipped},
             {"rows_rejected", r.rows_rejected},
             {"rejected_examples", r.rejected_examples},
             {"cases", r.cases},
@@ -307,10 +311,11 @@ int Replay(const ReplayArgs& args) {
                 r.format.c_str(),
                 r.first_ms ? core::FormatTimestamp(r.first_ms).c_str() : "-",
                 r.last_ms ? core::FormatTimestamp(r.last_ms).c_str() : "-");
-    std::printf("rows            %lld, reports %lld, rejected %lld\n",
+    std::printf("rows            %lld, reports %lld, rejected %lld, skipped %lld (stored by an earlier run)\n",
                 static_cast<long long>(r.rows),
                 static_cast<long long>(r.reports),
-                static_cast<long long>(r.rows_rejected));
+                static_cast<long long>(r.rows_rejected),
+                static_cast<long long>(r.rows_skipped));
     for (const auto& e : r.rejected_examples) std::printf("  rejected: %s\n", e.c_str());
     std::printf("cases           %lld (duplicates merged: %lld)\n",
                 static_cast<long long>(r.cases),

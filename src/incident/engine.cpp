@@ -127,6 +127,41 @@ Status IncidentEngine::Reload() {
     return {};
 }
 
+Status IncidentEngine::Write(WriteBatch& batch) {
+    if (!holding_) return store_->Commit(batch);
+    for (Report& r : batch.reports) held_.reports.push_back(std::move(r));
+    for (Case& c : batch.cases) {
+        auto [it, fresh] = held_case_.try_emplace(c.id, held_.cases.size());
+        if (fresh) {
+            held_.cases.push_back(std::move(c));
+        } else {
+            held_.cases[it->second] = std::move(c);
+        }
+    }
+    for (Event& e : batch.events) held_.events.push_back(std::move(e));
+    return {};
+}
+
+void IncidentEngine::Hold() {
+    std::lock_guard lock(mu_);
+    holding_ = true;
+}
+
+Status IncidentEngine::Flush() {
+    std::lock_guard lock(mu_);
+    holding_ = false;
+    WriteBatch batch = std::move(held_);
+    held_ = {};
+    held_case_.clear();
+    if (batch.empty()) return {};
+    if (Status s = store_->Commit(batch); !s.ok()) {
+        stale_ = !Reload().ok();
+        changes_.clear();
+        return s;
+    }
+    return {};
+}
+
 Status IncidentEngine::EnsureFresh() {
     if (!stale_) return {};
     CB_TRY(Reload());
@@ -349,7 +384,7 @@ std::vector<Result<Receipt>> IncidentEngine::Ingest(std::vector<Report> reports,
         batch.cases.push_back(c);
         if (id >= first_case && c.deadline_ms > 0) deadlines_.emplace(c.deadline_ms, id);
     }
-    if (Status s = store_->Commit(batch); !s.ok()) {
+    if (Status s = Write(batch); !s.ok()) {
         // Nothing of the batch is durable, so nothing of it may stay in memory: rebuild from the store.
         // If even the reload fails, `stale_` makes every later write retry it first, and fail while it fails.
         stale_ = !Reload().ok();
@@ -381,6 +416,8 @@ Result<Case> IncidentEngine::Apply(CaseId id,
     Case c;
     if (auto it = open_.find(id); it != open_.end()) {
         c = it->second;
+    } else if (auto held = held_case_.find(id); held != held_case_.end()) {
+        c = held_.cases[held->second];  // left the flow in a held write: the store has an older version
     } else {
         CB_TRY_ASSIGN(std::optional<Case> stored, store_->GetCase(id));
         if (!stored) return NotFound("case", "no case " + std::to_string(id));
@@ -430,7 +467,7 @@ Result<Case> IncidentEngine::Apply(CaseId id,
     const bool late = step_deadline_ms > 0 && now > step_deadline_ms;
     batch.cases.push_back(c);
     batch.events.push_back({id, now, actor, action, from, next, note, via});
-    CB_TRY(store_->Commit(batch));
+    CB_TRY(Write(batch));
     if (options_.change_feed) changes_.push_back({id, CaseChange::What::kTransition, next, {}, 1, false, late});
     if (action == Action::kMerge) open_[merge_into] = target;
     if (IsOpen(next)) {
@@ -472,7 +509,7 @@ Result<int> IncidentEngine::Tick(TimeMs now) {
         escalated.push_back(std::move(c));
     }
     if (batch.empty()) return 0;
-    if (Status s = store_->Commit(batch); !s.ok()) {
+    if (Status s = Write(batch); !s.ok()) {
         stale_ = !Reload().ok();
         return s.error();
     }

@@ -103,6 +103,14 @@ public:
                        CaseId merge_into = 0,
                        const std::string& via = {});
 
+    /// Holds the writes of Ingest, Apply and Tick in memory until Flush, which commits them as one transaction:
+    /// for bulk loads (a replay), where a commit per step would dominate. Until the flush nothing held is
+    /// durable, so a bulk load keys its reports (idempotency) to rerun after a crash. A failed flush drops what
+    /// was held and reloads the engine from the store.
+    void Hold();
+    /// Commits what is held (if anything) and stops holding.
+    Status Flush();
+
     /// Escalates every open case whose current deadline has passed (flag, priority up one level, event).
     /// Returns how many were escalated.
     Result<int> Tick(TimeMs now);
@@ -140,6 +148,8 @@ private:
     uint64_t CellKey(size_t category_index, int64_t cx, int64_t cy) const;
     std::string AddressKey(const std::string& category, const std::string& address) const;
     void ForgetOldKeys(TimeMs now);
+    /// Commits `batch`, or adds it to the held batch while holding.
+    Status Write(WriteBatch& batch);
 
     std::unique_ptr<Store> store_;
     const Taxonomy& taxonomy_;
@@ -147,6 +157,9 @@ private:
     core::LocalFrame frame_;
     mutable std::mutex mu_;
     bool stale_ = false;  // a failed commit could not be undone in memory: reload before the next write
+    bool holding_ = false;
+    WriteBatch held_;
+    std::unordered_map<CaseId, size_t> held_case_;  // a case's row in held_.cases (the newest version wins)
     ReportId next_report_ = 1;
     CaseId next_case_ = 1;
 

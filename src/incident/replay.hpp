@@ -11,7 +11,7 @@ namespace citybrain::incident {
 
 struct ReplayOptions {
     double speedup = 0;   // 0 = as fast as possible; X = X seconds of data per wall second
-    size_t batch = 1024;  // reports per intake transaction
+    size_t batch = 1024;  // rows per transaction (reports with their cases' steps)
 };
 
 /// Duplicate detection measured against the weak labels of a 311 export: rows the city closed as "a duplicate
@@ -28,6 +28,7 @@ struct ReplayResult {
     std::string format;  // "nyc311" or "la311"
     int64_t rows = 0;
     int64_t reports = 0;
+    int64_t rows_skipped = 0;  // already in the store from an earlier run (by their idempotency key)
     int64_t rows_rejected = 0;
     std::vector<std::string> rejected_examples;  // the first few, each naming the line and the field
     int64_t cases = 0;

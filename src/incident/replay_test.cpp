@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <numeric>
 
 #include "incident/csv.hpp"
@@ -119,6 +120,91 @@ TEST_F(ReplayTest, BatchingAndPacingDoNotChangeTheOutcome) {
         EXPECT_EQ(r->closed, flat->closed);
         EXPECT_EQ(r->escalated, flat->escalated);
     }
+}
+
+/// A store that dies (every commit fails) after `commits` commits: a replay killed part-way.
+class DyingStore : public Store {
+public:
+    DyingStore(std::unique_ptr<Store> inner, int commits) : inner_(std::move(inner)), left_(commits) {}
+    const char* Kind() const override { return inner_->Kind(); }
+    Status Commit(const WriteBatch& b) override {
+        if (left_-- <= 0) return Error{ErrorCode::kUnavailable, "killed", "test"};
+        return inner_->Commit(b);
+    }
+    Result<Counters> MaxIds() override { return inner_->MaxIds(); }
+    Result<std::vector<Case>> LoadOpenCases() override { return inner_->LoadOpenCases(); }
+    Result<std::vector<KeyEntry>> LoadIdempotencyKeys(TimeMs w) override { return inner_->LoadIdempotencyKeys(w); }
+    Result<std::optional<Case>> GetCase(CaseId id) override { return inner_->GetCase(id); }
+    Result<std::vector<Case>> ListCases(const CaseFilter& f, TimeMs now) override { return inner_->ListCases(f, now); }
+    Result<std::vector<Event>> CaseEvents(CaseId id) override { return inner_->CaseEvents(id); }
+    Result<std::vector<Report>> CaseReports(CaseId id) override { return inner_->CaseReports(id); }
+    Result<std::vector<RequestView>> ListRequests(const RequestFilter& f) override { return inner_->ListRequests(f); }
+    Result<Stats> ComputeStats(TimeMs now) override { return inner_->ComputeStats(now); }
+
+private:
+    std::unique_ptr<Store> inner_;
+    int left_;
+};
+
+// Issue 13, items 12 and 13: a replay commits in batches, and one that dies part-way and runs again adds no
+// report twice, says how many rows it skipped, and ends where an uninterrupted replay ends.
+TEST_F(ReplayTest, ResumesAfterACrashWithoutDuplicates) {
+    const std::string csv = Temp("export.csv");
+    {
+        std::ofstream out(csv);
+        out << "SRNumber,CreatedDate,ClosedDate,RequestType,Latitude,Longitude\n";
+        for (int i = 0; i < 120; ++i) {
+            const int minute = i / 2;
+            out << i << ",2020-01-01 00:" << (minute < 10 ? "0" : "") << minute << ":00,"
+                << (i % 5 == 0 ? "2020-01-01 01:30:00" : "") << ",Bulky Items," << 34.0 + (i % 4) * 0.01 << ","
+                << -118.2 + (i % 7) * 0.00005 << "\n";
+        }
+    }
+    auto origin = CsvOrigin(csv);
+    ASSERT_TRUE(origin.ok());
+    EngineOptions options;
+    options.origin = *origin;
+    options.idempotency_window_ms = std::numeric_limits<TimeMs>::max() / 4;  // as the replay command sets it
+    ReplayOptions replay;
+    replay.batch = 10;
+    const auto run = [&](const std::string& db, int commits_before_death) -> Result<ReplayResult> {
+        std::unique_ptr<Store> store = std::move(OpenSqliteStore(db)).value();
+        if (commits_before_death >= 0) store = std::make_unique<DyingStore>(std::move(store), commits_before_death);
+        auto engine = IncidentEngine::Open(std::move(store), Taxonomy::Default(), options);
+        if (!engine.ok()) return engine.error();
+        return ReplayCsv(csv, **engine, replay);
+    };
+    const auto stored = [&](const std::string& db) {
+        return std::move(std::move(OpenSqliteStore(db)).value()->ComputeStats(0)).value();
+    };
+    const std::string clean_db = Temp("clean.db");
+    auto clean = run(clean_db, -1);
+    ASSERT_TRUE(clean.ok()) << clean.error().ToString();
+    const Stats want = stored(clean_db);
+    EXPECT_EQ(want.reports, 120);
+
+    const std::string db = Temp("resumed.db");
+    auto died = run(db, 4);
+    ASSERT_FALSE(died.ok());
+    const int64_t before = stored(db).reports;
+    EXPECT_GT(before, 0);
+    EXPECT_LT(before, 120);
+    EXPECT_EQ(before % 10, 0) << "a commit holds whole batches of rows";
+    auto resumed = run(db, -1);
+    ASSERT_TRUE(resumed.ok()) << resumed.error().ToString();
+    EXPECT_EQ(resumed->rows_skipped, before);
+    EXPECT_EQ(resumed->reports, 120 - before);
+    const Stats got = stored(db);
+    EXPECT_EQ(got.reports, want.reports);
+    EXPECT_EQ(got.duplicates, want.duplicates);
+    EXPECT_EQ(got.cases, want.cases);
+    EXPECT_EQ(got.cases_per_status, want.cases_per_status);
+    // And a third run finds everything there.
+    auto again = run(db, -1);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->rows_skipped, 120);
+    EXPECT_EQ(again->reports, 0);
+    EXPECT_EQ(stored(db).reports, 120);
 }
 
 TEST_F(ReplayTest, MissingColumnsAreNamed) {
