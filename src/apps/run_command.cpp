@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "apps/commands.hpp"
+#include "core/pace.hpp"
 #include "district/brain.hpp"
 #include "district/default_district.hpp"
 #include "incident/engine.hpp"
@@ -266,20 +267,14 @@ int Run(const RunArgs& args) {
     };
 
     const auto loop_start = Clock::now();
+    const core::Pacer pacer(speedup);
     auto last_frame = loop_start, last_status = loop_start;
     const bool status_line = !args.json && isatty(fileno(stderr));
     while (!brain.Finished() && !g_stop.load()) {
         if (Status s = brain.Step(); !s.ok()) return ReportError(s.error(), args.json);
         const auto now = Clock::now();
-        if (speedup > 0) {
-            // Pace: simulated time may not run ahead of wall time × speed-up. Sleep until it no longer does (in
-            // short naps, so that Ctrl-C and the frames stay prompt).
-            for (;;) {
-                const double ahead = brain.Now() / speedup - Seconds(Clock::now() - loop_start);
-                if (ahead <= 0 || g_stop.load()) break;
-                std::this_thread::sleep_for(std::chrono::duration<double>(std::min(ahead, 0.05)));
-            }
-        }
+        // Simulated time may not run ahead of wall time × speed-up (naps short enough for Ctrl-C to be prompt).
+        pacer.WaitFor(brain.Now(), [] { return g_stop.load(); });
         if (live && now - last_frame >= std::chrono::milliseconds(200)) {
             poll_baseline();
             publish(false, brain.Now() / std::max(1e-9, Seconds(now - loop_start)));
