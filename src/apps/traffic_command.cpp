@@ -78,6 +78,14 @@ Result<Scenario> LoadScenario(const TrafficArgs& args) {
     CB_TRY_ASSIGN(s.net, io::LoadRoadnet(args.roadnet));
     CB_TRY_ASSIGN(s.demand, io::LoadFlows(args.flow, s.net));
     s.source = args.flow;
+    if (s.demand.single_road_dropped > 0 || s.demand.usual_neg_acc_clamped > 0) {
+        std::fprintf(stderr,
+                     "note: %s: %zu flows with a single-road route dropped (as CityFlow does), %zu flows' usualNegAcc "
+                     "clamped to maxNegAcc\n",
+                     args.flow.c_str(),
+                     s.demand.single_road_dropped,
+                     s.demand.usual_neg_acc_clamped);
+    }
     const auto problems = core::CheckRoutes(s.net, s.demand);
     if (!problems.empty()) {
         const std::string text = core::DescribeRouteProblems(s.net, s.demand, problems);
@@ -133,6 +141,8 @@ nlohmann::json ToJson(const traffic::RunResult& r, const Scenario& s) {
             {"wall_s", r.wall_s},
             {"unroutable", m.unroutable},
             {"rejected_flows", s.rejected_flows},
+            {"single_road_flows_dropped", s.demand.single_road_dropped},
+            {"usual_neg_acc_clamped", s.demand.usual_neg_acc_clamped},
             {"state_hash", r.state_hash}};
 }
 

@@ -43,6 +43,10 @@ struct RouteProblem {
 
 struct Demand {
     std::vector<Flow> flows;
+    /// What loading changed, as CityFlow changes it (reported, never silent): flows whose route names a single
+    /// road (CityFlow drops them), and flows whose usualNegAcc exceeded maxNegAcc (clamped to maxNegAcc).
+    size_t single_road_dropped = 0;
+    size_t usual_neg_acc_clamped = 0;
 };
 
 /// Checks that every route can be driven: each road joins the next through a lane link, and some lane reached

@@ -349,7 +349,12 @@ core::Demand ParseFlowsOrThrow(std::string_view text, const RoadNetwork& net, co
         v.turn_speed_mps = Positive(NumberOr(jv, "turnSpeed", vpath, v.turn_speed_mps), Join(vpath, "turnSpeed"));
         v.yield_distance_m =
             NonNegative(NumberOr(jv, "yieldDistance", vpath, v.yield_distance_m), Join(vpath, "yieldDistance"));
-        if (v.usual_neg_acc > v.max_neg_acc) Fail(Join(vpath, "usualNegAcc"), "must not exceed maxNegAcc");
+        if (v.usual_neg_acc > v.max_neg_acc) {
+            // Real exports carry this (two Shenzhen flow files); one vehicle type's slip is no reason to refuse a
+            // city's whole demand. A driver never brakes harder as a habit than the car can.
+            v.usual_neg_acc = v.max_neg_acc;
+            ++demand.usual_neg_acc_clamped;
+        }
         const json& jroute = Array(jf, "route", path);
         if (jroute.empty()) Fail(Join(path, "route"), "must name at least one road");
         for (size_t r = 0; r < jroute.size(); ++r) {
@@ -363,6 +368,12 @@ core::Demand ParseFlowsOrThrow(std::string_view text, const RoadNetwork& net, co
         flow.start_s = NonNegative(NumberOr(jf, "startTime", path, 0), Join(path, "startTime"));
         flow.end_s = NumberOr(jf, "endTime", path, -1);
         if (flow.end_s >= 0 && flow.end_s < flow.start_s) Fail(Join(path, "endTime"), "is before startTime");
+        if (flow.route.size() == 1) {
+            // CityFlow routes a flow between its first and last road and finds no trip in a single road: it
+            // never runs such a flow. Dropped (and counted) so that travel times compare like with like.
+            ++demand.single_road_dropped;
+            continue;
+        }
         demand.flows.push_back(std::move(flow));
     }
     return demand;

@@ -130,6 +130,27 @@ TEST(Flow, ErrorsNameThePath) {
     EXPECT_EQ(problems[0].message, "road 'w_in' does not connect to 'n_out'");
 }
 
+// Issue 13, items 19 and 20: what real exports carry is loaded as CityFlow loads it, and counted.
+TEST(Flow, ClampsUsualDecelerationAndDropsSingleRoadRoutes) {
+    auto net = testing::LoadTinyNet();
+    const std::string ok =
+        R"({"length":5,"width":2,"maxPosAcc":2,"maxNegAcc":4.5,"usualPosAcc":2,"usualNegAcc":4.5,"minGap":2.5,"maxSpeed":11,"headwayTime":2})";
+    const std::string harsh =
+        R"({"length":5,"width":2,"maxPosAcc":2,"maxNegAcc":4.5,"usualPosAcc":2,"usualNegAcc":6,"minGap":2.5,"maxSpeed":11,"headwayTime":2})";
+    auto d = ParseFlows("[{\"vehicle\":" + harsh + ",\"route\":[\"w_in\",\"e_out\"],\"interval\":5}," +
+                            "{\"vehicle\":" + ok + ",\"route\":[\"w_in\"],\"interval\":5}," + "{\"vehicle\":" + ok +
+                            ",\"route\":[\"s_in\",\"n_out\"],\"interval\":5}]",
+                        net,
+                        "flow.json");
+    ASSERT_TRUE(d.ok()) << d.error().ToString();
+    EXPECT_EQ(d->usual_neg_acc_clamped, 1u);
+    EXPECT_DOUBLE_EQ(d->flows[0].vehicle.usual_neg_acc, 4.5);
+    EXPECT_EQ(d->single_road_dropped, 1u);
+    ASSERT_EQ(d->flows.size(), 2u);
+    EXPECT_EQ(d->flows[1].id, "flow_2");  // ids keep the file's positions
+    EXPECT_TRUE(core::CheckRoutes(net, *d).empty());
+}
+
 TEST(Writer, GeneratedGridRoundTrips) {
     core::GridSpec spec;
     spec.rows = 2;

@@ -39,7 +39,12 @@ TEST_P(RealData, LoadsRoutesAreValidAndMaxPressureBeatsFixed) {
     auto fixed = RunScenario(*net, *demand, o);
     o.controller = "maxpressure";
     auto mp = RunScenario(*net, *demand, o);
-    ASSERT_TRUE(fixed.ok() && mp.ok());
+    o.controller = "own-plan";
+    o.yellow_s = 0;  // the roadnet's plan carries its own clearance
+    auto own = RunScenario(*net, *demand, o);
+    ASSERT_TRUE(fixed.ok() && mp.ok() && own.ok());
+    // Issue 13, item 21: max-pressure over its default phase set never does worse than the roadnet's own plan.
+    EXPECT_LT(mp->metrics.att_s, own->metrics.att_s);
     EXPECT_EQ(mp->metrics.spawned, static_cast<int64_t>(demand->flows.size()));
     EXPECT_LT(mp->metrics.att_s, fixed->metrics.att_s);
     EXPECT_GT(mp->metrics.throughput, mp->metrics.spawned / 2);

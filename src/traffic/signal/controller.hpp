@@ -52,7 +52,9 @@ Result<std::unique_ptr<SignalController>> MakeController(const std::string& name
 /// The roadnet's clearance phase: a phase whose movements are permitted in every other phase too (CityFlow's
 /// phase 0, right turns only). -1 when there is none.
 int32_t ClearancePhase(const core::Intersection& node);
-/// The phases a controller may choose: all but the clearance phase. `requested` (if non-empty) filters them.
+/// The phases a controller may choose: all but the clearance phase and phases dominated by another (every movement
+/// they permit, beyond the clearance phase's, another phase permits too; of equal phases the first stays).
+/// `requested` (if non-empty) replaces them.
 std::vector<int32_t> ControlPhases(const core::Intersection& node, const std::vector<int32_t>& requested);
 /// A cycle serving every movement once: control phases in order, each kept if it permits a movement the ones
 /// before did not (CityFlow's 8-phase layouts reduce to phases 1-4).

@@ -334,13 +334,37 @@ int32_t ClearancePhase(const Intersection& node) {
     return -1;
 }
 
-std::vector<int32_t> ControlPhases(const Intersection& node, const std::vector<int32_t>& requested) {
-    if (!requested.empty()) return requested;
-    const int32_t clearance = ClearancePhase(node);
+namespace {
+
+/// Every phase but the clearance phase and empty ones, in the roadnet's order.
+std::vector<int32_t> NonClearancePhases(const Intersection& node, int32_t clearance) {
     std::vector<int32_t> out;
     for (size_t p = 0; p < node.phases.size(); ++p) {
         if (static_cast<int32_t>(p) != clearance && !node.phases[p].road_links.empty())
             out.push_back(static_cast<int32_t>(p));
+    }
+    return out;
+}
+
+}  // namespace
+
+std::vector<int32_t> ControlPhases(const Intersection& node, const std::vector<int32_t>& requested) {
+    if (!requested.empty()) return requested;
+    const int32_t clearance = ClearancePhase(node);
+    const uint64_t always = clearance >= 0 ? Mask(node.phases[clearance]) : 0;
+    const std::vector<int32_t> candidates = NonClearancePhases(node, clearance);
+    // A phase that permits only movements another phase permits too is dominated: it serves less, and choosing
+    // it can only leave a queue waiting that the other would serve. Of two equal phases the first is kept.
+    std::vector<int32_t> out;
+    for (size_t i = 0; i < candidates.size(); ++i) {
+        const uint64_t m = Mask(node.phases[candidates[i]]) & ~always;
+        bool dominated = false;
+        for (size_t j = 0; j < candidates.size() && !dominated; ++j) {
+            if (j == i) continue;
+            const uint64_t other = Mask(node.phases[candidates[j]]) & ~always;
+            dominated = (m & other) == m && (other != m || j < i);
+        }
+        if (!dominated) out.push_back(candidates[i]);
     }
     return out;
 }
@@ -350,7 +374,7 @@ std::vector<int32_t> CoveringCycle(const Intersection& node, const std::vector<i
     const int32_t clearance = ClearancePhase(node);
     uint64_t covered = clearance >= 0 ? Mask(node.phases[clearance]) : 0;
     std::vector<int32_t> out;
-    for (int32_t p : ControlPhases(node, {})) {
+    for (int32_t p : NonClearancePhases(node, clearance)) {
         const uint64_t m = Mask(node.phases[p]);
         if ((m & ~covered) != 0) {
             out.push_back(p);

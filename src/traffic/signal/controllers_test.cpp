@@ -26,7 +26,16 @@ TEST(PhaseSets, ClearanceAndCoveringCycle) {
         eight.phases.push_back(p);
     }
     EXPECT_EQ(CoveringCycle(eight, {}), (std::vector<int32_t>{1, 2, 3, 4}));
-    EXPECT_EQ(ControlPhases(eight, {}).size(), 8u);
+    // Phases 5-8 each hold two of phases 1-4: those are dominated, and max-pressure chooses among 5-8.
+    EXPECT_EQ(ControlPhases(eight, {}), (std::vector<int32_t>{5, 6, 7, 8}));
+    // Issue 13, item 21: a phase that is another's subset (or its copy) is not offered.
+    core::Intersection dup = node;
+    dup.phases.push_back(node.phases[2]);  // a copy of phase 2
+    core::Phase part = node.phases[3];
+    part.road_links.resize(1);
+    dup.phases.push_back(part);  // one movement of phase 3
+    EXPECT_EQ(ControlPhases(dup, {}), (std::vector<int32_t>{1, 2, 3, 4}));
+    EXPECT_EQ(ControlPhases(dup, {6, 1}), (std::vector<int32_t>{6, 1}));
 }
 
 TEST(Factory, UnknownControllerAndMissingPhase) {
