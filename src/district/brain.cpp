@@ -171,6 +171,11 @@ Result<std::unique_ptr<Brain>> Brain::Create(const District& district,
         brain->messages_located_.fetch_add(1, std::memory_order_relaxed);
         return true;
     };
+    // A camera or a sensor reports coordinates: the case gets the place's name (a junction, a landmark, a street).
+    engine_options.name_place = [brain](incident::Report& r) {
+        const auto place = brain->gazetteer_.Nearest(brain->district_.frame.ToLocal(*r.lat, *r.lon));
+        if (place) r.address = place->name;
+    };
     // Danger words raise the priority the category gives (a missing manhole cover near children, …).
     engine_options.assess = [](const incident::Report& r, int priority) {
         return r.source == incident::Source::kCitizen ? nlp::AssessUrgency(r.description, priority).priority : priority;

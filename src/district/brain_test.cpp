@@ -68,6 +68,40 @@ TEST(Brain, DefaultDistrictFilesDispatchesAndClosesCases) {
     EXPECT_GT(r["att_adaptive_s"].get<double>(), 0.0);
 }
 
+// Issue 14: every case says where it is as a person would (a junction, a landmark, a street), never by an id.
+TEST(Brain, CasesCarryPlaceNames) {
+    DistrictSpec spec;
+    spec.demand.duration_s = 1800;
+    spec.demand.peak_at_s = 900;
+    auto d = MakeDistrict(spec, 5);
+    ASSERT_TRUE(d.ok());
+    BrainOptions o;
+    o.seed = 5;
+    o.sim_hours = 0.5;
+    o.db_path = TempDb("places");
+    auto brain = Brain::Create(*d, o);
+    ASSERT_TRUE(brain.ok()) << brain.error().ToString();
+    while (!(*brain)->Finished()) ASSERT_TRUE((*brain)->Step().ok());
+    const auto frame = (*brain)->Frame(false);
+    int devices = 0, junctions = 0;
+    for (const auto& c : frame["cases"]) {
+        ASSERT_TRUE(c["place"].is_string()) << c.dump();
+        const std::string place = c["place"];
+        EXPECT_EQ(place.find("intersection_"), std::string::npos) << place;
+        EXPECT_FALSE(c["department_name"].get<std::string>().empty());
+        junctions += place.find("交叉口") != std::string::npos ? 1 : 0;
+        if (c["source"] == "camera" || c["source"] == "sensor") {
+            ++devices;
+            // A kerb between junctions is named by its street or a landmark beside it, not by the district.
+            EXPECT_NE(place, "龙岗区") << c.dump();
+        }
+    }
+    EXPECT_GT(devices, 0);
+    EXPECT_GT(junctions, 0);
+    brain->reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(o.db_path + suffix);
+}
+
 TEST(Brain, TooFewUnitsMissDeadlines) {
     // One crew against many vendors: cases wait past the 30 minutes allowed for dispatch, and the measure says so.
     DistrictSpec spec;

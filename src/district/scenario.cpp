@@ -166,8 +166,8 @@ void Scenario::Advance(double t, std::vector<incident::Report>& out) {
             r.lat = lat;
             r.lon = lon;
             r.category = "street_vending";
-            r.description =
-                "视频识别：占道经营（摄像头 " + d_.net.intersections[static_cast<size_t>(d_.cameras[c].node)].id + "）";
+            // Which camera saw it; where it is, the brain names from the map (a junction, not a node id).
+            r.description = "视频识别：占道经营（" + std::to_string(c + 1) + " 号摄像头）";
             r.confidence = 0.9;
             r.idempotency_key = "cam" + std::to_string(c) + "-vendor" + std::to_string(v);
             r.external_id = r.idempotency_key;

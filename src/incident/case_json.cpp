@@ -13,15 +13,19 @@ json Time(TimeMs t) { return t > 0 ? json(core::FormatTimestamp(t)) : json(nullp
 
 json CaseJson(const Case& c, const Taxonomy& taxonomy, TimeMs now) {
     const Category* cat = taxonomy.Find(c.category);
+    const Department* dep = taxonomy.FindDepartment(c.department);
     return {{"id", c.id},
             {"category", c.category},
             {"category_name", cat ? cat->name : c.category},
             {"department", c.department},
+            {"department_name", dep ? dep->name : c.department},
             {"priority", c.priority},
             {"status", StatusName(c.status)},
             {"lat", c.lat ? json(*c.lat) : json(nullptr)},
             {"long", c.lon ? json(*c.lon) : json(nullptr)},
             {"address", c.address},
+            // Where, as a person says it: the junction, landmark or street (never a device's id).
+            {"place", c.address.empty() ? json(nullptr) : json(c.address)},
             {"grid_cell", c.grid_cell},
             {"description", c.description},
             {"created", Time(c.created_ms)},

@@ -293,6 +293,7 @@ std::vector<Result<Receipt>> IncidentEngine::Ingest(std::vector<Report> reports,
     const size_t first_change = changes_.size();
     for (Report& r : reports) {
         if (!r.lat && !r.lon && options_.locate) options_.locate(r);
+        if (r.lat && r.lon && r.address.empty() && options_.name_place) options_.name_place(r);
         if (Status s = ValidateReport(r, taxonomy_); !s.ok()) {
             out.emplace_back(s.error());
             continue;

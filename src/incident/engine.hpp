@@ -43,6 +43,9 @@ struct EngineOptions {
     /// sets lat, lon and the address (the place's name); false when it cannot. Runs before validation, so a message
     /// that names a known place needs no address of its own. (The gazetteer of `src/nlp` plugs in here.)
     std::function<bool(Report&)> locate;
+    /// Names the place of a report that has coordinates but no address (a camera's or a sensor's): sets the
+    /// address to a junction, landmark or street name, so that a case never shows only a device's id.
+    std::function<void(Report&)> name_place;
     /// The priority of a new case from its first report, given the category's: danger words in a citizen's text
     /// raise it (a missing manhole cover near a school). Unset, the category's priority stands.
     std::function<int(const Report&, int category_priority)> assess;

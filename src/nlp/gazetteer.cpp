@@ -93,4 +93,35 @@ std::optional<Gazetteer::Place> Gazetteer::Locate(std::string_view text) const {
     return Place{*kept.front().name, false, {s.sx / static_cast<double>(s.n), s.sy / static_cast<double>(s.n)}};
 }
 
+std::optional<Gazetteer::Place> Gazetteer::Nearest(core::Point p, double junction_m, double near_m) const {
+    const auto d2 = [&](core::Point q) { return (q.x - p.x) * (q.x - p.x) + (q.y - p.y) * (q.y - p.y); };
+    std::optional<Place> best;
+    double best_d = junction_m * junction_m;
+    for (const auto& [names, at] : junctions_) {
+        if (const double d = d2(at); d <= best_d) {
+            best_d = d;
+            best = Place{names.first + "与" + names.second + "交叉口", true, at};
+        }
+    }
+    if (best) return best;
+    best_d = near_m * near_m;
+    for (const auto& [name, at] : landmarks_) {
+        if (const double d = d2(at); d <= best_d) {
+            best_d = d;
+            best = Place{name + "附近", false, at, true};
+        }
+    }
+    if (best) return best;
+    best_d = near_m * near_m;
+    for (const auto& [name, street] : streets_) {
+        for (const core::Point& q : street.points) {
+            if (const double d = d2(q); d <= best_d) {
+                best_d = d;
+                best = Place{name, false, q};
+            }
+        }
+    }
+    return best;
+}
+
 }  // namespace citybrain::nlp

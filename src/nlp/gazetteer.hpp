@@ -35,6 +35,9 @@ public:
     };
     /// A junction of two streets named in the text wins; then a landmark (the longest named); then one street.
     std::optional<Place> Locate(std::string_view text) const;
+    /// The name for a point, as a person would give it: the nearest junction within `junction_m`; else the
+    /// nearest landmark within `near_m` ("龙城小学附近"); else the nearest street within `near_m`. None further out.
+    std::optional<Place> Nearest(core::Point p, double junction_m = 60, double near_m = 80) const;
     size_t streets() const { return streets_.size(); }
     size_t junctions() const { return junctions_.size(); }
     size_t landmarks() const { return landmarks_.size(); }

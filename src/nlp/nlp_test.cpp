@@ -155,6 +155,20 @@ TEST(Urgency, DangerWordsAndVulnerablePeople) {
     EXPECT_EQ(AssessUrgency("楼道起火冒烟", 4).priority, 1);
 }
 
+// Issue 14: a point gets the name a person would give it, never an internal id.
+TEST(Gazetteer, NearestNamesAPoint) {
+    Gazetteer g;
+    for (int x = 0; x <= 400; x += 20) g.AddStreetPoint("深南大道", {double(x), 0});
+    for (int y = -200; y <= 200; y += 20) g.AddStreetPoint("金田路", {200, double(y)});
+    g.AddJunction("深南大道", "金田路", {200, 0});
+    g.AddLandmark("福田医院", {0, 150});
+    EXPECT_EQ(g.Nearest({210, 15})->name, "深南大道与金田路交叉口");
+    EXPECT_TRUE(g.Nearest({210, 15})->junction);
+    EXPECT_EQ(g.Nearest({10, 140})->name, "福田医院附近");
+    EXPECT_EQ(g.Nearest({330, 30})->name, "深南大道");
+    EXPECT_FALSE(g.Nearest({1000, 1000}).has_value());
+}
+
 TEST(Gazetteer, JunctionsStreetsAndLongestNames) {
     Gazetteer g;
     g.AddStreetPoint("深南大道", {0, 0});
