@@ -140,6 +140,9 @@ int Serve(const ServeArgs& args) {
     options.max_connections = args.max_connections;
     const bool no_keys = keys->empty();
     const size_t key_count = keys->size();
+    // With a brain, the console gets an operator's key of its own for this run, handed over in its address.
+    const std::string console_key =
+        brain ? keys->AddSessionKey("console", server::kRoleOperator | server::kRoleReport) : std::string();
     server::Api api(
         engine, intake, std::move(keys).value(), "http://" + args.address + ":" + std::to_string(args.port), clock);
     server::HttpServer http(api, options);
@@ -163,12 +166,14 @@ int Serve(const ServeArgs& args) {
                      "citybrain serve: no API keys (CITYBRAIN_API_KEYS or --keys-file): every POST is refused\n");
     }
     if (brain) {
-        std::fprintf(stderr,
-                     "citybrain serve: the brain dispatches %zu units over MQTT at %s; console at http://%s:%u/\n",
-                     district.units.size(),
-                     args.mqtt.c_str(),
-                     args.address.c_str(),
-                     static_cast<unsigned>(*port));
+        std::fprintf(
+            stderr,
+            "citybrain serve: the brain dispatches %zu units over MQTT at %s; console at http://%s:%u/#key=%s\n",
+            district.units.size(),
+            args.mqtt.c_str(),
+            args.address.c_str(),
+            static_cast<unsigned>(*port),
+            console_key.c_str());
     }
     std::atomic<bool> stopping{false};
     std::atomic<bool> failed{false};

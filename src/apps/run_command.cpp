@@ -174,6 +174,9 @@ int Run(const RunArgs& args) {
     if (!args.no_serve) {
         auto keys = server::ApiKeys::Load(std::getenv("CITYBRAIN_API_KEYS"), args.keys_file);
         if (!keys.ok()) return ReportError(keys.error(), args.json);
+        // The console's own key for this run: an operator's, handed over in the address's fragment (which the
+        // browser never sends), so that the page reads cases and acts through the same authenticated API.
+        const std::string console_key = keys->AddSessionKey("console", server::kRoleOperator | server::kRoleReport);
         const auto clock = [&brain] { return brain.ClockMs(); };
         intake = std::make_unique<incident::IntakeQueue>(brain.engine(), 4096, clock);
         server::ServerOptions server_options;
@@ -197,9 +200,10 @@ int Run(const RunArgs& args) {
         }
         io = std::thread([server = live.get()] { server->Run(); });
         std::fprintf(stderr,
-                     "citybrain run: dashboard at http://127.0.0.1:%u/, Open311 at /open311/v2/, cases at /api/v1/ "
-                     "(%.2f s after start)\n",
+                     "citybrain run: dashboard at http://127.0.0.1:%u/#key=%s, Open311 at /open311/v2/, cases at "
+                     "/api/v1/ (%.2f s after start)\n",
                      static_cast<unsigned>(*port),
+                     console_key.c_str(),
                      Seconds(Clock::now() - start));
     }
     // Stops the server before the brain (and its engine) go: no request may reach a destroyed engine.

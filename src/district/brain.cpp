@@ -531,8 +531,13 @@ std::string Brain::NetworkJson() const {
     }
     nlohmann::json nodes = nlohmann::json::array();
     for (const auto& in : net.intersections) {
-        nodes.push_back(
-            {{"id", in.id}, {"x", in.point.x}, {"y", in.point.y}, {"signal", !in.is_virtual && !in.phases.empty()}});
+        // The console labels and explains a junction by its streets' names, never by its id.
+        const auto place = gazetteer_.Nearest(in.point, 40, 0);
+        nodes.push_back({{"id", in.id},
+                         {"name", place && place->junction ? place->name : std::string()},
+                         {"x", in.point.x},
+                         {"y", in.point.y},
+                         {"signal", !in.is_virtual && !in.phases.empty()}});
     }
     nlohmann::json cameras = nlohmann::json::array(), low = nlohmann::json::array(), depots = nlohmann::json::array();
     for (const auto& c : district_.cameras) cameras.push_back({c.at.x, c.at.y});
@@ -546,6 +551,8 @@ std::string Brain::NetworkJson() const {
     for (const auto& l : district_.landmarks) landmarks.push_back({l.name, l.at.x, l.at.y});
     nlohmann::json categories = nlohmann::json::object();
     for (const auto& c : engine_->taxonomy().categories()) categories[c.code] = {{"name", c.name}, {"en", c.name_en}};
+    nlohmann::json departments = nlohmann::json::object();
+    for (const auto& d : engine_->taxonomy().departments()) departments[d.code] = {{"name", d.name}, {"en", d.name_en}};
     nlohmann::json units = nlohmann::json::array();
     for (const auto& u : units_) units.push_back({{"name", u.name}, {"kind", dispatch::UnitKindName(u.kind)}});
     return nlohmann::json{{"bounds", {minx, miny, maxx, maxy}},
@@ -557,6 +564,7 @@ std::string Brain::NetworkJson() const {
                           {"landmarks", std::move(landmarks)},
                           {"units", std::move(units)},
                           {"categories", std::move(categories)},
+                          {"departments", std::move(departments)},
                           {"duration_s", Duration()},
                           {"epoch_ms", options_.epoch_ms}}
         .dump();

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
 
 #include "core/utf8.hpp"
@@ -982,6 +983,22 @@ Result<ApiKeys> ApiKeys::Load(const char* env_value, const std::string& file) {
         }
     }
     return keys;
+}
+
+std::string ApiKeys::AddSessionKey(const std::string& name, unsigned roles) {
+    std::random_device entropy;  // the kernel's getrandom on Linux
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string key;
+    for (int i = 0; i < 4; ++i) {
+        uint32_t word = entropy();
+        for (int k = 0; k < 8; ++k, word >>= 4) key += kHex[word & 15];
+    }
+    std::string unique = name;
+    for (int n = 2; std::any_of(keys_.begin(), keys_.end(), [&](const ApiKey& k) { return k.name == unique; }); ++n) {
+        unique = name + "-" + std::to_string(n);
+    }
+    keys_.push_back({key, unique, roles});
+    return key;
 }
 
 const ApiKey* ApiKeys::Find(const std::string& key) const {

@@ -63,6 +63,9 @@ struct ApiKey {
 class ApiKeys {
 public:
     static Result<ApiKeys> Load(const char* env_value, const std::string& file);
+    /// A fresh random key (32 hex digits from the system's entropy) named `name` with `roles`, added to the set:
+    /// the console's key for this run, handed to the operator in the console's address. Returns the key.
+    std::string AddSessionKey(const std::string& name, unsigned roles);
     bool empty() const { return keys_.empty(); }
     /// The key, or null. Compares against every key in time independent of where a difference lies.
     const ApiKey* Find(const std::string& key) const;

@@ -86,6 +86,22 @@ TEST(ApiKeys, FileLinesCarryNamesAndRoles) {
     std::filesystem::remove(path);
 }
 
+// The console's key for a run: random, found like any other, and never taking a configured key's name.
+TEST(ApiKeys, SessionKeysAreRandomAndNamedApart) {
+    auto keys = ApiKeys::Load(nullptr, "");
+    ASSERT_TRUE(keys.ok());
+    const std::string a = keys->AddSessionKey("console", kRoleOperator);
+    const std::string b = keys->AddSessionKey("console", kRoleOperator | kRoleReport);
+    EXPECT_EQ(a.size(), 32u);
+    EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos);
+    EXPECT_NE(a, b);
+    ASSERT_NE(keys->Find(a), nullptr);
+    EXPECT_EQ(keys->Find(a)->name, "console");
+    EXPECT_EQ(keys->Find(b)->name, "console-2");
+    EXPECT_FALSE(keys->Find(a)->Has(kRoleReport));
+    EXPECT_TRUE(keys->Find(b)->Has(kRoleReport));
+}
+
 class ApiTest : public ::testing::Test {
 protected:
     void SetUp() override {

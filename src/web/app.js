@@ -1,24 +1,111 @@
-// CityBrain dashboard: draws the district from the network's own geometry and follows the brain over WebSocket.
+// CityBrain operations console: draws the district from the network's own geometry, follows the brain over
+// WebSocket, and reads and acts on cases through the same authenticated API an integrator uses (/api/v1).
 'use strict';
 
-const S = { net: null, frame: null, series: [], selected: null, view: null, frames: 0 };
-window.cbStats = { roadsDrawn: 0, casesDrawn: 0, unitsDrawn: 0, frames: 0 };
+const S = {
+  net: null, frame: null, series: [], selected: null, view: null, frames: 0,
+  zoom: 1, panX: 0, panY: 0, drag: null,
+  lang: localStorage.getItem('cb-lang') || 'zh',
+  key: null, detail: null, detailError: null, detailAt: 0, finished: false, node: null, incoming: [], note: '',
+};
+window.cbStats = { roadsDrawn: 0, casesDrawn: 0, unitsDrawn: 0, frames: 0, scale: 0, attention: 0 };
 
 const $ = (id) => document.getElementById(id);
 const CAT_COLOUR = { street_vending: '#e84393', waterlogging: '#1e7be0' };
 const KIND_COLOUR = { robot_dog: '#ffb020', sanitation_robot: '#27d3c3', crew: '#f5f5f5', drone: '#c0ff40' };
 const OPEN = new Set(['reported', 'filed', 'dispatched', 'handling', 'handled']);
 
+// ---- Language: Chinese by default, English on the switch; statuses in the operator's words. ----------------
+const I18N = {
+  zh: {
+    subtitle: '城运中心 · 区域大脑', live: '实时', offline: '离线', finished: '运行结束', connecting: '连接中',
+    legend_free: '畅通', legend_slow: '缓行', legend_jam: '拥堵', legend_rule: '颜色 = 路段平均车速 / 限速',
+    legend_vendor: '占道经营', legend_water: '积水', legend_other: '其他案件', legend_depot: '驻点',
+    legend_zoom: '滚轮缩放 · 拖动平移 · 双击复位',
+    kind_robot_dog: '机器狗', kind_sanitation_robot: '环卫机器人', kind_crew: '处置队', kind_drone: '无人机',
+    attention: '待处理', kpi_att: '平均行程时间（自适应）', kpi_att_fixed: '平均行程时间（定时）', kpi_vehicles: '在途车辆',
+    kpi_cases: '案件（未结）', kpi_dups: '合并重复', kpi_response: '到场 p50 / p95', kpi_deadline: '按时率',
+    kpi_util: '力量利用率', all_categories: '全部类别', filter_open: '未结', filter_all: '全部', filter_closed: '已结',
+    filter_note: '筛选同时作用于地图', col_category: '类别', col_place: '地点', col_status: '状态', col_dept: '部门',
+    col_reports: '报告', why_review: '待人工研判：机器无法确定类别或地点', why_late: '已超时', why_escalated: '已升级',
+    why_p1: '一级优先，尚未派出力量', act_file: '立案', act_reject: '不予立案', act_close: '核查结案',
+    select_case: '点击案件查看详情。', place: '地点', department: '责任部门', priority: '优先级', deadline: '本环节时限',
+    left: '剩余', overdue_by: '已超时', none: '无', original: '原始内容', timeline: '处置时间线', reply: '回复市民',
+    duplicates: '合并的重复报告', unit: '处置力量', sign_in: '输入操作员密钥以查看详情并处置：', sign_in_button: '登录',
+    operator: '值班员', done_action: '已提交', rain: '降雨', dry: '无雨', water: '低洼点水位', speedup: '倍速',
+    run_finished: '本次运行结束', summary_cases: '案件', summary_closed: '结案', summary_met: '按时率',
+    summary_att: '平均行程时间 自适应 / 定时', summary_reached: '到场次数', junction: '路口', signal_now: '当前信号',
+    light_0: '红', light_1: '黄', light_2: '绿', approach: '进口道', no_signal: '无信号灯', loading: '加载中…',
+    source_camera: '摄像头', source_sensor: '传感器', source_citizen: '市民', source_hotline: '热线',
+    source_robot: '机器人', source_inspector: '巡查员',
+  },
+  en: {
+    subtitle: 'operations centre · district brain', live: 'live', offline: 'offline', finished: 'run finished',
+    connecting: 'connecting', legend_free: 'free flow', legend_slow: 'slow', legend_jam: 'jammed',
+    legend_rule: 'colour = mean speed on the road / its limit', legend_vendor: 'street vending',
+    legend_water: 'waterlogging', legend_other: 'other cases', legend_depot: 'depot',
+    legend_zoom: 'wheel: zoom · drag: pan · double-click: reset', kind_robot_dog: 'robot dog',
+    kind_sanitation_robot: 'sanitation robot', kind_crew: 'crew', kind_drone: 'drone', attention: 'Needs attention',
+    kpi_att: 'travel time, adaptive', kpi_att_fixed: 'travel time, fixed-time', kpi_vehicles: 'vehicles',
+    kpi_cases: 'cases (open)', kpi_dups: 'duplicates merged', kpi_response: 'on site p50 / p95',
+    kpi_deadline: 'deadlines met', kpi_util: 'unit utilisation', all_categories: 'all categories',
+    filter_open: 'open', filter_all: 'all', filter_closed: 'closed', filter_note: 'filters apply to the map too',
+    col_category: 'category', col_place: 'place', col_status: 'status', col_dept: 'department', col_reports: 'reports',
+    why_review: 'needs a person: category or place uncertain', why_late: 'overdue', why_escalated: 'escalated',
+    why_p1: 'priority 1, no unit assigned', act_file: 'File', act_reject: 'Reject', act_close: 'Verify & close',
+    select_case: 'Click a case for its details.', place: 'place', department: 'department', priority: 'priority',
+    deadline: 'deadline of this step', left: 'left', overdue_by: 'overdue by', none: 'none', original: 'original',
+    timeline: 'timeline', reply: 'reply to the citizen', duplicates: 'duplicate reports merged', unit: 'unit',
+    sign_in: 'Enter an operator key to see details and act:', sign_in_button: 'Sign in', operator: 'operator on duty',
+    done_action: 'submitted', rain: 'rain', dry: 'dry', water: 'water at low points', speedup: 'speed-up',
+    run_finished: 'This run has finished', summary_cases: 'cases', summary_closed: 'closed', summary_met: 'deadlines met',
+    summary_att: 'travel time adaptive / fixed', summary_reached: 'units on site', junction: 'junction',
+    signal_now: 'signal now', light_0: 'red', light_1: 'amber', light_2: 'green', approach: 'approach',
+    no_signal: 'no signal', loading: 'loading…', source_camera: 'camera', source_sensor: 'sensor',
+    source_citizen: 'citizen', source_hotline: 'hotline', source_robot: 'robot', source_inspector: 'inspector',
+  },
+};
+const STATUS = {
+  zh: { reported: '待立案', filed: '已立案', dispatched: '已派遣', handling: '处置中', handled: '已处置', closed: '已结案',
+    evaluated: '已评价', rejected: '不予立案', merged: '已合并' },
+  en: { reported: 'awaiting filing', filed: 'filed', dispatched: 'dispatched', handling: 'on site', handled: 'handled',
+    closed: 'closed', evaluated: 'evaluated', rejected: 'rejected', merged: 'merged' },
+};
+const ACTION = {
+  zh: { report: '上报', file: '立案', dispatch: '派遣', start: '到场处置', feedback: '处置反馈', close: '核查结案',
+    evaluate: '评价', reject: '不予立案', merge: '合并', escalate: '超时升级', reopen: '重新打开' },
+  en: { report: 'reported', file: 'filed', dispatch: 'dispatched', start: 'on site', feedback: 'handled',
+    close: 'verified and closed', evaluate: 'evaluated', reject: 'rejected', merge: 'merged', escalate: 'escalated',
+    reopen: 'reopened' },
+};
+const t = (k) => I18N[S.lang][k] ?? I18N.zh[k] ?? k;
+const statusName = (s) => STATUS[S.lang][s] || s;
+const actionName = (a) => ACTION[S.lang][a] || a;
+const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
 function catName(code) {
   const c = S.net && S.net.categories[code];
-  return c ? c.name : code;
+  if (!c) return code;
+  return S.lang === 'en' && c.en ? c.en : c.name;
 }
 
-function fmtClock(t) {
-  const d = new Date(S.net.epoch_ms + t * 1000 + 8 * 3600 * 1000);  // Beijing time
-  return d.toISOString().substring(11, 19);
+function deptName(code) {
+  const d = S.net && S.net.departments && S.net.departments[code];
+  if (!d) return code;
+  return S.lang === 'en' && d.en ? d.en : d.name;
 }
 
+// ---- Time: the simulated clock, shown in Beijing time. ------------------------------------------------------
+const nowMs = () => S.net.epoch_ms + (S.frame ? S.frame.t : 0) * 1000;
+const beijing = (ms) => new Date(ms + 8 * 3600 * 1000).toISOString().substring(11, 19);
+const fmtClock = (t) => beijing(S.net.epoch_ms + t * 1000);
+function fmtSpan(ms) {
+  const s = Math.round(Math.abs(ms) / 1000);
+  const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, r = s % 60;
+  return (h ? `${h}:${String(m).padStart(2, '0')}` : `${m}`) + `:${String(r).padStart(2, '0')}`;
+}
+
+// ---- The map: fitted to the network, then zoomed and panned by the operator. --------------------------------
 function sizeCanvas(c) {
   const r = c.getBoundingClientRect();
   const dpr = window.devicePixelRatio || 1;
@@ -33,9 +120,15 @@ function sizeCanvas(c) {
 
 function project(w, h) {
   const [x0, y0, x1, y1] = S.net.bounds;
-  const k = Math.min(w / Math.max(1, x1 - x0), h / Math.max(1, y1 - y0)) * 0.94;
-  const ox = (w - (x1 - x0) * k) / 2, oy = (h - (y1 - y0) * k) / 2;
-  return { k, x: (x) => ox + (x - x0) * k, y: (y) => h - oy - (y - y0) * k };
+  const k = Math.min(w / Math.max(1, x1 - x0), h / Math.max(1, y1 - y0)) * 0.94 * S.zoom;
+  const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
+  return {
+    k,
+    x: (x) => w / 2 + (x - cx) * k + S.panX,
+    y: (y) => h / 2 - (y - cy) * k + S.panY,
+    ix: (sx) => cx + (sx - w / 2 - S.panX) / k,
+    iy: (sy) => cy - (sy - h / 2 - S.panY) / k,
+  };
 }
 
 function speedColour(v) {
@@ -44,11 +137,19 @@ function speedColour(v) {
   return `hsl(${hue}, 78%, 48%)`;
 }
 
+/// The filters of the case list, applied to the map as well.
+function visible(c) {
+  const cat = $('f-cat').value, status = $('f-status').value;
+  return (!cat || c.category === cat) &&
+    (!status || (status === 'open' ? OPEN.has(c.status) : !OPEN.has(c.status)));
+}
+
 function drawMap() {
   if (!S.net) return;
   const { ctx, w, h } = sizeCanvas($('map'));
   const P = project(w, h);
   S.view = P;
+  window.cbStats.scale = P.k;
   ctx.fillStyle = '#0f1620';
   ctx.fillRect(0, 0, w, h);
   const f = S.frame;
@@ -60,10 +161,10 @@ function drawMap() {
     // Each direction drawn beside the other: shift to the right of travel.
     const [ax, ay] = pts[0], [bx, by] = pts[pts.length - 1];
     const len = Math.hypot(bx - ax, by - ay) || 1;
-    const off = Math.max(1.5, Math.min(5, road.lanes * 1.1 * P.k * 3.2 / 2));
+    const off = Math.max(1.5, Math.min(5 * S.zoom, road.lanes * 1.1 * P.k * 3.2 / 2));
     const nx = (by - ay) / len * off, ny = -(bx - ax) / len * off;
-    ctx.strokeStyle = speedColour(f ? f.speed[i] : -1);
-    ctx.lineWidth = Math.max(1.5, Math.min(6, road.lanes * P.k * 3.2 / 2));
+    ctx.strokeStyle = speedColour(f && f.speed ? f.speed[i] : -1);
+    ctx.lineWidth = Math.max(1.5, Math.min(6 * S.zoom, road.lanes * P.k * 3.2 / 2));
     ctx.beginPath();
     pts.forEach(([x, y], j) => {
       const sx = P.x(x) + nx, sy = P.y(y) - ny;
@@ -72,7 +173,7 @@ function drawMap() {
     ctx.stroke();
     roads++;
     // The signal at the road's end: the light for its through movement.
-    if (f && f.lights[i] >= 0) {
+    if (f && f.lights && f.lights[i] >= 0) {
       const t = 0.86, lx = ax + (bx - ax) * t, ly = ay + (by - ay) * t;
       ctx.fillStyle = ['#e0392b', '#f2c12e', '#2fbf4a'][f.lights[i]];
       ctx.beginPath();
@@ -82,22 +183,39 @@ function drawMap() {
   });
   window.cbStats.roadsDrawn = roads;
   ctx.fillStyle = '#cfd8e3';
-  S.net.nodes.forEach((n) => {
+  S.net.nodes.forEach((n, i) => {
     if (!n.signal) return;
-    ctx.fillRect(P.x(n.x) - 2, P.y(n.y) - 2, 4, 4);
+    const s = S.node === i ? 8 : 4;
+    if (S.node === i) ctx.fillStyle = '#ffe066';
+    ctx.fillRect(P.x(n.x) - s / 2, P.y(n.y) - s / 2, s, s);
+    ctx.fillStyle = '#cfd8e3';
   });
+  // Street names once zoomed in: each name once per stretch of screen.
+  ctx.font = '11px system-ui, "WenQuanYi Micro Hei", sans-serif';
+  if (S.zoom >= 1.6) {
+    const placed = [];
+    ctx.fillStyle = '#7f93a8';
+    S.net.roads.forEach((road) => {
+      if (!road.name || road.pts.length < 2) return;
+      const [ax, ay] = road.pts[0], [bx, by] = road.pts[road.pts.length - 1];
+      const sx = P.x((ax + bx) / 2), sy = P.y((ay + by) / 2);
+      if (sx < 0 || sy < 0 || sx > w || sy > h) return;
+      if (placed.some(([n, x, y]) => n === road.name && Math.hypot(x - sx, y - sy) < 160)) return;
+      placed.push([road.name, sx, sy]);
+      ctx.fillText(road.name, sx + 4, sy - 4);
+    });
+  }
   // Depots and low points.
   ctx.strokeStyle = '#ffffff';
   ctx.lineWidth = 1;
   S.net.depots.forEach(([x, y]) => { ctx.strokeRect(P.x(x) - 7, P.y(y) - 7, 14, 14); });
   S.net.low_points.forEach(([x, y], i) => {
-    const level = f ? f.water_cm[i] : 0;
+    const level = f && f.water_cm ? f.water_cm[i] : 0;
     ctx.fillStyle = level > 5 ? 'rgba(30,123,224,0.45)' : 'rgba(30,123,224,0.15)';
     ctx.beginPath();
     ctx.arc(P.x(x), P.y(y), 6 + Math.min(30, level) * 0.8, 0, 2 * Math.PI);
     ctx.fill();
   });
-  ctx.font = '11px system-ui, "WenQuanYi Micro Hei", sans-serif';
   (S.net.landmarks || []).forEach(([name, x, y]) => {
     ctx.fillStyle = '#c9a6ff';
     ctx.fillRect(P.x(x) - 3, P.y(y) - 3, 6, 6);
@@ -107,9 +225,8 @@ function drawMap() {
   if (!f) return;
   let cases = 0;
   f.cases.forEach((c) => {
-    if (!c.xy) return;
+    if (!c.xy || !visible(c)) return;
     const open = OPEN.has(c.status);
-    if (!open && c.status !== 'closed') return;
     const x = P.x(c.xy[0]), y = P.y(c.xy[1]);
     ctx.fillStyle = open ? (CAT_COLOUR[c.category] || '#8e6cd9') : 'rgba(140,150,160,0.45)';
     ctx.beginPath();
@@ -145,13 +262,113 @@ function drawMap() {
   window.cbStats.unitsDrawn = units;
 }
 
+/// Roads ending at each signalised junction: the approaches whose lights the junction panel shows.
+function indexApproaches() {
+  S.incoming = S.net.nodes.map(() => []);
+  S.net.roads.forEach((road, i) => {
+    const [ex, ey] = road.pts[road.pts.length - 1];
+    let best = -1, bestD = 40 * 40;
+    S.net.nodes.forEach((n, j) => {
+      const d = (n.x - ex) ** 2 + (n.y - ey) ** 2;
+      if (d < bestD) { bestD = d; best = j; }
+    });
+    if (best >= 0) S.incoming[best].push(i);
+  });
+}
+
+function bearing(road) {
+  const [ax, ay] = road.pts[0], [bx, by] = road.pts[road.pts.length - 1];
+  const deg = (Math.atan2(bx - ax, by - ay) * 180 / Math.PI + 360) % 360;  // 0 = heading north
+  const zh = ['北向', '东北向', '东向', '东南向', '南向', '西南向', '西向', '西北向'];
+  const en = ['northbound', 'north-eastbound', 'eastbound', 'south-eastbound', 'southbound', 'south-westbound',
+    'westbound', 'north-westbound'];
+  return (S.lang === 'en' ? en : zh)[Math.round(deg / 45) % 8];
+}
+
+function renderNode() {
+  const box = $('node-info');
+  if (S.node === null || !S.net) { box.hidden = true; return; }
+  const n = S.net.nodes[S.node];
+  const f = S.frame;
+  const rows = S.incoming[S.node].map((i) => {
+    const road = S.net.roads[i];
+    const light = f && f.lights ? f.lights[i] : -1;
+    const lightText = light >= 0 ? t(`light_${light}`) : t('no_signal');
+    return `<li>${esc(road.name || t('approach'))} · ${bearing(road)} · <b class="light-${light}">${lightText}</b></li>`;
+  });
+  box.innerHTML = `<b>${esc(n.name || t('junction'))}</b> <a href="#" id="node-close">×</a><br>` +
+    `<small>${t('signal_now')}</small><ul>${rows.join('')}</ul>`;
+  box.hidden = false;
+  $('node-close').onclick = (e) => { e.preventDefault(); S.node = null; renderNode(); drawMap(); };
+}
+
+function mapClick(sx, sy) {
+  const P = S.view;
+  if (!P || !S.frame) return;
+  let best = null, bestD = 12 * 12;
+  S.frame.cases.forEach((c) => {
+    if (!c.xy || !visible(c)) return;
+    const d = (P.x(c.xy[0]) - sx) ** 2 + (P.y(c.xy[1]) - sy) ** 2;
+    if (d < bestD) { bestD = d; best = c.id; }
+  });
+  if (best !== null) return selectCase(best);
+  let node = null;
+  bestD = 14 * 14;
+  S.net.nodes.forEach((n, i) => {
+    if (!n.signal) return;
+    const d = (P.x(n.x) - sx) ** 2 + (P.y(n.y) - sy) ** 2;
+    if (d < bestD) { bestD = d; node = i; }
+  });
+  S.node = node;
+  renderNode();
+  drawMap();
+}
+
+function bindMap() {
+  const c = $('map');
+  c.addEventListener('wheel', (e) => {
+    e.preventDefault();
+    const r = c.getBoundingClientRect();
+    const sx = e.clientX - r.left, sy = e.clientY - r.top;
+    const P = S.view;
+    const wx = P.ix(sx), wy = P.iy(sy);
+    S.zoom = Math.max(0.5, Math.min(40, S.zoom * (e.deltaY < 0 ? 1.25 : 0.8)));
+    // Keep the point under the cursor where it is.
+    const Q = project(r.width, r.height);
+    S.panX += sx - Q.x(wx);
+    S.panY += sy - Q.y(wy);
+    drawMap();
+  }, { passive: false });
+  c.addEventListener('mousedown', (e) => { S.drag = { x: e.clientX, y: e.clientY, moved: false }; });
+  window.addEventListener('mousemove', (e) => {
+    if (!S.drag) return;
+    const dx = e.clientX - S.drag.x, dy = e.clientY - S.drag.y;
+    if (Math.abs(dx) + Math.abs(dy) > 3) S.drag.moved = true;
+    if (!S.drag.moved) return;
+    S.panX += dx;
+    S.panY += dy;
+    S.drag.x = e.clientX;
+    S.drag.y = e.clientY;
+    drawMap();
+  });
+  window.addEventListener('mouseup', (e) => {
+    const d = S.drag;
+    S.drag = null;
+    if (!d || d.moved || e.target !== c) return;
+    const r = c.getBoundingClientRect();
+    mapClick(e.clientX - r.left, e.clientY - r.top);
+  });
+  c.addEventListener('dblclick', () => { S.zoom = 1; S.panX = 0; S.panY = 0; drawMap(); });
+}
+
+// ---- Chart, KPIs, list. -------------------------------------------------------------------------------------
 function drawChart() {
   const { ctx, w, h } = sizeCanvas($('chart'));
   ctx.fillStyle = '#16202c';
   ctx.fillRect(0, 0, w, h);
   const s = S.series;
   if (!S.net || s.length < 1) return;
-  const T = S.net.duration_s;
+  const T = S.net.duration_s || Math.max(60, s[s.length - 1][0]);
   const maxV = Math.max(10, ...s.map((p) => p[1]));
   const maxC = Math.max(5, ...s.map((p) => p[3]));
   const x = (t) => 30 + (w - 60) * t / T;
@@ -167,11 +384,11 @@ function drawChart() {
   };
   line(1, maxV, '#3a8ee6');
   line(3, maxC, '#e84393');
+  ctx.font = '11px system-ui, "WenQuanYi Micro Hei", sans-serif';
   ctx.fillStyle = '#8aa0b6';
-  ctx.font = '11px system-ui';
-  ctx.fillText(`vehicles (max ${Math.round(maxV)})`, 34, 12);
+  ctx.fillText(`${t('kpi_vehicles')} (max ${Math.round(maxV)})`, 34, 12);
   ctx.fillStyle = '#e84393';
-  ctx.fillText(`open cases (max ${Math.round(maxC)})`, w / 2, 12);
+  ctx.fillText(`${t('kpi_cases')} (max ${Math.round(maxC)})`, w / 2, 12);
   ctx.fillStyle = '#8aa0b6';
   ctx.fillText(fmtClock(0), 30, h - 3);
   ctx.fillText(fmtClock(T), w - 80, h - 3);
@@ -195,82 +412,277 @@ function renderKpis() {
   $('kpi-deadline').textContent = `${num(100 * k.deadline_met_ratio, 1)} %`;
   $('kpi-util').textContent = `${num(100 * k.unit_utilisation, 1)} %`;
   $('clock').textContent = fmtClock(f.t);
-  $('progress-bar').style.width = `${Math.min(100, 100 * f.t / f.duration_s)}%`;
-  const wet = f.water_cm.map((l) => l.toFixed(0)).join(' / ');
-  $('weather').textContent = `${f.raining ? '🌧 rain' : 'dry'} · water at low points ${wet} cm` +
-    (f.speedup ? ` · ×${num(f.speedup)}` : '') + (f.finished ? ' · run finished' : '');
+  if (f.duration_s) $('progress-bar').style.width = `${Math.min(100, 100 * f.t / f.duration_s)}%`;
+  const wet = (f.water_cm || []).map((l) => l.toFixed(0)).join(' / ');
+  $('weather').textContent = `${f.raining ? t('rain') : t('dry')} · ${t('water')} ${wet} cm` +
+    (f.speedup ? ` · ${t('speedup')} ×${num(f.speedup)}` : '');
 }
 
 function renderCases() {
   const f = S.frame;
   if (!f) return;
-  const cat = $('f-cat').value, status = $('f-status').value;
   const seen = new Set([...$('f-cat').options].map((o) => o.value));
   f.cases.forEach((c) => {
     if (!seen.has(c.category)) {
       seen.add(c.category);
       const o = document.createElement('option');
       o.value = c.category;
-      o.textContent = catName(c.category);
       $('f-cat').appendChild(o);
     }
   });
-  const rows = f.cases.filter((c) => (!cat || c.category === cat) &&
-    (!status || (status === 'open' ? OPEN.has(c.status) : !OPEN.has(c.status)))).slice(-150).reverse();
+  [...$('f-cat').options].forEach((o) => { if (o.value) o.textContent = catName(o.value); });
+  const rows = f.cases.filter(visible).slice(-150).reverse();
   const body = $('cases').tBodies[0];
   body.replaceChildren(...rows.map((c) => {
     const tr = document.createElement('tr');
     tr.dataset.id = c.id;
     tr.dataset.status = c.status;
     if (S.selected === c.id) tr.className = 'sel';
-    tr.innerHTML = `<td>${c.id}</td><td>${catName(c.category)}</td><td><span class="st st-${c.status}">${c.status}</span></td>` +
-      `<td>${c.department}</td><td>${c.report_count}</td><td>${c.onsite_s === undefined ? '' : Math.round(c.onsite_s) + ' s'}</td>`;
-    tr.onclick = () => { S.selected = c.id; renderDetail(); renderCases(); drawMap(); };
+    tr.innerHTML = `<td>${c.id}</td><td>${esc(catName(c.category))}</td><td>${esc(c.place || '')}</td>` +
+      `<td><span class="st st-${c.status}">${statusName(c.status)}</span></td>` +
+      `<td>${esc(deptName(c.department))}</td><td>${c.report_count}</td>`;
+    tr.onclick = () => selectCase(c.id);
     return tr;
   }));
+}
+
+// ---- Needs attention: what a person must decide or chase. --------------------------------------------------
+function attentionItems() {
+  const f = S.frame;
+  if (!f) return [];
+  const items = [];
+  f.cases.forEach((c) => {
+    if (!OPEN.has(c.status)) return;
+    if (c.status === 'reported') items.push({ c, kind: 'review', rank: 0 });
+    else if (c.overdue || c.escalations > 0) items.push({ c, kind: c.overdue ? 'late' : 'escalated', rank: 1 });
+    else if (c.priority === 1 && !c.unit && c.status === 'filed') items.push({ c, kind: 'p1', rank: 2 });
+  });
+  items.sort((a, b) => a.rank - b.rank || a.c.id - b.c.id);
+  return items;
+}
+
+function renderAttention() {
+  const items = attentionItems();
+  window.cbStats.attention = items.length;
+  $('attention-count').textContent = items.length;
+  $('attention').replaceChildren(...items.slice(0, 40).map(({ c, kind }) => {
+    const li = document.createElement('li');
+    li.dataset.id = c.id;
+    li.dataset.kind = kind;
+    const why = { review: t('why_review'), late: t('why_late'), escalated: t('why_escalated'), p1: t('why_p1') }[kind];
+    li.innerHTML = `<span class="why why-${kind}">${why}</span> <b>#${c.id}</b> ${esc(catName(c.category))} · ` +
+      `${esc(c.place || '')}` + (kind === 'review' && c.description ? `<br><q>${esc(c.description.slice(0, 80))}</q>` : '');
+    if (kind === 'review') {
+      for (const action of ['file', 'reject']) {
+        const b = document.createElement('button');
+        b.dataset.act = action;
+        b.textContent = t(`act_${action}`);
+        b.onclick = (e) => { e.stopPropagation(); act(c.id, action); };
+        li.appendChild(b);
+      }
+    }
+    li.onclick = () => selectCase(c.id);
+    return li;
+  }));
+}
+
+// ---- Case detail, read from /api/v1/cases/{id} with the operator's key. -------------------------------------
+async function api(method, path, body) {
+  const headers = { 'X-API-Key': S.key || '' };
+  if (body) headers['Content-Type'] = 'application/json';
+  const r = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined });
+  const j = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(j.message || `HTTP ${r.status}`);
+  return j;
+}
+
+function operatorName() {
+  return $('operator').value.trim() || t('operator');
+}
+
+async function act(id, action) {
+  try {
+    await api('POST', `/api/v1/cases/${id}/transitions`,
+      { action, actor: operatorName(), note: S.lang === 'en' ? 'from the console' : '控制台操作' });
+    S.note = `#${id} ${actionName(action)} · ${t('done_action')}`;
+  } catch (e) {
+    S.note = `#${id} ${actionName(action)}: ${e.message}`;
+  }
+  S.selected = id;
+  await loadDetail(true);
+}
+
+function selectCase(id) {
+  S.selected = id;
+  S.detail = null;
+  S.note = '';
+  loadDetail(true);
+  renderCases();
+  drawMap();
+}
+
+async function loadDetail(force) {
+  const id = S.selected;
+  if (id === null || !S.key) { renderDetail(); return; }
+  if (!force && Date.now() - S.detailAt < 1500) return;
+  S.detailAt = Date.now();
+  try {
+    const d = await api('GET', `/api/v1/cases/${id}`);
+    if (S.selected === id) { S.detail = d; S.detailError = null; }
+  } catch (e) {
+    S.detailError = e.message;
+  }
   renderDetail();
 }
 
 function renderDetail() {
+  const box = $('detail');
+  if (S.selected === null) { box.textContent = t('select_case'); return; }
+  if (!S.key) {
+    box.innerHTML = `${t('sign_in')} <input id="key-input" type="password" size="24"> ` +
+      `<button id="key-button">${t('sign_in_button')}</button>`;
+    $('key-button').onclick = () => {
+      S.key = $('key-input').value.trim();
+      sessionStorage.setItem('cb-key', S.key);
+      loadDetail(true);
+    };
+    return;
+  }
+  const d = S.detail;
+  if (!d || d.id !== S.selected) {
+    box.textContent = S.detailError ? `#${S.selected}: ${S.detailError}` : t('loading');
+    return;
+  }
+  const live = S.frame && S.frame.cases.find((x) => x.id === d.id);
+  const lines = [];
+  lines.push(`<b>#${d.id} ${esc(catName(d.category))}</b> <span class="st st-${d.status}">${statusName(d.status)}</span>` +
+    ` · ${t('priority')} ${d.priority}`);
+  lines.push(`${t('place')}: <b class="place">${esc(d.place || '–')}</b> · ${t('department')}: ${esc(deptName(d.department))}`);
+  if (d.deadline) {
+    const left = Date.parse(d.deadline) - nowMs();
+    lines.push(`${t('deadline')}: ${beijing(Date.parse(d.deadline))} · ` +
+      (left >= 0 ? `${t('left')} <span class="countdown">${fmtSpan(left)}</span>`
+        : `<span class="late">${t('overdue_by')} ${fmtSpan(left)}</span>`));
+  }
+  if (live && live.unit) lines.push(`${t('unit')}: ${esc(live.unit)}`);
+  const reports = (d.reports || []).map((r) =>
+    `<li>${beijing(Date.parse(r.time))} · ${t(`source_${r.source}`)}: ${esc(r.description || '')}</li>`);
+  lines.push(`${t('original')}:<ul class="reports">${reports.join('')}</ul>`);
+  if (d.report_count > 1) lines.push(`${t('duplicates')}: ${d.report_count - 1}`);
+  if (live && live.reply) lines.push(`${t('reply')}: ${esc(live.reply)}`);
+  if (live && live.notice) lines.push(`${esc(live.notice)}`);
+  const history = (d.history || []).map((e) =>
+    `<li data-action="${esc(e.action)}">${beijing(Date.parse(e.time))} · <b>${actionName(e.action)}</b> · ` +
+    `${esc(e.actor)}${e.via ? ` (${esc(e.via)})` : ''}${e.note ? ` · ${esc(e.note)}` : ''}</li>`);
+  lines.push(`${t('timeline')}:<ol class="timeline">${history.join('')}</ol>`);
+  const actions = d.status === 'reported' ? ['file', 'reject'] : d.status === 'handled' ? ['close'] : [];
+  lines.push(actions.map((a) => `<button data-act="${a}">${t(`act_${a}`)}</button>`).join(' ') +
+    (S.note ? ` <small class="note">${esc(S.note)}</small>` : ''));
+  box.innerHTML = lines.join('<br>');
+  box.querySelectorAll('button[data-act]').forEach((b) => { b.onclick = () => act(d.id, b.dataset.act); });
+}
+
+// ---- End of the run: the summary stays. ---------------------------------------------------------------------
+function renderSummary() {
   const f = S.frame;
-  const c = f && f.cases.find((x) => x.id === S.selected);
-  if (!c) { $('detail').textContent = 'Select a case for its details.'; return; }
-  const lines = [`<b>#${c.id} ${catName(c.category)}</b> · ${c.status} · priority ${c.priority} · ${c.source}, ${c.report_count} report(s)`,
-    `first report ${fmtClock(c.first_report_s)}` + (c.unit ? ` · unit ${c.unit}` : '') +
-    (c.onsite_s !== undefined ? ` · on site after ${Math.round(c.onsite_s)} s` : '')];
-  if (c.notice) lines.push(`🔊 ${c.notice}`);
-  if (c.reply) lines.push(`💬 ${c.reply}`);
-  $('detail').innerHTML = lines.join('<br>');
+  if (!f || !f.finished) { $('summary').hidden = true; return; }
+  const k = f.kpi;
+  $('summary').innerHTML = `<b>${t('run_finished')}</b><br>` +
+    `${t('summary_cases')} ${k.cases_total} · ${t('summary_closed')} ${k.cases_closed} · ` +
+    `${t('summary_met')} ${num(100 * k.deadline_met_ratio, 1)} %<br>` +
+    `${t('summary_att')}: ${num(k.att_adaptive_s, 1)} / ${num(k.att_fixed_s, 1)} s · ` +
+    `${t('summary_reached')} ${k.reached}`;
+  $('summary').hidden = false;
+}
+
+function renderConn(state) {
+  if (state) $('conn').dataset.state = state;
+  const s = S.finished ? 'finished' : $('conn').dataset.state;
+  $('conn').textContent = t(s);
+  $('conn').className = `conn ${s === 'live' ? 'on' : s === 'finished' ? 'done' : 'off'}`;
+}
+
+function renderAll() {
+  drawMap();
+  drawChart();
+  renderKpis();
+  renderAttention();
+  renderCases();
+  renderDetail();
+  renderNode();
+  renderSummary();
+  renderConn();
+}
+
+function applyLang() {
+  document.documentElement.lang = S.lang === 'zh' ? 'zh-CN' : 'en';
+  document.querySelectorAll('[data-i18n]').forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  $('lang').textContent = S.lang === 'zh' ? 'EN' : '中文';
+  $('operator').placeholder = t('operator');
+  if (S.net) renderAll();
 }
 
 function applyFrame(f) {
   S.frame = f;
+  if (f.finished) S.finished = true;
   if (f.series) S.series = f.series;
   else if (f.point && (!S.series.length || S.series[S.series.length - 1][0] < f.point[0])) S.series.push(f.point);
   window.cbStats.frames = ++S.frames;
   drawMap();
   drawChart();
   renderKpis();
+  renderAttention();
   renderCases();
+  renderNode();
+  renderSummary();
+  renderConn();
+  loadDetail(false);
 }
 
 function connect() {
   const ws = new WebSocket(`ws://${location.host}/ws`);
-  ws.onopen = () => { $('conn').textContent = 'live'; $('conn').className = 'conn on'; };
+  ws.onopen = () => renderConn('live');
   ws.onmessage = (e) => applyFrame(JSON.parse(e.data));
   ws.onclose = () => {
-    $('conn').textContent = 'offline';
-    $('conn').className = 'conn off';
-    setTimeout(connect, 1000);
+    renderConn('offline');
+    if (!S.finished) setTimeout(connect, 1000);  // a finished run keeps its summary on screen
   };
 }
 
+function takeKey() {
+  // The console's key arrives in the address's fragment (never sent to a server) and moves to this tab's
+  // session storage; the fragment is then cleared from the address bar.
+  const m = location.hash.match(/key=([0-9A-Za-z._-]+)/);
+  if (m) {
+    sessionStorage.setItem('cb-key', m[1]);
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  S.key = sessionStorage.getItem('cb-key');
+}
+
 async function init() {
+  takeKey();
+  $('operator').value = localStorage.getItem('cb-operator') || '';
+  $('operator').onchange = () => localStorage.setItem('cb-operator', $('operator').value.trim());
+  $('lang').onclick = () => {
+    S.lang = S.lang === 'zh' ? 'en' : 'zh';
+    localStorage.setItem('cb-lang', S.lang);
+    applyLang();
+  };
   S.net = await (await fetch('/api/network')).json();
+  indexApproaches();
+  applyLang();
   try { applyFrame(await (await fetch('/api/state')).json()); } catch (e) { drawMap(); }
-  $('f-cat').onchange = renderCases;
-  $('f-status').onchange = renderCases;
+  $('f-cat').onchange = () => { renderCases(); drawMap(); };
+  $('f-status').onchange = () => { renderCases(); drawMap(); };
+  bindMap();
   window.addEventListener('resize', () => { drawMap(); drawChart(); });
+  // For tests and bookmarks: where a junction is drawn, and selecting by id.
+  window.cbConsole = {
+    nodeOnScreen: (i) => ({ x: S.view.x(S.net.nodes[i].x), y: S.view.y(S.net.nodes[i].y) }),
+    signalNodes: () => S.net.nodes.map((n, i) => (n.signal ? i : -1)).filter((i) => i >= 0),
+    selectCase,
+  };
   connect();
 }
 

@@ -1,6 +1,8 @@
-// Browser test of `citybrain run`'s dashboard: playwright-core drives Debian's chromium (headless) against a real
-// run on loopback. Checks that the map draws roads, that an incident appears and changes status, that the KPI
-// panels hold numbers, and saves a screenshot.
+// Browser test of the operations console served by `citybrain run`: playwright-core drives Debian's chromium
+// (headless) against real runs on loopback. It checks the map, the live case list, the KPIs, a case's detail
+// (place name and timeline, read through the authenticated API), the needs-attention list and an operator's
+// action from it, a junction's signal panel, zoom, the Chinese/English switch and the end-of-run summary.
+// Screenshots go to OUT_DIR.
 import { spawn } from 'node:child_process';
 import { chromium } from 'playwright-core';
 
@@ -16,22 +18,30 @@ function fail(message) {
   throw new Error(message);
 }
 
-const run = spawn(bin, ['run', '--seed', '3', '--sim-hours', '1', '--speedup', '120', '--port', '0', '--hold',
-  '--db', `${outDir}/dashboard_test.db`], { stdio: ['ignore', 'pipe', 'pipe'] });
-let stderr = '';
-run.stderr.on('data', (d) => { stderr += d; });
-run.stdout.on('data', () => {});
-const exited = new Promise((resolve) => run.on('exit', (code, signal) => resolve({ code, signal })));
+/// Starts `citybrain run` and waits for the console's address (with its key in the fragment).
+async function startRun(args, db) {
+  const run = spawn(bin, ['run', ...args, '--port', '0', '--hold', '--db', `${outDir}/${db}`],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  run.stderr.on('data', (d) => { stderr += d; });
+  run.stdout.on('data', () => {});
+  const exited = new Promise((resolve) => run.on('exit', (code, signal) => resolve({ code, signal })));
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no console address within 10 s:\n${stderr}`)), 10000);
+    const look = () => {
+      const m = stderr.match(/dashboard at (http:\/\/127\.0\.0\.1:\d+\/#key=[0-9a-f]+)/);
+      if (m) { clearTimeout(timer); resolve(m[1]); } else setTimeout(look, 50);
+    };
+    look();
+  });
+  return { run, url, exited, stderr: () => stderr };
+}
 
-const url = await new Promise((resolve, reject) => {
-  const timer = setTimeout(() => reject(new Error(`no dashboard address within 10 s:\n${stderr}`)), 10000);
-  const look = () => {
-    const m = stderr.match(/dashboard at (http:\/\/127\.0\.0\.1:\d+\/)/);
-    if (m) { clearTimeout(timer); resolve(m[1]); } else setTimeout(look, 50);
-  };
-  look();
-});
-console.log(`dashboard: ${url}`);
+async function stopRun(r) {
+  r.run.kill('SIGINT');
+  const { code, signal } = await r.exited;
+  if (code !== 0) fail(`citybrain run exited with ${code ?? signal} after Ctrl-C:\n${r.stderr()}`);
+}
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -39,61 +49,132 @@ const browser = await chromium.launch({
     '--disable-component-update', '--disable-sync'],
 });
 try {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 850 } });
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(url);
+  // ---- A run in progress. --------------------------------------------------------------------------------
+  // Slow enough (x20) that a message waits in the human queue for 15 s of wall time before the brain's own
+  // operator would take it.
+  const r = await startRun(['--seed', '3', '--sim-hours', '1', '--speedup', '20'], 'console_test.db');
+  console.log(`console: ${r.url.replace(/key=.*/, 'key=…')}`);
+  const key = r.url.match(/key=([0-9a-f]+)/)[1];
+  const base = r.url.replace(/#.*/, '');
+  try {
+    const page = await browser.newPage({ viewport: { width: 1500, height: 900 } });
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(r.url);
+    if (page.url().includes('key=')) fail('the key stays in the address bar');
 
-  // The map: roads drawn from the network's geometry, and live frames arriving over the WebSocket.
-  await page.waitForFunction(() => window.cbStats.roadsDrawn > 0 && window.cbStats.frames > 2, null, { timeout: 20000 });
-  const roads = await page.evaluate(() => window.cbStats.roadsDrawn);
-  const painted = await page.evaluate(() => {
-    const c = document.getElementById('map');
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let n = 0;
-    for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 150) n++;  // not the dark background
-    return n;
-  });
-  if (roads < 50) fail(`only ${roads} roads drawn`);
-  if (painted < 5000) fail(`the map canvas is nearly empty (${painted} bright pixels)`);
-  if ((await page.textContent('#conn')) !== 'live') fail('the WebSocket is not connected');
+    // The map: roads drawn from the network's geometry, live frames over the WebSocket.
+    await page.waitForFunction(() => window.cbStats.roadsDrawn > 0 && window.cbStats.frames > 2, null, { timeout: 20000 });
+    const roads = await page.evaluate(() => window.cbStats.roadsDrawn);
+    if (roads < 50) fail(`only ${roads} roads drawn`);
+    if ((await page.getAttribute('#conn', 'data-state')) !== 'live') fail('the WebSocket is not connected');
+    if ((await page.getAttribute('html', 'lang')) !== 'zh-CN') fail('the console is not in Chinese by default');
 
-  // An incident appears in the case list and on the map, then changes status.
-  await page.waitForSelector('#cases tbody tr', { timeout: 60000 });
-  const first = await page.$eval('#cases tbody tr:last-child', (tr) => ({ id: tr.dataset.id, status: tr.dataset.status }));
-  console.log(`first case seen: #${first.id} ${first.status}`);
-  await page.selectOption('#f-status', '');
-  await page.waitForFunction(([id, status]) => {
-    const tr = document.querySelector(`#cases tr[data-id="${id}"]`);
-    return tr && tr.dataset.status !== status;
-  }, [first.id, first.status], { timeout: 60000 });
-  const later = await page.$eval(`#cases tr[data-id="${first.id}"]`, (tr) => tr.dataset.status);
-  console.log(`case #${first.id}: ${first.status} -> ${later}`);
-  await page.waitForFunction(() => window.cbStats.casesDrawn > 0, null, { timeout: 10000 });
+    // A citizen message that names no place: the brain cannot place it, so it waits for a person.
+    const posted = await page.evaluate(async ([k]) => {
+      const res = await fetch('/api/v1/reports', {
+        method: 'POST', headers: { 'X-API-Key': k, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ source: 'citizen', description: '楼下垃圾桶满了好几天没人收', address_string: '龙岗区' }),
+      });
+      return { status: res.status, body: await res.json() };
+    }, [key]);
+    if (posted.status !== 201) fail(`posting a message: ${JSON.stringify(posted)}`);
+    const caseId = posted.body.case_id;
+    console.log(`message filed as case #${caseId}`);
 
-  // KPI panels hold numbers, the fixed-time baseline included.
-  await page.waitForFunction(() => /^\d+(\.\d+)?$/.test(document.getElementById('kpi-att-fixed').textContent),
-    null, { timeout: 30000 });
-  const kpi = await page.evaluate(() => Object.fromEntries(
-    [...document.querySelectorAll('.kpi')].map((k) => [k.querySelector('label').textContent, k.querySelector('b').textContent])));
-  console.log(JSON.stringify(kpi));
-  if (!/^\d+(\.\d)?$/.test(kpi['ATT adaptive'])) fail(`ATT adaptive is '${kpi['ATT adaptive']}'`);
-  if (!/^\d+ \(\d+\)$/.test(kpi['cases (open)'])) fail(`cases is '${kpi['cases (open)']}'`);
-  if (!/^\d+(\.\d)? %$/.test(kpi['deadlines met'])) fail(`deadlines met is '${kpi['deadlines met']}'`);
-  if (!/^\d+$/.test(kpi.vehicles)) fail(`vehicles is '${kpi.vehicles}'`);
+    // Needs attention shows it with its text; the operator files it from there.
+    await page.fill('#operator', '测试值班员');
+    await page.dispatchEvent('#operator', 'change');
+    const item = `#attention li[data-id="${caseId}"][data-kind="review"]`;
+    await page.waitForSelector(item, { timeout: 20000 });
+    const itemText = await page.textContent(item);
+    if (!itemText.includes('垃圾桶')) fail(`the attention item does not show the message: '${itemText}'`);
+    await page.click(`${item} button[data-act="file"]`);
+    await page.waitForSelector('#detail .timeline li[data-action="file"]', { timeout: 10000 });
+    const filed = await page.textContent('#detail .timeline li[data-action="file"]');
+    if (!filed.includes('测试值班员') || !filed.includes('console')) {
+      fail(`the filing is not recorded with the operator's name and the console's key: '${filed}'`);
+    }
+    console.log(`filed from the console: ${filed.trim()}`);
 
-  // A case's detail opens on a click.
-  await page.click(`#cases tr[data-id="${first.id}"]`);
-  const detail = await page.textContent('#detail');
-  if (!detail.includes(`#${first.id}`)) fail(`the detail panel shows '${detail}'`);
+    // A camera case: its detail says where (a name, never an id) and shows its timeline.
+    const other = `#cases tbody tr:not([data-id="${caseId}"])`;
+    await page.waitForSelector(other, { timeout: 60000 });
+    const first = await page.$eval(`${other}:last-child`, (tr) => ({ id: tr.dataset.id, status: tr.dataset.status }))
+      .catch(() => page.$eval(other, (tr) => ({ id: tr.dataset.id, status: tr.dataset.status })));
+    await page.click(`#cases tr[data-id="${first.id}"]`);
+    await page.waitForSelector('#detail .place', { timeout: 10000 });
+    const place = await page.textContent('#detail .place');
+    if (!place || place === '–' || /intersection_|gneJ/.test(place)) fail(`case #${first.id} has no place name: '${place}'`);
+    const steps = await page.$$eval('#detail .timeline li', (li) => li.length);
+    if (steps < 1) fail('the case detail has no timeline');
+    console.log(`case #${first.id} at ${place}, ${steps} step(s) in its timeline`);
 
-  await page.screenshot({ path: `${outDir}/dashboard.png` });
-  console.log(`screenshot: ${outDir}/dashboard.png`);
-  if (errors.length) fail(`page errors: ${errors.join('; ')}`);
+    // The list follows the brain: that case's status changes.
+    await page.selectOption('#f-status', '');
+    await page.waitForFunction(([id, status]) => {
+      const tr = document.querySelector(`#cases tr[data-id="${id}"]`);
+      return tr && tr.dataset.status !== status;
+    }, [first.id, first.status], { timeout: 90000 });
+
+    // KPIs hold numbers, the fixed-time baseline included.
+    await page.waitForFunction(() => /^\d+(\.\d+)?$/.test(document.getElementById('kpi-att-fixed').textContent),
+      null, { timeout: 30000 });
+    const kpi = await page.evaluate(() => Object.fromEntries(
+      [...document.querySelectorAll('.kpi')].map((k) => [k.dataset.kpi, k.querySelector('b').textContent])));
+    console.log(JSON.stringify(kpi));
+    if (!/^\d+(\.\d)?$/.test(kpi.att)) fail(`ATT adaptive is '${kpi.att}'`);
+    if (!/^\d+ \(\d+\)$/.test(kpi.cases)) fail(`cases is '${kpi.cases}'`);
+    if (!/^\d+(\.\d)? %$/.test(kpi.deadline)) fail(`deadlines met is '${kpi.deadline}'`);
+
+    // A junction: click it and see its signal, approach by approach.
+    const nodes = await page.evaluate(() => window.cbConsole.signalNodes());
+    const box = await page.$eval('#map', (c) => { const b = c.getBoundingClientRect(); return { x: b.left, y: b.top }; });
+    const at = await page.evaluate((i) => window.cbConsole.nodeOnScreen(i), nodes[Math.floor(nodes.length / 2)]);
+    await page.mouse.click(box.x + at.x, box.y + at.y);
+    await page.waitForSelector('#node-info:not([hidden])', { timeout: 5000 });
+    const nodeText = await page.textContent('#node-info');
+    if (!/[红黄绿]/.test(nodeText)) fail(`the junction panel shows no signal: '${nodeText}'`);
+    if (/intersection_/.test(nodeText)) fail(`the junction panel shows an id: '${nodeText}'`);
+    console.log(`junction: ${nodeText.replace(/\s+/g, ' ').slice(0, 120)}`);
+
+    // Zoom: the wheel changes the drawn scale.
+    const before = await page.evaluate(() => window.cbStats.scale);
+    await page.mouse.move(box.x + at.x, box.y + at.y);
+    await page.mouse.wheel(0, -400);
+    await page.waitForFunction((s) => window.cbStats.scale > s * 1.1, before, { timeout: 5000 });
+    console.log(`zoom: scale ${before.toFixed(3)} -> ${(await page.evaluate(() => window.cbStats.scale)).toFixed(3)}`);
+    await page.screenshot({ path: `${outDir}/console.png` });
+
+    // Chinese by default; English on the switch.
+    const label = () => page.textContent('.kpi[data-kpi="vehicles"] label');
+    if ((await label()) !== '在途车辆') fail(`Chinese label is '${await label()}'`);
+    await page.click('#lang');
+    if ((await label()) !== 'vehicles') fail(`English label is '${await label()}'`);
+    if ((await page.getAttribute('html', 'lang')) !== 'en') fail('the page language did not switch');
+    await page.screenshot({ path: `${outDir}/console_en.png` });
+    await page.click('#lang');
+    if (errors.length) fail(`page errors: ${errors.join('; ')}`);
+    console.log(`base ${base}: screenshots ${outDir}/console.png, console_en.png`);
+  } finally {
+    await stopRun(r);
+  }
+
+  // ---- A run that ends: the page keeps the summary and says the run finished. ----------------------------
+  const e = await startRun(['--seed', '4', '--sim-hours', '0.05', '--speedup', 'max'], 'console_end.db');
+  try {
+    const page = await browser.newPage({ viewport: { width: 1500, height: 900 } });
+    await page.goto(e.url);
+    await page.waitForSelector('#summary:not([hidden])', { timeout: 30000 });
+    const summary = await page.textContent('#summary');
+    if (!summary.includes('运行结束')) fail(`the summary says '${summary}'`);
+    if ((await page.textContent('#conn')) !== '运行结束') fail(`the status says '${await page.textContent('#conn')}'`);
+    await page.screenshot({ path: `${outDir}/console_finished.png` });
+    console.log(`end of run: ${summary.replace(/\s+/g, ' ')}`);
+  } finally {
+    await stopRun(e);
+  }
 } finally {
   await browser.close();
-  run.kill('SIGINT');
 }
-const { code, signal } = await exited;
-if (code !== 0) fail(`citybrain run exited with ${code ?? signal} after Ctrl-C:\n${stderr}`);
-console.log('dashboard test passed');
+if (!process.exitCode) console.log('console test passed');
