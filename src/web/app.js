@@ -6,8 +6,11 @@ const S = {
   net: null, frame: null, series: [], selected: null, view: null, frames: 0,
   zoom: 1, panX: 0, panY: 0, drag: null,
   lang: localStorage.getItem('cb-lang') || 'zh',
-  key: null, detail: null, detailError: null, detailAt: 0, finished: false, node: null, incoming: [], note: '',
+  key: null, detail: null, detailError: null, detailAt: 0, finished: false, node: null, unit: null, incoming: [],
+  note: '', history: [], replay: null, live: null,
 };
+// The scrubber keeps a frame per 10 simulated seconds, the last hour of them (a frame holds up to 400 cases).
+const HISTORY_FRAMES = 360, HISTORY_STEP_S = 10;
 window.cbStats = { roadsDrawn: 0, casesDrawn: 0, unitsDrawn: 0, frames: 0, scale: 0, attention: 0 };
 
 const $ = (id) => document.getElementById(id);
@@ -19,7 +22,8 @@ const OPEN = new Set(['reported', 'filed', 'dispatched', 'handling', 'handled'])
 const I18N = {
   zh: {
     subtitle: '城运中心 · 区域大脑', live: '实时', offline: '离线', finished: '运行结束', connecting: '连接中',
-    legend_free: '畅通', legend_slow: '缓行', legend_jam: '拥堵', legend_rule: '颜色 = 路段平均车速 / 限速',
+    legend_free: '畅通 <15%', legend_slow: '缓行 15–40%', legend_jam: '拥堵 ≥40%',
+    legend_rule: '颜色 = 占用率（车辆总长 / 车道总长）',
     legend_vendor: '占道经营', legend_water: '积水', legend_other: '其他案件', legend_depot: '驻点',
     legend_zoom: '滚轮缩放 · 拖动平移 · 双击复位',
     kind_robot_dog: '机器狗', kind_sanitation_robot: '环卫机器人', kind_crew: '处置队', kind_drone: '无人机',
@@ -38,11 +42,13 @@ const I18N = {
     light_0: '红', light_1: '黄', light_2: '绿', approach: '进口道', no_signal: '无信号灯', loading: '加载中…',
     source_camera: '摄像头', source_sensor: '传感器', source_citizen: '市民', source_hotline: '热线',
     source_robot: '机器人', source_inspector: '巡查员',
+    mode_0: '待命', mode_1: '前往现场', mode_2: '现场处置', task: '任务', no_task: '无任务', replay: '回放',
+    back_live: '回到实时',
   },
   en: {
     subtitle: 'operations centre · district brain', live: 'live', offline: 'offline', finished: 'run finished',
-    connecting: 'connecting', legend_free: 'free flow', legend_slow: 'slow', legend_jam: 'jammed',
-    legend_rule: 'colour = mean speed on the road / its limit', legend_vendor: 'street vending',
+    connecting: 'connecting', legend_free: 'free <15%', legend_slow: 'slow 15–40%', legend_jam: 'jammed ≥40%',
+    legend_rule: 'colour = occupancy (vehicle length / lane length)', legend_vendor: 'street vending',
     legend_water: 'waterlogging', legend_other: 'other cases', legend_depot: 'depot',
     legend_zoom: 'wheel: zoom · drag: pan · double-click: reset', kind_robot_dog: 'robot dog',
     kind_sanitation_robot: 'sanitation robot', kind_crew: 'crew', kind_drone: 'drone', attention: 'Needs attention',
@@ -63,6 +69,8 @@ const I18N = {
     signal_now: 'signal now', light_0: 'red', light_1: 'amber', light_2: 'green', approach: 'approach',
     no_signal: 'no signal', loading: 'loading…', source_camera: 'camera', source_sensor: 'sensor',
     source_citizen: 'citizen', source_hotline: 'hotline', source_robot: 'robot', source_inspector: 'inspector',
+    mode_0: 'idle', mode_1: 'on the way', mode_2: 'on site', task: 'task', no_task: 'no task', replay: 'replay',
+    back_live: 'back to live',
   },
 };
 const STATUS = {
@@ -131,9 +139,13 @@ function project(w, h) {
   };
 }
 
-function speedColour(v) {
-  if (v < 0) return '#2a6b3a';  // empty road
-  const hue = Math.max(0, Math.min(120, v * 1.2));
+/// Congestion by occupancy: the length of the vehicles on a road against the length of its lanes, so that one
+/// car waiting at a red light leaves a road green and a queue filling it turns it red (the legend says so).
+function roadColour(f, i) {
+  if (!f || !f.occupancy) return '#2a6b3a';
+  const occ = f.occupancy[i];
+  if (occ <= 0) return '#2a6b3a';  // empty road
+  const hue = 120 * (1 - Math.min(1, occ / 50));
   return `hsl(${hue}, 78%, 48%)`;
 }
 
@@ -163,7 +175,7 @@ function drawMap() {
     const len = Math.hypot(bx - ax, by - ay) || 1;
     const off = Math.max(1.5, Math.min(5 * S.zoom, road.lanes * 1.1 * P.k * 3.2 / 2));
     const nx = (by - ay) / len * off, ny = -(bx - ax) / len * off;
-    ctx.strokeStyle = speedColour(f && f.speed ? f.speed[i] : -1);
+    ctx.strokeStyle = roadColour(f, i);
     ctx.lineWidth = Math.max(1.5, Math.min(6 * S.zoom, road.lanes * P.k * 3.2 / 2));
     ctx.beginPath();
     pts.forEach(([x, y], j) => {
@@ -285,8 +297,23 @@ function bearing(road) {
   return (S.lang === 'en' ? en : zh)[Math.round(deg / 45) % 8];
 }
 
+function renderUnit() {
+  const box = $('node-info');
+  const f = S.frame;
+  const u = S.net.units[S.unit];
+  const [, , mode, job] = f.units[S.unit];
+  const c = job ? f.cases.find((x) => x.id === job) : null;
+  box.innerHTML = `<b>${esc(u.name)}</b> · ${t(`kind_${u.kind}`)} <a href="#" id="node-close">×</a><br>` +
+    `${t(`mode_${mode}`)} · ${t('task')}: ` +
+    (c ? `<a href="#" id="unit-case">#${c.id} ${esc(catName(c.category))} · ${esc(c.place || '')}</a>` : t('no_task'));
+  box.hidden = false;
+  $('node-close').onclick = (e) => { e.preventDefault(); S.unit = null; renderNode(); };
+  if (c) $('unit-case').onclick = (e) => { e.preventDefault(); selectCase(c.id); };
+}
+
 function renderNode() {
   const box = $('node-info');
+  if (S.unit !== null && S.net && S.frame) return renderUnit();
   if (S.node === null || !S.net) { box.hidden = true; return; }
   const n = S.net.nodes[S.node];
   const f = S.frame;
@@ -312,6 +339,14 @@ function mapClick(sx, sy) {
     if (d < bestD) { bestD = d; best = c.id; }
   });
   if (best !== null) return selectCase(best);
+  let unit = null;
+  bestD = 10 * 10;
+  S.frame.units.forEach(([x, y], i) => {
+    const d = (P.x(x) - sx) ** 2 + (P.y(y) - sy) ** 2;
+    if (d < bestD) { bestD = d; unit = i; }
+  });
+  S.unit = unit;
+  if (unit !== null) { S.node = null; renderNode(); return; }
   let node = null;
   bestD = 14 * 14;
   S.net.nodes.forEach((n, i) => {
@@ -622,12 +657,9 @@ function applyLang() {
   if (S.net) renderAll();
 }
 
-function applyFrame(f) {
+/// Shows frame `f` everywhere (a live one, or one from the scrubber's history).
+function showFrame(f) {
   S.frame = f;
-  if (f.finished) S.finished = true;
-  if (f.series) S.series = f.series;
-  else if (f.point && (!S.series.length || S.series[S.series.length - 1][0] < f.point[0])) S.series.push(f.point);
-  window.cbStats.frames = ++S.frames;
   drawMap();
   drawChart();
   renderKpis();
@@ -636,6 +668,43 @@ function applyFrame(f) {
   renderNode();
   renderSummary();
   renderConn();
+}
+
+function renderScrub() {
+  const n = S.history.length;
+  const r = $('scrub');
+  r.max = Math.max(0, n - 1);
+  if (S.replay === null) r.value = r.max;
+  $('scrub-label').textContent = S.replay === null ? '' : `${t('replay')} ${fmtClock(S.history[S.replay].t)}`;
+  $('scrub-live').hidden = S.replay === null;
+}
+
+function bindScrub() {
+  $('scrub').oninput = () => {
+    const i = Number($('scrub').value);
+    S.replay = i >= S.history.length - 1 ? null : i;
+    showFrame(S.replay === null ? S.live : S.history[S.replay]);
+    renderScrub();
+  };
+  $('scrub-live').onclick = () => { S.replay = null; showFrame(S.live); renderScrub(); };
+}
+
+function applyFrame(f) {
+  S.live = f;
+  const last = S.history[S.history.length - 1];
+  if (!last || f.t - last.t >= HISTORY_STEP_S || f.finished) S.history.push(f);
+  if (S.history.length > HISTORY_FRAMES) S.history.splice(0, S.history.length - HISTORY_FRAMES);
+  if (f.finished) S.finished = true;
+  if (f.series) S.series = f.series;
+  else if (f.point && (!S.series.length || S.series[S.series.length - 1][0] < f.point[0])) S.series.push(f.point);
+  window.cbStats.frames = ++S.frames;
+  if (S.replay !== null) { renderScrub(); return; }  // the operator is looking back: the live view waits
+  S.frame = f;
+  if (f.finished) S.finished = true;
+  if (f.series) S.series = f.series;
+  else if (f.point && (!S.series.length || S.series[S.series.length - 1][0] < f.point[0])) S.series.push(f.point);
+  showFrame(f);
+  renderScrub();
   loadDetail(false);
 }
 
@@ -676,10 +745,12 @@ async function init() {
   $('f-cat').onchange = () => { renderCases(); drawMap(); };
   $('f-status').onchange = () => { renderCases(); drawMap(); };
   bindMap();
+  bindScrub();
   window.addEventListener('resize', () => { drawMap(); drawChart(); });
   // For tests and bookmarks: where a junction is drawn, and selecting by id.
   window.cbConsole = {
     nodeOnScreen: (i) => ({ x: S.view.x(S.net.nodes[i].x), y: S.view.y(S.net.nodes[i].y) }),
+    unitOnScreen: (i) => ({ x: S.view.x(S.frame.units[i][0]), y: S.view.y(S.frame.units[i][1]) }),
     signalNodes: () => S.net.nodes.map((n, i) => (n.signal ? i : -1)).filter((i) => i >= 0),
     selectCase,
   };

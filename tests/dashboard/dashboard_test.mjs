@@ -144,6 +144,22 @@ try {
     await page.mouse.wheel(0, -400);
     await page.waitForFunction((s) => window.cbStats.scale > s * 1.1, before, { timeout: 5000 });
     console.log(`zoom: scale ${before.toFixed(3)} -> ${(await page.evaluate(() => window.cbStats.scale)).toFixed(3)}`);
+    // The scrubber: back to an earlier frame (the clock shows its time), then live again.
+    const liveClock = await page.textContent('#clock');
+    await page.$eval('#scrub', (r) => { r.value = '0'; r.dispatchEvent(new Event('input')); });
+    const pastClock = await page.textContent('#clock');
+    if (!(pastClock < liveClock)) fail(`the scrubber did not go back: ${pastClock} vs ${liveClock}`);
+    if (await page.isHidden('#scrub-live')) fail('no way back to live while replaying');
+    await page.click('#scrub-live');
+    await page.waitForFunction((c) => document.getElementById('clock').textContent >= c, liveClock, { timeout: 5000 });
+    console.log(`scrubber: ${liveClock} -> ${pastClock} -> live`);
+
+    // A unit: click it and see its task.
+    const unitAt = await page.evaluate(() => window.cbConsole.unitOnScreen(0));
+    await page.mouse.click(box.x + unitAt.x, box.y + unitAt.y);
+    await page.waitForFunction(() => /待命|前往现场|现场处置/.test(document.getElementById('node-info').textContent),
+      null, { timeout: 5000 });
+    console.log(`unit: ${(await page.textContent('#node-info')).replace(/\s+/g, ' ')}`);
     await page.screenshot({ path: `${outDir}/console.png` });
 
     // Chinese by default; English on the switch.
