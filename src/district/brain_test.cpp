@@ -68,6 +68,18 @@ TEST(Brain, DefaultDistrictFilesDispatchesAndClosesCases) {
     EXPECT_GT(r["att_adaptive_s"].get<double>(), 0.0);
 }
 
+// Issue 14: Longgang's landmarks belong to the generated Longgang district, never to another city's map.
+TEST(District, LandmarksOnlyOnTheGeneratedDistrict) {
+    auto d = MakeDistrict({}, 1);
+    ASSERT_TRUE(d.ok());
+    EXPECT_FALSE(d->landmarks.empty());
+    District loaded;
+    loaded.net = d->net;  // as if read with --roadnet
+    ASSERT_TRUE(EquipDistrict(loaded, 1).ok());
+    EXPECT_TRUE(loaded.landmarks.empty());
+    EXPECT_FALSE(loaded.units.empty());
+}
+
 // Issue 14: every case says where it is as a person would (a junction, a landmark, a street), never by an id.
 TEST(Brain, CasesCarryPlaceNames) {
     DistrictSpec spec;

@@ -40,7 +40,7 @@ double Uniform(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) *
 
 }  // namespace
 
-Status EquipDistrict(District& d, uint64_t seed) {
+Status EquipDistrict(District& d, uint64_t seed, bool longgang_landmarks) {
     std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ULL + 17);
     std::vector<int32_t> inner;
     for (size_t n = 0; n < d.net.intersections.size(); ++n) {
@@ -77,6 +77,7 @@ Status EquipDistrict(District& d, uint64_t seed) {
     for (int i = 0; i < s.depots; ++i) depots.push_back(draw());
     d.landmarks.clear();
     for (const char* name : kLandmarks) {
+        if (!longgang_landmarks) break;
         const auto n = static_cast<size_t>(
             inner[static_cast<size_t>(Uniform(rng) * static_cast<double>(inner.size())) % inner.size()]);
         const core::Point p = d.net.intersections[n].point;
@@ -113,7 +114,7 @@ Result<District> MakeDistrict(const DistrictSpec& spec, uint64_t seed) {
     demand.seed = seed;
     CB_TRY_ASSIGN(d.demand, traffic::GenerateDemand(d.net, demand));
     d.scenario = spec.scenario;
-    CB_TRY(EquipDistrict(d, seed));
+    CB_TRY(EquipDistrict(d, seed, true));
     return d;
 }
 

@@ -102,6 +102,8 @@ Result<District> MakeDistrict(const DistrictSpec& spec, uint64_t seed);
 
 /// Places the scenario's sensors and units on a network loaded from files (`--roadnet`): cameras at signalised
 /// intersections, low points and depots chosen by the seed. The network keeps its own street names, if any.
-Status EquipDistrict(District& district, uint64_t seed);
+/// `longgang_landmarks` places the generated Longgang district's landmarks (schools, markets, a hospital) near
+/// its junctions; another city's map gets none, so that no Longgang name is drawn on it.
+Status EquipDistrict(District& district, uint64_t seed, bool longgang_landmarks = false);
 
 }  // namespace citybrain::district

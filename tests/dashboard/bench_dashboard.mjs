@@ -1,6 +1,8 @@
-// Whole-run benchmark of the dashboard: `citybrain run` with a browser connected (Debian's chromium through
-// playwright-core). Reports the simulation's achieved speed-up, the time to serve the page, the frame size, and
-// how long the page takes to draw each frame. Usage: node bench_dashboard.mjs CITYBRAIN [--speedup X] [--demand VPH]
+// Whole-run benchmark of the operations console: `citybrain run` with a browser connected (Debian's chromium
+// through playwright-core). Reports the simulation's achieved speed-up, the time to serve the page, the frame
+// size, how long the page takes to draw each frame, and how long a second page takes from navigation to its
+// first drawn frame once `--interactive-at` vehicles are running.
+// Usage: node bench_dashboard.mjs CITYBRAIN [--speedup X] [--demand VPH] [--interactive-at N]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +18,10 @@ const run = spawn(bin, ['run', '--port', '0', '--speedup', opt('--speedup', 'max
 let stderr = '';
 run.stderr.on('data', (d) => { stderr += d; });
 const url = await new Promise((resolve) => {
-  const look = () => { const m = stderr.match(/dashboard at (http:\S+)/); if (m) resolve(m[1]); else setTimeout(look, 5); };
+  const look = () => {
+    const m = stderr.match(/dashboard at (http:\/\/[^\s,]+)/);
+    if (m) resolve(m[1]); else setTimeout(look, 5);
+  };
   look();
 });
 const serveMs = performance.now() - t0;
@@ -38,6 +43,17 @@ await page.addInitScript(() => {
   });
 });
 await page.goto(url);
+// A second operator opens the console while the district is busy: navigation to the first drawn frame.
+const busy = Number(opt('--interactive-at', '1500'));
+await page.waitForFunction((n) => window.cbBench.maxVehicles >= n || window.cbBench.finished, busy,
+  { timeout: 600000, polling: 100 });
+const second = await browser.newPage({ viewport: { width: 1400, height: 850 } });
+const tOpen = performance.now();
+await second.goto(url);
+await second.waitForFunction(() => window.cbStats && window.cbStats.frames > 0 && window.cbStats.roadsDrawn > 0,
+  null, { timeout: 60000, polling: 'raf' });
+const interactiveMs = performance.now() - tOpen;
+await second.close();
 await page.waitForFunction(() => window.cbBench.finished, null, { timeout: 600000, polling: 200 });
 const b = await page.evaluate(() => window.cbBench);
 await browser.close();
@@ -52,4 +68,5 @@ console.log(JSON.stringify({
   page_frame_ms_mean: +(ms.reduce((a, x) => a + x, 0) / ms.length).toFixed(2),
   page_frame_ms_p95: +ms[Math.floor(0.95 * (ms.length - 1))].toFixed(2),
   att_adaptive_s: +report.att_adaptive_s.toFixed(1), att_fixed_s: +report.att_fixed_s.toFixed(1),
+  second_page_interactive_ms: Math.round(interactiveMs), opened_at_vehicles: busy,
 }));
