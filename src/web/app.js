@@ -738,10 +738,15 @@ async function init() {
     localStorage.setItem('cb-lang', S.lang);
     applyLang();
   };
-  S.net = await (await fetch('/api/network')).json();
+  // The network and the current state, fetched together: the first frame is drawn as soon as both are here.
+  const [net, state] = await Promise.all([
+    fetch('/api/network').then((r) => r.json()),
+    fetch('/api/state').then((r) => r.json()).catch(() => null),
+  ]);
+  S.net = net;
   indexApproaches();
   applyLang();
-  try { applyFrame(await (await fetch('/api/state')).json()); } catch (e) { drawMap(); }
+  if (state) applyFrame(state); else drawMap();
   $('f-cat').onchange = () => { renderCases(); drawMap(); };
   $('f-status').onchange = () => { renderCases(); drawMap(); };
   bindMap();
