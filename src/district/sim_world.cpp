@@ -154,7 +154,8 @@ int64_t SimWorld::Vehicles() const { return traffic_->sim().Running(); }
 void SimWorld::Draw(nlohmann::json& frame, incident::TimeMs now) const {
     const traffic::Simulator& sim = traffic_->sim();
     const auto& net = district_.net;
-    std::vector<int> speed(net.roads.size(), -1), occupancy(net.roads.size(), 0), light(net.roads.size(), -1);
+    std::vector<int> speed(net.roads.size(), -1), occupancy(net.roads.size(), 0), light(net.roads.size(), -1),
+        queue(net.roads.size(), 0);
     for (size_t r = 0; r < net.roads.size(); ++r) {
         const core::Road& road = net.roads[r];
         const RoadLoad load = LoadOn(sim, road);
@@ -165,7 +166,26 @@ void SimWorld::Draw(nlohmann::json& frame, incident::TimeMs now) const {
         }
         occupancy[r] = static_cast<int>(
             std::lround(100 * std::min(1.0, load.length_m / std::max(1.0, road.length_m * road.num_lanes))));
+        for (int32_t k = 0; k < road.num_lanes; ++k) queue[r] += sim.LaneWaiting(road.first_lane + k);
     }
+    // Each signal's current phase and, where the controller keeps them, the reasons of its last decision.
+    const traffic::SignalController& controller = traffic_->controller();
+    nlohmann::json signals = nlohmann::json::array();
+    for (size_t n = 0; n < net.intersections.size(); ++n) {
+        const auto& node = net.intersections[n];
+        if (node.is_virtual || node.phases.empty()) continue;
+        const auto id = static_cast<core::IntersectionId>(n);
+        nlohmann::json s = {{"node", n}, {"phase", sim.CurrentPhase(id)}};
+        if (const traffic::Explanation* why = controller.Explain(id)) {
+            s["decided_s"] = why->at_s;
+            s["chose"] = why->phase;
+            s["scores"] = why->scores;
+        }
+        signals.push_back(std::move(s));
+    }
+    frame["controller"] = std::string(controller.Name());
+    frame["signals"] = std::move(signals);
+    frame["queue"] = std::move(queue);
     for (size_t l = 0; l < net.road_links.size(); ++l) {
         const auto& link = net.road_links[l];
         if (link.type != core::TurnType::kStraight) continue;

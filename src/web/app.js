@@ -43,7 +43,8 @@ const I18N = {
     source_camera: '摄像头', source_sensor: '传感器', source_citizen: '市民', source_hotline: '热线',
     source_robot: '机器人', source_inspector: '巡查员',
     mode_0: '待命', mode_1: '前往现场', mode_2: '现场处置', task: '任务', no_task: '无任务', replay: '回放',
-    back_live: '回到实时',
+    back_live: '回到实时', queue: '排队', controller: '控制', phase: '相位', chose_phase: '选择相位',
+    pressures: '各相位压力 = 进口排队 − 出口排队',
   },
   en: {
     subtitle: 'operations centre · district brain', live: 'live', offline: 'offline', finished: 'run finished',
@@ -70,7 +71,8 @@ const I18N = {
     no_signal: 'no signal', loading: 'loading…', source_camera: 'camera', source_sensor: 'sensor',
     source_citizen: 'citizen', source_hotline: 'hotline', source_robot: 'robot', source_inspector: 'inspector',
     mode_0: 'idle', mode_1: 'on the way', mode_2: 'on site', task: 'task', no_task: 'no task', replay: 'replay',
-    back_live: 'back to live',
+    back_live: 'back to live', queue: 'queue', controller: 'controller', phase: 'phase', chose_phase: 'chose phase',
+    pressures: 'pressure per phase = waiting in − waiting out',
   },
 };
 const STATUS = {
@@ -321,10 +323,22 @@ function renderNode() {
     const road = S.net.roads[i];
     const light = f && f.lights ? f.lights[i] : -1;
     const lightText = light >= 0 ? t(`light_${light}`) : t('no_signal');
-    return `<li>${esc(road.name || t('approach'))} · ${bearing(road)} · <b class="light-${light}">${lightText}</b></li>`;
+    const queue = f && f.queue ? ` · ${t('queue')} ${f.queue[i]}` : '';
+    return `<li>${esc(road.name || t('approach'))} · ${bearing(road)} · <b class="light-${light}">${lightText}</b>${queue}</li>`;
   });
-  box.innerHTML = `<b>${esc(n.name || t('junction'))}</b> <a href="#" id="node-close">×</a><br>` +
-    `<small>${t('signal_now')}</small><ul>${rows.join('')}</ul>`;
+  // The controller and the reasons of its last decision here (max-pressure: each phase's pressure).
+  const sig = f && f.signals ? f.signals.find((x) => x.node === S.node) : null;
+  let why = '';
+  if (sig) {
+    why = `<small>${t('controller')}: ${esc(f.controller || '')} · ${t('phase')} ${sig.phase}</small>`;
+    if (sig.scores) {
+      const scores = sig.scores.map(([p, v]) => (p === sig.chose ? `<b>${p}: ${v}</b>` : `${p}: ${v}`)).join(' · ');
+      why += `<br><small class="why-signal">${fmtClock(sig.decided_s)} ${t('chose_phase')} ${sig.chose}` +
+        ` (${t('pressures')}: ${scores})</small>`;
+    }
+  }
+  box.innerHTML = `<b>${esc(n.name || t('junction'))}</b> <a href="#" id="node-close">×</a><br>` + why +
+    `<br><small>${t('signal_now')}</small><ul>${rows.join('')}</ul>`;
   box.hidden = false;
   $('node-close').onclick = (e) => { e.preventDefault(); S.node = null; renderNode(); drawMap(); };
 }

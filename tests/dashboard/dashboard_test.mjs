@@ -136,6 +136,8 @@ try {
     const nodeText = await page.textContent('#node-info');
     if (!/[红黄绿]/.test(nodeText)) fail(`the junction panel shows no signal: '${nodeText}'`);
     if (/intersection_/.test(nodeText)) fail(`the junction panel shows an id: '${nodeText}'`);
+    if (!/选择相位 \d+ \(各相位压力/.test(nodeText)) fail(`the junction panel gives no reasons: '${nodeText}'`);
+    if (!/排队 \d+/.test(nodeText)) fail(`the junction panel shows no queues: '${nodeText}'`);
     console.log(`junction: ${nodeText.replace(/\s+/g, ' ').slice(0, 120)}`);
 
     // Zoom: the wheel changes the drawn scale.

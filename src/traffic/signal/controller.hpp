@@ -18,6 +18,14 @@ struct Decision {
     double next_decision_s = 0;
 };
 
+/// Why a controller chose what it last chose at one intersection, for an operator: when, which phase, and each
+/// candidate phase's score (max-pressure: its pressure, waiting vehicles in minus waiting vehicles out).
+struct Explanation {
+    double at_s = -1;  // < 0: no decision yet
+    int32_t phase = -1;
+    std::vector<std::pair<int32_t, int64_t>> scores;
+};
+
 /// A signal controller for all signalised intersections of a network. The engine enforces minimum green,
 /// yellow and all-red; a controller only names phases. A learned controller implements the same interface.
 class SignalController {
@@ -28,6 +36,8 @@ public:
     virtual Status Init(const TrafficView& view) = 0;
     /// Called at or after the intersection's next decision time.
     virtual Decision Decide(IntersectionId node, const TrafficView& view) = 0;
+    /// The reasons of the last decision at `node`; null for a controller that keeps none (a fixed plan).
+    virtual const Explanation* Explain(IntersectionId /*node*/) const { return nullptr; }
 };
 
 /// Options shared by the controller factory (the CLI's flags).

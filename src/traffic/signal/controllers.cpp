@@ -271,6 +271,7 @@ public:
         const auto& net = view.Network();
         CB_TRY(table_.Build(net, options_.phases, false));
         movements_.assign(net.intersections.size(), {});
+        explained_.assign(net.intersections.size(), {});
         for (IntersectionId n : table_.nodes) {
             const Intersection& node = net.intersections[n];
             for (int32_t p : table_.phases[n]) {
@@ -287,6 +288,7 @@ public:
                 }
                 movements_[n].push_back(std::move(moves));
             }
+            explained_[n].scores.reserve(table_.phases[n].size());  // no allocation per decision
         }
         return {};
     }
@@ -295,19 +297,28 @@ public:
         const int32_t current = view.CurrentPhase(node);
         int32_t best = phases.front();
         int64_t best_pressure = std::numeric_limits<int64_t>::min();
+        Explanation& why = explained_[static_cast<size_t>(node)];
+        why.scores.clear();
         for (size_t i = 0; i < phases.size(); ++i) {
             int64_t pressure = 0;
             for (const Movement& m : movements_[node][i]) {
                 for (core::LaneId l : m.entry) pressure += view.LaneWaiting(l);
                 for (core::LaneId l : m.exit) pressure -= view.LaneWaiting(l);
             }
+            why.scores.emplace_back(phases[i], pressure);
             // Ties keep the current phase (no needless yellow), else the lowest index.
             if (pressure > best_pressure || (pressure == best_pressure && phases[i] == current)) {
                 best_pressure = pressure;
                 best = phases[i];
             }
         }
+        why.at_s = view.Now();
+        why.phase = best;
         return {best, view.Now() + options_.action_interval_s};
+    }
+    const Explanation* Explain(IntersectionId node) const override {
+        const auto i = static_cast<size_t>(node);
+        return node >= 0 && i < explained_.size() && explained_[i].at_s >= 0 ? &explained_[i] : nullptr;
     }
 
 private:
@@ -318,6 +329,7 @@ private:
     ControllerOptions options_;
     PhaseTable table_;
     std::vector<std::vector<std::vector<Movement>>> movements_;  // [node][phase slot][movement]
+    std::vector<Explanation> explained_;                         // [node]: the last decision's reasons
 };
 
 }  // namespace
