@@ -432,10 +432,10 @@ struct HttpServer::Impl {
     Impl(Api& a, ServerOptions o)
         : api(a),
           options(std::move(o)),
+          cap(options.max_connections > 0 ? options.max_connections : DefaultCap()),
           ioc(options.threads),
           acceptor(net::make_strand(ioc)),
-          retry(acceptor.get_executor()),
-          cap(options.max_connections > 0 ? options.max_connections : DefaultCap()) {}
+          retry(acceptor.get_executor()) {}
     ~Impl() {
         if (own_log) std::fclose(log);
     }
@@ -484,17 +484,19 @@ struct HttpServer::Impl {
 
     Api& api;
     ServerOptions options;
-    net::io_context ioc;
-    tcp::acceptor acceptor;
-    net::steady_timer retry;
-    size_t cap;
-    int64_t last_warning = 0;
     Live live;
     Registry registry;
     std::atomic<uint64_t> ids{1};
     std::FILE* log = nullptr;
     bool own_log = false;
     Shared shared{api, live, registry, options, ids, nullptr};
+    size_t cap;
+    int64_t last_warning = 0;
+    // The io objects are declared last, so they go first: with the io_context go the handlers that still hold
+    // connections, and each connection unregisters itself from `registry`, which must still be there.
+    net::io_context ioc;
+    tcp::acceptor acceptor;
+    net::steady_timer retry;
 };
 
 HttpServer::HttpServer(Api& api, ServerOptions options) : impl_(std::make_unique<Impl>(api, std::move(options))) {}
