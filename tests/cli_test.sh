@@ -128,9 +128,19 @@ with open(sys.argv[1], "w") as f:
         f.write(f"{i},2020-01-{1 + m // 1440:02d} {m // 60 % 24:02d}:{m % 60:02d}:00,,Bulky Items,"
                 f"{34.0 + (i % 40) * 0.01},{-118.2 + (i % 7) * 0.0001}\n")
 PY
-"$bin" incidents replay "$tmp/long.csv" --db "$tmp/replay.db" --speedup 36000 --batch 50 >/dev/null 2>&1 &
+"$bin" incidents replay "$tmp/long.csv" --db "$tmp/replay.db" --speedup 3600 --batch 50 >/dev/null 2>&1 &
 pid=$!
-sleep 2
+# Killed once some rows are committed (however slow the build, ASan included), long before the 50 s it needs.
+python3 - "$tmp/replay.db" <<'PY'
+import sqlite3, sys, time
+for _ in range(600):
+    try:
+        if sqlite3.connect(sys.argv[1]).execute("select count(*) from reports").fetchone()[0] >= 100:
+            break
+    except sqlite3.Error:
+        pass
+    time.sleep(0.1)
+PY
 kill -9 $pid
 wait $pid 2>/dev/null
 "$bin" incidents replay "$tmp/long.csv" --db "$tmp/replay.db" --json >"$tmp/resumed.json" 2>&1
