@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <iostream>
 
 #include "traffic/run.hpp"
@@ -16,7 +17,14 @@ std::string TempDb(const std::string& tag) {
         .string();
 }
 
-nlohmann::json RunBrain(uint64_t seed, double hours, int threads, const std::string& tag, DistrictSpec spec = {}) {
+/// Runs the Brain on the generated district to the end and returns its results; `inspect` sees the Brain at the
+/// end, before its store is removed.
+nlohmann::json RunBrain(uint64_t seed,
+                        double hours,
+                        int threads,
+                        const std::string& tag,
+                        DistrictSpec spec = {},
+                        const std::function<void(const Brain&)>& inspect = {}) {
     spec.demand.duration_s = 3600 * hours;
     spec.demand.peak_at_s = spec.demand.duration_s / 2;
     auto d = MakeDistrict(spec, seed);
@@ -33,6 +41,7 @@ nlohmann::json RunBrain(uint64_t seed, double hours, int threads, const std::str
         EXPECT_TRUE(s.ok()) << s.error().ToString();
         if (!s.ok()) break;
     }
+    if (inspect) inspect(**brain);
     auto results = (*brain)->Results();
     brain->reset();
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(o.db_path + suffix);
@@ -82,19 +91,8 @@ TEST(District, LandmarksOnlyOnTheGeneratedDistrict) {
 
 // Issue 14: every case says where it is as a person would (a junction, a landmark, a street), never by an id.
 TEST(Brain, CasesCarryPlaceNames) {
-    DistrictSpec spec;
-    spec.demand.duration_s = 1800;
-    spec.demand.peak_at_s = 900;
-    auto d = MakeDistrict(spec, 5);
-    ASSERT_TRUE(d.ok());
-    BrainOptions o;
-    o.seed = 5;
-    o.sim_hours = 0.5;
-    o.db_path = TempDb("places");
-    auto brain = Brain::Create(*d, o);
-    ASSERT_TRUE(brain.ok()) << brain.error().ToString();
-    while (!(*brain)->Finished()) ASSERT_TRUE((*brain)->Step().ok());
-    const auto frame = (*brain)->Frame(false);
+    nlohmann::json frame;
+    RunBrain(5, 0.5, 1, "places", {}, [&](const Brain& brain) { frame = brain.Frame(false); });
     int devices = 0, junctions = 0;
     for (const auto& c : frame["cases"]) {
         ASSERT_TRUE(c["place"].is_string()) << c.dump();
@@ -110,8 +108,6 @@ TEST(Brain, CasesCarryPlaceNames) {
     }
     EXPECT_GT(devices, 0);
     EXPECT_GT(junctions, 0);
-    brain->reset();
-    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(o.db_path + suffix);
 }
 
 TEST(Brain, TooFewUnitsMissDeadlines) {

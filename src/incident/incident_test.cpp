@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "incident/engine.hpp"
+#include "incident/forwarding_store.hpp"
 
 namespace citybrain::incident {
 namespace {
@@ -317,26 +318,16 @@ TEST(Engine, AddressOnlyReportsDeduplicateByAddress) {
 }
 
 /// A real SQLite store whose commits can be made to fail, as a full disk would.
-class FlakyStore final : public Store {
+class FlakyStore final : public ForwardingStore {
 public:
-    FlakyStore(std::unique_ptr<Store> inner, bool* fail) : inner_(std::move(inner)), fail_(fail) {}
+    FlakyStore(std::unique_ptr<Store> inner, bool* fail) : ForwardingStore(std::move(inner)), fail_(fail) {}
     const char* Kind() const override { return "flaky"; }
     Status Commit(const WriteBatch& b) override {
         if (*fail_) return Error{ErrorCode::kUnavailable, "disk full", "store"};
-        return inner_->Commit(b);
+        return ForwardingStore::Commit(b);
     }
-    Result<Counters> MaxIds() override { return inner_->MaxIds(); }
-    Result<std::vector<Case>> LoadOpenCases() override { return inner_->LoadOpenCases(); }
-    Result<std::vector<KeyEntry>> LoadIdempotencyKeys(TimeMs w) override { return inner_->LoadIdempotencyKeys(w); }
-    Result<std::optional<Case>> GetCase(CaseId id) override { return inner_->GetCase(id); }
-    Result<std::vector<Case>> ListCases(const CaseFilter& f, TimeMs now) override { return inner_->ListCases(f, now); }
-    Result<std::vector<Event>> CaseEvents(CaseId id) override { return inner_->CaseEvents(id); }
-    Result<std::vector<Report>> CaseReports(CaseId id) override { return inner_->CaseReports(id); }
-    Result<std::vector<RequestView>> ListRequests(const RequestFilter& f) override { return inner_->ListRequests(f); }
-    Result<Stats> ComputeStats(TimeMs now) override { return inner_->ComputeStats(now); }
 
 private:
-    std::unique_ptr<Store> inner_;
     bool* fail_;
 };
 

@@ -6,10 +6,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <numeric>
 
 #include "incident/csv.hpp"
+#include "incident/forwarding_store.hpp"
 
 namespace citybrain::incident {
 namespace {
@@ -55,6 +57,20 @@ protected:
         if (!engine.ok()) return engine.error();
         return ReplayCsv(csv, **engine, replay);
     }
+    /// An LA 311 export of 120 bulky-item requests, two a minute over an hour around four addresses; every
+    /// fifth has the Closed Date `closed(minute)`.
+    std::string WriteBulkyItems(const std::function<std::string(int minute)>& closed) {
+        const std::string csv = Temp("export.csv");
+        std::ofstream out(csv);
+        out << "SRNumber,CreatedDate,ClosedDate,RequestType,Latitude,Longitude\n";
+        for (int i = 0; i < 120; ++i) {
+            const int minute = i / 2;
+            out << i << ",2020-01-01 00:" << (minute < 10 ? "0" : "") << minute << ":00,"
+                << (i % 5 == 0 ? closed(minute) : "") << ",Bulky Items," << 34.0 + (i % 4) * 0.01 << ","
+                << -118.2 + (i % 7) * 0.00005 << "\n";
+        }
+        return csv;
+    }
     std::vector<std::string> files_;
 };
 
@@ -91,20 +107,12 @@ TEST_F(ReplayTest, HandMadeExportGivesExactCounts) {
 }
 
 TEST_F(ReplayTest, BatchingAndPacingDoNotChangeTheOutcome) {
-    const std::string csv = Temp("export.csv");
-    std::ofstream out(csv);
-    out << "SRNumber,CreatedDate,ClosedDate,RequestType,Latitude,Longitude\n";
     // Bulky items around four addresses over an hour, some closed quickly: merges and closures interleave.
-    for (int i = 0; i < 120; ++i) {
-        const int minute = i / 2;
+    const std::string csv = WriteBulkyItems([](int minute) {
         const int closed = minute + 3;
-        out << i << ",2020-01-01 00:" << (minute < 10 ? "0" : "") << minute << ":00,"
-            << (i % 5 == 0 ? std::string(closed < 60 ? "2020-01-01 00:" : "2020-01-01 01:") +
-                                 (closed % 60 < 10 ? "0" : "") + std::to_string(closed % 60) + ":00"
-                           : "")
-            << ",Bulky Items," << 34.0 + (i % 4) * 0.01 << "," << -118.2 + (i % 7) * 0.00005 << "\n";
-    }
-    out.close();
+        return std::string(closed < 60 ? "2020-01-01 00:" : "2020-01-01 01:") + (closed % 60 < 10 ? "0" : "") +
+               std::to_string(closed % 60) + ":00";
+    });
     auto flat = Replay(csv);
     ReplayOptions one_by_one;
     one_by_one.batch = 1;
@@ -123,43 +131,23 @@ TEST_F(ReplayTest, BatchingAndPacingDoNotChangeTheOutcome) {
 }
 
 /// A store that dies (every commit fails) after `commits` commits: a replay killed part-way.
-class DyingStore : public Store {
+class DyingStore final : public ForwardingStore {
 public:
-    DyingStore(std::unique_ptr<Store> inner, int commits) : inner_(std::move(inner)), left_(commits) {}
-    const char* Kind() const override { return inner_->Kind(); }
+    DyingStore(std::unique_ptr<Store> inner, int commits) : ForwardingStore(std::move(inner)), left_(commits) {}
     Status Commit(const WriteBatch& b) override {
         if (left_-- <= 0) return Error{ErrorCode::kUnavailable, "killed", "test"};
-        return inner_->Commit(b);
+        return ForwardingStore::Commit(b);
     }
-    Result<Counters> MaxIds() override { return inner_->MaxIds(); }
-    Result<std::vector<Case>> LoadOpenCases() override { return inner_->LoadOpenCases(); }
-    Result<std::vector<KeyEntry>> LoadIdempotencyKeys(TimeMs w) override { return inner_->LoadIdempotencyKeys(w); }
-    Result<std::optional<Case>> GetCase(CaseId id) override { return inner_->GetCase(id); }
-    Result<std::vector<Case>> ListCases(const CaseFilter& f, TimeMs now) override { return inner_->ListCases(f, now); }
-    Result<std::vector<Event>> CaseEvents(CaseId id) override { return inner_->CaseEvents(id); }
-    Result<std::vector<Report>> CaseReports(CaseId id) override { return inner_->CaseReports(id); }
-    Result<std::vector<RequestView>> ListRequests(const RequestFilter& f) override { return inner_->ListRequests(f); }
-    Result<Stats> ComputeStats(TimeMs now) override { return inner_->ComputeStats(now); }
 
 private:
-    std::unique_ptr<Store> inner_;
     int left_;
 };
 
 // Issue 13, items 12 and 13: a replay commits in batches, and one that dies part-way and runs again adds no
 // report twice, says how many rows it skipped, and ends where an uninterrupted replay ends.
 TEST_F(ReplayTest, ResumesAfterACrashWithoutDuplicates) {
-    const std::string csv = Temp("export.csv");
-    {
-        std::ofstream out(csv);
-        out << "SRNumber,CreatedDate,ClosedDate,RequestType,Latitude,Longitude\n";
-        for (int i = 0; i < 120; ++i) {
-            const int minute = i / 2;
-            out << i << ",2020-01-01 00:" << (minute < 10 ? "0" : "") << minute << ":00,"
-                << (i % 5 == 0 ? "2020-01-01 01:30:00" : "") << ",Bulky Items," << 34.0 + (i % 4) * 0.01 << ","
-                << -118.2 + (i % 7) * 0.00005 << "\n";
-        }
-    }
+    // Every fifth case closes after the last report, so a death part-way leaves closures still to come.
+    const std::string csv = WriteBulkyItems([](int) { return std::string("2020-01-01 01:30:00"); });
     auto origin = CsvOrigin(csv);
     ASSERT_TRUE(origin.ok());
     EngineOptions options;

@@ -60,17 +60,22 @@ protected:
         r.idempotency_key = std::move(key);
         return r;
     }
+    /// A report row as the engine would write it, the least a store needs: report 1 of case 1.
+    static Report Bare() {
+        Report r;
+        r.id = 1;
+        r.category = "noise";
+        r.address = "x";
+        r.case_id = 1;
+        return r;
+    }
     std::string url_;
 };
 
 TEST_P(StoreTest, FailedCommitLeavesNothing) {
     auto store = OpenStore();
     WriteBatch batch;
-    Report a;
-    a.id = 1;
-    a.category = "noise";
-    a.address = "x";
-    a.case_id = 1;
+    Report a = Bare();
     batch.reports = {a, a};  // the second violates the primary key after the first was written
     Event e;
     e.case_id = 1;
@@ -171,11 +176,7 @@ TEST_P(StoreTest, EngineRoundTripFiltersAndRestart) {
 TEST_P(StoreTest, NulIsRefusedAlikeAndOtherTextKeptExactly) {
     auto store = OpenStore();
     WriteBatch batch;
-    Report a;
-    a.id = 1;
-    a.category = "noise";
-    a.address = "x";
-    a.case_id = 1;
+    Report a = Bare();
     a.description = std::string("before\0after", 12);
     batch.reports = {a};
     Status s = store->Commit(batch);

@@ -486,6 +486,15 @@ private:
         if (scope_key && !r.idempotency_key.empty()) r.idempotency_key = key.name + '/' + r.idempotency_key;
     }
 
+    /// The Idempotency-Key header, when sent, wins over a body's own key; either is at most kMaxIdempotencyKey.
+    static Status TakeIdempotencyKey(const ApiRequest& req, Report& r) {
+        if (!req.idempotency_key.empty()) r.idempotency_key = req.idempotency_key;
+        if (r.idempotency_key.size() > kMaxIdempotencyKey) {
+            return InvalidArgument("idempotency_key", "longer than " + std::to_string(kMaxIdempotencyKey) + " bytes");
+        }
+        return {};
+    }
+
     /// Device sources carry evidence a camera or a robot would: only a key that speaks for devices posts them.
     static bool DeviceSource(incident::Source s) {
         return s == incident::Source::kCamera || s == incident::Source::kSensor || s == incident::Source::kRobot;
@@ -558,10 +567,7 @@ private:
             }
             // Open311's personal fields (email, first_name, phone, device_id, …) are not stored: the case needs none.
         }
-        if (!req.idempotency_key.empty()) r.idempotency_key = req.idempotency_key;
-        if (r.idempotency_key.size() > kMaxIdempotencyKey) {
-            return InvalidArgument("idempotency_key", "longer than " + std::to_string(kMaxIdempotencyKey) + " bytes");
-        }
+        CB_TRY(TakeIdempotencyKey(req, r));
         if (open311 && r.category.empty()) return InvalidArgument("service_code", "required");
         CB_TRY(incident::ValidateReport(r, taxonomy_));
         return r;
@@ -830,7 +836,7 @@ private:
     void PostReport(const ApiRequest& req, std::function<void(ApiResponse)>& done) {
         // Any valid key may be told what is wrong with its body; what it may post depends on the source.
         const ApiKey* key = KeyOf(req, nullptr);
-        if (auto why = Refusal(key, Role(key ? key->roles : kRoleReport), "post"); !why.empty()) {
+        if (auto why = Refusal(key, kRoleAll, "post"); !why.empty()) {
             return done(JsonError(403, "api_key", why));
         }
         ApiRequest as_json = req;
@@ -858,11 +864,7 @@ private:
         }
         auto report = incident::ParseDeviceEvent(req.body, {}, clock_());
         if (!report.ok()) return done(JsonError(report.error()));
-        if (!req.idempotency_key.empty()) report->idempotency_key = req.idempotency_key;
-        if (report->idempotency_key.size() > kMaxIdempotencyKey) {
-            return done(
-                JsonError(400, "idempotency_key", "longer than " + std::to_string(kMaxIdempotencyKey) + " bytes"));
-        }
+        if (Status s = TakeIdempotencyKey(req, *report); !s.ok()) return done(JsonError(s.error()));
         if (Status s = incident::ValidateReport(*report, taxonomy_); !s.ok()) return done(JsonError(s.error()));
         if (Status s = CheckReportTime(report->time_ms); !s.ok()) return done(JsonError(s.error()));
         Stamp(*report, *key, !req.idempotency_key.empty());

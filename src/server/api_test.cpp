@@ -15,6 +15,7 @@
 
 #include "core/time.hpp"
 #include "core/utf8.hpp"
+#include "incident/forwarding_store.hpp"
 #include "server/form.hpp"
 
 namespace citybrain::server {
@@ -432,31 +433,19 @@ TEST_F(ApiTest, JsonErrorsHaveOneShapeWithTheRequestId) {
 }
 
 /// A store whose reads fail (a disk error naming a path) or throw: what the server must not pass on to a client.
-class BrokenStore : public incident::Store {
+class BrokenStore : public incident::ForwardingStore {
 public:
     explicit BrokenStore(std::unique_ptr<incident::Store> inner, bool throws)
-        : inner_(std::move(inner)), throws_(throws) {}
-    const char* Kind() const override { return inner_->Kind(); }
-    Status Commit(const incident::WriteBatch& b) override { return inner_->Commit(b); }
-    Result<Counters> MaxIds() override { return inner_->MaxIds(); }
-    Result<std::vector<incident::Case>> LoadOpenCases() override { return inner_->LoadOpenCases(); }
-    Result<std::vector<KeyEntry>> LoadIdempotencyKeys(incident::TimeMs w) override {
-        return inner_->LoadIdempotencyKeys(w);
-    }
-    Result<std::optional<incident::Case>> GetCase(incident::CaseId id) override { return inner_->GetCase(id); }
+        : ForwardingStore(std::move(inner)), throws_(throws) {}
     Result<std::vector<incident::Case>> ListCases(const incident::CaseFilter&, incident::TimeMs) override {
         if (throws_) throw std::runtime_error("std::bad_alloc in /srv/secret/cases.db");
         return Error{ErrorCode::kInternal, "disk I/O error reading /srv/secret/cases.db", ""};
     }
-    Result<std::vector<incident::Event>> CaseEvents(incident::CaseId id) override { return inner_->CaseEvents(id); }
-    Result<std::vector<incident::Report>> CaseReports(incident::CaseId id) override { return inner_->CaseReports(id); }
     Result<std::vector<incident::RequestView>> ListRequests(const incident::RequestFilter&) override {
         return Error{ErrorCode::kInternal, "disk I/O error reading /srv/secret/cases.db", ""};
     }
-    Result<incident::Stats> ComputeStats(incident::TimeMs now) override { return inner_->ComputeStats(now); }
 
 private:
-    std::unique_ptr<incident::Store> inner_;
     bool throws_;
 };
 

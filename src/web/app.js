@@ -713,10 +713,6 @@ function applyFrame(f) {
   else if (f.point && (!S.series.length || S.series[S.series.length - 1][0] < f.point[0])) S.series.push(f.point);
   window.cbStats.frames = ++S.frames;
   if (S.replay !== null) { renderScrub(); return; }  // the operator is looking back: the live view waits
-  S.frame = f;
-  if (f.finished) S.finished = true;
-  if (f.series) S.series = f.series;
-  else if (f.point && (!S.series.length || S.series[S.series.length - 1][0] < f.point[0])) S.series.push(f.point);
   showFrame(f);
   renderScrub();
   loadDetail(false);
