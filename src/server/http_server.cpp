@@ -47,8 +47,10 @@ public:
     virtual ~Conn() = default;
     /// Closes the connection from any thread, if it is still idle when its strand gets to it.
     virtual void Shed() = 0;
-    /// Since when (steady ms) it has waited for a request; 0 while it is busy or when it is never shed (a feed).
-    std::atomic<int64_t> idle_since{0};
+    /// When it began to wait for a request, as a ticket from `Registry::NextTicket` (strictly increasing, so two
+    /// connections that went idle in the same millisecond still have an order); 0 while it is busy or when it is
+    /// never shed (a feed).
+    std::atomic<uint64_t> idle_since{0};
 };
 
 /// Every open connection, so that the server stays under its file-descriptor budget: at the cap the oldest idle
@@ -67,15 +69,16 @@ public:
         std::lock_guard lock(mu_);
         return open_.size();
     }
+    uint64_t NextTicket() { return ticket_.fetch_add(1, std::memory_order_relaxed); }
     /// Closes the connection idle longest; false when none is idle. Linear in the open connections: it runs
     /// only at the cap.
     bool ShedOldestIdle() {
         std::shared_ptr<Conn> oldest;
         {
             std::lock_guard lock(mu_);
-            int64_t since = 0;
+            uint64_t since = 0;
             for (auto& [raw, weak] : open_) {
-                const int64_t t = raw->idle_since.load(std::memory_order_relaxed);
+                const uint64_t t = raw->idle_since.load(std::memory_order_relaxed);
                 if (t == 0 || (since != 0 && t >= since)) continue;
                 if (auto c = weak.lock()) {
                     oldest = std::move(c);
@@ -93,6 +96,7 @@ public:
 private:
     mutable std::mutex mu_;
     std::unordered_map<Conn*, std::weak_ptr<Conn>> open_;
+    std::atomic<uint64_t> ticket_{1};
 };
 
 /// One console's live feed: at most one write in flight and one frame waiting (the newest), so a slow browser
@@ -240,7 +244,7 @@ private:
         parser_.emplace();
         parser_->body_limit(body_limit_);
         stream_.expires_after(kIdleTimeout);
-        idle_since.store(SteadyMs());
+        idle_since.store(registry_.NextTicket());
         http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::OnRead, shared_from_this()));
     }
 
