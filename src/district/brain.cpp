@@ -269,6 +269,7 @@ Status Brain::FollowEngine() {
                 const incident::Department* dept = taxonomy.FindDepartment(c->department);
                 job.reply = nlp::AcknowledgementReply(
                     std::to_string(c->id), dept != nullptr ? dept->name : c->department, c->deadline_ms);
+                job.reply_ms = ClockMs();
             }
             job_index_.emplace(job.id, jobs_.size());
             jobs_.push_back(std::move(job));
@@ -590,6 +591,10 @@ nlohmann::json Brain::Frame(bool with_series) const {
     if (auto listed = engine_->ListCases(filter, clock); listed.ok()) {
         for (const incident::Case& c : *listed) {
             nlohmann::json j = incident::CaseJson(c, engine_->taxonomy(), clock);
+            // The human queue's cases carry the classifier's guesses, for the operator's one-click decision.
+            if (c.status == incident::CaseStatus::kReported) {
+                j["guesses"] = incident::GuessesJson(engine_->Guesses(c.description), engine_->taxonomy());
+            }
             auto it = job_index_.find(c.id);
             if (it != job_index_.end()) {
                 const Job& job = jobs_[it->second];
@@ -598,7 +603,10 @@ nlohmann::json Brain::Frame(bool with_series) const {
                 if (job.has_point) j["xy"] = {std::round(job.at.x), std::round(job.at.y)};
                 if (job.onsite_ms >= 0) j["onsite_s"] = static_cast<double>(job.onsite_ms - job.first_report_ms) / 1000;
                 if (!job.unit_name.empty()) j["unit"] = job.unit_name;
-                if (!job.reply.empty()) j["reply"] = job.reply;
+                if (!job.reply.empty()) {
+                    j["reply"] = job.reply;
+                    j["reply_time"] = core::FormatTimestamp(job.reply_ms);
+                }
                 if (!job.notice.empty()) j["notice"] = job.notice;
             }
             cases.push_back(std::move(j));

@@ -117,6 +117,7 @@ private:
         bool rejected = false;                // rejected as not a case: deadline compliance leaves it out
         bool missed = false;                  // measure: a step ended after its deadline
         std::string reply;
+        incident::TimeMs reply_ms = 0;  // when the reply was sent (the brain's clock)
         std::string notice;
     };
 

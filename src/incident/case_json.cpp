@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "incident/case_json.hpp"
 
+#include <cmath>
+
 namespace citybrain::incident {
 
 namespace {
@@ -37,6 +39,17 @@ json CaseJson(const Case& c, const Taxonomy& taxonomy, TimeMs now) {
             {"report_count", c.report_count},
             {"primary_report", c.primary_report},
             {"merged_into", c.merged_into ? json(c.merged_into) : json(nullptr)}};
+}
+
+json GuessesJson(const std::vector<CategoryGuess>& guesses, const Taxonomy& taxonomy) {
+    json out = json::array();
+    for (const CategoryGuess& g : guesses) {
+        const Category* cat = taxonomy.Find(g.category);
+        out.push_back({{"category", g.category},
+                       {"category_name", cat ? cat->name : g.category},
+                       {"confidence", std::round(g.confidence * 1000) / 1000}});
+    }
+    return out;
 }
 
 }  // namespace citybrain::incident

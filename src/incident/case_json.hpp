@@ -12,4 +12,7 @@ namespace citybrain::incident {
 /// decides `overdue`.
 nlohmann::json CaseJson(const Case& c, const Taxonomy& taxonomy, TimeMs now);
 
+/// A classifier's guesses, best first: `[{"category", "category_name", "confidence"}]`.
+nlohmann::json GuessesJson(const std::vector<CategoryGuess>& guesses, const Taxonomy& taxonomy);
+
 }  // namespace citybrain::incident

@@ -404,7 +404,8 @@ Result<Case> IncidentEngine::Apply(CaseId id,
                                    const std::string& note,
                                    TimeMs now,
                                    CaseId merge_into,
-                                   const std::string& via) {
+                                   const std::string& via,
+                                   const std::string& category) {
     if (actor.empty() || actor.size() > 128) return InvalidArgument("actor", "must be 1 to 128 characters");
     CB_TRY(CheckText(actor, "actor", 128));
     CB_TRY(CheckText(note, "note", kMaxFieldBytes));
@@ -425,6 +426,12 @@ Result<Case> IncidentEngine::Apply(CaseId id,
         c = *stored;
     }
     CB_TRY_ASSIGN(CaseStatus next, NextStatus(c.status, action));
+    const Category* recategorise = nullptr;
+    if (!category.empty() && category != c.category) {
+        if (action != Action::kFile) return InvalidArgument("category", "may only be chosen when filing a case");
+        recategorise = taxonomy_.Find(category);
+        if (recategorise == nullptr) return InvalidArgument("category", "no such service code: " + category);
+    }
     WriteBatch batch;
     Case target;
     if (action == Action::kMerge) {
@@ -445,6 +452,21 @@ Result<Case> IncidentEngine::Apply(CaseId id,
                                 target.status,
                                 "absorbed case " + std::to_string(id),
                                 via});
+    }
+    std::string event_note = note;
+    if (recategorise != nullptr) {
+        // Re-indexed under the new category, so that later reports of it join this case.
+        if (open_.count(id) != 0) UnindexCase(c);
+        const std::string change = "category " + c.category + " -> " + recategorise->code;
+        event_note = note.empty() ? change : note + "; " + change;
+        c.category = recategorise->code;
+        c.department = recategorise->department;
+        Report as_filed;
+        as_filed.category = c.category;
+        as_filed.description = c.description;
+        c.priority = options_.assess ? std::clamp(options_.assess(as_filed, recategorise->priority), 1, 4)
+                                     : recategorise->priority;
+        c.priority = std::max(1, c.priority - c.escalations);
     }
     const Category* cat = taxonomy_.Find(c.category);
     const CaseStatus from = c.status;
@@ -467,18 +489,29 @@ Result<Case> IncidentEngine::Apply(CaseId id,
     // The step that ends now had a deadline and ends after it (Tick may not have seen it between two ticks).
     const bool late = step_deadline_ms > 0 && now > step_deadline_ms;
     batch.cases.push_back(c);
-    batch.events.push_back({id, now, actor, action, from, next, note, via});
-    CB_TRY(Write(batch));
+    batch.events.push_back({id, now, actor, action, from, next, event_note, via});
+    if (Status s = Write(batch); !s.ok()) {
+        if (recategorise != nullptr && open_.count(id) != 0) IndexCase(open_.at(id));
+        return s.error();
+    }
     if (options_.change_feed) changes_.push_back({id, CaseChange::What::kTransition, next, {}, 1, false, late});
     if (action == Action::kMerge) open_[merge_into] = target;
     if (IsOpen(next)) {
         open_[id] = c;
+        if (recategorise != nullptr) IndexCase(c);
         if (c.deadline_ms > 0 && !c.overdue) deadlines_.emplace(c.deadline_ms, id);
     } else if (auto it = open_.find(id); it != open_.end()) {
         UnindexCase(it->second);
         open_.erase(it);
     }
     return c;
+}
+
+std::vector<CategoryGuess> IncidentEngine::Guesses(std::string_view text, size_t k) const {
+    if (options_.rank) return options_.rank(text, k);
+    std::vector<CategoryGuess> out;
+    for (const Taxonomy::Guess& g : taxonomy_.RankKeywords(text, k)) out.push_back({g.category->code, g.confidence});
+    return out;
 }
 
 Result<int> IncidentEngine::Tick(TimeMs now) {

@@ -39,6 +39,9 @@ struct EngineOptions {
     /// when unsure. Unset, or unsure, the taxonomy's keywords decide; with no keyword either, the fallback category.
     /// (A fastText model from `src/nlp` plugs in here; the incident engine does not depend on it.)
     std::function<std::string(const Report&)> classify;
+    /// The top `k` guesses at a text's category, best first, for the operator who must decide (the human queue).
+    /// Unset, the taxonomy's keywords rank the categories. Set it together with `classify`, from the same model.
+    std::function<std::vector<CategoryGuess>(std::string_view text, size_t k)> rank;
     /// Places a report that arrives without coordinates (a citizen's message naming a junction or a landmark):
     /// sets lat, lon and the address (the place's name); false when it cannot. Runs before validation, so a message
     /// that names a known place needs no address of its own. (The gazetteer of `src/nlp` plugs in here.)
@@ -97,14 +100,20 @@ public:
     std::vector<Result<Receipt>> Ingest(std::vector<Report> reports, TimeMs now);
 
     /// One lifecycle step on a case by `actor`; kMerge needs `merge_into`. Illegal steps return kConflict. `via`
-    /// names the API key the step came through (recorded on its events).
+    /// names the API key the step came through (recorded on its events). `category`, only when filing a reported
+    /// case: the category an operator confirmed; the case takes its department, priority and step limits, and the
+    /// event's note records the change.
     Result<Case> Apply(CaseId id,
                        Action action,
                        const std::string& actor,
                        const std::string& note,
                        TimeMs now,
                        CaseId merge_into = 0,
-                       const std::string& via = {});
+                       const std::string& via = {},
+                       const std::string& category = {});
+
+    /// The classifier's top `k` guesses at a case's category from its text (`EngineOptions::rank`).
+    std::vector<CategoryGuess> Guesses(std::string_view text, size_t k = 3) const;
 
     /// Holds the writes of Ingest, Apply and Tick in memory until Flush, which commits them as one transaction:
     /// for bulk loads (a replay), where a commit per step would dominate. Until the flush nothing held is

@@ -167,6 +167,55 @@ TEST(Taxonomy, KeywordsRouteTheMoreSpecificCategory) {
     EXPECT_EQ(t.MatchKeywords("今天天气不错"), nullptr);
 }
 
+// Issue 14: the human queue shows an operator the keyword router's ranking, not only its choice.
+TEST(Taxonomy, RankKeywordsGivesSharesBestFirst) {
+    const Taxonomy& t = Taxonomy::Default();
+    // "占道" (vending, 6 bytes) and "占道停车" (parking, 12 bytes): parking first with two thirds of the evidence.
+    auto g = t.RankKeywords("小区门口长期占道停车", 3);
+    ASSERT_EQ(g.size(), 2u);
+    EXPECT_EQ(g[0].category->code, "illegal_parking");
+    EXPECT_EQ(g[1].category->code, "street_vending");
+    EXPECT_NEAR(g[0].confidence, 2.0 / 3, 1e-9);
+    EXPECT_NEAR(g[0].confidence + g[1].confidence, 1.0, 1e-9);
+    EXPECT_EQ(t.RankKeywords("小区门口长期占道停车", 1).size(), 1u);
+    EXPECT_TRUE(t.RankKeywords("今天天气不错", 3).empty());
+}
+
+TEST(Engine, FilingWithAConfirmedCategoryMovesTheCaseToIt) {
+    TempDb db;
+    auto engine = OpenEngine(db.path());
+    Report message = At("other", 0, kT0);
+    message.description = "小区门口长期占道停车";
+    auto r = engine->Ingest({message}, kT0);
+    ASSERT_TRUE(r[0].ok());
+    const CaseId id = r[0]->case_id;
+    auto guesses = engine->Guesses(message.description);
+    ASSERT_EQ(guesses.size(), 2u);
+    EXPECT_EQ(guesses[0].category, "illegal_parking");
+    // Only filing may choose a category, and only a known one.
+    EXPECT_EQ(engine->Apply(id, Action::kReject, "op", "", kT0 + kMin, 0, "", "street_vending").error().where,
+              "category");
+    EXPECT_EQ(engine->Apply(id, Action::kFile, "op", "", kT0 + kMin, 0, "", "no_such_code").error().where, "category");
+    auto filed = engine->Apply(id, Action::kFile, "op", "checked the photo", kT0 + kMin, 0, "", "street_vending");
+    ASSERT_TRUE(filed.ok()) << filed.error().ToString();
+    EXPECT_EQ(filed->status, CaseStatus::kFiled);
+    EXPECT_EQ(filed->category, "street_vending");
+    EXPECT_EQ(filed->department, Taxonomy::Default().Find("street_vending")->department);
+    EXPECT_EQ(filed->priority, Taxonomy::Default().Find("street_vending")->priority);
+    auto detail = engine->GetCaseDetail(id);
+    ASSERT_TRUE(detail.ok() && detail->has_value());
+    ASSERT_EQ((*detail)->events.size(), 1u);
+    EXPECT_EQ((*detail)->events[0].note, "checked the photo; category other -> street_vending");
+    // Re-indexed: a vending report 10 m away joins it; it survives a restart too.
+    auto joined = engine->Ingest({At("street_vending", 10, kT0 + 2 * kMin)}, kT0 + 2 * kMin);
+    ASSERT_TRUE(joined[0].ok());
+    EXPECT_TRUE(joined[0]->duplicate);
+    EXPECT_EQ(joined[0]->case_id, id);
+    engine.reset();
+    engine = OpenEngine(db.path());
+    EXPECT_EQ((*engine->GetCase(id))->category, "street_vending");
+}
+
 TEST(Engine, ReportWithoutCategoryIsClassifiedOnIntake) {
     TempDb db;
     auto store = OpenSqliteStore(db.path());

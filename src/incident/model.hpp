@@ -93,6 +93,12 @@ struct Event {
     std::string via;  // the name of the API key that made the change (empty: the brain itself)
 };
 
+/// A classifier's guess at a text's category (a service code), with its confidence in [0, 1].
+struct CategoryGuess {
+    std::string category;
+    double confidence = 0;
+};
+
 struct Case {
     CaseId id = 0;
     std::string category;

@@ -121,12 +121,8 @@ public:
                                  ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)");
             writer_->prepare("case",
                              std::string("INSERT INTO cases(") + sql::kCaseColumns +
-                                 ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20) "
-                                 "ON CONFLICT(id) DO UPDATE SET priority=excluded.priority, status=excluded.status, "
-                                 "updated_ms=excluded.updated_ms, last_report_ms=excluded.last_report_ms, "
-                                 "deadline_ms=excluded.deadline_ms, closed_ms=excluded.closed_ms, "
-                                 "escalations=excluded.escalations, overdue=excluded.overdue, "
-                                 "report_count=excluded.report_count, merged_into=excluded.merged_into");
+                                 ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)" +
+                                 sql::kCaseUpsert);
             writer_->prepare(
                 "event", std::string("INSERT INTO events(") + sql::kEventColumns + ") VALUES($1,$2,$3,$4,$5,$6,$7,$8)");
         } catch (const std::exception& e) {

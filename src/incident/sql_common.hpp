@@ -19,6 +19,13 @@ inline constexpr int kReportFields = 17;
 inline constexpr const char* kCaseColumns =
     "id, category, department, priority, lat, lon, address, grid_cell, description, status, created_ms, updated_ms, "
     "last_report_ms, deadline_ms, closed_ms, escalations, overdue, report_count, primary_report, merged_into";
+/// What a later write of a case replaces (all but its identity, place, text and creation).
+inline constexpr const char* kCaseUpsert =
+    " ON CONFLICT(id) DO UPDATE SET category=excluded.category, department=excluded.department, "
+    "priority=excluded.priority, status=excluded.status, updated_ms=excluded.updated_ms, "
+    "last_report_ms=excluded.last_report_ms, deadline_ms=excluded.deadline_ms, closed_ms=excluded.closed_ms, "
+    "escalations=excluded.escalations, overdue=excluded.overdue, report_count=excluded.report_count, "
+    "merged_into=excluded.merged_into";
 inline constexpr const char* kEventColumns = "case_id, time_ms, actor, action, from_status, to_status, note, via";
 /// Statuses that are out of the flow, as an SQL list.
 inline constexpr const char* kClosedList = "('closed','evaluated','rejected','merged')";

@@ -214,12 +214,7 @@ public:
         CB_TRY(insert_report_.Prepare(writer_, report_sql + Values(kReportCols, 1)));
         CB_TRY(insert_reports_.Prepare(writer_, report_sql + Values(kReportCols, kRowsPerInsert)));
         const std::string case_sql = std::string("INSERT INTO cases(") + sql::kCaseColumns + ") VALUES";
-        const std::string upsert =
-            " ON CONFLICT(id) DO UPDATE SET priority=excluded.priority, status=excluded.status, "
-            "updated_ms=excluded.updated_ms, last_report_ms=excluded.last_report_ms, "
-            "deadline_ms=excluded.deadline_ms, closed_ms=excluded.closed_ms, "
-            "escalations=excluded.escalations, overdue=excluded.overdue, "
-            "report_count=excluded.report_count, merged_into=excluded.merged_into";
+        const std::string upsert = sql::kCaseUpsert;
         CB_TRY(upsert_case_.Prepare(writer_, case_sql + Values(kCaseCols, 1) + upsert));
         CB_TRY(upsert_cases_.Prepare(writer_, case_sql + Values(kCaseCols, kRowsPerInsert) + upsert));
         CB_TRY(insert_event_.Prepare(

@@ -173,6 +173,21 @@ TEST_P(StoreTest, EngineRoundTripFiltersAndRestart) {
 
 // Issue 13, item 10: PostgreSQL cannot keep a NUL in text, so no store takes one: the same refusal, by name,
 // and nothing of the batch written. Text the stores can keep comes back byte for byte.
+// Issue 14: an operator's confirmed category replaces the intake's, in both stores, across a restart.
+TEST_P(StoreTest, ConfirmedCategoryIsWhatTheStoreKeeps) {
+    CaseId id = 0;
+    {
+        auto engine = OpenEngine();
+        id = engine->Ingest({At("other", 0, kT0)}, kT0)[0]->case_id;
+        ASSERT_TRUE(engine->Apply(id, Action::kFile, "op", "", kT0 + kMin, 0, "", "street_light").ok());
+    }
+    auto c = OpenStore()->GetCase(id);
+    ASSERT_TRUE(c.ok() && c->has_value());
+    EXPECT_EQ((*c)->category, "street_light");
+    EXPECT_EQ((*c)->department, Taxonomy::Default().Find("street_light")->department);
+    EXPECT_EQ((*c)->status, CaseStatus::kFiled);
+}
+
 TEST_P(StoreTest, NulIsRefusedAlikeAndOtherTextKeptExactly) {
     auto store = OpenStore();
     WriteBatch batch;

@@ -202,19 +202,28 @@ const Category& Taxonomy::FromAlias(std::string_view complaint_type) const {
 }
 
 const Category* Taxonomy::MatchKeywords(std::string_view text) const {
-    const Category* best = nullptr;
-    size_t best_score = 0;
+    const std::vector<Guess> best = RankKeywords(text, 1);
+    return best.empty() ? nullptr : best.front().category;
+}
+
+std::vector<Taxonomy::Guess> Taxonomy::RankKeywords(std::string_view text, size_t k) const {
+    std::vector<std::pair<size_t, const Category*>> scored;
+    size_t total = 0;
     for (const Category& c : categories_) {
         size_t score = 0;
         for (const std::string& word : c.keyword_list) {
             if (text.find(word) != std::string_view::npos) score += word.size();
         }
-        if (score > best_score) {
-            best = &c;
-            best_score = score;
-        }
+        if (score == 0) continue;
+        scored.emplace_back(score, &c);
+        total += score;
     }
-    return best;
+    std::stable_sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::vector<Guess> out;
+    for (size_t i = 0; i < scored.size() && i < k; ++i) {
+        out.push_back({scored[i].second, static_cast<double>(scored[i].first) / static_cast<double>(total)});
+    }
+    return out;
 }
 
 TimeMs Taxonomy::StepLimit(const Category& category, CaseStatus status) {

@@ -64,6 +64,15 @@ public:
     /// length of keywords found, so "占道停车" (illegal parking) beats the "占道" inside it (vending). Ties go to the
     /// earlier category. Null when no keyword occurs.
     const Category* MatchKeywords(std::string_view text) const;
+    /// A category a text's keywords point to, and its share of all keyword length found in the text (what the
+    /// console shows an operator as the keyword router's confidence).
+    struct Guess {
+        const Category* category = nullptr;
+        double confidence = 0;
+    };
+    /// The `k` categories with the most keyword length found in `text`, best first (ties: the earlier category);
+    /// empty when no keyword occurs. The first is MatchKeywords's choice.
+    std::vector<Guess> RankKeywords(std::string_view text, size_t k) const;
     const Category& Fallback() const { return categories_[fallback_]; }
 
     /// The limit of the step a case enters when it reaches `status` (0 when that step has none).

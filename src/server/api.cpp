@@ -790,6 +790,10 @@ private:
         }
         j["reports"] = rs;
         j["history"] = hs;
+        // What the classifier made of the text, for the operator who must decide the category.
+        if (c->status == incident::CaseStatus::kReported) {
+            j["guesses"] = incident::GuessesJson(engine_.Guesses(c->description), taxonomy_);
+        }
         ApiResponse r;
         r.body = Dump(j);
         return r;
@@ -819,6 +823,8 @@ private:
         if (!actor.ok()) return JsonError(actor.error());
         auto note = text("note", false);
         if (!note.ok()) return JsonError(note.error());
+        auto category = text("category", false);
+        if (!category.ok()) return JsonError(category.error());
         incident::CaseId merge_into = 0;
         if (auto it = body.find("merge_into"); it != body.end()) {
             if (!it->is_number_integer()) return JsonError(400, "merge_into", "must be a case id");
@@ -826,7 +832,7 @@ private:
         } else if (*action == Action::kMerge) {
             return JsonError(400, "merge_into", "required to merge");
         }
-        auto c = engine_.Apply(id, *action, *actor, *note, clock_(), merge_into, api_key->name);
+        auto c = engine_.Apply(id, *action, *actor, *note, clock_(), merge_into, api_key->name, *category);
         if (!c.ok()) return JsonError(c.error());
         ApiResponse r;
         r.body = Dump(CaseJson(*c, clock_()));

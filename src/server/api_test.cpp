@@ -232,6 +232,39 @@ TEST_F(ApiRolesTest, IdempotencyKeysAreScopedPerApiKey) {
 }
 
 // Issue 13, item 3: address_id is the caller's id for a place, kept apart from the address.
+// Issue 14, item 1: a message the brain could not place in a category shows an operator the classifier's
+// guesses; the operator confirms one by filing the case with it.
+TEST_F(ApiRolesTest, AnOperatorConfirmsOneOfTheGuesses) {
+    auto posted = Json("POST",
+                       "/api/v1/reports",
+                       R"({"service_code":"other","description":"小区门口长期占道停车","lat":22.72,"long":114.25})",
+                       kAppA);
+    ASSERT_EQ(posted.status, 201) << posted.body;
+    const auto id = std::to_string(nlohmann::json::parse(posted.body)["case_id"].get<int64_t>());
+    auto detail = nlohmann::json::parse(Json("GET", "/api/v1/cases/" + id, "", kOps).body);
+    ASSERT_EQ(detail["guesses"].size(), 2u) << detail.dump();
+    EXPECT_EQ(detail["guesses"][0]["category"], "illegal_parking");
+    EXPECT_EQ(detail["guesses"][1]["category"], "street_vending");
+    EXPECT_GT(detail["guesses"][0]["confidence"].get<double>(), detail["guesses"][1]["confidence"].get<double>());
+    auto bad = Json("POST",
+                    "/api/v1/cases/" + id + "/transitions",
+                    R"({"action":"file","actor":"李","category":"nonsense"})",
+                    kOps);
+    EXPECT_EQ(bad.status, 400);
+    EXPECT_EQ(ErrorField(bad), "category");
+    auto filed = Json("POST",
+                      "/api/v1/cases/" + id + "/transitions",
+                      R"({"action":"file","actor":"李","category":"street_vending"})",
+                      kOps);
+    ASSERT_EQ(filed.status, 200) << filed.body;
+    EXPECT_EQ(nlohmann::json::parse(filed.body)["category"], "street_vending");
+    detail = nlohmann::json::parse(Json("GET", "/api/v1/cases/" + id, "", kOps).body);
+    EXPECT_EQ(detail["status"], "filed");
+    EXPECT_FALSE(detail.contains("guesses"));  // decided: nothing left to guess
+    EXPECT_EQ(detail["history"].back()["note"], "category other -> street_vending");
+    EXPECT_EQ(detail["history"].back()["via"], "ops");
+}
+
 TEST_F(ApiTest, AddressIdIsStoredAndReturnedAsItself) {
     auto one = Call("POST", "/open311/v2/requests.json", "service_code=missing_manhole&address_id=BLDG-0042");
     ASSERT_EQ(one.status, 201) << one.body;
