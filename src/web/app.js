@@ -32,7 +32,8 @@ const I18N = {
     kpi_util: '力量利用率', all_categories: '全部类别', filter_open: '未结', filter_all: '全部', filter_closed: '已结',
     filter_note: '筛选同时作用于地图', col_category: '类别', col_place: '地点', col_status: '状态', col_dept: '部门',
     col_reports: '报告', why_review: '待人工研判：机器无法确定类别或地点', why_late: '已超时', why_escalated: '已升级',
-    why_p1: '一级优先，尚未派出力量', act_file: '立案', act_reject: '不予立案', act_close: '核查结案',
+    why_p1: '一级优先，尚未派出力量', why_no_place: '待人工研判：无法确定地点', guesses: '机器研判',
+    no_guess: '无关键词命中', other_category: '其他类别…', file_as: '按此立案', act_file: '立案', act_reject: '不予立案', act_close: '核查结案',
     select_case: '点击案件查看详情。', place: '地点', department: '责任部门', priority: '优先级', deadline: '本环节时限',
     left: '剩余', overdue_by: '已超时', none: '无', original: '原始内容', timeline: '处置时间线', reply: '回复市民',
     duplicates: '合并的重复报告', unit: '处置力量', sign_in: '输入操作员密钥以查看详情并处置：', sign_in_button: '登录',
@@ -59,7 +60,8 @@ const I18N = {
     filter_open: 'open', filter_all: 'all', filter_closed: 'closed', filter_note: 'filters apply to the map too',
     col_category: 'category', col_place: 'place', col_status: 'status', col_dept: 'department', col_reports: 'reports',
     why_review: 'needs a person: category or place uncertain', why_late: 'overdue', why_escalated: 'escalated',
-    why_p1: 'priority 1, no unit assigned', act_file: 'File', act_reject: 'Reject', act_close: 'Verify & close',
+    why_p1: 'priority 1, no unit assigned', why_no_place: 'needs a person: place unknown', guesses: 'classifier',
+    no_guess: 'no keyword matched', other_category: 'another category…', file_as: 'file as', act_file: 'File', act_reject: 'Reject', act_close: 'Verify & close',
     select_case: 'Click a case for its details.', place: 'place', department: 'department', priority: 'priority',
     deadline: 'deadline of this step', left: 'left', overdue_by: 'overdue by', none: 'none', original: 'original',
     timeline: 'timeline', reply: 'reply to the citizen', duplicates: 'duplicate reports merged', unit: 'unit',
@@ -510,26 +512,59 @@ function attentionItems() {
   return items;
 }
 
+/// The decision a human-queue message waits for: one button per classifier guess (category and confidence),
+/// a list of every other category (where the view is not redrawn under the operator's hand), and reject.
+function decisionControls(c, withList = true) {
+  const box = document.createElement('span');
+  box.className = 'decide';
+  const guesses = c.guesses || [];
+  const label = document.createElement('small');
+  label.textContent = `${t('guesses')}: ` + (guesses.length ? '' : t('no_guess'));
+  box.appendChild(label);
+  guesses.forEach((g) => {
+    const b = document.createElement('button');
+    b.dataset.act = 'file';
+    b.dataset.category = g.category;
+    b.title = `${t('file_as')} ${catName(g.category)}`;
+    b.textContent = `${catName(g.category)} ${Math.round(100 * g.confidence)}%`;
+    b.onclick = (e) => { e.stopPropagation(); act(c.id, 'file', g.category); };
+    box.appendChild(b);
+  });
+  if (withList) {
+    const pick = document.createElement('select');
+    pick.className = 'pick-category';
+    pick.innerHTML = `<option value="">${t('other_category')}</option>` + Object.keys(S.net.categories)
+      .map((code) => `<option value="${esc(code)}">${esc(catName(code))}</option>`).join('');
+    pick.onclick = (e) => e.stopPropagation();
+    pick.onchange = () => { if (pick.value) act(c.id, 'file', pick.value); };
+    box.appendChild(pick);
+  }
+  const reject = document.createElement('button');
+  reject.dataset.act = 'reject';
+  reject.textContent = t('act_reject');
+  reject.onclick = (e) => { e.stopPropagation(); act(c.id, 'reject'); };
+  box.appendChild(reject);
+  return box;
+}
+
 function renderAttention() {
   const items = attentionItems();
   window.cbStats.attention = items.length;
   $('attention-count').textContent = items.length;
-  $('attention').replaceChildren(...items.slice(0, 40).map(({ c, kind }) => {
+  // Redrawn only when it changes, so that an operator's open category list is not swept away by the next frame.
+  const shown = items.slice(0, 40);
+  const signature = S.lang + shown.map(({ c, kind }) => `${c.id}:${kind}:${c.place}`).join(',');
+  if (signature === S.attentionSignature) return;
+  S.attentionSignature = signature;
+  $('attention').replaceChildren(...shown.map(({ c, kind }) => {
     const li = document.createElement('li');
     li.dataset.id = c.id;
     li.dataset.kind = kind;
-    const why = { review: t('why_review'), late: t('why_late'), escalated: t('why_escalated'), p1: t('why_p1') }[kind];
+    const why = { review: c.xy ? t('why_review') : t('why_no_place'), late: t('why_late'),
+      escalated: t('why_escalated'), p1: t('why_p1') }[kind];
     li.innerHTML = `<span class="why why-${kind}">${why}</span> <b>#${c.id}</b> ${esc(catName(c.category))} · ` +
-      `${esc(c.place || '')}` + (kind === 'review' && c.description ? `<br><q>${esc(c.description.slice(0, 80))}</q>` : '');
-    if (kind === 'review') {
-      for (const action of ['file', 'reject']) {
-        const b = document.createElement('button');
-        b.dataset.act = action;
-        b.textContent = t(`act_${action}`);
-        b.onclick = (e) => { e.stopPropagation(); act(c.id, action); };
-        li.appendChild(b);
-      }
-    }
+      `${esc(c.place || '')}` + (kind === 'review' && c.description ? `<br><q>${esc(c.description.slice(0, 80))}</q><br>` : '');
+    if (kind === 'review') li.appendChild(decisionControls(c));
     li.onclick = () => selectCase(c.id);
     return li;
   }));
@@ -549,11 +584,12 @@ function operatorName() {
   return $('operator').value.trim() || t('operator');
 }
 
-async function act(id, action) {
+async function act(id, action, category) {
   try {
-    await api('POST', `/api/v1/cases/${id}/transitions`,
-      { action, actor: operatorName(), note: S.lang === 'en' ? 'from the console' : '控制台操作' });
-    S.note = `#${id} ${actionName(action)} · ${t('done_action')}`;
+    const body = { action, actor: operatorName(), note: S.lang === 'en' ? 'from the console' : '控制台操作' };
+    if (category) body.category = category;
+    await api('POST', `/api/v1/cases/${id}/transitions`, body);
+    S.note = `#${id} ${actionName(action)}${category ? ` · ${catName(category)}` : ''} · ${t('done_action')}`;
   } catch (e) {
     S.note = `#${id} ${actionName(action)}: ${e.message}`;
   }
@@ -582,6 +618,12 @@ async function loadDetail(force) {
     S.detailError = e.message;
   }
   renderDetail();
+}
+
+/// An event's note, with a category change in the operator's words (the record keeps the service codes).
+function noteText(note) {
+  return esc(note).replace(/category (\S+) -&#62; (\S+)/,
+    (m, a, b) => `${S.lang === 'en' ? 'category' : '类别'} ${esc(catName(a))} → ${esc(catName(b))}`);
 }
 
 function renderDetail() {
@@ -618,17 +660,22 @@ function renderDetail() {
     `<li>${beijing(Date.parse(r.time))} · ${t(`source_${r.source}`)}: ${esc(r.description || '')}</li>`);
   lines.push(`${t('original')}:<ul class="reports">${reports.join('')}</ul>`);
   if (d.report_count > 1) lines.push(`${t('duplicates')}: ${d.report_count - 1}`);
-  if (live && live.reply) lines.push(`${t('reply')}: ${esc(live.reply)}`);
+  if (live && live.reply) {
+    const at = live.reply_time ? ` (${beijing(Date.parse(live.reply_time))})` : '';
+    lines.push(`${t('reply')}${at}: <span class="reply">${esc(live.reply)}</span>`);
+  }
   if (live && live.notice) lines.push(`${esc(live.notice)}`);
   const history = (d.history || []).map((e) =>
     `<li data-action="${esc(e.action)}">${beijing(Date.parse(e.time))} · <b>${actionName(e.action)}</b> · ` +
-    `${esc(e.actor)}${e.via ? ` (${esc(e.via)})` : ''}${e.note ? ` · ${esc(e.note)}` : ''}</li>`);
+    `${esc(e.actor)}${e.via ? ` (${esc(e.via)})` : ''}${e.note ? ` · ${noteText(e.note)}` : ''}</li>`);
   lines.push(`${t('timeline')}:<ol class="timeline">${history.join('')}</ol>`);
-  const actions = d.status === 'reported' ? ['file', 'reject'] : d.status === 'handled' ? ['close'] : [];
+  const actions = d.status === 'handled' ? ['close'] : [];
   lines.push(actions.map((a) => `<button data-act="${a}">${t(`act_${a}`)}</button>`).join(' ') +
-    (S.note ? ` <small class="note">${esc(S.note)}</small>` : ''));
+    '<span id="detail-decide"></span>' + (S.note ? ` <small class="note">${esc(S.note)}</small>` : ''));
   box.innerHTML = lines.join('<br>');
   box.querySelectorAll('button[data-act]').forEach((b) => { b.onclick = () => act(d.id, b.dataset.act); });
+  // A message awaiting filing: the same decision as in the needs-attention list (the guesses come with the detail).
+  if (d.status === 'reported') $('detail-decide').appendChild(decisionControls(d, false));
 }
 
 // ---- End of the run: the summary stays. ---------------------------------------------------------------------

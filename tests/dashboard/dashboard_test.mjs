@@ -70,11 +70,12 @@ try {
     if ((await page.getAttribute('#conn', 'data-state')) !== 'live') fail('the WebSocket is not connected');
     if ((await page.getAttribute('html', 'lang')) !== 'zh-CN') fail('the console is not in Chinese by default');
 
-    // A citizen message that names no place: the brain cannot place it, so it waits for a person.
+    // A citizen message that names no place: the brain cannot place it, so it waits for a person. Its keywords point
+    // two ways (parking, and the vending that "占道" alone would mean).
     const posted = await page.evaluate(async ([k]) => {
       const res = await fetch('/api/v1/reports', {
         method: 'POST', headers: { 'X-API-Key': k, 'Content-Type': 'application/json' },
-        body: JSON.stringify({ source: 'citizen', description: '楼下垃圾桶满了好几天没人收', address_string: '龙岗区' }),
+        body: JSON.stringify({ source: 'citizen', description: '楼下长期占道停车，垃圾桶都被挡住了', address_string: '龙岗区' }),
       });
       return { status: res.status, body: await res.json() };
     }, [key]);
@@ -82,20 +83,33 @@ try {
     const caseId = posted.body.case_id;
     console.log(`message filed as case #${caseId}`);
 
-    // Needs attention shows it with its text; the operator files it from there.
+    // Needs attention shows it with its text and the classifier's guesses, best first with their confidence; the
+    // operator files it from there under the guess they confirm (here not the first one).
     await page.fill('#operator', '测试值班员');
     await page.dispatchEvent('#operator', 'change');
     const item = `#attention li[data-id="${caseId}"][data-kind="review"]`;
-    await page.waitForSelector(item, { timeout: 20000 });
+    await page.waitForSelector(`${item} button[data-category]`, { timeout: 20000 });
     const itemText = await page.textContent(item);
     if (!itemText.includes('垃圾桶')) fail(`the attention item does not show the message: '${itemText}'`);
-    await page.click(`${item} button[data-act="file"]`);
+    const guesses = await page.$$eval(`${item} button[data-category]`,
+      (bs) => bs.map((b) => ({ category: b.dataset.category, text: b.textContent })));
+    console.log(`guesses shown: ${guesses.map((g) => g.text).join(' | ')}`);
+    if (guesses.length < 2 || guesses[0].category !== 'illegal_parking' || !/\d+%/.test(guesses[0].text)) {
+      fail(`the guesses are not the classifier's, best first with a confidence: ${JSON.stringify(guesses)}`);
+    }
+    const chosen = guesses[1].category, chosenName = guesses[1].text.replace(/\s*\d+%$/, '');
+    await page.click(`${item} button[data-category="${chosen}"]`);
     await page.waitForSelector('#detail .timeline li[data-action="file"]', { timeout: 10000 });
     const filed = await page.textContent('#detail .timeline li[data-action="file"]');
-    if (!filed.includes('测试值班员') || !filed.includes('console')) {
-      fail(`the filing is not recorded with the operator's name and the console's key: '${filed}'`);
+    if (!filed.includes('测试值班员') || !filed.includes('console') || !filed.includes(`→ ${chosenName}`)) {
+      fail(`the filing is not recorded with the operator's name, the console's key and the category: '${filed}'`);
     }
-    console.log(`filed from the console: ${filed.trim()}`);
+    const asFiled = await page.evaluate(async ([k, id]) =>
+      (await fetch(`/api/v1/cases/${id}`, { headers: { 'X-API-Key': k } })).json(), [key, caseId]);
+    if (asFiled.category !== chosen || asFiled.status === 'reported') {
+      fail(`the case is not filed under the confirmed category: ${asFiled.category} ${asFiled.status}`);
+    }
+    console.log(`filed from the console as ${chosen}: ${filed.trim()}`);
 
     // A camera case: its detail says where (a name, never an id) and shows its timeline.
     const other = `#cases tbody tr:not([data-id="${caseId}"])`;
