@@ -422,7 +422,9 @@ Status Brain::DispatchUnits() {
         order.category = tasks_category[k];
         order.target = job.node;
         order.at = job.at;
-        order.route = std::move(*route);
+        order.route = *route;
+        unit.route = std::move(*route);
+        unit.depart_ms = clock;
         const incident::Category* cat = taxonomy.Find(order.category);
         // The notice a robot says on arrival (a crew speaks for itself).
         if (unit.kind != dispatch::UnitKind::kCrew && cat != nullptr) order.notice = cat->notice;
@@ -577,10 +579,23 @@ nlohmann::json Brain::Frame(bool with_series) const {
     for (size_t i = 0; i < units_.size(); ++i) {
         const Unit& u = units_[i];
         const core::Point p = world_->UnitPosition(i, clock);
-        units.push_back({std::round(p.x),
-                         std::round(p.y),
-                         static_cast<int>(u.mode),
-                         u.job >= 0 ? jobs_[static_cast<size_t>(u.job)].id : 0});
+        nlohmann::json entry = {std::round(p.x),
+                                std::round(p.y),
+                                static_cast<int>(u.mode),
+                                u.job >= 0 ? jobs_[static_cast<size_t>(u.job)].id : 0};
+        if (u.mode == UnitMode::kEnRoute && !u.route.nodes.empty()) {
+            // Under way: the time left on the plan and the rest of its path, for the console to draw.
+            const auto travelled = static_cast<dispatch::TimeMs>(clock - u.depart_ms);
+            entry.push_back(std::max<int64_t>(0, (u.route.time_ms() - travelled) / 1000));
+            nlohmann::json path = nlohmann::json::array();
+            for (size_t k = u.route.Passed(travelled) + 1; k < u.route.nodes.size(); ++k) {
+                const core::Point q = district_.net.intersections[u.route.nodes[k]].point;
+                path.push_back(std::round(q.x));
+                path.push_back(std::round(q.y));
+            }
+            entry.push_back(std::move(path));
+        }
+        units.push_back(std::move(entry));
     }
     // The newest 400 cases, read from the engine's store and rendered as /api/v1/cases renders them; what the
     // brain did about each (unit, arrival, reply, notice) is added under its own keys.

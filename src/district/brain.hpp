@@ -99,6 +99,8 @@ private:
         int32_t job = -1;  // index into jobs_
         incident::TimeMs busy_ms = 0;
         incident::TimeMs busy_since_ms = 0;
+        dispatch::Route route;           // the plan it was sent on (drawn on the console while it is under way)
+        incident::TimeMs depart_ms = 0;  // the brain's clock when it was sent
     };
     /// What the brain did about a case: ids, where the unit goes, what was said. Never the case's state: status,
     /// priority, category and deadlines are read from the engine when a decision needs them.

@@ -11,7 +11,7 @@ const S = {
 };
 // The scrubber keeps a frame per 10 simulated seconds, the last hour of them (a frame holds up to 400 cases).
 const HISTORY_FRAMES = 360, HISTORY_STEP_S = 10;
-window.cbStats = { roadsDrawn: 0, casesDrawn: 0, unitsDrawn: 0, frames: 0, scale: 0, attention: 0 };
+window.cbStats = { roadsDrawn: 0, casesDrawn: 0, unitsDrawn: 0, routesDrawn: 0, frames: 0, scale: 0, attention: 0 };
 
 const $ = (id) => document.getElementById(id);
 const CAT_COLOUR = { street_vending: '#e84393', waterlogging: '#1e7be0' };
@@ -24,7 +24,7 @@ const I18N = {
     subtitle: '城运中心 · 区域大脑', live: '实时', offline: '离线', finished: '运行结束', connecting: '连接中',
     legend_free: '畅通 <15%', legend_slow: '缓行 15–40%', legend_jam: '拥堵 ≥40%',
     legend_rule: '颜色 = 占用率（车辆总长 / 车道总长）',
-    legend_vendor: '占道经营', legend_water: '积水', legend_other: '其他案件', legend_depot: '驻点',
+    legend_vendor: '占道经营', legend_water: '积水', legend_other: '其他案件', legend_depot: '驻点', legend_route: '前往现场的规划路线',
     legend_zoom: '滚轮缩放 · 拖动平移 · 双击复位',
     kind_robot_dog: '机器狗', kind_sanitation_robot: '环卫机器人', kind_crew: '处置队', kind_drone: '无人机',
     attention: '待处理', kpi_att: '平均行程时间（自适应）', kpi_att_fixed: '平均行程时间（定时）', kpi_vehicles: '在途车辆',
@@ -45,13 +45,13 @@ const I18N = {
     source_robot: '机器人', source_inspector: '巡查员',
     mode_0: '待命', mode_1: '前往现场', mode_2: '现场处置', task: '任务', no_task: '无任务', replay: '回放',
     back_live: '回到实时', queue: '排队', controller: '控制', phase: '相位', chose_phase: '选择相位',
-    pressures: '各相位压力 = 进口排队 − 出口排队',
+    pressures: '各相位压力 = 进口排队 − 出口排队', route: '规划路线（虚线）', junctions_left: '个路口', eta: '预计到达还需',
   },
   en: {
     subtitle: 'operations centre · district brain', live: 'live', offline: 'offline', finished: 'run finished',
     connecting: 'connecting', legend_free: 'free <15%', legend_slow: 'slow 15–40%', legend_jam: 'jammed ≥40%',
     legend_rule: 'colour = occupancy (vehicle length / lane length)', legend_vendor: 'street vending',
-    legend_water: 'waterlogging', legend_other: 'other cases', legend_depot: 'depot',
+    legend_water: 'waterlogging', legend_other: 'other cases', legend_depot: 'depot', legend_route: 'planned route to the site',
     legend_zoom: 'wheel: zoom · drag: pan · double-click: reset', kind_robot_dog: 'robot dog',
     kind_sanitation_robot: 'sanitation robot', kind_crew: 'crew', kind_drone: 'drone', attention: 'Needs attention',
     kpi_att: 'travel time, adaptive', kpi_att_fixed: 'travel time, fixed-time', kpi_vehicles: 'vehicles',
@@ -74,7 +74,8 @@ const I18N = {
     source_citizen: 'citizen', source_hotline: 'hotline', source_robot: 'robot', source_inspector: 'inspector',
     mode_0: 'idle', mode_1: 'on the way', mode_2: 'on site', task: 'task', no_task: 'no task', replay: 'replay',
     back_live: 'back to live', queue: 'queue', controller: 'controller', phase: 'phase', chose_phase: 'chose phase',
-    pressures: 'pressure per phase = waiting in − waiting out',
+    pressures: 'pressure per phase = waiting in − waiting out', route: 'planned route (dashed)',
+    junctions_left: 'junctions to go', eta: 'arrives in',
   },
 };
 const STATUS = {
@@ -263,6 +264,24 @@ function drawMap() {
     cases++;
   });
   window.cbStats.casesDrawn = cases;
+  // Units under way: the rest of the brain's planned path, bright for the unit the operator selected.
+  ctx.setLineDash([5, 4]);
+  let routes = 0;
+  f.units.forEach(([x, y, , job, , path], i) => {
+    if (!path) return;
+    routes++;
+    const target = f.cases.find((c) => c.id === job);
+    const on = S.unit === i;
+    ctx.strokeStyle = on ? '#ffe066' : 'rgba(159,208,255,0.45)';
+    ctx.lineWidth = on ? 2.5 : 1.2;
+    ctx.beginPath();
+    ctx.moveTo(P.x(x), P.y(y));
+    for (let k = 0; k + 1 < path.length; k += 2) ctx.lineTo(P.x(path[k]), P.y(path[k + 1]));
+    if (target && target.xy) ctx.lineTo(P.x(target.xy[0]), P.y(target.xy[1]));
+    ctx.stroke();
+  });
+  ctx.setLineDash([]);
+  window.cbStats.routesDrawn = routes;
   let units = 0;
   f.units.forEach(([x, y, mode], i) => {
     const kind = S.net.units[i].kind;
@@ -305,11 +324,13 @@ function renderUnit() {
   const box = $('node-info');
   const f = S.frame;
   const u = S.net.units[S.unit];
-  const [, , mode, job] = f.units[S.unit];
+  const [, , mode, job, eta, path] = f.units[S.unit];
   const c = job ? f.cases.find((x) => x.id === job) : null;
   box.innerHTML = `<b>${esc(u.name)}</b> · ${t(`kind_${u.kind}`)} <a href="#" id="node-close">×</a><br>` +
     `${t(`mode_${mode}`)} · ${t('task')}: ` +
-    (c ? `<a href="#" id="unit-case">#${c.id} ${esc(catName(c.category))} · ${esc(c.place || '')}</a>` : t('no_task'));
+    (c ? `<a href="#" id="unit-case">#${c.id} ${esc(catName(c.category))} · ${esc(c.place || '')}</a>` : t('no_task')) +
+    (path ? `<br><small class="unit-route">${t('route')}: ${path.length / 2} ${t('junctions_left')} · ` +
+      `${t('eta')} ${fmtSpan(eta * 1000)}</small>` : '');
   box.hidden = false;
   $('node-close').onclick = (e) => { e.preventDefault(); S.unit = null; renderNode(); };
   if (c) $('unit-case').onclick = (e) => { e.preventDefault(); selectCase(c.id); };
@@ -814,6 +835,8 @@ async function init() {
     nodeOnScreen: (i) => ({ x: S.view.x(S.net.nodes[i].x), y: S.view.y(S.net.nodes[i].y) }),
     unitOnScreen: (i) => ({ x: S.view.x(S.frame.units[i][0]), y: S.view.y(S.frame.units[i][1]) }),
     signalNodes: () => S.net.nodes.map((n, i) => (n.signal ? i : -1)).filter((i) => i >= 0),
+    unitsUnderWay: () => S.frame.units.map((u, i) => (u[5] ? i : -1)).filter((i) => i >= 0),
+    selectUnit: (i) => { S.unit = i; S.node = null; renderNode(); drawMap(); },
     selectCase,
   };
   connect();

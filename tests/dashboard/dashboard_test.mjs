@@ -176,6 +176,23 @@ try {
     await page.waitForFunction(() => /待命|前往现场|现场处置/.test(document.getElementById('node-info').textContent),
       null, { timeout: 5000 });
     console.log(`unit: ${(await page.textContent('#node-info')).replace(/\s+/g, ' ')}`);
+    // A unit under way: its planned route is drawn and its panel says how long it has to go. A message naming a
+    // landmark is placed and filed at once, so a unit sets off for it.
+    const sent = await page.evaluate(async ([k]) => (await fetch('/api/v1/reports', {
+      method: 'POST', headers: { 'X-API-Key': k, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ source: 'citizen', description: '龙城小学门口有个井盖缺失，小孩经过很危险！', address_string: '龙岗区' }),
+    })).status, [key]);
+    if (sent !== 201) fail(`posting a placed message: HTTP ${sent}`);
+    await page.waitForFunction(() => window.cbConsole.unitsUnderWay().length > 0, null, { timeout: 60000 });
+    const underWay = await page.evaluate(() => {
+      const i = window.cbConsole.unitsUnderWay()[0];
+      window.cbConsole.selectUnit(i);
+      return { text: document.getElementById('node-info').textContent, routes: window.cbStats.routesDrawn };
+    });
+    if (underWay.routes < 1 || !/规划路线/.test(underWay.text) || !/预计到达还需 \d+:\d\d/.test(underWay.text)) {
+      fail(`a unit under way shows no route or arrival time: ${JSON.stringify(underWay)}`);
+    }
+    console.log(`unit under way: ${underWay.text.replace(/\s+/g, ' ')}`);
     await page.screenshot({ path: `${outDir}/console.png` });
 
     // Chinese by default; English on the switch.
