@@ -80,6 +80,10 @@ expect 2 "--roadnet/--flow" run --no-serve --roadnet "$tiny/roadnet.json" --db "
 expect 2 "--report" run --no-serve --sim-hours 0.1 --report /nonexistent-dir/r.json --db "$tmp/run.db"
 expect 2 "unknown controller" run --no-serve --sim-hours 0.1 --adaptive greenwave --db "$tmp/run.db"
 expect 2 "signalised intersections" run --no-serve --roadnet "$tiny/roadnet.json" --flow "$tiny/flow.json" --db "$tmp/run.db"
+echo '{"landmarks":[{"name":"远方","x":90000,"y":0}]}' >"$tmp/far_marks.json"
+expect 2 "far_marks.json: landmarks[0]: '远方' lies more than 2 km outside the network" run --no-serve --landmarks "$tmp/far_marks.json" --db "$tmp/run.db"
+expect 2 "landmarks[0].name: required" run --no-serve --landmarks <(echo '{"landmarks":[{"x":0,"y":0}]}') --db "$tmp/run.db"
+expect 2 "--landmarks: needs --district" serve --port 0 --landmarks "$tmp/far_marks.json"
 "$bin" run --no-serve --sim-hours 0.5 --json --report "$tmp/report.json" --db "$tmp/run.db" >"$tmp/run.json" 2>"$tmp/run.err"
 rc=$?
 python3 - "$tmp/run.json" "$tmp/report.json" <<'PY' || fail=1

@@ -41,6 +41,7 @@ struct ServeArgs {
     size_t max_connections = 0;
     // The brain: a district to dispatch on, and the fleet's MQTT broker.
     std::string district;
+    std::string landmarks;
     std::string mqtt = "127.0.0.1:1883";
     int units = 0;
     uint64_t seed = 1;
@@ -93,8 +94,14 @@ int Serve(const ServeArgs& args) {
         if (!broker.ok()) return ReportError(broker.error(), false);
         live.mqtt_host = broker->host;
         live.mqtt_port = broker->port;
+        if (!args.landmarks.empty()) {
+            if (Status s = district::LoadLandmarks(args.landmarks, district); !s.ok())
+                return ReportError(s.error(), false);
+        }
     } else if (args.units != 0) {
         return ReportError(InvalidArgument("--units", "needs --district"), false);
+    } else if (!args.landmarks.empty()) {
+        return ReportError(InvalidArgument("--landmarks", "needs --district"), false);
     }
     auto store = OpenStore(args.store, true);
     if (!store.ok()) return ReportError(store.error(), false);
@@ -384,6 +391,10 @@ void RegisterIncidents(CLI::App& app) {
     serve->add_option(
         "--units", serve_args->units, "size the district's fleet (with --district; fleet-sim must agree)");
     serve->add_option("--seed", serve_args->seed, "the district's seed (fleet-sim must agree)")->capture_default_str();
+    serve->add_option(
+        "--landmarks",
+        serve_args->landmarks,
+        "landmarks file (JSON: name with x, y or lat, long) replacing the district's own (with --district)");
     serve->callback([serve_args] { SetExitCode(Serve(*serve_args)); });
 
     auto* incidents = app.add_subcommand("incidents", "incident engine tools");

@@ -42,6 +42,7 @@ struct RunArgs {
     int threads = 1;
     std::string roadnet;
     std::string flow;
+    std::string landmarks;
     std::string report;
     std::string adaptive = "maxpressure";
     std::string speedup;  // "max", a number, or empty for the default (60 with the dashboard, max without)
@@ -130,6 +131,10 @@ int Run(const RunArgs& args) {
             return ReportError(Error{s.error().code, s.error().message, args.roadnet}, args.json);
         }
         source = args.roadnet;
+    }
+    if (!args.landmarks.empty()) {
+        if (Status s = district::LoadLandmarks(args.landmarks, district); !s.ok())
+            return ReportError(s.error(), args.json);
     }
 
     district::BrainOptions options;
@@ -395,6 +400,9 @@ void RegisterRun(CLI::App& app) {
     cmd->add_option("--threads", args->threads, "traffic simulation threads")->capture_default_str();
     cmd->add_option("--roadnet", args->roadnet, "run on a CityFlow network instead of the generated district");
     cmd->add_option("--flow", args->flow, "CityFlow flow file for --roadnet");
+    cmd->add_option("--landmarks",
+                    args->landmarks,
+                    "landmarks file (JSON: name with x, y or lat, long) replacing the district's own");
     cmd->add_option("--adaptive", args->adaptive, "adaptive controller (maxpressure, sotl, webster)")
         ->capture_default_str();
     cmd->add_option("--db", args->db, "the run's case store (SQLite; replaced at start)")->capture_default_str();

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
 
@@ -87,6 +89,63 @@ TEST(District, LandmarksOnlyOnTheGeneratedDistrict) {
     ASSERT_TRUE(EquipDistrict(loaded, 1).ok());
     EXPECT_TRUE(loaded.landmarks.empty());
     EXPECT_FALSE(loaded.units.empty());
+}
+
+// Issue 14: a loaded map gets its own landmarks from a file; citizens' messages naming one are placed there, and
+// the console draws them. A bad file is refused by entry and field.
+TEST(District, LandmarksFileGivesALoadedMapItsOwnPlaces) {
+    auto generated = MakeDistrict({}, 1);
+    ASSERT_TRUE(generated.ok());
+    District d;
+    d.net = generated->net;  // as if read with --roadnet
+    ASSERT_TRUE(EquipDistrict(d, 1).ok());
+    const core::Point corner = d.net.intersections.front().point;
+    const auto [lat, lon] = d.frame.ToWgs84({corner.x + 40, corner.y});
+    const std::string path = TempDb("marks") + ".json";
+    const auto write = [&](const std::string& text) { std::ofstream(path) << text; };
+    write(R"({"landmarks":[{"name":"会展中心","x":)" + std::to_string(corner.x) + R"(,"y":)" +
+          std::to_string(corner.y) + R"(},{"name":"莲花山公园","lat":)" + std::to_string(lat) + R"(,"long":)" +
+          std::to_string(lon) + "}]}");
+    ASSERT_TRUE(LoadLandmarks(path, d).ok());
+    ASSERT_EQ(d.landmarks.size(), 2u);
+    EXPECT_EQ(d.landmarks[0].name, "会展中心");
+    EXPECT_NEAR(d.landmarks[1].at.x, corner.x + 40, 0.5);
+    EXPECT_NEAR(d.landmarks[1].at.y, corner.y, 0.5);
+
+    BrainOptions o;
+    o.sim_hours = 0.05;
+    o.db_path = TempDb("marks");
+    {
+        auto brain = Brain::Create(d, o);
+        ASSERT_TRUE(brain.ok()) << brain.error().ToString();
+        EXPECT_NE((*brain)->NetworkJson().find("莲花山公园"), std::string::npos);
+        incident::Report r;
+        r.description = "莲花山公园门口有流动商贩占道摆摊";
+        r.time_ms = (*brain)->ClockMs();
+        auto receipt = (*brain)->engine().Ingest({r}, (*brain)->ClockMs());
+        ASSERT_TRUE(receipt[0].ok()) << receipt[0].error().ToString();
+        auto c = (*brain)->engine().GetCase(receipt[0]->case_id);
+        ASSERT_TRUE(c.ok() && c->has_value());
+        ASSERT_TRUE((*c)->lat.has_value());
+        const core::Point at = d.frame.ToLocal(*(*c)->lat, *(*c)->lon);
+        EXPECT_LT(std::hypot(at.x - corner.x - 40, at.y - corner.y), 30) << (*c)->address;
+    }
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(o.db_path + suffix);
+
+    const auto refused = [&](const std::string& text) {
+        write(text);
+        District copy = d;
+        const Status s = LoadLandmarks(path, copy);
+        EXPECT_EQ(copy.landmarks.size(), 2u);  // a refused file changes nothing
+        return s.ok() ? std::string("accepted") : s.error().ToString();
+    };
+    EXPECT_NE(refused("{").find("not valid JSON"), std::string::npos);
+    EXPECT_NE(refused(R"({"landmarks":[{"x":1,"y":2}]})").find("landmarks[0].name"), std::string::npos);
+    EXPECT_NE(refused(R"({"landmarks":[{"name":"a","x":1}]})").find("x and y"), std::string::npos);
+    EXPECT_NE(refused(R"({"landmarks":[{"name":"远方","x":90000,"y":0}]})").find("outside the network"),
+              std::string::npos);
+    EXPECT_NE(refused(R"({"marks":[]})").find("landmarks: required"), std::string::npos);
+    std::filesystem::remove(path);
 }
 
 // Issue 14: every case says where it is as a person would (a junction, a landmark, a street), never by an id.

@@ -3,8 +3,14 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
+
+#include "core/file.hpp"
+#include "core/utf8.hpp"
 
 namespace citybrain::district {
 
@@ -94,6 +100,63 @@ Status EquipDistrict(District& d, uint64_t seed, bool longgang_landmarks) {
     add(dispatch::UnitKind::kRobotDog, s.robot_dogs, "dog-");
     add(dispatch::UnitKind::kSanitationRobot, s.sanitation_robots, "sweeper-");
     add(dispatch::UnitKind::kCrew, s.crews, "crew-");
+    return {};
+}
+
+Status LoadLandmarks(const std::string& path, District& d) {
+    CB_TRY_ASSIGN(std::string text, core::ReadFile(path));
+    const nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+    if (doc.is_discarded()) return InvalidArgument(path, "not valid JSON");
+    const auto list = doc.find("landmarks");
+    if (!doc.is_object() || list == doc.end() || !list->is_array()) {
+        return InvalidArgument(path, "landmarks: required, an array of {name, x, y} or {name, lat, long}");
+    }
+    double x0 = 1e300, y0 = 1e300, x1 = -1e300, y1 = -1e300;
+    for (const auto& in : d.net.intersections) {
+        x0 = std::min(x0, in.point.x);
+        y0 = std::min(y0, in.point.y);
+        x1 = std::max(x1, in.point.x);
+        y1 = std::max(y1, in.point.y);
+    }
+    constexpr double kMarginM = 2000;
+    std::vector<Landmark> out;
+    for (size_t i = 0; i < list->size(); ++i) {
+        const nlohmann::json& e = (*list)[i];
+        const std::string where = path + ": landmarks[" + std::to_string(i) + "]";
+        if (!e.is_object()) return InvalidArgument(where, "must be an object");
+        const auto number = [&](const char* key) -> std::optional<double> {
+            auto it = e.find(key);
+            if (it == e.end() || !it->is_number() || !std::isfinite(it->get<double>())) return std::nullopt;
+            return it->get<double>();
+        };
+        auto name = e.find("name");
+        if (name == e.end() || !name->is_string() || name->get<std::string>().empty()) {
+            return InvalidArgument(where + ".name", "required, a non-empty string");
+        }
+        Landmark l;
+        l.name = name->get<std::string>();
+        if (!core::ValidUtf8(l.name) || l.name.size() > 200) {
+            return InvalidArgument(where + ".name", "must be UTF-8 text of at most 200 bytes");
+        }
+        if (auto x = number("x"), y = number("y"); x && y) {
+            l.at = {*x, *y};
+        } else if (auto lat = number("lat"), lon = number("long"); lat && lon) {
+            if (*lat < -90 || *lat > 90 || *lon < -180 || *lon > 180) {
+                return InvalidArgument(where, "lat/long out of range");
+            }
+            l.at = d.frame.ToLocal(*lat, *lon);
+        } else {
+            return InvalidArgument(where, "needs numbers x and y (network metres) or lat and long (WGS84)");
+        }
+        if (l.at.x < x0 - kMarginM || l.at.x > x1 + kMarginM || l.at.y < y0 - kMarginM || l.at.y > y1 + kMarginM) {
+            return InvalidArgument(where,
+                                   "'" + l.name +
+                                       "' lies more than 2 km outside the network: are its coordinates in "
+                                       "the network's own system?");
+        }
+        out.push_back(std::move(l));
+    }
+    d.landmarks = std::move(out);
     return {};
 }
 

@@ -106,4 +106,14 @@ Result<District> MakeDistrict(const DistrictSpec& spec, uint64_t seed);
 /// its junctions; another city's map gets none, so that no Longgang name is drawn on it.
 Status EquipDistrict(District& district, uint64_t seed, bool longgang_landmarks = false);
 
+/// Replaces the district's landmarks with those of a landmarks file, so that a loaded map has its own schools,
+/// markets and stations (citizens' messages name them; the console draws them). The file is JSON:
+///
+///     {"landmarks": [{"name": "福田口岸", "x": 812.5, "y": -140}, {"name": "会展中心", "lat": 22.53, "long": 114.06}]}
+///
+/// with the network's own metres (x, y) or WGS84 (lat, long, through the district's frame). Errors name the file
+/// and the entry: `marks.json: landmarks[2].name: required`. A landmark more than 2 km outside the network is
+/// refused (its coordinates are in another system).
+Status LoadLandmarks(const std::string& path, District& district);
+
 }  // namespace citybrain::district
