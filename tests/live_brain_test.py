@@ -79,7 +79,9 @@ def main():
         return 1
     log_lines = []
     threading.Thread(target=lambda: log_lines.extend(serve.stderr), daemon=True).start()
-    fleet = subprocess.Popen([BIN, "fleet-sim", "--mqtt", mqtt, "--speedup", "40", "--handle-s", "40", "--json"],
+    # Batteries drain 200 times faster than a robot's: a robot that handled a case comes back low and charges.
+    fleet = subprocess.Popen([BIN, "fleet-sim", "--mqtt", mqtt, "--speedup", "40", "--handle-s", "40", "--json",
+                              "--battery-drain", "200"],
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     procs.append(fleet)
 
@@ -116,6 +118,13 @@ def main():
         status, _ = request("POST", "/api/v1/events", json.dumps(event), {"Content-Type": "application/json"})
         check(status == 403, "an event without a key is refused")
 
+        # More vending than crews, at once: robot dogs take some (and come back with their batteries low).
+        for k in range(5):
+            body = urllib.parse.urlencode({"service_code": "street_vending", "lat": lat0 + 0.0045 + 0.0023 * k,
+                                           "long": lon0 + 0.0075 + 0.0012 * (k % 2), "description": "摊贩占道经营"})
+            status, _ = request("POST", "/open311/v2/requests.json", body,
+                                {"X-API-Key": KEY, "Content-Type": "application/x-www-form-urlencoded"})
+            check(status == 201, f"vending report {k} accepted ({status})")
         # The units go, arrive and report done over MQTT: both cases reach "handled".
         done = {}
         deadline = time.time() + 60
@@ -157,14 +166,41 @@ def main():
         fleet_kpi = state.get("kpi", {}).get("fleet", {})
         check(fleet_kpi.get("orders", 0) >= 2 and fleet_kpi.get("acknowledged") == fleet_kpi.get("orders"),
               f"every order acknowledged over MQTT ({fleet_kpi})")
+
+        # The units' own reports reach the console: a robot back from a case is low and charging; crews carry no
+        # battery; once the fleet goes silent, every unit is lost.
+        kinds = [u["kind"] for u in net["units"]]
+        status, data = request("GET", "/api/state")
+        fleet_now = json.loads(data).get("fleet", [])
+        check(len(fleet_now) == len(kinds), f"the frame carries every unit's condition ({fleet_now})")
+        check(all((b == -1) == (k == "crew") for (b, _, _), k in zip(fleet_now, kinds)),
+              f"a battery for every robot and none for crews ({fleet_now})")
+        deadline = time.time() + 30
+        while time.time() < deadline and not any(0 <= b < 25 and c for b, _, c in fleet_now):
+            time.sleep(0.5)
+            fleet_now = json.loads(request("GET", "/api/state")[1]).get("fleet", [])
+        check(any(0 <= b < 25 and charging for b, _, charging in fleet_now),
+              f"a robot back from a case is low and charging ({fleet_now})")
+        fleet.send_signal(signal.SIGTERM)
+        out, _ = fleet.communicate(timeout=20)
+        counts = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+        check(counts.get("arrivals", 0) >= 2, f"fleet-sim drove to both cases ({counts})")
+        check(counts.get("charges", 0) >= 1, f"fleet-sim charged a robot ({counts})")
+        check(fleet.returncode == 0, "fleet-sim stops on SIGTERM")
+        lost = []
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            lost = [u[1] for u in json.loads(request("GET", "/api/state")[1]).get("fleet", [])]
+            if lost and all(lost):
+                break
+            time.sleep(0.5)
+        check(lost and all(lost), f"a silent fleet is reported lost ({lost})")
     finally:
         for p in (fleet, serve):
-            p.send_signal(signal.SIGTERM)
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
         try:
-            out, _ = fleet.communicate(timeout=20)
-            counts = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
-            check(counts.get("arrivals", 0) >= 2, f"fleet-sim drove to both cases ({counts})")
-            check(fleet.returncode == 0, "fleet-sim stops on SIGTERM")
+            fleet.wait(timeout=20)
             serve.wait(timeout=20)
             check(serve.returncode == 0, f"serve stops on SIGTERM (exit {serve.returncode})")
         except subprocess.TimeoutExpired:

@@ -23,6 +23,7 @@ struct FleetArgs {
     double speedup = 1;
     double handle_s = 120;
     double duration_s = 0;
+    double battery_drain = 1;
     std::string log;
     bool json = false;
 };
@@ -43,6 +44,7 @@ int FleetSimMain(const FleetArgs& args) {
     options.speedup = args.speedup;
     options.handle_s = args.handle_s;
     options.log_path = args.log;
+    options.battery_drain = args.battery_drain;
     g_stop.store(false);
     std::signal(SIGINT, OnSignal);
     std::signal(SIGTERM, OnSignal);
@@ -70,6 +72,7 @@ int FleetSimMain(const FleetArgs& args) {
                                 {"refused", s.refused},
                                 {"arrivals", s.arrivals},
                                 {"done", s.done},
+                                {"charges", s.charges},
                                 {"states", s.states}};
     if (args.json) {
         std::printf("%s\n", out.dump().c_str());
@@ -90,6 +93,10 @@ void RegisterFleet(CLI::App& app) {
     cmd->add_option("--speedup", args->speedup, "simulated seconds per wall second")->capture_default_str();
     cmd->add_option("--handle-s", args->handle_s, "simulated seconds of work on site")->capture_default_str();
     cmd->add_option("--duration-s", args->duration_s, "stop after this many wall seconds (0: at a signal)");
+    cmd->add_option("--battery-drain",
+                    args->battery_drain,
+                    "scale the robots' battery use (0: always full; large: low batteries within a test)")
+        ->capture_default_str();
     cmd->add_option("--log", args->log, "a JSON line per order, arrival and completion (wall-clock ms)");
     cmd->add_flag("--json", args->json, "print the counts as JSON at the end");
     cmd->callback([args] { SetExitCode(FleetSimMain(*args)); });

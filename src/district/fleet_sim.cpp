@@ -12,6 +12,28 @@ namespace citybrain::district {
 
 namespace {
 
+/// Battery used per kilometre driven and per second of work on site (a robot dog runs about 20 km or 4 h on a
+/// charge; a drone a few kilometres); crews carry none.
+struct BatteryUse {
+    double per_km;
+    double per_s_on_site;
+};
+BatteryUse UseOf(dispatch::UnitKind kind) {
+    switch (kind) {
+        case dispatch::UnitKind::kRobotDog:
+            return {0.05, 0.0002};
+        case dispatch::UnitKind::kSanitationRobot:
+            return {0.04, 0.0003};
+        case dispatch::UnitKind::kDrone:
+            return {0.15, 0.0008};
+        case dispatch::UnitKind::kCrew:
+            break;
+    }
+    return {0, 0};
+}
+
+constexpr double kFullChargeS = 3600;
+
 int64_t SteadyMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
         .count();
@@ -30,6 +52,12 @@ Result<std::unique_ptr<FleetSim>> FleetSim::Start(const District& district, cons
         return InvalidArgument("--handle-s", "must be in [0, 86400]");
     }
     if (options.heartbeat_ms <= 0) return InvalidArgument("heartbeat_ms", "must be positive");
+    if (!(options.battery_drain >= 0) || options.battery_drain > 1e4) {
+        return InvalidArgument("--battery-drain", "must be in [0, 10000]");
+    }
+    if (!(options.charge_below >= 0) || options.charge_below > 1) {
+        return InvalidArgument("charge_below", "must be in [0, 1]");
+    }
     CB_TRY_ASSIGN(auto dispatcher, DispatcherOf(district));
     std::unique_ptr<FleetSim> f(new FleetSim(district, options, std::move(dispatcher)));
     for (const UnitSpec& spec : district.units) {
@@ -85,6 +113,21 @@ FleetSimStats FleetSim::stats() const {
     return stats_;
 }
 
+double FleetSim::MetresAlong(const Unit& u, size_t upto) const {
+    double metres = 0;
+    for (size_t k = 1; k <= upto && k < u.route.nodes.size(); ++k) {
+        const core::Point a = district_.net.intersections[u.route.nodes[k - 1]].point;
+        const core::Point b = district_.net.intersections[u.route.nodes[k]].point;
+        metres += std::hypot(b.x - a.x, b.y - a.y);
+    }
+    return metres;
+}
+
+void FleetSim::Use(Unit& u, double km, double on_site_s) const {
+    const BatteryUse use = UseOf(u.kind);
+    u.battery = std::max(0.0, u.battery - options_.battery_drain * (use.per_km * km + use.per_s_on_site * on_site_s));
+}
+
 dispatch::NodeId FleetSim::NodeAlong(const Unit& u, double now_s) const {
     if (u.route.nodes.empty()) return u.node;
     return u.route.nodes[u.route.Passed(static_cast<dispatch::TimeMs>((now_s - u.depart_s) * 1000))];
@@ -101,7 +144,12 @@ void FleetSim::OnOrder(Unit& u, const std::string& payload, double now_s) {
         ++stats_.repeats;
     } else if (order->task.empty()) {
         // Stand down: stop where it is.
-        if (u.status == "enroute") u.node = NodeAlong(u, now_s);
+        if (u.status == "enroute") {
+            u.node = NodeAlong(u, now_s);
+            Use(u,
+                MetresAlong(u, u.route.Passed(static_cast<dispatch::TimeMs>((now_s - u.depart_s) * 1000))) / 1000,
+                0);
+        }
         u.status = "idle";
         u.task.clear();
         u.route = {};
@@ -113,7 +161,7 @@ void FleetSim::OnOrder(Unit& u, const std::string& payload, double now_s) {
         // The drive graph's node names are the district's intersection ids (the order's target).
         const auto target = dispatcher_.roads().Find(order->target);
         std::optional<dispatch::Route> route;
-        if (target.ok()) {
+        if (target.ok() && u.status != "charging") {  // a charging robot refuses: the task goes to another
             const dispatch::NodeId from = u.status == "enroute" ? NodeAlong(u, now_s) : u.node;
             route = dispatcher_.RouteOf(u.kind, from, *target);
         }
@@ -156,10 +204,11 @@ void FleetSim::Loop() {
             if (it != unit_of_.end()) OnOrder(units_[it->second], payload, now_s);
         }
         taken.clear();
-        uint64_t arrivals = 0, done = 0, states = 0;
+        uint64_t arrivals = 0, done = 0, states = 0, charges = 0;
         for (Unit& u : units_) {
             if (u.status == "enroute" && now_s - u.depart_s >= static_cast<double>(u.route.time_ms()) / 1000) {
                 if (!u.route.nodes.empty()) u.node = u.route.nodes.back();
+                Use(u, MetresAlong(u, u.route.nodes.size()) / 1000, 0);
                 u.status = "onsite";
                 u.until_s = now_s + options_.handle_s;
                 u.changed = true;
@@ -167,11 +216,23 @@ void FleetSim::Loop() {
                 ++arrivals;
             } else if (u.status == "onsite" && now_s >= u.until_s) {
                 Log("done", u, u.task, u.acted_seq);
-                u.status = "idle";
+                Use(u, 0, options_.handle_s);
                 u.task.clear();
                 u.route = {};
                 u.changed = true;
                 ++done;
+                if (UseOf(u.kind).per_km > 0 && u.battery < options_.charge_below) {
+                    // Too low for another task: it charges before it takes one (the brain sends none meanwhile).
+                    u.status = "charging";
+                    u.until_s = now_s + kFullChargeS * (1 - u.battery);
+                    ++charges;
+                } else {
+                    u.status = "idle";
+                }
+            } else if (u.status == "charging" && now_s >= u.until_s) {
+                u.battery = 1;
+                u.status = "idle";
+                u.changed = true;
             }
             if (!u.changed && wall_ms - u.sent_ms < options_.heartbeat_ms) continue;
             dispatch::FleetUnit state;
@@ -179,13 +240,9 @@ void FleetSim::Loop() {
             state.node = district_.net.intersections[u.status == "enroute" ? NodeAlong(u, now_s) : u.node].id;
             state.status = u.status;
             state.task = u.task;
+            state.battery = u.battery;
             if (u.status == "enroute" && u.route.time_ms() > 0) {
-                double metres = 0;
-                for (size_t k = 1; k < u.route.nodes.size(); ++k) {
-                    const core::Point a = district_.net.intersections[u.route.nodes[k - 1]].point;
-                    const core::Point b = district_.net.intersections[u.route.nodes[k]].point;
-                    metres += std::hypot(b.x - a.x, b.y - a.y);
-                }
+                const double metres = MetresAlong(u, u.route.nodes.size());
                 state.speed_mps = std::min(99.0, metres / (static_cast<double>(u.route.time_ms()) / 1000));
             }
             (void)mqtt_->Publish(
@@ -199,6 +256,7 @@ void FleetSim::Loop() {
             stats_.arrivals += arrivals;
             stats_.done += done;
             stats_.states += states;
+            stats_.charges += charges;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }

@@ -29,10 +29,15 @@ struct FleetSimOptions {
     /// If set, one JSON line per order received, arrival and completion, with the wall-clock time in ms since the
     /// epoch: what a load test measures report-to-order latency and lost orders from.
     std::string log_path;
+    /// Scales every robot's battery use (driving and work on site; crews carry none): 0 keeps batteries full, a
+    /// large value shows low batteries and charging within a short test.
+    double battery_drain = 1;
+    /// A robot that ends a task below this charges (at its spot, one hour from empty to full) before the next.
+    double charge_below = 0.2;
 };
 
 struct FleetSimStats {
-    uint64_t orders = 0, repeats = 0, stand_downs = 0, refused = 0, arrivals = 0, done = 0, states = 0;
+    uint64_t orders = 0, repeats = 0, stand_downs = 0, refused = 0, arrivals = 0, done = 0, states = 0, charges = 0;
 };
 
 /// The district's units as robots on the far side of MQTT (`citybrain fleet-sim`): one client, like a vendor's
@@ -58,7 +63,8 @@ private:
         std::string task;
         dispatch::Route route;
         double depart_s = 0;
-        double until_s = 0;  // on site until
+        double until_s = 0;  // on site, or charging, until
+        double battery = 1;  // 0..1
         uint64_t acted_seq = 0;
         uint64_t state_seq = 0;
         int64_t sent_ms = -1'000'000;
@@ -68,6 +74,10 @@ private:
     void Loop();
     void OnOrder(Unit& u, const std::string& payload, double now_s);
     dispatch::NodeId NodeAlong(const Unit& u, double now_s) const;
+    /// Metres of the unit's route up to node `upto`.
+    double MetresAlong(const Unit& u, size_t upto) const;
+    /// Takes what driving `km` and working `on_site_s` cost from the unit's battery.
+    void Use(Unit& u, double km, double on_site_s) const;
     void Log(const char* what, const Unit& u, const std::string& task, uint64_t seq);
 
     const District& district_;

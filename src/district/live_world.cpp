@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "district/live_world.hpp"
 
+#include <cmath>
 #include <cstdio>
 
 #include "incident/device_event.hpp"
@@ -184,6 +185,18 @@ void LiveWorld::Draw(nlohmann::json& frame, incident::TimeMs /*now*/) const {
     frame["speed"] = std::vector<int>(roads, -1);
     frame["occupancy"] = std::vector<int>(roads, 0);
     frame["lights"] = std::vector<int>(roads, -1);
+    // What the units say of themselves, for the console's needs-attention list: battery (%, -1 for a crew, which
+    // carries none), lost (silent past the heartbeat timeout), charging.
+    nlohmann::json fleet = nlohmann::json::array();
+    const auto& units = fleet_.units();
+    for (size_t i = 0; i < units.size(); ++i) {
+        const bool robot = district_.units[i].kind != dispatch::UnitKind::kCrew;
+        fleet.push_back({robot ? static_cast<int>(std::lround(100 * units[i].battery)) : -1,
+                         units[i].lost ? 1 : 0,
+                         units[i].status == "charging" ? 1 : 0});
+    }
+    frame["fleet"] = std::move(fleet);
+    frame["min_battery"] = static_cast<int>(std::lround(100 * options_.min_battery));
 }
 
 void LiveWorld::Measure(nlohmann::json& results) const {

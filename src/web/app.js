@@ -32,7 +32,8 @@ const I18N = {
     kpi_util: '力量利用率', all_categories: '全部类别', filter_open: '未结', filter_all: '全部', filter_closed: '已结',
     filter_note: '筛选同时作用于地图', col_category: '类别', col_place: '地点', col_status: '状态', col_dept: '部门',
     col_reports: '报告', why_review: '待人工研判：机器无法确定类别或地点', why_late: '已超时', why_escalated: '已升级',
-    why_p1: '一级优先，尚未派出力量', why_no_place: '待人工研判：无法确定地点', guesses: '机器研判',
+    why_p1: '一级优先，尚未派出力量', why_no_place: '待人工研判：无法确定地点', why_lost: '失联', why_battery: '电量低', battery: '电量',
+    charging: '充电中', guesses: '机器研判',
     no_guess: '无关键词命中', other_category: '其他类别…', file_as: '按此立案', act_file: '立案', act_reject: '不予立案', act_close: '核查结案',
     select_case: '点击案件查看详情。', place: '地点', department: '责任部门', priority: '优先级', deadline: '本环节时限',
     left: '剩余', overdue_by: '已超时', none: '无', original: '原始内容', timeline: '处置时间线', reply: '回复市民',
@@ -60,7 +61,8 @@ const I18N = {
     filter_open: 'open', filter_all: 'all', filter_closed: 'closed', filter_note: 'filters apply to the map too',
     col_category: 'category', col_place: 'place', col_status: 'status', col_dept: 'department', col_reports: 'reports',
     why_review: 'needs a person: category or place uncertain', why_late: 'overdue', why_escalated: 'escalated',
-    why_p1: 'priority 1, no unit assigned', why_no_place: 'needs a person: place unknown', guesses: 'classifier',
+    why_p1: 'priority 1, no unit assigned', why_no_place: 'needs a person: place unknown', why_lost: 'lost contact',
+    why_battery: 'battery low', battery: 'battery', charging: 'charging', guesses: 'classifier',
     no_guess: 'no keyword matched', other_category: 'another category…', file_as: 'file as', act_file: 'File', act_reject: 'Reject', act_close: 'Verify & close',
     select_case: 'Click a case for its details.', place: 'place', department: 'department', priority: 'priority',
     deadline: 'deadline of this step', left: 'left', overdue_by: 'overdue by', none: 'none', original: 'original',
@@ -320,6 +322,14 @@ function bearing(road) {
   return (S.lang === 'en' ? en : zh)[Math.round(deg / 45) % 8];
 }
 
+function unitCondition([battery, lost, charging]) {
+  const parts = [];
+  if (battery >= 0) parts.push(`${t('battery')} ${battery}%`);
+  if (charging) parts.push(t('charging'));
+  if (lost) parts.push(`<b class="late">${t('why_lost')}</b>`);
+  return parts.length ? `<br><small class="unit-condition">${parts.join(' · ')}</small>` : '';
+}
+
 function renderUnit() {
   const box = $('node-info');
   const f = S.frame;
@@ -329,6 +339,7 @@ function renderUnit() {
   box.innerHTML = `<b>${esc(u.name)}</b> · ${t(`kind_${u.kind}`)} <a href="#" id="node-close">×</a><br>` +
     `${t(`mode_${mode}`)} · ${t('task')}: ` +
     (c ? `<a href="#" id="unit-case">#${c.id} ${esc(catName(c.category))} · ${esc(c.place || '')}</a>` : t('no_task')) +
+    (f.fleet && f.fleet[S.unit] ? unitCondition(f.fleet[S.unit]) : '') +
     (path ? `<br><small class="unit-route">${t('route')}: ${path.length / 2} ${t('junctions_left')} · ` +
       `${t('eta')} ${fmtSpan(eta * 1000)}</small>` : '');
   box.hidden = false;
@@ -529,8 +540,28 @@ function attentionItems() {
     else if (c.overdue || c.escalations > 0) items.push({ c, kind: c.overdue ? 'late' : 'escalated', rank: 1 });
     else if (c.priority === 1 && !c.unit && c.status === 'filed') items.push({ c, kind: 'p1', rank: 2 });
   });
-  items.sort((a, b) => a.rank - b.rank || a.c.id - b.c.id);
+  // Units as they report themselves (a live fleet; the simulated district models no batteries): lost ones, and
+  // robots within 10 points of the level below which they take no order.
+  (f.fleet || []).forEach(([battery, lost, charging], i) => {
+    if (lost) items.push({ u: i, kind: 'lost', rank: 1, battery, charging });
+    else if (battery >= 0 && battery < (f.min_battery ?? 15) + 10) {
+      items.push({ u: i, kind: 'battery', rank: 3, battery, charging });
+    }
+  });
+  items.sort((a, b) => a.rank - b.rank || (a.c ? a.c.id : 1e9 + a.u) - (b.c ? b.c.id : 1e9 + b.u));
   return items;
+}
+
+function unitAttention(item) {
+  const li = document.createElement('li');
+  const u = S.net.units[item.u];
+  li.dataset.unit = item.u;
+  li.dataset.kind = item.kind;
+  const why = item.kind === 'lost' ? t('why_lost') : t('why_battery');
+  li.innerHTML = `<span class="why why-${item.kind}">${why}</span> <b>${esc(u.name)}</b> ${t(`kind_${u.kind}`)}` +
+    (item.battery >= 0 ? ` · ${t('battery')} ${item.battery}%` : '') + (item.charging ? ` · ${t('charging')}` : '');
+  li.onclick = () => { S.unit = item.u; S.node = null; renderNode(); drawMap(); };
+  return li;
 }
 
 /// The decision a human-queue message waits for: one button per classifier guess (category and confidence),
@@ -574,10 +605,13 @@ function renderAttention() {
   $('attention-count').textContent = items.length;
   // Redrawn only when it changes, so that an operator's open category list is not swept away by the next frame.
   const shown = items.slice(0, 40);
-  const signature = S.lang + shown.map(({ c, kind }) => `${c.id}:${kind}:${c.place}`).join(',');
+  const signature = S.lang + shown.map((it) => (it.c ? `${it.c.id}:${it.kind}:${it.c.place}`
+    : `u${it.u}:${it.kind}:${it.battery}:${it.charging}`)).join(',');
   if (signature === S.attentionSignature) return;
   S.attentionSignature = signature;
-  $('attention').replaceChildren(...shown.map(({ c, kind }) => {
+  $('attention').replaceChildren(...shown.map((item) => {
+    if (!item.c) return unitAttention(item);
+    const { c, kind } = item;
     const li = document.createElement('li');
     li.dataset.id = c.id;
     li.dataset.kind = kind;

@@ -1,9 +1,12 @@
 // Browser test of the operations console served by `citybrain run`: playwright-core drives Debian's chromium
 // (headless) against real runs on loopback. It checks the map, the live case list, the KPIs, a case's detail
 // (place name and timeline, read through the authenticated API), the needs-attention list and an operator's
-// action from it, a junction's signal panel, zoom, the Chinese/English switch and the end-of-run summary.
+// action from it, a junction's signal panel, zoom, the Chinese/English switch and the end-of-run summary; then the
+// live city (`serve --district` over mosquitto with fleet-sim): units low on battery and lost.
 // Screenshots go to OUT_DIR.
 import { spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { chromium } from 'playwright-core';
 
 const [bin, outDir] = process.argv.slice(2);
@@ -223,7 +226,78 @@ try {
   } finally {
     await stopRun(e);
   }
+
+  // ---- The live city: serve --district over a real mosquitto, with fleet-sim as the robots. A robot back from a
+  // case is low on battery, and a fleet gone silent is lost: both appear under "needs attention". ---------------
+  const broker = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => existsSync(p));
+  if (!broker) fail('mosquitto is missing (make deps installs it)');
+  else await liveFleet(broker);
 } finally {
   await browser.close();
 }
 if (!process.exitCode) console.log('console test passed');
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+  });
+}
+
+async function liveFleet(broker) {
+  const mqttPort = await freePort();
+  const conf = `${outDir}/console_mosquitto.conf`;
+  writeFileSync(conf, `listener ${mqttPort} 127.0.0.1\nallow_anonymous true\npersistence false\n` +
+    (process.getuid && process.getuid() === 0 ? 'user root\n' : ''));
+  const procs = [spawn(broker, ['-c', conf], { stdio: 'ignore' })];
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    const mqtt = `127.0.0.1:${mqttPort}`;
+    const serve = spawn(bin, ['serve', '--district', 'default', '--mqtt', mqtt, '--port', '0',
+      '--db', `${outDir}/console_live.db`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    procs.push(serve);
+    let stderr = '';
+    serve.stderr.on('data', (d) => { stderr += d; });
+    const url = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`serve printed no console address:\n${stderr}`)), 15000);
+      const look = () => {
+        const m = stderr.match(/console at (http:\/\/127\.0\.0\.1:\d+\/#key=[0-9a-f]+)/);
+        if (m) { clearTimeout(timer); resolve(m[1]); } else setTimeout(look, 50);
+      };
+      look();
+    });
+    const fleet = spawn(bin, ['fleet-sim', '--mqtt', mqtt, '--speedup', '40', '--handle-s', '40',
+      '--battery-drain', '200'], { stdio: 'ignore' });
+    procs.push(fleet);
+    const page = await browser.newPage({ viewport: { width: 1500, height: 900 } });
+    await page.goto(url);
+    await page.waitForFunction(() => window.cbStats.frames > 1, null, { timeout: 20000 });
+    // More vending than crews at once, so robot dogs go too.
+    const posted = await page.evaluate(async ([k]) => {
+      const codes = [];
+      for (let i = 0; i < 7; i++) {
+        const res = await fetch('/api/v1/reports', {
+          method: 'POST', headers: { 'X-API-Key': k, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ source: 'citizen', service_code: 'street_vending', description: '摊贩占道经营',
+            lat: 22.7230 + 0.0023 * (i % 4), long: 114.2491 + 0.0030 * Math.floor(i / 4) }),
+        });
+        codes.push(res.status);
+      }
+      return codes;
+    }, [url.match(/key=([0-9a-f]+)/)[1]]);
+    if (posted.some((c) => c !== 201)) fail(`posting reports to the live brain: ${posted}`);
+    await page.waitForSelector('#attention li[data-kind="battery"]', { timeout: 60000 });
+    const low = await page.textContent('#attention li[data-kind="battery"]');
+    if (!/电量 \d+%/.test(low)) fail(`a low battery without its level: '${low}'`);
+    console.log(`live fleet, low battery: ${low.trim()}`);
+    fleet.kill('SIGKILL');
+    await page.waitForSelector('#attention li[data-kind="lost"]', { timeout: 30000 });
+    await page.click('#attention li[data-kind="lost"]');
+    const panel = await page.textContent('#node-info');
+    if (!panel.includes('失联')) fail(`a lost unit's panel does not say so: '${panel}'`);
+    console.log(`live fleet, lost: ${(await page.textContent('#attention li[data-kind="lost"]')).trim()}`);
+    await page.screenshot({ path: `${outDir}/console_live.png` });
+  } finally {
+    for (const p of procs.reverse()) if (p.exitCode === null) p.kill('SIGTERM');
+  }
+}
