@@ -48,6 +48,7 @@ struct RunArgs {
     std::string speedup;  // "max", a number, or empty for the default (60 with the dashboard, max without)
     std::string db = "citybrain-run.db";
     double demand = 0;  // vehicles per hour at the peak; 0 = the district's default
+    std::string grid;   // ROWSxCOLS of the generated district; "" = the default 6x6
     int port = 8080;
     std::string keys_file;
     std::vector<std::string> allowed_origins;
@@ -92,6 +93,10 @@ int Run(const RunArgs& args) {
     if (args.roadnet.empty() != args.flow.empty()) {
         return ReportError(InvalidArgument("--roadnet/--flow", "give both files, or neither"), args.json);
     }
+    if (!args.grid.empty() && !args.roadnet.empty()) {
+        return ReportError(InvalidArgument("--grid", "sets the generated district; --roadnet gives a network"),
+                           args.json);
+    }
     if (args.demand < 0 || args.demand > 200000 || (args.demand > 0 && !args.roadnet.empty())) {
         return ReportError(InvalidArgument("--demand",
                                            args.demand < 0 || args.demand > 200000
@@ -108,6 +113,18 @@ int Run(const RunArgs& args) {
     std::string source = "embedded default district (seed " + std::to_string(args.seed) + ")";
     if (args.roadnet.empty()) {
         district::DistrictSpec spec;
+        if (!args.grid.empty()) {
+            int rows = 0, cols = 0;
+            char x = 0, extra = 0;
+            if (std::sscanf(args.grid.c_str(), "%d%c%d%c", &rows, &x, &cols, &extra) != 3 || x != 'x' || rows < 2 ||
+                cols < 2 || rows > 40 || cols > 40) {
+                return ReportError(
+                    InvalidArgument("--grid", "must be ROWSxCOLS with 2 to 40 of each, got '" + args.grid + "'"),
+                    args.json);
+            }
+            spec.grid.rows = rows;
+            spec.grid.cols = cols;
+        }
         spec.demand.duration_s = 3600 * args.sim_hours;
         spec.demand.peak_at_s = spec.demand.duration_s / 2;
         if (args.demand > 0) spec.demand.vehicles_per_hour = args.demand;
@@ -398,6 +415,7 @@ void RegisterRun(CLI::App& app) {
                     "simulated seconds per wall second, or 'max' (default 60 with the dashboard, max without)");
     cmd->add_option("--demand", args->demand, "generated district: vehicles per hour (default 3000)");
     cmd->add_option("--threads", args->threads, "traffic simulation threads")->capture_default_str();
+    cmd->add_option("--grid", args->grid, "generated district: ROWSxCOLS junctions (default 6x6)");
     cmd->add_option("--roadnet", args->roadnet, "run on a CityFlow network instead of the generated district");
     cmd->add_option("--flow", args->flow, "CityFlow flow file for --roadnet");
     cmd->add_option("--landmarks",
