@@ -80,7 +80,8 @@ def main():
     log_lines = []
     threading.Thread(target=lambda: log_lines.extend(serve.stderr), daemon=True).start()
     # Batteries drain 200 times faster than a robot's: a robot that handled a case comes back low and charges.
-    fleet = subprocess.Popen([BIN, "fleet-sim", "--mqtt", mqtt, "--speedup", "40", "--handle-s", "40", "--json",
+    # Ten wall seconds on site keep the crews busy while the reports come in, so robots take some of them.
+    fleet = subprocess.Popen([BIN, "fleet-sim", "--mqtt", mqtt, "--speedup", "40", "--handle-s", "400", "--json",
                               "--battery-drain", "200"],
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     procs.append(fleet)

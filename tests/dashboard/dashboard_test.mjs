@@ -5,7 +5,7 @@
 // live city (`serve --district` over mosquitto with fleet-sim): units low on battery and lost.
 // Screenshots go to OUT_DIR.
 import { spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { chromium } from 'playwright-core';
 
@@ -253,6 +253,8 @@ async function liveFleet(broker) {
   try {
     await new Promise((r) => setTimeout(r, 300));
     const mqtt = `127.0.0.1:${mqttPort}`;
+    // serve keeps its store: start from an empty one, or the last run's open cases absorb these reports.
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${outDir}/console_live.db${suffix}`, { force: true });
     const serve = spawn(bin, ['serve', '--district', 'default', '--mqtt', mqtt, '--port', '0',
       '--db', `${outDir}/console_live.db`], { stdio: ['ignore', 'ignore', 'pipe'] });
     procs.push(serve);
@@ -266,7 +268,8 @@ async function liveFleet(broker) {
       };
       look();
     });
-    const fleet = spawn(bin, ['fleet-sim', '--mqtt', mqtt, '--speedup', '40', '--handle-s', '40',
+    // Ten wall seconds of work on site keep the four crews busy, so the robot dogs take the other reports.
+    const fleet = spawn(bin, ['fleet-sim', '--mqtt', mqtt, '--speedup', '40', '--handle-s', '400',
       '--battery-drain', '200'], { stdio: 'ignore' });
     procs.push(fleet);
     const page = await browser.newPage({ viewport: { width: 1500, height: 900 } });
@@ -286,7 +289,11 @@ async function liveFleet(broker) {
       return codes;
     }, [url.match(/key=([0-9a-f]+)/)[1]]);
     if (posted.some((c) => c !== 201)) fail(`posting reports to the live brain: ${posted}`);
-    await page.waitForSelector('#attention li[data-kind="battery"]', { timeout: 60000 });
+    await page.waitForSelector('#attention li[data-kind="battery"]', { timeout: 60000 }).catch(async (e) => {
+      const seen = await page.evaluate(() => JSON.stringify({ fleet: S.frame.fleet,
+        cases: S.frame.cases.map((c) => [c.id, c.status, c.unit]) }));
+      throw new Error(`${e.message}\nthe console saw: ${seen}`);
+    });
     const low = await page.textContent('#attention li[data-kind="battery"]');
     if (!/电量 \d+%/.test(low)) fail(`a low battery without its level: '${low}'`);
     console.log(`live fleet, low battery: ${low.trim()}`);
