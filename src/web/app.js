@@ -7,7 +7,7 @@ const S = {
   zoom: 1, panX: 0, panY: 0, drag: null,
   lang: localStorage.getItem('cb-lang') || 'zh',
   key: null, detail: null, detailError: null, detailAt: 0, finished: false, node: null, unit: null, incoming: [],
-  note: '', history: [], replay: null, live: null,
+  note: '', history: [], replay: null, live: null, decisions: new Map(),
 };
 // The scrubber keeps a frame per 10 simulated seconds, the last hour of them (a frame holds up to 400 cases).
 const HISTORY_FRAMES = 360, HISTORY_STEP_S = 10;
@@ -367,11 +367,12 @@ function renderNode() {
   let why = '';
   if (sig) {
     why = `<small>${t('controller')}: ${esc(f.controller || '')} · ${t('phase')} ${sig.phase}</small>`;
-    if (sig.scores) {
-      const scores = sig.scores.map(([p, v]) => (p === sig.chose ? `<b>${p}: ${v}</b>` : `${p}: ${v}`)).join(' · ');
-      why += `<br><small class="why-signal">${fmtClock(sig.decided_s)} ${t('chose_phase')} ${sig.chose}` +
-        ` (${t('pressures')}: ${scores})</small>`;
-    }
+    // The last decisions here, newest first, each with its reasons (max-pressure: every phase's pressure).
+    const decisions = (S.decisions.get(S.node) || []).slice().reverse();
+    if (decisions.length) why += `<br><small>${t('pressures')}</small><ol class="why-signal">` + decisions.map((d) => {
+      const scores = d.scores.map(([p, v]) => (p === d.chose ? `<b>${p}: ${v}</b>` : `${p}: ${v}`)).join(' · ');
+      return `<li>${fmtClock(d.decided_s)} ${t('chose_phase')} ${d.chose} (${scores})</li>`;
+    }).join('') + '</ol>';
   }
   box.innerHTML = `<b>${esc(n.name || t('junction'))}</b> <a href="#" id="node-close">×</a><br>` + why +
     `<br><small>${t('signal_now')}</small><ul>${rows.join('')}</ul>`;
@@ -807,8 +808,22 @@ function bindScrub() {
   $('scrub-live').onclick = () => { S.replay = null; showFrame(S.live); renderScrub(); };
 }
 
+/// Keeps each junction's last five controller decisions as the live frames report them (a frame carries only the
+/// latest), so that the junction panel can show what was chosen, when, and why.
+function recordDecisions(f) {
+  for (const sig of f.signals || []) {
+    if (!sig.scores) continue;
+    const list = S.decisions.get(sig.node) || [];
+    if (list.length && list[list.length - 1].decided_s === sig.decided_s) continue;
+    list.push({ decided_s: sig.decided_s, chose: sig.chose, scores: sig.scores });
+    if (list.length > 5) list.shift();
+    S.decisions.set(sig.node, list);
+  }
+}
+
 function applyFrame(f) {
   S.live = f;
+  recordDecisions(f);
   const last = S.history[S.history.length - 1];
   if (!last || f.t - last.t >= HISTORY_STEP_S || f.finished) S.history.push(f);
   if (S.history.length > HISTORY_FRAMES) S.history.splice(0, S.history.length - HISTORY_FRAMES);

@@ -150,10 +150,17 @@ try {
     const at = await page.evaluate((i) => window.cbConsole.nodeOnScreen(i), nodes[Math.floor(nodes.length / 2)]);
     await page.mouse.click(box.x + at.x, box.y + at.y);
     await page.waitForSelector('#node-info:not([hidden])', { timeout: 5000 });
+    // Its last decisions, newest first, accumulate as frames come (the controller decides every few seconds).
+    await page.waitForFunction(() => document.querySelectorAll('#node-info .why-signal li').length >= 2, null,
+      { timeout: 20000 });
     const nodeText = await page.textContent('#node-info');
     if (!/[红黄绿]/.test(nodeText)) fail(`the junction panel shows no signal: '${nodeText}'`);
     if (/intersection_/.test(nodeText)) fail(`the junction panel shows an id: '${nodeText}'`);
-    if (!/选择相位 \d+ \(各相位压力/.test(nodeText)) fail(`the junction panel gives no reasons: '${nodeText}'`);
+    if (!/各相位压力/.test(nodeText) || !/选择相位 \d+ \(\d+: -?\d+/.test(nodeText)) {
+      fail(`the junction panel gives no reasons: '${nodeText}'`);
+    }
+    const times = await page.$$eval('#node-info .why-signal li', (li) => li.map((x) => x.textContent.slice(0, 8)));
+    if (!(times[0] > times[1])) fail(`the decisions are not newest first: ${times}`);
     if (!/排队 \d+/.test(nodeText)) fail(`the junction panel shows no queues: '${nodeText}'`);
     console.log(`junction: ${nodeText.replace(/\s+/g, ' ').slice(0, 120)}`);
 
