@@ -20,7 +20,7 @@ namespace citybrain::apps {
 namespace {
 
 struct NlpArgs {
-    std::string data, model, out, title, detail, net, text;
+    std::string data, model, out, title, detail, net, text, exclude;
     int folds = 5;
     int top = 3;
     double threshold = 0.5;
@@ -36,20 +36,45 @@ void AddTrainOptions(CLI::App* cmd, NlpArgs& a) {
     cmd->add_option("--dim", a.train.dim, "vector size")->capture_default_str();
     cmd->add_option("--ngrams", a.train.word_ngrams, "token n-grams (tokens are characters)")->capture_default_str();
     cmd->add_option("--seed", a.train.seed, "seed")->capture_default_str();
+    cmd->add_option("--buckets", a.train.buckets, "hash buckets for the n-grams")->capture_default_str();
 }
 
 nlohmann::json ToJson(const nlp::Evaluation& e) {
-    return {{"accuracy", e.accuracy}, {"macro_f1", e.macro_f1}, {"n", e.n}};
+    return {{"accuracy", e.accuracy},
+            {"macro_f1", e.macro_f1},
+            {"n", e.n},
+            {"labels", e.labels},
+            {"confusion", e.confusion}};  // [true][predicted]
+}
+
+void PrintConfusion(const nlp::Evaluation& e) {
+    std::printf("confusion (rows: true, columns: predicted)\n");
+    for (size_t i = 0; i < e.labels.size(); ++i) {
+        std::printf("  %-12s", e.labels[i].c_str());
+        for (size_t j = 0; j < e.labels.size(); ++j) std::printf(" %4zu", e.confusion[i][j]);
+        std::printf("\n");
+    }
 }
 
 void PrintEvaluation(const char* name, const nlp::Evaluation& e) {
     std::printf("%-22s accuracy %.3f  macro-F1 %.3f  (n=%zu)\n", name, e.accuracy, e.macro_f1, e.n);
 }
 
+/// The training messages of `--data`, less the near-duplicates of `--exclude`'s (messages kept apart for
+/// evaluation), with how many went.
+Result<std::vector<nlp::Message>> TrainingData(const NlpArgs& a, const nlp::Normalizer& norm, size_t* excluded) {
+    CB_TRY_ASSIGN(std::vector<nlp::Message> data, nlp::ReadMessagesTsv(a.data, norm));
+    *excluded = 0;
+    if (a.exclude.empty()) return data;
+    CB_TRY_ASSIGN(const std::vector<nlp::Message> held, nlp::ReadMessagesTsv(a.exclude, norm));
+    return nlp::ExcludeNearDuplicates(std::move(data), held, 0.5, excluded);
+}
+
 int Train(const NlpArgs& a) {
     auto norm = nlp::Normalizer::Create();
     if (!norm.ok()) return ReportError(norm.error(), a.json);
-    auto data = nlp::ReadMessagesTsv(a.data, *norm);
+    size_t excluded = 0;
+    auto data = TrainingData(a, *norm, &excluded);
     if (!data.ok()) return ReportError(data.error(), a.json);
     auto model = nlp::TextClassifier::Train(*data, a.train);
     if (!model.ok()) return ReportError(model.error(), a.json);
@@ -57,9 +82,16 @@ int Train(const NlpArgs& a) {
     if (a.json) {
         std::printf(
             "%s\n",
-            nlohmann::json{{"model", a.out}, {"messages", data->size()}, {"labels", model->labels()}}.dump().c_str());
+            nlohmann::json{
+                {"model", a.out}, {"messages", data->size()}, {"excluded", excluded}, {"labels", model->labels()}}
+                .dump()
+                .c_str());
     } else {
-        std::printf("trained on %zu messages, %zu labels -> %s\n", data->size(), model->labels().size(), a.out.c_str());
+        std::printf("trained on %zu messages (%zu near-duplicates of --exclude left out), %zu labels -> %s\n",
+                    data->size(),
+                    excluded,
+                    model->labels().size(),
+                    a.out.c_str());
     }
     return kExitOk;
 }
@@ -97,19 +129,15 @@ int Eval(const NlpArgs& a) {
         return kExitOk;
     }
     PrintEvaluation("model", e);
-    std::printf("confusion (rows: true, columns: predicted)\n");
-    for (size_t i = 0; i < e.labels.size(); ++i) {
-        std::printf("  %-12s", e.labels[i].c_str());
-        for (size_t j = 0; j < e.labels.size(); ++j) std::printf(" %4zu", e.confusion[i][j]);
-        std::printf("\n");
-    }
+    PrintConfusion(e);
     return kExitOk;
 }
 
 int Cv(const NlpArgs& a) {
     auto norm = nlp::Normalizer::Create();
     if (!norm.ok()) return ReportError(norm.error(), a.json);
-    auto data = nlp::ReadMessagesTsv(a.data, *norm);
+    size_t excluded = 0;
+    auto data = TrainingData(a, *norm, &excluded);
     if (!data.ok()) return ReportError(data.error(), a.json);
     auto cv = nlp::CrossValidate(*data, a.folds, a.train);
     if (!cv.ok()) return ReportError(cv.error(), a.json);
@@ -118,15 +146,20 @@ int Cv(const NlpArgs& a) {
                     nlohmann::json{{"fasttext", ToJson(cv->fasttext)},
                                    {"naive_bayes", ToJson(cv->naive_bayes)},
                                    {"majority", ToJson(cv->majority)},
-                                   {"folds", a.folds}}
+                                   {"folds", a.folds},
+                                   {"excluded", excluded}}
                         .dump()
                         .c_str());
         return kExitOk;
     }
-    std::printf("%d-fold cross-validation on %zu messages\n", a.folds, data->size());
+    std::printf("%d-fold cross-validation on %zu messages (%zu near-duplicates of --exclude left out)\n",
+                a.folds,
+                data->size(),
+                excluded);
     PrintEvaluation("fastText", cv->fasttext);
     PrintEvaluation("bag of characters (NB)", cv->naive_bayes);
     PrintEvaluation("majority class", cv->majority);
+    PrintConfusion(cv->fasttext);
     return kExitOk;
 }
 
@@ -259,9 +292,11 @@ void RegisterNlp(CLI::App& app) {
     auto* nlp = app.add_subcommand("nlp", "citizen messages: train, evaluate and run the classifier");
     nlp->require_subcommand(1);
     auto a = std::make_shared<NlpArgs>();
-    auto* train = nlp->add_subcommand("train", "train a classifier from a TSV (label_l1, title, detail)");
+    auto* train = nlp->add_subcommand(
+        "train", "train a classifier from a TSV (label_l1 with title and detail, or text_segmented)");
     train->add_option("--data", a->data, "labelled TSV")->required();
     train->add_option("--out", a->out, "model file to write")->required();
+    train->add_option("--exclude", a->exclude, "leave out near-duplicates of this TSV's messages (an evaluation set)");
     AddTrainOptions(train, *a);
     train->add_flag("--json", a->json, "machine-readable output");
     train->callback([a] { SetExitCode(Train(*a)); });
@@ -275,6 +310,7 @@ void RegisterNlp(CLI::App& app) {
     auto* cv = nlp->add_subcommand("cv", "k-fold cross-validation against naive Bayes and majority baselines");
     cv->add_option("--data", a->data, "labelled TSV")->required();
     cv->add_option("--folds", a->folds, "folds")->capture_default_str();
+    cv->add_option("--exclude", a->exclude, "leave out near-duplicates of this TSV's messages (an evaluation set)");
     AddTrainOptions(cv, *a);
     cv->add_flag("--json", a->json, "machine-readable output");
     cv->callback([a] { SetExitCode(Cv(*a)); });

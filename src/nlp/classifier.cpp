@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "core/file.hpp"
+#include "core/utf8.hpp"
 
 namespace citybrain::nlp {
 
@@ -65,8 +66,16 @@ Result<std::vector<Message>> ReadMessagesTsv(const std::string& path, const Norm
         return it == header.end() ? -1 : static_cast<int>(it - header.begin());
     };
     const int label = column("label_l1"), title = column("title"), detail = column("detail");
-    for (const auto& [name, idx] : {std::pair{"label_l1", label}, {"title", title}, {"detail", detail}}) {
-        if (idx < 0) return InvalidArgument(path + ":1", std::string("missing column '") + name + "'");
+    // The full labelled set comes word-segmented in one column (title and detail joined, stop words removed):
+    // its words are joined back, since the classifier reads characters, as it does in raw messages at run time.
+    const int segmented = column("text_segmented");
+    if (label < 0) return InvalidArgument(path + ":1", "missing column 'label_l1'");
+    if (segmented < 0) {
+        for (const auto& [name, idx] : {std::pair{"title", title}, {"detail", detail}}) {
+            if (idx < 0) {
+                return InvalidArgument(path + ":1", std::string("missing column '") + name + "' (or 'text_segmented')");
+            }
+        }
     }
     std::vector<Message> out;
     for (size_t row = 2; std::getline(in, line); ++row) {
@@ -82,6 +91,19 @@ Result<std::vector<Message>> ReadMessagesTsv(const std::string& path, const Norm
         m.label = f[static_cast<size_t>(label)];
         if (m.label.empty() || m.label.find(' ') != std::string::npos) {
             return InvalidArgument(where, "label_l1: must be one word, got '" + m.label + "'");
+        }
+        if (segmented >= 0) {
+            std::string joined = f[static_cast<size_t>(segmented)];
+            std::erase(joined, ' ');
+            if (joined.empty()) return InvalidArgument(where, "text_segmented: empty");
+            // A few messages quote whole documents: what the classifier reads is the beginning.
+            std::u32string chars = core::DecodeUtf8(joined);
+            if (chars.size() > 4000) joined = core::EncodeUtf8(std::u32string_view(chars).substr(0, 4000));
+            auto d = normalizer.Normalize(joined, "text_segmented");
+            if (!d.ok()) return InvalidArgument(where, d.error().ToString());
+            m.detail = std::move(*d);
+            out.push_back(std::move(m));
+            continue;
         }
         auto t = normalizer.Normalize(f[static_cast<size_t>(title)], "title");
         if (!t.ok()) return InvalidArgument(where, t.error().ToString());
@@ -349,6 +371,49 @@ Evaluation Evaluate(const std::vector<std::string>& truth, const std::vector<std
     }
     e.macro_f1 = classes == 0 ? 0 : f1_sum / static_cast<double>(classes);
     return e;
+}
+
+namespace {
+
+/// The distinct character trigrams of a message (title and detail), each packed into one integer.
+std::vector<uint64_t> Trigrams(const Message& m) {
+    const std::u32string t = core::DecodeUtf8(m.title + m.detail);
+    std::vector<uint64_t> out;
+    for (size_t i = 0; i + 3 <= t.size(); ++i) {
+        out.push_back((static_cast<uint64_t>(t[i]) << 42) | (static_cast<uint64_t>(t[i + 1]) << 21) | t[i + 2]);
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+}  // namespace
+
+std::vector<Message> ExcludeNearDuplicates(std::vector<Message> data,
+                                           const std::vector<Message>& held,
+                                           double threshold,
+                                           size_t* removed) {
+    // Each trigram → the held messages that have it; a training message counts its hits per held message.
+    std::unordered_map<uint64_t, std::vector<uint32_t>> index;
+    for (size_t h = 0; h < held.size(); ++h) {
+        for (uint64_t g : Trigrams(held[h])) index[g].push_back(static_cast<uint32_t>(h));
+    }
+    std::vector<uint32_t> hits(held.size(), 0);
+    std::vector<Message> kept;
+    for (Message& m : data) {
+        const std::vector<uint64_t> grams = Trigrams(m);
+        std::fill(hits.begin(), hits.end(), 0);
+        uint32_t best = 0;
+        for (uint64_t g : grams) {
+            auto it = index.find(g);
+            if (it == index.end()) continue;
+            for (uint32_t h : it->second) best = std::max(best, ++hits[h]);
+        }
+        if (!grams.empty() && static_cast<double>(best) >= threshold * static_cast<double>(grams.size())) continue;
+        kept.push_back(std::move(m));
+    }
+    if (removed != nullptr) *removed = data.size() - kept.size();
+    return kept;
 }
 
 Result<CrossValidation> CrossValidate(const std::vector<Message>& data, int folds, const TrainOptions& options) {

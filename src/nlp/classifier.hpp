@@ -88,6 +88,14 @@ struct Evaluation {
 };
 Evaluation Evaluate(const std::vector<std::string>& truth, const std::vector<std::string>& predicted);
 
+/// `data` without the messages that are near-duplicates of one in `held` (kept apart for evaluation): a message
+/// goes when at least `threshold` of its character trigrams occur in a single held message. Containment, not
+/// similarity, because a training text may be a held message with its stop words removed. Sets `*removed`.
+std::vector<Message> ExcludeNearDuplicates(std::vector<Message> data,
+                                           const std::vector<Message>& held,
+                                           double threshold,
+                                           size_t* removed);
+
 /// k-fold cross-validation with a seeded shuffle, stratified by label: fastText, naive Bayes and the majority
 /// class, each trained on k-1 folds and scored on the held-out one; the scores pool all held-out predictions.
 struct CrossValidation {

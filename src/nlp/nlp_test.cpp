@@ -56,6 +56,41 @@ TEST(Tsv, BadFilesNameRowOrColumn) {
     EXPECT_EQ(ReadMessagesTsv(p, Norm()).error().message, "cannot open file");
 }
 
+// Issue 16, item 4: the full labelled set's one word-segmented column is read as the raw text it came from.
+TEST(Tsv, SegmentedColumnIsReadAsRawCharacters) {
+    auto p = WriteTsv("row\tlabel_l1\ttext_segmented\n0\t城乡建设\t市 西湖 建筑 集团 占 道 施工\n");
+    auto m = ReadMessagesTsv(p, Norm());
+    ASSERT_TRUE(m.ok()) << m.error().ToString();
+    ASSERT_EQ(m->size(), 1u);
+    EXPECT_EQ((*m)[0].label, "城乡建设");
+    EXPECT_EQ((*m)[0].title, "");
+    EXPECT_EQ((*m)[0].detail, "市西湖建筑集团占道施工");
+    p = WriteTsv("row\tlabel_l1\ttext_segmented\n0\t城乡建设\t \n");
+    EXPECT_EQ(ReadMessagesTsv(p, Norm()).error().ToString(), p + ":2: text_segmented: empty");
+    p = WriteTsv("row\tlabel_l1\ttext\n0\t城乡建设\tx\n");
+    EXPECT_EQ(ReadMessagesTsv(p, Norm()).error().ToString(), p + ":1: missing column 'title' (or 'text_segmented')");
+    std::filesystem::remove(p);
+}
+
+// Issue 16, item 4: a training set that holds the evaluation messages (here with stop words removed, as the full
+// labelled set has them) is cleaned of them before training, and nothing else goes.
+TEST(Tsv, NearDuplicatesOfHeldMessagesAreLeftOut) {
+    const std::vector<Message> held = {
+        {"城乡建设", "占道施工存在安全隐患", "西湖建筑集团在大道西行道上占道施工，上下班期间非常危险"}};
+    std::vector<Message> data = {
+        {"城乡建设", "", "西湖建筑集团大道西行道占道施工上下班期间危险"},  // the held message, stop words removed
+        {"交通运输", "", "公交车晚上十点以后就停运了希望延长运营时间"},
+        {"城乡建设", "", "小区电梯经常坏物业不管希望尽快维修"},
+    };
+    size_t removed = 0;
+    const auto kept = ExcludeNearDuplicates(data, held, 0.5, &removed);
+    EXPECT_EQ(removed, 1u);
+    ASSERT_EQ(kept.size(), 2u);
+    EXPECT_EQ(kept[0].label, "交通运输");
+    EXPECT_EQ(ExcludeNearDuplicates(data, {}, 0.5, &removed).size(), 3u);
+    EXPECT_EQ(removed, 0u);
+}
+
 TEST(Evaluate, AccuracyMacroF1Confusion) {
     const auto e = Evaluate({"a", "a", "b", "b"}, {"a", "b", "b", "b"});
     EXPECT_DOUBLE_EQ(e.accuracy, 0.75);
