@@ -171,8 +171,6 @@ TEST_P(StoreTest, EngineRoundTripFiltersAndRestart) {
     EXPECT_EQ(events->back().to, CaseStatus::kClosed);
 }
 
-// Issue 13, item 10: PostgreSQL cannot keep a NUL in text, so no store takes one: the same refusal, by name,
-// and nothing of the batch written. Text the stores can keep comes back byte for byte.
 // Issue 14: an operator's confirmed category replaces the intake's, in both stores, across a restart.
 TEST_P(StoreTest, ConfirmedCategoryIsWhatTheStoreKeeps) {
     CaseId id = 0;
@@ -188,6 +186,8 @@ TEST_P(StoreTest, ConfirmedCategoryIsWhatTheStoreKeeps) {
     EXPECT_EQ((*c)->status, CaseStatus::kFiled);
 }
 
+// Issue 13, item 10: PostgreSQL cannot keep a NUL in text, so no store takes one: the same refusal, by name,
+// and nothing of the batch written. Text the stores can keep comes back byte for byte.
 TEST_P(StoreTest, NulIsRefusedAlikeAndOtherTextKeptExactly) {
     auto store = OpenStore();
     WriteBatch batch;
