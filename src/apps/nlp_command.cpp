@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.hpp"
@@ -13,6 +15,7 @@
 #include "nlp/classifier.hpp"
 #include "nlp/gazetteer.hpp"
 #include "nlp/llm.hpp"
+#include "nlp/tfidf_svm.hpp"
 #include "nlp/urgency.hpp"
 
 namespace citybrain::apps {
@@ -28,7 +31,24 @@ struct NlpArgs {
     nlp::LlmOptions llm;
     bool json = false;
     nlp::TrainOptions train;
+    nlp::SvmOptions svm;
+    std::string algo = "fasttext";
 };
+
+using PredictFn = std::function<std::vector<nlp::Prediction>(const std::string&, const std::string&, int)>;
+
+/// A model file of either kind: the TF-IDF linear model by its signature, else fastText.
+Result<PredictFn> LoadModel(const std::string& path) {
+    if (nlp::TfidfSvm::IsModelFile(path)) {
+        CB_TRY_ASSIGN(nlp::TfidfSvm m, nlp::TfidfSvm::Load(path));
+        auto shared = std::make_shared<const nlp::TfidfSvm>(std::move(m));
+        return PredictFn(
+            [shared](const std::string& t, const std::string& d, int k) { return shared->Predict(t, d, k); });
+    }
+    CB_TRY_ASSIGN(nlp::TextClassifier m, nlp::TextClassifier::Load(path));
+    auto shared = std::make_shared<const nlp::TextClassifier>(std::move(m));
+    return PredictFn([shared](const std::string& t, const std::string& d, int k) { return shared->Predict(t, d, k); });
+}
 
 void AddTrainOptions(CLI::App* cmd, NlpArgs& a) {
     cmd->add_option("--epochs", a.train.epochs, "training epochs")->capture_default_str();
@@ -37,6 +57,12 @@ void AddTrainOptions(CLI::App* cmd, NlpArgs& a) {
     cmd->add_option("--ngrams", a.train.word_ngrams, "token n-grams (tokens are characters)")->capture_default_str();
     cmd->add_option("--seed", a.train.seed, "seed")->capture_default_str();
     cmd->add_option("--buckets", a.train.buckets, "hash buckets for the n-grams")->capture_default_str();
+    cmd->add_option("--svm-c", a.svm.c, "TF-IDF model: liblinear's cost C")->capture_default_str();
+    cmd->add_flag("--svm-logistic", a.svm.logistic, "TF-IDF model: logistic regression instead of the SVM");
+    cmd->add_option("--svm-min-df", a.svm.min_df, "TF-IDF model: n-grams in fewer messages are dropped")
+        ->capture_default_str();
+    cmd->add_option("--svm-max-tokens", a.svm.max_tokens, "TF-IDF model: tokens read per message")
+        ->capture_default_str();
 }
 
 nlohmann::json ToJson(const nlp::Evaluation& e) {
@@ -76,21 +102,35 @@ int Train(const NlpArgs& a) {
     size_t excluded = 0;
     auto data = TrainingData(a, *norm, &excluded);
     if (!data.ok()) return ReportError(data.error(), a.json);
-    auto model = nlp::TextClassifier::Train(*data, a.train);
-    if (!model.ok()) return ReportError(model.error(), a.json);
-    if (auto st = model->Save(a.out); !st.ok()) return ReportError(st.error(), a.json);
-    if (a.json) {
-        std::printf(
-            "%s\n",
-            nlohmann::json{
-                {"model", a.out}, {"messages", data->size()}, {"excluded", excluded}, {"labels", model->labels()}}
-                .dump()
-                .c_str());
+    std::vector<std::string> labels;
+    if (a.algo == "fasttext") {
+        auto model = nlp::TextClassifier::Train(*data, a.train);
+        if (!model.ok()) return ReportError(model.error(), a.json);
+        if (auto st = model->Save(a.out); !st.ok()) return ReportError(st.error(), a.json);
+        labels = model->labels();
+    } else if (a.algo == "tfidf") {
+        auto model = nlp::TfidfSvm::Train(*data, a.svm);
+        if (!model.ok()) return ReportError(model.error(), a.json);
+        if (auto st = model->Save(a.out); !st.ok()) return ReportError(st.error(), a.json);
+        labels = model->labels();
     } else {
-        std::printf("trained on %zu messages (%zu near-duplicates of --exclude left out), %zu labels -> %s\n",
+        return ReportError(InvalidArgument("--algo", "must be fasttext or tfidf, got '" + a.algo + "'"), a.json);
+    }
+    if (a.json) {
+        std::printf("%s\n",
+                    nlohmann::json{{"model", a.out},
+                                   {"algo", a.algo},
+                                   {"messages", data->size()},
+                                   {"excluded", excluded},
+                                   {"labels", labels}}
+                        .dump()
+                        .c_str());
+    } else {
+        std::printf("trained %s on %zu messages (%zu near-duplicates of --exclude left out), %zu labels -> %s\n",
+                    a.algo.c_str(),
                     data->size(),
                     excluded,
-                    model->labels().size(),
+                    labels.size(),
                     a.out.c_str());
     }
     return kExitOk;
@@ -99,7 +139,7 @@ int Train(const NlpArgs& a) {
 int Eval(const NlpArgs& a) {
     auto norm = nlp::Normalizer::Create();
     if (!norm.ok()) return ReportError(norm.error(), a.json);
-    auto model = nlp::TextClassifier::Load(a.model);
+    auto model = LoadModel(a.model);
     if (!model.ok()) return ReportError(model.error(), a.json);
     auto data = nlp::ReadMessagesTsv(a.data, *norm);
     if (!data.ok()) return ReportError(data.error(), a.json);
@@ -107,7 +147,7 @@ int Eval(const NlpArgs& a) {
     const auto t0 = std::chrono::steady_clock::now();
     for (const auto& m : *data) {
         truth.push_back(m.label);
-        predicted.push_back(model->Predict(m.title, m.detail, 1).at(0).label);
+        predicted.push_back((*model)(m.title, m.detail, 1).at(0).label);
     }
     // Throughput over repeated passes for at least a second: one pass of a small set is a few milliseconds, too
     // short to tell the classifier from the machine's noise.
@@ -115,7 +155,7 @@ int Eval(const NlpArgs& a) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     while (secs < 1.0) {
         for (const auto& m : *data) {
-            if (model->Predict(m.title, m.detail, 1).empty())
+            if ((*model)(m.title, m.detail, 1).empty())
                 return ReportError(Error{ErrorCode::kInternal, "no prediction", m.title}, a.json);
         }
         classified += data->size();
@@ -139,11 +179,12 @@ int Cv(const NlpArgs& a) {
     size_t excluded = 0;
     auto data = TrainingData(a, *norm, &excluded);
     if (!data.ok()) return ReportError(data.error(), a.json);
-    auto cv = nlp::CrossValidate(*data, a.folds, a.train);
+    auto cv = nlp::CrossValidate(*data, a.folds, a.train, a.svm);
     if (!cv.ok()) return ReportError(cv.error(), a.json);
     if (a.json) {
         std::printf("%s\n",
                     nlohmann::json{{"fasttext", ToJson(cv->fasttext)},
+                                   {"tfidf", ToJson(cv->tfidf_svm)},
                                    {"naive_bayes", ToJson(cv->naive_bayes)},
                                    {"majority", ToJson(cv->majority)},
                                    {"folds", a.folds},
@@ -157,16 +198,20 @@ int Cv(const NlpArgs& a) {
                 data->size(),
                 excluded);
     PrintEvaluation("fastText", cv->fasttext);
+    PrintEvaluation(a.svm.logistic ? "TF-IDF + logistic" : "TF-IDF + linear SVM", cv->tfidf_svm);
     PrintEvaluation("bag of characters (NB)", cv->naive_bayes);
     PrintEvaluation("majority class", cv->majority);
+    std::printf("fastText ");
     PrintConfusion(cv->fasttext);
+    std::printf("TF-IDF ");
+    PrintConfusion(cv->tfidf_svm);
     return kExitOk;
 }
 
 int Classify(const NlpArgs& a) {
     auto norm = nlp::Normalizer::Create();
     if (!norm.ok()) return ReportError(norm.error(), a.json);
-    auto model = nlp::TextClassifier::Load(a.model);
+    auto model = LoadModel(a.model);
     if (!model.ok()) return ReportError(model.error(), a.json);
     auto title = norm->Normalize(a.title, "--title");
     if (!title.ok()) return ReportError(title.error(), a.json);
@@ -179,7 +224,7 @@ int Classify(const NlpArgs& a) {
     if (!(a.threshold >= 0 && a.threshold <= 1)) {
         return ReportError(InvalidArgument("--threshold", "must be within [0, 1]"), a.json);
     }
-    const auto top = model->Predict(*title, detail, std::max(1, a.top));
+    const auto top = (*model)(*title, detail, std::max(1, a.top));
     nlohmann::json j = nlohmann::json::array();
     for (const auto& p : top) j.push_back({{"label", p.label}, {"confidence", p.confidence}});
     // Below the threshold no category is taken: the message goes to an operator (the human queue).
@@ -296,6 +341,8 @@ void RegisterNlp(CLI::App& app) {
         "train", "train a classifier from a TSV (label_l1 with title and detail, or text_segmented)");
     train->add_option("--data", a->data, "labelled TSV")->required();
     train->add_option("--out", a->out, "model file to write")->required();
+    train->add_option("--algo", a->algo, "fasttext, or tfidf (TF-IDF over character n-grams, linear model)")
+        ->capture_default_str();
     train->add_option("--exclude", a->exclude, "leave out near-duplicates of this TSV's messages (an evaluation set)");
     AddTrainOptions(train, *a);
     train->add_flag("--json", a->json, "machine-readable output");

@@ -18,6 +18,7 @@
 
 #include "core/file.hpp"
 #include "core/utf8.hpp"
+#include "nlp/tfidf_svm.hpp"
 
 namespace citybrain::nlp {
 
@@ -416,7 +417,10 @@ std::vector<Message> ExcludeNearDuplicates(std::vector<Message> data,
     return kept;
 }
 
-Result<CrossValidation> CrossValidate(const std::vector<Message>& data, int folds, const TrainOptions& options) {
+Result<CrossValidation> CrossValidate(const std::vector<Message>& data,
+                                      int folds,
+                                      const TrainOptions& options,
+                                      const SvmOptions& svm) {
     if (folds < 2) return InvalidArgument("--folds", "must be at least 2");
     if (data.size() < static_cast<size_t>(folds)) return InvalidArgument("--folds", "more folds than messages");
     // Stratified: each label's messages are shuffled and dealt round the folds.
@@ -429,11 +433,12 @@ Result<CrossValidation> CrossValidate(const std::vector<Message>& data, int fold
         std::shuffle(idx.begin(), idx.end(), rng);
         for (const size_t i : idx) fold_of[i] = next++ % folds;
     }
-    std::vector<std::string> truth, ft, nb, maj;
+    std::vector<std::string> truth, ft, sv, nb, maj;
     for (int f = 0; f < folds; ++f) {
         std::vector<Message> train, test;
         for (size_t i = 0; i < data.size(); ++i) (fold_of[i] == f ? test : train).push_back(data[i]);
         CB_TRY_ASSIGN(const auto model, TextClassifier::Train(train, options));
+        CB_TRY_ASSIGN(const auto linear, TfidfSvm::Train(train, svm));
         const auto bayes = NaiveBayes::Train(train);
         std::map<std::string, size_t> freq;
         for (const auto& m : train) ++freq[m.label];
@@ -442,11 +447,12 @@ Result<CrossValidation> CrossValidate(const std::vector<Message>& data, int fold
         for (const auto& m : test) {
             truth.push_back(m.label);
             ft.push_back(model.Predict(m.title, m.detail, 1).at(0).label);
+            sv.push_back(linear.Predict(m.title, m.detail, 1).at(0).label);
             nb.push_back(bayes.Predict(m.title, m.detail));
             maj.push_back(majority);
         }
     }
-    return CrossValidation{Evaluate(truth, ft), Evaluate(truth, nb), Evaluate(truth, maj)};
+    return CrossValidation{Evaluate(truth, ft), Evaluate(truth, sv), Evaluate(truth, nb), Evaluate(truth, maj)};
 }
 
 }  // namespace citybrain::nlp

@@ -96,11 +96,17 @@ std::vector<Message> ExcludeNearDuplicates(std::vector<Message> data,
                                            double threshold,
                                            size_t* removed);
 
-/// k-fold cross-validation with a seeded shuffle, stratified by label: fastText, naive Bayes and the majority
-/// class, each trained on k-1 folds and scored on the held-out one; the scores pool all held-out predictions.
+/// k-fold cross-validation with a seeded shuffle, stratified by label: fastText, the TF-IDF linear model, naive
+/// Bayes and the majority class, each trained on k-1 folds and scored on the held-out one; the scores pool all
+/// held-out predictions.
 struct CrossValidation {
-    Evaluation fasttext, naive_bayes, majority;
+    Evaluation fasttext, tfidf_svm, naive_bayes, majority;
 };
-Result<CrossValidation> CrossValidate(const std::vector<Message>& data, int folds, const TrainOptions& options);
+struct SvmOptions;
+/// Cross-validates fastText (`options`), the TF-IDF linear model (`svm`; see tfidf_svm.hpp) and the baselines.
+Result<CrossValidation> CrossValidate(const std::vector<Message>& data,
+                                      int folds,
+                                      const TrainOptions& options,
+                                      const SvmOptions& svm);
 
 }  // namespace citybrain::nlp
