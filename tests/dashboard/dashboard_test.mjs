@@ -21,6 +21,20 @@ function fail(message) {
   throw new Error(message);
 }
 
+/// Waits until `stderr()` holds the console's address after `label` ("dashboard at", "console at"), with its key in
+/// the fragment; fails after `ms` with what the process printed.
+function consoleAddress(stderr, label, ms) {
+  const pattern = new RegExp(`${label} (http:\\/\\/127\\.0\\.0\\.1:\\d+\\/#key=[0-9a-f]+)`);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no console address within ${ms / 1000} s:\n${stderr()}`)), ms);
+    const look = () => {
+      const m = stderr().match(pattern);
+      if (m) { clearTimeout(timer); resolve(m[1]); } else setTimeout(look, 50);
+    };
+    look();
+  });
+}
+
 /// Starts `citybrain run` and waits for the console's address (with its key in the fragment).
 async function startRun(args, db) {
   const run = spawn(bin, ['run', ...args, '--port', '0', '--hold', '--db', `${outDir}/${db}`],
@@ -29,14 +43,7 @@ async function startRun(args, db) {
   run.stderr.on('data', (d) => { stderr += d; });
   run.stdout.on('data', () => {});
   const exited = new Promise((resolve) => run.on('exit', (code, signal) => resolve({ code, signal })));
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no console address within 10 s:\n${stderr}`)), 10000);
-    const look = () => {
-      const m = stderr.match(/dashboard at (http:\/\/127\.0\.0\.1:\d+\/#key=[0-9a-f]+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); } else setTimeout(look, 50);
-    };
-    look();
-  });
+  const url = await consoleAddress(() => stderr, 'dashboard at', 10000);
   return { run, url, exited, stderr: () => stderr };
 }
 
@@ -267,14 +274,7 @@ async function liveFleet(broker) {
     procs.push(serve);
     let stderr = '';
     serve.stderr.on('data', (d) => { stderr += d; });
-    const url = await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`serve printed no console address:\n${stderr}`)), 15000);
-      const look = () => {
-        const m = stderr.match(/console at (http:\/\/127\.0\.0\.1:\d+\/#key=[0-9a-f]+)/);
-        if (m) { clearTimeout(timer); resolve(m[1]); } else setTimeout(look, 50);
-      };
-      look();
-    });
+    const url = await consoleAddress(() => stderr, 'console at', 15000);
     // Ten wall seconds of work on site keep the four crews busy, so the robot dogs take the other reports.
     const fleet = spawn(bin, ['fleet-sim', '--mqtt', mqtt, '--speedup', '40', '--handle-s', '400',
       '--battery-drain', '200'], { stdio: 'ignore' });
