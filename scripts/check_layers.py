@@ -15,10 +15,11 @@ ALLOWED = {
     "incident": {"core"},
     "dispatch": {"core", "io"},
     "nlp": {"core"},
+    "agents": {"core", "incident", "nlp"},
     "district": {"core", "io", "traffic", "incident", "dispatch", "nlp"},
     "web": set(),
-    "server": {"core", "incident", "web"},
-    "apps": {"core", "io", "traffic", "incident", "dispatch", "nlp", "district", "web", "server"},
+    "server": {"core", "incident", "agents", "web"},
+    "apps": {"core", "io", "traffic", "incident", "dispatch", "nlp", "district", "agents", "web", "server"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/[^"]+"', re.M)
 
