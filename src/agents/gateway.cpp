@@ -103,8 +103,9 @@ struct Gateway::Impl {
     void TryNext(const std::shared_ptr<Exchange>& ex);
     void ServeLocal(const std::shared_ptr<Exchange>& ex, const std::string& fallback_reason);
     void Finish(const std::shared_ptr<Exchange>& ex, int status, const std::string& error);
-    /// A call refused before any upstream saw it still leaves its row: who asked, for what, and why not.
-    void AuditRefusal(const GatewayRequest& request,
+    /// A call answered without an upstream (refused, or the status) leaves its row too: who asked, for what, and
+    /// why not.
+    void AuditCall(const GatewayRequest& request,
                       size_t key,
                       const std::string& endpoint,
                       int status,
@@ -619,7 +620,7 @@ void Gateway::Impl::Finish(const std::shared_ptr<Exchange>& ex, int status, cons
     if (auto s = audit->Append(r); !s.ok()) std::fprintf(stderr, "gateway: %s\n", s.error().ToString().c_str());
 }
 
-void Gateway::Impl::AuditRefusal(const GatewayRequest& request,
+void Gateway::Impl::AuditCall(const GatewayRequest& request,
                                  size_t key,
                                  const std::string& endpoint,
                                  int status,
@@ -726,7 +727,7 @@ void Gateway::Handle(const GatewayRequest& request, std::shared_ptr<Responder> o
                     const std::string& code,
                     Headers h = {}) {
         std::string body = ErrorBody(message, type, param, code);
-        if (chat || embeddings || models || status) gw.AuditRefusal(request, key, endpoint, code_status, body, message);
+        if (chat || embeddings || models || status) gw.AuditCall(request, key, endpoint, code_status, body, message);
         out->Reply(code_status, kJson, std::move(body), std::move(h));
     };
     if (!chat && !embeddings && !models && !status) {
@@ -765,7 +766,11 @@ void Gateway::Handle(const GatewayRequest& request, std::shared_ptr<Responder> o
         }
     }
     if (models) return gw.Models(request, key, out);
-    if (status) return out->Reply(200, kJson, Status().dump(), {});
+    if (status) {
+        std::string body = Status().dump();
+        gw.AuditCall(request, key, endpoint, 200, body, "");
+        return out->Reply(200, kJson, std::move(body), {});
+    }
 
     auto ex = std::make_shared<Exchange>();
     ex->gw = &gw;

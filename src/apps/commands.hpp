@@ -25,6 +25,9 @@ void RegisterNlp(CLI::App& app);
 /// `citybrain dispatch route`.
 void RegisterDispatch(CLI::App& app);
 
+/// `citybrain gateway`: the model gateway alone.
+void RegisterGateway(CLI::App& app);
+
 /// `citybrain fleet-sim`: simulated robots over MQTT for a live brain.
 void RegisterFleet(CLI::App& app);
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "apps/commands.hpp"
+#include "apps/gateway_args.hpp"
 #include "apps/live_args.hpp"
 #include "core/time.hpp"
 #include "district/brain.hpp"
@@ -45,6 +46,7 @@ struct ServeArgs {
     std::string mqtt = "127.0.0.1:1883";
     int units = 0;
     uint64_t seed = 1;
+    GatewayArgs gateway;
 };
 
 struct ReplayArgs {
@@ -153,6 +155,16 @@ int Serve(const ServeArgs& args) {
     server::Api api(
         engine, intake, std::move(keys).value(), "http://" + args.address + ":" + std::to_string(args.port), clock);
     server::HttpServer http(api, options);
+    // The model gateway on the same port, when it has keys: the agents' calls go through the brain's server.
+    std::unique_ptr<agents::Gateway> gateway;
+    if (!args.gateway.config.empty() || !args.gateway.keys_file.empty() ||
+        std::getenv("CITYBRAIN_GATEWAY_KEYS") != nullptr) {
+        // Without a brain, citybrain-local names no places: there is no district to name them from.
+        auto opened = OpenGateway(args.gateway, brain ? &brain->gazetteer() : nullptr);
+        if (!opened.ok()) return ReportError(opened.error(), false);
+        gateway = std::move(opened).value();
+        http.SetGateway(gateway.get());
+    }
     if (brain) {
         for (const web::Asset& a : web::Assets()) {
             http.SetDocument(std::string(a.path), std::string(a.content_type), std::string(a.body));
@@ -168,6 +180,14 @@ int Serve(const ServeArgs& args) {
                  static_cast<unsigned>(*port),
                  store_text.c_str(),
                  key_count);
+    if (gateway) {
+        std::fprintf(stderr,
+                     "citybrain serve: model gateway at http://%s:%u/v1/ (%zu keys, audit %s)\n",
+                     args.address.c_str(),
+                     static_cast<unsigned>(*port),
+                     gateway->keys(),
+                     args.gateway.audit.c_str());
+    }
     if (no_keys) {
         std::fprintf(stderr,
                      "citybrain serve: no API keys (CITYBRAIN_API_KEYS or --keys-file): every POST is refused\n");
@@ -395,6 +415,7 @@ void RegisterIncidents(CLI::App& app) {
         "--landmarks",
         serve_args->landmarks,
         "landmarks file (JSON: name with x, y or lat, long) replacing the district's own (with --district)");
+    AddGatewayOptions(serve, serve_args->gateway, "gateway-");
     serve->callback([serve_args] { SetExitCode(Serve(*serve_args)); });
 
     auto* incidents = app.add_subcommand("incidents", "incident engine tools");

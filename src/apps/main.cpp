@@ -22,6 +22,7 @@ int Main(int argc, char** argv) {
     RegisterDispatch(app);
     RegisterNlp(app);
     RegisterFleet(app);
+    RegisterGateway(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

@@ -97,6 +97,13 @@ Brain::Brain(const District& district, const BrainOptions& options)
 
 Brain::~Brain() = default;
 
+Result<nlp::Gazetteer> DistrictGazetteer(const District& district) {
+    CB_TRY_ASSIGN(auto dispatcher, DispatcherOf(district));
+    nlp::Gazetteer gz = GazetteerOf(dispatcher.roads());
+    for (const Landmark& l : district.landmarks) gz.AddLandmark(l.name, l.at);
+    return gz;
+}
+
 Result<std::unique_ptr<Brain>> Brain::Create(const District& district, const BrainOptions& options) {
     if (!(options.sim_hours > 0) || options.sim_hours > 48) return InvalidArgument("--sim-hours", "must be in (0, 48]");
     // The simulated World moves one second per step.

@@ -49,6 +49,9 @@ Result<dispatch::Dispatcher> DispatcherOf(const District& district);
 /// names share a node or come within 25 m.
 nlp::Gazetteer GazetteerOf(const dispatch::RoadGraph& graph);
 
+/// The district's gazetteer as its brain has it: its streets and junctions, and its landmarks.
+Result<nlp::Gazetteer> DistrictGazetteer(const District& district);
+
 /// The district brain: the loop that senses (reports from the World and from the API), decides (incident engine,
 /// dispatch) and acts (orders to units, spoken notices, replies), one second per Step. It talks to the World only
 /// through the `World` interface, so the same code runs the simulated district and the live city. Deterministic
@@ -80,6 +83,8 @@ public:
 
     /// The incident engine: the only owner of case state. The server's API calls it directly (same process).
     incident::IncidentEngine& engine() { return *engine_; }
+    /// Where the brain places what citizens write (streets, junctions, landmarks).
+    const nlp::Gazetteer& gazetteer() const { return gazetteer_; }
 
     /// Static geometry for the dashboard (local metres): roads, intersections, cameras, low points, depots.
     std::string NetworkJson() const;

@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "incident/engine.hpp"
@@ -30,6 +31,8 @@ struct ApiResponse {
     bool json_error = false;
     /// For 405: the methods the resource takes (the Allow header).
     std::string allow;
+    /// Further headers (Retry-After, the gateway's X-CityBrain-Upstream).
+    std::vector<std::pair<std::string, std::string>> headers;
 };
 
 /// An error in the shape the path's clients expect: Open311's `[{"code","description"}]` under /open311/ (XML on

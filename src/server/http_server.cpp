@@ -11,11 +11,14 @@
 #include <boost/beast/websocket.hpp>
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <mutex>
+#include <sstream>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "agents/gateway.hpp"
 #include "core/time.hpp"
 #include "server/listen.hpp"
 
@@ -191,7 +194,8 @@ struct Live {
 
 /// What every connection shares: the API, the console's documents, the connection registry and the options.
 struct Shared {
-    Api& api;
+    Api* api;  // null: a gateway-only server
+    agents::Gateway* gateway;
     Live& live;
     Registry& registry;
     const ServerOptions& options;
@@ -204,6 +208,7 @@ public:
     Session(tcp::socket socket, const Shared& shared)
         : stream_(std::move(socket)),
           api_(shared.api),
+          gateway_(shared.gateway),
           live_(shared.live),
           registry_(shared.registry),
           options_(shared.options),
@@ -245,7 +250,19 @@ private:
         parser_->body_limit(body_limit_);
         stream_.expires_after(kIdleTimeout);
         idle_since.store(registry_.NextTicket());
-        http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+        // The header first: a model call under /v1/ may carry a longer body than a report.
+        http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+            if (ec) return self->OnRead(ec, 0);
+            self->idle_since.store(0);
+            if (self->gateway_ != nullptr && self->parser_->get().target().substr(0, 4) == "/v1/") {
+                self->parser_->body_limit(self->options_.gateway_body_limit);
+            }
+            if (self->parser_->is_done()) return self->OnRead({}, 0);
+            http::async_read(self->stream_,
+                             self->buffer_,
+                             *self->parser_,
+                             beast::bind_front_handler(&Session::OnRead, self->shared_from_this()));
+        });
     }
 
     /// A browser's Origin is allowed when it is the served host itself or on the configured list.
@@ -333,6 +350,27 @@ private:
                 return Send(std::move(r));
             }
         }
+        std::string bearer;
+        if (const std::string auth(req[http::field::authorization]); auth.rfind("Bearer ", 0) == 0) {
+            bearer = auth.substr(7);
+        }
+        if (gateway_ != nullptr && path.rfind("/v1/", 0) == 0) {
+            // A model call may wait on its upstream for as long as that upstream's timeout, then stream for
+            // minutes: no deadline while the gateway works; each write has its own.
+            stream_.expires_never();
+            agents::GatewayRequest call;
+            call.method = std::string(req.method_string());
+            call.path = path;
+            call.body = std::move(req.body());
+            call.api_key = bearer.empty() ? std::string(req["X-API-Key"]) : bearer;
+            call.request_id = std::to_string(request_id_);
+            gateway_->Handle(call, std::make_shared<GatewayReply>(shared_from_this()));
+            return;
+        }
+        if (api_ == nullptr) {
+            return Send(ErrorFor(path, 404, "path", "this server answers only the model gateway's /v1/ paths",
+                                 std::to_string(request_id_)));
+        }
         ApiRequest in;
         in.method = std::string(req.method_string());
         in.target = std::string(req.target());
@@ -341,12 +379,9 @@ private:
         in.idempotency_key = std::string(req["Idempotency-Key"]);
         in.request_id = std::to_string(request_id_);
         in.api_key = std::string(req["X-API-Key"]);
-        if (in.api_key.empty()) {
-            const std::string auth(req[http::field::authorization]);
-            if (auth.rfind("Bearer ", 0) == 0) in.api_key = auth.substr(7);
-        }
+        if (in.api_key.empty()) in.api_key = bearer;
         // The API may answer from the intake writer's thread: hop back onto this connection's strand.
-        api_.Handle(in, [self = shared_from_this()](ApiResponse r) {
+        api_->Handle(in, [self = shared_from_this()](ApiResponse r) {
             net::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable { self->Send(std::move(r)); });
         });
     }
@@ -382,27 +417,127 @@ private:
         res->set(http::field::content_type, r.content_type);
         res->set("X-Request-Id", std::to_string(request_id_));
         if (!r.allow.empty()) res->set(http::field::allow, r.allow);
-        if (!cors_origin_.empty()) {
-            res->set(http::field::access_control_allow_origin, cors_origin_);
-            res->set(http::field::vary, "Origin");
-            res->set(http::field::access_control_expose_headers, "X-Request-Id");
-            if (preflight_) {
-                res->set(http::field::access_control_allow_methods, "GET, HEAD, POST");
-                res->set(http::field::access_control_allow_headers,
-                         "Content-Type, X-API-Key, Authorization, Idempotency-Key");
-                res->set(http::field::access_control_max_age, "600");
-                preflight_ = false;
-            }
-        }
+        for (const auto& [name, value] : r.headers) res->set(name, value);
+        SetCors(*res);
         res->keep_alive(keep_alive_);
         const size_t length = r.body.size();
         if (method_ != "HEAD") res->body() = std::move(r.body);
         res->prepare_payload();
         // HEAD: the headers GET would send, Content-Length included, and no body.
         if (method_ == "HEAD") res->content_length(length);
+        stream_.expires_after(kIdleTimeout);
         http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
             if (ec || !self->keep_alive_) return self->Close();
             self->Read();
+        });
+    }
+
+    template <class Message>
+    void SetCors(Message& res) {
+        if (!cors_origin_.empty()) {
+            res.set(http::field::access_control_allow_origin, cors_origin_);
+            res.set(http::field::vary, "Origin");
+            res.set(http::field::access_control_expose_headers, "X-Request-Id");
+            if (preflight_) {
+                res.set(http::field::access_control_allow_methods, "GET, HEAD, POST");
+                res.set(http::field::access_control_allow_headers,
+                         "Content-Type, X-API-Key, Authorization, Idempotency-Key");
+                res.set(http::field::access_control_max_age, "600");
+                preflight_ = false;
+            }
+        }
+    }
+
+    /// The gateway's answer, from any thread, onto this connection's strand: a whole response, or a stream as
+    /// HTTP chunks (one per relayed event, written as soon as it comes).
+    class GatewayReply : public agents::Responder {
+    public:
+        explicit GatewayReply(std::shared_ptr<Session> s) : s_(std::move(s)) {}
+        void Reply(int status, std::string content_type, std::string body, agents::Headers headers) override {
+            ApiResponse r;
+            r.status = status;
+            r.content_type = std::move(content_type);
+            r.body = std::move(body);
+            r.headers = std::move(headers);
+            net::post(s_->stream_.get_executor(), [s = s_, r = std::move(r)]() mutable { s->Send(std::move(r)); });
+        }
+        void Begin(int status, std::string content_type, agents::Headers headers) override {
+            net::post(s_->stream_.get_executor(),
+                      [s = s_, status, ct = std::move(content_type), h = std::move(headers)]() mutable {
+                          s->BeginStream(status, ct, h);
+                      });
+        }
+        bool Write(std::string piece) override {
+            if (s_->gone_.load()) return false;
+            net::post(s_->stream_.get_executor(),
+                      [s = s_, p = std::move(piece)]() mutable { s->QueueChunk(std::move(p)); });
+            return true;
+        }
+        void End() override {
+            net::post(s_->stream_.get_executor(), [s = s_] {
+                s->stream_ended_ = true;
+                s->Queue("0\r\n\r\n");
+            });
+        }
+
+    private:
+        std::shared_ptr<Session> s_;
+    };
+
+    void BeginStream(int status, const std::string& content_type, const agents::Headers& headers) {
+        stream_status_ = status;
+        streamed_ = 0;
+        stream_ended_ = false;
+        http::response<http::empty_body> res{static_cast<http::status>(status), version_};
+        res.set(http::field::server, "CityBrain");
+        res.set(http::field::content_type, content_type);
+        res.set("X-Request-Id", std::to_string(request_id_));
+        for (const auto& [name, value] : headers) res.set(name, value);
+        SetCors(res);
+        res.keep_alive(keep_alive_);
+        res.chunked(true);
+        std::ostringstream head;
+        head << res.base();
+        Queue(head.str());
+    }
+
+    void QueueChunk(std::string piece) {
+        if (piece.empty()) return;  // an empty chunk would end the body
+        char size[32];
+        std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
+        streamed_ += piece.size();
+        Queue(size + piece + "\r\n");
+    }
+
+    void Queue(std::string bytes) {
+        if (gone_.load()) return;
+        out_.push_back(std::move(bytes));
+        if (!writing_) WriteNext();
+    }
+
+    void WriteNext() {
+        if (out_.empty()) {
+            writing_ = false;
+            if (stream_ended_) {
+                stream_ended_ = false;
+                Log(stream_status_, streamed_);
+                if (keep_alive_) return Read();
+                return Close();
+            }
+            return;
+        }
+        writing_ = true;
+        // A client that reads nothing for this long has gone.
+        stream_.expires_after(kIdleTimeout);
+        net::async_write(stream_, net::buffer(out_.front()), [self = shared_from_this()](beast::error_code ec, size_t) {
+            self->out_.pop_front();
+            if (ec) {
+                self->gone_.store(true);
+                self->out_.clear();
+                self->writing_ = false;
+                return self->Close();
+            }
+            self->WriteNext();
         });
     }
 
@@ -414,7 +549,8 @@ private:
     beast::tcp_stream stream_;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
-    Api& api_;
+    Api* api_;
+    agents::Gateway* gateway_;
     Live& live_;
     Registry& registry_;
     const ServerOptions& options_;
@@ -427,13 +563,20 @@ private:
     std::string cors_origin_;
     bool preflight_ = false;
     bool keep_alive_ = true;
+    // A streamed answer: the bytes waiting to be written, in order.
+    std::deque<std::string> out_;
+    bool writing_ = false;
+    bool stream_ended_ = false;
+    int stream_status_ = 200;
+    size_t streamed_ = 0;
+    std::atomic<bool> gone_{false};
     unsigned version_ = 11;
 };
 
 }  // namespace
 
 struct HttpServer::Impl {
-    Impl(Api& a, ServerOptions o)
+    Impl(Api* a, ServerOptions o)
         : api(a),
           options(std::move(o)),
           cap(options.max_connections > 0 ? options.max_connections : DefaultCap()),
@@ -486,14 +629,14 @@ struct HttpServer::Impl {
         });
     }
 
-    Api& api;
+    Api* api;
     ServerOptions options;
     Live live;
     Registry registry;
     std::atomic<uint64_t> ids{1};
     std::FILE* log = nullptr;
     bool own_log = false;
-    Shared shared{api, live, registry, options, ids, nullptr};
+    Shared shared{api, nullptr, live, registry, options, ids, nullptr};
     size_t cap;
     int64_t last_warning = 0;
     // The io objects are declared last, so they go first: with the io_context go the handlers that still hold
@@ -503,7 +646,10 @@ struct HttpServer::Impl {
     net::steady_timer retry;
 };
 
-HttpServer::HttpServer(Api& api, ServerOptions options) : impl_(std::make_unique<Impl>(api, std::move(options))) {}
+HttpServer::HttpServer(Api& api, ServerOptions options) : impl_(std::make_unique<Impl>(&api, std::move(options))) {}
+HttpServer::HttpServer(ServerOptions options) : impl_(std::make_unique<Impl>(nullptr, std::move(options))) {}
+
+void HttpServer::SetGateway(agents::Gateway* gateway) { impl_->shared.gateway = gateway; }
 
 HttpServer::~HttpServer() { Stop(); }
 

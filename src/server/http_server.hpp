@@ -9,6 +9,10 @@
 #include "core/error.hpp"
 #include "server/api.hpp"
 
+namespace citybrain::agents {
+class Gateway;
+}
+
 namespace citybrain::server {
 
 struct ServerOptions {
@@ -16,6 +20,7 @@ struct ServerOptions {
     uint16_t port = 8311;  // 0 = any free port
     int threads = 2;
     size_t body_limit = size_t{64} * 1024;  // a report is small; anything larger is refused with 413
+    size_t gateway_body_limit = size_t{4} * 1024 * 1024;  // a model call carries a conversation
     /// One line per request (time, request id, client, method, target, status, bytes, ms): "-" for stderr, a
     /// file to append to, or "" for none.
     std::string access_log = "-";
@@ -35,6 +40,8 @@ struct ServerOptions {
 class HttpServer {
 public:
     HttpServer(Api& api, ServerOptions options);
+    /// A server without the case API (the gateway alone): everything outside /v1/ is 404.
+    explicit HttpServer(ServerOptions options);
     ~HttpServer();
     HttpServer(const HttpServer&) = delete;
     HttpServer& operator=(const HttpServer&) = delete;
@@ -44,6 +51,9 @@ public:
     /// Runs the io threads until Stop (from another thread or a signal).
     void Run();
     void Stop();
+
+    /// Hands every request under /v1/ to the model gateway (OpenAI's paths), streamed answers included. Before Start.
+    void SetGateway(agents::Gateway* gateway);
 
     /// Serves `body` at `path` for GET and HEAD, before the API sees the path ("/" is "/index.html"). Thread-safe.
     void SetDocument(const std::string& path, const std::string& content_type, std::string body);

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: Apache-2.0
+// `citybrain gateway`: the model gateway alone on one port (the same /v1/ endpoints `serve` mounts).
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "apps/commands.hpp"
+#include "apps/gateway_args.hpp"
+#include "apps/live_args.hpp"
+#include "district/brain.hpp"
+#include "server/http_server.hpp"
+
+namespace citybrain::apps {
+
+Result<std::unique_ptr<agents::Gateway>> OpenGateway(const GatewayArgs& args, const nlp::Gazetteer* gazetteer) {
+    agents::GatewayOptions options;
+    if (!args.config.empty()) {
+        CB_TRY_ASSIGN(options.config, agents::LoadGatewayConfig(args.config));
+    }
+    if (!args.keys_file.empty()) {
+        CB_TRY_ASSIGN(auto keys, agents::LoadKeysFile(args.keys_file));
+        for (auto& k : keys) options.config.keys.push_back(std::move(k));
+    }
+    if (const char* env = std::getenv("CITYBRAIN_GATEWAY_KEYS"); env != nullptr) {
+        CB_TRY_ASSIGN(auto keys, agents::KeysFromEnv(env));
+        for (auto& k : keys) options.config.keys.push_back(std::move(k));
+    }
+    if (options.config.keys.empty()) {
+        return InvalidArgument("--gateway-keys-file",
+                               "the gateway has no keys: set CITYBRAIN_GATEWAY_KEYS or give a keys file (citybrain "
+                               "gateway --new-key NAME makes one)");
+    }
+    if (args.threads < 1 || args.threads > 64) return InvalidArgument("--upstream-threads", "must be 1 to 64");
+    options.audit_path = args.audit;
+    options.io_threads = args.threads;
+    if (gazetteer != nullptr) {
+        options.local.locate = [gazetteer](std::string_view text) -> std::optional<agents::LocalPlace> {
+            const auto place = gazetteer->Locate(text);
+            if (!place) return std::nullopt;
+            return agents::LocalPlace{place->name, place->where.x, place->where.y};
+        };
+    }
+    return agents::Gateway::Open(std::move(options));
+}
+
+void AddGatewayOptions(CLI::App* cmd, GatewayArgs& args, const std::string& prefix) {
+    cmd->add_option("--" + prefix + "config",
+                    args.config,
+                    "gateway configuration (JSON): upstreams, keys, breaker, fallback_local, audit");
+    cmd->add_option("--" + prefix + "keys-file",
+                    args.keys_file,
+                    "virtual keys (JSON {\"keys\": [...]}, each with the key's sha256 and its limits); also "
+                    "CITYBRAIN_GATEWAY_KEYS");
+    cmd->add_option("--" + prefix + "audit", args.audit, "the gateway's audit log (SQLite)")->capture_default_str();
+    cmd->add_option("--upstream-threads", args.threads, "io threads for upstream calls")->capture_default_str();
+}
+
+namespace {
+
+struct GatewayCommandArgs {
+    GatewayArgs gateway;
+    std::string address = "127.0.0.1";
+    int port = 8400;
+    int threads = 2;
+    std::string district = "default";
+    std::string access_log = "-";
+    std::string new_key;
+    std::string agent, team;
+};
+
+int PrintNewKey(const GatewayCommandArgs& a) {
+    const std::string key = agents::NewKey();
+    nlohmann::json entry = {{"name", a.new_key}, {"sha256", agents::Sha256Hex(key)}};
+    if (!a.agent.empty()) entry["agent"] = a.agent;
+    if (!a.team.empty()) entry["team"] = a.team;
+    std::printf("key (give it to the agent; it is not stored anywhere): %s\n", key.c_str());
+    std::printf("keys-file entry (add limits: rpm, tpm, budget_tokens, period, models):\n%s\n", entry.dump().c_str());
+    return kExitOk;
+}
+
+int RunGateway(const GatewayCommandArgs& a) {
+    if (!a.new_key.empty()) return PrintNewKey(a);
+    if (a.port < 0 || a.port > 65535) return ReportError(InvalidArgument("--port", "must be 0 to 65535"), false);
+    if (a.threads < 1 || a.threads > 64) return ReportError(InvalidArgument("--threads", "must be 1 to 64"), false);
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+    std::optional<nlp::Gazetteer> gazetteer;
+    if (a.district == "default") {
+        auto district = FleetDistrict(0, 1);
+        if (!district.ok()) return ReportError(district.error(), false);
+        auto gz = district::DistrictGazetteer(*district);
+        if (!gz.ok()) return ReportError(gz.error(), false);
+        gazetteer = std::move(gz).value();
+    } else if (a.district != "none") {
+        return ReportError(InvalidArgument("--district", "'default' (the generated district) or 'none'"), false);
+    }
+    auto gateway = OpenGateway(a.gateway, gazetteer ? &*gazetteer : nullptr);
+    if (!gateway.ok()) return ReportError(gateway.error(), false);
+
+    server::ServerOptions options;
+    options.address = a.address;
+    options.port = static_cast<uint16_t>(a.port);
+    options.threads = a.threads;
+    options.access_log = a.access_log;
+    server::HttpServer http(options);
+    http.SetGateway(gateway->get());
+    auto port = http.Start();
+    if (!port.ok()) return ReportError(port.error(), false);
+    std::printf("citybrain gateway on http://%s:%u/v1 (%zu keys, audit %s, models: citybrain-local%s)\n",
+                a.address.c_str(),
+                static_cast<unsigned>(*port),
+                (*gateway)->keys(),
+                a.gateway.audit.c_str(),
+                a.gateway.config.empty() ? "" : " and the configured upstreams'");
+    std::fflush(stdout);
+    std::thread waiter([&http, signals] {
+        int sig = 0;
+        sigwait(&signals, &sig);
+        http.Stop();
+    });
+    http.Run();
+    pthread_kill(waiter.native_handle(), SIGTERM);
+    waiter.join();
+    return kExitOk;
+}
+
+}  // namespace
+
+void RegisterGateway(CLI::App& app) {
+    auto args = std::make_shared<GatewayCommandArgs>();
+    auto* cmd = app.add_subcommand(
+        "gateway", "the model gateway: OpenAI-compatible /v1 with keys, limits, failover, audit and citybrain-local");
+    AddGatewayOptions(cmd, args->gateway, "");
+    cmd->add_option("--address", args->address)->capture_default_str();
+    cmd->add_option("--port", args->port, "0 picks a free port")->capture_default_str();
+    cmd->add_option("--threads", args->threads, "io threads for clients")->capture_default_str();
+    cmd->add_option("--district", args->district, "whose places citybrain-local names: default or none")
+        ->capture_default_str();
+    cmd->add_option("--access-log", args->access_log, "- for stderr, a file, or '' for none")->capture_default_str();
+    cmd->add_option("--new-key", args->new_key, "print a fresh key named NAME and its keys-file entry, then exit");
+    cmd->add_option("--agent", args->agent, "with --new-key: the agent that holds it");
+    cmd->add_option("--team", args->team, "with --new-key: the team that holds it");
+    cmd->callback([args] { SetExitCode(RunGateway(*args)); });
+}
+
+}  // namespace citybrain::apps
