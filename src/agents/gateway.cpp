@@ -4,7 +4,9 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <set>
 #include <unordered_map>
@@ -444,8 +446,12 @@ void Gateway::Impl::TryNext(const std::shared_ptr<Exchange>& ex) {
             }
         }
         ex->Hash(ex->collected);
-        Finish(ex, 200, "");
-        ex->out->Reply(200, kJson, std::move(ex->collected), {{"X-CityBrain-Upstream", cfg.name}});
+        std::string tried;
+        for (const auto& f : ex->failures) tried += (tried.empty() ? "" : "; ") + f;
+        Finish(ex, 200, tried);
+        Headers headers{{"X-CityBrain-Upstream", cfg.name}};
+        if (!tried.empty()) headers.emplace_back("X-CityBrain-Failover", tried.substr(0, 400));
+        ex->out->Reply(200, kJson, std::move(ex->collected), std::move(headers));
     };
     client->Call(std::move(req), std::move(h));
 }
@@ -461,10 +467,26 @@ void Gateway::Impl::ServeLocal(const std::shared_ptr<Exchange>& ex, const std::s
         json data = json::array();
         std::string all;
         const json inputs = input.is_array() ? input : json::array({input});
+        const bool base64 = ex->body.value("encoding_format", "float") == "base64";
         for (size_t i = 0; i < inputs.size(); ++i) {
             const std::string& text = inputs[i].get_ref<const std::string&>();
             all += text;
-            data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", LocalModel::Embed(text)}});
+            const std::vector<float> v = LocalModel::Embed(text);
+            json vector = v;
+            if (base64) {
+                // OpenAI's compact form (what its clients ask for by default): the float32s, little-endian.
+                static_assert(std::endian::native == std::endian::little);
+                const size_t bytes = v.size() * sizeof(float);
+                std::string encoded(sodium_base64_encoded_len(bytes, sodium_base64_VARIANT_ORIGINAL), '\0');
+                sodium_bin2base64(encoded.data(),
+                                  encoded.size(),
+                                  reinterpret_cast<const unsigned char*>(v.data()),
+                                  bytes,
+                                  sodium_base64_VARIANT_ORIGINAL);
+                encoded.resize(std::strlen(encoded.c_str()));
+                vector = encoded;
+            }
+            data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", vector}});
         }
         ex->tokens_in = EstimateTokens(all);
         const std::string body = json{{"object", "list"},
@@ -829,6 +851,11 @@ void Gateway::Handle(const GatewayRequest& request, std::shared_ptr<Responder> o
             in.is_string() || (in.is_array() && !in.empty() &&
                                std::all_of(in.begin(), in.end(), [](const json& x) { return x.is_string(); }));
         if (!ok) return invalid("input", "required, a string or a non-empty array of strings");
+        if (ex->body.contains("encoding_format") &&
+            (!ex->body["encoding_format"].is_string() ||
+             (ex->body["encoding_format"] != "float" && ex->body["encoding_format"] != "base64"))) {
+            return invalid("encoding_format", "must be float or base64");
+        }
         std::string all;
         for (const json& x : in.is_array() ? in : json::array({in})) all += x.get<std::string>();
         if (!core::ValidUtf8(all)) return invalid("input", "not valid UTF-8");

@@ -6,6 +6,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <limits>
 #include <thread>
 #include <vector>
 
@@ -66,7 +67,9 @@ public:
         }
         req_.keep_alive(false);
         req_.prepare_payload();
-        parser_.body_limit(boost::none);  // a stream is as long as the model writes; timeouts bound it
+        // A stream is as long as the model writes; timeouts bound it. (Not boost::none: Beast 1.74 compares a
+        // Content-Length against an empty limit as if it were exceeded.)
+        parser_.body_limit(std::numeric_limits<std::uint64_t>::max());
         step_ = "resolve";
         // The resolver has no expiry of its own: a timer bounds it.
         timer_ = std::make_unique<net::steady_timer>(strand_, Timeout());
