@@ -699,7 +699,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Open(GatewayOptions options) {
         }
         impl->keys.push_back(std::move(key));
     }
-    impl->client = std::make_unique<UpstreamClient>(impl->options.io_threads);
+    impl->client = std::make_unique<UpstreamClient>(impl->options.io_threads, impl->options.io_context);
     return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
 }
 

@@ -13,6 +13,10 @@
 #include "agents/local_model.hpp"
 #include "core/error.hpp"
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace citybrain::agents {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
@@ -40,7 +44,8 @@ struct GatewayRequest {
 struct GatewayOptions {
     GatewayConfig config;
     std::string audit_path;  // SQLite file of the audit log
-    int io_threads = 2;      // for upstream calls
+    int io_threads = 2;      // for upstream calls, unless they share the HTTP server's
+    boost::asio::io_context* io_context = nullptr;  // the HTTP server's (HttpServer::IoContext)
     LocalModelOptions local;
     std::function<int64_t()> clock;  // ms since the epoch; the wall clock by default
 };

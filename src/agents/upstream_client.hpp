@@ -10,6 +10,10 @@
 
 #include "core/error.hpp"
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace citybrain::agents {
 
 /// Where an upstream lives, from its base URL ("http://host:port/v1").
@@ -41,7 +45,9 @@ struct UpstreamHandlers {
 /// so that a slow upstream holds no thread and a stream is relayed chunk by chunk.
 class UpstreamClient {
 public:
-    explicit UpstreamClient(int threads);
+    /// On its own io threads, or on `shared` (the HTTP server's), so that a call and its client's connection are
+    /// served by the same threads without a hand-over between them.
+    explicit UpstreamClient(int threads, boost::asio::io_context* shared = nullptr);
     ~UpstreamClient();
     UpstreamClient(const UpstreamClient&) = delete;
     UpstreamClient& operator=(const UpstreamClient&) = delete;

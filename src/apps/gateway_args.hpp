@@ -15,13 +15,15 @@ struct GatewayArgs {
     std::string config;
     std::string keys_file;
     std::string audit = "gateway-audit.db";
-    int threads = 2;
 };
 
 /// `prefix` is "" for `citybrain gateway` and "gateway-" for `serve` (--gateway-config, …).
 void AddGatewayOptions(CLI::App* cmd, GatewayArgs& args, const std::string& prefix);
 
 /// The gateway from its arguments; citybrain-local names places from `gazetteer` when given.
-Result<std::unique_ptr<agents::Gateway>> OpenGateway(const GatewayArgs& args, const nlp::Gazetteer* gazetteer);
+/// Upstream calls run on `io_context` (the HTTP server's) when given.
+Result<std::unique_ptr<agents::Gateway>> OpenGateway(const GatewayArgs& args,
+                                                     const nlp::Gazetteer* gazetteer,
+                                                     boost::asio::io_context* io_context = nullptr);
 
 }  // namespace citybrain::apps

@@ -14,7 +14,9 @@
 
 namespace citybrain::apps {
 
-Result<std::unique_ptr<agents::Gateway>> OpenGateway(const GatewayArgs& args, const nlp::Gazetteer* gazetteer) {
+Result<std::unique_ptr<agents::Gateway>> OpenGateway(const GatewayArgs& args,
+                                                     const nlp::Gazetteer* gazetteer,
+                                                     boost::asio::io_context* io_context) {
     agents::GatewayOptions options;
     if (!args.config.empty()) {
         CB_TRY_ASSIGN(options.config, agents::LoadGatewayConfig(args.config));
@@ -32,9 +34,8 @@ Result<std::unique_ptr<agents::Gateway>> OpenGateway(const GatewayArgs& args, co
                                "the gateway has no keys: set CITYBRAIN_GATEWAY_KEYS or give a keys file (citybrain "
                                "gateway --new-key NAME makes one)");
     }
-    if (args.threads < 1 || args.threads > 64) return InvalidArgument("--upstream-threads", "must be 1 to 64");
     options.audit_path = args.audit;
-    options.io_threads = args.threads;
+    options.io_context = io_context;
     if (gazetteer != nullptr) {
         options.local.locate = [gazetteer](std::string_view text) -> std::optional<agents::LocalPlace> {
             const auto place = gazetteer->Locate(text);
@@ -54,7 +55,6 @@ void AddGatewayOptions(CLI::App* cmd, GatewayArgs& args, const std::string& pref
                     "virtual keys (JSON {\"keys\": [...]}, each with the key's sha256 and its limits); also "
                     "CITYBRAIN_GATEWAY_KEYS");
     cmd->add_option("--" + prefix + "audit", args.audit, "the gateway's audit log (SQLite)")->capture_default_str();
-    cmd->add_option("--upstream-threads", args.threads, "io threads for upstream calls")->capture_default_str();
 }
 
 namespace {
@@ -100,15 +100,14 @@ int RunGateway(const GatewayCommandArgs& a) {
     } else if (a.district != "none") {
         return ReportError(InvalidArgument("--district", "'default' (the generated district) or 'none'"), false);
     }
-    auto gateway = OpenGateway(a.gateway, gazetteer ? &*gazetteer : nullptr);
-    if (!gateway.ok()) return ReportError(gateway.error(), false);
-
     server::ServerOptions options;
     options.address = a.address;
     options.port = static_cast<uint16_t>(a.port);
     options.threads = a.threads;
     options.access_log = a.access_log;
     server::HttpServer http(options);
+    auto gateway = OpenGateway(a.gateway, gazetteer ? &*gazetteer : nullptr, &http.IoContext());
+    if (!gateway.ok()) return ReportError(gateway.error(), false);
     http.SetGateway(gateway->get());
     auto port = http.Start();
     if (!port.ok()) return ReportError(port.error(), false);

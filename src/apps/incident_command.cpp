@@ -160,7 +160,7 @@ int Serve(const ServeArgs& args) {
     if (!args.gateway.config.empty() || !args.gateway.keys_file.empty() ||
         std::getenv("CITYBRAIN_GATEWAY_KEYS") != nullptr) {
         // Without a brain, citybrain-local names no places: there is no district to name them from.
-        auto opened = OpenGateway(args.gateway, brain ? &brain->gazetteer() : nullptr);
+        auto opened = OpenGateway(args.gateway, brain ? &brain->gazetteer() : nullptr, &http.IoContext());
         if (!opened.ok()) return ReportError(opened.error(), false);
         gateway = std::move(opened).value();
         http.SetGateway(gateway.get());

@@ -650,6 +650,7 @@ HttpServer::HttpServer(Api& api, ServerOptions options) : impl_(std::make_unique
 HttpServer::HttpServer(ServerOptions options) : impl_(std::make_unique<Impl>(nullptr, std::move(options))) {}
 
 void HttpServer::SetGateway(agents::Gateway* gateway) { impl_->shared.gateway = gateway; }
+boost::asio::io_context& HttpServer::IoContext() { return impl_->ioc; }
 
 HttpServer::~HttpServer() { Stop(); }
 

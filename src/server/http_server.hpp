@@ -13,6 +13,10 @@ namespace citybrain::agents {
 class Gateway;
 }
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace citybrain::server {
 
 struct ServerOptions {
@@ -54,6 +58,9 @@ public:
 
     /// Hands every request under /v1/ to the model gateway (OpenAI's paths), streamed answers included. Before Start.
     void SetGateway(agents::Gateway* gateway);
+    /// The server's io threads' context: the gateway runs its upstream calls here, with no hand-over between
+    /// threads (agents::GatewayOptions::io_context).
+    boost::asio::io_context& IoContext();
 
     /// Serves `body` at `path` for GET and HEAD, before the API sees the path ("/" is "/index.html"). Thread-safe.
     void SetDocument(const std::string& path, const std::string& content_type, std::string body);
