@@ -36,7 +36,12 @@ printf '\x00{"device":"cam-7","type":"camera","category":"street_vending","lat":
 printf '\x02citybrain/units/u1/state\n{"seq":3,"node":"n2","speed_mps":1.5,"battery":0.8,"status":"onsite","task":"case-1"}' >"$work/device/state.txt"
 printf '\x02citybrain/units/u1/ack\n{"seq":1,"order_id":"u1-1","status":"accepted"}' >"$work/device/ack.txt"
 printf '\x03{"seq":1,"order_id":"u1-1","task":"case-1","target":"n2","notice":"请离开"}' >"$work/device/order.txt"
-for target in roadnet flow csv form taxonomy api sumo vrp pinyin nlp llm device; do
+mkdir -p "$work/gateway"
+printf '\x02{"model":"citybrain-local","stream":true,"messages":[{"role":"user","content":"井盖丢了"}]}' >"$work/gateway/chat.json"
+printf '\x03{"model":"citybrain-local","input":["路灯","积水"],"encoding_format":"base64"}' >"$work/gateway/emb.json"
+printf '\x00{"upstreams":[{"name":"a","url":"http://127.0.0.1:9/v1","models":["m"],"weight":2,"timeout_s":1}],"breaker":{"failures":3,"cooldown_s":5}}' >"$work/gateway/config.json"
+printf '\x01data: {"a":1}\r\n\r\n: c\n\ndata: x\ndata: y\n\n' >"$work/gateway/sse.txt"
+for target in roadnet flow csv form taxonomy api sumo vrp pinyin nlp llm device gateway; do
   echo "fuzzing ${target}_fuzz for ${seconds}s"
   "$build/fuzz/${target}_fuzz" -artifact_prefix="$build/" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 "$work/$target" 2>&1 | tail -n 3
