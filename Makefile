@@ -7,7 +7,7 @@ DEB_PACKAGES := cmake ninja-build g++ clang clang-format clang-tidy libclang-rt-
                 python3 python3-jsonschema wrk libpugixml-dev \
                 libespeak-ng-dev espeak-ng-data golang-github-mozillazg-go-pinyin-dev libmosquitto-dev mosquitto \
                 libosmium2-dev libprotozero-dev zlib1g-dev libbz2-dev libexpat1-dev \
-                libfasttext-dev liblinear-dev libsodium-dev libopencc-dev libopencc-data chromium fonts-wqy-microhei
+                libfasttext-dev liblinear-dev libsodium-dev python3-jieba libopencc-dev libopencc-data chromium fonts-wqy-microhei
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_ARGS ?=
 

@@ -108,11 +108,11 @@ struct Gateway::Impl {
     /// A call answered without an upstream (refused, or the status) leaves its row too: who asked, for what, and
     /// why not.
     void AuditCall(const GatewayRequest& request,
-                      size_t key,
-                      const std::string& endpoint,
-                      int status,
-                      const std::string& body,
-                      const std::string& error);
+                   size_t key,
+                   const std::string& endpoint,
+                   int status,
+                   const std::string& body,
+                   const std::string& error);
     bool Allowed(const KeyConfig& key, const std::string& model) const {
         return key.models.empty() || std::find(key.models.begin(), key.models.end(), model) != key.models.end() ||
                std::find(key.models.begin(), key.models.end(), "*") != key.models.end();
@@ -643,11 +643,11 @@ void Gateway::Impl::Finish(const std::shared_ptr<Exchange>& ex, int status, cons
 }
 
 void Gateway::Impl::AuditCall(const GatewayRequest& request,
-                                 size_t key,
-                                 const std::string& endpoint,
-                                 int status,
-                                 const std::string& body,
-                                 const std::string& error) {
+                              size_t key,
+                              const std::string& endpoint,
+                              int status,
+                              const std::string& body,
+                              const std::string& error) {
     AuditRecord r;
     r.ts_ms = Now();
     r.request_id = request.request_id;

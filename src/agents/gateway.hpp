@@ -43,8 +43,8 @@ struct GatewayRequest {
 
 struct GatewayOptions {
     GatewayConfig config;
-    std::string audit_path;  // SQLite file of the audit log
-    int io_threads = 2;      // for upstream calls, unless they share the HTTP server's
+    std::string audit_path;                         // SQLite file of the audit log
+    int io_threads = 2;                             // for upstream calls, unless they share the HTTP server's
     boost::asio::io_context* io_context = nullptr;  // the HTTP server's (HttpServer::IoContext)
     LocalModelOptions local;
     std::function<int64_t()> clock;  // ms since the epoch; the wall clock by default

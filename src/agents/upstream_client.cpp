@@ -9,8 +9,8 @@
 #include <limits>
 #include <mutex>
 #include <optional>
-#include <unordered_map>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace citybrain::agents {
@@ -125,15 +125,15 @@ public:
         timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
             if (!ec && self->step_ == "resolve") self->resolver_->cancel();
         });
-        resolver_->async_resolve(request_.address.host,
-                                 request_.address.port,
-                                 [self = shared_from_this()](beast::error_code ec,
-                                                             const tcp::resolver::results_type& r) {
-                                     self->timer_->cancel();
-                                     if (ec) return self->Fail(ec);
-                                     self->pool_.SetResolved(self->key_, r);
-                                     self->Connect(r);
-                                 });
+        resolver_->async_resolve(
+            request_.address.host,
+            request_.address.port,
+            [self = shared_from_this()](beast::error_code ec, const tcp::resolver::results_type& r) {
+                self->timer_->cancel();
+                if (ec) return self->Fail(ec);
+                self->pool_.SetResolved(self->key_, r);
+                self->Connect(r);
+            });
     }
 
 private:

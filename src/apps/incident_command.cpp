@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "agents/citizen_desk.hpp"
 #include "apps/commands.hpp"
 #include "apps/gateway_args.hpp"
 #include "apps/live_args.hpp"
@@ -47,6 +48,10 @@ struct ServeArgs {
     int units = 0;
     uint64_t seed = 1;
     GatewayArgs gateway;
+    std::string conversations = "conversations.db";
+    std::string agents;
+    std::string knowledge;
+    std::string jieba_dict = agents::kJiebaDict;
 };
 
 struct ReplayArgs {
@@ -65,6 +70,40 @@ Result<incident::Taxonomy> LoadTaxonomy(const std::string& path) {
 Result<std::unique_ptr<incident::Store>> OpenStore(const StoreArgs& args, bool durable) {
     if (!args.pg.empty()) return incident::OpenPostgresStore(args.pg);
     return incident::OpenSqliteStore(args.db, durable);
+}
+
+Result<std::unique_ptr<agents::CitizenDesk>> OpenDesk(const ServeArgs& args,
+                                                      incident::IncidentEngine& engine,
+                                                      incident::IntakeQueue& intake,
+                                                      const nlp::Gazetteer* gazetteer,
+                                                      std::function<incident::TimeMs()> clock) {
+    agents::DeskOptions o;
+    if (!args.agents.empty()) {
+        if (!args.knowledge.empty()) {
+            return InvalidArgument("--knowledge", "with --agents, each agent file lists its own documents");
+        }
+        CB_TRY_ASSIGN(o.agents, agents::LoadAgentDir(args.agents));
+    } else {
+        o.agents = agents::DefaultAgents(engine.taxonomy());
+        if (!args.knowledge.empty()) {
+            std::error_code ec;
+            if (!std::filesystem::is_directory(args.knowledge, ec)) {
+                return InvalidArgument("--knowledge", "'" + args.knowledge + "' is not a folder");
+            }
+            std::vector<std::string> docs;
+            for (const auto& e : std::filesystem::directory_iterator(args.knowledge, ec)) {
+                if (e.is_regular_file() && e.path().extension() == ".md") docs.push_back(e.path().string());
+            }
+            std::sort(docs.begin(), docs.end());
+            if (docs.empty()) return InvalidArgument("--knowledge", "'" + args.knowledge + "' has no *.md documents");
+            o.agents.front().knowledge = docs;  // the front desk's
+        }
+    }
+    o.conversations_path = args.conversations;
+    o.jieba_dict = args.jieba_dict;
+    o.gazetteer = gazetteer;
+    o.clock = std::move(clock);
+    return agents::CitizenDesk::Open(std::move(o), engine, intake);
 }
 
 int Serve(const ServeArgs& args) {
@@ -154,6 +193,10 @@ int Serve(const ServeArgs& args) {
         brain ? keys->AddSessionKey("console", server::kRoleOperator | server::kRoleReport) : std::string();
     server::Api api(
         engine, intake, std::move(keys).value(), "http://" + args.address + ":" + std::to_string(args.port), clock);
+    // The citizen channel: the agents answer citizens' messages over the same engine and intake.
+    auto desk = OpenDesk(args, engine, intake, brain ? &brain->gazetteer() : nullptr, clock);
+    if (!desk.ok()) return ReportError(desk.error(), false);
+    api.SetCitizenDesk(desk->get());
     server::HttpServer http(api, options);
     // The model gateway on the same port, when it has keys: the agents' calls go through the brain's server.
     std::unique_ptr<agents::Gateway> gateway;
@@ -416,6 +459,15 @@ void RegisterIncidents(CLI::App& app) {
         serve_args->landmarks,
         "landmarks file (JSON: name with x, y or lat, long) replacing the district's own (with --district)");
     AddGatewayOptions(serve, serve_args->gateway, "gateway-");
+    serve->add_option("--conversations", serve_args->conversations, "the citizen channel's conversations (SQLite)")
+        ->capture_default_str();
+    serve->add_option("--agents",
+                      serve_args->agents,
+                      "agent files (*.json) for the citizen channel (default: a front desk "
+                      "and one agent per department)");
+    serve->add_option("--knowledge", serve_args->knowledge, "policy documents (*.md) for the default front desk");
+    serve->add_option("--jieba-dict", serve_args->jieba_dict, "jieba's dictionary, for searching the documents")
+        ->capture_default_str();
     serve->callback([serve_args] { SetExitCode(Serve(*serve_args)); });
 
     auto* incidents = app.add_subcommand("incidents", "incident engine tools");

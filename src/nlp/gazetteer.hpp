@@ -41,6 +41,8 @@ public:
     size_t streets() const { return streets_.size(); }
     size_t junctions() const { return junctions_.size(); }
     size_t landmarks() const { return landmarks_.size(); }
+    /// Every landmark by name (for "the nearest school to …").
+    const std::map<std::string, core::Point>& landmark_points() const { return landmarks_; }
 
 private:
     struct Street {

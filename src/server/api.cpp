@@ -12,8 +12,10 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <sstream>
 
+#include "agents/citizen_desk.hpp"
 #include "core/utf8.hpp"
 #include "incident/case_json.hpp"
 #include "incident/device_event.hpp"
@@ -272,14 +274,16 @@ public:
             const ApiKeys& keys,
             const std::string& base_url,
             const std::function<incident::TimeMs()>& clock,
-            const Api::Cached* cached)
+            const Api::Cached* cached,
+            agents::CitizenDesk* desk = nullptr)
         : engine_(engine),
           intake_(intake),
           keys_(keys),
           base_url_(base_url),
           clock_(clock),
           taxonomy_(engine.taxonomy()),
-          cached_(cached) {}
+          cached_(cached),
+          desk_(desk) {}
 
     Api::Cached Precompute() const {
         return {Render(Discovery(), Format::kJson, "discovery", "discovery"),
@@ -616,6 +620,16 @@ private:
             return done(ListCases(query));
         }
         if (path == "reports" && req.method == "POST") return PostReport(req, done);
+        if (path == "messages" && desk_ != nullptr) {
+            if (req.method == "POST") return PostMessage(req, done);
+            if (get) {
+                if (auto why = Refusal(KeyOf(req, nullptr), kRoleOperator, "read conversations"); !why.empty()) {
+                    return done(JsonError(403, "api_key", why));
+                }
+                return done(Conversation(query));
+            }
+            return done(NotAllowed(req, path, "GET, HEAD, POST"));
+        }
         if (path == "events" && req.method == "POST") return PostEvent(req, done);
         if (path.rfind("cases/", 0) == 0) {
             const std::string rest = path.substr(6);
@@ -862,6 +876,102 @@ private:
         Submit(std::move(report).value(), done);
     }
 
+    /// A citizen's message to the agents (the citizen channel): a case with its number, department and deadline,
+    /// an answer from the knowledge documents, their case's status, or a person. Answered after any case it made is
+    /// committed.
+    void PostMessage(const ApiRequest& req, std::function<void(ApiResponse)>& done) {
+        const ApiKey* key = KeyOf(req, nullptr);
+        if (auto why = Refusal(key, kRoleReport, "post citizens' messages"); !why.empty()) {
+            return done(JsonError(403, "api_key", why));
+        }
+        const json body = json::parse(req.body, nullptr, false);
+        if (body.is_discarded() || !body.is_object()) return done(JsonError(400, "body", "not a JSON object"));
+        static const std::set<std::string> kFields{"citizen_id", "text", "lat", "long", "message_id"};
+        for (const auto& [k, v] : body.items()) {
+            if (kFields.count(k) == 0) return done(JsonError(400, core::Utf8Prefix(k, 64), "unknown field"));
+        }
+        agents::CitizenMessage m;
+        auto text_field = [&](const char* name, std::string& out, size_t max, bool required) -> bool {
+            if (!body.contains(name)) {
+                if (!required) return true;
+                done(JsonError(400, name, "required"));
+                return false;
+            }
+            if (!body[name].is_string()) {
+                done(JsonError(400, name, "must be a string"));
+                return false;
+            }
+            out = body[name].get<std::string>();
+            if (!core::ValidUtf8(out) || out.find('\0') != std::string::npos) {
+                done(JsonError(400, name, "must be valid UTF-8 without NUL"));
+                return false;
+            }
+            if ((required && out.empty()) || core::Utf8Length(out) > max) {
+                done(JsonError(400, name, "must be 1 to " + std::to_string(max) + " characters"));
+                return false;
+            }
+            return true;
+        };
+        if (!text_field("citizen_id", m.citizen_id, 64, true) || !text_field("text", m.text, 4000, true) ||
+            !text_field("message_id", m.message_id, 128, false)) {
+            return;
+        }
+        if (body.contains("lat") != body.contains("long")) {
+            return done(JsonError(400, body.contains("lat") ? "long" : "lat", "lat and long come together"));
+        }
+        if (body.contains("lat")) {
+            if (!body["lat"].is_number() || !body["long"].is_number()) {
+                return done(JsonError(400, body["lat"].is_number() ? "long" : "lat", "must be a number"));
+            }
+            m.lat = body["lat"].get<double>();
+            m.lon = body["long"].get<double>();
+            if (!(*m.lat >= -90 && *m.lat <= 90)) return done(JsonError(400, "lat", "must be in [-90, 90]"));
+            if (!(*m.lon >= -180 && *m.lon <= 180)) return done(JsonError(400, "long", "must be in [-180, 180]"));
+        }
+        m.via = key->name;
+        desk_->Converse(m, [done = std::move(done)](Result<agents::DeskReply> r) {
+            if (!r.ok()) return done(JsonError(r.error()));
+            const agents::DeskReply& d = *r;
+            ApiResponse out;
+            out.body = Dump({{"reply", d.reply},
+                             {"intent", d.intent},
+                             {"agent", d.agent},
+                             {"case_id", d.case_id},
+                             {"duplicate", d.duplicate},
+                             {"category", d.category},
+                             {"department", d.department},
+                             {"department_name", d.department_name},
+                             {"status", d.status},
+                             {"deadline", d.deadline_ms > 0 ? json(core::FormatTimestamp(d.deadline_ms)) : json()},
+                             {"handover", d.handover},
+                             {"sources", d.sources},
+                             {"tool_calls", d.tool_calls}});
+            done(out);
+        });
+    }
+
+    ApiResponse Conversation(const Params& query) const {
+        std::string citizen;
+        size_t limit = 50;
+        for (const auto& [k, v] : query) {
+            if (k == "citizen_id") {
+                citizen = v;
+            } else if (k == "limit") {
+                auto n = ParseId(v, "limit");
+                if (!n.ok() || *n > 500) return JsonError(400, "limit", "must be 1 to 500");
+                limit = static_cast<size_t>(*n);
+            } else {
+                return JsonError(400, core::Utf8Prefix(k, 64), "unknown parameter (citizen_id, limit)");
+            }
+        }
+        if (citizen.empty()) return JsonError(400, "citizen_id", "required");
+        auto history = desk_->History(citizen, limit);
+        if (!history.ok()) return JsonError(history.error());
+        ApiResponse r;
+        r.body = Dump({{"citizen_id", citizen}, {"messages", *history}});
+        return r;
+    }
+
     /// A camera's or a sensor's event (`incident::ParseDeviceEvent`, the schema MQTT devices use too).
     void PostEvent(const ApiRequest& req, std::function<void(ApiResponse)>& done) {
         const ApiKey* key = KeyOf(req, nullptr);
@@ -917,6 +1027,7 @@ private:
     const std::function<incident::TimeMs()>& clock_;
     const incident::Taxonomy& taxonomy_;
     const Api::Cached* cached_;
+    agents::CitizenDesk* desk_;
 };
 
 }  // namespace
@@ -1075,7 +1186,7 @@ void Api::Handle(const ApiRequest& request, std::function<void(ApiResponse)> don
     };
     try {
         std::function<void(ApiResponse)> respond = finish;
-        Handler(engine_, intake_, keys_, base_url_, clock_, &cached_).Handle(request, respond);
+        Handler(engine_, intake_, keys_, base_url_, clock_, &cached_, desk_).Handle(request, respond);
     } catch (const std::exception& e) {
         ApiResponse r = ErrorFor(path, 500, "", e.what(), request.request_id);
         r.detail = e.what();

@@ -8,6 +8,10 @@
 
 #include "incident/engine.hpp"
 
+namespace citybrain::agents {
+class CitizenDesk;
+}
+
 namespace citybrain::server {
 
 /// A request as the API sees it, independent of the HTTP library (so it is unit-tested and fuzzed directly).
@@ -94,6 +98,9 @@ public:
     /// exception inside becomes a generic 500; the detail is logged with the request id.
     void Handle(const ApiRequest& request, std::function<void(ApiResponse)> done);
 
+    /// Turns on the citizen channel, POST and GET /api/v1/messages (before serving).
+    void SetCitizenDesk(agents::CitizenDesk* desk) { desk_ = desk; }
+
     /// Responses that never change while the server runs (discovery, the service list), rendered once.
     struct Cached {
         ApiResponse discovery_json, discovery_xml, services_json, services_xml;
@@ -106,6 +113,7 @@ private:
     std::string base_url_;
     std::function<incident::TimeMs()> clock_;
     Cached cached_;
+    agents::CitizenDesk* desk_ = nullptr;
 };
 
 }  // namespace citybrain::server

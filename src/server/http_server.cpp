@@ -368,7 +368,10 @@ private:
             return;
         }
         if (api_ == nullptr) {
-            return Send(ErrorFor(path, 404, "path", "this server answers only the model gateway's /v1/ paths",
+            return Send(ErrorFor(path,
+                                 404,
+                                 "path",
+                                 "this server answers only the model gateway's /v1/ paths",
                                  std::to_string(request_id_)));
         }
         ApiRequest in;
@@ -441,7 +444,7 @@ private:
             if (preflight_) {
                 res.set(http::field::access_control_allow_methods, "GET, HEAD, POST");
                 res.set(http::field::access_control_allow_headers,
-                         "Content-Type, X-API-Key, Authorization, Idempotency-Key");
+                        "Content-Type, X-API-Key, Authorization, Idempotency-Key");
                 res.set(http::field::access_control_max_age, "600");
                 preflight_ = false;
             }

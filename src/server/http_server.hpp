@@ -23,7 +23,7 @@ struct ServerOptions {
     std::string address = "127.0.0.1";
     uint16_t port = 8311;  // 0 = any free port
     int threads = 2;
-    size_t body_limit = size_t{64} * 1024;  // a report is small; anything larger is refused with 413
+    size_t body_limit = size_t{64} * 1024;                // a report is small; anything larger is refused with 413
     size_t gateway_body_limit = size_t{4} * 1024 * 1024;  // a model call carries a conversation
     /// One line per request (time, request id, client, method, target, status, bytes, ms): "-" for stderr, a
     /// file to append to, or "" for none.

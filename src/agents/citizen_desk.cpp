@@ -1,0 +1,554 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "agents/citizen_desk.hpp"
+
+#include <cmath>
+#include <regex>
+
+#include "agents/conversations.hpp"
+#include "core/time.hpp"
+#include "core/utf8.hpp"
+#include "nlp/urgency.hpp"
+
+namespace citybrain::agents {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr int64_t kPendingMs = 30 * 60 * 1000;  // a question for a missing slot is forgotten after half an hour
+
+bool HasAny(const std::string& text, std::initializer_list<const char*> cues) {
+    for (const char* c : cues) {
+        if (text.find(c) != std::string::npos) return true;
+    }
+    return false;
+}
+
+bool AsksStatus(const std::string& t) {
+    return HasAny(t,
+                  {"处理得怎么样",
+                   "处理的怎么样",
+                   "办得怎么样",
+                   "怎么样了",
+                   "进展",
+                   "进度",
+                   "处理了吗",
+                   "处理没有",
+                   "有结果",
+                   "结果如何",
+                   "办结了吗",
+                   "回复了吗",
+                   "有人管了吗",
+                   "查一下我",
+                   "查询一下我"});
+}
+
+bool AsksQuestion(const std::string& t) {
+    return HasAny(t, {"怎么办理", "如何办理", "需要什么", "哪些材料", "什么材料", "在哪里办", "在哪办", "怎么申请",
+                      "如何申请", "多久",     "什么时间", "什么时候", "几点",     "可以吗",   "能不能", "是否",
+                      "请问",     "咨询",     "怎么",     "如何",     "吗？",     "吗?",      "？",     "?"});
+}
+
+bool Greets(const std::string& t) {
+    return core::Utf8Length(t) <= 8 && HasAny(t, {"你好", "您好", "在吗", "hello", "hi"});
+}
+
+std::optional<int64_t> CaseNumberIn(const std::string& t) {
+    static const std::regex kNumber(R"((?:编号|案件|工单|案号)\s*[:：]?\s*(\d{1,12}))");
+    std::smatch m;
+    if (std::regex_search(t, m, kNumber)) return std::stoll(m[1].str());
+    return std::nullopt;
+}
+
+const char* StatusText(incident::CaseStatus s) {
+    switch (s) {
+        case incident::CaseStatus::kReported:
+            return "已受理，正在核实立案";
+        case incident::CaseStatus::kFiled:
+            return "已立案，等待派遣";
+        case incident::CaseStatus::kDispatched:
+            return "已派遣至承办单位";
+        case incident::CaseStatus::kHandling:
+            return "正在现场处置";
+        case incident::CaseStatus::kHandled:
+            return "已处置完毕，等待核查";
+        case incident::CaseStatus::kClosed:
+            return "已核查办结";
+        case incident::CaseStatus::kEvaluated:
+            return "已办结并完成评价";
+        case incident::CaseStatus::kRejected:
+            return "经核实不予立案";
+        case incident::CaseStatus::kMerged:
+            return "已与同一问题的案件合并办理";
+    }
+    return "处理中";
+}
+
+std::string Cut(const std::string& text, size_t chars) {
+    if (core::Utf8Length(text) <= chars) return text;
+    size_t i = 0;
+    for (size_t n = 0; n < chars && i < text.size(); ++n) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        i += c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    }
+    return text.substr(0, i) + "…";
+}
+
+}  // namespace
+
+struct CitizenDesk::Impl {
+    DeskOptions options;
+    incident::IncidentEngine& engine;
+    incident::IntakeQueue& intake;
+    std::unique_ptr<Conversations> conversations;
+    std::unique_ptr<LocalModel> local;
+    std::unique_ptr<KnowledgeBase> knowledge;
+    std::vector<AgentSpec> agents;
+
+    Impl(DeskOptions o, incident::IncidentEngine& e, incident::IntakeQueue& q)
+        : options(std::move(o)), engine(e), intake(q) {}
+
+    int64_t Now() const { return options.clock ? options.clock() : core::NowMs(); }
+    const incident::Taxonomy& taxonomy() const { return engine.taxonomy(); }
+
+    const AgentSpec& Desk() const {
+        for (const auto& a : agents) {
+            if (a.department == "*") return a;
+        }
+        return agents.front();
+    }
+    const AgentSpec* Find(const std::string& name) const {
+        for (const auto& a : agents) {
+            if (a.name == name) return &a;
+        }
+        return nullptr;
+    }
+    /// The agent that answers for a department's cases: its own, else the front desk.
+    const AgentSpec& ForDepartment(const std::string& department, const char* tool) const {
+        for (const auto& a : agents) {
+            if (a.department == department && a.Allows(tool)) return a;
+        }
+        return Desk();
+    }
+    std::string DepartmentName(const std::string& code) const {
+        const auto* d = taxonomy().FindDepartment(code);
+        return d != nullptr ? d->name : code;
+    }
+
+    void Tool(const AgentSpec& agent,
+              const std::string& tool,
+              const json& args,
+              const CitizenMessage& ctx,
+              std::function<void(Result<json>)> done);
+    void CreateCase(const json& args, const CitizenMessage& ctx, bool handover, std::function<void(Result<json>)> done);
+    Result<json> CaseStatus(const json& args, const CitizenMessage& ctx);
+    Result<json> NearestFacility(const json& args);
+    Result<json> SearchKnowledge(const AgentSpec& agent, const json& args);
+
+    void Report(const CitizenMessage& m,
+                const std::string& text,
+                const std::string& address,
+                bool unsure,
+                DeskReply reply,
+                std::function<void(Result<DeskReply>)> done);
+    void Finish(const CitizenMessage& m, DeskReply reply, const std::function<void(Result<DeskReply>)>& done);
+};
+
+void CitizenDesk::Impl::Tool(const AgentSpec& agent,
+                             const std::string& tool,
+                             const json& args,
+                             const CitizenMessage& ctx,
+                             std::function<void(Result<json>)> done) {
+    auto logged = [this, agent = agent.name, tool, args, ctx, done = std::move(done)](Result<json> r) {
+        const std::string outcome = r.ok() ? r.value().dump() : r.error().ToString();
+        (void)conversations->AppendToolCall(ctx.citizen_id, Now(), agent, tool, args, r.ok(), Cut(outcome, 2000));
+        done(std::move(r));
+    };
+    if (!agent.Allows(tool)) {
+        return logged(
+            Error{ErrorCode::kFailedPrecondition, "the agent '" + agent.name + "' may not call " + tool, "tool"});
+    }
+    if (Status s = ValidateArguments(ToolSchema(tool), args); !s.ok()) return logged(s.error());
+    if (tool == "create_case") return CreateCase(args, ctx, false, std::move(logged));
+    if (tool == "handover_to_human") {
+        if (args.value("text", "").empty()) return logged(json{{"queued", true}, {"case_id", 0}});
+        json a = {{"text", args["text"]}};
+        for (const char* k : {"lat", "long", "address"}) {
+            if (ctx.lat && std::string(k) == "lat") a["lat"] = *ctx.lat;
+            if (ctx.lon && std::string(k) == "long") a["long"] = *ctx.lon;
+        }
+        if (args.contains("address")) a["address"] = args["address"];
+        return CreateCase(a, ctx, true, std::move(logged));
+    }
+    if (tool == "case_status") return logged(CaseStatus(args, ctx));
+    if (tool == "nearest_facility") return logged(NearestFacility(args));
+    if (tool == "search_knowledge") return logged(SearchKnowledge(agent, args));
+    logged(InvalidArgument("tool", "unknown tool " + tool));
+}
+
+void CitizenDesk::Impl::CreateCase(const json& args,
+                                   const CitizenMessage& ctx,
+                                   bool handover,
+                                   std::function<void(Result<json>)> done) {
+    incident::Report r;
+    r.source = incident::Source::kCitizen;
+    r.description = args["text"].get<std::string>();
+    if (args.contains("lat") != args.contains("long")) {
+        return done(InvalidArgument("arguments.lat", "lat and long come together"));
+    }
+    if (args.contains("lat")) {
+        r.lat = args["lat"].get<double>();
+        r.lon = args["long"].get<double>();
+    }
+    r.address = args.value("address", "");
+    r.category = args.value("category", "");
+    if (handover) r.category = taxonomy().Fallback().code;
+    if (!r.category.empty() && taxonomy().Find(r.category) == nullptr) {
+        return done(InvalidArgument("arguments.category", "'" + r.category + "' is not a service code"));
+    }
+    if (!ctx.message_id.empty()) r.idempotency_key = "msg:" + ctx.citizen_id + ":" + ctx.message_id;
+    r.via = ctx.via;
+    if (Status s = incident::ValidateReport(r, taxonomy()); !s.ok()) return done(s.error());
+    intake.Submit(std::move(r), [done = std::move(done)](Result<incident::Receipt> rec) {
+        if (!rec.ok()) return done(rec.error());
+        done(json{{"case_id", rec->case_id},
+                  {"duplicate", rec->duplicate},
+                  {"retried", rec->retried},
+                  {"category", rec->category},
+                  {"department", rec->department},
+                  {"deadline_ms", rec->deadline_ms}});
+    });
+}
+
+Result<json> CitizenDesk::Impl::CaseStatus(const json& args, const CitizenMessage& ctx) {
+    CB_TRY_ASSIGN(const std::vector<int64_t> mine, conversations->CasesOf(ctx.citizen_id));
+    int64_t id = 0;
+    if (args.contains("case_id")) {
+        id = args["case_id"].get<int64_t>();
+        if (std::find(mine.begin(), mine.end(), id) == mine.end()) {
+            return NotFound("arguments.case_id", "case " + std::to_string(id) + " is not one this citizen reported");
+        }
+    }
+    std::vector<incident::Case> cases;
+    for (int64_t c : mine) {
+        CB_TRY_ASSIGN(auto found, engine.GetCase(c));
+        if (found) cases.push_back(*found);
+    }
+    if (id == 0 && !cases.empty()) {
+        id = cases.front().id;  // the newest, unless the topic names another
+        if (args.contains("topic")) {
+            auto a = local->Analyse(args["topic"].get<std::string>());
+            if (a.ok() && a->classifier != "fallback") {
+                for (const auto& c : cases) {
+                    if (c.category == a->category) {
+                        id = c.id;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    if (id == 0) return json{{"case_id", 0}, {"cases", 0}};
+    const auto it = std::find_if(cases.begin(), cases.end(), [&](const incident::Case& c) { return c.id == id; });
+    if (it == cases.end()) return NotFound("arguments.case_id", "case " + std::to_string(id) + " is not in the store");
+    const incident::Case& c = *it;
+    const auto* category = taxonomy().Find(c.category);
+    return json{{"case_id", c.id},
+                {"cases", cases.size()},
+                {"status", incident::StatusName(c.status)},
+                {"status_text", StatusText(c.status)},
+                {"category", c.category},
+                {"category_name", category != nullptr ? category->name : c.category},
+                {"department", c.department},
+                {"department_name", DepartmentName(c.department)},
+                {"deadline_ms", c.deadline_ms},
+                {"created_ms", c.created_ms},
+                {"merged_into", c.merged_into}};
+}
+
+Result<json> CitizenDesk::Impl::NearestFacility(const json& args) {
+    if (options.gazetteer == nullptr) {
+        return Error{ErrorCode::kUnavailable, "this brain has no district map (serve --district)", "nearest_facility"};
+    }
+    const auto at = options.gazetteer->Locate(args["near"].get<std::string>());
+    if (!at) return NotFound("arguments.near", "no street, junction or landmark of the district is named");
+    const std::string kind = args["kind"].get<std::string>();
+    std::string best;
+    double best_m = 1e18;
+    for (const auto& [name, p] : options.gazetteer->landmark_points()) {
+        if (name.find(kind) == std::string::npos) continue;
+        const double d = std::hypot(p.x - at->where.x, p.y - at->where.y);
+        if (d < best_m) {
+            best_m = d;
+            best = name;
+        }
+    }
+    if (best.empty()) return NotFound("arguments.kind", "no landmark of the district is a " + kind);
+    return json{{"name", best}, {"distance_m", std::lround(best_m)}, {"from", at->name}};
+}
+
+Result<json> CitizenDesk::Impl::SearchKnowledge(const AgentSpec& agent, const json& args) {
+    if (!knowledge) return json{{"hits", json::array()}};
+    const size_t k = args.value("k", 3);
+    json hits = json::array();
+    for (const Hit& h : knowledge->Search(args["query"].get<std::string>(), k, agent.knowledge)) {
+        const Passage& p = knowledge->passage(h.passage);
+        hits.push_back({{"document", p.document}, {"heading", p.heading}, {"text", p.text}, {"score", h.score}});
+    }
+    return json{{"hits", hits}};
+}
+
+void CitizenDesk::Impl::Finish(const CitizenMessage& m,
+                               DeskReply reply,
+                               const std::function<void(Result<DeskReply>)>& done) {
+    const int64_t now = Now();
+    (void)conversations->Append({m.citizen_id, now, "citizen", "", m.text, reply.intent, reply.case_id});
+    (void)conversations->Append({m.citizen_id, now, "agent", reply.agent, reply.reply, reply.intent, reply.case_id});
+    done(std::move(reply));
+}
+
+void CitizenDesk::Impl::Report(const CitizenMessage& m,
+                               const std::string& text,
+                               const std::string& address,
+                               bool unsure,
+                               DeskReply reply,
+                               std::function<void(Result<DeskReply>)> done) {
+    json args = {{"text", text}};
+    if (m.lat && m.lon) {
+        args["lat"] = *m.lat;
+        args["long"] = *m.lon;
+    }
+    if (!address.empty()) args["address"] = address;
+    const AgentSpec& desk = Desk();
+    const std::string tool = unsure || !desk.Allows("create_case") ? "handover_to_human" : "create_case";
+    if (tool == "handover_to_human") args["reason"] = unsure ? "分类不确定" : "前台无立案权限";
+    auto after = [this, m, reply, unsure, tool, args, done = std::move(done)](Result<json> r) mutable {
+        reply.tool_calls.push_back({{"tool", tool}, {"arguments", args}, {"ok", r.ok()}});
+        if (!r.ok()) return done(r.error());
+        const json& c = r.value();
+        reply.case_id = c.value("case_id", int64_t{0});
+        reply.duplicate = c.value("duplicate", false);
+        reply.category = c.value("category", "");
+        reply.department = c.value("department", "");
+        reply.department_name = DepartmentName(reply.department);
+        reply.deadline_ms = c.value("deadline_ms", int64_t{0});
+        reply.status = "reported";
+        reply.agent = ForDepartment(reply.department, "create_case").name;
+        std::string answer =
+            nlp::AcknowledgementReply(std::to_string(reply.case_id), reply.department_name, reply.deadline_ms);
+        if (reply.duplicate) answer = "该问题已有市民反映，您的反映已并入同一案件办理。" + answer;
+        if (unsure) {
+            reply.handover = true;
+            reply.intent = "handover";
+            answer += "由于需要人工确认问题类别，已转人工坐席，工作人员将尽快与您联系。";
+        }
+        reply.reply = std::move(answer);
+        Finish(m, std::move(reply), done);
+    };
+    Tool(desk, tool, args, m, std::move(after));
+}
+
+CitizenDesk::CitizenDesk(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CitizenDesk::~CitizenDesk() = default;
+
+Result<std::unique_ptr<CitizenDesk>> CitizenDesk::Open(DeskOptions options,
+                                                       incident::IncidentEngine& engine,
+                                                       incident::IntakeQueue& intake) {
+    auto impl = std::make_unique<Impl>(std::move(options), engine, intake);
+    impl->agents = impl->options.agents.empty() ? DefaultAgents(engine.taxonomy()) : impl->options.agents;
+    if (std::none_of(
+            impl->agents.begin(), impl->agents.end(), [](const AgentSpec& a) { return a.department == "*"; })) {
+        return InvalidArgument("--agents", "no front-desk agent (department \"*\") to take citizens' messages");
+    }
+    for (const auto& a : impl->agents) {
+        if (a.department != "*" && engine.taxonomy().FindDepartment(a.department) == nullptr) {
+            return InvalidArgument(
+                "--agents", "agent '" + a.name + "': '" + a.department + "' is not a department of the taxonomy");
+        }
+    }
+    CB_TRY_ASSIGN(impl->conversations, Conversations::Open(impl->options.conversations_path));
+    LocalModelOptions local = impl->options.local;
+    local.taxonomy = &engine.taxonomy();
+    if (impl->options.gazetteer != nullptr && !local.locate) {
+        const nlp::Gazetteer* gz = impl->options.gazetteer;
+        local.locate = [gz](std::string_view text) -> std::optional<LocalPlace> {
+            const auto p = gz->Locate(text);
+            if (!p) return std::nullopt;
+            return LocalPlace{p->name, p->where.x, p->where.y};
+        };
+    }
+    CB_TRY_ASSIGN(LocalModel model, LocalModel::Create(std::move(local)));
+    impl->local = std::make_unique<LocalModel>(std::move(model));
+    bool any_docs = false;
+    for (const auto& a : impl->agents) any_docs = any_docs || !a.knowledge.empty();
+    if (any_docs) {
+        CB_TRY_ASSIGN(Segmenter seg, Segmenter::Load(impl->options.jieba_dict));
+        impl->knowledge = std::make_unique<KnowledgeBase>(std::make_shared<const Segmenter>(std::move(seg)));
+        for (const auto& a : impl->agents) {
+            for (const std::string& f : a.knowledge) CB_TRY(impl->knowledge->AddFile(f));
+        }
+    }
+    return std::unique_ptr<CitizenDesk>(new CitizenDesk(std::move(impl)));
+}
+
+size_t CitizenDesk::agents() const { return impl_->agents.size(); }
+size_t CitizenDesk::knowledge_passages() const { return impl_->knowledge ? impl_->knowledge->size() : 0; }
+
+void CitizenDesk::CallTool(const std::string& agent,
+                           const std::string& tool,
+                           const json& arguments,
+                           const CitizenMessage& context,
+                           std::function<void(Result<json>)> done) {
+    const AgentSpec* a = impl_->Find(agent);
+    if (a == nullptr) return done(NotFound("agent", "no agent named '" + agent + "'"));
+    impl_->Tool(*a, tool, arguments, context, std::move(done));
+}
+
+Result<json> CitizenDesk::History(const std::string& citizen_id, size_t limit) {
+    CB_TRY_ASSIGN(auto rows, impl_->conversations->History(citizen_id, limit));
+    json out = json::array();
+    for (const auto& u : rows) {
+        out.push_back({{"time", core::FormatTimestamp(u.ts_ms)},
+                       {"role", u.role},
+                       {"agent", u.agent},
+                       {"text", u.text},
+                       {"intent", u.intent},
+                       {"case_id", u.case_id}});
+    }
+    return out;
+}
+
+void CitizenDesk::Converse(const CitizenMessage& m, std::function<void(Result<DeskReply>)> done) {
+    Impl& d = *impl_;
+    auto analysis = d.local->Analyse(m.text);
+    if (!analysis.ok()) return done(InvalidArgument("text", analysis.error().message));
+    const std::string text = m.text;
+    DeskReply reply;
+    reply.agent = d.Desk().name;
+    auto pending = d.conversations->Pending(m.citizen_id);
+    if (!pending.ok()) return done(pending.error());
+    std::optional<PendingReport> waiting = *pending;
+    if (waiting && d.Now() - waiting->ts_ms > kPendingMs) waiting.reset();
+
+    if (Greets(text) && !waiting) {
+        reply.intent = "greeting";
+        reply.reply =
+            "您好！我是龙岗区政务服务助手。您可以直接描述遇到的问题和位置（例如：龙城大道路灯不亮），也可以查询"
+            "已反映问题的办理进度，或咨询办事政策。";
+        return d.Finish(m, std::move(reply), done);
+    }
+    if (AsksStatus(text) || CaseNumberIn(text)) {
+        json args = {{"topic", text}};
+        if (auto n = CaseNumberIn(text)) args["case_id"] = *n;
+        reply.intent = "status";
+        return d.Tool(d.Desk(), "case_status", args, m, [&d, m, reply, args, done](Result<json> r) mutable {
+            reply.tool_calls.push_back({{"tool", "case_status"}, {"arguments", args}, {"ok", r.ok()}});
+            if (!r.ok()) {
+                if (r.error().code != ErrorCode::kNotFound) return done(r.error());
+                reply.reply = "没有查到您名下编号为" + std::to_string(args.value("case_id", 0)) +
+                              "的案件，请核对编号；如需反映新问题，请直接描述问题和位置。";
+                return d.Finish(m, std::move(reply), done);
+            }
+            const json& c = r.value();
+            reply.case_id = c.value("case_id", int64_t{0});
+            if (reply.case_id == 0) {
+                reply.reply = "暂未查到您反映过的案件。如需反映问题，请直接描述问题和位置。";
+                return d.Finish(m, std::move(reply), done);
+            }
+            reply.status = c["status"];
+            reply.category = c["category"];
+            reply.department = c["department"];
+            reply.department_name = c["department_name"];
+            reply.deadline_ms = c["deadline_ms"];
+            reply.agent = d.ForDepartment(reply.department, "case_status").name;
+            std::string t = "您反映的" + c["category_name"].get<std::string>() + "问题（案件编号" +
+                            std::to_string(reply.case_id) + "）" + c["status_text"].get<std::string>() +
+                            "，承办部门：" + reply.department_name;
+            if (reply.deadline_ms > 0 && reply.status != "closed" && reply.status != "evaluated") {
+                t += "，本环节办理时限：" + nlp::DeadlineText(reply.deadline_ms);
+            }
+            t += "。";
+            if (c.value("merged_into", int64_t{0}) > 0) {
+                t += "该问题已并入案件" + std::to_string(c["merged_into"].get<int64_t>()) + "一并办理。";
+            }
+            reply.reply = std::move(t);
+            d.Finish(m, std::move(reply), done);
+        });
+    }
+    const bool unsure = analysis->classifier == "fallback";
+    if (AsksQuestion(text) && (unsure || !waiting)) {
+        json args = {{"query", text}, {"k", 3}};
+        auto r = Result<json>(json{{"hits", json::array()}});
+        bool called = false;
+        if (d.Desk().Allows("search_knowledge")) {
+            d.Tool(d.Desk(), "search_knowledge", args, m, [&](Result<json> x) {
+                r = std::move(x);
+                called = true;
+            });
+        }
+        const json hits = r.ok() ? r.value().value("hits", json::array()) : json::array();
+        if (called) reply.tool_calls.push_back({{"tool", "search_knowledge"}, {"arguments", args}, {"ok", r.ok()}});
+        if (!hits.empty() && hits[0]["score"].get<double>() >= d.options.min_knowledge_score) {
+            reply.intent = "question";
+            const json& h = hits[0];
+            reply.reply = "根据《" + h["document"].get<std::string>() + "》（" + h["heading"].get<std::string>() +
+                          "）：" + Cut(h["text"].get<std::string>(), 300);
+            for (const json& x : hits) {
+                reply.sources.push_back(
+                    {{"document", x["document"]}, {"heading", x["heading"]}, {"score", x["score"]}});
+            }
+            return d.Finish(m, std::move(reply), done);
+        }
+        if (unsure) {
+            // A question the documents do not answer and no category fits: a person answers it.
+            reply.intent = "handover";
+            reply.handover = true;
+            json h = {{"reason", "知识库无答案"}};
+            d.Tool(d.Desk(), "handover_to_human", h, m, [](Result<json>) {});
+            reply.tool_calls.push_back({{"tool", "handover_to_human"}, {"arguments", h}, {"ok", true}});
+            reply.reply = "这个问题我暂时无法准确回答，已转人工坐席，工作人员将尽快答复您。";
+            return d.Finish(m, std::move(reply), done);
+        }
+    }
+    // A report. Its place: coordinates sent with it, a place named in it, or the citizen's answer when asked.
+    std::string report_text = text;
+    std::string address;
+    if (waiting) {
+        report_text = waiting->text;
+        address = Cut(text, 100);
+        CitizenMessage with = m;
+        if (!with.lat && waiting->lat) {
+            with.lat = waiting->lat;
+            with.lon = waiting->lon;
+        }
+        (void)d.conversations->ClearPending(m.citizen_id);
+        auto again = d.local->Analyse(report_text + " " + text);
+        const bool unsure_now = !again.ok() || again->classifier == "fallback";
+        if (again.ok() && again->place) address = again->place->name;
+        reply.intent = "report";
+        return d.Report(with,
+                        report_text + "（地点：" + Cut(text, 100) + "）",
+                        address,
+                        unsure_now,
+                        std::move(reply),
+                        std::move(done));
+    }
+    if (!(m.lat && m.lon)) {
+        if (analysis->place) {
+            address = analysis->place->name;
+        } else {
+            (void)d.conversations->SetPending(m.citizen_id, {text, d.Now(), m.lat, m.lon});
+            reply.intent = "ask_location";
+            reply.category = analysis->category;
+            reply.department = analysis->department;
+            reply.department_name = analysis->department_name;
+            reply.reply = "收到，您反映的是" + analysis->category_name +
+                          "问题。请告诉我具体位置（路名、路口或附近的地标），以便安排处理。";
+            return d.Finish(m, std::move(reply), done);
+        }
+    }
+    reply.intent = "report";
+    d.Report(m, report_text, address, unsure, std::move(reply), std::move(done));
+}
+
+}  // namespace citybrain::agents

@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: Apache-2.0
+// The agent runtime behind the citizen channel, on a real incident engine over a SQLite store, and its parts:
+// jieba-style segmentation, BM25 over the sample documents, agent files, tools' schemas.
+#include "agents/citizen_desk.hpp"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+
+#include "agents/agent_spec.hpp"
+#include "agents/knowledge.hpp"
+#include "agents/segmenter.hpp"
+#include "incident/store.hpp"
+
+namespace citybrain::agents {
+namespace {
+
+using nlohmann::json;
+
+bool HaveDict() { return std::filesystem::exists(kJiebaDict); }
+
+const Segmenter& Seg() {
+    static const Segmenter s = Segmenter::Load().value();
+    return s;
+}
+
+std::vector<std::string> Docs() {
+    std::vector<std::string> docs;
+    for (const auto& e : std::filesystem::directory_iterator(std::string(CB_SOURCE_DIR) + "/config/knowledge")) {
+        docs.push_back(e.path().string());
+    }
+    std::sort(docs.begin(), docs.end());
+    return docs;
+}
+
+bool Has(const std::vector<std::string>& v, const std::string& x) {
+    return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+TEST(SegmenterTest, CutsByTheDictionaryAndForSearch) {
+    if (!HaveDict()) GTEST_SKIP() << kJiebaDict << " is missing (make deps installs python3-jieba)";
+    const auto words = Seg().Cut("可以在路边摆摊吗？Open311 API");
+    EXPECT_TRUE(Has(words, "路边") && Has(words, "摆摊")) << ::testing::PrintToString(words);
+    EXPECT_TRUE(Has(words, "open311") && Has(words, "api"));
+    EXPECT_FALSE(Has(words, "？"));
+    const auto search = Seg().CutForSearch("公共场所摆摊设点");
+    EXPECT_TRUE(Has(search, "摆摊设点") && Has(search, "摆摊") && Has(search, "公共场所") && Has(search, "场所"));
+    EXPECT_FALSE(Segmenter::Load("/nonexistent/dict.txt").ok());
+}
+
+TEST(KnowledgeTest, Bm25FindsTheSectionThatAnswers) {
+    if (!HaveDict()) GTEST_SKIP() << kJiebaDict << " is missing";
+    KnowledgeBase kb(std::make_shared<const Segmenter>(Segmenter::Load().value()));
+    for (const auto& d : Docs()) ASSERT_TRUE(kb.AddFile(d).ok());
+    EXPECT_GE(kb.size(), 14u);
+    auto top = [&](const std::string& q) {
+        const auto hits = kb.Search(q, 3);
+        return hits.empty() ? std::string() : kb.passage(hits[0].passage).heading;
+    };
+    EXPECT_EQ(top("大件垃圾怎么处理？"), "大件垃圾");
+    EXPECT_EQ(top("居住证去哪里办理？"), "办理地点");
+    EXPECT_EQ(top("申请居住证要多久？"), "办理时限");
+    EXPECT_EQ(top("垃圾投放时间是几点？"), "投放时间");
+    EXPECT_EQ(top("明天会下雨吗"), "");
+    // Limited to one agent's documents.
+    const auto only = kb.Search("大件垃圾", 3, {Docs()[0]});
+    for (const auto& h : only) EXPECT_EQ(kb.passage(h.passage).source, Docs()[0]);
+}
+
+TEST(AgentSpecTest, FilesAreCheckedByName) {
+    auto err = [](const std::string& text) { return ParseAgent(text, "a.json", "/x").error().ToString(); };
+    EXPECT_NE(err(R"({"department":"*"})").find("name"), std::string::npos);
+    EXPECT_NE(err(R"({"name":"a","department":"*","tools":["fly"]})").find("tools[0]"), std::string::npos);
+    EXPECT_NE(err(R"({"name":"a","department":"*","colour":"red"})").find("colour"), std::string::npos);
+    EXPECT_NE(err(R"({"name":"a","department":"*","knowledge":["k.md"]})").find("search_knowledge"), std::string::npos);
+    auto ok = ParseAgent(
+        R"({"name":"a","department":"*","tools":["search_knowledge"],"knowledge":["k.md"]})", "a.json", "/x");
+    ASSERT_TRUE(ok.ok());
+    EXPECT_EQ(ok->knowledge[0], "/x/k.md");
+    EXPECT_EQ(ok->model, "citybrain-local");
+    const json tools = OpenAiTools(*ok);
+    EXPECT_EQ(tools[0]["function"]["name"], "search_knowledge");
+    EXPECT_EQ(tools[0]["function"]["parameters"]["required"][0], "query");
+}
+
+TEST(AgentSpecTest, ToolArgumentsAreCheckedAgainstTheSchema) {
+    auto where = [](const char* tool, const json& args) {
+        const Status s = ValidateArguments(ToolSchema(tool), args);
+        return s.ok() ? std::string("ok") : s.error().where + ": " + s.error().message;
+    };
+    EXPECT_EQ(where("create_case", json::object()), "arguments.text: missing");
+    EXPECT_EQ(where("create_case", {{"text", "x"}, {"lat", "22.7"}}), "arguments.lat: must be a number");
+    EXPECT_EQ(where("create_case", {{"text", "x"}, {"lat", 95}}), "arguments.lat: must be at most 90");
+    EXPECT_EQ(where("create_case", {{"text", "x"}, {"colour", 1}}), "arguments.colour: unknown field");
+    EXPECT_EQ(where("case_status", {{"case_id", 0}}), "arguments.case_id: must be at least 1");
+    EXPECT_EQ(where("search_knowledge", {{"query", ""}}), "arguments.query: must not be empty");
+    EXPECT_EQ(where("create_case", {{"text", "井盖丢了"}, {"lat", 22.7}, {"long", 114.2}}), "ok");
+}
+
+/// A district's engine on a fresh SQLite file, its intake, and a desk in front.
+class DeskTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = std::filesystem::temp_directory_path() /
+               ("cb_desk_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+        std::filesystem::remove_all(dir_);
+        std::filesystem::create_directories(dir_);
+        auto store = incident::OpenSqliteStore((dir_ / "cases.db").string());
+        ASSERT_TRUE(store.ok());
+        auto engine = incident::IncidentEngine::Open(std::move(store).value(), incident::Taxonomy::Default());
+        ASSERT_TRUE(engine.ok());
+        engine_ = std::move(engine).value();
+        intake_ = std::make_unique<incident::IntakeQueue>(*engine_);
+    }
+    void TearDown() override {
+        desk_.reset();
+        intake_.reset();
+        engine_.reset();
+        std::filesystem::remove_all(dir_);
+    }
+    void OpenDesk(std::vector<AgentSpec> agents = {}) {
+        DeskOptions o;
+        o.agents = std::move(agents);
+        o.conversations_path = (dir_ / "conversations.db").string();
+        auto d = CitizenDesk::Open(std::move(o), *engine_, *intake_);
+        ASSERT_TRUE(d.ok()) << d.error().ToString();
+        desk_ = std::move(d).value();
+    }
+    DeskReply Say(const std::string& citizen,
+                  const std::string& text,
+                  bool located = false,
+                  const std::string& id = "") {
+        CitizenMessage m;
+        m.citizen_id = citizen;
+        m.text = text;
+        m.message_id = id;
+        if (located) {
+            m.lat = 22.7201;
+            m.lon = 114.2468;
+        }
+        std::mutex mu;
+        std::condition_variable cv;
+        std::optional<Result<DeskReply>> got;
+        desk_->Converse(m, [&](Result<DeskReply> r) {
+            std::lock_guard lock(mu);
+            got = std::move(r);
+            cv.notify_all();
+        });
+        std::unique_lock lock(mu);
+        cv.wait_for(lock, std::chrono::seconds(10), [&] { return got.has_value(); });
+        EXPECT_TRUE(got && got->ok()) << (got && !got->ok() ? got->error().ToString() : "no answer");
+        return got && got->ok() ? got->value() : DeskReply{};
+    }
+
+    std::filesystem::path dir_;
+    std::unique_ptr<incident::IncidentEngine> engine_;
+    std::unique_ptr<incident::IntakeQueue> intake_;
+    std::unique_ptr<CitizenDesk> desk_;
+};
+
+TEST_F(DeskTest, AReportBecomesACaseWithItsNumberDepartmentAndDeadline) {
+    OpenDesk();
+    const DeskReply r = Say("c1", "小区门口的井盖丢了，晚上很危险", true);
+    EXPECT_EQ(r.intent, "report");
+    ASSERT_GT(r.case_id, 0);
+    auto c = engine_->GetCase(r.case_id);
+    ASSERT_TRUE(c.ok() && c->has_value());
+    EXPECT_EQ((*c)->department, r.department);
+    EXPECT_NE(r.reply.find("案件编号" + std::to_string(r.case_id)), std::string::npos) << r.reply;
+    EXPECT_NE(r.reply.find(r.department_name), std::string::npos) << r.reply;
+    EXPECT_GT(r.deadline_ms, 0);
+    EXPECT_EQ(r.agent, "dept-" + r.department);  // the department's agent took it
+    // A retry of the same message makes no second case.
+    const DeskReply again = Say("c1", "小区门口的井盖丢了，晚上很危险", true, "m-1");
+    const DeskReply retry = Say("c1", "小区门口的井盖丢了，晚上很危险", true, "m-1");
+    EXPECT_EQ(again.case_id, retry.case_id);
+}
+
+TEST_F(DeskTest, AMissingPlaceIsAskedForAndTheAnswerFillsIt) {
+    OpenDesk();
+    const DeskReply ask = Say("c2", "路灯不亮了，晚上很黑");
+    EXPECT_EQ(ask.intent, "ask_location");
+    EXPECT_EQ(ask.case_id, 0);
+    const DeskReply filed = Say("c2", "龙城大道88号门口");
+    EXPECT_EQ(filed.intent, "report");
+    ASSERT_GT(filed.case_id, 0);
+    auto c = engine_->GetCase(filed.case_id);
+    ASSERT_TRUE(c.ok() && c->has_value());
+    EXPECT_EQ((*c)->category, "street_light");  // the first message said what; the second, where
+    EXPECT_NE((*c)->address.find("龙城大道88号"), std::string::npos);
+}
+
+TEST_F(DeskTest, ACitizenAsksAfterTheirOwnCaseOnly) {
+    OpenDesk();
+    const DeskReply manhole = Say("c3", "井盖丢了", true);
+    const DeskReply light = Say("c3", "路灯坏了", true);
+    ASSERT_GT(manhole.case_id, 0);
+    ASSERT_GT(light.case_id, 0);
+    const DeskReply status = Say("c3", "我上周反映的井盖问题处理得怎么样了？");
+    EXPECT_EQ(status.intent, "status");
+    EXPECT_EQ(status.case_id, manhole.case_id);  // the topic picks the case, not the newest
+    EXPECT_EQ(status.status, "reported");
+    EXPECT_NE(status.reply.find("案件编号" + std::to_string(manhole.case_id)), std::string::npos);
+    // Someone else cannot read it by its number.
+    const DeskReply other = Say("c4", "案件编号" + std::to_string(manhole.case_id) + "的进度");
+    EXPECT_EQ(other.case_id, 0);
+    EXPECT_NE(other.reply.find("没有查到"), std::string::npos);
+    // And the history is kept per citizen.
+    auto history = desk_->History("c3", 50);
+    ASSERT_TRUE(history.ok());
+    EXPECT_EQ(history->size(), 6u);  // three messages, three answers
+}
+
+TEST_F(DeskTest, QuestionsAreAnsweredFromDocumentsOrHandedOver) {
+    if (!HaveDict()) GTEST_SKIP() << kJiebaDict << " is missing";
+    auto agents = DefaultAgents(incident::Taxonomy::Default());
+    agents.front().knowledge = Docs();
+    OpenDesk(agents);
+    EXPECT_GT(desk_->knowledge_passages(), 0u);
+    const DeskReply answer = Say("c5", "居住证去哪里办理？");
+    EXPECT_EQ(answer.intent, "question");
+    ASSERT_FALSE(answer.sources.empty());
+    EXPECT_EQ(answer.sources[0]["heading"], "办理地点");
+    EXPECT_EQ(answer.case_id, 0);
+    const DeskReply unknown = Say("c5", "明天会下雨吗？");
+    EXPECT_EQ(unknown.intent, "handover");
+    EXPECT_TRUE(unknown.handover);
+}
+
+TEST_F(DeskTest, ToolsAreCheckedAndAllowedPerAgent) {
+    OpenDesk();
+    CitizenMessage ctx;
+    ctx.citizen_id = "c6";
+    std::optional<Result<json>> got;
+    auto call = [&](const std::string& agent, const std::string& tool, const json& args) {
+        got.reset();
+        std::mutex mu;
+        std::condition_variable cv;
+        desk_->CallTool(agent, tool, args, ctx, [&](Result<json> r) {
+            std::lock_guard lock(mu);
+            got = std::move(r);
+            cv.notify_all();
+        });
+        std::unique_lock lock(mu);
+        cv.wait_for(lock, std::chrono::seconds(10), [&] { return got.has_value(); });
+        return std::move(*got);
+    };
+    auto bad = call("front-desk", "create_case", {{"text", "x"}, {"lat", "north"}});
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().where, "arguments.lat");
+    auto category = call("front-desk", "create_case", {{"text", "x"}, {"address", "a"}, {"category", "nope"}});
+    ASSERT_FALSE(category.ok());
+    EXPECT_EQ(category.error().where, "arguments.category");
+    const std::string dept = incident::Taxonomy::Default().departments().front().code;
+    auto refused = call("dept-" + dept, "search_knowledge", {{"query", "x"}});
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.error().message.find("may not call"), std::string::npos);
+    auto filed = call("front-desk", "create_case", {{"text", "井盖丢了"}, {"address", "龙城大道1号"}});
+    ASSERT_TRUE(filed.ok()) << filed.error().ToString();
+    EXPECT_GT(filed.value()["case_id"].get<int64_t>(), 0);
+}
+
+TEST_F(DeskTest, AgentsMustHaveAFrontDeskAndKnownDepartments) {
+    DeskOptions o;
+    o.conversations_path = (dir_ / "c.db").string();
+    AgentSpec a;
+    a.name = "only";
+    a.department = incident::Taxonomy::Default().departments().front().code;
+    o.agents = {a};
+    EXPECT_FALSE(CitizenDesk::Open(o, *engine_, *intake_).ok());
+    a.department = "NOPE";
+    AgentSpec desk;
+    desk.name = "desk";
+    desk.department = "*";
+    o.agents = {desk, a};
+    auto r = CitizenDesk::Open(o, *engine_, *intake_);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message.find("NOPE"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace citybrain::agents
