@@ -15,7 +15,7 @@ using nlohmann::json;
 
 namespace {
 
-constexpr int64_t kPendingMs = 30 * 60 * 1000;  // a question for a missing slot is forgotten after half an hour
+constexpr int64_t kPendingMs = int64_t{30} * 60 * 1000;  // a question for a missing slot is forgotten after half an hour
 
 bool HasAny(const std::string& text, std::initializer_list<const char*> cues) {
     for (const char* c : cues) {
@@ -504,7 +504,7 @@ void CitizenDesk::Converse(const CitizenMessage& m, std::function<void(Result<De
             reply.intent = "handover";
             reply.handover = true;
             json h = {{"reason", "知识库无答案"}};
-            d.Tool(d.Desk(), "handover_to_human", h, m, [](Result<json>) {});
+            d.Tool(d.Desk(), "handover_to_human", h, m, [](const Result<json>&) {});
             reply.tool_calls.push_back({{"tool", "handover_to_human"}, {"arguments", h}, {"ok", true}});
             reply.reply = "这个问题我暂时无法准确回答，已转人工坐席，工作人员将尽快答复您。";
             return d.Finish(m, std::move(reply), done);

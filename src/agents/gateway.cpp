@@ -25,8 +25,8 @@ namespace {
 
 using json = nlohmann::json;
 constexpr const char* kJson = "application/json; charset=utf-8";
-constexpr size_t kMaxErrorBody = 64 * 1024;
-constexpr size_t kMaxAnswer = 16 * 1024 * 1024;
+constexpr size_t kMaxErrorBody = size_t{64} * 1024;
+constexpr size_t kMaxAnswer = size_t{16} * 1024 * 1024;
 
 /// OpenAI's error object, which its clients turn into typed exceptions.
 std::string ErrorBody(const std::string& message,
@@ -120,7 +120,7 @@ struct Gateway::Impl {
 };
 
 /// One call in flight: what was asked, who it is for, which upstream is trying, and what was relayed.
-struct Exchange {
+struct Exchange {  // NOLINT(bugprone-exception-escape): its members construct and destroy without throwing
     Gateway::Impl* gw = nullptr;
     std::shared_ptr<Responder> out;
     std::string request_id;

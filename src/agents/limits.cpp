@@ -10,8 +10,8 @@ namespace citybrain::agents {
 
 namespace {
 
-constexpr int64_t kDistrictOffsetMs = 8 * 3600 * 1000;  // UTC+8: budgets reset at the district's midnight
-constexpr int64_t kDayMs = 24 * 3600 * 1000;
+constexpr int64_t kDistrictOffsetMs = int64_t{8} * 3600 * 1000;  // UTC+8: budgets reset at the district's midnight
+constexpr int64_t kDayMs = int64_t{24} * 3600 * 1000;
 
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0); }
 

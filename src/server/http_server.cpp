@@ -472,8 +472,7 @@ private:
         }
         bool Write(std::string piece) override {
             if (s_->gone_.load()) return false;
-            net::post(s_->stream_.get_executor(),
-                      [s = s_, p = std::move(piece)]() mutable { s->QueueChunk(std::move(p)); });
+            net::post(s_->stream_.get_executor(), [s = s_, p = std::move(piece)] { s->QueueChunk(p); });
             return true;
         }
         void End() override {
@@ -504,7 +503,7 @@ private:
         Queue(head.str());
     }
 
-    void QueueChunk(std::string piece) {
+    void QueueChunk(const std::string& piece) {
         if (piece.empty()) return;  // an empty chunk would end the body
         char size[32];
         std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
