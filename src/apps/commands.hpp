@@ -25,6 +25,9 @@ void RegisterNlp(CLI::App& app);
 /// `citybrain dispatch route`.
 void RegisterDispatch(CLI::App& app);
 
+/// `citybrain agents check`: agent files.
+void RegisterAgents(CLI::App& app);
+
 /// `citybrain gateway`: the model gateway alone.
 void RegisterGateway(CLI::App& app);
 

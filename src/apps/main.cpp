@@ -23,6 +23,7 @@ int Main(int argc, char** argv) {
     RegisterNlp(app);
     RegisterFleet(app);
     RegisterGateway(app);
+    RegisterAgents(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
