@@ -32,8 +32,8 @@ for _ in $(seq 50); do grep -q ready "$TMP/upstream.out" && break; sleep 0.1; do
 sha() { python3 -c 'import hashlib,sys; print(hashlib.sha256(sys.argv[1].encode()).hexdigest())' "$1"; }
 cat > "$TMP/gateway.json" <<JSON
 {"upstreams": [
-  {"name": "A", "url": "http://127.0.0.1:$PA/v1", "models": ["echo", "long", "emb", "bad-request"], "priority": 0, "timeout_s": 0.5},
-  {"name": "B", "url": "http://127.0.0.1:$PB/v1", "models": ["echo", "long", "emb", "bad-request"], "priority": 1, "timeout_s": 0.5}],
+  {"name": "A", "url": "http://127.0.0.1:$PA/v1", "models": ["echo", "long", "emb", "bad-request", "tools", "tools-bad"], "priority": 0, "timeout_s": 0.5},
+  {"name": "B", "url": "http://127.0.0.1:$PB/v1", "models": ["echo", "long", "emb", "bad-request", "tools", "tools-bad"], "priority": 1, "timeout_s": 0.5}],
  "breaker": {"failures": 2, "cooldown_s": 1},
  "fallback_local": false}
 JSON
@@ -110,4 +110,36 @@ SURL=$(grep -o 'http://[0-9.:]*' "$TMP/serve.err" | head -1)
 [ -n "$SURL" ] || { cat "$TMP/serve.err"; fail "serve did not start"; }
 curl -sf "$SURL/v1/models" -H "Authorization: Bearer serve-key-0001" | grep -q citybrain-local || fail "serve's /v1/models"
 curl -sf "$SURL/open311/v2/services.json" | grep -q service_code || fail "serve's Open311 beside the gateway"
+
+# An agent on an upstream model: the OpenAI tool-calling loop through serve's gateway. The model first calls
+# create_case with a wrong argument, gets the schema's error back, calls again, and answers with the case number.
+mkdir -p "$TMP/agents"
+cat > "$TMP/agents/desk.json" <<JSON
+{"name": "desk", "department": "*", "instructions": "市民热线前台", "model": "tools-bad",
+ "tools": ["create_case", "case_status", "handover_to_human"]}
+JSON
+CITYBRAIN_API_KEYS=app-key-0123456789abcdef CITYBRAIN_AGENTS_KEY=main-key-0001 "$BIN" serve --port 0 \
+  --db "$TMP/agent.db" --conversations "$TMP/agent-conv.db" --agents "$TMP/agents" \
+  --gateway-config "$TMP/gateway.json" --gateway-keys-file "$TMP/keys.json" --gateway-audit "$TMP/agent-audit.db" \
+  2> "$TMP/agent.err" &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q "model gateway at" "$TMP/agent.err" 2>/dev/null && break; sleep 0.1; done
+AURL=$(grep -o 'http://[0-9.:]*' "$TMP/agent.err" | head -1)
+[ -n "$AURL" ] || { cat "$TMP/agent.err"; fail "serve with agents did not start"; }
+curl -s "$AURL/api/v1/messages" -H "X-API-Key: app-key-0123456789abcdef" -H 'Content-Type: application/json' \
+  -d '{"citizen_id":"c1","text":"小区门口井盖丢了"}' > "$TMP/agent.json"
+python3 - "$TMP/agent.json" "$TMP/agent-conv.db" "$TMP/agent-audit.db" <<'PY'
+import json, sqlite3, sys
+r = json.load(open(sys.argv[1]))
+assert r["intent"] == "report" and r["case_id"] > 0, r
+assert f"案件编号{r['case_id']}" in r["reply"], r["reply"]
+calls = sqlite3.connect(sys.argv[2]).execute("select tool, ok, result from tool_calls order by id").fetchall()
+assert [c[:2] for c in calls] == [("create_case", 0), ("create_case", 1)], calls
+assert "arguments.text: must be a string" in calls[0][2], calls[0]
+audit = sqlite3.connect(sys.argv[3]).execute(
+    "select key_name, model, upstream, status from gateway_audit where endpoint = 'chat.completions'").fetchall()
+assert audit == [("main", "tools-bad", "A", 200)] * 3, audit
+print(f"agent on an upstream model: case {r['case_id']}; the bad call was refused by the schema, the model retried; "
+      f"{len(audit)} model calls audited")
+PY
 echo "gateway: all passed"

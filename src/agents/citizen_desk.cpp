@@ -15,7 +15,8 @@ using nlohmann::json;
 
 namespace {
 
-constexpr int64_t kPendingMs = int64_t{30} * 60 * 1000;  // a question for a missing slot is forgotten after half an hour
+constexpr int64_t kPendingMs =
+    int64_t{30} * 60 * 1000;  // a question for a missing slot is forgotten after half an hour
 
 bool HasAny(const std::string& text, std::initializer_list<const char*> cues) {
     for (const char* c : cues) {
@@ -152,6 +153,12 @@ struct CitizenDesk::Impl {
                 DeskReply reply,
                 std::function<void(Result<DeskReply>)> done);
     void Finish(const CitizenMessage& m, DeskReply reply, const std::function<void(Result<DeskReply>)>& done);
+    void Local(const CitizenMessage& m, std::function<void(Result<DeskReply>)> done);
+
+    /// The tool-calling loop with an upstream model through the gateway.
+    struct Turn;
+    void ModelTurn(const std::shared_ptr<Turn>& t);
+    void ModelCall(const json& body, std::function<void(int status, std::string body)> done);
 };
 
 void CitizenDesk::Impl::Tool(const AgentSpec& agent,
@@ -366,6 +373,14 @@ Result<std::unique_ptr<CitizenDesk>> CitizenDesk::Open(DeskOptions options,
                 "--agents", "agent '" + a.name + "': '" + a.department + "' is not a department of the taxonomy");
         }
     }
+    for (const auto& a : impl->agents) {
+        if (a.model != kLocalModel && impl->options.gateway == nullptr) {
+            return InvalidArgument("--agents",
+                                   "agent '" + a.name + "' uses the model " + a.model +
+                                       ", which needs the model gateway (--gateway-config and "
+                                       "CITYBRAIN_AGENTS_KEY)");
+        }
+    }
     CB_TRY_ASSIGN(impl->conversations, Conversations::Open(impl->options.conversations_path));
     LocalModelOptions local = impl->options.local;
     local.taxonomy = &engine.taxonomy();
@@ -418,8 +433,174 @@ Result<json> CitizenDesk::History(const std::string& citizen_id, size_t limit) {
     return out;
 }
 
+/// One message's conversation with an upstream model: the messages so far, the turns taken, the reply being built.
+struct CitizenDesk::Impl::Turn {
+    CitizenMessage message;
+    const AgentSpec* agent = nullptr;
+    json messages = json::array();
+    int turns = 0;
+    DeskReply reply;
+    std::function<void(Result<DeskReply>)> done;
+};
+
+namespace {
+
+/// Collects the gateway's answer to an in-process call.
+class CollectingResponder : public Responder {
+public:
+    explicit CollectingResponder(std::function<void(int, std::string)> done) : done_(std::move(done)) {}
+    void Reply(int status, std::string, std::string body, Headers) override { done_(status, std::move(body)); }
+    void Begin(int status, std::string, Headers) override { status_ = status; }
+    bool Write(std::string piece) override {
+        body_ += piece;
+        return true;
+    }
+    void End() override { done_(status_, std::move(body_)); }
+
+private:
+    std::function<void(int, std::string)> done_;
+    int status_ = 0;
+    std::string body_;
+};
+
+}  // namespace
+
+void CitizenDesk::Impl::ModelCall(const json& body, std::function<void(int, std::string)> done) {
+    GatewayRequest req{"POST", "/v1/chat/completions", body.dump(), options.gateway_key, "desk"};
+    options.gateway->Handle(req, std::make_shared<CollectingResponder>(std::move(done)));
+}
+
+void CitizenDesk::Impl::ModelTurn(const std::shared_ptr<Turn>& t) {
+    if (t->turns++ >= options.max_turns) {
+        t->reply.intent = "handover";
+        t->reply.handover = true;
+        t->reply.reply = "这个问题需要人工进一步处理，已转人工坐席，工作人员将尽快与您联系。";
+        (void)conversations->AppendToolCall(t->message.citizen_id,
+                                            Now(),
+                                            t->agent->name,
+                                            "handover_to_human",
+                                            json{{"reason", "the model used all its turns"}},
+                                            true,
+                                            "{}");
+        return Finish(t->message, std::move(t->reply), t->done);
+    }
+    const json body = {{"model", t->agent->model},
+                       {"messages", t->messages},
+                       {"tools", OpenAiTools(*t->agent)},
+                       {"tool_choice", "auto"},
+                       {"temperature", 0.2}};
+    ModelCall(body, [this, t](int status, const std::string& answer) {
+        const json doc = json::parse(answer, nullptr, false);
+        const bool ok = status == 200 && doc.is_object() && doc.contains("choices") && doc["choices"].is_array() &&
+                        !doc["choices"].empty() && doc["choices"][0].is_object() &&
+                        doc["choices"][0].contains("message") && doc["choices"][0]["message"].is_object();
+        if (!ok) {
+            // The model is unreachable or over its key's limits: the deterministic pipeline answers instead.
+            (void)conversations->AppendToolCall(t->message.citizen_id,
+                                                Now(),
+                                                t->agent->name,
+                                                "model",
+                                                json{{"model", t->agent->model}},
+                                                false,
+                                                "HTTP " + std::to_string(status) + ": " + Cut(answer, 300));
+            return Local(t->message, t->done);
+        }
+        const json& msg = doc["choices"][0]["message"];
+        const json calls = msg.contains("tool_calls") && msg["tool_calls"].is_array() ? msg["tool_calls"] : json();
+        if (!calls.is_array() || calls.empty()) {
+            t->reply.reply = msg.contains("content") && msg["content"].is_string() ? msg["content"].get<std::string>()
+                                                                                   : std::string();
+            if (t->reply.reply.empty()) t->reply.reply = "您的诉求已收到，我们将尽快处理。";
+            if (t->reply.intent.empty()) t->reply.intent = "answer";
+            return Finish(t->message, std::move(t->reply), t->done);
+        }
+        t->messages.push_back(
+            {{"role", "assistant"}, {"content", msg.value("content", json())}, {"tool_calls", calls}});
+        // The calls run one after another; each result goes back to the model as a tool message.
+        auto pending = std::make_shared<std::vector<json>>(calls.begin(), calls.end());
+        // The step holds itself only weakly; whoever waits on a tool (its callback) holds it strongly, so it lives
+        // exactly as long as calls remain.
+        auto run_next = std::make_shared<std::function<void()>>();
+        std::weak_ptr<std::function<void()>> weak = run_next;
+        *run_next = [this, t, pending, weak] {
+            if (pending->empty()) return ModelTurn(t);
+            auto next = weak.lock();
+            const json call = pending->front();
+            pending->erase(pending->begin());
+            const std::string id = call.is_object() ? call.value("id", "") : "";
+            const json fn = call.is_object() && call.contains("function") && call["function"].is_object()
+                                ? call["function"]
+                                : json::object();
+            const std::string name = fn.contains("name") && fn["name"].is_string() ? fn["name"].get<std::string>() : "";
+            const json args = fn.contains("arguments") && fn["arguments"].is_string()
+                                  ? json::parse(fn["arguments"].get<std::string>(), nullptr, false)
+                                  : json(json::value_t::discarded);
+            auto answer_tool = [this, t, id, name, args, next](Result<json> r) {
+                t->reply.tool_calls.push_back({{"tool", name}, {"arguments", args}, {"ok", r.ok()}});
+                json content;
+                if (r.ok()) {
+                    content = r.value();
+                    if (name == "create_case" || name == "handover_to_human") {
+                        t->reply.case_id = content.value("case_id", int64_t{0});
+                        t->reply.department = content.value("department", "");
+                        t->reply.department_name = DepartmentName(t->reply.department);
+                        t->reply.deadline_ms = content.value("deadline_ms", int64_t{0});
+                        t->reply.category = content.value("category", "");
+                        t->reply.intent = name == "create_case" ? "report" : "handover";
+                        t->reply.handover = name == "handover_to_human";
+                        t->reply.status = t->reply.case_id > 0 ? "reported" : "";
+                    }
+                } else {
+                    // The model hears what was wrong, by argument, and may try again within its turns.
+                    content = {{"error", r.error().where + ": " + r.error().message}};
+                }
+                t->messages.push_back({{"role", "tool"}, {"tool_call_id", id}, {"content", content.dump()}});
+                (*next)();
+            };
+            if (args.is_discarded()) {
+                (void)conversations->AppendToolCall(
+                    t->message.citizen_id, Now(), t->agent->name, name, json(), false, "arguments: not JSON");
+                return answer_tool(InvalidArgument("arguments", "not valid JSON"));
+            }
+            Tool(*t->agent, name, args, t->message, answer_tool);
+        };
+        (*run_next)();
+    });
+}
+
 void CitizenDesk::Converse(const CitizenMessage& m, std::function<void(Result<DeskReply>)> done) {
     Impl& d = *impl_;
+    const AgentSpec& desk = d.Desk();
+    if (desk.model != kLocalModel) {
+        auto t = std::make_shared<Impl::Turn>();
+        t->message = m;
+        t->agent = &desk;
+        t->done = std::move(done);
+        t->reply.agent = desk.name;
+        const std::string system =
+            desk.instructions +
+            "\n你通过工具办理：反映问题用 create_case（必须有 text，位置用 address 或 lat/long），查询进度用 "
+            "case_status，政策问题用 search_knowledge，无法处理时用 handover_to_human。回复要包含案件编号、承办部门和"
+            "办理时限（如有）。";
+        t->messages.push_back({{"role", "system"}, {"content", system}});
+        if (auto history = d.conversations->History(m.citizen_id, 10); history.ok()) {
+            for (const auto& u : *history) {
+                t->messages.push_back({{"role", u.role == "citizen" ? "user" : "assistant"}, {"content", u.text}});
+            }
+        }
+        std::string user = m.text;
+        if (m.lat && m.lon) {
+            user += "\n（位置坐标：" + std::to_string(*m.lat) + ", " + std::to_string(*m.lon) + "）";
+        }
+        t->messages.push_back({{"role", "user"}, {"content", user}});
+        return d.ModelTurn(t);
+    }
+    d.Local(m, std::move(done));
+}
+
+void CitizenDesk::Impl::Local(const CitizenMessage& m, std::function<void(Result<DeskReply>)> done) {
+    Impl& d = *this;
+
     auto analysis = d.local->Analyse(m.text);
     if (!analysis.ok()) return done(InvalidArgument("text", analysis.error().message));
     const std::string text = m.text;

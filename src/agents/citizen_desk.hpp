@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "agents/agent_spec.hpp"
+#include "agents/gateway.hpp"
 #include "agents/knowledge.hpp"
 #include "agents/local_model.hpp"
 #include "core/error.hpp"
@@ -26,6 +27,11 @@ struct DeskOptions {
     LocalModelOptions local;
     double min_knowledge_score = 2.0;  // BM25 below this is not an answer
     std::function<incident::TimeMs()> clock;
+    /// Agents whose model is not citybrain-local call it through the gateway, with this virtual key (its limits,
+    /// budget and audit apply), in OpenAI's tool-calling loop.
+    Gateway* gateway = nullptr;
+    std::string gateway_key;
+    int max_turns = 4;  // model calls per message; then a person takes over
 };
 
 struct CitizenMessage {

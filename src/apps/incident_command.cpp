@@ -76,7 +76,8 @@ Result<std::unique_ptr<agents::CitizenDesk>> OpenDesk(const ServeArgs& args,
                                                       incident::IncidentEngine& engine,
                                                       incident::IntakeQueue& intake,
                                                       const nlp::Gazetteer* gazetteer,
-                                                      std::function<incident::TimeMs()> clock) {
+                                                      std::function<incident::TimeMs()> clock,
+                                                      agents::Gateway* gateway) {
     agents::DeskOptions o;
     if (!args.agents.empty()) {
         if (!args.knowledge.empty()) {
@@ -103,6 +104,17 @@ Result<std::unique_ptr<agents::CitizenDesk>> OpenDesk(const ServeArgs& args,
     o.jieba_dict = args.jieba_dict;
     o.gazetteer = gazetteer;
     o.clock = std::move(clock);
+    o.gateway = gateway;
+    if (const char* key = std::getenv("CITYBRAIN_AGENTS_KEY"); key != nullptr) o.gateway_key = key;
+    if (gateway != nullptr && o.gateway_key.empty()) {
+        for (const auto& a : o.agents) {
+            if (a.model != agents::kLocalModel) {
+                return InvalidArgument("CITYBRAIN_AGENTS_KEY",
+                                       "agent '" + a.name + "' calls " + a.model +
+                                           " through the gateway and needs a key of the gateway's for it");
+            }
+        }
+    }
     return agents::CitizenDesk::Open(std::move(o), engine, intake);
 }
 
@@ -193,10 +205,6 @@ int Serve(const ServeArgs& args) {
         brain ? keys->AddSessionKey("console", server::kRoleOperator | server::kRoleReport) : std::string();
     server::Api api(
         engine, intake, std::move(keys).value(), "http://" + args.address + ":" + std::to_string(args.port), clock);
-    // The citizen channel: the agents answer citizens' messages over the same engine and intake.
-    auto desk = OpenDesk(args, engine, intake, brain ? &brain->gazetteer() : nullptr, clock);
-    if (!desk.ok()) return ReportError(desk.error(), false);
-    api.SetCitizenDesk(desk->get());
     server::HttpServer http(api, options);
     // The model gateway on the same port, when it has keys: the agents' calls go through the brain's server.
     std::unique_ptr<agents::Gateway> gateway;
@@ -208,6 +216,11 @@ int Serve(const ServeArgs& args) {
         gateway = std::move(opened).value();
         http.SetGateway(gateway.get());
     }
+    // The citizen channel: the agents answer citizens' messages over the same engine and intake, and call any
+    // upstream model through the gateway.
+    auto desk = OpenDesk(args, engine, intake, brain ? &brain->gazetteer() : nullptr, clock, gateway.get());
+    if (!desk.ok()) return ReportError(desk.error(), false);
+    api.SetCitizenDesk(desk->get());
     if (brain) {
         for (const web::Asset& a : web::Assets()) {
             http.SetDocument(std::string(a.path), std::string(a.content_type), std::string(a.body));

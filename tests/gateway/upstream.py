@@ -57,6 +57,8 @@ def make_handler(name, state):
                 data = [{"object": "embedding", "index": i, "embedding": [float(len(t))] * 8} for i, t in enumerate(inputs)]
                 return self.reply(200, json.dumps({"object": "list", "data": data, "model": req["model"],
                                                    "usage": {"prompt_tokens": 3, "total_tokens": 3}}))
+            if req.get("tools"):
+                return self.reply(200, json.dumps(agent_turn(req)))
             user = [m for m in req["messages"] if m.get("role") == "user"][-1]["content"]
             text = f"{name}: {user}" if req["model"] != "long" else "字" * 200
             if req.get("model") == "bad-request":
@@ -95,6 +97,37 @@ def make_handler(name, state):
             self.close_connection = True
 
     return Handler
+
+
+def agent_turn(req):
+    """A model that uses the agent's tools: it files the citizen's message with create_case and then answers with the
+    case number. "tools-bad" first calls the tool with a wrong argument type, reads the schema error it gets back, and
+    calls again correctly."""
+    msgs = req["messages"]
+    tool_results = [json.loads(m["content"]) for m in msgs if m.get("role") == "tool"]
+    user = [m for m in msgs if m.get("role") == "user"][-1]["content"]
+
+    def message(msg):
+        return {"id": "x", "object": "chat.completion", "created": 0, "model": req["model"],
+                "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 50, "completion_tokens": 10, "total_tokens": 60}}
+
+    def call(args):
+        return message({"role": "assistant", "content": None, "tool_calls": [
+            {"id": f"call_{len(tool_results)}", "type": "function",
+             "function": {"name": "create_case", "arguments": json.dumps(args, ensure_ascii=False)}}]})
+
+    names = {t["function"]["name"] for t in req["tools"]}
+    assert "create_case" in names, names
+    if not tool_results:
+        return call({"text": 123} if req["model"] == "tools-bad" else {"text": user, "address": "龙城大道1号"})
+    last = tool_results[-1]
+    if "error" in last:
+        if len(tool_results) == 1:
+            return call({"text": user, "address": "龙城大道1号"})
+        return message({"role": "assistant", "content": "抱歉，登记失败：" + last["error"]})
+    return message({"role": "assistant",
+                    "content": f"已为您登记，案件编号{last['case_id']}，承办部门{last['department']}。"})
 
 
 class Server(ThreadingHTTPServer):
