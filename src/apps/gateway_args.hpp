@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "agents/citizen_desk.hpp"
 #include "agents/gateway.hpp"
 #include "nlp/gazetteer.hpp"
 
@@ -25,5 +26,25 @@ void AddGatewayOptions(CLI::App* cmd, GatewayArgs& args, const std::string& pref
 Result<std::unique_ptr<agents::Gateway>> OpenGateway(const GatewayArgs& args,
                                                      const nlp::Gazetteer* gazetteer,
                                                      boost::asio::io_context* io_context = nullptr);
+
+/// The citizen channel's agents (`serve`, `run`).
+struct DeskArgs {
+    std::string conversations;
+    std::string agents;
+    std::string knowledge;
+    std::string jieba_dict = agents::kJiebaDict;
+};
+
+void AddDeskOptions(CLI::App* cmd, DeskArgs& args, const std::string& conversations);
+
+/// The desk over the brain's engine and intake: agent files from --agents, or a front desk (with --knowledge's
+/// documents) and one agent per department. Agents on an upstream model call it through `gateway` with the key
+/// in CITYBRAIN_AGENTS_KEY.
+Result<std::unique_ptr<agents::CitizenDesk>> OpenDesk(const DeskArgs& args,
+                                                      incident::IncidentEngine& engine,
+                                                      incident::IntakeQueue& intake,
+                                                      const nlp::Gazetteer* gazetteer,
+                                                      std::function<incident::TimeMs()> clock,
+                                                      agents::Gateway* gateway);
 
 }  // namespace citybrain::apps

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <thread>
 
 #include "apps/commands.hpp"
@@ -55,6 +56,69 @@ void AddGatewayOptions(CLI::App* cmd, GatewayArgs& args, const std::string& pref
                     "virtual keys (JSON {\"keys\": [...]}, each with the key's sha256 and its limits); also "
                     "CITYBRAIN_GATEWAY_KEYS");
     cmd->add_option("--" + prefix + "audit", args.audit, "the gateway's audit log (SQLite)")->capture_default_str();
+}
+
+void AddDeskOptions(CLI::App* cmd, DeskArgs& args, const std::string& conversations) {
+    args.conversations = conversations;
+    cmd->add_option("--conversations",
+                    args.conversations,
+                    conversations.empty() ? "the citizen channel's conversations (SQLite; default: the --db file's "
+                                            "name with .conversations, replaced at start)"
+                                          : "the citizen channel's conversations (SQLite)")
+        ->capture_default_str();
+    cmd->add_option("--agents",
+                    args.agents,
+                    "agent files (*.json) for the citizen channel (default: a front desk and one agent per "
+                    "department)");
+    cmd->add_option("--knowledge", args.knowledge, "policy documents (*.md) for the default front desk");
+    cmd->add_option("--jieba-dict", args.jieba_dict, "jieba's dictionary, for searching the documents")
+        ->capture_default_str();
+}
+
+Result<std::unique_ptr<agents::CitizenDesk>> OpenDesk(const DeskArgs& args,
+                                                      incident::IncidentEngine& engine,
+                                                      incident::IntakeQueue& intake,
+                                                      const nlp::Gazetteer* gazetteer,
+                                                      std::function<incident::TimeMs()> clock,
+                                                      agents::Gateway* gateway) {
+    agents::DeskOptions o;
+    if (!args.agents.empty()) {
+        if (!args.knowledge.empty()) {
+            return InvalidArgument("--knowledge", "with --agents, each agent file lists its own documents");
+        }
+        CB_TRY_ASSIGN(o.agents, agents::LoadAgentDir(args.agents));
+    } else {
+        o.agents = agents::DefaultAgents(engine.taxonomy());
+        if (!args.knowledge.empty()) {
+            std::error_code ec;
+            if (!std::filesystem::is_directory(args.knowledge, ec)) {
+                return InvalidArgument("--knowledge", "'" + args.knowledge + "' is not a folder");
+            }
+            std::vector<std::string> docs;
+            for (const auto& e : std::filesystem::directory_iterator(args.knowledge, ec)) {
+                if (e.is_regular_file() && e.path().extension() == ".md") docs.push_back(e.path().string());
+            }
+            std::sort(docs.begin(), docs.end());
+            if (docs.empty()) return InvalidArgument("--knowledge", "'" + args.knowledge + "' has no *.md documents");
+            o.agents.front().knowledge = docs;  // the front desk's
+        }
+    }
+    o.conversations_path = args.conversations;
+    o.jieba_dict = args.jieba_dict;
+    o.gazetteer = gazetteer;
+    o.clock = std::move(clock);
+    o.gateway = gateway;
+    if (const char* key = std::getenv("CITYBRAIN_AGENTS_KEY"); key != nullptr) o.gateway_key = key;
+    if (gateway != nullptr && o.gateway_key.empty()) {
+        for (const auto& a : o.agents) {
+            if (a.model != agents::kLocalModel) {
+                return InvalidArgument("CITYBRAIN_AGENTS_KEY",
+                                       "agent '" + a.name + "' calls " + a.model +
+                                           " through the gateway and needs a key of the gateway's for it");
+            }
+        }
+    }
+    return agents::CitizenDesk::Open(std::move(o), engine, intake);
 }
 
 namespace {

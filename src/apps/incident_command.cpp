@@ -48,10 +48,7 @@ struct ServeArgs {
     int units = 0;
     uint64_t seed = 1;
     GatewayArgs gateway;
-    std::string conversations = "conversations.db";
-    std::string agents;
-    std::string knowledge;
-    std::string jieba_dict = agents::kJiebaDict;
+    DeskArgs desk;
 };
 
 struct ReplayArgs {
@@ -70,52 +67,6 @@ Result<incident::Taxonomy> LoadTaxonomy(const std::string& path) {
 Result<std::unique_ptr<incident::Store>> OpenStore(const StoreArgs& args, bool durable) {
     if (!args.pg.empty()) return incident::OpenPostgresStore(args.pg);
     return incident::OpenSqliteStore(args.db, durable);
-}
-
-Result<std::unique_ptr<agents::CitizenDesk>> OpenDesk(const ServeArgs& args,
-                                                      incident::IncidentEngine& engine,
-                                                      incident::IntakeQueue& intake,
-                                                      const nlp::Gazetteer* gazetteer,
-                                                      std::function<incident::TimeMs()> clock,
-                                                      agents::Gateway* gateway) {
-    agents::DeskOptions o;
-    if (!args.agents.empty()) {
-        if (!args.knowledge.empty()) {
-            return InvalidArgument("--knowledge", "with --agents, each agent file lists its own documents");
-        }
-        CB_TRY_ASSIGN(o.agents, agents::LoadAgentDir(args.agents));
-    } else {
-        o.agents = agents::DefaultAgents(engine.taxonomy());
-        if (!args.knowledge.empty()) {
-            std::error_code ec;
-            if (!std::filesystem::is_directory(args.knowledge, ec)) {
-                return InvalidArgument("--knowledge", "'" + args.knowledge + "' is not a folder");
-            }
-            std::vector<std::string> docs;
-            for (const auto& e : std::filesystem::directory_iterator(args.knowledge, ec)) {
-                if (e.is_regular_file() && e.path().extension() == ".md") docs.push_back(e.path().string());
-            }
-            std::sort(docs.begin(), docs.end());
-            if (docs.empty()) return InvalidArgument("--knowledge", "'" + args.knowledge + "' has no *.md documents");
-            o.agents.front().knowledge = docs;  // the front desk's
-        }
-    }
-    o.conversations_path = args.conversations;
-    o.jieba_dict = args.jieba_dict;
-    o.gazetteer = gazetteer;
-    o.clock = std::move(clock);
-    o.gateway = gateway;
-    if (const char* key = std::getenv("CITYBRAIN_AGENTS_KEY"); key != nullptr) o.gateway_key = key;
-    if (gateway != nullptr && o.gateway_key.empty()) {
-        for (const auto& a : o.agents) {
-            if (a.model != agents::kLocalModel) {
-                return InvalidArgument("CITYBRAIN_AGENTS_KEY",
-                                       "agent '" + a.name + "' calls " + a.model +
-                                           " through the gateway and needs a key of the gateway's for it");
-            }
-        }
-    }
-    return agents::CitizenDesk::Open(std::move(o), engine, intake);
 }
 
 int Serve(const ServeArgs& args) {
@@ -218,7 +169,7 @@ int Serve(const ServeArgs& args) {
     }
     // The citizen channel: the agents answer citizens' messages over the same engine and intake, and call any
     // upstream model through the gateway.
-    auto desk = OpenDesk(args, engine, intake, brain ? &brain->gazetteer() : nullptr, clock, gateway.get());
+    auto desk = OpenDesk(args.desk, engine, intake, brain ? &brain->gazetteer() : nullptr, clock, gateway.get());
     if (!desk.ok()) return ReportError(desk.error(), false);
     api.SetCitizenDesk(desk->get());
     if (brain) {
@@ -472,15 +423,7 @@ void RegisterIncidents(CLI::App& app) {
         serve_args->landmarks,
         "landmarks file (JSON: name with x, y or lat, long) replacing the district's own (with --district)");
     AddGatewayOptions(serve, serve_args->gateway, "gateway-");
-    serve->add_option("--conversations", serve_args->conversations, "the citizen channel's conversations (SQLite)")
-        ->capture_default_str();
-    serve->add_option("--agents",
-                      serve_args->agents,
-                      "agent files (*.json) for the citizen channel (default: a front desk "
-                      "and one agent per department)");
-    serve->add_option("--knowledge", serve_args->knowledge, "policy documents (*.md) for the default front desk");
-    serve->add_option("--jieba-dict", serve_args->jieba_dict, "jieba's dictionary, for searching the documents")
-        ->capture_default_str();
+    AddDeskOptions(serve, serve_args->desk, "conversations.db");
     serve->callback([serve_args] { SetExitCode(Serve(*serve_args)); });
 
     auto* incidents = app.add_subcommand("incidents", "incident engine tools");

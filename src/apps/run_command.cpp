@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "apps/commands.hpp"
+#include "apps/gateway_args.hpp"
 #include "core/pace.hpp"
 #include "district/brain.hpp"
 #include "district/default_district.hpp"
@@ -52,6 +53,7 @@ struct RunArgs {
     int port = 8080;
     std::string keys_file;
     std::vector<std::string> allowed_origins;
+    DeskArgs desk;
     bool no_serve = false;
     bool hold = false;
     bool json = false;
@@ -190,6 +192,7 @@ int Run(const RunArgs& args) {
     // The brain's one server: Open311 and /api/v1 over the brain's own incident engine, the console's page and
     // its live feed, on one port. Reports posted here become cases that the brain dispatches like any other.
     std::unique_ptr<incident::IntakeQueue> intake;
+    std::unique_ptr<agents::CitizenDesk> desk;  // after the server that calls it is gone, before the intake
     std::unique_ptr<server::Api> api;
     std::unique_ptr<server::HttpServer> live;
     std::thread io;
@@ -208,6 +211,14 @@ int Run(const RunArgs& args) {
         server_options.allowed_origins = args.allowed_origins;
         api = std::make_unique<server::Api>(
             brain.engine(), *intake, std::move(keys).value(), "http://127.0.0.1:" + std::to_string(args.port), clock);
+        // The citizen channel, fresh like the run's store: citizens' messages become the run's cases.
+        DeskArgs desk_args = args.desk;
+        if (desk_args.conversations.empty()) desk_args.conversations = args.db + ".conversations";
+        std::remove(desk_args.conversations.c_str());
+        auto opened = OpenDesk(desk_args, brain.engine(), *intake, &brain.gazetteer(), clock, nullptr);
+        if (!opened.ok()) return ReportError(opened.error(), args.json);
+        desk = std::move(opened).value();
+        api->SetCitizenDesk(desk.get());
         live = std::make_unique<server::HttpServer>(*api, server_options);
         for (const web::Asset& a : web::Assets()) {
             live->SetDocument(std::string(a.path), std::string(a.content_type), std::string(a.body));
@@ -424,6 +435,7 @@ void RegisterRun(CLI::App& app) {
     cmd->add_option("--adaptive", args->adaptive, "adaptive controller (maxpressure, sotl, webster)")
         ->capture_default_str();
     cmd->add_option("--db", args->db, "the run's case store (SQLite; replaced at start)")->capture_default_str();
+    AddDeskOptions(cmd, args->desk, "");  // "": the --db file's name with .conversations
     cmd->add_option("--report", args->report, "write the results as JSON to this file");
     cmd->add_option("--port", args->port, "dashboard port (0: any free port)")->capture_default_str();
     cmd->add_option(

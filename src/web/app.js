@@ -49,6 +49,8 @@ const I18N = {
     mode_0: '待命', mode_1: '前往现场', mode_2: '现场处置', task: '任务', no_task: '无任务', replay: '回放',
     back_live: '回到实时', queue: '排队', controller: '控制', phase: '相位', chose_phase: '选择相位',
     pressures: '各相位压力 = 进口排队 − 出口排队', route: '规划路线（虚线）', junctions_left: '个路口', eta: '预计到达还需',
+    chat_title: '市民诉求 · 智能体', chat_send: '发送', chat_placeholder: '以市民身份留言，如：龙城大道路灯不亮',
+    chat_case: '案件', chat_failed: '发送失败',
   },
   en: {
     subtitle: 'operations centre · district brain', live: 'live', offline: 'offline', finished: 'run finished',
@@ -80,6 +82,8 @@ const I18N = {
     back_live: 'back to live', queue: 'queue', controller: 'controller', phase: 'phase', chose_phase: 'chose phase',
     pressures: 'pressure per phase = waiting in − waiting out', route: 'planned route (dashed)',
     junctions_left: 'junctions to go', eta: 'arrives in',
+    chat_title: 'Citizens · agents', chat_send: 'Send', chat_placeholder: 'write as a citizen, e.g. 龙城大道路灯不亮',
+    chat_case: 'case', chat_failed: 'not sent',
   },
 };
 const STATUS = {
@@ -655,6 +659,40 @@ async function act(id, action, category) {
   await loadDetail(true);
 }
 
+// ---- The citizen channel: write as a citizen, read the agents' answer (POST /api/v1/messages). -------------
+function chatLine(who, text, caseId) {
+  const li = document.createElement('li');
+  li.className = who;
+  li.textContent = text;
+  if (caseId) {
+    const a = document.createElement('a');
+    a.href = '#';
+    a.textContent = ` → ${t('chat_case')} #${caseId}`;
+    a.onclick = (e) => { e.preventDefault(); selectCase(caseId); };
+    li.appendChild(a);
+  }
+  $('chat-log').appendChild(li);
+  $('chat-log').scrollTop = $('chat-log').scrollHeight;
+  return li;
+}
+
+async function sendChat(e) {
+  e.preventDefault();
+  const text = $('chat-text').value.trim();
+  const citizen = $('chat-citizen').value.trim();
+  if (!text || !citizen) return;
+  $('chat-text').value = '';
+  chatLine('citizen', text);
+  try {
+    const r = await api('POST', '/api/v1/messages', { citizen_id: citizen, text });
+    const li = chatLine(`agent intent-${r.intent}`, r.reply, r.case_id);
+    li.dataset.intent = r.intent;
+    li.title = `${r.agent} · ${r.intent}`;
+  } catch (err) {
+    chatLine('agent failed', `${t('chat_failed')}: ${err.message}`);
+  }
+}
+
 function selectCase(id) {
   S.selected = id;
   S.detail = null;
@@ -773,6 +811,7 @@ function applyLang(render = true) {
   document.querySelectorAll('[data-i18n]').forEach((el) => { el.textContent = t(el.dataset.i18n); });
   $('lang').textContent = S.lang === 'zh' ? 'EN' : '中文';
   $('operator').placeholder = t('operator');
+  $('chat-text').placeholder = t('chat_placeholder');
   if (S.net && render) renderAll();
 }
 
@@ -879,6 +918,7 @@ async function init() {
   // When the first frame is on screen (the next animation frame after it was drawn), from navigation start: what
   // the console's benchmark reports as the page's time to interactive.
   requestAnimationFrame(() => { window.cbStats.firstFrameMs = performance.now(); });
+  $('chat-form').onsubmit = sendChat;
   $('f-cat').onchange = () => { renderCases(); drawMap(); };
   $('f-status').onchange = () => { renderCases(); drawMap(); };
   bindMap();

@@ -134,6 +134,32 @@ try {
     if (steps < 1) fail('the case detail has no timeline');
     console.log(`case #${first.id} at ${place}, ${steps} step(s) in its timeline`);
 
+    // The citizen channel from the console: a message as a citizen gets the agents' answer with a case number,
+    // and the case it names opens in the detail.
+    await page.fill('#chat-citizen', '13900000001');
+    await page.fill('#chat-text', '龙城大道路灯不亮了，晚上很黑');
+    await page.click('#chat-form button');
+    await page.waitForSelector('#chat-log li.agent', { timeout: 10000 });
+    const answer = await page.$eval('#chat-log li.agent:last-child', (li) => ({
+      intent: li.dataset.intent, text: li.textContent, link: !!li.querySelector('a') }));
+    const asked = answer.intent === 'ask_location';
+    if (asked) {
+      await page.fill('#chat-text', '龙城大道与龙翔大道路口');
+      await page.click('#chat-form button');
+      await page.waitForFunction(() => document.querySelectorAll('#chat-log li.agent').length >= 2, null,
+        { timeout: 10000 });
+    }
+    const filedByChat = await page.$eval('#chat-log li.agent:last-child', (li) => ({
+      intent: li.dataset.intent, text: li.textContent, id: (li.textContent.match(/#(\d+)/) || [])[1] }));
+    if (filedByChat.intent !== 'report' || !filedByChat.id || !filedByChat.text.includes(`案件编号${filedByChat.id}`)) {
+      fail(`the chat box did not file the citizen's report: ${JSON.stringify(filedByChat)}`);
+    } else {
+      await page.click('#chat-log li.agent:last-child a');
+      await page.waitForFunction((id) => (document.querySelector('#detail')?.textContent || '').includes(`#${id}`),
+        filedByChat.id, { timeout: 10000 });
+      console.log(`chat box: ${asked ? 'asked where, then ' : ''}filed case #${filedByChat.id}; its detail opened`);
+    }
+
     // The list follows the brain: that case's status changes.
     await page.selectOption('#f-status', '');
     await page.waitForFunction(([id, status]) => {
