@@ -52,7 +52,7 @@ Result<AgentSpec> ParseAgent(std::string_view text, const std::string& source, c
                 return InvalidArgument(at,
                                        "'" + t.get<std::string>() +
                                            "' is not a tool (create_case, case_status, nearest_facility, "
-                                           "search_knowledge, handover_to_human)");
+                                           "traffic_status, search_knowledge, handover_to_human)");
             }
             a.tools.push_back(t.get<std::string>());
         }
@@ -147,6 +147,12 @@ const json& ToolSchema(std::string_view tool) {
            {{"kind", {{"type", "string"}, {"minLength", 1}, {"maxLength", 20}}},
             {"near", {{"type", "string"}, {"minLength", 1}, {"maxLength", 200}}}}},
           {"required", {"kind", "near"}},
+          {"additionalProperties", false}}},
+        {"traffic_status",
+         {{"type", "object"},
+          {"description", "某条道路或路口附近当前的路况（平均车速与限速之比）"},
+          {"properties", {{"near", {{"type", "string"}, {"minLength", 1}, {"maxLength", 200}}}}},
+          {"required", {"near"}},
           {"additionalProperties", false}}},
         {"search_knowledge",
          {{"type", "object"},

@@ -2,6 +2,7 @@
 #include "agents/citizen_desk.hpp"
 
 #include <cmath>
+#include <map>
 #include <regex>
 
 #include "agents/conversations.hpp"
@@ -48,6 +49,10 @@ bool AsksQuestion(const std::string& t) {
     return HasAny(t, {"怎么办理", "如何办理", "需要什么", "哪些材料", "什么材料", "在哪里办", "在哪办", "怎么申请",
                       "如何申请", "多久",     "什么时间", "什么时候", "几点",     "可以吗",   "能不能", "是否",
                       "请问",     "咨询",     "怎么",     "如何",     "吗？",     "吗?",      "？",     "?"});
+}
+
+bool AsksTraffic(const std::string& t) {
+    return HasAny(t, {"堵不堵", "堵车吗", "堵吗", "路况", "交通情况", "拥堵吗", "好走吗", "通畅吗"});
 }
 
 bool Greets(const std::string& t) {
@@ -144,6 +149,7 @@ struct CitizenDesk::Impl {
     void CreateCase(const json& args, const CitizenMessage& ctx, bool handover, std::function<void(Result<json>)> done);
     Result<json> CaseStatus(const json& args, const CitizenMessage& ctx);
     Result<json> NearestFacility(const json& args);
+    Result<json> TrafficStatus(const json& args);
     Result<json> SearchKnowledge(const AgentSpec& agent, const json& args);
 
     void Report(const CitizenMessage& m,
@@ -189,6 +195,7 @@ void CitizenDesk::Impl::Tool(const AgentSpec& agent,
     }
     if (tool == "case_status") return logged(CaseStatus(args, ctx));
     if (tool == "nearest_facility") return logged(NearestFacility(args));
+    if (tool == "traffic_status") return logged(TrafficStatus(args));
     if (tool == "search_knowledge") return logged(SearchKnowledge(agent, args));
     logged(InvalidArgument("tool", "unknown tool " + tool));
 }
@@ -292,6 +299,18 @@ Result<json> CitizenDesk::Impl::NearestFacility(const json& args) {
     }
     if (best.empty()) return NotFound("arguments.kind", "no landmark of the district is a " + kind);
     return json{{"name", best}, {"distance_m", std::lround(best_m)}, {"from", at->name}};
+}
+
+Result<json> CitizenDesk::Impl::TrafficStatus(const json& args) {
+    if (options.gazetteer == nullptr || !options.traffic) {
+        return Error{
+            ErrorCode::kUnavailable, "this brain has no district traffic (run, or serve --district)", "traffic_status"};
+    }
+    const auto at = options.gazetteer->Locate(args["near"].get<std::string>());
+    if (!at) return NotFound("arguments.near", "no street, junction or landmark of the district is named");
+    json t = options.traffic(at->where.x, at->where.y);
+    t["place"] = at->name;
+    return t;
 }
 
 Result<json> CitizenDesk::Impl::SearchKnowledge(const AgentSpec& agent, const json& args) {
@@ -653,6 +672,35 @@ void CitizenDesk::Impl::Local(const CitizenMessage& m, std::function<void(Result
                 t += "该问题已并入案件" + std::to_string(c["merged_into"].get<int64_t>()) + "一并办理。";
             }
             reply.reply = std::move(t);
+            d.Finish(m, std::move(reply), done);
+        });
+    }
+    if (AsksTraffic(text) && d.Desk().Allows("traffic_status")) {
+        const json args = {{"near", Cut(text, 200)}};
+        reply.intent = "traffic";
+        return d.Tool(d.Desk(), "traffic_status", args, m, [&d, m, reply, args, done](Result<json> r) mutable {
+            reply.tool_calls.push_back({{"tool", "traffic_status"}, {"arguments", args}, {"ok", r.ok()}});
+            if (!r.ok()) {
+                reply.reply = r.error().code == ErrorCode::kNotFound
+                                  ? "请告诉我想查询的道路或路口名称，例如：龙城大道与龙翔大道路口现在堵不堵？"
+                                  : "暂时无法获取实时路况，请稍后再试。";
+                return d.Finish(m, std::move(reply), done);
+            }
+            const json& t = r.value();
+            if (!t.value("available", false) || !t.contains("level")) {
+                reply.reply = t.value("available", false) ? t["place"].get<std::string>() + "附近暂无道路数据。"
+                                                          : "暂时无法获取实时路况，请稍后再试。";
+                return d.Finish(m, std::move(reply), done);
+            }
+            static const std::map<std::string, std::string> kLevel{
+                {"free", "畅通"}, {"slow", "缓行"}, {"jammed", "拥堵"}};
+            std::string out = t["place"].get<std::string>() + "附近当前路况：" + kLevel.at(t["level"]) + "。";
+            for (const json& road : t["roads"]) {
+                out += road["name"].get<std::string>() + "平均车速约" +
+                       std::to_string(road["speed_kmh"].get<int64_t>()) + "公里/小时（限速" +
+                       std::to_string(road["limit_kmh"].get<int64_t>()) + "）；";
+            }
+            reply.reply = std::move(out);
             d.Finish(m, std::move(reply), done);
         });
     }

@@ -24,6 +24,8 @@ struct DeskOptions {
     /// jieba's dictionary, for the knowledge documents' search (needed only when an agent has documents).
     std::string jieba_dict = kJiebaDict;
     const nlp::Gazetteer* gazetteer = nullptr;  // places in messages; without it the desk asks for an address
+    /// Traffic near a point of the gazetteer's frame (the brain's TrafficNear); without it traffic_status says so.
+    std::function<nlohmann::json(double x, double y)> traffic;
     LocalModelOptions local;
     double min_knowledge_score = 2.0;  // BM25 below this is not an answer
     std::function<incident::TimeMs()> clock;

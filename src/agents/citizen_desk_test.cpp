@@ -263,6 +263,53 @@ TEST_F(DeskTest, ToolsAreCheckedAndAllowedPerAgent) {
     EXPECT_GT(filed.value()["case_id"].get<int64_t>(), 0);
 }
 
+TEST_F(DeskTest, TrafficAndFacilitiesComeFromTheDistrict) {
+    nlp::Gazetteer gz;
+    for (double x = 0; x <= 400; x += 20) gz.AddStreetPoint("龙城大道", {x, 0});
+    for (double y = -200; y <= 200; y += 20) gz.AddStreetPoint("黄阁路", {200, y});
+    gz.AddJunction("龙城大道", "黄阁路", {200, 0});
+    gz.AddLandmark("龙城小学", {60, 30});
+    gz.AddLandmark("爱联小学", {900, 30});
+    gz.AddLandmark("龙岗中心医院", {380, -40});
+    std::vector<std::pair<double, double>> asked;
+    DeskOptions o;
+    o.conversations_path = (dir_ / "conversations.db").string();
+    o.gazetteer = &gz;
+    o.traffic = [&](double x, double y) {
+        asked.emplace_back(x, y);
+        return json{{"available", true},
+                    {"level", "slow"},
+                    {"roads", json::array({{{"name", "龙城大道"}, {"speed_kmh", 22}, {"limit_kmh", 40}}})}};
+    };
+    auto d = CitizenDesk::Open(std::move(o), *engine_, *intake_);
+    ASSERT_TRUE(d.ok()) << d.error().ToString();
+    desk_ = std::move(d).value();
+    const DeskReply traffic = Say("c7", "龙城大道与黄阁路路口现在堵不堵？");
+    EXPECT_EQ(traffic.intent, "traffic");
+    EXPECT_NE(traffic.reply.find("缓行"), std::string::npos) << traffic.reply;
+    EXPECT_NE(traffic.reply.find("22公里/小时"), std::string::npos) << traffic.reply;
+    ASSERT_EQ(asked.size(), 1u);
+    EXPECT_DOUBLE_EQ(asked[0].first, 200);  // the junction, not the street's middle
+    std::optional<Result<json>> got;
+    std::mutex mu;
+    std::condition_variable cv;
+    CitizenMessage ctx;
+    ctx.citizen_id = "c7";
+    desk_->CallTool(
+        "front-desk", "nearest_facility", {{"kind", "小学"}, {"near", "龙城大道与黄阁路"}}, ctx, [&](Result<json> r) {
+            std::lock_guard lock(mu);
+            got = std::move(r);
+            cv.notify_all();
+        });
+    {
+        std::unique_lock lock(mu);
+        cv.wait_for(lock, std::chrono::seconds(5), [&] { return got.has_value(); });
+    }
+    ASSERT_TRUE(got && got->ok());
+    EXPECT_EQ(got->value()["name"], "龙城小学");
+    EXPECT_EQ(got->value()["distance_m"], 143);  // from (200, 0) to (60, 30)
+}
+
 TEST_F(DeskTest, AgentsMustHaveAFrontDeskAndKnownDepartments) {
     DeskOptions o;
     o.conversations_path = (dir_ / "c.db").string();

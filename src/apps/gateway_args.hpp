@@ -45,6 +45,7 @@ Result<std::unique_ptr<agents::CitizenDesk>> OpenDesk(const DeskArgs& args,
                                                       incident::IntakeQueue& intake,
                                                       const nlp::Gazetteer* gazetteer,
                                                       std::function<incident::TimeMs()> clock,
-                                                      agents::Gateway* gateway);
+                                                      agents::Gateway* gateway,
+                                                      std::function<nlohmann::json(double, double)> traffic = {});
 
 }  // namespace citybrain::apps

@@ -80,7 +80,8 @@ Result<std::unique_ptr<agents::CitizenDesk>> OpenDesk(const DeskArgs& args,
                                                       incident::IntakeQueue& intake,
                                                       const nlp::Gazetteer* gazetteer,
                                                       std::function<incident::TimeMs()> clock,
-                                                      agents::Gateway* gateway) {
+                                                      agents::Gateway* gateway,
+                                                      std::function<nlohmann::json(double, double)> traffic) {
     agents::DeskOptions o;
     if (!args.agents.empty()) {
         if (!args.knowledge.empty()) {
@@ -108,6 +109,7 @@ Result<std::unique_ptr<agents::CitizenDesk>> OpenDesk(const DeskArgs& args,
     o.gazetteer = gazetteer;
     o.clock = std::move(clock);
     o.gateway = gateway;
+    o.traffic = std::move(traffic);
     if (const char* key = std::getenv("CITYBRAIN_AGENTS_KEY"); key != nullptr) o.gateway_key = key;
     if (gateway != nullptr && o.gateway_key.empty()) {
         for (const auto& a : o.agents) {

@@ -169,7 +169,10 @@ int Serve(const ServeArgs& args) {
     }
     // The citizen channel: the agents answer citizens' messages over the same engine and intake, and call any
     // upstream model through the gateway.
-    auto desk = OpenDesk(args.desk, engine, intake, brain ? &brain->gazetteer() : nullptr, clock, gateway.get());
+    std::function<nlohmann::json(double, double)> traffic;
+    if (brain) traffic = [b = brain.get()](double x, double y) { return b->TrafficNear({x, y}, 300); };
+    auto desk =
+        OpenDesk(args.desk, engine, intake, brain ? &brain->gazetteer() : nullptr, clock, gateway.get(), traffic);
     if (!desk.ok()) return ReportError(desk.error(), false);
     api.SetCitizenDesk(desk->get());
     if (brain) {

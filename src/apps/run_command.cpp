@@ -215,7 +215,10 @@ int Run(const RunArgs& args) {
         DeskArgs desk_args = args.desk;
         if (desk_args.conversations.empty()) desk_args.conversations = args.db + ".conversations";
         std::remove(desk_args.conversations.c_str());
-        auto opened = OpenDesk(desk_args, brain.engine(), *intake, &brain.gazetteer(), clock, nullptr);
+        auto opened = OpenDesk(
+            desk_args, brain.engine(), *intake, &brain.gazetteer(), clock, nullptr, [&brain](double x, double y) {
+                return brain.TrafficNear({x, y}, 300);
+            });
         if (!opened.ok()) return ReportError(opened.error(), args.json);
         desk = std::move(opened).value();
         api->SetCitizenDesk(desk.get());

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <map>
 
 #include "dispatch/assignment.hpp"
 #include "dispatch/speech.hpp"
@@ -499,7 +500,52 @@ Status Brain::FollowUnits() {
 }
 
 void Brain::UpdateSpeeds() {
-    if (world_->RoadSpeeds(road_speed_)) dispatcher_->UpdateRoadSpeeds(road_speed_);
+    if (world_->RoadSpeeds(road_speed_)) {
+        dispatcher_->UpdateRoadSpeeds(road_speed_);
+        std::lock_guard lock(traffic_mu_);
+        traffic_copy_ = road_speed_;
+    }
+}
+
+nlohmann::json Brain::TrafficNear(core::Point p, double radius_m) const {
+    std::vector<double> speeds;
+    {
+        std::lock_guard lock(traffic_mu_);
+        speeds = traffic_copy_;
+    }
+    if (speeds.empty()) return {{"available", false}};
+    const auto& net = district_.net;
+    // Per street name: the mean of its roads' speed ratios (an empty road runs at its limit).
+    std::map<std::string, std::pair<double, double>> by_name;  // name -> (sum of ratios, roads)
+    std::map<std::string, std::pair<double, double>> kmh;      // name -> (sum of speeds, sum of limits)
+    for (size_t i = 0; i < net.roads.size() && i < speeds.size(); ++i) {
+        const core::Road& road = net.roads[i];
+        if (road.name.empty() || road.points.empty() || road.num_lanes == 0) continue;
+        const core::Point mid = road.points[road.points.size() / 2];
+        if (std::hypot(mid.x - p.x, mid.y - p.y) > radius_m) continue;
+        const double limit = net.lanes[static_cast<size_t>(road.first_lane)].max_speed_mps;
+        const double speed = std::isnan(speeds[i]) ? limit : std::min(speeds[i], limit);
+        auto& r = by_name[road.name];
+        r.first += speed / limit;
+        r.second += 1;
+        auto& k = kmh[road.name];
+        k.first += speed * 3.6;
+        k.second += limit * 3.6;
+    }
+    auto level = [](double ratio) { return ratio >= 0.7 ? "free" : ratio >= 0.4 ? "slow" : "jammed"; };
+    nlohmann::json roads = nlohmann::json::array();
+    double worst = 1;
+    for (const auto& [name, r] : by_name) {
+        const double ratio = r.first / r.second;
+        worst = std::min(worst, ratio);
+        roads.push_back({{"name", name},
+                         {"speed_kmh", std::round(kmh[name].first / r.second)},
+                         {"limit_kmh", std::round(kmh[name].second / r.second)},
+                         {"ratio", std::round(ratio * 100) / 100},
+                         {"level", level(ratio)}});
+    }
+    if (roads.empty()) return {{"available", true}, {"roads", roads}};
+    return {{"available", true}, {"roads", roads}, {"level", level(worst)}};
 }
 
 void Brain::RecordSeries() {

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -85,6 +86,11 @@ public:
     incident::IncidentEngine& engine() { return *engine_; }
     /// Where the brain places what citizens write (streets, junctions, landmarks).
     const nlp::Gazetteer& gazetteer() const { return gazetteer_; }
+    /// Traffic near a point (local metres), for the agents' traffic_status tool: the named roads within
+    /// `radius_m`, each with its mean speed against its limit over the last speed update, and the worst level
+    /// (free, slow, jammed). `available` is false where the World gives no road speeds (the live World, for now).
+    /// Thread-safe: it reads a copy taken at each update.
+    nlohmann::json TrafficNear(core::Point p, double radius_m) const;
 
     /// Static geometry for the dashboard (local metres): roads, intersections, cameras, low points, depots.
     std::string NetworkJson() const;
@@ -158,6 +164,8 @@ private:
     std::vector<incident::CaseChange> changes_;  // reused every step
     std::vector<UnitEvent> events_;              // reused every step
     std::vector<double> road_speed_;             // mean speed per road, m/s (NaN: empty)
+    mutable std::mutex traffic_mu_;              // guards the copy other threads read (TrafficNear)
+    std::vector<double> traffic_copy_;
 
     // Measures.
     std::map<std::string, int64_t> by_category_;

@@ -169,6 +169,27 @@ TEST(Brain, CasesCarryPlaceNames) {
     EXPECT_GT(junctions, 0);
 }
 
+TEST(Brain, TrafficNearAPlaceComesFromTheSimulatorsSpeeds) {
+    nlohmann::json near, far;
+    RunBrain(5, 0.5, 1, "traffic", {}, [&](const Brain& brain) {
+        const auto place = brain.gazetteer().Locate("龙城大道");
+        ASSERT_TRUE(place.has_value());
+        near = brain.TrafficNear(place->where, 300);
+        far = brain.TrafficNear({1e7, 1e7}, 300);
+    });
+    ASSERT_TRUE(near["available"].get<bool>()) << near.dump();
+    ASSERT_FALSE(near["roads"].empty()) << near.dump();
+    bool named = false;
+    for (const auto& r : near["roads"]) {
+        named = named || r["name"] == "龙城大道";
+        EXPECT_GT(r["limit_kmh"].get<double>(), 0);
+        EXPECT_LE(r["speed_kmh"].get<double>(), r["limit_kmh"].get<double>());
+        EXPECT_TRUE(r["level"] == "free" || r["level"] == "slow" || r["level"] == "jammed");
+    }
+    EXPECT_TRUE(named) << near.dump();
+    EXPECT_TRUE(far["roads"].empty());
+}
+
 TEST(Brain, TooFewUnitsMissDeadlines) {
     // One crew against many vendors: cases wait past the 30 minutes allowed for dispatch, and the measure says so.
     DistrictSpec spec;
