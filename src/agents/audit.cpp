@@ -3,9 +3,16 @@
 
 #include <sqlite3.h>
 
+#include <mutex>
+#include <pqxx/pqxx>
+
 namespace citybrain::agents {
 
 namespace {
+
+constexpr const char* kColumns =
+    "ts_ms, request_id, key_name, agent, team, endpoint, model, upstream, status, tokens_in, tokens_out, "
+    "usage_source, latency_ms, stream, content_sha256, content, error";
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS gateway_audit (
@@ -35,10 +42,23 @@ Error SqlError(sqlite3* db, const std::string& what) {
     return Error{ErrorCode::kInternal, what + ": " + (db != nullptr ? sqlite3_errmsg(db) : "no database"), "audit"};
 }
 
-}  // namespace
+class SqliteAudit final : public AuditLog {
+public:
+    static Result<std::unique_ptr<AuditLog>> Open(const std::string& path);
+    ~SqliteAudit() override;
+    const char* Kind() const override { return "sqlite"; }
+    Status Append(const AuditRecord& r) override;
+    Result<int64_t> TokensSince(const std::string& key_name, int64_t since_ms) override;
+    Result<int64_t> Count() override;
 
-Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path) {
-    std::unique_ptr<AuditLog> log(new AuditLog());
+private:
+    std::mutex mu_;
+    sqlite3* db_ = nullptr;
+    sqlite3_stmt* insert_ = nullptr;
+};
+
+Result<std::unique_ptr<AuditLog>> SqliteAudit::Open(const std::string& path) {
+    std::unique_ptr<SqliteAudit> log(new SqliteAudit());
     if (sqlite3_open_v2(
             path.c_str(), &log->db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) !=
         SQLITE_OK) {
@@ -56,22 +76,20 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path) {
         sqlite3_free(err);
         return Error{ErrorCode::kInvalidArgument, "not a usable audit database: " + msg, path};
     }
-    const char* sql =
-        "INSERT INTO gateway_audit (ts_ms, request_id, key_name, agent, team, endpoint, model, upstream, status, "
-        "tokens_in, tokens_out, usage_source, latency_ms, stream, content_sha256, content, error) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
-    if (sqlite3_prepare_v2(log->db_, sql, -1, &log->insert_, nullptr) != SQLITE_OK) {
+    const std::string sql =
+        std::string("INSERT INTO gateway_audit (") + kColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    if (sqlite3_prepare_v2(log->db_, sql.c_str(), -1, &log->insert_, nullptr) != SQLITE_OK) {
         return SqlError(log->db_, "prepare");
     }
-    return log;
+    return std::unique_ptr<AuditLog>(std::move(log));
 }
 
-AuditLog::~AuditLog() {
+SqliteAudit::~SqliteAudit() {
     sqlite3_finalize(insert_);
     sqlite3_close_v2(db_);
 }
 
-Status AuditLog::Append(const AuditRecord& r) {
+Status SqliteAudit::Append(const AuditRecord& r) {
     std::lock_guard lock(mu_);
     sqlite3_stmt* s = insert_;
     sqlite3_reset(s);
@@ -106,7 +124,7 @@ Status AuditLog::Append(const AuditRecord& r) {
     return {};
 }
 
-Result<int64_t> AuditLog::TokensSince(const std::string& key_name, int64_t since_ms) {
+Result<int64_t> SqliteAudit::TokensSince(const std::string& key_name, int64_t since_ms) {
     std::lock_guard lock(mu_);
     sqlite3_stmt* s = nullptr;
     if (sqlite3_prepare_v2(db_,
@@ -125,7 +143,7 @@ Result<int64_t> AuditLog::TokensSince(const std::string& key_name, int64_t since
     return total;
 }
 
-Result<int64_t> AuditLog::Count() {
+Result<int64_t> SqliteAudit::Count() {
     std::lock_guard lock(mu_);
     sqlite3_stmt* s = nullptr;
     if (sqlite3_prepare_v2(db_, "SELECT COUNT(*) FROM gateway_audit", -1, &s, nullptr) != SQLITE_OK) {
@@ -135,6 +153,105 @@ Result<int64_t> AuditLog::Count() {
     if (sqlite3_step(s) == SQLITE_ROW) n = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
     return n;
+}
+
+/// The same log in PostgreSQL: one connection, each row its own committed transaction.
+class PostgresAudit final : public AuditLog {
+public:
+    static Result<std::unique_ptr<AuditLog>> Open(const std::string& url) {
+        std::unique_ptr<PostgresAudit> log(new PostgresAudit());
+        try {
+            log->conn_ = std::make_unique<pqxx::connection>(url);
+            pqxx::work tx(*log->conn_);
+            tx.exec("SET client_min_messages TO WARNING");
+            tx.exec(R"sql(
+CREATE TABLE IF NOT EXISTS gateway_audit (
+  id BIGSERIAL PRIMARY KEY, ts_ms BIGINT NOT NULL, request_id TEXT NOT NULL, key_name TEXT NOT NULL,
+  agent TEXT NOT NULL, team TEXT NOT NULL, endpoint TEXT NOT NULL, model TEXT NOT NULL, upstream TEXT NOT NULL,
+  status INTEGER NOT NULL, tokens_in BIGINT NOT NULL, tokens_out BIGINT NOT NULL, usage_source TEXT NOT NULL,
+  latency_ms BIGINT NOT NULL, stream INTEGER NOT NULL, content_sha256 TEXT NOT NULL, content TEXT, error TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS gateway_audit_key_ts ON gateway_audit(key_name, ts_ms);
+)sql");
+            tx.commit();
+            log->conn_->prepare("append",
+                                std::string("INSERT INTO gateway_audit (") + kColumns +
+                                    ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)");
+        } catch (const std::exception& e) {
+            return Error{
+                ErrorCode::kInvalidArgument, std::string("cannot use the audit database: ") + e.what(), "--audit"};
+        }
+        return std::unique_ptr<AuditLog>(std::move(log));
+    }
+    const char* Kind() const override { return "postgresql"; }
+
+    Status Append(const AuditRecord& r) override {
+        std::lock_guard lock(mu_);
+        try {
+            pqxx::work tx(*conn_);
+            tx.exec_prepared("append",
+                             r.ts_ms,
+                             r.request_id,
+                             r.key_name,
+                             r.agent,
+                             r.team,
+                             r.endpoint,
+                             r.model,
+                             r.upstream,
+                             r.status,
+                             r.tokens_in,
+                             r.tokens_out,
+                             r.usage_source,
+                             r.latency_ms,
+                             r.stream ? 1 : 0,
+                             r.content_sha256,
+                             r.content.empty() ? nullptr : r.content.c_str(),
+                             r.error);
+            tx.commit();
+        } catch (const std::exception& e) {
+            return Error{ErrorCode::kUnavailable, std::string("audit append: ") + e.what(), "audit"};
+        }
+        return {};
+    }
+
+    Result<int64_t> TokensSince(const std::string& key_name, int64_t since_ms) override {
+        return Scalar(
+            "SELECT COALESCE(SUM(tokens_in + tokens_out), 0) FROM gateway_audit WHERE key_name = $1 AND "
+            "ts_ms >= $2",
+            key_name,
+            since_ms);
+    }
+    Result<int64_t> Count() override {
+        std::lock_guard lock(mu_);
+        try {
+            pqxx::read_transaction tx(*conn_);
+            return tx.exec("SELECT COUNT(*) FROM gateway_audit")[0][0].as<int64_t>();
+        } catch (const std::exception& e) {
+            return Error{ErrorCode::kUnavailable, std::string("audit query: ") + e.what(), "audit"};
+        }
+    }
+
+private:
+    Result<int64_t> Scalar(const char* sql, const std::string& a, int64_t b) {
+        std::lock_guard lock(mu_);
+        try {
+            pqxx::read_transaction tx(*conn_);
+            const pqxx::result r = tx.exec_params(sql, a, b);
+            return r[0][0].as<int64_t>();
+        } catch (const std::exception& e) {
+            return Error{ErrorCode::kUnavailable, std::string("audit query: ") + e.what(), "audit"};
+        }
+    }
+    std::mutex mu_;
+    std::unique_ptr<pqxx::connection> conn_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& where) {
+    if (where.rfind("postgresql://", 0) == 0 || where.rfind("postgres://", 0) == 0) {
+        return PostgresAudit::Open(where);
+    }
+    return SqliteAudit::Open(where);
 }
 
 }  // namespace citybrain::agents

@@ -3,13 +3,9 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "core/error.hpp"
-
-struct sqlite3;
-struct sqlite3_stmt;
 
 namespace citybrain::agents {
 
@@ -34,26 +30,20 @@ struct AuditRecord {
     std::string error;           // what went wrong, for the operators
 };
 
-/// The gateway's audit log: one row per call in SQLite (WAL), committed before the call's last byte goes to the
-/// client, so what a client received is on record even after `kill -9`. Also the memory of budgets: at start the
-/// gateway sums each key's tokens in its period from here. Thread-safe.
+/// The gateway's audit log: one row per call, committed before the call's last byte goes to the client, so what
+/// a client received is on record even after `kill -9`. Also the memory of budgets: at start the gateway sums each
+/// key's tokens in its period from here. SQLite (a file, WAL) by default; PostgreSQL for a compute centre whose
+/// gateways share one log. Thread-safe.
 class AuditLog {
 public:
-    static Result<std::unique_ptr<AuditLog>> Open(const std::string& path);
-    ~AuditLog();
-    AuditLog(const AuditLog&) = delete;
-    AuditLog& operator=(const AuditLog&) = delete;
-
-    Status Append(const AuditRecord& r);
+    /// A PostgreSQL URL (postgresql://…) or a SQLite file.
+    static Result<std::unique_ptr<AuditLog>> Open(const std::string& where);
+    virtual ~AuditLog() = default;
+    virtual const char* Kind() const = 0;
+    virtual Status Append(const AuditRecord& r) = 0;
     /// Tokens (in + out) recorded for a key since `since_ms`.
-    Result<int64_t> TokensSince(const std::string& key_name, int64_t since_ms);
-    Result<int64_t> Count();
-
-private:
-    AuditLog() = default;
-    std::mutex mu_;
-    sqlite3* db_ = nullptr;
-    sqlite3_stmt* insert_ = nullptr;
+    virtual Result<int64_t> TokensSince(const std::string& key_name, int64_t since_ms) = 0;
+    virtual Result<int64_t> Count() = 0;
 };
 
 }  // namespace citybrain::agents

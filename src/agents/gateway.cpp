@@ -734,6 +734,19 @@ json Gateway::Status() const {
 }
 
 void Gateway::Handle(const GatewayRequest& request, std::shared_ptr<Responder> out) {
+    try {
+        HandleChecked(request, out);
+    } catch (const std::exception& e) {
+        // A body shaped in a way no check above foresaw: the client hears it, the gateway goes on.
+        out->Reply(400,
+                   kJson,
+                   ErrorBody(std::string("body: ") + e.what(), "invalid_request_error", "body", "invalid_value"),
+                   {});
+    }
+}
+
+void Gateway::HandleChecked(const GatewayRequest& request, const std::shared_ptr<Responder>& out_in) {
+    std::shared_ptr<Responder> out = out_in;
     Impl& gw = *impl_;
     const std::string& path = request.path;
     const bool chat = path == "/v1/chat/completions";
@@ -832,10 +845,13 @@ void Gateway::Handle(const GatewayRequest& request, std::shared_ptr<Responder> o
             ex->stream = ex->body["stream"].get<bool>();
         }
         if (ex->body.contains("stream_options") && ex->body["stream_options"].is_object()) {
-            ex->client_usage = ex->body["stream_options"].value("include_usage", false);
+            const json& so = ex->body["stream_options"];
+            ex->client_usage =
+                so.contains("include_usage") && so["include_usage"].is_boolean() && so["include_usage"].get<bool>();
         }
         if (ex->body.contains("response_format") && ex->body["response_format"].is_object()) {
-            ex->json_mode = ex->body["response_format"].value("type", "") == "json_object";
+            const json& rf = ex->body["response_format"];
+            ex->json_mode = rf.contains("type") && rf["type"] == "json_object";
         }
         const std::string text = MessagesText(m);
         if (!core::ValidUtf8(text)) return invalid("messages", "not valid UTF-8");

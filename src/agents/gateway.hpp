@@ -73,6 +73,7 @@ public:
 
 private:
     explicit Gateway(std::unique_ptr<Impl> impl);
+    void HandleChecked(const GatewayRequest& request, const std::shared_ptr<Responder>& out);
     std::unique_ptr<Impl> impl_;
 };
 

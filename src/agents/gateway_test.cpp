@@ -413,5 +413,51 @@ TEST_F(GatewayTest, RequestsPerMinuteAreHeld) {
     EXPECT_EQ(Call(*g, "secret-busy-1", "/v1/chat/completions", Chat("噪音扰民"))->status_, 200);
 }
 
+/// The audit log's contract, on SQLite always and on PostgreSQL when CITYBRAIN_PG_URL names one
+/// (tests/pg_test.sh, ctest postgres_audit).
+void AuditContract(const std::string& where) {
+    auto log = AuditLog::Open(where);
+    ASSERT_TRUE(log.ok()) << log.error().ToString();
+    const int64_t before = (*log)->Count().value();
+    const int64_t base = (*log)->TokensSince("audit-k", 0).value();
+    AuditRecord r;
+    r.ts_ms = 1'000;
+    r.request_id = "7";
+    r.key_name = "audit-k";
+    r.endpoint = "chat.completions";
+    r.model = "m";
+    r.status = 200;
+    r.tokens_in = 5;
+    r.tokens_out = 7;
+    r.usage_source = "upstream";
+    r.content_sha256 = Sha256Hex("x");
+    ASSERT_TRUE((*log)->Append(r).ok());
+    r.ts_ms = 5'000;
+    r.content = "请求与回答";  // kept only when asked; empty stays NULL
+    ASSERT_TRUE((*log)->Append(r).ok());
+    EXPECT_EQ((*log)->Count().value(), before + 2);
+    EXPECT_EQ((*log)->TokensSince("audit-k", 0).value(), base + 24);
+    EXPECT_EQ((*log)->TokensSince("audit-k", 2'000).value() - (*log)->TokensSince("audit-k", 1'000'000).value(), 12);
+    EXPECT_EQ((*log)->TokensSince("nobody", 0).value(), 0);
+}
+
+TEST(AuditTest, SqliteKeepsEveryRowAndSumsAKeysTokens) {
+    const std::string path = (std::filesystem::temp_directory_path() / "cb_audit_contract.db").string();
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+    AuditContract(path);
+    auto log = AuditLog::Open(path);
+    EXPECT_STREQ((*log)->Kind(), "sqlite");
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+}
+
+TEST(AuditTest, PostgresKeepsEveryRowAndSumsAKeysTokens) {
+    const char* url = std::getenv("CITYBRAIN_PG_URL");
+    if (url == nullptr) GTEST_SKIP() << "CITYBRAIN_PG_URL is not set (ctest postgres_audit starts a PostgreSQL)";
+    AuditContract(url);
+    auto log = AuditLog::Open(url);
+    EXPECT_STREQ((*log)->Kind(), "postgresql");
+    EXPECT_FALSE(AuditLog::Open("postgresql://nobody@127.0.0.1:1/none").ok());
+}
+
 }  // namespace
 }  // namespace citybrain::agents

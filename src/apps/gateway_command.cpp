@@ -55,7 +55,9 @@ void AddGatewayOptions(CLI::App* cmd, GatewayArgs& args, const std::string& pref
                     args.keys_file,
                     "virtual keys (JSON {\"keys\": [...]}, each with the key's sha256 and its limits); also "
                     "CITYBRAIN_GATEWAY_KEYS");
-    cmd->add_option("--" + prefix + "audit", args.audit, "the gateway's audit log (SQLite)")->capture_default_str();
+    cmd->add_option(
+           "--" + prefix + "audit", args.audit, "the gateway's audit log: a SQLite file, or a postgresql:// URL")
+        ->capture_default_str();
 }
 
 void AddDeskOptions(CLI::App* cmd, DeskArgs& args, const std::string& conversations) {
