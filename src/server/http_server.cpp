@@ -247,16 +247,23 @@ public:
 private:
     void Read() {
         parser_.emplace();
-        parser_->body_limit(body_limit_);
+        // The header first: a model call under /v1/ may carry a longer body than a report. Beast checks a
+        // Content-Length against the limit as the header completes, so the header is read under the larger limit
+        // and the path's own limit is applied once the path is known.
+        limit_now_ = body_limit_;
+        parser_->body_limit(gateway_ != nullptr ? std::max(body_limit_, options_.gateway_body_limit) : body_limit_);
         stream_.expires_after(kIdleTimeout);
         idle_since.store(registry_.NextTicket());
-        // The header first: a model call under /v1/ may carry a longer body than a report.
         http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
             if (ec) return self->OnRead(ec, 0);
             self->idle_since.store(0);
-            if (self->gateway_ != nullptr && self->parser_->get().target().substr(0, 4) == "/v1/") {
-                self->parser_->body_limit(self->options_.gateway_body_limit);
+            const bool model_call = self->gateway_ != nullptr && self->parser_->get().target().substr(0, 4) == "/v1/";
+            const size_t limit = model_call ? self->options_.gateway_body_limit : self->body_limit_;
+            self->limit_now_ = limit;  // for the 413's message
+            if (const auto length = self->parser_->content_length(); length && *length > limit) {
+                return self->OnRead(http::error::body_limit, 0);
             }
+            self->parser_->body_limit(limit);  // a chunked body is counted against it as it comes
             if (self->parser_->is_done()) return self->OnRead({}, 0);
             http::async_read(self->stream_,
                              self->buffer_,
@@ -298,7 +305,11 @@ private:
             return Send(ErrorFor(path,
                                  status,
                                  status == 413 ? "body" : "http",
-                                 status == 413 ? "request body larger than " + std::to_string(body_limit_) + " bytes"
+                                 status == 413 ? "request body larger than " +
+                                                     std::to_string(gateway_ != nullptr && path.rfind("/v1/", 0) == 0
+                                                                        ? options_.gateway_body_limit
+                                                                        : limit_now_) +
+                                                     " bytes"
                                                : "malformed HTTP request: " + ec.message(),
                                  std::to_string(request_id_)));
         }
@@ -557,6 +568,7 @@ private:
     Registry& registry_;
     const ServerOptions& options_;
     size_t body_limit_;
+    size_t limit_now_ = 0;  // the limit of the request being read (larger for model calls)
     std::atomic<uint64_t>& ids_;
     std::FILE* log_;
     uint64_t request_id_ = 0;

@@ -76,6 +76,16 @@ await step("citybrain-local answers a citizen with no upstream at all", async ()
   assert.ok(analysis.reply.includes(analysis.department_name));
 });
 
+await step("a long conversation (200 kB, past the case API's 64 kB limit) is a model call like any other", async () => {
+  calls++;
+  const data = await main.chat.completions.create({
+    model: "citybrain-local",
+    messages: [{ role: "system", content: "政策原文".repeat(17000) }, { role: "user", content: "路灯坏了" }],
+  });
+  assert.ok(data.choices[0].message.content.includes("路灯"));
+  assert.ok(data.usage.prompt_tokens > 60000);
+});
+
 await step("a stream is relayed event by event, in order", async () => {
   calls++;
   const stream = await main.chat.completions.create({
