@@ -167,7 +167,10 @@ const json& ToolSchema(std::string_view tool) {
           {"description", "转人工坐席"},
           {"properties",
            {{"reason", {{"type", "string"}, {"minLength", 1}, {"maxLength", 200}}},
-            {"text", {{"type", "string"}, {"maxLength", 4000}}}}},
+            {"text", {{"type", "string"}, {"maxLength", 4000}}},
+            {"lat", {{"type", "number"}, {"minimum", -90}, {"maximum", 90}}},
+            {"long", {{"type", "number"}, {"minimum", -180}, {"maximum", 180}}},
+            {"address", {{"type", "string"}, {"maxLength", 200}}}}},
           {"required", {"reason"}},
           {"additionalProperties", false}}},
     };

@@ -185,12 +185,15 @@ void CitizenDesk::Impl::Tool(const AgentSpec& agent,
     if (tool == "create_case") return CreateCase(args, ctx, false, std::move(logged));
     if (tool == "handover_to_human") {
         if (args.value("text", "").empty()) return logged(json{{"queued", true}, {"case_id", 0}});
+        // The person takes over a recorded case, so that nothing the citizen said is lost.
         json a = {{"text", args["text"]}};
         for (const char* k : {"lat", "long", "address"}) {
-            if (ctx.lat && std::string(k) == "lat") a["lat"] = *ctx.lat;
-            if (ctx.lon && std::string(k) == "long") a["long"] = *ctx.lon;
+            if (args.contains(k)) a[k] = args[k];
         }
-        if (args.contains("address")) a["address"] = args["address"];
+        if (!a.contains("lat") && ctx.lat && ctx.lon) {
+            a["lat"] = *ctx.lat;
+            a["long"] = *ctx.lon;
+        }
         return CreateCase(a, ctx, true, std::move(logged));
     }
     if (tool == "case_status") return logged(CaseStatus(args, ctx));

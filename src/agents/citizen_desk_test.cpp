@@ -230,6 +230,18 @@ TEST_F(DeskTest, QuestionsAreAnsweredFromDocumentsOrHandedOver) {
     EXPECT_TRUE(unknown.handover);
 }
 
+TEST_F(DeskTest, AReportNoCategoryFitsIsRecordedAndHandedToAPerson) {
+    OpenDesk();
+    const DeskReply r = Say("c8", "楼下那家店每天晚上都有奇怪的味道飘出来", true);
+    EXPECT_EQ(r.intent, "handover");
+    EXPECT_TRUE(r.handover);
+    ASSERT_GT(r.case_id, 0);  // nothing the citizen said is lost
+    auto c = engine_->GetCase(r.case_id);
+    ASSERT_TRUE(c.ok() && c->has_value());
+    EXPECT_EQ((*c)->category, incident::Taxonomy::Default().Fallback().code);
+    EXPECT_NE(r.reply.find("人工"), std::string::npos);
+}
+
 TEST_F(DeskTest, ToolsAreCheckedAndAllowedPerAgent) {
     OpenDesk();
     CitizenMessage ctx;
