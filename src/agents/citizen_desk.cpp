@@ -164,6 +164,7 @@ struct CitizenDesk::Impl {
     /// The tool-calling loop with an upstream model through the gateway.
     struct Turn;
     void ModelTurn(const std::shared_ptr<Turn>& t);
+    void OnModelAnswer(const std::shared_ptr<Turn>& t, int status, const std::string& answer);
     void ModelCall(const json& body, std::function<void(int status, std::string body)> done);
 };
 
@@ -512,6 +513,19 @@ void CitizenDesk::Impl::ModelTurn(const std::shared_ptr<Turn>& t) {
                        {"tool_choice", "auto"},
                        {"temperature", 0.2}};
     ModelCall(body, [this, t](int status, const std::string& answer) {
+        try {
+            OnModelAnswer(t, status, answer);
+        } catch (const std::exception& e) {
+            // An answer shaped in a way no check foresaw: the deterministic pipeline answers the citizen instead.
+            (void)conversations->AppendToolCall(
+                t->message.citizen_id, Now(), t->agent->name, "model", json(), false, e.what());
+            Local(t->message, t->done);
+        }
+    });
+}
+
+void CitizenDesk::Impl::OnModelAnswer(const std::shared_ptr<Turn>& t, int status, const std::string& answer) {
+    {
         const json doc = json::parse(answer, nullptr, false);
         const bool ok = status == 200 && doc.is_object() && doc.contains("choices") && doc["choices"].is_array() &&
                         !doc["choices"].empty() && doc["choices"][0].is_object() &&
@@ -549,7 +563,8 @@ void CitizenDesk::Impl::ModelTurn(const std::shared_ptr<Turn>& t) {
             auto next = weak.lock();
             const json call = pending->front();
             pending->erase(pending->begin());
-            const std::string id = call.is_object() ? call.value("id", "") : "";
+            const std::string id =
+                call.is_object() && call.contains("id") && call["id"].is_string() ? call["id"].get<std::string>() : "";
             const json fn = call.is_object() && call.contains("function") && call["function"].is_object()
                                 ? call["function"]
                                 : json::object();
@@ -587,7 +602,7 @@ void CitizenDesk::Impl::ModelTurn(const std::shared_ptr<Turn>& t) {
             Tool(*t->agent, name, args, t->message, answer_tool);
         };
         (*run_next)();
-    });
+    }
 }
 
 void CitizenDesk::Converse(const CitizenMessage& m, std::function<void(Result<DeskReply>)> done) {
