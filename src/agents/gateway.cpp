@@ -733,7 +733,7 @@ json Gateway::Status() const {
     return {{"upstreams", ups}, {"keys", keys}, {"local_model", kLocalModel}};
 }
 
-void Gateway::Handle(const GatewayRequest& request, std::shared_ptr<Responder> out) {
+void Gateway::Handle(const GatewayRequest& request, const std::shared_ptr<Responder>& out) {
     try {
         HandleChecked(request, out);
     } catch (const std::exception& e) {

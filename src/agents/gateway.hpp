@@ -63,7 +63,7 @@ public:
     Gateway& operator=(const Gateway&) = delete;
 
     /// Answers through `out`, now or later from the upstream threads. Never throws.
-    void Handle(const GatewayRequest& request, std::shared_ptr<Responder> out);
+    void Handle(const GatewayRequest& request, const std::shared_ptr<Responder>& out);
 
     /// Upstreams with their breaker state, calls in flight and counts; keys with their period's tokens.
     nlohmann::json Status() const;
