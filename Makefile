@@ -34,7 +34,7 @@ build: deps
 
 # The main job on the embedded default: a generated district, adaptive signals against fixed-time.
 run: build
-	./bin/citybrain run $(RUN_ARGS)
+	./bin/citybrain run --knowledge config/knowledge $(RUN_ARGS)
 
 # Every test: release build (unit, scenario and dataset tests), sanitizer build, fuzzers, benchmarks once.
 test: build test-unit test-asan test-fuzz
