@@ -19,7 +19,8 @@ using nlohmann::json;
 /// Refuses fields the schema does not have, by name.
 Status OnlyFields(const json& obj, const std::string& where, const std::set<std::string>& allowed) {
     for (const auto& [k, v] : obj.items()) {
-        if (allowed.count(k) == 0) return InvalidArgument(where + k, "unknown field");
+        // A field with an empty name is still named, as "": an error always says where.
+        if (allowed.count(k) == 0) return InvalidArgument(where + (k.empty() ? "\"\"" : k), "unknown field");
     }
     return {};
 }

@@ -31,6 +31,7 @@ TEST(GatewayConfigTest, ErrorsNameTheField) {
     EXPECT_EQ(bad(R"({"keys":[{"name":"k","sha256":")" + Sha256Hex("secret-1") + R"(","period":"week"}]})"),
               "keys[0].period");
     EXPECT_EQ(bad(R"({"breaker":{"failures":0}})"), "breaker.failures");
+    EXPECT_EQ(bad(R"({"":[]})"), "\"\"");  // found by gateway_fuzz: an empty field name is still named
     EXPECT_EQ(bad(R"({"upstreams":[{"name":"a","url":"http://x/v1","models":["citybrain-local"]}]})"),
               "upstreams[0].models");
     auto ok = ParseGatewayConfig(

@@ -888,7 +888,9 @@ private:
         if (body.is_discarded() || !body.is_object()) return done(JsonError(400, "body", "not a JSON object"));
         static const std::set<std::string> kFields{"citizen_id", "text", "lat", "long", "message_id"};
         for (const auto& [k, v] : body.items()) {
-            if (kFields.count(k) == 0) return done(JsonError(400, core::Utf8Prefix(k, 64), "unknown field"));
+            if (kFields.count(k) == 0) {
+                return done(JsonError(400, k.empty() ? "\"\"" : core::Utf8Prefix(k, 64), "unknown field"));
+            }
         }
         agents::CitizenMessage m;
         auto text_field = [&](const char* name, std::string& out, size_t max, bool required) -> bool {
