@@ -13,6 +13,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/url.hpp"
+
 namespace citybrain::agents {
 
 namespace net = boost::asio;
@@ -21,25 +23,8 @@ namespace http = beast::http;
 using tcp = net::ip::tcp;
 
 Result<UpstreamAddress> ParseUpstreamUrl(const std::string& url, const std::string& field) {
-    constexpr std::string_view kScheme = "http://";
-    if (url.rfind(kScheme, 0) != 0) return InvalidArgument(field, "must start with http://");
-    UpstreamAddress a;
-    const std::string rest = url.substr(kScheme.size());
-    const size_t slash = rest.find('/');
-    std::string authority = rest.substr(0, slash);
-    a.base_path = slash == std::string::npos ? "" : rest.substr(slash);
-    while (!a.base_path.empty() && a.base_path.back() == '/') a.base_path.pop_back();
-    if (const size_t colon = authority.rfind(':'); colon != std::string::npos) {
-        a.port = authority.substr(colon + 1);
-        authority.resize(colon);
-        if (a.port.empty() || a.port.size() > 5 || a.port.find_first_not_of("0123456789") != std::string::npos ||
-            std::stoi(a.port) > 65535) {
-            return InvalidArgument(field, "bad port in '" + url + "'");
-        }
-    }
-    if (authority.empty()) return InvalidArgument(field, "no host in '" + url + "'");
-    a.host = authority;
-    return a;
+    CB_TRY_ASSIGN(core::HttpUrl u, core::ParseHttpUrl(url, field));
+    return UpstreamAddress{std::move(u.host), std::move(u.port), std::move(u.path)};
 }
 
 namespace {

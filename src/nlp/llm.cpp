@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "core/url.hpp"
 #include "core/utf8.hpp"
 
 namespace citybrain::nlp {
@@ -20,35 +21,7 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-struct Endpoint {
-    std::string host;
-    std::string port = "80";
-    std::string path;  // without a trailing slash
-};
-
-Result<Endpoint> ParseUrl(const std::string& url) {
-    constexpr std::string_view kScheme = "http://";
-    if (url.rfind(kScheme, 0) != 0) {
-        return InvalidArgument("--llm-url", "must start with http:// (https needs a TLS proxy in front)");
-    }
-    Endpoint e;
-    const std::string rest = url.substr(kScheme.size());
-    const size_t slash = rest.find('/');
-    std::string authority = rest.substr(0, slash);
-    e.path = slash == std::string::npos ? "" : rest.substr(slash);
-    while (!e.path.empty() && e.path.back() == '/') e.path.pop_back();
-    if (const size_t colon = authority.rfind(':'); colon != std::string::npos) {
-        e.port = authority.substr(colon + 1);
-        authority.resize(colon);
-        if (e.port.empty() || e.port.find_first_not_of("0123456789") != std::string::npos || e.port.size() > 5 ||
-            std::stoi(e.port) > 65535) {
-            return InvalidArgument("--llm-url", "bad port in '" + url + "'");
-        }
-    }
-    if (authority.empty()) return InvalidArgument("--llm-url", "no host in '" + url + "'");
-    e.host = authority;
-    return e;
-}
+Result<core::HttpUrl> ParseUrl(const std::string& url) { return core::ParseHttpUrl(url, "--llm-url"); }
 
 }  // namespace
 
@@ -66,7 +39,7 @@ Status ValidateLlmOptions(const LlmOptions& options) {
 
 Result<std::string> ChatCompletion(const LlmOptions& options, const std::string& system, const std::string& user) {
     CB_TRY(ValidateLlmOptions(options));
-    CB_TRY_ASSIGN(const Endpoint e, ParseUrl(options.url));
+    CB_TRY_ASSIGN(const core::HttpUrl e, ParseUrl(options.url));
     const nlohmann::json body = {
         {"model", options.model},
         {"temperature", 0.3},
