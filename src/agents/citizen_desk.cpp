@@ -95,7 +95,7 @@ std::string Cut(const std::string& text, size_t chars) {
     size_t i = 0;
     for (size_t n = 0; n < chars && i < text.size(); ++n) {
         const auto c = static_cast<unsigned char>(text[i]);
-        i += c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+        i += core::Utf8SequenceLength(c);
     }
     return text.substr(0, i) + "…";
 }
@@ -407,14 +407,7 @@ Result<std::unique_ptr<CitizenDesk>> CitizenDesk::Open(DeskOptions options,
     CB_TRY_ASSIGN(impl->conversations, Conversations::Open(impl->options.conversations_path));
     LocalModelOptions local = impl->options.local;
     local.taxonomy = &engine.taxonomy();
-    if (impl->options.gazetteer != nullptr && !local.locate) {
-        const nlp::Gazetteer* gz = impl->options.gazetteer;
-        local.locate = [gz](std::string_view text) -> std::optional<LocalPlace> {
-            const auto p = gz->Locate(text);
-            if (!p) return std::nullopt;
-            return LocalPlace{p->name, p->where.x, p->where.y};
-        };
-    }
+    if (impl->options.gazetteer != nullptr && !local.locate) local.locate = LocateWith(*impl->options.gazetteer);
     CB_TRY_ASSIGN(LocalModel model, LocalModel::Create(std::move(local)));
     impl->local = std::make_unique<LocalModel>(std::move(model));
     bool any_docs = false;

@@ -553,7 +553,7 @@ void Gateway::Impl::ServeLocal(const std::shared_ptr<Exchange>& ex, const std::s
         size_t end = i;
         for (int n = 0; n < 4 && end < content.size(); ++n) {
             const auto c = static_cast<unsigned char>(content[end]);
-            end += c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+            end += core::Utf8SequenceLength(c);
         }
         end = std::min(end, content.size());
         events.push_back(chunk({{"content", content.substr(i, end - i)}}, nullptr));
@@ -616,12 +616,8 @@ void Gateway::Impl::Finish(const std::shared_ptr<Exchange>& ex, int status, cons
     }
     unsigned char digest[crypto_hash_sha256_BYTES];
     crypto_hash_sha256_final(&ex->hash, digest);
-    static constexpr char kHex[] = "0123456789abcdef";
     AuditRecord r;
-    for (unsigned char b : digest) {
-        r.content_sha256 += kHex[b >> 4];
-        r.content_sha256 += kHex[b & 15];
-    }
+    r.content_sha256 = Hex(digest, sizeof digest);
     r.ts_ms = now;
     r.request_id = ex->request_id;
     const KeyConfig& k = keys[ex->key].config;

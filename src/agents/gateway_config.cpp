@@ -159,29 +159,24 @@ Result<std::vector<KeyConfig>> ParseKeyList(const json& keys, const std::string&
 
 }  // namespace
 
+std::string Hex(const unsigned char* bytes, size_t n) {
+    std::string out(2 * n + 1, '\0');
+    sodium_bin2hex(out.data(), out.size(), bytes, n);
+    out.pop_back();  // the terminating NUL libsodium writes
+    return out;
+}
+
 std::string Sha256Hex(std::string_view data) {
     unsigned char digest[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(data.data()), data.size());
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out(2 * sizeof digest, '0');
-    for (size_t i = 0; i < sizeof digest; ++i) {
-        out[2 * i] = kHex[digest[i] >> 4];
-        out[2 * i + 1] = kHex[digest[i] & 15];
-    }
-    return out;
+    return Hex(digest, sizeof digest);
 }
 
 std::string NewKey() {
     if (sodium_init() < 0) std::abort();  // no entropy source: nothing safe can be made
     unsigned char raw[20];
     randombytes_buf(raw, sizeof raw);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out = "cbk-";
-    for (unsigned char b : raw) {
-        out += kHex[b >> 4];
-        out += kHex[b & 15];
-    }
-    return out;
+    return "cbk-" + Hex(raw, sizeof raw);
 }
 
 Result<GatewayConfig> ParseGatewayConfig(std::string_view text, std::string_view source) {

@@ -62,6 +62,9 @@ Result<std::vector<KeyConfig>> LoadKeysFile(const std::string& path);
 /// limits. The keys are hashed here; the plain text is not kept.
 Result<std::vector<KeyConfig>> KeysFromEnv(std::string_view value);
 
+/// Bytes as lower-case hex (libsodium).
+std::string Hex(const unsigned char* bytes, size_t n);
+
 /// SHA-256 of `data`, lower-case hex (libsodium).
 std::string Sha256Hex(std::string_view data);
 

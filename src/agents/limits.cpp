@@ -125,7 +125,7 @@ int64_t EstimateTokens(std::string_view text) {
     size_t i = 0;
     while (i < text.size()) {
         const auto c = static_cast<unsigned char>(text[i]);
-        const size_t len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+        const size_t len = core::Utf8SequenceLength(c);
         if (len >= 3) {
             ++cjk;
         } else {

@@ -4,9 +4,18 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "core/utf8.hpp"
 #include "nlp/urgency.hpp"
 
 namespace citybrain::agents {
+
+std::function<std::optional<LocalPlace>(std::string_view)> LocateWith(const nlp::Gazetteer& gazetteer) {
+    return [&gazetteer](std::string_view text) -> std::optional<LocalPlace> {
+        const auto p = gazetteer.Locate(text);
+        if (!p) return std::nullopt;
+        return LocalPlace{p->name, p->where.x, p->where.y};
+    };
+}
 
 LocalModel::LocalModel(LocalModelOptions options, nlp::Normalizer normalizer)
     : options_(std::move(options)), normalizer_(std::move(normalizer)) {
@@ -97,7 +106,7 @@ std::vector<float> LocalModel::Embed(std::string_view text) {
     std::vector<uint32_t> cps;
     for (size_t i = 0; i < text.size();) {
         const auto c = static_cast<unsigned char>(text[i]);
-        const size_t len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+        const size_t len = core::Utf8SequenceLength(c);
         uint32_t cp = 0;
         for (size_t j = 0; j < len && i + j < text.size(); ++j)
             cp = (cp << 8) | static_cast<unsigned char>(text[i + j]);

@@ -9,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "incident/taxonomy.hpp"
+#include "nlp/gazetteer.hpp"
 #include "nlp/text.hpp"
 
 namespace citybrain::agents {
@@ -25,6 +26,9 @@ struct LocalGuess {
     std::string category;  // the taxonomy's service code
     double confidence = 0;
 };
+
+/// A `locate` for LocalModelOptions from a district's gazetteer (which must outlive it).
+std::function<std::optional<LocalPlace>(std::string_view)> LocateWith(const nlp::Gazetteer& gazetteer);
 
 struct LocalModelOptions {
     const incident::Taxonomy* taxonomy = nullptr;  // the embedded default when null

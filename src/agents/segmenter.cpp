@@ -4,17 +4,17 @@
 #include <cmath>
 #include <fstream>
 
+#include "core/utf8.hpp"
+
 namespace citybrain::agents {
 
 namespace {
-
-size_t CharLen(unsigned char c) { return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4; }
 
 bool IsAsciiWord(unsigned char c) { return std::isalnum(c) != 0; }
 
 /// CJK ideographs (the basic block and extension A), the characters jieba's dictionary is made of.
 bool IsHan(std::string_view s, size_t i) {
-    if (CharLen(static_cast<unsigned char>(s[i])) != 3 || i + 2 >= s.size()) return false;
+    if (core::Utf8SequenceLength(static_cast<unsigned char>(s[i])) != 3 || i + 2 >= s.size()) return false;
     const uint32_t cp = ((static_cast<unsigned char>(s[i]) & 0x0F) << 12) |
                         ((static_cast<unsigned char>(s[i + 1]) & 0x3F) << 6) |
                         (static_cast<unsigned char>(s[i + 2]) & 0x3F);
@@ -44,7 +44,7 @@ Result<Segmenter> Segmenter::Load(const std::string& dict_path) {
         std::string word = line.substr(0, a);
         for (char& c : word) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         size_t chars = 0;
-        for (size_t i = 0; i < word.size(); i += CharLen(static_cast<unsigned char>(word[i]))) ++chars;
+        for (size_t i = 0; i < word.size(); i += core::Utf8SequenceLength(static_cast<unsigned char>(word[i]))) ++chars;
         s.max_chars_ = std::max(s.max_chars_, std::min<size_t>(chars, 16));
         total += freq;
         entries.emplace_back(std::move(word), freq);
@@ -79,7 +79,7 @@ std::vector<std::string> Segmenter::Cut(std::string_view text) const {
             continue;
         }
         if (!IsHan(text, i)) {
-            i += CharLen(c);  // other symbols (full-width punctuation …) separate
+            i += core::Utf8SequenceLength(c);  // other symbols (full-width punctuation …) separate
             continue;
         }
         // A run of Han characters: the DAG of dictionary words and the best path through it, from the right.
@@ -120,7 +120,8 @@ std::vector<std::string> Segmenter::CutForSearch(std::string_view text) const {
     std::vector<std::string> out;
     for (std::string& w : Cut(text)) {
         std::vector<size_t> starts;
-        for (size_t i = 0; i < w.size(); i += CharLen(static_cast<unsigned char>(w[i]))) starts.push_back(i);
+        for (size_t i = 0; i < w.size(); i += core::Utf8SequenceLength(static_cast<unsigned char>(w[i])))
+            starts.push_back(i);
         starts.push_back(w.size());
         const size_t n = starts.size() - 1;
         if (n >= 3) {

@@ -37,13 +37,7 @@ Result<std::unique_ptr<agents::Gateway>> OpenGateway(const GatewayArgs& args,
     }
     options.audit_path = args.audit;
     options.io_context = io_context;
-    if (gazetteer != nullptr) {
-        options.local.locate = [gazetteer](std::string_view text) -> std::optional<agents::LocalPlace> {
-            const auto place = gazetteer->Locate(text);
-            if (!place) return std::nullopt;
-            return agents::LocalPlace{place->name, place->where.x, place->where.y};
-        };
-    }
+    if (gazetteer != nullptr) options.local.locate = agents::LocateWith(*gazetteer);
     return agents::Gateway::Open(std::move(options));
 }
 

@@ -101,13 +101,17 @@ inline size_t Utf8Length(std::string_view s) {
     return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
 }
 
+/// The length in bytes of the UTF-8 sequence that `lead` starts (read loosely: a continuation byte counts as 1…4
+/// by its high bits; callers bound the result by the string's end).
+inline size_t Utf8SequenceLength(unsigned char lead) { return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4; }
+
 /// Code points of valid UTF-8 (check with ValidUtf8 first: a malformed sequence is read loosely, never past the end).
 inline std::u32string DecodeUtf8(std::string_view s) {
     std::u32string out;
     out.reserve(s.size());
     for (size_t i = 0; i < s.size();) {
         const auto b = static_cast<unsigned char>(s[i]);
-        const size_t len = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+        const size_t len = Utf8SequenceLength(b);
         char32_t c = len == 1 ? b : len == 2 ? (b & 0x1Fu) : len == 3 ? (b & 0x0Fu) : (b & 0x07u);
         for (size_t k = 1; k < len && i + k < s.size(); ++k) {
             c = (c << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3Fu);
