@@ -433,12 +433,14 @@ Result<CrossValidation> CrossValidate(const std::vector<Message>& data,
         std::shuffle(idx.begin(), idx.end(), rng);
         for (const size_t i : idx) fold_of[i] = next++ % folds;
     }
+    SvmOptions ranking = svm;
+    ranking.calibrate = false;  // accuracy only ranks; the temperature would not change one answer
     std::vector<std::string> truth, ft, sv, nb, maj;
     for (int f = 0; f < folds; ++f) {
         std::vector<Message> train, test;
         for (size_t i = 0; i < data.size(); ++i) (fold_of[i] == f ? test : train).push_back(data[i]);
         CB_TRY_ASSIGN(const auto model, TextClassifier::Train(train, options));
-        CB_TRY_ASSIGN(const auto linear, TfidfSvm::Train(train, svm));
+        CB_TRY_ASSIGN(const auto linear, TfidfSvm::Train(train, ranking));
         const auto bayes = NaiveBayes::Train(train);
         std::map<std::string, size_t> freq;
         for (const auto& m : train) ++freq[m.label];
