@@ -10,11 +10,13 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.hpp"
+#include "apps/gateway_args.hpp"
 #include "dispatch/road_graph.hpp"
 #include "district/brain.hpp"
 #include "nlp/classifier.hpp"
 #include "nlp/gazetteer.hpp"
 #include "nlp/llm.hpp"
+#include "nlp/message_model.hpp"
 #include "nlp/tfidf_svm.hpp"
 #include "nlp/urgency.hpp"
 
@@ -34,21 +36,6 @@ struct NlpArgs {
     nlp::SvmOptions svm;
     std::string algo = "fasttext";
 };
-
-using PredictFn = std::function<std::vector<nlp::Prediction>(const std::string&, const std::string&, int)>;
-
-/// A model file of either kind: the TF-IDF linear model by its signature, else fastText.
-Result<PredictFn> LoadModel(const std::string& path) {
-    if (nlp::TfidfSvm::IsModelFile(path)) {
-        CB_TRY_ASSIGN(nlp::TfidfSvm m, nlp::TfidfSvm::Load(path));
-        auto shared = std::make_shared<const nlp::TfidfSvm>(std::move(m));
-        return PredictFn(
-            [shared](const std::string& t, const std::string& d, int k) { return shared->Predict(t, d, k); });
-    }
-    CB_TRY_ASSIGN(nlp::TextClassifier m, nlp::TextClassifier::Load(path));
-    auto shared = std::make_shared<const nlp::TextClassifier>(std::move(m));
-    return PredictFn([shared](const std::string& t, const std::string& d, int k) { return shared->Predict(t, d, k); });
-}
 
 void AddTrainOptions(CLI::App* cmd, NlpArgs& a) {
     cmd->add_option("--epochs", a.train.epochs, "training epochs")->capture_default_str();
@@ -139,15 +126,18 @@ int Train(const NlpArgs& a) {
 int Eval(const NlpArgs& a) {
     auto norm = nlp::Normalizer::Create();
     if (!norm.ok()) return ReportError(norm.error(), a.json);
-    auto model = LoadModel(a.model);
+    auto model = nlp::MessageModel::Load(a.model);
     if (!model.ok()) return ReportError(model.error(), a.json);
     auto data = nlp::ReadMessagesTsv(a.data, *norm);
     if (!data.ok()) return ReportError(data.error(), a.json);
     std::vector<std::string> truth, predicted;
+    std::vector<double> confidence;
     const auto t0 = std::chrono::steady_clock::now();
     for (const auto& m : *data) {
         truth.push_back(m.label);
-        predicted.push_back((*model)(m.title, m.detail, 1).at(0).label);
+        const nlp::Prediction best = model->Predict(m.title, m.detail, 1).at(0);
+        predicted.push_back(best.label);
+        confidence.push_back(best.confidence);
     }
     // Throughput over repeated passes for at least a second: one pass of a small set is a few milliseconds, too
     // short to tell the classifier from the machine's noise.
@@ -155,21 +145,94 @@ int Eval(const NlpArgs& a) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     while (secs < 1.0) {
         for (const auto& m : *data) {
-            if ((*model)(m.title, m.detail, 1).empty())
+            if (model->Predict(m.title, m.detail, 1).empty())
                 return ReportError(Error{ErrorCode::kInternal, "no prediction", m.title}, a.json);
         }
         classified += data->size();
         secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
     const auto e = nlp::Evaluate(truth, predicted);
+    // What a confidence threshold (intake's --classifier-threshold) would do: the share of messages routed by the
+    // model, and how many of those it gets right; the rest go on to keywords and the human queue.
+    nlohmann::json thresholds = nlohmann::json::array();
+    for (const double t : {0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9}) {
+        size_t taken = 0, right = 0;
+        for (size_t i = 0; i < truth.size(); ++i) {
+            if (confidence[i] < t) continue;
+            ++taken;
+            right += predicted[i] == truth[i] ? 1 : 0;
+        }
+        const double n = static_cast<double>(truth.size());
+        thresholds.push_back({{"threshold", t},
+                              {"coverage", n > 0 ? static_cast<double>(taken) / n : 0.0},
+                              {"accuracy", taken > 0 ? static_cast<double>(right) / static_cast<double>(taken) : 0.0}});
+    }
     if (a.json) {
         auto j = ToJson(e);
         j["messages_per_s"] = static_cast<double>(classified) / secs;
+        j["thresholds"] = thresholds;
         std::printf("%s\n", j.dump().c_str());
         return kExitOk;
     }
     PrintEvaluation("model", e);
     PrintConfusion(e);
+    std::printf("threshold  routed by the model  accuracy of those\n");
+    for (const auto& t : thresholds) {
+        std::printf("%9.1f  %18.1f%%  %16.1f%%\n",
+                    t["threshold"].get<double>(),
+                    100 * t["coverage"].get<double>(),
+                    100 * t["accuracy"].get<double>());
+    }
+    return kExitOk;
+}
+
+/// How intake would route a labelled set (`nlp route`): each message through RouteMessage, scored by whether the
+/// category it lands in belongs to the message's labelled domain. The human queue is counted apart, not as wrong.
+int Route(const NlpArgs& a, const ClassifierArgs& classifier_args) {
+    auto norm = nlp::Normalizer::Create();
+    if (!norm.ok()) return ReportError(norm.error(), a.json);
+    const incident::Taxonomy& taxonomy = incident::Taxonomy::Default();
+    ClassifierArgs classifier = classifier_args;
+    if (Status s = LoadClassifier(classifier, taxonomy); !s.ok()) return ReportError(s.error(), a.json);
+    auto data = nlp::ReadMessagesTsv(a.data, *norm);
+    if (!data.ok()) return ReportError(data.error(), a.json);
+    std::map<std::string, std::pair<size_t, size_t>> by;  // routed by -> (messages, in the labelled domain)
+    for (const nlp::Message& m : *data) {
+        const std::string text = m.title.empty() ? m.detail : m.detail.empty() ? m.title : m.title + " " + m.detail;
+        const district::Routing r = district::RouteMessage(
+            classifier.model.get(), taxonomy, text, classifier.threshold, classifier.intake_order);
+        auto& [n, right] = by[r.by];
+        ++n;
+        const auto& domains = r.category->domains;
+        right += std::find(domains.begin(), domains.end(), m.label) != domains.end() ? 1 : 0;
+    }
+    const double total = static_cast<double>(data->size());
+    size_t routed = 0, routed_right = 0;
+    nlohmann::json j{
+        {"n", data->size()},
+        {"intake", district::IntakeDescription(classifier.model.get(), classifier.threshold, classifier.intake_order)}};
+    for (const auto& [name, counts] : by) {
+        const auto [n, right] = counts;
+        j[name] = {{"share", static_cast<double>(n) / total},
+                   {"in_domain", n > 0 ? static_cast<double>(right) / static_cast<double>(n) : 0.0}};
+        if (name != "human_queue") routed += n, routed_right += right;
+    }
+    j["routed"] = static_cast<double>(routed) / total;
+    j["routed_in_domain"] = routed > 0 ? static_cast<double>(routed_right) / static_cast<double>(routed) : 0.0;
+    if (a.json) {
+        std::printf("%s\n", j.dump().c_str());
+        return kExitOk;
+    }
+    std::printf("%zu messages, routed by %s\n", data->size(), j["intake"].get<std::string>().c_str());
+    for (const auto& [name, counts] : by) {
+        std::printf("  %-12s %5.1f%% of messages, %5.1f%% of them in their labelled domain\n",
+                    name.c_str(),
+                    100 * j[name]["share"].get<double>(),
+                    100 * j[name]["in_domain"].get<double>());
+    }
+    std::printf("routed %.1f%%, of which %.1f%% in the labelled domain\n",
+                100 * j["routed"].get<double>(),
+                100 * j["routed_in_domain"].get<double>());
     return kExitOk;
 }
 
@@ -211,7 +274,7 @@ int Cv(const NlpArgs& a) {
 int Classify(const NlpArgs& a) {
     auto norm = nlp::Normalizer::Create();
     if (!norm.ok()) return ReportError(norm.error(), a.json);
-    auto model = LoadModel(a.model);
+    auto model = nlp::MessageModel::Load(a.model);
     if (!model.ok()) return ReportError(model.error(), a.json);
     auto title = norm->Normalize(a.title, "--title");
     if (!title.ok()) return ReportError(title.error(), a.json);
@@ -224,7 +287,7 @@ int Classify(const NlpArgs& a) {
     if (!(a.threshold >= 0 && a.threshold <= 1)) {
         return ReportError(InvalidArgument("--threshold", "must be within [0, 1]"), a.json);
     }
-    const auto top = (*model)(*title, detail, std::max(1, a.top));
+    const auto top = model->Predict(*title, detail, std::max(1, a.top));
     nlohmann::json j = nlohmann::json::array();
     for (const auto& p : top) j.push_back({{"label", p.label}, {"confidence", p.confidence}});
     // Below the threshold no category is taken: the message goes to an operator (the human queue).
@@ -353,6 +416,14 @@ void RegisterNlp(CLI::App& app) {
     eval->add_option("--data", a->data, "labelled TSV")->required();
     eval->add_flag("--json", a->json, "machine-readable output");
     eval->callback([a] { SetExitCode(Eval(*a)); });
+
+    auto classifier = std::make_shared<ClassifierArgs>();
+    auto* route = nlp->add_subcommand(
+        "route", "how intake routes a labelled TSV through the taxonomy: share routed, and in the labelled domain");
+    route->add_option("--data", a->data, "labelled TSV (labels: the taxonomy's domains)")->required();
+    AddClassifierOptions(route, *classifier);
+    route->add_flag("--json", a->json, "machine-readable output");
+    route->callback([a, classifier] { SetExitCode(Route(*a, *classifier)); });
 
     auto* cv = nlp->add_subcommand("cv", "k-fold cross-validation against naive Bayes and majority baselines");
     cv->add_option("--data", a->data, "labelled TSV")->required();
