@@ -167,6 +167,51 @@ TEST(Taxonomy, KeywordsRouteTheMoreSpecificCategory) {
     EXPECT_EQ(t.MatchKeywords("今天天气不错"), nullptr);
 }
 
+// Issue 16: a classifier names a message board's domain; the domain's members' keywords pick a finer category.
+TEST(Taxonomy, DomainsRouteToAMemberOrTheDomainsOwnCategory) {
+    const Taxonomy& t = Taxonomy::Default();
+    ASSERT_EQ(t.domains().size(), 7u);
+    for (const Domain& d : t.domains())
+        EXPECT_EQ(t.categories()[d.category].domains, std::vector<std::string>{d.label});
+    const Category* c = t.RouteInDomain("城乡建设", "小区门口井盖丢了");
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->code, "missing_manhole");  // a member of 城乡建设 whose keyword occurs
+    c = t.RouteInDomain("城乡建设", "请求解决危房重建问题");
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->code, "urban_construction");
+    c = t.RouteInDomain("劳动和社会保障", "公司三个月没发工资");
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->code, "labour_social_security");
+    EXPECT_EQ(c->department, "RSJ");
+    // A keyword of another domain's category does not pull the message out of the domain the model named …
+    c = t.RouteInDomain("交通运输", "公交车站旁边的路灯不亮");
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->code, "transport_matter");
+    // … but a category of two domains is reached from either.
+    c = t.RouteInDomain("交通运输", "路面破损有个大坑洼");
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->code, "road_damage");
+    EXPECT_EQ(t.RouteInDomain("不存在", "井盖"), nullptr);
+}
+
+TEST(Taxonomy, ADomainMustBeDeclared) {
+    auto r = Taxonomy::Parse(R"({"jurisdiction_id":"x","origin":{"lat":1,"lon":2},"grid_cell_m":500,
+        "fallback_category":"a","departments":[{"code":"D","name":"d"}],
+        "categories":[{"code":"a","name":"A","domains":["交通"],"department":"D","priority":2,
+        "dedup":{"radius_m":1,"window_min":1},"limits_min":{"file":1,"dispatch":1,"handle":1,"verify":1}}]})",
+                             "t.json");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().ToString(), "t.json: categories[0].domains[0]: '交通' is not one of the file's domains");
+    auto r2 = Taxonomy::Parse(R"({"jurisdiction_id":"x","origin":{"lat":1,"lon":2},"grid_cell_m":500,
+        "fallback_category":"a","departments":[{"code":"D","name":"d"}],
+        "categories":[{"code":"a","name":"A","department":"D","priority":2,
+        "dedup":{"radius_m":1,"window_min":1},"limits_min":{"file":1,"dispatch":1,"handle":1,"verify":1}}],
+        "domains":[{"label":"交通","category":"b"}]})",
+                              "t.json");
+    ASSERT_FALSE(r2.ok());
+    EXPECT_EQ(r2.error().ToString(), "t.json: domains[0].category: unknown category 'b'");
+}
+
 // Issue 14: the human queue shows an operator the keyword router's ranking, not only its choice.
 TEST(Taxonomy, RankKeywordsGivesSharesBestFirst) {
     const Taxonomy& t = Taxonomy::Default();

@@ -48,6 +48,15 @@ struct Reader {
     }
 };
 
+/// The total length of a category's keywords found in a text.
+size_t KeywordScore(const Category& c, std::string_view text) {
+    size_t score = 0;
+    for (const std::string& word : c.keyword_list) {
+        if (text.find(word) != std::string_view::npos) score += word.size();
+    }
+    return score;
+}
+
 }  // namespace
 
 Result<Taxonomy> Taxonomy::Parse(std::string_view text, std::string_view source) {
@@ -86,6 +95,16 @@ Result<Taxonomy> Taxonomy::Parse(std::string_view text, std::string_view source)
         CB_TRY_ASSIGN(cat.name, r.String(c, path, "name"));
         CB_TRY_ASSIGN(cat.name_en, r.String(c, path, "name_en", false));
         CB_TRY_ASSIGN(cat.group, r.String(c, path, "group", false));
+        CB_TRY_ASSIGN(const json* domains, r.Field(c, path, "domains", false));
+        if (domains != nullptr) {
+            if (!domains->is_array()) return InvalidArgument(r.source, path + ".domains: must be an array of labels");
+            for (size_t k = 0; k < domains->size(); ++k) {
+                if (!(*domains)[k].is_string() || (*domains)[k].get<std::string>().empty()) {
+                    return InvalidArgument(r.source, path + ".domains[" + std::to_string(k) + "]: must be a label");
+                }
+                cat.domains.push_back((*domains)[k].get<std::string>());
+            }
+        }
         CB_TRY_ASSIGN(cat.department, r.String(c, path, "department"));
         if (t.FindDepartment(cat.department) == nullptr) {
             return InvalidArgument(r.source, path + ".department: unknown department '" + cat.department + "'");
@@ -165,6 +184,38 @@ Result<Taxonomy> Taxonomy::Parse(std::string_view text, std::string_view source)
     if (it == t.by_code_.end())
         return InvalidArgument(r.source, "fallback_category: unknown category '" + fallback + "'");
     t.fallback_ = it->second;
+
+    CB_TRY_ASSIGN(const json* domains, r.Field(doc, "$", "domains", false));
+    if (domains != nullptr) {
+        if (!domains->is_array()) return InvalidArgument(r.source, "domains: must be an array");
+        for (size_t i = 0; i < domains->size(); ++i) {
+            const std::string path = "domains[" + std::to_string(i) + "]";
+            Domain d;
+            CB_TRY_ASSIGN(d.label, r.String((*domains)[i], path, "label"));
+            if (d.label.empty()) return InvalidArgument(r.source, path + ".label: must not be empty");
+            if (t.FindDomain(d.label) != nullptr)
+                return InvalidArgument(r.source, path + ".label: duplicate '" + d.label + "'");
+            CB_TRY_ASSIGN(std::string code, r.String((*domains)[i], path, "category"));
+            auto c = t.by_code_.find(code);
+            if (c == t.by_code_.end())
+                return InvalidArgument(r.source, path + ".category: unknown category '" + code + "'");
+            d.category = c->second;
+            t.domains_.push_back(std::move(d));
+        }
+    }
+    for (size_t i = 0; i < t.categories_.size(); ++i) {
+        const Category& cat = t.categories_[i];
+        for (size_t k = 0; k < cat.domains.size(); ++k) {
+            auto found = std::find_if(
+                t.domains_.begin(), t.domains_.end(), [&](const Domain& d) { return d.label == cat.domains[k]; });
+            if (found == t.domains_.end()) {
+                return InvalidArgument(r.source,
+                                       "categories[" + std::to_string(i) + "].domains[" + std::to_string(k) + "]: '" +
+                                           cat.domains[k] + "' is not one of the file's domains");
+            }
+            found->members.push_back(i);
+        }
+    }
     return t;
 }
 
@@ -210,10 +261,7 @@ std::vector<Taxonomy::Guess> Taxonomy::RankKeywords(std::string_view text, size_
     std::vector<std::pair<size_t, const Category*>> scored;
     size_t total = 0;
     for (const Category& c : categories_) {
-        size_t score = 0;
-        for (const std::string& word : c.keyword_list) {
-            if (text.find(word) != std::string_view::npos) score += word.size();
-        }
+        const size_t score = KeywordScore(c, text);
         if (score == 0) continue;
         scored.emplace_back(score, &c);
         total += score;
@@ -224,6 +272,25 @@ std::vector<Taxonomy::Guess> Taxonomy::RankKeywords(std::string_view text, size_
         out.push_back({scored[i].second, static_cast<double>(scored[i].first) / static_cast<double>(total)});
     }
     return out;
+}
+
+const Domain* Taxonomy::FindDomain(std::string_view label) const {
+    for (const Domain& d : domains_) {
+        if (d.label == label) return &d;
+    }
+    return nullptr;
+}
+
+const Category* Taxonomy::RouteInDomain(std::string_view label, std::string_view text) const {
+    const Domain* d = FindDomain(label);
+    if (d == nullptr) return nullptr;
+    const Category* best = &categories_[d->category];
+    size_t best_score = 0;
+    for (const size_t i : d->members) {
+        const size_t score = KeywordScore(categories_[i], text);
+        if (score > best_score) best = &categories_[i], best_score = score;
+    }
+    return best;
 }
 
 TimeMs Taxonomy::StepLimit(const Category& category, CaseStatus status) {

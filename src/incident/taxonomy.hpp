@@ -31,6 +31,9 @@ struct Category {
     std::string name;
     std::string name_en;
     std::string group;
+    /// The top-level domains a model trained on a message board names (城乡建设, 交通运输, …) that this category
+    /// belongs to: road damage is both a construction and a transport matter. Empty: reached by keywords only.
+    std::vector<std::string> domains;
     std::string department;
     int priority = 3;           // 1 = most urgent … 4
     double dedup_radius_m = 0;  // 0 = never merged
@@ -43,6 +46,15 @@ struct Category {
     /// says on arrival. Without a "response" block: crews only, no notice.
     std::vector<std::string> unit_kinds;
     std::string notice;
+};
+
+/// A top-level domain of citizen messages (the labels a message classifier is trained on, such as the seven of the
+/// TeddyCup board: 城乡建设, 环境保护, …), with the category a message of that domain gets when no keyword of one
+/// of its member categories names something finer.
+struct Domain {
+    std::string label;
+    size_t category = 0;          // index of the domain's own category
+    std::vector<size_t> members;  // indices of the categories whose "domains" name this label
 };
 
 /// The routing table: categories → responsible department, priority, step limits and de-duplication rule.
@@ -75,6 +87,12 @@ public:
     std::vector<Guess> RankKeywords(std::string_view text, size_t k) const;
     const Category& Fallback() const { return categories_[fallback_]; }
 
+    const std::vector<Domain>& domains() const { return domains_; }
+    const Domain* FindDomain(std::string_view label) const;
+    /// Where a message a classifier put in domain `label` goes: the member category whose keywords the text names
+    /// most (as MatchKeywords, among the members only), else the domain's own category. Null for an unknown label.
+    const Category* RouteInDomain(std::string_view label, std::string_view text) const;
+
     /// The limit of the step a case enters when it reaches `status` (0 when that step has none).
     static TimeMs StepLimit(const Category& category, CaseStatus status);
 
@@ -91,6 +109,7 @@ private:
     std::vector<Department> departments_;
     std::vector<Category> categories_;
     size_t fallback_ = 0;
+    std::vector<Domain> domains_;
     std::unordered_map<std::string, size_t> by_code_;
     std::unordered_map<std::string, size_t> by_alias_;  // lower-cased
 };
