@@ -11,7 +11,7 @@ DEB_PACKAGES := cmake ninja-build g++ clang clang-format clang-tidy libclang-rt-
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_ARGS ?=
 
-.PHONY: all deps build run test test-unit test-asan test-fuzz bench format clean
+.PHONY: all deps build run test test-unit test-asan test-fuzz bench format clean intake-model
 
 all: build
 
@@ -32,9 +32,21 @@ build: deps
 	@mkdir -p bin && cp build/release/citybrain bin/citybrain
 	@echo "built ./bin/citybrain"
 
-# The main job on the embedded default: a generated district, adaptive signals against fixed-time.
+# The main job on the embedded default: a generated district, adaptive signals against fixed-time. Citizens'
+# messages are routed by the taxonomy's keywords, and by the intake model too once `make intake-model` built it.
+INTAKE_MODEL := build/models/intake.model
 run: build
-	./bin/citybrain run --knowledge config/knowledge $(RUN_ARGS)
+	./bin/citybrain run --knowledge config/knowledge $(if $(wildcard $(INTAKE_MODEL)),--classifier $(INTAKE_MODEL)) $(RUN_ARGS)
+
+# The intake classifier, trained from ../shared/data (never committed): the full labelled TeddyCup set, less the
+# near-duplicates of the 395 sample messages, which stay apart for evaluation.
+TEDDY := ../shared/data/incidents
+intake-model: build
+	@test -f $(TEDDY)/teddycup2020_c_full_labeled/messages_labeled_segmented.tsv || \
+	  { echo "intake-model: $(TEDDY)/teddycup2020_c_full_labeled is not here; intake keeps to keywords"; exit 2; }
+	@mkdir -p build/models
+	./bin/citybrain nlp train --algo tfidf --data $(TEDDY)/teddycup2020_c_full_labeled/messages_labeled_segmented.tsv \
+	  --exclude $(TEDDY)/teddycup2020_c_sample/messages_labeled_train.tsv --out $(INTAKE_MODEL)
 
 # Every test: release build (unit, scenario and dataset tests), sanitizer build, fuzzers, benchmarks once.
 test: build test-unit test-asan test-fuzz

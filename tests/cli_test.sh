@@ -64,6 +64,14 @@ expect 0 '"labels"' nlp train --data "$tmp/two.tsv" --out "$tmp/m.bin" --epochs 
 expect 2 "--title: is empty" nlp classify --model "$tmp/m.bin" --title " "
 expect 0 '"predictions"' nlp classify --model "$tmp/m.bin" --title "公交站牌" --json
 expect 0 '"accuracy"' nlp eval --model "$tmp/m.bin" --data "$tmp/two.tsv" --json
+# Issue 16: the intake classifier's labels must be the taxonomy's domains; `nlp route` scores intake's routing.
+expect 0 '"routed"' nlp route --data "$tmp/two.tsv" --classifier "$tmp/m.bin" --json
+expect 2 "--classifier-order: 'keywords' (keywords first) or 'model'" nlp route --data "$tmp/two.tsv" --classifier-order sideways
+expect 2 "--classifier-threshold: must be within [0, 1]" nlp route --data "$tmp/two.tsv" --classifier "$tmp/m.bin" --classifier-threshold 2
+printf 'label_l1\ttitle\tdetail\n路政\t路面坑洼\t道路\n园林\t树倒了\t绿化\n' >"$tmp/foreign.tsv"
+expect 0 '"labels"' nlp train --algo tfidf --svm-min-df 1 --data "$tmp/foreign.tsv" --out "$tmp/foreign.bin" --json
+expect 2 "is not one of the taxonomy's domains" run --no-serve --sim-hours 0.01 --db "$tmp/run.db" --classifier "$tmp/foreign.bin"
+expect 0 '"intake_classifier":"keywords, then the fasttext model' run --no-serve --sim-hours 0.05 --db "$tmp/run.db" --classifier "$tmp/m.bin" --json
 expect 2 "--text: give --text or --data, one of them" nlp locate --net "$tmp/none.edg.xml"
 expect 2 "cannot open file" nlp locate --net "$tmp/none.edg.xml" --text "深南大道"
 expect 0 '"att_s"' traffic run --roadnet "$tiny/roadnet.json" --flow "$tiny/flow.json" --steps 600 --json --quiet

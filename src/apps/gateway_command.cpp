@@ -15,9 +15,49 @@
 
 namespace citybrain::apps {
 
+void AddClassifierOptions(CLI::App* cmd, ClassifierArgs& args) {
+    cmd->add_option("--classifier",
+                    args.path,
+                    "intake classifier: a model from `citybrain nlp train` whose labels are the taxonomy's domains "
+                    "(default: the taxonomy's keywords alone)");
+    cmd->add_option("--classifier-threshold",
+                    args.threshold,
+                    "below this confidence the model's answer is not taken: keywords, then the human queue decide")
+        ->capture_default_str();
+    cmd->add_option("--classifier-order",
+                    args.order,
+                    "keywords: the taxonomy's keywords first, the model for what they miss; model: the model first")
+        ->capture_default_str();
+}
+
+Status LoadClassifier(ClassifierArgs& args, const incident::Taxonomy& taxonomy) {
+    CB_TRY_ASSIGN(args.intake_order, district::ParseIntakeOrder(args.order));
+    if (args.path.empty()) return {};
+    if (!(args.threshold >= 0 && args.threshold <= 1))
+        return InvalidArgument("--classifier-threshold", "must be within [0, 1]");
+    CB_TRY_ASSIGN(nlp::MessageModel model, nlp::MessageModel::Load(args.path));
+    CB_TRY(district::CheckClassifier(model, taxonomy));
+    args.model = std::make_shared<const nlp::MessageModel>(std::move(model));
+    return {};
+}
+
+void UseClassifier(agents::LocalModelOptions& local, const ClassifierArgs& args, const incident::Taxonomy& taxonomy) {
+    if (args.model == nullptr) return;
+    local.classify =
+        [model = args.model, &taxonomy, threshold = args.threshold, order = args.intake_order](std::string_view text) {
+            const district::Routing r = district::RouteMessage(model.get(), taxonomy, text, threshold, order);
+            std::vector<agents::LocalGuess> out;
+            if (r.by != "human_queue") out.push_back({r.category->code, r.confidence});
+            return out;
+        };
+    local.classifier_name = args.model->kind();
+}
+
 Result<std::unique_ptr<agents::Gateway>> OpenGateway(const GatewayArgs& args,
                                                      const nlp::Gazetteer* gazetteer,
-                                                     boost::asio::io_context* io_context) {
+                                                     boost::asio::io_context* io_context,
+                                                     const ClassifierArgs& classifier,
+                                                     const incident::Taxonomy& taxonomy) {
     agents::GatewayOptions options;
     if (!args.config.empty()) {
         CB_TRY_ASSIGN(options.config, agents::LoadGatewayConfig(args.config));
@@ -38,6 +78,8 @@ Result<std::unique_ptr<agents::Gateway>> OpenGateway(const GatewayArgs& args,
     options.audit_path = args.audit;
     options.io_context = io_context;
     if (gazetteer != nullptr) options.local.locate = agents::LocateWith(*gazetteer);
+    options.local.taxonomy = &taxonomy;
+    UseClassifier(options.local, classifier, taxonomy);
     return agents::Gateway::Open(std::move(options));
 }
 
@@ -72,6 +114,7 @@ void AddDeskOptions(CLI::App* cmd, DeskArgs& args, const std::string& conversati
 }
 
 Result<std::unique_ptr<agents::CitizenDesk>> OpenDesk(const DeskArgs& args,
+                                                      const ClassifierArgs& classifier,
                                                       incident::IncidentEngine& engine,
                                                       incident::IntakeQueue& intake,
                                                       const nlp::Gazetteer* gazetteer,
@@ -100,6 +143,7 @@ Result<std::unique_ptr<agents::CitizenDesk>> OpenDesk(const DeskArgs& args,
             o.agents.front().knowledge = docs;  // the front desk's
         }
     }
+    UseClassifier(o.local, classifier, engine.taxonomy());
     o.conversations_path = args.conversations;
     o.jieba_dict = args.jieba_dict;
     o.gazetteer = gazetteer;
@@ -130,6 +174,7 @@ struct GatewayCommandArgs {
     std::string access_log = "-";
     std::string new_key;
     std::string agent, team;
+    ClassifierArgs classifier;
 };
 
 int PrintNewKey(const GatewayCommandArgs& a) {
@@ -167,8 +212,11 @@ int RunGateway(const GatewayCommandArgs& a) {
     options.port = static_cast<uint16_t>(a.port);
     options.threads = a.threads;
     options.access_log = a.access_log;
+    ClassifierArgs classifier = a.classifier;
+    const incident::Taxonomy& taxonomy = incident::Taxonomy::Default();
+    if (Status s = LoadClassifier(classifier, taxonomy); !s.ok()) return ReportError(s.error(), false);
     server::HttpServer http(options);
-    auto gateway = OpenGateway(a.gateway, gazetteer ? &*gazetteer : nullptr, &http.IoContext());
+    auto gateway = OpenGateway(a.gateway, gazetteer ? &*gazetteer : nullptr, &http.IoContext(), classifier, taxonomy);
     if (!gateway.ok()) return ReportError(gateway.error(), false);
     http.SetGateway(gateway->get());
     auto port = http.Start();
@@ -208,6 +256,7 @@ void RegisterGateway(CLI::App& app) {
     cmd->add_option("--new-key", args->new_key, "print a fresh key named NAME and its keys-file entry, then exit");
     cmd->add_option("--agent", args->agent, "with --new-key: the agent that holds it");
     cmd->add_option("--team", args->team, "with --new-key: the team that holds it");
+    AddClassifierOptions(cmd, args->classifier);
     cmd->callback([args] { SetExitCode(RunGateway(*args)); });
 }
 

@@ -35,6 +35,7 @@ struct StoreArgs {
 
 struct ServeArgs {
     StoreArgs store;
+    ClassifierArgs classifier;
     std::string address = "127.0.0.1";
     int port = 8311;
     int threads = 2;
@@ -85,6 +86,8 @@ int Serve(const ServeArgs& args) {
     if (!keys.ok()) return ReportError(keys.error(), false);
     auto taxonomy = LoadTaxonomy(args.store.taxonomy);
     if (!taxonomy.ok()) return ReportError(taxonomy.error(), false);
+    ClassifierArgs classifier = args.classifier;
+    if (Status s = LoadClassifier(classifier, *taxonomy); !s.ok()) return ReportError(s.error(), false);
     if (!args.district.empty() && args.district != "default") {
         return ReportError(InvalidArgument("--district", "only 'default' (the generated district) is known"), false);
     }
@@ -127,6 +130,9 @@ int Serve(const ServeArgs& args) {
         options.sim_hours = 0;  // until stopped
         options.epoch_ms = start;
         options.taxonomy = &*taxonomy;
+        options.classifier = classifier.model;
+        options.classifier_threshold = classifier.threshold;
+        options.intake_order = classifier.intake_order;
         // Live reports come one by one: a step and a dispatch round every 250 ms keep report-to-order short.
         options.step_ms = 250;
         options.dispatch_interval_ms = 250;
@@ -134,7 +140,12 @@ int Serve(const ServeArgs& args) {
         if (!created.ok()) return ReportError(created.error(), false);
         brain = std::move(created).value();
     } else {
-        auto engine = incident::IncidentEngine::Open(std::move(store).value(), *taxonomy);
+        incident::EngineOptions engine_options;
+        if (classifier.model != nullptr) {
+            district::UseClassifier(
+                engine_options, classifier.model, *taxonomy, classifier.threshold, classifier.intake_order);
+        }
+        auto engine = incident::IncidentEngine::Open(std::move(store).value(), *taxonomy, engine_options);
         if (!engine.ok()) return ReportError(engine.error(), false);
         own_engine = std::move(engine).value();
     }
@@ -162,7 +173,8 @@ int Serve(const ServeArgs& args) {
     if (!args.gateway.config.empty() || !args.gateway.keys_file.empty() ||
         std::getenv("CITYBRAIN_GATEWAY_KEYS") != nullptr) {
         // Without a brain, citybrain-local names no places: there is no district to name them from.
-        auto opened = OpenGateway(args.gateway, brain ? &brain->gazetteer() : nullptr, &http.IoContext());
+        auto opened =
+            OpenGateway(args.gateway, brain ? &brain->gazetteer() : nullptr, &http.IoContext(), classifier, *taxonomy);
         if (!opened.ok()) return ReportError(opened.error(), false);
         gateway = std::move(opened).value();
         http.SetGateway(gateway.get());
@@ -171,8 +183,8 @@ int Serve(const ServeArgs& args) {
     // upstream model through the gateway.
     std::function<nlohmann::json(double, double)> traffic;
     if (brain) traffic = [b = brain.get()](double x, double y) { return b->TrafficNear({x, y}, 300); };
-    auto desk =
-        OpenDesk(args.desk, engine, intake, brain ? &brain->gazetteer() : nullptr, clock, gateway.get(), traffic);
+    auto desk = OpenDesk(
+        args.desk, classifier, engine, intake, brain ? &brain->gazetteer() : nullptr, clock, gateway.get(), traffic);
     if (!desk.ok()) return ReportError(desk.error(), false);
     api.SetCitizenDesk(desk->get());
     if (brain) {
@@ -190,6 +202,10 @@ int Serve(const ServeArgs& args) {
                  static_cast<unsigned>(*port),
                  store_text.c_str(),
                  key_count);
+    std::fprintf(
+        stderr,
+        "citybrain serve: citizens' messages routed by %s\n",
+        district::IntakeDescription(classifier.model.get(), classifier.threshold, classifier.intake_order).c_str());
     if (gateway) {
         std::fprintf(stderr,
                      "citybrain serve: model gateway at http://%s:%u/v1/ (%zu keys, audit %s)\n",
@@ -427,6 +443,7 @@ void RegisterIncidents(CLI::App& app) {
         "landmarks file (JSON: name with x, y or lat, long) replacing the district's own (with --district)");
     AddGatewayOptions(serve, serve_args->gateway, "gateway-");
     AddDeskOptions(serve, serve_args->desk, "conversations.db");
+    AddClassifierOptions(serve, serve_args->classifier);
     serve->callback([serve_args] { SetExitCode(Serve(*serve_args)); });
 
     auto* incidents = app.add_subcommand("incidents", "incident engine tools");

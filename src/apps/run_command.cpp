@@ -54,6 +54,7 @@ struct RunArgs {
     std::string keys_file;
     std::vector<std::string> allowed_origins;
     DeskArgs desk;
+    ClassifierArgs classifier;
     bool no_serve = false;
     bool hold = false;
     bool json = false;
@@ -162,6 +163,12 @@ int Run(const RunArgs& args) {
     options.adaptive = args.adaptive;
     options.threads = args.threads;
     options.db_path = args.db;
+    ClassifierArgs classifier = args.classifier;
+    if (Status s = LoadClassifier(classifier, incident::Taxonomy::Default()); !s.ok())
+        return ReportError(s.error(), args.json);
+    options.classifier = classifier.model;
+    options.classifier_threshold = classifier.threshold;
+    options.intake_order = classifier.intake_order;
     auto created = district::Brain::Create(district, options);
     if (!created.ok()) return ReportError(created.error(), args.json);
     district::Brain& brain = **created;
@@ -215,10 +222,16 @@ int Run(const RunArgs& args) {
         DeskArgs desk_args = args.desk;
         if (desk_args.conversations.empty()) desk_args.conversations = args.db + ".conversations";
         std::remove(desk_args.conversations.c_str());
-        auto opened = OpenDesk(
-            desk_args, brain.engine(), *intake, &brain.gazetteer(), clock, nullptr, [&brain](double x, double y) {
-                return brain.TrafficNear({x, y}, 300);
-            });
+        auto opened = OpenDesk(desk_args,
+                               classifier,
+                               brain.engine(),
+                               *intake,
+                               &brain.gazetteer(),
+                               clock,
+                               nullptr,
+                               [&brain](double x, double y) {
+                                   return brain.TrafficNear({x, y}, 300);
+                               });
         if (!opened.ok()) return ReportError(opened.error(), args.json);
         desk = std::move(opened).value();
         api->SetCitizenDesk(desk.get());
@@ -439,6 +452,7 @@ void RegisterRun(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("--db", args->db, "the run's case store (SQLite; replaced at start)")->capture_default_str();
     AddDeskOptions(cmd, args->desk, "");  // "": the --db file's name with .conversations
+    AddClassifierOptions(cmd, args->classifier);
     cmd->add_option("--report", args->report, "write the results as JSON to this file");
     cmd->add_option("--port", args->port, "dashboard port (0: any free port)")->capture_default_str();
     cmd->add_option(

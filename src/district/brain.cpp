@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <limits>
 #include <map>
@@ -188,6 +189,12 @@ Result<std::unique_ptr<Brain>> Brain::Create(const District& district,
     engine_options.assess = [](const incident::Report& r, int priority) {
         return r.source == incident::Source::kCitizen ? nlp::AssessUrgency(r.description, priority).priority : priority;
     };
+    if (options.classifier != nullptr) {
+        if (!(options.classifier_threshold >= 0 && options.classifier_threshold <= 1))
+            return InvalidArgument("classifier_threshold", "must be within [0, 1]");
+        CB_TRY(CheckClassifier(*options.classifier, taxonomy));
+        UseClassifier(engine_options, options.classifier, taxonomy, options.classifier_threshold, options.intake_order);
+    }
     CB_TRY_ASSIGN(b->engine_, incident::IncidentEngine::Open(std::move(store), taxonomy, engine_options));
 
     for (const UnitSpec& spec : district.units) {
@@ -199,6 +206,82 @@ Result<std::unique_ptr<Brain>> Brain::Create(const District& district,
     b->road_speed_.assign(district.net.roads.size(), std::numeric_limits<double>::quiet_NaN());
     b->RecordSeries();
     return b;
+}
+
+std::vector<incident::CategoryGuess> RouteByModel(const nlp::MessageModel& model,
+                                                  const incident::Taxonomy& taxonomy,
+                                                  std::string_view text,
+                                                  size_t k,
+                                                  double threshold) {
+    std::vector<incident::CategoryGuess> out;
+    const auto top = model.PredictRaw(text, static_cast<int>(std::max<size_t>(k, 1)));
+    if (top.empty() || top.front().confidence < threshold) return out;
+    for (const nlp::Prediction& p : top) {
+        const incident::Category* c = taxonomy.RouteInDomain(p.label, text);
+        if (c != nullptr) out.push_back({c->code, p.confidence});
+    }
+    return out;
+}
+
+Routing RouteMessage(const nlp::MessageModel* model,
+                     const incident::Taxonomy& taxonomy,
+                     std::string_view text,
+                     double threshold,
+                     IntakeOrder order) {
+    const auto by_keywords = [&]() -> std::optional<Routing> {
+        const auto g = taxonomy.RankKeywords(text, 1);
+        if (g.empty()) return std::nullopt;
+        return Routing{g.front().category, "keywords", g.front().confidence};
+    };
+    const auto by_model = [&]() -> std::optional<Routing> {
+        if (model == nullptr) return std::nullopt;
+        const auto g = RouteByModel(*model, taxonomy, text, 1, threshold);
+        if (g.empty()) return std::nullopt;
+        return Routing{taxonomy.Find(g.front().category), "model", g.front().confidence};
+    };
+    std::optional<Routing> r = order == IntakeOrder::kKeywordsFirst ? by_keywords() : by_model();
+    if (!r) r = order == IntakeOrder::kKeywordsFirst ? by_model() : by_keywords();
+    if (!r) r = Routing{&taxonomy.Fallback(), "human_queue", 0};
+    return *r;
+}
+
+void UseClassifier(incident::EngineOptions& options,
+                   const std::shared_ptr<const nlp::MessageModel>& model,
+                   const incident::Taxonomy& taxonomy,
+                   double threshold,
+                   IntakeOrder order) {
+    options.classify = [model, &taxonomy, threshold, order](const incident::Report& r) -> std::string {
+        const Routing routing = RouteMessage(model.get(), taxonomy, r.description, threshold, order);
+        return routing.by == "human_queue" ? std::string() : routing.category->code;
+    };
+    options.rank = [model, &taxonomy](std::string_view text, size_t k) {
+        return RouteByModel(*model, taxonomy, text, k, 0);
+    };
+}
+
+Status CheckClassifier(const nlp::MessageModel& model, const incident::Taxonomy& taxonomy) {
+    for (const std::string& label : model.labels()) {
+        if (taxonomy.FindDomain(label) == nullptr) {
+            return InvalidArgument(model.path(),
+                                   "the model's label '" + label +
+                                       "' is not one of the taxonomy's domains (\"domains\" in the taxonomy file)");
+        }
+    }
+    return {};
+}
+
+std::string IntakeDescription(const nlp::MessageModel* model, double threshold, IntakeOrder order) {
+    if (model == nullptr) return "keywords";
+    char p[32];
+    std::snprintf(p, sizeof p, "%.2f", threshold);
+    const std::string m = model->kind() + " model " + model->path() + " (threshold " + p + ")";
+    return order == IntakeOrder::kKeywordsFirst ? "keywords, then the " + m : "the " + m + ", then keywords";
+}
+
+Result<IntakeOrder> ParseIntakeOrder(std::string_view name) {
+    if (name == "keywords") return IntakeOrder::kKeywordsFirst;
+    if (name == "model") return IntakeOrder::kModelFirst;
+    return InvalidArgument("--classifier-order", "'keywords' (keywords first) or 'model' (the model first)");
 }
 
 int64_t Brain::Vehicles() const { return world_->Vehicles(); }
@@ -736,6 +819,8 @@ nlohmann::json Brain::Results() const {
         {"messages_located", messages_located_.load()},
         {"classified_on_intake", classified_},
         {"classified_correct", classified_right_},
+        {"intake_classifier",
+         IntakeDescription(options_.classifier.get(), options_.classifier_threshold, options_.intake_order)},
         {"human_queue", human_queue_},
         {"intake_errors", intake_errors_},
         {"stale_plans", stale_plans_},

@@ -16,8 +16,13 @@
 #include "district/world.hpp"
 #include "incident/engine.hpp"
 #include "nlp/gazetteer.hpp"
+#include "nlp/message_model.hpp"
 
 namespace citybrain::district {
+
+/// Which rule routes a citizen's message first: the taxonomy's keywords (written for the district's own
+/// categories), or the model (trained on a message board's domains).
+enum class IntakeOrder : uint8_t { kKeywordsFirst, kModelFirst };
 
 struct BrainOptions {
     uint64_t seed = 1;
@@ -40,7 +45,53 @@ struct BrainOptions {
     incident::TimeMs operator_review_ms = 300'000;  // a case in the human queue waits this long for an operator
     /// The routing table; nullptr for the embedded default. Must outlive the brain.
     const incident::Taxonomy* taxonomy = nullptr;
+    /// The intake classifier (`--classifier`): a model of a message board's top-level domains, mapped to
+    /// categories by the taxonomy's `domains` (UseClassifier). Null: the taxonomy's keywords route alone.
+    std::shared_ptr<const nlp::MessageModel> classifier;
+    double classifier_threshold = 0.6;
+    IntakeOrder intake_order = IntakeOrder::kKeywordsFirst;
 };
+
+/// The categories a trained model routes a citizen's raw text to, best first (issue 16): each of the model's top
+/// `k` domains as the category the taxonomy gives it (RouteInDomain: a member whose keywords the text names, else
+/// the domain's own). Empty when the best confidence is below `threshold`.
+std::vector<incident::CategoryGuess> RouteByModel(const nlp::MessageModel& model,
+                                                  const incident::Taxonomy& taxonomy,
+                                                  std::string_view text,
+                                                  size_t k,
+                                                  double threshold);
+
+/// How intake routed one message, and by what: "keywords", "model", or "human_queue" (the fallback category).
+struct Routing {
+    const incident::Category* category = nullptr;
+    std::string by;
+    double confidence = 0;
+};
+
+/// Intake's routing of one raw text: keywords and the model (when given, above `threshold`) in `order`; what
+/// neither routes goes to the human queue. The engine's hooks (UseClassifier) and `nlp route` both use it.
+Routing RouteMessage(const nlp::MessageModel* model,
+                     const incident::Taxonomy& taxonomy,
+                     std::string_view text,
+                     double threshold,
+                     IntakeOrder order);
+
+/// Sets the engine's `classify` (RouteMessage's choice) and `rank` (the model's top k domains as categories,
+/// whatever their confidence, for the operator of the human queue). `taxonomy` must outlive the engine.
+void UseClassifier(incident::EngineOptions& options,
+                   const std::shared_ptr<const nlp::MessageModel>& model,
+                   const incident::Taxonomy& taxonomy,
+                   double threshold,
+                   IntakeOrder order);
+
+/// Whether a model's labels are all domains of the taxonomy (else it was trained for another routing table).
+Status CheckClassifier(const nlp::MessageModel& model, const incident::Taxonomy& taxonomy);
+
+/// What routes citizens' messages, in words: "keywords", or "keywords, then the tfidf model PATH (threshold P)".
+std::string IntakeDescription(const nlp::MessageModel* model, double threshold, IntakeOrder order);
+
+/// "keywords" or "model" (`--classifier-order`).
+Result<IntakeOrder> ParseIntakeOrder(std::string_view name);
 
 /// The district's road graph for cars and its pavements (both ways along every road, at 1 m/s, scaled by each
 /// robot's pace), under one dispatch facade. The brain and the fleet simulator route on the same graphs.

@@ -9,6 +9,8 @@
 #include <functional>
 #include <iostream>
 
+#include "incident/store.hpp"
+#include "nlp/tfidf_svm.hpp"
 #include "traffic/run.hpp"
 
 namespace citybrain::district {
@@ -245,6 +247,99 @@ TEST(Brain, BadOptionsAreRefusedByName) {
     o.db_path = "/nonexistent-dir/x.db";
     b = Brain::Create(*d, o);
     ASSERT_FALSE(b.ok());
+}
+
+// Issue 16: a model trained on a message board's domains routes a message no keyword names, through the taxonomy's
+// domains; an unsure model leaves the message to the keywords and then the human queue.
+std::shared_ptr<const nlp::MessageModel> DomainModel(const std::string& tag, const std::vector<nlp::Message>& data) {
+    nlp::SvmOptions svm;
+    svm.min_df = 1;
+    auto trained = nlp::TfidfSvm::Train(data, svm);
+    EXPECT_TRUE(trained.ok()) << trained.error().ToString();
+    const std::string path = TempDb(tag) + ".model";
+    EXPECT_TRUE(trained->Save(path).ok());
+    auto model = nlp::MessageModel::Load(path);
+    std::filesystem::remove(path);
+    EXPECT_TRUE(model.ok()) << model.error().ToString();
+    return std::make_shared<const nlp::MessageModel>(std::move(model).value());
+}
+
+TEST(Intake, AModelsDomainRoutesThroughTheTaxonomy) {
+    const std::vector<nlp::Message> data = {{"劳动和社会保障", "公司三个月没发工资", ""},
+                                            {"劳动和社会保障", "老板一直不发工资", ""},
+                                            {"劳动和社会保障", "单位没给我们交五险一金", ""},
+                                            {"劳动和社会保障", "退休金迟迟没有发放", ""},
+                                            {"交通运输", "公交站台的线路太少了", ""},
+                                            {"交通运输", "长途汽车不按时发车", ""},
+                                            {"交通运输", "这条线路的车半小时才来一趟", ""},
+                                            {"交通运输", "司机开车太快乘客害怕", ""}};
+    auto model = DomainModel("intake", data);
+    const incident::Taxonomy& taxonomy = incident::Taxonomy::Default();
+    ASSERT_TRUE(CheckClassifier(*model, taxonomy).ok());
+
+    incident::EngineOptions options;
+    UseClassifier(options, model, taxonomy, 0.5, IntakeOrder::kKeywordsFirst);
+    auto store = incident::OpenSqliteStore(TempDb("intake"), false);
+    ASSERT_TRUE(store.ok());
+    auto engine = incident::IncidentEngine::Open(std::move(store).value(), taxonomy, options);
+    ASSERT_TRUE(engine.ok()) << engine.error().ToString();
+    auto report = [](const std::string& text) {
+        incident::Report r;
+        r.source = incident::Source::kCitizen;
+        r.description = text;
+        r.address = "龙岗大道 1 号";
+        return r;
+    };
+    auto receipts = (*engine)->Ingest({report("我们公司已经三个月没发工资了"), report("公交车半小时才来一趟")}, 1000);
+    ASSERT_TRUE(receipts[0].ok()) << receipts[0].error().ToString();
+    EXPECT_TRUE(receipts[0]->classified);
+    EXPECT_EQ(receipts[0]->category, "labour_social_security");  // no keyword of the taxonomy occurs in it
+    EXPECT_EQ(receipts[0]->department, "RSJ");
+    ASSERT_TRUE(receipts[1].ok());
+    EXPECT_EQ(receipts[1]->category, "transport_matter");
+    // The operator's ranking comes from the same model: both domains, the likelier first.
+    const auto guesses = (*engine)->Guesses("我们公司已经三个月没发工资了", 2);
+    ASSERT_EQ(guesses.size(), 2u);
+    EXPECT_EQ(guesses[0].category, "labour_social_security");
+    EXPECT_EQ(guesses[1].category, "transport_matter");
+    EXPECT_GT(guesses[0].confidence, guesses[1].confidence);
+
+    // Unsure (no confidence reaches 1): the keywords decide, and with none the message waits for an operator.
+    EXPECT_TRUE(RouteByModel(*model, taxonomy, "我们公司已经三个月没发工资了", 1, 1.0).empty());
+    incident::EngineOptions unsure;
+    UseClassifier(unsure, model, taxonomy, 1.0, IntakeOrder::kKeywordsFirst);
+    auto store2 = incident::OpenSqliteStore(TempDb("intake2"), false);
+    ASSERT_TRUE(store2.ok());
+    auto engine2 = incident::IncidentEngine::Open(std::move(store2).value(), taxonomy, unsure);
+    ASSERT_TRUE(engine2.ok());
+    receipts = (*engine2)->Ingest({report("我们公司已经三个月没发工资了"), report("路口井盖丢了")}, 1000);
+    ASSERT_TRUE(receipts[0].ok() && receipts[1].ok());
+    EXPECT_EQ(receipts[0]->category, taxonomy.Fallback().code);
+    EXPECT_EQ(receipts[1]->category, "missing_manhole");
+    std::filesystem::remove(TempDb("intake"));
+    std::filesystem::remove(TempDb("intake2"));
+
+    // The order decides between a keyword ("公交车": transport) and the model's domain (wages: labour).
+    const std::string both = "老板三个月没发工资，公交车都坐不起了";
+    const Routing k = RouteMessage(model.get(), taxonomy, both, 0.5, IntakeOrder::kKeywordsFirst);
+    EXPECT_EQ(k.by, "keywords");
+    EXPECT_EQ(k.category->code, "transport_matter");
+    const Routing m = RouteMessage(model.get(), taxonomy, both, 0.5, IntakeOrder::kModelFirst);
+    EXPECT_EQ(m.by, "model");
+    EXPECT_EQ(m.category->code, "labour_social_security");
+    const Routing none = RouteMessage(nullptr, taxonomy, "我们公司已经三个月没发工资了", 0.5, IntakeOrder::kModelFirst);
+    EXPECT_EQ(none.by, "human_queue");
+    EXPECT_EQ(none.category, &taxonomy.Fallback());
+}
+
+TEST(Intake, AModelForAnotherTableIsRefused) {
+    auto model = DomainModel(
+        "foreign",
+        {{"路政", "路面坑洼", ""}, {"路政", "道路破了", ""}, {"园林", "树倒了", ""}, {"园林", "草坪枯了", ""}});
+    const Status s = CheckClassifier(*model, incident::Taxonomy::Default());
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.error().message.find("'园林' is not one of the taxonomy's domains"), std::string::npos)
+        << s.error().message;
 }
 
 }  // namespace
