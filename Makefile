@@ -7,7 +7,9 @@ DEB_PACKAGES := cmake ninja-build g++ clang clang-format clang-tidy libclang-rt-
                 python3 python3-jsonschema wrk libpugixml-dev \
                 libespeak-ng-dev espeak-ng-data golang-github-mozillazg-go-pinyin-dev libmosquitto-dev mosquitto \
                 libosmium2-dev libprotozero-dev zlib1g-dev libbz2-dev libexpat1-dev \
-                libfasttext-dev liblinear-dev libsodium-dev python3-jieba libopencc-dev libopencc-data chromium fonts-wqy-microhei
+                libfasttext-dev liblinear-dev libsodium-dev python3-jieba libopencc-dev libopencc-data chromium fonts-wqy-microhei \
+                libopencv-dnn-dev libopencv-imgcodecs-dev libopencv-imgproc-dev libopencv-videoio-dev libopencv-video-dev \
+                python3-onnx python3-numpy darknet opencv-doc
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_ARGS ?=
 
@@ -27,6 +29,7 @@ deps:
 	fi
 
 build: deps
+	scripts/fetch_models.sh build/models
 	cmake --preset release >/dev/null
 	cmake --build --preset release
 	@mkdir -p bin && cp build/release/citybrain bin/citybrain
@@ -57,6 +60,7 @@ test-unit: build
 	ctest --preset release
 
 test-asan: deps
+	scripts/fetch_models.sh build/models
 	cmake --preset dev >/dev/null
 	cmake --build --preset dev
 	ctest --preset dev

@@ -26,7 +26,7 @@ function(cb_add_benchmark name)
   cmake_parse_arguments(ARG "" "" "SRCS;DEPS" ${ARGN})
   add_executable(${name} ${ARG_SRCS})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} benchmark::benchmark)
-  target_compile_definitions(${name} PRIVATE CB_DATA_DIR="${CB_DATA_DIR}")
+  target_compile_definitions(${name} PRIVATE CB_DATA_DIR="${CB_DATA_DIR}" CB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   add_test(NAME ${name}_smoke COMMAND ${name} --benchmark_min_time=0 --benchmark_filter=Smoke)
 endfunction()
 

@@ -15,11 +15,12 @@ ALLOWED = {
     "incident": {"core"},
     "dispatch": {"core", "io"},
     "nlp": {"core"},
+    "vision": {"core"},
     "agents": {"core", "incident", "nlp"},
     "district": {"core", "io", "traffic", "incident", "dispatch", "nlp"},
     "web": set(),
     "server": {"core", "incident", "agents", "web"},
-    "apps": {"core", "io", "traffic", "incident", "dispatch", "nlp", "district", "agents", "web", "server"},
+    "apps": {"core", "io", "traffic", "incident", "dispatch", "nlp", "vision", "district", "agents", "web", "server"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/[^"]+"', re.M)
 

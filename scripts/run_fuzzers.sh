@@ -41,8 +41,14 @@ printf '\x02{"model":"citybrain-local","stream":true,"messages":[{"role":"user",
 printf '\x03{"model":"citybrain-local","input":["路灯","积水"],"encoding_format":"base64"}' >"$work/gateway/emb.json"
 printf '\x00{"upstreams":[{"name":"a","url":"http://127.0.0.1:9/v1","models":["m"],"weight":2,"timeout_s":1}],"breaker":{"failures":3,"cooldown_s":5}}' >"$work/gateway/config.json"
 printf '\x01data: {"a":1}\r\n\r\n: c\n\ndata: x\ndata: y\n\n' >"$work/gateway/sse.txt"
-for target in roadnet flow csv form taxonomy api sumo vrp pinyin nlp llm device gateway; do
+mkdir -p "$work/vision"
+# A real JPEG (darknet's smallest photo, from Debian's package) and a one-pixel PNG.
+[ -f /usr/share/darknet/data/scream.jpg ] && cp /usr/share/darknet/data/scream.jpg "$work/vision/"
+printf '\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde\x00\x00\x00\x00IEND\xaeB`\x82' >"$work/vision/one.png"
+for target in roadnet flow csv form taxonomy api sumo vrp pinyin nlp llm device gateway vision; do
   echo "fuzzing ${target}_fuzz for ${seconds}s"
-  "$build/fuzz/${target}_fuzz" -artifact_prefix="$build/" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+  max_len=65536
+  [ "$target" = vision ] && max_len=262144  # a whole camera frame
+  "$build/fuzz/${target}_fuzz" -artifact_prefix="$build/" -max_total_time="$seconds" -max_len=$max_len -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 "$work/$target" 2>&1 | tail -n 3
 done

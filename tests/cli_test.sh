@@ -64,6 +64,16 @@ expect 0 '"labels"' nlp train --data "$tmp/two.tsv" --out "$tmp/m.bin" --epochs 
 expect 2 "--title: is empty" nlp classify --model "$tmp/m.bin" --title " "
 expect 0 '"predictions"' nlp classify --model "$tmp/m.bin" --title "公交站牌" --json
 expect 0 '"accuracy"' nlp eval --model "$tmp/m.bin" --data "$tmp/two.tsv" --json
+# Issue 15: the detector on a real photo (the model is converted by `make`), and bad inputs by name.
+model="$root/build/models/centernet.onnx"
+expect 0 '"class":"dog"' vision detect /usr/share/darknet/data/dog.jpg --model "$model" --json
+expect 2 "cannot open the image" vision detect "$tmp/none.jpg" --model "$model"
+printf 'not a picture' >"$tmp/bad.jpg"
+expect 2 "not a JPEG or PNG image" vision detect "$tmp/bad.jpg" --model "$model"
+expect 2 "no detector model here" vision detect /usr/share/darknet/data/dog.jpg --model "$tmp/none.onnx"
+expect 2 "cannot open the video" vision track "$tmp/none.avi" --model "$model"
+printf '[{"id":"k","rule":"street_vending","polygon":[[0,0],[1,0]]}]' >"$tmp/zones.json"
+expect 2 "zones[0].polygon: must be an array of at least 3" vision track /usr/share/doc/opencv-doc/examples/data/vtest.avi --model "$model" --zones "$tmp/zones.json"
 # Issue 16: the intake classifier's labels must be the taxonomy's domains; `nlp route` scores intake's routing.
 expect 0 '"routed"' nlp route --data "$tmp/two.tsv" --classifier "$tmp/m.bin" --json
 expect 2 "--classifier-order: 'keywords' (keywords first) or 'model'" nlp route --data "$tmp/two.tsv" --classifier-order sideways

@@ -34,6 +34,9 @@ void RegisterGateway(CLI::App& app);
 /// `citybrain fleet-sim`: simulated robots over MQTT for a live brain.
 void RegisterFleet(CLI::App& app);
 
+/// `citybrain vision detect`: the object detector on an image.
+void RegisterVision(CLI::App& app);
+
 /// Exit code set by the subcommand that ran.
 int ExitCode();
 void SetExitCode(int code);

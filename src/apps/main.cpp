@@ -24,6 +24,7 @@ int Main(int argc, char** argv) {
     RegisterFleet(app);
     RegisterGateway(app);
     RegisterAgents(app);
+    RegisterVision(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: Apache-2.0
+// `citybrain vision detect IMAGE`: the object detector on one picture.
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
+
+#include "apps/commands.hpp"
+#include "core/file.hpp"
+#include "vision/detector.hpp"
+#include "vision/rules.hpp"
+#include "vision/tracker.hpp"
+
+namespace citybrain::apps {
+namespace {
+
+struct VisionArgs {
+    std::string image;
+    std::string video;
+    std::string zones;
+    int frames = 0;
+    double fps = 10;
+    double gate = 2.0;
+    std::string classes;
+    vision::DetectorOptions detector;
+    int repeat = 1;
+    bool json = false;
+};
+
+int Detect(const VisionArgs& a) {
+    if (a.repeat < 1 || a.repeat > 1000) return ReportError(InvalidArgument("--repeat", "must be 1 to 1000"), a.json);
+    vision::DetectorOptions options = a.detector;
+    if (!a.classes.empty()) {
+        auto names = vision::ReadClassNames(a.classes);
+        if (!names.ok()) return ReportError(names.error(), a.json);
+        options.classes = std::move(names).value();
+    }
+    auto detector = vision::Detector::Open(options);
+    if (!detector.ok()) return ReportError(detector.error(), a.json);
+    auto image = vision::ReadImage(a.image);
+    if (!image.ok()) return ReportError(image.error(), a.json);
+    // Repeats time the network alone; the median is what one frame costs.
+    std::vector<double> ms;
+    std::vector<vision::Detection> dets;
+    for (int i = 0; i < a.repeat; ++i) {
+        auto r = detector->Detect(*image);
+        if (!r.ok()) return ReportError(r.error(), a.json);
+        dets = std::move(r).value();
+        ms.push_back(detector->last_inference_ms());
+    }
+    std::sort(ms.begin(), ms.end());
+    const double median = ms[ms.size() / 2];
+    if (a.json) {
+        nlohmann::json out{{"image", a.image},
+                           {"width", image->cols},
+                           {"height", image->rows},
+                           {"inference_ms", median},
+                           {"detections", nlohmann::json::array()}};
+        for (const auto& d : dets) {
+            out["detections"].push_back(
+                {{"class", d.label}, {"score", d.score}, {"box", {d.box.x1, d.box.y1, d.box.x2, d.box.y2}}});
+        }
+        std::printf("%s\n", out.dump().c_str());
+        return kExitOk;
+    }
+    std::printf("%s: %dx%d, %zu objects, %.1f ms\n", a.image.c_str(), image->cols, image->rows, dets.size(), median);
+    for (const auto& d : dets) {
+        std::printf("  %-14s %.2f  [%.0f, %.0f, %.0f, %.0f]\n",
+                    d.label.c_str(),
+                    d.score,
+                    d.box.x1,
+                    d.box.y1,
+                    d.box.x2,
+                    d.box.y2);
+    }
+    return kExitOk;
+}
+
+/// The change between two frames, as the mean absolute difference of their 64x48 grey thumbnails (0-255).
+double Motion(const cv::Mat& a, const cv::Mat& b) {
+    if (a.empty() || b.empty()) return 255;
+    cv::Mat d;
+    cv::absdiff(a, b, d);
+    return cv::mean(d)[0];
+}
+
+int Track(const VisionArgs& a) {
+    if (a.frames < 0) return ReportError(InvalidArgument("--frames", "must be 0 (all) or more"), a.json);
+    if (!(a.fps > 0 && a.fps <= 120)) return ReportError(InvalidArgument("--fps", "must be within (0, 120]"), a.json);
+    std::vector<vision::Zone> zones;
+    if (!a.zones.empty()) {
+        auto text = core::ReadFile(a.zones);
+        if (!text.ok()) return ReportError(NotFound(a.zones, "cannot open the zones file"), a.json);
+        const auto j = nlohmann::json::parse(*text, nullptr, false);
+        if (j.is_discarded() || !j.is_array())
+            return ReportError(InvalidArgument(a.zones, "must be a JSON array of zones"), a.json);
+        for (size_t i = 0; i < j.size(); ++i) {
+            auto z = vision::ParseZone(j[i], a.zones + ": zones[" + std::to_string(i) + "]");
+            if (!z.ok()) return ReportError(z.error(), a.json);
+            zones.push_back(std::move(z).value());
+        }
+    }
+    auto detector = vision::Detector::Open(a.detector);
+    if (!detector.ok()) return ReportError(detector.error(), a.json);
+    cv::VideoCapture video(a.video);
+    if (!video.isOpened()) return ReportError(NotFound(a.video, "cannot open the video"), a.json);
+    vision::Tracker tracker;
+    vision::RuleEngine rules(std::move(zones));
+    // Frames are stamped by their index at --fps: a file's own rate is not the camera's sampling rate.
+    const auto frame_ms = static_cast<int64_t>(1000 / a.fps);
+    cv::Mat frame, thumb, last_thumb;
+    std::vector<vision::Detection> dets;
+    int64_t n = 0, detected = 0;
+    nlohmann::json events = nlohmann::json::array();
+    const auto t0 = std::chrono::steady_clock::now();
+    while ((a.frames == 0 || n < a.frames) && video.read(frame)) {
+        cv::cvtColor(frame, thumb, cv::COLOR_BGR2GRAY);
+        cv::resize(thumb, thumb, cv::Size(64, 48), 0, 0, cv::INTER_AREA);
+        // Motion gating: a still scene keeps the last detections; only a changed one costs the network.
+        if (Motion(thumb, last_thumb) >= a.gate) {
+            auto r = detector->Detect(frame);
+            if (!r.ok()) return ReportError(r.error(), a.json);
+            dets = std::move(r).value();
+            last_thumb = thumb.clone();
+            ++detected;
+        }
+        const int64_t t = n * frame_ms;
+        for (const auto& e : rules.Evaluate(tracker.Update(dets, t), t, 12.0)) {
+            events.push_back({{"kind", e.kind},
+                              {"zone", e.zone},
+                              {"t_ms", e.t_ms},
+                              {"confidence", e.confidence},
+                              {"tracks", e.tracks}});
+        }
+        ++n;
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (n == 0) return ReportError(InvalidArgument(a.video, "no frame could be read"), a.json);
+    int64_t confirmed = 0;
+    for (const auto& t : tracker.tracks()) confirmed += t.confirmed ? 1 : 0;
+    nlohmann::json out{{"video", a.video},
+                       {"frames", n},
+                       {"frames_detected", detected},
+                       {"frames_per_s", static_cast<double>(n) / secs},
+                       {"tracks_started", tracker.started()},
+                       {"tracks_live_confirmed", confirmed},
+                       {"events", events}};
+    if (a.json) {
+        std::printf("%s\n", out.dump().c_str());
+    } else {
+        std::printf(
+            "%s: %lld frames (%lld through the detector), %.1f frames/s end to end; %lld tracks started, %lld "
+            "confirmed at the end; %zu events\n",
+            a.video.c_str(),
+            static_cast<long long>(n),
+            static_cast<long long>(detected),
+            static_cast<double>(n) / secs,
+            static_cast<long long>(tracker.started()),
+            static_cast<long long>(confirmed),
+            events.size());
+        for (const auto& e : events) std::printf("  %s\n", e.dump().c_str());
+    }
+    return kExitOk;
+}
+
+}  // namespace
+
+void RegisterVision(CLI::App& app) {
+    auto* vision = app.add_subcommand("vision", "cameras: the object detector");
+    vision->require_subcommand(1);
+    auto a = std::make_shared<VisionArgs>();
+    a->detector.model = "build/models/centernet.onnx";
+    auto* detect = vision->add_subcommand("detect", "objects in an image (COCO classes, boxes in pixels)");
+    detect->add_option("image", a->image, "a JPEG or PNG file")->required();
+    detect->add_option("--model", a->detector.model, "ONNX CenterNet model")->capture_default_str();
+    detect->add_option("--classes", a->classes, "class names, one per line, for a model of one's own (default COCO)");
+    detect->add_option("--threshold", a->detector.score_threshold, "lowest score reported")->capture_default_str();
+    detect->add_option("--input-size", a->detector.input_size, "the network's input side, pixels")
+        ->capture_default_str();
+    detect->add_option("--threads", a->detector.threads, "threads for the network")->capture_default_str();
+    detect->add_option("--repeat", a->repeat, "run N times and report the median time")->capture_default_str();
+    detect->add_flag("--json", a->json, "machine-readable output");
+    detect->callback([a] { SetExitCode(Detect(*a)); });
+
+    auto* track =
+        vision->add_subcommand("track", "a video through the pipeline: motion gate, detector, tracker, rules");
+    track->add_option("video", a->video, "a video file (or an RTSP URL, through OpenCV's VideoCapture)")->required();
+    track->add_option("--zones", a->zones, "zones with rules (JSON array: id, rule, polygon, min_dwell_s, …)");
+    track->add_option("--frames", a->frames, "frames to read (0: all)")->capture_default_str();
+    track->add_option("--fps", a->fps, "the camera's sampling rate the frames are stamped at")->capture_default_str();
+    track
+        ->add_option("--gate",
+                     a->gate,
+                     "motion gate: mean change of a grey thumbnail (0-255) below which a frame "
+                     "skips the detector (0: every frame)")
+        ->capture_default_str();
+    track->add_option("--model", a->detector.model, "ONNX CenterNet model")->capture_default_str();
+    track->add_option("--input-size", a->detector.input_size, "the network's input side, pixels")
+        ->capture_default_str();
+    track->add_option("--threads", a->detector.threads, "threads for the network")->capture_default_str();
+    track->add_flag("--json", a->json, "machine-readable output");
+    track->callback([a] { SetExitCode(Track(*a)); });
+}
+
+}  // namespace citybrain::apps

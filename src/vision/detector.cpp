@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "vision/detector.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <opencv2/core.hpp>
+#include <opencv2/core/utils/logger.hpp>
+#include <opencv2/dnn.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "core/file.hpp"
+
+namespace citybrain::vision {
+
+float Iou(const Box& a, const Box& b) {
+    const float iw = std::min(a.x2, b.x2) - std::max(a.x1, b.x1);
+    const float ih = std::min(a.y2, b.y2) - std::max(a.y1, b.y1);
+    if (iw <= 0 || ih <= 0) return 0;
+    const float inter = iw * ih;
+    const float uni = a.Area() + b.Area() - inter;
+    return uni > 0 ? inter / uni : 0;
+}
+
+const std::vector<std::string>& CocoClasses() {
+    static const std::vector<std::string> kCoco = {"person",        "bicycle",      "car",
+                                                   "motorcycle",    "airplane",     "bus",
+                                                   "train",         "truck",        "boat",
+                                                   "traffic light", "fire hydrant", "stop sign",
+                                                   "parking meter", "bench",        "bird",
+                                                   "cat",           "dog",          "horse",
+                                                   "sheep",         "cow",          "elephant",
+                                                   "bear",          "zebra",        "giraffe",
+                                                   "backpack",      "umbrella",     "handbag",
+                                                   "tie",           "suitcase",     "frisbee",
+                                                   "skis",          "snowboard",    "sports ball",
+                                                   "kite",          "baseball bat", "baseball glove",
+                                                   "skateboard",    "surfboard",    "tennis racket",
+                                                   "bottle",        "wine glass",   "cup",
+                                                   "fork",          "knife",        "spoon",
+                                                   "bowl",          "banana",       "apple",
+                                                   "sandwich",      "orange",       "broccoli",
+                                                   "carrot",        "hot dog",      "pizza",
+                                                   "donut",         "cake",         "chair",
+                                                   "couch",         "potted plant", "bed",
+                                                   "dining table",  "toilet",       "tv",
+                                                   "laptop",        "mouse",        "remote",
+                                                   "keyboard",      "cell phone",   "microwave",
+                                                   "oven",          "toaster",      "sink",
+                                                   "refrigerator",  "book",         "clock",
+                                                   "vase",          "scissors",     "teddy bear",
+                                                   "hair drier",    "toothbrush"};
+    return kCoco;
+}
+
+struct Detector::Net {
+    cv::dnn::Net net;
+    std::vector<std::string> outputs = {"keypoints", "wh"};
+};
+
+Detector::Detector(Detector&&) noexcept = default;
+Detector& Detector::operator=(Detector&&) noexcept = default;
+Detector::~Detector() = default;
+
+Result<Detector> Detector::Open(const DetectorOptions& options) {
+    if (options.model.empty()) return InvalidArgument("--model", "no detector model given");
+    if (options.input_size < 32 || options.input_size > 4096 || options.input_size % 32 != 0)
+        return InvalidArgument("input_size", "must be a multiple of 32 from 32 to 4096");
+    if (!(options.score_threshold > 0 && options.score_threshold < 1))
+        return InvalidArgument("score_threshold", "must be within (0, 1)");
+    if (options.max_detections < 1) return InvalidArgument("max_detections", "must be at least 1");
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(options.model, ec)) {
+        return NotFound(options.model,
+                        "no detector model here (`make` converts the default one into build/models/centernet.onnx)");
+    }
+    cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_ERROR);
+    Detector d;
+    d.options_ = options;
+    d.classes_ = options.classes.empty() ? CocoClasses() : options.classes;
+    d.net_ = std::make_unique<Net>();
+    try {
+        d.net_->net = cv::dnn::readNetFromONNX(options.model);
+    } catch (const cv::Exception& e) {
+        return InvalidArgument(options.model, std::string("not a model OpenCV's DNN module can load: ") + e.what());
+    }
+    if (d.net_->net.empty()) return InvalidArgument(options.model, "the model has no layers");
+    d.net_->net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+    d.net_->net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+    cv::setNumThreads(options.threads);
+    return d;
+}
+
+Result<std::vector<Detection>> Detector::Detect(const cv::Mat& bgr) {
+    if (bgr.empty()) return InvalidArgument("frame", "empty image");
+    const int size = options_.input_size;
+    // The network sees RGB in [0, 255], stretched to its square input; boxes are scaled back per axis.
+    const cv::Mat blob =
+        cv::dnn::blobFromImage(bgr, 1.0, cv::Size(size, size), cv::Scalar(), /*swapRB=*/true, /*crop=*/false);
+    std::vector<cv::Mat> out;
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+        net_->net.setInput(blob, "images");
+        net_->net.forward(out, net_->outputs);
+    } catch (const cv::Exception& e) {
+        return Error{ErrorCode::kInternal, std::string("the detector failed: ") + e.what(), options_.model};
+    }
+    last_inference_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    const cv::Mat& heat = out[0];  // [1, C, h, w]
+    const cv::Mat& wh = out[1];    // [1, 4, h, w]
+    if (heat.dims != 4 || wh.dims != 4 || wh.size[1] != 4 || heat.size[2] != wh.size[2] || heat.size[3] != wh.size[3])
+        return InvalidArgument(options_.model, "outputs are not CenterNet's keypoints [1,C,h,w] and wh [1,4,h,w]");
+    const int classes = heat.size[1], h = heat.size[2], w = heat.size[3];
+    if (static_cast<size_t>(classes) != classes_.size()) {
+        return InvalidArgument(
+            options_.model,
+            "the model has " + std::to_string(classes) + " classes, the class list " + std::to_string(classes_.size()));
+    }
+    const float stride = static_cast<float>(size) / static_cast<float>(w);
+    const auto* hm = reinterpret_cast<const float*>(heat.data);
+    const auto* box = reinterpret_cast<const float*>(wh.data);
+    const size_t plane = static_cast<size_t>(h) * static_cast<size_t>(w);
+    // Peaks: a cell that is the maximum of its 3x3 neighbourhood in its class (CenterNet's NMS), above threshold.
+    struct Peak {
+        float score;
+        int c, y, x;
+    };
+    std::vector<Peak> peaks;
+    for (int c = 0; c < classes; ++c) {
+        const float* p = hm + static_cast<size_t>(c) * plane;
+        for (int y = 0; y < h; ++y) {
+            for (int x = 0; x < w; ++x) {
+                const float v = p[static_cast<size_t>(y) * w + x];
+                if (v < options_.score_threshold) continue;
+                bool peak = true;
+                for (int dy = -1; dy <= 1 && peak; ++dy) {
+                    for (int dx = -1; dx <= 1; ++dx) {
+                        const int yy = y + dy, xx = x + dx;
+                        if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
+                        if (p[static_cast<size_t>(yy) * w + xx] > v) {
+                            peak = false;
+                            break;
+                        }
+                    }
+                }
+                if (peak) peaks.push_back({v, c, y, x});
+            }
+        }
+    }
+    std::stable_sort(peaks.begin(), peaks.end(), [](const Peak& a, const Peak& b) { return a.score > b.score; });
+    if (peaks.size() > static_cast<size_t>(options_.max_detections)) peaks.resize(options_.max_detections);
+    const float sx = static_cast<float>(bgr.cols) / static_cast<float>(size);
+    const float sy = static_cast<float>(bgr.rows) / static_cast<float>(size);
+    std::vector<Detection> dets;
+    for (const Peak& pk : peaks) {
+        const size_t at = static_cast<size_t>(pk.y) * w + pk.x;
+        const float cx = static_cast<float>(pk.x) * stride, cy = static_cast<float>(pk.y) * stride;
+        Box b{cx - box[at], cy - box[plane + at], cx + box[2 * plane + at], cy + box[3 * plane + at]};
+        b = {std::clamp(b.x1 * sx, 0.0F, static_cast<float>(bgr.cols)),
+             std::clamp(b.y1 * sy, 0.0F, static_cast<float>(bgr.rows)),
+             std::clamp(b.x2 * sx, 0.0F, static_cast<float>(bgr.cols)),
+             std::clamp(b.y2 * sy, 0.0F, static_cast<float>(bgr.rows))};
+        if (b.x2 <= b.x1 || b.y2 <= b.y1) continue;
+        const bool covered = std::any_of(
+            dets.begin(), dets.end(), [&](const Detection& d) { return Iou(d.box, b) > options_.suppress_iou; });
+        if (!covered) dets.push_back({pk.c, classes_[static_cast<size_t>(pk.c)], pk.score, b});
+    }
+    return dets;
+}
+
+Result<std::vector<std::string>> ReadClassNames(const std::string& path) {
+    auto text = core::ReadFile(path);
+    if (!text.ok()) return NotFound(path, "cannot open the class list");
+    std::vector<std::string> names;
+    size_t at = 0;
+    while (at < text->size()) {
+        size_t end = text->find('\n', at);
+        if (end == std::string::npos) end = text->size();
+        std::string line = text->substr(at, end - at);
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+        if (!line.empty()) names.push_back(std::move(line));
+        at = end + 1;
+    }
+    if (names.empty()) return InvalidArgument(path, "no class names (one per line)");
+    return names;
+}
+
+Result<cv::Mat> DecodeImage(std::span<const uint8_t> bytes, const std::string& where) {
+    if (bytes.empty()) return InvalidArgument(where, "empty image (zero bytes)");
+    const size_t n = bytes.size();
+    const bool jpeg = n >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
+    const bool png = n >= 8 && bytes[0] == 0x89 && bytes[1] == 'P' && bytes[2] == 'N' && bytes[3] == 'G';
+    if (!jpeg && !png) return InvalidArgument(where, "not a JPEG or PNG image");
+    // libjpeg decodes a truncated file with a warning and grey rows, so the end marker is checked first: a frame
+    // cut off in transit is refused, not analysed.
+    if (jpeg) {
+        size_t end = n;
+        while (end > 2 && bytes[end - 1] == 0) --end;  // some encoders pad with zeros
+        if (end < 4 || bytes[end - 2] != 0xFF || bytes[end - 1] != 0xD9)
+            return InvalidArgument(where, "truncated JPEG (no end-of-image marker)");
+    }
+    if (png) {
+        static constexpr uint8_t kIend[] = {'I', 'E', 'N', 'D'};
+        if (n < 12 || !std::equal(std::begin(kIend), std::end(kIend), bytes.end() - 8))
+            return InvalidArgument(where, "truncated PNG (no IEND chunk)");
+    }
+    cv::Mat img;
+    try {
+        const cv::Mat raw(1, static_cast<int>(n), CV_8UC1, const_cast<uint8_t*>(bytes.data()));
+        img = cv::imdecode(raw, cv::IMREAD_COLOR);
+    } catch (const cv::Exception& e) {
+        return InvalidArgument(where, std::string("cannot decode the image: ") + e.what());
+    }
+    if (img.empty()) return InvalidArgument(where, "cannot decode the image");
+    return img;
+}
+
+Result<cv::Mat> ReadImage(const std::string& path) {
+    auto bytes = core::ReadFile(path);
+    if (!bytes.ok()) return NotFound(path, "cannot open the image");
+    return DecodeImage({reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size()}, path);
+}
+
+}  // namespace citybrain::vision
