@@ -12,6 +12,7 @@
 #include "core/file.hpp"
 #include "vision/detector.hpp"
 #include "vision/rules.hpp"
+#include "vision/scheduler.hpp"
 #include "vision/tracker.hpp"
 
 namespace citybrain::apps {
@@ -166,6 +167,50 @@ int Track(const VisionArgs& a) {
     return kExitOk;
 }
 
+int Schedule(const vision::SimOptions& o, bool json) {
+    auto r = vision::SimulateCameras(o);
+    if (!r.ok()) return ReportError(r.error(), json);
+    nlohmann::json out{{"cameras", o.cameras},
+                       {"workers", o.workers},
+                       {"ms_per_frame", o.ms_per_frame},
+                       {"minutes", o.minutes},
+                       {"sampled_per_s", r->sampled_per_s},
+                       {"detected_per_s", r->detected_per_s},
+                       {"cores_needed", r->detected_per_s * o.ms_per_frame / 1000},
+                       {"cores_busy", r->cores_busy},
+                       {"queue_capacity", o.queue_capacity},
+                       {"queue_max", r->queue_max},
+                       {"priorities", nlohmann::json::array()}};
+    for (size_t p = 0; p < vision::kPriorities; ++p) {
+        out["priorities"].push_back({{"priority", p + 1},
+                                     {"enqueued", r->enqueued[p]},
+                                     {"dropped", r->dropped[p]},
+                                     {"served", r->served[p]},
+                                     {"p50_ms", r->p50_ms[p]},
+                                     {"p95_ms", r->p95_ms[p]},
+                                     {"max_ms", r->max_ms[p]},
+                                     {"cameras_slowed", r->degraded[p]}});
+    }
+    if (json) {
+        std::printf("%s\n", out.dump().c_str());
+        return kExitOk;
+    }
+    std::printf(
+        "%u cameras, %d workers at %.0f ms a frame, %.0f simulated minutes: %.0f frames/s sampled, %.0f/s "
+        "through the detector (%.0f cores' work), queue at most %zu of %zu\n",
+        o.cameras,
+        o.workers,
+        o.ms_per_frame,
+        o.minutes,
+        r->sampled_per_s,
+        r->detected_per_s,
+        r->detected_per_s * o.ms_per_frame / 1000,
+        r->queue_max,
+        o.queue_capacity);
+    for (const auto& p : out["priorities"]) std::printf("  %s\n", p.dump().c_str());
+    return kExitOk;
+}
+
 }  // namespace
 
 void RegisterVision(CLI::App& app) {
@@ -203,6 +248,21 @@ void RegisterVision(CLI::App& app) {
     track->add_option("--threads", a->detector.threads, "threads for the network")->capture_default_str();
     track->add_flag("--json", a->json, "machine-readable output");
     track->callback([a] { SetExitCode(Track(*a)); });
+
+    auto sim = std::make_shared<vision::SimOptions>();
+    auto* schedule = vision->add_subcommand(
+        "schedule", "the camera scheduler with many virtual cameras: rates, motion gate, bounded queue, workers");
+    schedule->add_option("--cameras", sim->cameras, "virtual cameras")->capture_default_str();
+    schedule->add_option("--workers", sim->workers, "detector cores")->capture_default_str();
+    schedule->add_option("--ms-per-frame", sim->ms_per_frame, "the detector's cost (measured: vision detect)")
+        ->capture_default_str();
+    schedule->add_option("--batch", sim->batch, "frames a worker takes at once")->capture_default_str();
+    schedule->add_option("--queue", sim->queue_capacity, "inference queue capacity")->capture_default_str();
+    schedule->add_option("--minutes", sim->minutes, "simulated minutes")->capture_default_str();
+    schedule->add_option("--start-hour", sim->start_hour, "local time at the start")->capture_default_str();
+    schedule->add_option("--seed", sim->seed, "seed of the motion draws")->capture_default_str();
+    schedule->add_flag("--json", a->json, "machine-readable output");
+    schedule->callback([a, sim] { SetExitCode(Schedule(*sim, a->json)); });
 }
 
 }  // namespace citybrain::apps

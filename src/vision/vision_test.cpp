@@ -12,6 +12,7 @@
 #include "core/file.hpp"
 #include "vision/detector.hpp"
 #include "vision/rules.hpp"
+#include "vision/scheduler.hpp"
 #include "vision/tracker.hpp"
 
 namespace citybrain::vision {
@@ -216,6 +217,51 @@ TEST(Rules, ParkingCrowdAndTheSchoolGateOutOfHours) {
     EXPECT_EQ(first.at("illegal_parking"), 120'000);
     EXPECT_EQ(first.at("crowd"), 52'000);  // three more people from 50 s, confirmed after three frames
     EXPECT_EQ(first.at("campus_safety"), 100'000);
+}
+
+TEST(InferenceQueue, AFullQueueDropsTheOldestOfALowerPriority) {
+    InferenceQueue q(3);
+    std::optional<FrameJob> evicted;
+    EXPECT_TRUE(q.Push({1, 3, 0}, &evicted));
+    EXPECT_TRUE(q.Push({2, 3, 1}, &evicted));
+    EXPECT_TRUE(q.Push({3, 2, 2}, &evicted));
+    EXPECT_TRUE(q.Push({4, 1, 3}, &evicted));  // full: camera 1's frame, the oldest of priority 3, makes room
+    ASSERT_TRUE(evicted.has_value());
+    EXPECT_EQ(evicted->camera, 1u);
+    EXPECT_FALSE(q.Push({5, 3, 4}, &evicted));  // nothing lower than 3 waits: the new frame is the one dropped
+    EXPECT_FALSE(evicted.has_value());
+    const auto batch = q.Pop(2);
+    ASSERT_EQ(batch.size(), 2u);
+    EXPECT_EQ(batch[0].camera, 4u);  // priority 1 first
+    EXPECT_EQ(batch[1].camera, 3u);
+    EXPECT_EQ(q.size(), 1u);
+}
+
+TEST(Scheduler, UnderLoadTheQueueStaysBoundedAndPriorityOneKeepsItsRate) {
+    SimOptions o;
+    o.cameras = 20'000;
+    o.start_hour = 8.0;  // inside the school-gate hour: priority 1 at a frame a second
+    o.minutes = 2;
+    o.queue_capacity = 2'000;
+    o.workers = 40;  // about 26 cores' work: enough
+    auto enough = SimulateCameras(o);
+    ASSERT_TRUE(enough.ok()) << enough.error().ToString();
+    for (size_t p = 0; p < kPriorities; ++p) EXPECT_EQ(enough->dropped[p], 0) << p;
+    o.workers = 18;  // 70 % of what is needed: priority 1 alone takes about 13 cores
+    auto short_of = SimulateCameras(o);
+    ASSERT_TRUE(short_of.ok());
+    EXPECT_LE(short_of->queue_max, o.queue_capacity);
+    EXPECT_EQ(short_of->dropped[0], 0);
+    EXPECT_LE(short_of->p95_ms[0], 2'000);
+    EXPECT_GT(short_of->dropped[2] + short_of->dropped[1], 0);
+    EXPECT_GT(short_of->degraded[2] + short_of->degraded[1], 0.1);  // the lower priorities are slowed, and say so
+    // Deterministic: the same seed, the same result.
+    auto again = SimulateCameras(o);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->dropped, short_of->dropped);
+    EXPECT_EQ(again->served, short_of->served);
+    o.workers = 0;
+    EXPECT_EQ(SimulateCameras(o).error().where, "--workers");
 }
 
 TEST(Rules, BadZonesNameTheField) {
