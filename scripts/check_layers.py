@@ -15,11 +15,11 @@ ALLOWED = {
     "incident": {"core"},
     "dispatch": {"core", "io"},
     "nlp": {"core"},
-    "vision": {"core"},
+    "vision": {"core", "incident"},
     "agents": {"core", "incident", "nlp"},
     "district": {"core", "io", "traffic", "incident", "dispatch", "nlp"},
     "web": set(),
-    "server": {"core", "incident", "agents", "web"},
+    "server": {"core", "incident", "agents", "vision", "web"},
     "apps": {"core", "io", "traffic", "incident", "dispatch", "nlp", "vision", "district", "agents", "web", "server"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/[^"]+"', re.M)

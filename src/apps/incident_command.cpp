@@ -21,6 +21,7 @@
 #include "district/live_world.hpp"
 #include "incident/replay.hpp"
 #include "server/http_server.hpp"
+#include "vision/cameras.hpp"
 #include "web/assets.hpp"
 
 namespace citybrain::apps {
@@ -36,6 +37,9 @@ struct StoreArgs {
 struct ServeArgs {
     StoreArgs store;
     ClassifierArgs classifier;
+    std::string cameras;
+    std::string snapshots = "snapshots";
+    std::string detector_model = "build/models/centernet.onnx";
     std::string address = "127.0.0.1";
     int port = 8311;
     int threads = 2;
@@ -187,6 +191,20 @@ int Serve(const ServeArgs& args) {
         args.desk, classifier, engine, intake, brain ? &brain->gazetteer() : nullptr, clock, gateway.get(), traffic);
     if (!desk.ok()) return ReportError(desk.error(), false);
     api.SetCitizenDesk(desk->get());
+    // The cameras: frames pushed over HTTP go through the detector, the tracker and the zone rules, and their
+    // events come in through the same intake as any sensor's report.
+    std::unique_ptr<vision::CameraSet> cameras;
+    if (!args.cameras.empty()) {
+        auto registry = vision::LoadCameras(args.cameras);
+        if (!registry.ok()) return ReportError(registry.error(), false);
+        vision::CameraSet::Options camera_options;
+        camera_options.detector.model = args.detector_model;
+        camera_options.snapshot_dir = args.snapshots;
+        auto opened = vision::CameraSet::Open(std::move(registry).value(), camera_options);
+        if (!opened.ok()) return ReportError(opened.error(), false);
+        cameras = std::move(opened).value();
+        api.SetCameras(cameras.get());
+    }
     if (brain) {
         for (const web::Asset& a : web::Assets()) {
             http.SetDocument(std::string(a.path), std::string(a.content_type), std::string(a.body));
@@ -444,6 +462,14 @@ void RegisterIncidents(CLI::App& app) {
     AddGatewayOptions(serve, serve_args->gateway, "gateway-");
     AddDeskOptions(serve, serve_args->desk, "conversations.db");
     AddClassifierOptions(serve, serve_args->classifier);
+    serve->add_option("--cameras",
+                      serve_args->cameras,
+                      "camera registry (JSON): frames POSTed to "
+                      "/api/v1/cameras/{id}/frames become reports through the rules");
+    serve->add_option("--snapshots", serve_args->snapshots, "where the cameras' event snapshots are written")
+        ->capture_default_str();
+    serve->add_option("--detector-model", serve_args->detector_model, "the cameras' ONNX CenterNet model")
+        ->capture_default_str();
     serve->callback([serve_args] { SetExitCode(Serve(*serve_args)); });
 
     auto* incidents = app.add_subcommand("incidents", "incident engine tools");

@@ -20,6 +20,7 @@
 #include "incident/case_json.hpp"
 #include "incident/device_event.hpp"
 #include "server/form.hpp"
+#include "vision/cameras.hpp"
 
 namespace citybrain::server {
 
@@ -275,7 +276,8 @@ public:
             const std::string& base_url,
             const std::function<incident::TimeMs()>& clock,
             const Api::Cached* cached,
-            agents::CitizenDesk* desk = nullptr)
+            agents::CitizenDesk* desk = nullptr,
+            vision::CameraSet* cameras = nullptr)
         : engine_(engine),
           intake_(intake),
           keys_(keys),
@@ -283,7 +285,8 @@ public:
           clock_(clock),
           taxonomy_(engine.taxonomy()),
           cached_(cached),
-          desk_(desk) {}
+          desk_(desk),
+          cameras_(cameras) {}
 
     Api::Cached Precompute() const {
         return {Render(Discovery(), Format::kJson, "discovery", "discovery"),
@@ -631,6 +634,10 @@ private:
             return done(NotAllowed(req, path, "GET, HEAD, POST"));
         }
         if (path == "events" && req.method == "POST") return PostEvent(req, done);
+        if (cameras_ != nullptr &&
+            (path == "cameras" || path.rfind("cameras/", 0) == 0 || path.rfind("snapshots/", 0) == 0)) {
+            return Cameras(req, path, done);
+        }
         if (path.rfind("cases/", 0) == 0) {
             const std::string rest = path.substr(6);
             const size_t slash = rest.find('/');
@@ -876,6 +883,88 @@ private:
         Submit(std::move(report).value(), done);
     }
 
+    /// The cameras: POST a frame (a device's role), GET the registry with its counts and the snapshots (an
+    /// operator's). A frame's events become reports through the same intake as any sensor's; the answer comes
+    /// after their commit.
+    void Cameras(const ApiRequest& req, const std::string& path, std::function<void(ApiResponse)>& done) {
+        const bool get = req.method == "GET" || req.method == "HEAD";
+        if (path == "cameras" || path.rfind("snapshots/", 0) == 0) {
+            if (!get) return done(NotAllowed(req, path, "GET, HEAD"));
+            if (auto why = Refusal(KeyOf(req, nullptr), kRoleOperator, "read cameras"); !why.empty()) {
+                return done(JsonError(403, "api_key", why));
+            }
+            if (path == "cameras") {
+                ApiResponse r;
+                r.body = Dump(cameras_->Status());
+                return done(r);
+            }
+            auto shot = cameras_->Snapshot(path.substr(10));
+            if (!shot.ok()) return done(JsonError(404, "snapshot", shot.error().message));
+            ApiResponse r;
+            r.content_type = "image/jpeg";
+            r.body = std::move(shot).value();
+            return done(r);
+        }
+        const std::string rest = path.substr(8);
+        const size_t slash = rest.find('/');
+        if (slash == std::string::npos || rest.substr(slash) != "/frames") {
+            return done(JsonError(404, "path", "no such resource: /api/v1/" + core::Utf8Prefix(path, 128)));
+        }
+        if (req.method != "POST") return done(NotAllowed(req, path, "POST"));
+        if (auto why = Refusal(KeyOf(req, nullptr), kRoleDevice, "post camera frames"); !why.empty()) {
+            return done(JsonError(403, "api_key", why));
+        }
+        const std::string camera = rest.substr(0, slash);
+        auto outcome =
+            cameras_->Ingest(camera, {reinterpret_cast<const uint8_t*>(req.body.data()), req.body.size()}, clock_());
+        if (!outcome.ok()) {
+            const int status = outcome.error().code == ErrorCode::kNotFound ? 404 : 400;
+            return done(JsonError(status, outcome.error().where, outcome.error().message));
+        }
+        json answer{{"camera", camera},
+                    {"detections", outcome->detections},
+                    {"gated", outcome->gated},
+                    {"events", json::array()}};
+        if (outcome->reports.empty()) {
+            ApiResponse r;
+            r.body = Dump(answer);
+            return done(r);
+        }
+        // Each event's report through the intake; the answer once all are committed (or refused).
+        struct Pending {
+            Pending(json a, size_t n, std::function<void(ApiResponse)> d)
+                : answer(std::move(a)), left(n), done(std::move(d)) {}
+            json answer;
+            size_t left;
+            std::function<void(ApiResponse)> done;
+            std::mutex mu;
+        };
+        auto pending = std::make_shared<Pending>(std::move(answer), outcome->reports.size(), std::move(done));
+        for (size_t i = 0; i < outcome->reports.size(); ++i) {
+            json event{{"kind", outcome->events[i].kind},
+                       {"zone", outcome->events[i].zone},
+                       {"confidence", outcome->events[i].confidence},
+                       {"media_url", outcome->reports[i].media_url}};
+            intake_.Submit(std::move(outcome->reports[i]), [pending, event](Result<incident::Receipt> rec) mutable {
+                if (rec.ok()) {
+                    event["case_id"] = rec->case_id;
+                    event["duplicate"] = rec->duplicate;
+                    event["category"] = rec->category;
+                } else {
+                    event["error"] = rec.error().ToString();
+                }
+                std::unique_lock lock(pending->mu);
+                pending->answer["events"].push_back(std::move(event));
+                if (--pending->left > 0) return;
+                ApiResponse r;
+                r.status = 201;
+                r.body = Dump(pending->answer);
+                lock.unlock();
+                pending->done(r);
+            });
+        }
+    }
+
     /// A citizen's message to the agents (the citizen channel): a case with its number, department and deadline,
     /// an answer from the knowledge documents, their case's status, or a person. Answered after any case it made is
     /// committed.
@@ -1030,6 +1119,7 @@ private:
     const incident::Taxonomy& taxonomy_;
     const Api::Cached* cached_;
     agents::CitizenDesk* desk_;
+    vision::CameraSet* cameras_;
 };
 
 }  // namespace
@@ -1188,7 +1278,7 @@ void Api::Handle(const ApiRequest& request, std::function<void(ApiResponse)> don
     };
     try {
         std::function<void(ApiResponse)> respond = finish;
-        Handler(engine_, intake_, keys_, base_url_, clock_, &cached_, desk_).Handle(request, respond);
+        Handler(engine_, intake_, keys_, base_url_, clock_, &cached_, desk_, cameras_).Handle(request, respond);
     } catch (const std::exception& e) {
         ApiResponse r = ErrorFor(path, 500, "", e.what(), request.request_id);
         r.detail = e.what();

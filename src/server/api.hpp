@@ -11,6 +11,9 @@
 namespace citybrain::agents {
 class CitizenDesk;
 }
+namespace citybrain::vision {
+class CameraSet;
+}
 
 namespace citybrain::server {
 
@@ -100,6 +103,8 @@ public:
 
     /// Turns on the citizen channel, POST and GET /api/v1/messages (before serving).
     void SetCitizenDesk(agents::CitizenDesk* desk) { desk_ = desk; }
+    /// Turns on the cameras: POST /api/v1/cameras/{id}/frames, GET /api/v1/cameras and the snapshots.
+    void SetCameras(vision::CameraSet* cameras) { cameras_ = cameras; }
 
     /// Responses that never change while the server runs (discovery, the service list), rendered once.
     struct Cached {
@@ -114,6 +119,7 @@ private:
     std::function<incident::TimeMs()> clock_;
     Cached cached_;
     agents::CitizenDesk* desk_ = nullptr;
+    vision::CameraSet* cameras_ = nullptr;
 };
 
 }  // namespace citybrain::server

@@ -250,16 +250,15 @@ private:
         // The header first: a model call under /v1/ may carry a longer body than a report. Beast checks a
         // Content-Length against the limit as the header completes, so the header is read under the larger limit
         // and the path's own limit is applied once the path is known.
-        limit_now_ = body_limit_;
-        parser_->body_limit(gateway_ != nullptr ? std::max(body_limit_, options_.gateway_body_limit) : body_limit_);
+        parser_->body_limit(
+            std::max({body_limit_, gateway_ != nullptr ? options_.gateway_body_limit : 0, options_.frame_body_limit}));
         stream_.expires_after(kIdleTimeout);
         idle_since.store(registry_.NextTicket());
         http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
             if (ec) return self->OnRead(ec, 0);
             self->idle_since.store(0);
-            const bool model_call = self->gateway_ != nullptr && self->parser_->get().target().substr(0, 4) == "/v1/";
-            const size_t limit = model_call ? self->options_.gateway_body_limit : self->body_limit_;
-            self->limit_now_ = limit;  // for the 413's message
+            const auto target = self->parser_->get().target();
+            const size_t limit = self->LimitFor(std::string_view(target.data(), target.size()));
             if (const auto length = self->parser_->content_length(); length && *length > limit) {
                 return self->OnRead(http::error::body_limit, 0);
             }
@@ -270,6 +269,15 @@ private:
                              *self->parser_,
                              beast::bind_front_handler(&Session::OnRead, self->shared_from_this()));
         });
+    }
+
+    /// The body limit of a request target: a model call's, a camera frame's, or a report's.
+    size_t LimitFor(std::string_view target) const {
+        const std::string_view path = target.substr(0, target.find('?'));
+        if (gateway_ != nullptr && path.substr(0, 4) == "/v1/") return options_.gateway_body_limit;
+        if (path.rfind("/api/v1/cameras/", 0) == 0 && path.size() > 7 && path.substr(path.size() - 7) == "/frames")
+            return options_.frame_body_limit;
+        return body_limit_;
     }
 
     /// A browser's Origin is allowed when it is the served host itself or on the configured list.
@@ -305,11 +313,7 @@ private:
             return Send(ErrorFor(path,
                                  status,
                                  status == 413 ? "body" : "http",
-                                 status == 413 ? "request body larger than " +
-                                                     std::to_string(gateway_ != nullptr && path.rfind("/v1/", 0) == 0
-                                                                        ? options_.gateway_body_limit
-                                                                        : limit_now_) +
-                                                     " bytes"
+                                 status == 413 ? "request body larger than " + std::to_string(LimitFor(path)) + " bytes"
                                                : "malformed HTTP request: " + ec.message(),
                                  std::to_string(request_id_)));
         }
@@ -568,7 +572,6 @@ private:
     Registry& registry_;
     const ServerOptions& options_;
     size_t body_limit_;
-    size_t limit_now_ = 0;  // the limit of the request being read (larger for model calls)
     std::atomic<uint64_t>& ids_;
     std::FILE* log_;
     uint64_t request_id_ = 0;

@@ -25,6 +25,7 @@ struct ServerOptions {
     int threads = 2;
     size_t body_limit = size_t{64} * 1024;                // a report is small; anything larger is refused with 413
     size_t gateway_body_limit = size_t{4} * 1024 * 1024;  // a model call carries a conversation
+    size_t frame_body_limit = size_t{8} * 1024 * 1024;    // a camera's frame (POST /api/v1/cameras/{id}/frames)
     /// One line per request (time, request id, client, method, target, status, bytes, ms): "-" for stderr, a
     /// file to append to, or "" for none.
     std::string access_log = "-";
