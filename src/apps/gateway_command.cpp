@@ -46,8 +46,9 @@ void UseClassifier(agents::LocalModelOptions& local, const ClassifierArgs& args,
     local.classify =
         [model = args.model, &taxonomy, threshold = args.threshold, order = args.intake_order](std::string_view text) {
             const district::Routing r = district::RouteMessage(model.get(), taxonomy, text, threshold, order);
+            // Only the model's answers are the classifier's; citybrain-local routes by keywords itself, by name.
             std::vector<agents::LocalGuess> out;
-            if (r.by != "human_queue") out.push_back({r.category->code, r.confidence});
+            if (r.by == "model") out.push_back({r.category->code, r.confidence});
             return out;
         };
     local.classifier_name = args.model->kind();

@@ -2,6 +2,7 @@
 // `citybrain vision detect IMAGE`: the object detector on one picture.
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
@@ -106,7 +107,11 @@ int Track(const VisionArgs& a) {
     }
     auto detector = vision::Detector::Open(a.detector);
     if (!detector.ok()) return ReportError(detector.error(), a.json);
-    cv::VideoCapture video(a.video);
+    // A file that is not there is said so at once; OpenCV would probe every backend for it, cameras included.
+    std::error_code ec;
+    if (a.video.find("://") == std::string::npos && !std::filesystem::is_regular_file(a.video, ec))
+        return ReportError(NotFound(a.video, "cannot open the video: no such file"), a.json);
+    cv::VideoCapture video(a.video, cv::CAP_FFMPEG);  // files and RTSP alike, through FFmpeg
     if (!video.isOpened()) return ReportError(NotFound(a.video, "cannot open the video"), a.json);
     vision::Tracker tracker;
     vision::RuleEngine rules(std::move(zones));

@@ -133,7 +133,7 @@ TEST(Tracker, KeepsIdentitiesThroughCrossingAndAMissedFrame) {
 
 TEST(Tracker, FollowsThePedestriansOfAStreetVideo) {
     // opencv-doc's vtest.avi: pedestrians on a square (768x576). The detector runs on its first 30 frames.
-    cv::VideoCapture video("/usr/share/doc/opencv-doc/examples/data/vtest.avi");
+    cv::VideoCapture video("/usr/share/doc/opencv-doc/examples/data/vtest.avi", cv::CAP_FFMPEG);
     ASSERT_TRUE(video.isOpened()) << "Debian's opencv-doc ships vtest.avi";
     DetectorOptions o;
     o.model = kModel;
