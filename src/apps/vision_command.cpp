@@ -81,14 +81,6 @@ int Detect(const VisionArgs& a) {
     return kExitOk;
 }
 
-/// The change between two frames, as the mean absolute difference of their 64x48 grey thumbnails (0-255).
-double Motion(const cv::Mat& a, const cv::Mat& b) {
-    if (a.empty() || b.empty()) return 255;
-    cv::Mat d;
-    cv::absdiff(a, b, d);
-    return cv::mean(d)[0];
-}
-
 int Track(const VisionArgs& a) {
     if (a.frames < 0) return ReportError(InvalidArgument("--frames", "must be 0 (all) or more"), a.json);
     if (!(a.fps > 0 && a.fps <= 120)) return ReportError(InvalidArgument("--fps", "must be within (0, 120]"), a.json);
@@ -117,20 +109,18 @@ int Track(const VisionArgs& a) {
     vision::RuleEngine rules(std::move(zones));
     // Frames are stamped by their index at --fps: a file's own rate is not the camera's sampling rate.
     const auto frame_ms = static_cast<int64_t>(1000 / a.fps);
-    cv::Mat frame, thumb, last_thumb;
+    vision::MotionGate gate(a.gate);
+    cv::Mat frame;
     std::vector<vision::Detection> dets;
     int64_t n = 0, detected = 0;
     nlohmann::json events = nlohmann::json::array();
     const auto t0 = std::chrono::steady_clock::now();
     while ((a.frames == 0 || n < a.frames) && video.read(frame)) {
-        cv::cvtColor(frame, thumb, cv::COLOR_BGR2GRAY);
-        cv::resize(thumb, thumb, cv::Size(64, 48), 0, 0, cv::INTER_AREA);
         // Motion gating: a still scene keeps the last detections; only a changed one costs the network.
-        if (Motion(thumb, last_thumb) >= a.gate) {
+        if (gate.Changed(frame)) {
             auto r = detector->Detect(frame);
             if (!r.ok()) return ReportError(r.error(), a.json);
             dets = std::move(r).value();
-            last_thumb = thumb.clone();
             ++detected;
         }
         const int64_t t = n * frame_ms;

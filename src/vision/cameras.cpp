@@ -94,10 +94,10 @@ std::string CategoryOf(const std::string& event_kind) {
 struct CameraSet::State {
     Tracker tracker;
     RuleEngine rules;
-    cv::Mat last_thumb;
+    MotionGate gate;
     std::vector<Detection> last;
     int64_t frames = 0, bad_frames = 0, detected = 0, events = 0;
-    explicit State(const Camera& c) : rules(c.zones) {}
+    State(const Camera& c, double gate_threshold) : rules(c.zones), gate(gate_threshold) {}
 };
 
 CameraSet::~CameraSet() = default;
@@ -116,7 +116,7 @@ Result<std::unique_ptr<CameraSet>> CameraSet::Open(std::vector<Camera> cameras, 
     set->cameras_ = std::move(cameras);
     for (size_t i = 0; i < set->cameras_.size(); ++i) {
         set->index_.emplace(set->cameras_[i].id, i);
-        set->state_.push_back(std::make_unique<State>(set->cameras_[i]));
+        set->state_.push_back(std::make_unique<State>(set->cameras_[i], set->options_.gate));
     }
     return set;
 }
@@ -139,18 +139,8 @@ Result<FrameOutcome> CameraSet::Ingest(const std::string& id, std::span<const ui
         return image.error();
     }
     FrameOutcome out;
-    cv::Mat thumb;
-    cv::cvtColor(*image, thumb, cv::COLOR_BGR2GRAY);
-    cv::resize(thumb, thumb, cv::Size(64, 48), 0, 0, cv::INTER_AREA);
-    double change = 255;
-    if (!st.last_thumb.empty()) {
-        cv::Mat d;
-        cv::absdiff(thumb, st.last_thumb, d);
-        change = cv::mean(d)[0];
-    }
-    if (change >= options_.gate) {
+    if (st.gate.Changed(*image)) {
         CB_TRY_ASSIGN(st.last, detector_->Detect(*image));
-        st.last_thumb = thumb;
         ++st.detected;
     } else {
         out.gated = true;

@@ -169,6 +169,19 @@ Result<std::vector<Detection>> Detector::Detect(const cv::Mat& bgr) {
     return dets;
 }
 
+bool MotionGate::Changed(const cv::Mat& bgr) {
+    cv::Mat thumb;
+    cv::cvtColor(bgr, thumb, cv::COLOR_BGR2GRAY);
+    cv::resize(thumb, thumb, cv::Size(64, 48), 0, 0, cv::INTER_AREA);
+    if (!last_.empty()) {
+        cv::Mat diff;
+        cv::absdiff(thumb, cv::Mat(48, 64, CV_8UC1, last_.data()), diff);
+        if (cv::mean(diff)[0] < threshold_) return false;
+    }
+    last_.assign(thumb.datastart, thumb.dataend);
+    return true;
+}
+
 Result<std::vector<std::string>> ReadClassNames(const std::string& path) {
     auto text = core::ReadFile(path);
     if (!text.ok()) return NotFound(path, "cannot open the class list");

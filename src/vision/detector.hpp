@@ -75,6 +75,20 @@ private:
     double last_inference_ms_ = 0;
 };
 
+/// The motion gate: a frame goes on to the detector when its 64x48 grey thumbnail differs from that of the last
+/// frame let through by at least `threshold` (mean absolute difference, 0-255); a still scene keeps its last
+/// detections and costs no inference.
+class MotionGate {
+public:
+    explicit MotionGate(double threshold) : threshold_(threshold) {}
+    /// Whether `bgr` changed enough (always for the first frame); if so, it becomes the reference.
+    bool Changed(const cv::Mat& bgr);
+
+private:
+    double threshold_;
+    std::vector<uint8_t> last_;  // the reference thumbnail; empty before the first frame
+};
+
 /// Class names, one per line (darknet's coco.names format), for a model of one's own.
 Result<std::vector<std::string>> ReadClassNames(const std::string& path);
 
