@@ -2,7 +2,7 @@
 # Each target installs the Debian packages that are missing (non-interactive, idempotent), then builds.
 
 SHELL := /bin/bash
-DEB_PACKAGES := cmake ninja-build g++ clang clang-format clang-tidy libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev \
+DEB_PACKAGES := cmake ninja-build g++ clang lld clang-format clang-tidy libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev \
                 nlohmann-json3-dev libcli11-dev time libsqlite3-dev libpqxx-dev libboost-dev postgresql \
                 python3 python3-jsonschema wrk libpugixml-dev \
                 libespeak-ng-dev espeak-ng-data golang-github-mozillazg-go-pinyin-dev libmosquitto-dev mosquitto \
@@ -13,7 +13,7 @@ DEB_PACKAGES := cmake ninja-build g++ clang clang-format clang-tidy libclang-rt-
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_ARGS ?=
 
-.PHONY: all deps build run test test-unit test-asan test-fuzz bench format clean intake-model
+.PHONY: all deps build run test test-unit test-asan test-fuzz fuzz-long bench format clean intake-model
 
 all: build
 
@@ -51,11 +51,11 @@ intake-model: build
 	./bin/citybrain nlp train --algo tfidf --data $(TEDDY)/teddycup2020_c_full_labeled/messages_labeled_segmented.tsv \
 	  --exclude $(TEDDY)/teddycup2020_c_sample/messages_labeled_train.tsv --out $(INTAKE_MODEL)
 
-# Every test: release build (unit, scenario and dataset tests), sanitizer build, fuzzers, benchmarks once.
+# Every test: release build (unit, scenario and dataset tests, clang-tidy), then one clang build with ASan/UBSan that
+# runs the tests again, checks each header alone and holds the libFuzzer targets, which run briefly from it.
 test: build test-unit test-asan test-fuzz
 
 test-unit: build
-	cmake --build --preset release --target check-headers
 	scripts/run_tidy.sh build/release
 	ctest --preset release
 
@@ -63,10 +63,17 @@ test-asan: deps
 	scripts/fetch_models.sh build/models
 	cmake --preset dev >/dev/null
 	cmake --build --preset dev
+	cmake --build --preset dev --target check-headers
 	ctest --preset dev
 
 FUZZ_SECONDS ?= 20
 test-fuzz: deps
+	cmake --preset dev >/dev/null
+	cmake --build --preset dev
+	scripts/run_fuzzers.sh build/dev $(FUZZ_SECONDS)
+
+# A longer campaign on the optimised fuzzing build (not part of `make test`): make fuzz-long FUZZ_SECONDS=600
+fuzz-long: deps
 	cmake --preset fuzz >/dev/null
 	cmake --build --preset fuzz
 	scripts/run_fuzzers.sh build/fuzz $(FUZZ_SECONDS)

@@ -2,7 +2,7 @@
 # Runs each libFuzzer target for a short time (CI) from a seed corpus made of the test scenarios.
 # Usage: scripts/run_fuzzers.sh BUILD_DIR SECONDS
 set -euo pipefail
-build=${1:-build/fuzz}
+build=${1:-build/dev}
 seconds=${2:-20}
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
