@@ -16,11 +16,12 @@ ALLOWED = {
     "dispatch": {"core", "io"},
     "nlp": {"core"},
     "vision": {"core", "incident"},
+    "clinic": {"core"},
     "agents": {"core", "incident", "nlp"},
     "district": {"core", "io", "traffic", "incident", "dispatch", "nlp"},
     "web": set(),
-    "server": {"core", "incident", "agents", "vision", "web"},
-    "apps": {"core", "io", "traffic", "incident", "dispatch", "nlp", "vision", "district", "agents", "web", "server"},
+    "server": {"core", "incident", "agents", "vision", "clinic", "web"},
+    "apps": {"core", "io", "traffic", "incident", "dispatch", "nlp", "vision", "clinic", "district", "agents", "web", "server"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/[^"]+"', re.M)
 

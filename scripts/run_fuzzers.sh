@@ -45,7 +45,11 @@ mkdir -p "$work/vision"
 # A real JPEG (darknet's smallest photo, from Debian's package) and a one-pixel PNG.
 [ -f /usr/share/darknet/data/scream.jpg ] && cp /usr/share/darknet/data/scream.jpg "$work/vision/"
 printf '\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde\x00\x00\x00\x00IEND\xaeB`\x82' >"$work/vision/one.png"
-for target in roadnet flow csv form taxonomy api sumo vrp pinyin nlp llm device gateway vision; do
+mkdir -p "$work/clinic"
+printf '\x00孩子两岁，咳嗽三天了，不发烧，没有咳痰，烧到39.5度' >"$work/clinic/text.txt"
+printf '\x01[{"disease":"A","explicit":{"咳嗽":true},"implicit":{"发热":false},"self_report":"3岁"},{"disease":"B","explicit":{"流涕":true}}]' >"$work/clinic/cases.json"
+printf '\x02{"symptoms":[{"name":"咳嗽","synonyms":["咳"]}],"negations":["不"]}' >"$work/clinic/vocab.json"
+for target in roadnet flow csv form taxonomy api sumo vrp pinyin nlp llm device gateway vision clinic; do
   echo "fuzzing ${target}_fuzz for ${seconds}s"
   max_len=65536
   [ "$target" = vision ] && max_len=262144  # a whole camera frame

@@ -74,6 +74,21 @@ expect 2 "no detector model here" vision detect /usr/share/darknet/data/dog.jpg 
 expect 2 "cannot open the video" vision track "$tmp/none.avi" --model "$model"
 printf '[{"id":"k","rule":"street_vending","polygon":[[0,0],[1,0]]}]' >"$tmp/zones.json"
 expect 2 "zones[0].polygon: must be an array of at least 3" vision track /usr/share/doc/opencv-doc/examples/data/vtest.avi --model "$model" --zones "$tmp/zones.json"
+# Issue 17: clinic screening on the embedded knowledge base; bad input refused by name.
+expect 0 '"triage"' clinic screen --text "孩子两岁，咳嗽三天了，有点发烧，流鼻涕" --json
+expect 0 '"care":"refer_now"' clinic screen --text "咳嗽，喘不上气" --json
+expect 2 "text: must not be empty" clinic screen --text "" --json
+expect 2 "--age-months: must be 0 to 1560" clinic screen --text "咳嗽" --age-months 5000
+printf '[{"disease":"A","explicit":{"咳嗽":true}},{"disease":"B","explicit":{"咳嗽":"yes"}}]' >"$tmp/bad_cases.json"
+expect 2 '[1].explicit.咳嗽: must be true or false' clinic train --data "$tmp/bad_cases.json" --out "$tmp/c.model"
+printf '[{"disease":"A","explicit":{"咳嗽":true},"implicit":{"发烧":true}},{"disease":"B","explicit":{"流涕":true},"implicit":{"发烧":false}},{"disease":"A","explicit":{"咳嗽":true}},{"disease":"B","explicit":{"流涕":true}}]' >"$tmp/cases.json"
+expect 0 '"symptoms"' clinic train --data "$tmp/cases.json" --out "$tmp/c.model" --json
+expect 0 '"avg_questions"' clinic eval --model "$tmp/c.model" --data "$tmp/cases.json" --max-questions 3 --json
+expect 2 "not a clinic model (not a JSON object)" clinic eval --model "$tmp/cases.json" --data "$tmp/cases.json"
+echo '{"format":"x"}' >"$tmp/other.model"
+expect 2 "format: must be citybrain-clinic-nb/1" clinic eval --model "$tmp/other.model" --data "$tmp/cases.json"
+expect 2 "--max-questions: must be 0 to 50" clinic eval --data "$tmp/cases.json" --max-questions 99
+expect 0 '"top1"' clinic cv --data "$tmp/cases.json" --folds 2 --json
 # Issue 16: the intake classifier's labels must be the taxonomy's domains; `nlp route` scores intake's routing.
 expect 0 '"routed"' nlp route --data "$tmp/two.tsv" --classifier "$tmp/m.bin" --json
 expect 2 "--classifier-order: 'keywords' (keywords first) or 'model'" nlp route --data "$tmp/two.tsv" --classifier-order sideways

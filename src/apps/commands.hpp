@@ -37,6 +37,9 @@ void RegisterFleet(CLI::App& app);
 /// `citybrain vision detect`: the object detector on an image.
 void RegisterVision(CLI::App& app);
 
+/// `citybrain clinic train|eval|cv|screen`: clinic screening.
+void RegisterClinic(CLI::App& app);
+
 /// Exit code set by the subcommand that ran.
 int ExitCode();
 void SetExitCode(int code);

@@ -25,6 +25,7 @@ int Main(int argc, char** argv) {
     RegisterGateway(app);
     RegisterAgents(app);
     RegisterVision(app);
+    RegisterClinic(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

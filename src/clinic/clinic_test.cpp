@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "clinic/evaluate.hpp"
+#include "clinic/findings.hpp"
+#include "clinic/model.hpp"
+#include "clinic/screener.hpp"
+#include "clinic/triage.hpp"
+#include "core/file.hpp"
+
+namespace citybrain::clinic {
+namespace {
+
+const Vocabulary& V() { return Vocabulary::Default(); }
+
+TEST(Findings, SymptomsDurationAndNegationFromThePatientsWords) {
+    const Findings f = V().Extract("咳嗽三天了，晚上更厉害，有点发烧，流鼻涕，不拉肚子，没有咳痰");
+    ASSERT_NE(f.Find("咳嗽"), nullptr);
+    EXPECT_EQ(f.Find("咳嗽")->answer, Answer::kYes);
+    EXPECT_EQ(f.Find("咳嗽")->duration_days, 3);
+    EXPECT_TRUE(f.Has("发烧"));
+    EXPECT_TRUE(f.Has("流涕"));  // 流鼻涕 is one mention, not 鼻涕 + something
+    ASSERT_NE(f.Find("腹泻"), nullptr);
+    EXPECT_EQ(f.Find("腹泻")->answer, Answer::kNo);
+    ASSERT_NE(f.Find("咳痰"), nullptr);
+    EXPECT_EQ(f.Find("咳痰")->answer, Answer::kNo);
+}
+
+TEST(Findings, NegationCuesThatAreNotNegations) {
+    // 不停 (non-stop), 不退 (will not come down): the symptom is there.
+    const Findings f = V().Extract("孩子咳个不停，发烧不退");
+    EXPECT_TRUE(f.Has("咳嗽"));
+    EXPECT_TRUE(f.Has("发烧"));
+    // A negation does not reach over a comma.
+    const Findings g = V().Extract("不是很严重，咳嗽");
+    EXPECT_TRUE(g.Has("咳嗽"));
+    const Findings h = V().Extract("不发烧");
+    ASSERT_NE(h.Find("发烧"), nullptr);
+    EXPECT_EQ(h.Find("发烧")->answer, Answer::kNo);
+}
+
+TEST(Findings, AgeTemperatureAndTheElderly) {
+    EXPECT_DOUBLE_EQ(V().Extract("宝宝七个月大，发烧").age_months.value_or(-1), 7);
+    EXPECT_DOUBLE_EQ(V().Extract("孩子3岁，咳嗽").age_months.value_or(-1), 36);
+    EXPECT_NEAR(V().Extract("出生20天的宝宝吐奶").age_months.value_or(-1), 20.0 / 30, 1e-9);
+    // "两个月" after a symptom is how long it lasted, not an age.
+    const Findings d = V().Extract("咳嗽两个月了");
+    EXPECT_FALSE(d.age_months.has_value());
+    EXPECT_EQ(d.Find("咳嗽")->duration_days, 60);
+    const Findings t = V().Extract("烧到39.5度");
+    EXPECT_DOUBLE_EQ(t.max_temp_c.value_or(0), 39.5);
+    EXPECT_TRUE(t.Has("高热"));
+    EXPECT_TRUE(V().Extract("奶奶咳嗽").elderly);
+    EXPECT_TRUE(V().Extract("患者72岁，咳嗽").elderly);
+    EXPECT_FALSE(V().Extract("孩子5岁，咳嗽").elderly);
+}
+
+TEST(Findings, TextWithNoSymptomGivesNothing) {
+    EXPECT_TRUE(V().Extract("").items.empty());
+    EXPECT_TRUE(V().Extract("你好，请问几点开门？").items.empty());
+}
+
+TEST(Vocabulary, BadFilesAreRefusedByField) {
+    auto twice = Vocabulary::Parse(R"({"symptoms":[{"name":"咳嗽"},{"name":"咳嗽"}]})", "v.json");
+    ASSERT_FALSE(twice.ok());
+    EXPECT_NE(twice.error().ToString().find("symptoms[1].name"), std::string::npos);
+    auto clash =
+        Vocabulary::Parse(R"({"symptoms":[{"name":"a","synonyms":["x"]},{"name":"b","synonyms":["x"]}]})", "v.json");
+    ASSERT_FALSE(clash.ok());
+    EXPECT_NE(clash.error().ToString().find("symptoms[1].synonyms[0]"), std::string::npos);
+    EXPECT_FALSE(Vocabulary::Parse("[]", "v.json").ok());
+    EXPECT_EQ(V().Canonical("发热"), "发烧");  // MuZhi's name for DXY's
+    EXPECT_EQ(V().Canonical("鼻流涕"), "流涕");
+}
+
+std::vector<Case> Synthetic() {
+    // A: always X, Y at random; B: never X. Z is noise for both.
+    std::vector<Case> cases;
+    for (int i = 0; i < 40; ++i) {
+        Case a;
+        a.disease = "A";
+        a.volunteered = {{"Y", i % 2 == 0}};
+        a.elicited = {{"X", true}, {"Z", i % 3 == 0}};
+        cases.push_back(a);
+        Case b;
+        b.disease = "B";
+        b.volunteered = {{"Y", i % 2 == 1}};
+        b.elicited = {{"X", false}, {"Z", i % 3 == 1}};
+        cases.push_back(b);
+    }
+    return cases;
+}
+
+TEST(Model, AsksTheQuestionThatSeparatesAndExplains) {
+    auto m = Model::Train(Synthetic(), V());
+    ASSERT_TRUE(m.ok()) << m.error().ToString();
+    Findings f;
+    f.Set("Y", Answer::kYes);
+    Evidence ev = m->Observe(f);
+    auto post = m->Posterior(ev);
+    EXPECT_NEAR(post[0], 0.5, 0.05);
+    const int q = m->NextQuestion(ev, post);
+    ASSERT_GE(q, 0);
+    EXPECT_EQ(m->symptoms()[static_cast<size_t>(q)], "X");
+    f.Set("X", Answer::kYes);
+    ev = m->Observe(f);
+    post = m->Posterior(ev);
+    EXPECT_GT(post[0], 0.95);
+    const auto why = m->Explain(ev, 0, 3);
+    ASSERT_FALSE(why.empty());
+    EXPECT_EQ(why.front().symptom, "X");
+}
+
+TEST(Model, SavesAndLoadsTheSamePosteriors) {
+    auto m = Model::Train(Synthetic(), V());
+    ASSERT_TRUE(m.ok());
+    const auto path = std::filesystem::temp_directory_path() / "clinic_model_test.json";
+    ASSERT_TRUE(m->Save(path.string()).ok());
+    auto back = Model::Load(path.string());
+    ASSERT_TRUE(back.ok()) << back.error().ToString();
+    Findings f;
+    f.Set("X", Answer::kNo);
+    f.Set("Z", Answer::kUnsure);
+    EXPECT_EQ(m->Posterior(m->Observe(f)), back->Posterior(back->Observe(f)));
+    std::ofstream(path) << R"({"format":"something-else"})";
+    auto bad = Model::Load(path.string());
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().ToString().find("format"), std::string::npos);
+    std::filesystem::remove(path);
+}
+
+TEST(Model, DatasetEntriesAreCheckedByIndex) {
+    auto bad = ParseCases(
+        R"([{"disease":"A","explicit":{"咳嗽":true}},{"disease":"B","explicit":{"咳嗽":"yes"}}])", "d.json", V());
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().ToString().find("[1].explicit.咳嗽"), std::string::npos);
+    auto nodisease = ParseCases(R"([{"explicit":{}}])", "d.json", V());
+    ASSERT_FALSE(nodisease.ok());
+    EXPECT_NE(nodisease.error().ToString().find("[0].disease"), std::string::npos);
+    auto one = ParseCases(R"([{"disease":"A","explicit":{"发热":true},"implicit":{"发烧":false}}])", "d.json", V());
+    ASSERT_TRUE(one.ok());
+    // Both names are one symptom: volunteered wins, and it is not counted twice.
+    ASSERT_EQ(one->front().volunteered.size(), 1u);
+    EXPECT_TRUE(one->front().elicited.empty());
+}
+
+TEST(Model, TheEmbeddedKnowledgeBaseRanksACommonCold) {
+    const Model& kb = Model::Default();
+    const Screener s(kb, V(), ScreenerOptions{});
+    auto session = s.Start("孩子三岁，流鼻涕，鼻塞，嗓子疼，有点咳嗽", std::nullopt);
+    ASSERT_TRUE(session.ok());
+    const Turn t = s.Next(*session);
+    EXPECT_EQ(t.ranking.front().first, "上呼吸道感染");
+    EXPECT_EQ(t.triage.care, Care::kSelfCare);
+    ASSERT_TRUE(t.question.has_value());
+    double total = 0;
+    for (const auto& [d, p] : t.ranking) total += p;
+    EXPECT_NEAR(total, 1.0, 1e-9);
+}
+
+TEST(Screener, RefusesBadInputByName) {
+    const Screener s(Model::Default(), V(), ScreenerOptions{});
+    auto empty = s.Start("", std::nullopt);
+    ASSERT_FALSE(empty.ok());
+    EXPECT_EQ(empty.error().where, "text");
+    auto bad = s.Start("\xff\xfe", std::nullopt);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().where, "text");
+    auto age = s.Start("咳嗽", -3.0);
+    ASSERT_FALSE(age.ok());
+    EXPECT_EQ(age.error().where, "age_months");
+    auto ok = s.Start("咳嗽", std::nullopt);
+    ASSERT_TRUE(ok.ok());
+    auto st = s.Answer(*ok, "会飞", Answer::kYes);
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().where, "symptom");
+    EXPECT_FALSE(ParseAnswer("maybe", "answer").ok());
+    EXPECT_EQ(ParseAnswer("没有", "answer").value(), Answer::kNo);
+}
+
+TEST(Screener, AsksAtMostTheLimitThenTheDangerSignsThenStops) {
+    const Screener s(Model::Default(), V(), ScreenerOptions{3, 0.999, true});
+    auto session = s.Start("咳嗽", std::nullopt);
+    ASSERT_TRUE(session.ok());
+    int diagnostic = 0, safety = 0;
+    for (int turn = 0; turn < 20; ++turn) {
+        const Turn t = s.Next(*session);
+        if (!t.question) break;
+        (t.question->safety ? safety : diagnostic) += 1;
+        if (t.question->safety) {
+            EXPECT_EQ(diagnostic, 3) << "danger signs come after the diagnostic questions";
+        }
+        ASSERT_TRUE(s.Answer(*session, t.question->symptom, Answer::kUnsure).ok());
+    }
+    EXPECT_EQ(diagnostic, 3);
+    EXPECT_EQ(safety, 4);
+    EXPECT_EQ(session->questions, 3);
+}
+
+TEST(Screener, ARedFlagEndsTheQuestionsAndWinsOverTheRanking) {
+    const Screener s(Model::Default(), V(), ScreenerOptions{});
+    auto session = s.Start("孩子三岁，流鼻涕打喷嚏", std::nullopt);
+    ASSERT_TRUE(session.ok());
+    ASSERT_TRUE(s.Answer(*session, "呼吸困难", Answer::kYes).ok());
+    const Turn t = s.Next(*session);
+    EXPECT_EQ(t.triage.care, Care::kReferNow);
+    EXPECT_EQ(t.triage.flags.front().rule, "breathing_difficulty");
+    EXPECT_FALSE(t.question.has_value());
+    EXPECT_NE(t.ranking.front().first, "肺炎");  // the ranking did not decide it
+}
+
+// Every rule fires on its own vignettes (tests/clinic/vignettes.json); a vignette that expects a referral never gets
+// less (red-flag recall 100 %), and the self-care ones are not sent to a doctor.
+TEST(Triage, VignettesGetTheirTriageAndEveryRuleIsTested) {
+    auto text = core::ReadFile(std::string(CB_SOURCE_DIR) + "/tests/clinic/vignettes.json");
+    ASSERT_TRUE(text.ok());
+    const auto doc = nlohmann::json::parse(*text);
+    const Screener s(Model::Default(), V(), ScreenerOptions{});
+    std::map<std::string, int> fired;
+    int urgent = 0, caught = 0, calm = 0, calm_kept = 0;
+    for (const auto& v : doc["vignettes"]) {
+        const std::string t = v["text"].get<std::string>();
+        std::optional<double> age;
+        if (v.contains("age_months")) age = v["age_months"].get<double>();
+        auto session = s.Start(t, age);
+        ASSERT_TRUE(session.ok()) << t;
+        const Turn turn = s.Next(*session);
+        const Care want = CareFromName(v["expect"].get<std::string>());
+        if (want != Care::kSelfCare) {
+            ++urgent;
+            if (turn.triage.care >= want) ++caught;
+            EXPECT_GE(turn.triage.care, want) << t << " got " << CareName(turn.triage.care);
+            ASSERT_TRUE(v.contains("rule")) << t;
+            bool found = false;
+            for (const auto& f : turn.triage.flags) found = found || f.rule == v["rule"].get<std::string>();
+            EXPECT_TRUE(found) << t << ": rule " << v["rule"] << " did not fire";
+            if (found) ++fired[v["rule"].get<std::string>()];
+        } else {
+            ++calm;
+            if (turn.triage.care == Care::kSelfCare) ++calm_kept;
+            EXPECT_EQ(turn.triage.care, Care::kSelfCare) << t << ": " << turn.triage.reason;
+        }
+    }
+    EXPECT_GE(urgent, 50);
+    EXPECT_EQ(caught, urgent) << "red-flag recall " << caught << "/" << urgent;
+    EXPECT_EQ(calm_kept, calm);
+    // Each rule RedFlags knows has at least one vignette that makes it fire.
+    const std::set<std::string> rules = {"breathing_difficulty",
+                                         "cyanosis",
+                                         "convulsion",
+                                         "confusion",
+                                         "unrousable",
+                                         "chest_pain",
+                                         "haemoptysis",
+                                         "stiff_neck",
+                                         "non_blanching_rash",
+                                         "dehydration_signs",
+                                         "fever_under_3_months",
+                                         "high_fever_3_to_6_months",
+                                         "hyperpyrexia",
+                                         "fever_5_days",
+                                         "elderly_fever_3_days",
+                                         "elderly_cough_fever",
+                                         "high_fever",
+                                         "projectile_vomiting",
+                                         "blood_in_stool",
+                                         "little_urine",
+                                         "lethargy",
+                                         "cold_extremities",
+                                         "lung_findings",
+                                         "cough_3_weeks",
+                                         "cough_weight_loss",
+                                         "newborn"};
+    for (const auto& r : rules) EXPECT_GE(fired[r], 1) << "no vignette tests rule " << r;
+    EXPECT_EQ(fired.size(), rules.size());
+}
+
+// The datasets' protocol, where ../shared/data/health is present: 5-fold CV on DXY's training split.
+TEST(Evaluate, DxyCrossValidationBeatsAskingNothing) {
+    const std::string path = std::string(CB_DATA_DIR) + "/health/dxy/train.json";
+    if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " is absent";
+    auto cases = ReadCases(path, V());
+    ASSERT_TRUE(cases.ok()) << cases.error().ToString();
+    auto r = CrossValidate(*cases, V(), 5, 1, Model::TrainOptions{}, EvalOptions{});
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->n, cases->size());
+    EXPECT_LE(r->avg_questions, 5.0);
+    EXPECT_GT(r->top1, r->explicit_top1);  // the questions help
+    EXPECT_GT(r->top1, 0.75);
+    EXPECT_GE(r->top3, r->top1);
+    EXPECT_LT(r->brier, 0.5);
+}
+
+}  // namespace
+}  // namespace citybrain::clinic

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "clinic/evaluate.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+namespace citybrain::clinic {
+
+namespace {
+
+struct Tally {
+    size_t n = 0, top1 = 0, top3 = 0, full = 0, volunteered = 0, questions = 0;
+    double brier = 0;
+    std::vector<ReliabilityBin> bins = std::vector<ReliabilityBin>(10);
+};
+
+size_t Rank(const std::vector<double>& post, size_t truth) {
+    size_t rank = 0;
+    for (size_t d = 0; d < post.size(); ++d)
+        if (post[d] > post[truth] || (post[d] == post[truth] && d < truth)) ++rank;
+    return rank;
+}
+
+void Run(
+    const Model& model, const std::vector<Case>& cases, const Vocabulary& vocabulary, const EvalOptions& o, Tally& t) {
+    const auto& diseases = model.diseases();
+    for (const Case& c : cases) {
+        const auto it = std::find(diseases.begin(), diseases.end(), c.disease);
+        if (it == diseases.end()) continue;  // a disease the model was never taught: not counted
+        const auto truth = static_cast<size_t>(it - diseases.begin());
+        Findings f;
+        if (o.use_text && !c.self_report.empty()) {
+            // The parent's own words: age, and symptoms the record's volunteered list left out.
+            f = vocabulary.Extract(c.self_report);
+            if (!o.text_symptoms) f.items.clear();
+        }
+        for (const auto& [s, v] : c.volunteered) f.Set(s, v ? Answer::kYes : Answer::kNo);
+        Evidence ev = model.Observe(f);
+        if (!o.use_text) ev.age_band = 0;
+        const std::vector<double> at_start = model.Posterior(ev);
+        t.volunteered += Rank(at_start, truth) == 0;
+
+        Evidence full = ev;
+        for (const auto& [s, v] : c.elicited) {
+            const int k = model.SymptomIndex(s);
+            if (k >= 0) full.answer[static_cast<size_t>(k)] = static_cast<int8_t>(v ? Answer::kYes : Answer::kNo);
+        }
+        t.full += Rank(model.Posterior(full), truth) == 0;
+
+        int asked = 0;
+        std::vector<double> post = at_start;
+        while (asked < o.max_questions && *std::max_element(post.begin(), post.end()) < o.stop) {
+            const int s = model.NextQuestion(ev, post);
+            if (s < 0) break;
+            ++asked;
+            const std::string& name = model.symptoms()[static_cast<size_t>(s)];
+            Answer a = Answer::kUnsure;
+            for (const auto& [e, v] : c.elicited)
+                if (e == name) a = v ? Answer::kYes : Answer::kNo;
+            ev.answer[static_cast<size_t>(s)] = static_cast<int8_t>(a);
+            post = model.Posterior(ev);
+        }
+        const size_t rank = Rank(post, truth);
+        ++t.n;
+        t.top1 += rank == 0;
+        t.top3 += rank < 3;
+        t.questions += static_cast<size_t>(asked);
+        for (size_t d = 0; d < post.size(); ++d)
+            t.brier += (post[d] - (d == truth ? 1.0 : 0.0)) * (post[d] - (d == truth ? 1.0 : 0.0));
+        const double conf = *std::max_element(post.begin(), post.end());
+        auto& bin = t.bins[std::min<size_t>(9, static_cast<size_t>(conf * 10))];
+        bin.n += 1;
+        bin.confidence += conf;
+        bin.accuracy += rank == 0 ? 1 : 0;
+    }
+}
+
+EvalResult Finish(const Tally& t) {
+    EvalResult r;
+    r.n = t.n;
+    if (t.n == 0) return r;
+    const auto n = static_cast<double>(t.n);
+    r.top1 = static_cast<double>(t.top1) / n;
+    r.top3 = static_cast<double>(t.top3) / n;
+    r.full_top1 = static_cast<double>(t.full) / n;
+    r.explicit_top1 = static_cast<double>(t.volunteered) / n;
+    r.avg_questions = static_cast<double>(t.questions) / n;
+    r.brier = t.brier / n;
+    for (size_t b = 0; b < t.bins.size(); ++b) {
+        ReliabilityBin bin = t.bins[b];
+        bin.low = static_cast<double>(b) / 10;
+        bin.high = static_cast<double>(b + 1) / 10;
+        if (bin.n > 0) {
+            bin.confidence /= static_cast<double>(bin.n);
+            bin.accuracy /= static_cast<double>(bin.n);
+            r.ece += static_cast<double>(bin.n) / n * std::abs(bin.confidence - bin.accuracy);
+        }
+        r.reliability.push_back(bin);
+    }
+    return r;
+}
+
+}  // namespace
+
+nlohmann::json EvalResult::ToJson() const {
+    nlohmann::json bins = nlohmann::json::array();
+    for (const auto& b : reliability) {
+        if (b.n == 0) continue;
+        bins.push_back(
+            {{"from", b.low}, {"to", b.high}, {"n", b.n}, {"confidence", b.confidence}, {"accuracy", b.accuracy}});
+    }
+    return {{"n", n},
+            {"top1", top1},
+            {"top3", top3},
+            {"avg_questions", avg_questions},
+            {"brier", brier},
+            {"ece", ece},
+            {"top1_volunteered_only", explicit_top1},
+            {"top1_all_recorded", full_top1},
+            {"reliability", bins}};
+}
+
+EvalResult Evaluate(const Model& model,
+                    const std::vector<Case>& cases,
+                    const Vocabulary& vocabulary,
+                    const EvalOptions& options) {
+    Tally t;
+    Run(model, cases, vocabulary, options, t);
+    return Finish(t);
+}
+
+Result<EvalResult> CrossValidate(const std::vector<Case>& cases,
+                                 const Vocabulary& vocabulary,
+                                 int folds,
+                                 uint64_t seed,
+                                 const Model::TrainOptions& train,
+                                 const EvalOptions& options) {
+    if (folds < 2 || static_cast<size_t>(folds) > cases.size())
+        return InvalidArgument("--folds", "must be 2 to the number of consultations");
+    std::vector<size_t> order(cases.size());
+    std::iota(order.begin(), order.end(), size_t{0});
+    std::mt19937_64 rng(seed);
+    std::shuffle(order.begin(), order.end(), rng);
+    Tally t;
+    for (int k = 0; k < folds; ++k) {
+        std::vector<Case> fit, held;
+        for (size_t i = 0; i < order.size(); ++i)
+            (static_cast<int>(i % static_cast<size_t>(folds)) == k ? held : fit).push_back(cases[order[i]]);
+        auto model = Model::Train(fit, vocabulary, train);
+        if (!model.ok()) return model.error();
+        Run(*model, held, vocabulary, options, t);
+    }
+    return Finish(t);
+}
+
+}  // namespace citybrain::clinic

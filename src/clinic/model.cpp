@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "clinic/model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "core/file.hpp"
+
+namespace citybrain::clinic {
+
+extern const char* const kDefaultKnowledgeJson;
+
+namespace {
+
+constexpr const char* kFormat = "citybrain-clinic-nb/1";
+
+Result<std::vector<std::pair<std::string, bool>>> SymptomMap(const nlohmann::json& entry,
+                                                             const char* key,
+                                                             const std::string& at,
+                                                             const Vocabulary& vocabulary) {
+    std::vector<std::pair<std::string, bool>> out;
+    if (!entry.contains(key)) return out;
+    const auto& m = entry[key];
+    if (!m.is_object()) return InvalidArgument(at + "." + key, "must be an object of symptom: true|false");
+    for (const auto& [name, value] : m.items()) {
+        if (!value.is_boolean()) return InvalidArgument(at + "." + key + "." + name, "must be true or false");
+        std::string canon = vocabulary.Canonical(name);
+        const bool v = value.get<bool>();
+        // Two dataset names for one symptom ("发热" and "发烧"): a yes wins.
+        auto it = std::find_if(out.begin(), out.end(), [&](const auto& p) { return p.first == canon; });
+        if (it == out.end())
+            out.emplace_back(std::move(canon), v);
+        else
+            it->second = it->second || v;
+    }
+    return out;
+}
+
+double Entropy(const std::vector<double>& p) {
+    double h = 0;
+    for (double x : p)
+        if (x > 0) h -= x * std::log(x);
+    return h;
+}
+
+}  // namespace
+
+Result<std::vector<Case>> ParseCases(std::string_view json, const std::string& where, const Vocabulary& vocabulary) {
+    nlohmann::json doc = nlohmann::json::parse(json, nullptr, false);
+    if (doc.is_discarded()) return InvalidArgument(where, "not valid JSON");
+    if (!doc.is_array()) return InvalidArgument(where, "must be a JSON array of consultations");
+    std::vector<Case> cases;
+    cases.reserve(doc.size());
+    for (size_t i = 0; i < doc.size(); ++i) {
+        const auto& e = doc[i];
+        const std::string at = where + ": [" + std::to_string(i) + "]";
+        if (!e.is_object()) return InvalidArgument(at, "must be an object");
+        Case c;
+        if (!e.contains("disease") || !e["disease"].is_string() || e["disease"].get<std::string>().empty())
+            return InvalidArgument(at + ".disease", "must be a non-empty string");
+        c.disease = e["disease"].get<std::string>();
+        if (e.contains("consult_id"))
+            c.id = e["consult_id"].is_string() ? e["consult_id"].get<std::string>() : e["consult_id"].dump();
+        auto v = SymptomMap(e, "explicit", at, vocabulary);
+        if (!v.ok()) return v.error();
+        c.volunteered = std::move(v).value();
+        auto im = SymptomMap(e, "implicit", at, vocabulary);
+        if (!im.ok()) return im.error();
+        c.elicited = std::move(im).value();
+        // A symptom both volunteered and elicited counts once, as volunteered.
+        std::erase_if(c.elicited, [&](const auto& p) {
+            return std::any_of(
+                c.volunteered.begin(), c.volunteered.end(), [&](const auto& q) { return q.first == p.first; });
+        });
+        if (e.contains("self_report")) {
+            if (!e["self_report"].is_string()) return InvalidArgument(at + ".self_report", "must be a string");
+            c.self_report = e["self_report"].get<std::string>();
+        }
+        cases.push_back(std::move(c));
+    }
+    if (cases.empty()) return InvalidArgument(where, "holds no consultation");
+    return cases;
+}
+
+Result<std::vector<Case>> ReadCases(const std::string& path, const Vocabulary& vocabulary) {
+    auto text = core::ReadFile(path);
+    if (!text.ok()) return text.error();
+    return ParseCases(*text, path, vocabulary);
+}
+
+Result<Model> Model::Train(const std::vector<Case>& cases, const Vocabulary& vocabulary, const TrainOptions& options) {
+    if (cases.empty()) return InvalidArgument("data", "holds no consultation");
+    if (!(options.alpha > 0)) return InvalidArgument("--alpha", "must be above 0");
+    Model m;
+    std::set<std::string> diseases;
+    std::set<std::string> symptoms;
+    for (const Case& c : cases) {
+        diseases.insert(c.disease);
+        for (const auto& [s, v] : c.volunteered) symptoms.insert(s);
+        for (const auto& [s, v] : c.elicited) symptoms.insert(s);
+    }
+    if (diseases.size() < 2) return InvalidArgument("data", "needs at least two diseases to tell apart");
+    m.diseases_.assign(diseases.begin(), diseases.end());
+    m.symptoms_.assign(symptoms.begin(), symptoms.end());
+    const size_t D = m.diseases_.size();
+    const size_t S = m.symptoms_.size();
+    std::vector<double> count(D, 0), age(D * kAgeBands, 0), sym(S * D * 3, 0);
+    std::map<std::string, size_t> di, si;
+    for (size_t d = 0; d < D; ++d) di[m.diseases_[d]] = d;
+    for (size_t s = 0; s < S; ++s) si[m.symptoms_[s]] = s;
+    for (const Case& c : cases) {
+        const size_t d = di[c.disease];
+        count[d] += 1;
+        const int band = c.self_report.empty() ? 0 : AgeBand(vocabulary.Extract(c.self_report).age_months);
+        age[d * kAgeBands + static_cast<size_t>(band)] += 1;
+        std::vector<int> seen(S, static_cast<int>(Answer::kUnsure));
+        for (const auto* list : {&c.volunteered, &c.elicited})
+            for (const auto& [s, v] : *list) seen[si[s]] = static_cast<int>(v ? Answer::kYes : Answer::kNo);
+        for (size_t s = 0; s < S; ++s) sym[(s * D + d) * 3 + static_cast<size_t>(seen[s])] += 1;
+    }
+    const double a = options.alpha;
+    m.prior_.resize(D);
+    m.age_.resize(D * kAgeBands);
+    m.like_.resize(S * D * 3);
+    for (size_t d = 0; d < D; ++d) {
+        m.prior_[d] = (count[d] + a) / (static_cast<double>(cases.size()) + a * static_cast<double>(D));
+        for (int b = 0; b < kAgeBands; ++b)
+            m.age_[d * kAgeBands + static_cast<size_t>(b)] =
+                (age[d * kAgeBands + static_cast<size_t>(b)] + a) / (count[d] + a * kAgeBands);
+        for (size_t s = 0; s < S; ++s)
+            for (size_t v = 0; v < 3; ++v)
+                m.like_[(s * D + d) * 3 + v] = (sym[(s * D + d) * 3 + v] + a) / (count[d] + 3 * a);
+    }
+    m.source_ = "trained on " + std::to_string(cases.size()) + " consultations";
+    m.Finish();
+    return m;
+}
+
+Result<Model> Model::FromKnowledge(std::string_view json, const std::string& where) {
+    nlohmann::json doc = nlohmann::json::parse(json, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) return InvalidArgument(where, "not a JSON object");
+    if (!doc.contains("diseases") || !doc["diseases"].is_array() || doc["diseases"].size() < 2)
+        return InvalidArgument(where + ": diseases", "must be an array of at least two diseases");
+    const double unsure = doc.value("unsure", 0.3);
+    const double floor = doc.value("absent_default", 0.03);
+    if (!(unsure > 0 && unsure < 1)) return InvalidArgument(where + ": unsure", "must be between 0 and 1");
+    if (!(floor > 0 && floor < 1)) return InvalidArgument(where + ": absent_default", "must be between 0 and 1");
+    Model m;
+    m.source_ = doc.value("source", std::string("knowledge base"));
+    std::set<std::string> symptoms;
+    for (size_t i = 0; i < doc["diseases"].size(); ++i) {
+        const auto& d = doc["diseases"][i];
+        const std::string at = where + ": diseases[" + std::to_string(i) + "]";
+        if (!d.is_object() || !d.contains("name") || !d["name"].is_string())
+            return InvalidArgument(at + ".name", "must be a string");
+        if (!d.contains("symptoms") || !d["symptoms"].is_object())
+            return InvalidArgument(at + ".symptoms", "must be an object of symptom: probability");
+        for (const auto& [s, p] : d["symptoms"].items()) {
+            if (!p.is_number() || !(p.get<double>() > 0 && p.get<double>() < 1))
+                return InvalidArgument(at + ".symptoms." + s, "must be a probability between 0 and 1");
+            symptoms.insert(Vocabulary::Default().Canonical(s));
+        }
+    }
+    m.symptoms_.assign(symptoms.begin(), symptoms.end());
+    const size_t D = doc["diseases"].size();
+    const size_t S = m.symptoms_.size();
+    m.like_.assign(S * D * 3, 0);
+    m.age_.assign(D * kAgeBands, 1.0);
+    for (size_t d = 0; d < D; ++d) {
+        const auto& e = doc["diseases"][d];
+        const std::string at = where + ": diseases[" + std::to_string(d) + "]";
+        m.diseases_.push_back(e["name"].get<std::string>());
+        m.care_.push_back(e.value("care", std::string("self_care")));
+        if (m.care_.back() != "self_care" && m.care_.back() != "see_doctor_today" && m.care_.back() != "refer_now")
+            return InvalidArgument(at + ".care", "must be self_care, see_doctor_today or refer_now");
+        const double prior = e.value("prior", 1.0);
+        if (!(prior > 0)) return InvalidArgument(at + ".prior", "must be above 0");
+        m.prior_.push_back(prior);
+        if (e.contains("age")) {
+            if (!e["age"].is_array() || e["age"].size() != kAgeBands - 1)
+                return InvalidArgument(at + ".age", "must be 4 weights: under 6 months, 6-12 months, 1-3 years, older");
+            for (size_t b = 0; b + 1 < kAgeBands; ++b) {
+                if (!e["age"][b].is_number() || !(e["age"][b].get<double>() > 0))
+                    return InvalidArgument(at + ".age[" + std::to_string(b) + "]", "must be above 0");
+                m.age_[d * kAgeBands + b + 1] = e["age"][b].get<double>();
+            }
+        }
+        for (size_t s = 0; s < S; ++s) {
+            double p = floor;
+            for (const auto& [name, value] : e["symptoms"].items())
+                if (Vocabulary::Default().Canonical(name) == m.symptoms_[s]) p = value.get<double>();
+            m.like_[(s * D + d) * 3 + 0] = (1 - unsure) * p;
+            m.like_[(s * D + d) * 3 + 1] = (1 - unsure) * (1 - p);
+            m.like_[(s * D + d) * 3 + 2] = unsure;
+        }
+    }
+    std::set<std::string> names(m.diseases_.begin(), m.diseases_.end());
+    if (names.size() != D) return InvalidArgument(where + ": diseases", "a disease is listed twice");
+    double total = 0;
+    for (double p : m.prior_) total += p;
+    for (double& p : m.prior_) p /= total;
+    for (size_t d = 0; d < D; ++d) {  // age weights to a distribution over the known bands; unknown age is neutral
+        double sum = 0;
+        for (size_t b = 1; b < kAgeBands; ++b) sum += m.age_[d * kAgeBands + b];
+        for (size_t b = 1; b < kAgeBands; ++b) m.age_[d * kAgeBands + b] /= sum;
+        m.age_[d * kAgeBands] = 1.0;
+    }
+    m.Finish();
+    return m;
+}
+
+const Model& Model::Default() {
+    static const Model m = [] {
+        auto r = FromKnowledge(kDefaultKnowledgeJson, "config/clinic/knowledge.json");
+        CB_ASSERT(r.ok(), "the embedded clinic configuration parses");
+        return std::move(r).value();
+    }();
+    return m;
+}
+
+void Model::Finish() {
+    if (care_.size() != diseases_.size()) {
+        // A trained model takes each disease's care from the knowledge base when it names the disease.
+        care_.assign(diseases_.size(), "self_care");
+        if (this != &Default()) {
+            const Model& kb = Default();
+            for (size_t d = 0; d < diseases_.size(); ++d)
+                for (size_t k = 0; k < kb.diseases_.size(); ++k)
+                    if (kb.diseases_[k] == diseases_[d]) care_[d] = kb.care_[k];
+        }
+    }
+    auto logs = [](const std::vector<double>& in) {
+        std::vector<double> out(in.size());
+        for (size_t i = 0; i < in.size(); ++i) out[i] = std::log(in[i]);
+        return out;
+    };
+    log_prior_ = logs(prior_);
+    log_like_ = logs(like_);
+    log_age_ = logs(age_);
+}
+
+int Model::SymptomIndex(std::string_view name) const {
+    const auto it = std::lower_bound(symptoms_.begin(), symptoms_.end(), name);
+    return it != symptoms_.end() && *it == name ? static_cast<int>(it - symptoms_.begin()) : -1;
+}
+
+Evidence Model::Observe(const Findings& findings) const {
+    Evidence e;
+    e.answer.assign(symptoms_.size(), Evidence::kUnknown);
+    for (const Finding& f : findings.items) {
+        const int s = SymptomIndex(f.symptom);
+        if (s >= 0) e.answer[static_cast<size_t>(s)] = static_cast<int8_t>(f.answer);
+    }
+    e.age_band = AgeBand(findings.age_months);
+    return e;
+}
+
+std::vector<double> Model::Posterior(const Evidence& evidence) const {
+    const size_t D = diseases_.size();
+    std::vector<double> score(D);
+    for (size_t d = 0; d < D; ++d)
+        score[d] = log_prior_[d] + log_age_[d * kAgeBands + static_cast<size_t>(evidence.age_band)];
+    for (size_t s = 0; s < evidence.answer.size() && s < symptoms_.size(); ++s) {
+        if (evidence.answer[s] == Evidence::kUnknown) continue;
+        for (size_t d = 0; d < D; ++d) score[d] += LogLike(s, d, evidence.answer[s]);
+    }
+    const double top = *std::max_element(score.begin(), score.end());
+    double z = 0;
+    for (double& x : score) z += (x = std::exp(x - top));
+    for (double& x : score) x /= z;
+    return score;
+}
+
+int Model::NextQuestion(const Evidence& evidence, const std::vector<double>& posterior) const {
+    const size_t D = diseases_.size();
+    const double h = Entropy(posterior);
+    int best = -1;
+    double best_gain = 1e-9;
+    std::vector<double> next(D);
+    for (size_t s = 0; s < symptoms_.size(); ++s) {
+        if (evidence.answer[s] != Evidence::kUnknown) continue;
+        double expected = 0;
+        for (int v = 0; v < 3; ++v) {
+            double pv = 0;
+            for (size_t d = 0; d < D; ++d)
+                pv += (next[d] = posterior[d] * like_[(s * D + d) * 3 + static_cast<size_t>(v)]);
+            if (pv <= 0) continue;
+            for (double& x : next) x /= pv;
+            expected += pv * Entropy(next);
+        }
+        const double gain = h - expected;
+        if (gain > best_gain) best_gain = gain, best = static_cast<int>(s);
+    }
+    return best;
+}
+
+std::vector<Reason> Model::Explain(const Evidence& evidence, size_t disease, size_t k) const {
+    const size_t D = diseases_.size();
+    const std::vector<double> post = Posterior(evidence);
+    double others = 0;
+    for (size_t d = 0; d < D; ++d)
+        if (d != disease) others += post[d];
+    std::vector<Reason> out;
+    for (size_t s = 0; s < symptoms_.size(); ++s) {
+        const int v = static_cast<int>(evidence.answer[s]);
+        if (v == Evidence::kUnknown || v == static_cast<int>(Answer::kUnsure)) continue;
+        double rest = 0;
+        for (size_t d = 0; d < D; ++d)
+            if (d != disease)
+                rest += (others > 0 ? post[d] / others : 1.0 / static_cast<double>(D - 1)) *
+                        like_[(s * D + d) * 3 + static_cast<size_t>(v)];
+        const double r = LogLike(s, disease, v) - std::log(rest);
+        if (r > 0) out.push_back(Reason{symptoms_[s], static_cast<Answer>(v), r});
+    }
+    std::sort(out.begin(), out.end(), [](const Reason& a, const Reason& b) { return a.log_ratio > b.log_ratio; });
+    if (out.size() > k) out.resize(k);
+    return out;
+}
+
+Status Model::Save(const std::string& path) const {
+    nlohmann::json doc{{"format", kFormat},
+                       {"source", source_},
+                       {"diseases", diseases_},
+                       {"care", care_},
+                       {"symptoms", symptoms_},
+                       {"prior", prior_},
+                       {"age", age_},
+                       {"likelihood", like_}};
+    std::ofstream out(path, std::ios::trunc);
+    if (!out) return InvalidArgument(path, "cannot write the model");
+    out << doc.dump() << "\n";
+    if (!out) return InvalidArgument(path, "cannot write the model");
+    return {};
+}
+
+Result<Model> Model::Load(const std::string& path) {
+    auto text = core::ReadFile(path);
+    if (!text.ok()) return text.error();
+    nlohmann::json doc = nlohmann::json::parse(*text, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) return InvalidArgument(path, "not a clinic model (not a JSON object)");
+    if (doc.value("format", std::string{}) != kFormat)
+        return InvalidArgument(path + ": format", std::string("must be ") + kFormat);
+    Model m;
+    try {
+        m.source_ = doc.at("source").get<std::string>();
+        m.diseases_ = doc.at("diseases").get<std::vector<std::string>>();
+        m.care_ = doc.at("care").get<std::vector<std::string>>();
+        m.symptoms_ = doc.at("symptoms").get<std::vector<std::string>>();
+        m.prior_ = doc.at("prior").get<std::vector<double>>();
+        m.age_ = doc.at("age").get<std::vector<double>>();
+        m.like_ = doc.at("likelihood").get<std::vector<double>>();
+    } catch (const nlohmann::json::exception& e) {
+        return InvalidArgument(path, std::string("not a clinic model: ") + e.what());
+    }
+    const size_t D = m.diseases_.size();
+    const size_t S = m.symptoms_.size();
+    if (D < 2 || m.care_.size() != D || m.prior_.size() != D || m.age_.size() != D * kAgeBands ||
+        m.like_.size() != S * D * 3 || !std::is_sorted(m.symptoms_.begin(), m.symptoms_.end()))
+        return InvalidArgument(path, "not a clinic model: the tables' sizes do not agree");
+    for (const auto* table : {&m.prior_, &m.age_, &m.like_})
+        for (double p : *table)
+            if (!(p > 0 && p <= 1)) return InvalidArgument(path, "not a clinic model: a probability outside (0, 1]");
+    m.Finish();
+    return m;
+}
+
+}  // namespace citybrain::clinic

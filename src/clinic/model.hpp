@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "clinic/findings.hpp"
+#include "core/error.hpp"
+
+namespace citybrain::clinic {
+
+/// One consultation of a dataset file (../shared/data/health/*/train.json): the disease, the symptoms the patient
+/// volunteered (`explicit`), those the doctor's questions found (`implicit`), and the parent's own text if any.
+struct Case {
+    std::string id;
+    std::string disease;
+    std::vector<std::pair<std::string, bool>> volunteered;  // `explicit`, canonical names
+    std::vector<std::pair<std::string, bool>> elicited;     // `implicit`, canonical names
+    std::string self_report;
+};
+
+/// Reads a dataset file; an entry without a disease or with a symptom that is not true/false is refused by index.
+Result<std::vector<Case>> ReadCases(const std::string& path, const Vocabulary& vocabulary);
+Result<std::vector<Case>> ParseCases(std::string_view json, const std::string& where, const Vocabulary& vocabulary);
+
+/// What is known in a screening, in the model's terms: per model symptom an answer or nothing asked yet.
+struct Evidence {
+    static constexpr int8_t kUnknown = -1;
+    std::vector<int8_t> answer;  // per model symptom: -1 not asked, else an Answer
+    int age_band = 0;
+};
+
+/// A reason for the ranking: a symptom and how strongly its answer favours the disease over the others.
+struct Reason {
+    std::string symptom;
+    Answer answer = Answer::kYes;
+    double log_ratio = 0;  // log P(answer | disease) − log P(answer | the other diseases, posterior-weighted)
+};
+
+/// Naive Bayes over symptoms with three answers each (yes, no, unsure: a symptom the record or the patient leaves
+/// open is evidence too, learnt like the others), plus the age band. Laplace-smoothed counts; the inquiry asks the
+/// symptom with the largest expected information gain over the current posterior.
+class Model {
+public:
+    struct TrainOptions {
+        double alpha = 1.0;  // Laplace smoothing
+    };
+    static Result<Model> Train(const std::vector<Case>& cases,
+                               const Vocabulary& vocabulary,
+                               const TrainOptions& options);
+    static Result<Model> Train(const std::vector<Case>& cases, const Vocabulary& vocabulary) {
+        return Train(cases, vocabulary, TrainOptions{});
+    }
+    /// A knowledge base (config/clinic/knowledge.json): per disease a prior, P(symptom) and age weights, written by
+    /// hand; "unsure" carries no information there.
+    static Result<Model> FromKnowledge(std::string_view json, const std::string& where);
+    /// The embedded default: our own knowledge base, compiled in.
+    static const Model& Default();
+    static Result<Model> Load(const std::string& path);
+    Status Save(const std::string& path) const;
+
+    const std::vector<std::string>& diseases() const { return diseases_; }
+    const std::vector<std::string>& symptoms() const { return symptoms_; }
+    const std::string& source() const { return source_; }
+    /// The care a disease needs when it leads the ranking ("self_care" unless the knowledge base says more).
+    const std::string& care(size_t disease) const { return care_[disease]; }
+    int SymptomIndex(std::string_view name) const;
+
+    /// Findings onto the model's symptoms (names it does not know are left out).
+    Evidence Observe(const Findings& findings) const;
+    /// P(disease | evidence), summing to 1.
+    std::vector<double> Posterior(const Evidence& evidence) const;
+    /// The unasked symptom whose answer is expected to lower the posterior's entropy most; -1 when none would.
+    int NextQuestion(const Evidence& evidence, const std::vector<double>& posterior) const;
+    /// The `k` answers that favour `disease` most.
+    std::vector<Reason> Explain(const Evidence& evidence, size_t disease, size_t k) const;
+
+private:
+    double LogLike(size_t symptom, size_t disease, int answer) const {
+        return log_like_[(symptom * diseases_.size() + disease) * 3 + static_cast<size_t>(answer)];
+    }
+    void Finish();
+
+    std::string source_;
+    std::vector<std::string> diseases_;
+    std::vector<std::string> care_;
+    std::vector<std::string> symptoms_;
+    std::vector<double> prior_;  // per disease
+    std::vector<double> like_;   // [symptom][disease][answer] probabilities
+    std::vector<double> age_;    // [disease][band]
+    std::vector<double> log_prior_;
+    std::vector<double> log_like_;
+    std::vector<double> log_age_;
+};
+
+}  // namespace citybrain::clinic
