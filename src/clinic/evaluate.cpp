@@ -45,7 +45,7 @@ void Run(
         Evidence full = ev;
         for (const auto& [s, v] : c.elicited) {
             const int k = model.SymptomIndex(s);
-            if (k >= 0) full.answer[static_cast<size_t>(k)] = static_cast<int8_t>(v ? Answer::kYes : Answer::kNo);
+            if (k >= 0) full.answer[static_cast<size_t>(k)] = static_cast<int>(v ? Answer::kYes : Answer::kNo);
         }
         t.full += Rank(model.Posterior(full), truth) == 0;
 
@@ -59,7 +59,7 @@ void Run(
             Answer a = Answer::kUnsure;
             for (const auto& [e, v] : c.elicited)
                 if (e == name) a = v ? Answer::kYes : Answer::kNo;
-            ev.answer[static_cast<size_t>(s)] = static_cast<int8_t>(a);
+            ev.answer[static_cast<size_t>(s)] = static_cast<int>(a);
             post = model.Posterior(ev);
         }
         const size_t rank = Rank(post, truth);

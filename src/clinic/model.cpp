@@ -253,7 +253,7 @@ Evidence Model::Observe(const Findings& findings) const {
     e.answer.assign(symptoms_.size(), Evidence::kUnknown);
     for (const Finding& f : findings.items) {
         const int s = SymptomIndex(f.symptom);
-        if (s >= 0) e.answer[static_cast<size_t>(s)] = static_cast<int8_t>(f.answer);
+        if (s >= 0) e.answer[static_cast<size_t>(s)] = static_cast<int>(f.answer);
     }
     e.age_band = AgeBand(findings.age_months);
     return e;
@@ -306,7 +306,7 @@ std::vector<Reason> Model::Explain(const Evidence& evidence, size_t disease, siz
         if (d != disease) others += post[d];
     std::vector<Reason> out;
     for (size_t s = 0; s < symptoms_.size(); ++s) {
-        const int v = static_cast<int>(evidence.answer[s]);
+        const int v = evidence.answer[s];
         if (v == Evidence::kUnknown || v == static_cast<int>(Answer::kUnsure)) continue;
         double rest = 0;
         for (size_t d = 0; d < D; ++d)

@@ -27,8 +27,8 @@ Result<std::vector<Case>> ParseCases(std::string_view json, const std::string& w
 
 /// What is known in a screening, in the model's terms: per model symptom an answer or nothing asked yet.
 struct Evidence {
-    static constexpr int8_t kUnknown = -1;
-    std::vector<int8_t> answer;  // per model symptom: -1 not asked, else an Answer
+    static constexpr int kUnknown = -1;
+    std::vector<int> answer;  // per model symptom: -1 not asked, else an Answer
     int age_band = 0;
 };
 
