@@ -16,6 +16,7 @@
 #include "apps/commands.hpp"
 #include "apps/gateway_args.hpp"
 #include "apps/live_args.hpp"
+#include "clinic/clinic.hpp"
 #include "core/time.hpp"
 #include "district/brain.hpp"
 #include "district/live_world.hpp"
@@ -40,6 +41,8 @@ struct ServeArgs {
     std::string cameras;
     std::string snapshots = "snapshots";
     std::string detector_model = "build/models/centernet.onnx";
+    std::string clinic_db;
+    std::string clinic_model;
     std::string address = "127.0.0.1";
     int port = 8311;
     int threads = 2;
@@ -205,6 +208,25 @@ int Serve(const ServeArgs& args) {
         cameras = std::move(opened).value();
         api.SetCameras(cameras.get());
     }
+    // Clinic screening: sessions in a SQLite file of their own, on the embedded knowledge base or a trained model.
+    std::unique_ptr<clinic::Model> clinic_model;
+    std::unique_ptr<clinic::Clinic> clinic;
+    if (!args.clinic_db.empty()) {
+        if (!args.clinic_model.empty()) {
+            auto m = clinic::Model::Load(args.clinic_model);
+            if (!m.ok()) return ReportError(m.error(), false);
+            clinic_model = std::make_unique<clinic::Model>(std::move(m).value());
+        }
+        auto opened = clinic::Clinic::Open(args.clinic_db,
+                                           clinic_model ? *clinic_model : clinic::Model::Default(),
+                                           clinic::Vocabulary::Default(),
+                                           clinic::ScreenerOptions{});
+        if (!opened.ok()) return ReportError(opened.error(), false);
+        clinic = std::move(opened).value();
+        api.SetClinic(clinic.get());
+    } else if (!args.clinic_model.empty()) {
+        return ReportError(InvalidArgument("--clinic-model", "needs --clinic-db, where the sessions are kept"), false);
+    }
     if (brain) {
         for (const web::Asset& a : web::Assets()) {
             http.SetDocument(std::string(a.path), std::string(a.content_type), std::string(a.body));
@@ -224,6 +246,12 @@ int Serve(const ServeArgs& args) {
         stderr,
         "citybrain serve: citizens' messages routed by %s\n",
         district::IntakeDescription(classifier.model.get(), classifier.threshold, classifier.intake_order).c_str());
+    if (clinic) {
+        std::fprintf(stderr,
+                     "citybrain serve: clinic screening at /api/v1/clinic/sessions (%s; sessions in %s)\n",
+                     clinic->model().source().c_str(),
+                     args.clinic_db.c_str());
+    }
     if (gateway) {
         std::fprintf(stderr,
                      "citybrain serve: model gateway at http://%s:%u/v1/ (%zu keys, audit %s)\n",
@@ -470,6 +498,12 @@ void RegisterIncidents(CLI::App& app) {
         ->capture_default_str();
     serve->add_option("--detector-model", serve_args->detector_model, "the cameras' ONNX CenterNet model")
         ->capture_default_str();
+    serve->add_option("--clinic-db",
+                      serve_args->clinic_db,
+                      "turns on clinic screening (/api/v1/clinic/sessions): the SQLite file of its sessions");
+    serve->add_option("--clinic-model",
+                      serve_args->clinic_model,
+                      "clinic model from `citybrain clinic train` (default: the embedded knowledge base)");
     serve->callback([serve_args] { SetExitCode(Serve(*serve_args)); });
 
     auto* incidents = app.add_subcommand("incidents", "incident engine tools");

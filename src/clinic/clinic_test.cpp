@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "clinic/clinic.hpp"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -279,6 +281,37 @@ TEST(Triage, VignettesGetTheirTriageAndEveryRuleIsTested) {
                                          "newborn"};
     for (const auto& r : rules) EXPECT_GE(fired[r], 1) << "no vignette tests rule " << r;
     EXPECT_EQ(fired.size(), rules.size());
+}
+
+TEST(Clinic, SessionsAreStoredAndReadBack) {
+    const auto path = std::filesystem::temp_directory_path() / "clinic_sessions_test.db";
+    std::filesystem::remove(path);
+    std::string id;
+    {
+        auto c = Clinic::Open(path.string(), Model::Default(), V(), ScreenerOptions{});
+        ASSERT_TRUE(c.ok()) << c.error().ToString();
+        auto first = (*c)->Start("老人咳嗽两天，发烧", std::nullopt, 1000);
+        ASSERT_TRUE(first.ok());
+        id = (*first)["session_id"].get<std::string>();
+        auto next = (*c)->Answer(id, "咳痰", "yes", 2000);
+        ASSERT_TRUE(next.ok()) << next.error().ToString();
+        EXPECT_EQ((*next)["triage"]["care"], "see_doctor_today");  // an elderly patient with cough and fever
+        auto missing = (*c)->Answer(std::string(32, 'a'), "咳痰", "yes", 3000);
+        ASSERT_FALSE(missing.ok());
+        EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+        EXPECT_FALSE((*c)->Answer(id, "咳痰", "perhaps", 3000).ok());
+        EXPECT_EQ((*c)->sessions(), 1u);
+    }
+    auto again = Clinic::Open(path.string(), Model::Default(), V(), ScreenerOptions{});
+    ASSERT_TRUE(again.ok());
+    auto back = (*again)->Get(id);
+    ASSERT_TRUE(back.ok());
+    bool sputum = false;
+    for (const auto& f : (*back)["findings"]) sputum = sputum || (f["symptom"] == "咳痰" && f["answer"] == "yes");
+    EXPECT_TRUE(sputum);
+    EXPECT_TRUE((*back)["age_months"].is_null());
+    std::filesystem::remove(path);
+    EXPECT_FALSE(Clinic::Open("/nonexistent-dir/x/clinic.db", Model::Default(), V(), ScreenerOptions{}).ok());
 }
 
 // The datasets' protocol, where ../shared/data/health is present: 5-fold CV on DXY's training split.

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "agents/citizen_desk.hpp"
+#include "clinic/clinic.hpp"
 #include "core/utf8.hpp"
 #include "incident/case_json.hpp"
 #include "incident/device_event.hpp"
@@ -277,7 +278,8 @@ public:
             const std::function<incident::TimeMs()>& clock,
             const Api::Cached* cached,
             agents::CitizenDesk* desk = nullptr,
-            vision::CameraSet* cameras = nullptr)
+            vision::CameraSet* cameras = nullptr,
+            clinic::Clinic* clinic = nullptr)
         : engine_(engine),
           intake_(intake),
           keys_(keys),
@@ -286,7 +288,8 @@ public:
           taxonomy_(engine.taxonomy()),
           cached_(cached),
           desk_(desk),
-          cameras_(cameras) {}
+          cameras_(cameras),
+          clinic_(clinic) {}
 
     Api::Cached Precompute() const {
         return {Render(Discovery(), Format::kJson, "discovery", "discovery"),
@@ -638,6 +641,9 @@ private:
             (path == "cameras" || path.rfind("cameras/", 0) == 0 || path.rfind("snapshots/", 0) == 0)) {
             return Cameras(req, path, done);
         }
+        if (clinic_ != nullptr && (path == "clinic/sessions" || path.rfind("clinic/sessions/", 0) == 0)) {
+            return done(Clinic(req, path));
+        }
         if (path.rfind("cases/", 0) == 0) {
             const std::string rest = path.substr(6);
             const size_t slash = rest.find('/');
@@ -883,6 +889,68 @@ private:
         Submit(std::move(report).value(), done);
     }
 
+    /// Clinic screening (a reporter's role: the clinic's kiosk or app): open a session from the patient's words, answer
+    /// its questions, read it back. The session id is the only handle; nothing identifying is stored or logged.
+    ApiResponse Clinic(const ApiRequest& req, const std::string& path) {
+        const bool get = req.method == "GET" || req.method == "HEAD";
+        if (auto why = Refusal(KeyOf(req, nullptr), kRoleReport, "screen patients"); !why.empty()) {
+            return JsonError(403, "api_key", why);
+        }
+        auto render = [](Result<json> r, int status) {
+            if (!r.ok()) {
+                const int code = r.error().code == ErrorCode::kNotFound          ? 404
+                                 : r.error().code == ErrorCode::kInvalidArgument ? 400
+                                                                                 : 503;
+                return JsonError(code, r.error().where, r.error().message);
+            }
+            ApiResponse out;
+            out.status = status;
+            out.body = Dump(*r);
+            return out;
+        };
+        auto body_object = [&](const std::set<std::string>& fields, json& body) -> std::optional<ApiResponse> {
+            body = json::parse(req.body, nullptr, false);
+            if (body.is_discarded() || !body.is_object()) return JsonError(400, "body", "not a JSON object");
+            for (const auto& [k, v] : body.items()) {
+                if (fields.count(k) == 0)
+                    return JsonError(400, k.empty() ? "\"\"" : core::Utf8Prefix(k, 64), "unknown field");
+            }
+            return std::nullopt;
+        };
+        if (path == "clinic/sessions") {
+            if (req.method != "POST") return NotAllowed(req, path, "POST");
+            json body;
+            if (auto bad = body_object({"text", "age_months"}, body)) return *bad;
+            if (!body.contains("text")) return JsonError(400, "text", "required");
+            if (!body["text"].is_string()) return JsonError(400, "text", "must be a string");
+            std::optional<double> age;
+            if (body.contains("age_months")) {
+                if (!body["age_months"].is_number()) return JsonError(400, "age_months", "must be a number");
+                age = body["age_months"].get<double>();
+            }
+            return render(clinic_->Start(body["text"].get<std::string>(), age, clock_()), 201);
+        }
+        const std::string rest = path.substr(16);
+        const size_t slash = rest.find('/');
+        const std::string id = rest.substr(0, slash);
+        if (slash == std::string::npos) {
+            if (!get) return NotAllowed(req, path, "GET, HEAD");
+            return render(clinic_->Get(id), 200);
+        }
+        if (rest.substr(slash) != "/answers") {
+            return JsonError(404, "path", "no such resource: /api/v1/" + core::Utf8Prefix(path, 128));
+        }
+        if (req.method != "POST") return NotAllowed(req, path, "POST");
+        json body;
+        if (auto bad = body_object({"symptom", "answer"}, body)) return *bad;
+        for (const char* f : {"symptom", "answer"}) {
+            if (!body.contains(f)) return JsonError(400, f, "required");
+            if (!body[f].is_string()) return JsonError(400, f, "must be a string");
+        }
+        return render(
+            clinic_->Answer(id, body["symptom"].get<std::string>(), body["answer"].get<std::string>(), clock_()), 200);
+    }
+
     /// The cameras: POST a frame (a device's role), GET the registry with its counts and the snapshots (an
     /// operator's). A frame's events become reports through the same intake as any sensor's; the answer comes
     /// after their commit.
@@ -1120,6 +1188,7 @@ private:
     const Api::Cached* cached_;
     agents::CitizenDesk* desk_;
     vision::CameraSet* cameras_;
+    clinic::Clinic* clinic_;
 };
 
 }  // namespace
@@ -1278,7 +1347,8 @@ void Api::Handle(const ApiRequest& request, std::function<void(ApiResponse)> don
     };
     try {
         std::function<void(ApiResponse)> respond = finish;
-        Handler(engine_, intake_, keys_, base_url_, clock_, &cached_, desk_, cameras_).Handle(request, respond);
+        Handler(engine_, intake_, keys_, base_url_, clock_, &cached_, desk_, cameras_, clinic_)
+            .Handle(request, respond);
     } catch (const std::exception& e) {
         ApiResponse r = ErrorFor(path, 500, "", e.what(), request.request_id);
         r.detail = e.what();

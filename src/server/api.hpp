@@ -14,6 +14,9 @@ class CitizenDesk;
 namespace citybrain::vision {
 class CameraSet;
 }
+namespace citybrain::clinic {
+class Clinic;
+}
 
 namespace citybrain::server {
 
@@ -105,6 +108,8 @@ public:
     void SetCitizenDesk(agents::CitizenDesk* desk) { desk_ = desk; }
     /// Turns on the cameras: POST /api/v1/cameras/{id}/frames, GET /api/v1/cameras and the snapshots.
     void SetCameras(vision::CameraSet* cameras) { cameras_ = cameras; }
+    /// Turns on clinic screening: POST /api/v1/clinic/sessions, POST …/{id}/answers, GET …/{id}.
+    void SetClinic(clinic::Clinic* clinic) { clinic_ = clinic; }
 
     /// Responses that never change while the server runs (discovery, the service list), rendered once.
     struct Cached {
@@ -120,6 +125,7 @@ private:
     Cached cached_;
     agents::CitizenDesk* desk_ = nullptr;
     vision::CameraSet* cameras_ = nullptr;
+    clinic::Clinic* clinic_ = nullptr;
 };
 
 }  // namespace citybrain::server
