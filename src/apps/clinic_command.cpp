@@ -53,7 +53,9 @@ Status CheckEval(const ClinicArgs& a) {
 }
 
 void PrintEval(const clinic::EvalResult& r, const char* what) {
-    std::printf("%s: %zu consultations\n", what, r.n);
+    std::printf("%s: %zu consultations", what, r.n);
+    if (r.skipped > 0) std::printf(" (%zu more have a disease the model does not know: left out)", r.skipped);
+    std::printf("\n");
     std::printf("  top-1 %.3f  top-3 %.3f  questions %.2f on average\n", r.top1, r.top3, r.avg_questions);
     std::printf("  top-1 with the volunteered symptoms only %.3f; with every recorded symptom %.3f\n",
                 r.explicit_top1,

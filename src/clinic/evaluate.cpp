@@ -11,7 +11,7 @@ namespace citybrain::clinic {
 namespace {
 
 struct Tally {
-    size_t n = 0, top1 = 0, top3 = 0, full = 0, volunteered = 0, questions = 0;
+    size_t n = 0, skipped = 0, top1 = 0, top3 = 0, full = 0, volunteered = 0, questions = 0;
     double brier = 0;
     std::vector<ReliabilityBin> bins = std::vector<ReliabilityBin>(10);
 };
@@ -28,7 +28,10 @@ void Run(
     const auto& diseases = model.diseases();
     for (const Case& c : cases) {
         const auto it = std::find(diseases.begin(), diseases.end(), c.disease);
-        if (it == diseases.end()) continue;  // a disease the model was never taught: not counted
+        if (it == diseases.end()) {  // a disease the model was never taught: counted apart
+            ++t.skipped;
+            continue;
+        }
         const auto truth = static_cast<size_t>(it - diseases.begin());
         Findings f;
         if (o.use_text && !c.self_report.empty()) {
@@ -80,6 +83,7 @@ void Run(
 EvalResult Finish(const Tally& t) {
     EvalResult r;
     r.n = t.n;
+    r.skipped = t.skipped;
     if (t.n == 0) return r;
     const auto n = static_cast<double>(t.n);
     r.top1 = static_cast<double>(t.top1) / n;
@@ -112,6 +116,7 @@ nlohmann::json EvalResult::ToJson() const {
             {{"from", b.low}, {"to", b.high}, {"n", b.n}, {"confidence", b.confidence}, {"accuracy", b.accuracy}});
     }
     return {{"n", n},
+            {"skipped", skipped},
             {"top1", top1},
             {"top3", top3},
             {"avg_questions", avg_questions},

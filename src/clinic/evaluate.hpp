@@ -31,6 +31,7 @@ struct ReliabilityBin {
 
 struct EvalResult {
     size_t n = 0;
+    size_t skipped = 0;  // consultations whose disease the model does not know (not counted in n)
     double top1 = 0, top3 = 0;
     double avg_questions = 0;
     double brier = 0;          // multi-class Brier score of the final posterior (0 best, 2 worst)
