@@ -42,6 +42,10 @@ TEST(Findings, NegationCuesThatAreNotNegations) {
     // A negation does not reach over a comma.
     const Findings g = V().Extract("不是很严重，咳嗽");
     EXPECT_TRUE(g.Has("咳嗽"));
+    const Findings allergy = V().Extract("孩子不过敏，不过咳嗽比较厉害");
+    ASSERT_NE(allergy.Find("过敏"), nullptr);
+    EXPECT_EQ(allergy.Find("过敏")->answer, Answer::kNo);  // 不过敏: not allergic
+    EXPECT_TRUE(allergy.Has("咳嗽"));                      // 不过: but
     const Findings h = V().Extract("不发烧");
     ASSERT_NE(h.Find("发烧"), nullptr);
     EXPECT_EQ(h.Find("发烧")->answer, Answer::kNo);

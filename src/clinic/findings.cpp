@@ -166,6 +166,7 @@ bool StartsWith(std::string_view s, size_t at, std::string_view w) { return s.su
 bool IsClauseEnd(std::string_view s, size_t at) {
     static const std::string_view kMarks[] = {
         "，", "。", "；", "！", "？", "、", ",", ".", ";", "!", "?", "\n", "但", "可是", "不过"};
+    if (StartsWith(s, at, "不过敏")) return false;  // "not allergic", not "but"
     for (auto m : kMarks)
         if (StartsWith(s, at, m)) return true;
     return false;
@@ -318,8 +319,9 @@ Findings Vocabulary::Extract(std::string_view text) const {
             for (const auto& cue : negations_) {
                 if (!StartsWith(text, at, cue)) continue;
                 bool exempt = false;
+                // A phrase like 不停 or 不过 (but) is no negation, unless the mention itself starts inside it: 不过敏.
                 for (const auto& nn : not_negations_)
-                    if (StartsWith(text, at, nn)) exempt = true;
+                    if (StartsWith(text, at, nn) && at + nn.size() <= i) exempt = true;
                 if (!exempt) negated = true;
                 break;
             }

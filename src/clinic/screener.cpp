@@ -17,8 +17,8 @@ constexpr const char* kSafety[] = {"呼吸困难", "抽搐", "嗜睡", "口唇�
 
 Result<Session> Screener::Start(std::string_view text, std::optional<double> age_months) const {
     if (text.empty()) return InvalidArgument("text", "must not be empty");
-    if (text.size() > 6000) return InvalidArgument("text", "is longer than 2,000 characters");
     if (!core::ValidUtf8(text)) return InvalidArgument("text", "is not valid UTF-8");
+    if (core::Utf8Length(text) > 2000) return InvalidArgument("text", "is longer than 2,000 characters");
     if (age_months && !(*age_months >= 0 && *age_months <= 130 * 12))
         return InvalidArgument("age_months", "must be 0 to 1560");
     Session s;
