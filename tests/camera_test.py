@@ -6,14 +6,15 @@ illegal_parking case through the intake, with the snapshot's address. Bad frames
 an unknown camera and a key without the device role are refused by field and counted.
 Usage: camera_test.py CITYBRAIN
 """
-import http.client
 import json
 import os
 import socket
-import subprocess
 import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e  # noqa: E402
+from e2e import FAILED, check  # noqa: E402
 
 BIN = sys.argv[1]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -21,30 +22,10 @@ DEVICE = "camera-gateway-key-0123456789"
 OPERATOR = "operator-key-0123456789ab"
 APP = "citizen-app-key-0123456789"
 PHOTO = "/usr/share/darknet/data/dog.jpg"
-FAILED = []
-
-
-def check(ok, what):
-    if not ok:
-        FAILED.append(what)
-        print("FAIL:", what, flush=True)
 
 
 def call(port, method, path, body=b"", key=DEVICE, content_type="image/jpeg"):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"Content-Type": content_type}
-    if key:
-        headers["X-API-Key"] = key
-    conn.request(method, path, body if method == "POST" else None, headers)
-    r = conn.getresponse()
-    data = r.read()
-    conn.close()
-    if r.getheader("Content-Type", "").startswith("image/"):
-        return r.status, data
-    try:
-        return r.status, json.loads(data)
-    except ValueError:
-        return r.status, {"raw": data.decode(errors="replace")}
+    return e2e.call(port, method, path, body if method == "POST" else None, key, content_type)
 
 
 def main():
@@ -56,27 +37,15 @@ def main():
                                 "priority": 1, "zones": [{"id": "no-parking", "rule": "illegal_parking",
                                                           "polygon": [[0, 0], [2000, 0], [2000, 2000], [0, 2000]],
                                                           "min_dwell_s": 0}]}]}, f, ensure_ascii=False)
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    log = open(os.path.join(tmp, "serve.log"), "a")
-    proc = subprocess.Popen([BIN, "serve", "--port", str(port), "--db", os.path.join(tmp, "cases.db"),
-                             "--conversations", os.path.join(tmp, "conversations.db"),
-                             "--keys-file", os.path.join(tmp, "keys.txt"),
-                             "--cameras", os.path.join(tmp, "cameras.json"),
-                             "--snapshots", os.path.join(tmp, "shots"),
-                             "--detector-model", os.path.join(ROOT, "build", "models", "centernet.onnx")],
-                            stderr=log)
+    port = e2e.free_port()
+    proc = e2e.start([BIN, "serve", "--port", str(port), "--db", os.path.join(tmp, "cases.db"),
+                      "--conversations", os.path.join(tmp, "conversations.db"),
+                      "--keys-file", os.path.join(tmp, "keys.txt"),
+                      "--cameras", os.path.join(tmp, "cameras.json"),
+                      "--snapshots", os.path.join(tmp, "shots"),
+                      "--detector-model", os.path.join(ROOT, "build", "models", "centernet.onnx")],
+                     port, os.path.join(tmp, "serve.log"))
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise SystemExit("FAIL: serve did not start: " + open(os.path.join(tmp, "serve.log")).read()[-2000:])
         photo = open(PHOTO, "rb").read()
         frames = "/api/v1/cameras/cam-1/frames"
 

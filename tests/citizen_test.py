@@ -7,60 +7,37 @@ restart the citizen's case and conversation are still there. Prints the latency 
 docs/BENCHMARKS.md records; nothing is timed as a pass condition.
 Usage: citizen_test.py CITYBRAIN
 """
-import http.client
 import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e  # noqa: E402
+from e2e import FAILED, check  # noqa: E402
+
 BIN = sys.argv[1]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APP = "citizen-app-key-0123456789"
 OPERATOR = "operator-key-0123456789ab"
-FAILED = []
-
-
-def check(ok, what):
-    if not ok:
-        FAILED.append(what)
-        print("FAIL:", what, flush=True)
 
 
 def start(tmp, port):
     keys = os.path.join(tmp, "keys.txt")
     with open(keys, "w") as f:
         f.write(f"{APP} app report\n{OPERATOR} ops operator\n")
-    proc = subprocess.Popen([BIN, "serve", "--port", str(port), "--db", os.path.join(tmp, "cases.db"),
-                             "--conversations", os.path.join(tmp, "conversations.db"), "--keys-file", keys,
-                             "--knowledge", os.path.join(ROOT, "config", "knowledge")],
-                            stderr=open(os.path.join(tmp, "serve.log"), "a"))
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("FAIL: serve did not start: " + open(os.path.join(tmp, "serve.log")).read()[-2000:])
+    return e2e.start([BIN, "serve", "--port", str(port), "--db", os.path.join(tmp, "cases.db"),
+                      "--conversations", os.path.join(tmp, "conversations.db"), "--keys-file", keys,
+                      "--knowledge", os.path.join(ROOT, "config", "knowledge")],
+                     port, os.path.join(tmp, "serve.log"))
 
 
 def call(port, method, path, body=None, key=APP):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    headers = {"Content-Type": "application/json"}
-    if key:
-        headers["X-API-Key"] = key
-    conn.request(method, path, None if body is None else json.dumps(body, ensure_ascii=False).encode(), headers)
-    r = conn.getresponse()
-    data = r.read()
-    conn.close()
-    try:
-        return r.status, json.loads(data)
-    except ValueError:
-        return r.status, {"raw": data.decode(errors="replace")}
+    return e2e.call(port, method, path, body, key)
 
 
 def say(port, citizen, text, **extra):
@@ -69,10 +46,7 @@ def say(port, citizen, text, **extra):
 
 def main():
     tmp = tempfile.mkdtemp(prefix="cb_citizen_")
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = e2e.free_port()
     proc = start(tmp, port)
     try:
         # Refusals, each naming its field.

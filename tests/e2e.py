@@ -41,7 +41,7 @@ def start(args, port, log_path, timeout_s=20):
 
 
 def call(port, method, path, body=None, key=None, content_type="application/json"):
-    """One request; the answer's status and its JSON (or {"raw": text})."""
+    """One request; the answer's status and its JSON (or {"raw": text}; an image's bytes as they are)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Content-Type": content_type}
     if key:
@@ -52,6 +52,8 @@ def call(port, method, path, body=None, key=None, content_type="application/json
     r = conn.getresponse()
     data = r.read()
     conn.close()
+    if r.getheader("Content-Type", "").startswith("image/"):
+        return r.status, data
     try:
         return r.status, json.loads(data)
     except ValueError:
