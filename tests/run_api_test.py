@@ -105,11 +105,18 @@ def main():
         dispatched = [h["actor"] for h in detail.get("history", []) if h["action"] == "dispatch"]
         if dispatched and "dog" in dispatched[0]:
             check("notice played" in notes, "the robot dog played its notice")
-        # The console shows the same case in the same schema.
-        status, _, _, state = request("GET", "/api/state")
-        shown = [c for c in json.loads(state)["cases"] if str(c["id"]) == str(case_id)]
+        # The console shows the same case in the same schema. Its state document is rebuilt once a frame, so it
+        # may lag the store (which the API reads) by a frame: wait for the frame after the close.
+        shown = []
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            status, _, _, state = request("GET", "/api/state")
+            shown = [c for c in json.loads(state)["cases"] if str(c["id"]) == str(case_id)]
+            if shown and shown[0]["status"] == detail["status"]:
+                break
+            time.sleep(0.2)
         check(len(shown) == 1 and shown[0]["status"] == detail["status"] and shown[0]["priority"] == detail["priority"],
-              "the console's case equals the API's")
+              f"the console's case equals the API's ({shown[:1]} against {detail.get('status')}, {detail.get('priority')})")
     finally:
         proc.send_signal(signal.SIGINT)
         try:
