@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <random>
 
+#include "core/utf8.hpp"
+
 namespace citybrain::clinic {
 
 namespace {
@@ -102,7 +104,7 @@ size_t Clinic::sessions() const {
 }
 
 Result<Session> Clinic::Read(const std::string& id) {
-    if (!ValidId(id)) return NotFound("session_id", "no clinic session '" + id.substr(0, 40) + "'");
+    if (!ValidId(id)) return NotFound("session_id", "no clinic session '" + core::Utf8Prefix(id, 40) + "'");
     Stmt st;
     if (sqlite3_prepare_v2(db_, "SELECT state FROM clinic_sessions WHERE id = ?", -1, &st.s, nullptr) != SQLITE_OK)
         return Error{ErrorCode::kInternal, sqlite3_errmsg(db_), "clinic store"};

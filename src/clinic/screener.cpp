@@ -33,7 +33,8 @@ Result<Session> Screener::Start(std::string_view text, std::optional<double> age
 Status Screener::Answer(Session& session, std::string_view symptom, clinic::Answer answer) const {
     const std::string canon = vocabulary_->Canonical(symptom);
     if (!vocabulary_->Known(canon) && model_->SymptomIndex(canon) < 0)
-        return InvalidArgument("symptom", "'" + std::string(symptom) + "' is not a symptom this screening knows");
+        return InvalidArgument("symptom",
+                               "'" + core::Utf8Prefix(symptom, 64) + "' is not a symptom this screening knows");
     session.findings.Set(canon, answer);
     if (std::find(session.asked.begin(), session.asked.end(), canon) == session.asked.end()) {
         const bool safety =
