@@ -81,6 +81,9 @@ TEST(Vocabulary, BadFilesAreRefusedByField) {
     ASSERT_FALSE(clash.ok());
     EXPECT_NE(clash.error().ToString().find("symptoms[1].synonyms[0]"), std::string::npos);
     EXPECT_FALSE(Vocabulary::Parse("[]", "v.json").ok());
+    auto question = Vocabulary::Parse(R"({"symptoms":[{"name":"a","question":7}]})", "v.json");
+    ASSERT_FALSE(question.ok());
+    EXPECT_EQ(question.error().where, "v.json: symptoms[0].question");
     EXPECT_EQ(V().Canonical("发热"), "发烧");  // MuZhi's name for DXY's
     EXPECT_EQ(V().Canonical("鼻流涕"), "流涕");
 }
@@ -134,6 +137,11 @@ TEST(Model, SavesAndLoadsTheSamePosteriors) {
     f.Set("X", Answer::kNo);
     f.Set("Z", Answer::kUnsure);
     EXPECT_EQ(m->Posterior(m->Observe(f)), back->Posterior(back->Observe(f)));
+    std::ofstream(path) << R"({"format":5})";
+    EXPECT_FALSE(Model::Load(path.string()).ok());
+    EXPECT_FALSE(Model::FromKnowledge(
+                     R"({"diseases":[{"name":"a","symptoms":{}},{"name":"b","symptoms":{}}],"unsure":"x"})", "kb.json")
+                     .ok());
     std::ofstream(path) << R"({"format":"something-else"})";
     auto bad = Model::Load(path.string());
     ASSERT_FALSE(bad.ok());

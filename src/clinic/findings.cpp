@@ -86,7 +86,9 @@ Result<Vocabulary> Vocabulary::Parse(std::string_view json, const std::string& w
         if (v.by_word_.count(name) != 0) return InvalidArgument(at + ".name", "'" + name + "' is listed twice");
         const auto id = static_cast<uint32_t>(v.names_.size());
         v.names_.push_back(name);
-        v.questions_.push_back(s.value("question", std::string{}));
+        if (s.contains("question") && !s["question"].is_string())
+            return InvalidArgument(at + ".question", "must be a string");
+        v.questions_.push_back(s.contains("question") ? s["question"].get<std::string>() : std::string{});
         v.by_word_[name] = id;
         v.terms_.push_back(Term{name, id});
         if (s.contains("synonyms")) {

@@ -141,6 +141,14 @@ Result<Model> Model::Train(const std::vector<Case>& cases, const Vocabulary& voc
 }
 
 Result<Model> Model::FromKnowledge(std::string_view json, const std::string& where) {
+    try {
+        return FromKnowledgeChecked(json, where);
+    } catch (const nlohmann::json::exception& e) {  // a field of the wrong type (value() throws)
+        return InvalidArgument(where, std::string("not a knowledge base: ") + e.what());
+    }
+}
+
+Result<Model> Model::FromKnowledgeChecked(std::string_view json, const std::string& where) {
     nlohmann::json doc = nlohmann::json::parse(json, nullptr, false);
     if (doc.is_discarded() || !doc.is_object()) return InvalidArgument(where, "not a JSON object");
     if (!doc.contains("diseases") || !doc["diseases"].is_array() || doc["diseases"].size() < 2)
@@ -342,7 +350,7 @@ Result<Model> Model::Load(const std::string& path) {
     if (!text.ok()) return text.error();
     nlohmann::json doc = nlohmann::json::parse(*text, nullptr, false);
     if (doc.is_discarded() || !doc.is_object()) return InvalidArgument(path, "not a clinic model (not a JSON object)");
-    if (doc.value("format", std::string{}) != kFormat)
+    if (!doc.contains("format") || !doc["format"].is_string() || doc["format"].get<std::string>() != kFormat)
         return InvalidArgument(path + ": format", std::string("must be ") + kFormat);
     Model m;
     try {

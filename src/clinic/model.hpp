@@ -82,6 +82,7 @@ private:
         return log_like_[(symptom * diseases_.size() + disease) * 3 + static_cast<size_t>(answer)];
     }
     void Finish();
+    static Result<Model> FromKnowledgeChecked(std::string_view json, const std::string& where);
 
     std::string source_;
     std::vector<std::string> diseases_;
