@@ -20,23 +20,11 @@ import threading
 import time
 import urllib.parse
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e import FAILED, check, free_port  # noqa: E402
+
 BIN = sys.argv[1]
 KEY = "live-key-0123456789abcdef"
-FAILED = []
-
-
-def check(ok, what):
-    if not ok:
-        FAILED.append(what)
-        print("FAIL:", what, flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def main():

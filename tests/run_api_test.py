@@ -17,15 +17,11 @@ import threading
 import time
 import urllib.parse
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e import FAILED, check  # noqa: E402
+
 BIN = sys.argv[1]
 KEY = "e2e-key-0123456789abcdef"
-FAILED = []
-
-
-def check(ok, what):
-    if not ok:
-        FAILED.append(what)
-        print("FAIL:", what, flush=True)
 
 
 def main():
