@@ -13,12 +13,13 @@ endfunction()
 
 # Unit tests live next to the code; CB_DATA_DIR lets dataset tests find ../shared/data (they skip when absent).
 function(cb_add_test name)
-  cmake_parse_arguments(ARG "" "" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "TEST_PREFIX" "SRCS;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SRCS})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
   target_compile_definitions(${name} PRIVATE CB_DATA_DIR="${CB_DATA_DIR}" CB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   include(GoogleTest)
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${ARG_LABELS}")
+  # TEST_PREFIX names a module's ctest entries as a family (`ctest -R '^vault'`).
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 TEST_PREFIX "${ARG_TEST_PREFIX}" PROPERTIES LABELS "${ARG_LABELS}")
 endfunction()
 
 # Benchmarks are registered in ctest with a minimal run so they never rot (userver).

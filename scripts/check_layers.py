@@ -17,11 +17,12 @@ ALLOWED = {
     "nlp": {"core"},
     "vision": {"core", "incident"},
     "clinic": {"core"},
-    "agents": {"core", "incident", "nlp"},
+    "vault": {"core"},
+    "agents": {"core", "incident", "nlp", "vault"},
     "district": {"core", "io", "traffic", "incident", "dispatch", "nlp"},
     "web": set(),
-    "server": {"core", "incident", "agents", "vision", "clinic", "web"},
-    "apps": {"core", "io", "traffic", "incident", "dispatch", "nlp", "vision", "clinic", "district", "agents", "web", "server"},
+    "server": {"core", "incident", "agents", "vision", "clinic", "vault", "web"},
+    "apps": {"core", "io", "traffic", "incident", "dispatch", "nlp", "vision", "clinic", "vault", "district", "agents", "web", "server"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/[^"]+"', re.M)
 
