@@ -10,6 +10,10 @@ namespace citybrain::apps {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitInternal = 1;
 inline constexpr int kExitBadInput = 2;
+/// `vault audit`: the log's chain does not verify.
+inline constexpr int kExitAuditFailed = 3;
+/// `vault request`: the vault refused (the answer and its receipt are printed).
+inline constexpr int kExitRefused = 4;
 
 /// `citybrain traffic run|compare|generate`.
 void RegisterTraffic(CLI::App& app);
@@ -36,6 +40,9 @@ void RegisterFleet(CLI::App& app);
 
 /// `citybrain vision detect`: the object detector on an image.
 void RegisterVision(CLI::App& app);
+
+/// `citybrain vault …`: the resident's data vault and the department's side of it.
+void RegisterVault(CLI::App& app);
 
 /// `citybrain clinic train|eval|cv|screen`: clinic screening.
 void RegisterClinic(CLI::App& app);

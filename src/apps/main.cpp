@@ -26,6 +26,7 @@ int Main(int argc, char** argv) {
     RegisterAgents(app);
     RegisterVision(app);
     RegisterClinic(app);
+    RegisterVault(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

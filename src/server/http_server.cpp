@@ -194,7 +194,7 @@ struct Live {
 
 /// What every connection shares: the API, the console's documents, the connection registry and the options.
 struct Shared {
-    Api* api;  // null: a gateway-only server
+    HttpServer::Handler handler;  // empty: a gateway-only server
     agents::Gateway* gateway;
     Live& live;
     Registry& registry;
@@ -207,7 +207,7 @@ class Session : public Conn, public std::enable_shared_from_this<Session> {
 public:
     Session(tcp::socket socket, const Shared& shared)
         : stream_(std::move(socket)),
-          api_(shared.api),
+          handler_(shared.handler),
           gateway_(shared.gateway),
           live_(shared.live),
           registry_(shared.registry),
@@ -382,7 +382,7 @@ private:
             gateway_->Handle(call, std::make_shared<GatewayReply>(shared_from_this()));
             return;
         }
-        if (api_ == nullptr) {
+        if (!handler_) {
             return Send(ErrorFor(path,
                                  404,
                                  "path",
@@ -399,7 +399,7 @@ private:
         in.api_key = std::string(req["X-API-Key"]);
         if (in.api_key.empty()) in.api_key = bearer;
         // The API may answer from the intake writer's thread: hop back onto this connection's strand.
-        api_->Handle(in, [self = shared_from_this()](ApiResponse r) {
+        handler_(in, [self = shared_from_this()](ApiResponse r) {
             net::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable { self->Send(std::move(r)); });
         });
     }
@@ -566,7 +566,7 @@ private:
     beast::tcp_stream stream_;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
-    Api* api_;
+    HttpServer::Handler handler_;
     agents::Gateway* gateway_;
     Live& live_;
     Registry& registry_;
@@ -593,8 +593,8 @@ private:
 }  // namespace
 
 struct HttpServer::Impl {
-    Impl(Api* a, ServerOptions o)
-        : api(a),
+    Impl(HttpServer::Handler h, ServerOptions o)
+        : handler(std::move(h)),
           options(std::move(o)),
           cap(options.max_connections > 0 ? options.max_connections : DefaultCap()),
           ioc(options.threads),
@@ -646,14 +646,14 @@ struct HttpServer::Impl {
         });
     }
 
-    Api* api;
+    HttpServer::Handler handler;
     ServerOptions options;
     Live live;
     Registry registry;
     std::atomic<uint64_t> ids{1};
     std::FILE* log = nullptr;
     bool own_log = false;
-    Shared shared{api, nullptr, live, registry, options, ids, nullptr};
+    Shared shared{handler, nullptr, live, registry, options, ids, nullptr};
     size_t cap;
     int64_t last_warning = 0;
     // The io objects are declared last, so they go first: with the io_context go the handlers that still hold
@@ -663,7 +663,12 @@ struct HttpServer::Impl {
     net::steady_timer retry;
 };
 
-HttpServer::HttpServer(Api& api, ServerOptions options) : impl_(std::make_unique<Impl>(&api, std::move(options))) {}
+HttpServer::HttpServer(Api& api, ServerOptions options)
+    : impl_(std::make_unique<Impl>(
+          [&api](const ApiRequest& r, std::function<void(ApiResponse)> done) { api.Handle(r, std::move(done)); },
+          std::move(options))) {}
+HttpServer::HttpServer(Handler handler, ServerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(handler), std::move(options))) {}
 HttpServer::HttpServer(ServerOptions options) : impl_(std::make_unique<Impl>(nullptr, std::move(options))) {}
 
 void HttpServer::SetGateway(agents::Gateway* gateway) { impl_->shared.gateway = gateway; }

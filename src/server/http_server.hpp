@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,6 +46,10 @@ struct ServerOptions {
 class HttpServer {
 public:
     HttpServer(Api& api, ServerOptions options);
+    /// Any other service on the same stack (the resident's vault): every request that is not a document goes to
+    /// `handler`, which calls its `done` exactly once, from any thread.
+    using Handler = std::function<void(const ApiRequest&, std::function<void(ApiResponse)>)>;
+    HttpServer(Handler handler, ServerOptions options);
     /// A server without the case API (the gateway alone): everything outside /v1/ is 404.
     explicit HttpServer(ServerOptions options);
     ~HttpServer();

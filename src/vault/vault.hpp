@@ -90,6 +90,7 @@ public:
     void Lock();
     bool locked() const;
 
+    const std::string& path() const { return path_; }
     std::string resident_key() const;  // raw Ed25519 public keys, readable while locked
     std::string vault_key() const;
     nlohmann::json Describe() const;  // locked, counts, keys (base64)
