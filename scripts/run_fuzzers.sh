@@ -49,7 +49,11 @@ mkdir -p "$work/clinic"
 printf '\x00孩子两岁，咳嗽三天了，不发烧，没有咳痰，烧到39.5度' >"$work/clinic/text.txt"
 printf '\x01[{"disease":"A","explicit":{"咳嗽":true},"implicit":{"发热":false},"self_report":"3岁"},{"disease":"B","explicit":{"流涕":true}}]' >"$work/clinic/cases.json"
 printf '\x02{"symptoms":[{"name":"咳嗽","synonyms":["咳"]}],"negations":["不"]}' >"$work/clinic/vocab.json"
-for target in roadnet flow csv form taxonomy api sumo vrp pinyin nlp llm device gateway vision clinic; do
+mkdir -p "$work/vault"
+printf '\x00{"payload":"{\\"format\\":\\"citybrain-vault-request/1\\",\\"department\\":\\"i7L/2QAQen1pd7VAGXDwa6U8JcERUzZjFL5rdg5PSyA=\\",\\"grant\\":\\"3da936dd51de8048db68ed24e016325c\\",\\"fields\\":[\\"identity.name\\"],\\"purpose\\":\\"p\\",\\"case\\":\\"c\\",\\"nonce\\":\\"0123456789\\",\\"issued_ms\\":1000}","signature":"I/4LMNOHI9+W8GZza9w5d5SORmEfm692/1CORfW5MYePsYD5ZfgGhSAelD2wD2IptWMWgNq+NlbBSq4j3vKHDw=="}' >"$work/vault/request.json"
+printf '\x01{"format":"citybrain-vault-grant/1","id":"3da936dd51de8048db68ed24e016325c","resident":"i7L/2QAQen1pd7VAGXDwa6U8JcERUzZjFL5rdg5PSyA=","department":"i7L/2QAQen1pd7VAGXDwa6U8JcERUzZjFL5rdg5PSyA=","department_name":"d","scope":["identity"],"purpose":"p","issued_ms":1,"expires_ms":2,"uses":1}' >"$work/vault/grant.json"
+printf '\x02{"sealed":"AAAA","receipt":{"seq":1,"entry":"{}","prev":"00","hash":"00","signature":"AAAA","vault_key":"AAAA"}}' >"$work/vault/answer.json"
+for target in roadnet flow csv form taxonomy api sumo vrp pinyin nlp llm device gateway vision clinic vault; do
   echo "fuzzing ${target}_fuzz for ${seconds}s"
   max_len=65536
   [ "$target" = vision ] && max_len=262144  # a whole camera frame

@@ -29,8 +29,9 @@ Result<json> ParseObject(std::string_view text, const std::string& what) {
 }
 
 Status OnlyKnown(const json& j, std::initializer_list<const char*> known, const std::string& what) {
-    for (const auto& [key, value] : j.items()) {
-        if (std::none_of(known.begin(), known.end(), [&](const char* k) { return key == k; }))
+    for (const auto& item : j.items()) {
+        const std::string& key = item.key();
+        if (std::none_of(known.begin(), known.end(), [&key](const char* k) { return key == k; }))
             return InvalidArgument(what + "." + key, "is not a field of " + what);
     }
     return {};

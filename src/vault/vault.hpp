@@ -84,6 +84,10 @@ public:
     Vault(const Vault&) = delete;
     Vault& operator=(const Vault&) = delete;
 
+    /// Each commit is fsynced (synchronous=FULL) unless turned off here: only for bulk loads and benchmarks, since
+    /// a crash may then lose the last commits that were acknowledged.
+    Status SetDurable(bool fsync_each_commit);
+
     /// A wrong passphrase is kFailedPrecondition "wrong passphrase", and the vault stays locked.
     Status Unlock(std::string_view passphrase);
     /// Wipes the keys from memory.
