@@ -49,10 +49,11 @@ Result<AgentSpec> ParseAgent(std::string_view text, const std::string& source, c
             if (!t.is_string()) return InvalidArgument(at, "must be a tool name");
             const auto& names = ToolNames();
             if (std::find(names.begin(), names.end(), t.get<std::string>()) == names.end()) {
-                return InvalidArgument(at,
-                                       "'" + t.get<std::string>() +
-                                           "' is not a tool (create_case, case_status, nearest_facility, "
-                                           "traffic_status, search_knowledge, handover_to_human)");
+                return InvalidArgument(
+                    at,
+                    "'" + t.get<std::string>() +
+                        "' is not a tool (create_case, case_status, nearest_facility, "
+                        "traffic_status, search_knowledge, handover_to_human, request_resident_data)");
             }
             a.tools.push_back(t.get<std::string>());
         }
@@ -108,7 +109,10 @@ std::vector<AgentSpec> DefaultAgents(const incident::Taxonomy& taxonomy) {
     desk.name = "front-desk";
     desk.department = "*";
     desk.instructions = "受理市民诉求：识别意图，立案并告知编号、承办部门和时限；查询进度；解答政策；不确定时转人工。";
-    desk.tools = ToolNames();
+    // Every tool but the resident's data, which an operator gives an agent on purpose, with its department key.
+    for (const std::string& t : ToolNames()) {
+        if (t != "request_resident_data") desk.tools.push_back(t);
+    }
     out.push_back(desk);
     for (const auto& d : taxonomy.departments()) {
         AgentSpec a;
@@ -161,6 +165,19 @@ const json& ToolSchema(std::string_view tool) {
            {{"query", {{"type", "string"}, {"minLength", 1}, {"maxLength", 500}}},
             {"k", {{"type", "integer"}, {"minimum", 1}, {"maximum", 5}}}}},
           {"required", {"query"}},
+          {"additionalProperties", false}}},
+        {"request_resident_data",
+         {{"type", "object"},
+          {"description",
+           "在居民授权范围内向居民的数据保险箱申请其个人数据（仅用于该案件）：vault_url 与 grant 由居民提供，"
+           "fields 为逗号分隔的 类型.字段（如 identity.name,residence_permit.expires），purpose 须与授权一致"},
+          {"properties",
+           {{"vault_url", {{"type", "string"}, {"minLength", 8}, {"maxLength", 200}}},
+            {"grant", {{"type", "string"}, {"minLength", 32}, {"maxLength", 32}}},
+            {"fields", {{"type", "string"}, {"minLength", 1}, {"maxLength", 1000}}},
+            {"purpose", {{"type", "string"}, {"minLength", 1}, {"maxLength", 200}}},
+            {"case_id", {{"type", "integer"}, {"minimum", 1}}}}},
+          {"required", {"vault_url", "grant", "fields", "purpose", "case_id"}},
           {"additionalProperties", false}}},
         {"handover_to_human",
          {{"type", "object"},

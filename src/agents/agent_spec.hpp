@@ -14,8 +14,13 @@ namespace citybrain::agents {
 
 /// The brain functions an agent may be allowed to call.
 inline const std::vector<std::string>& ToolNames() {
-    static const std::vector<std::string> kNames{
-        "create_case", "case_status", "nearest_facility", "traffic_status", "search_knowledge", "handover_to_human"};
+    static const std::vector<std::string> kNames{"create_case",
+                                                 "case_status",
+                                                 "nearest_facility",
+                                                 "traffic_status",
+                                                 "search_knowledge",
+                                                 "handover_to_human",
+                                                 "request_resident_data"};
     return kNames;
 }
 

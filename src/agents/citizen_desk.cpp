@@ -4,8 +4,10 @@
 #include <cmath>
 #include <map>
 #include <regex>
+#include <sstream>
 
 #include "agents/conversations.hpp"
+#include "agents/vault_client.hpp"
 #include "core/time.hpp"
 #include "core/utf8.hpp"
 #include "nlp/urgency.hpp"
@@ -110,6 +112,7 @@ struct CitizenDesk::Impl {
     std::unique_ptr<LocalModel> local;
     std::unique_ptr<KnowledgeBase> knowledge;
     std::vector<AgentSpec> agents;
+    std::map<std::string, vault::DepartmentKeys> vault_keys;  // by agent name
 
     Impl(DeskOptions o, incident::IncidentEngine& e, incident::IntakeQueue& q)
         : options(std::move(o)), engine(e), intake(q) {}
@@ -151,6 +154,7 @@ struct CitizenDesk::Impl {
     Result<json> NearestFacility(const json& args);
     Result<json> TrafficStatus(const json& args);
     Result<json> SearchKnowledge(const AgentSpec& agent, const json& args);
+    Result<json> ResidentData(const AgentSpec& agent, const json& args, const CitizenMessage& ctx);
 
     void Report(const CitizenMessage& m,
                 const std::string& text,
@@ -174,7 +178,13 @@ void CitizenDesk::Impl::Tool(const AgentSpec& agent,
                              const CitizenMessage& ctx,
                              std::function<void(Result<json>)> done) {
     auto logged = [this, agent = agent.name, tool, args, ctx, done = std::move(done)](Result<json> r) {
-        const std::string outcome = r.ok() ? r.value().dump() : r.error().ToString();
+        std::string outcome = r.ok() ? r.value().dump() : r.error().ToString();
+        if (r.ok() && tool == "request_resident_data") {
+            // The log keeps the vault's receipt, never the resident's data: that lives only in this case's answer.
+            json kept = r.value();
+            kept.erase("records");
+            outcome = kept.dump();
+        }
         (void)conversations->AppendToolCall(ctx.citizen_id, Now(), agent, tool, args, r.ok(), Cut(outcome, 2000));
         done(std::move(r));
     };
@@ -201,6 +211,7 @@ void CitizenDesk::Impl::Tool(const AgentSpec& agent,
     if (tool == "nearest_facility") return logged(NearestFacility(args));
     if (tool == "traffic_status") return logged(TrafficStatus(args));
     if (tool == "search_knowledge") return logged(SearchKnowledge(agent, args));
+    if (tool == "request_resident_data") return logged(ResidentData(agent, args, ctx));
     logged(InvalidArgument("tool", "unknown tool " + tool));
 }
 
@@ -236,6 +247,43 @@ void CitizenDesk::Impl::CreateCase(const json& args,
                   {"department", rec->department},
                   {"deadline_ms", rec->deadline_ms}});
     });
+}
+
+Result<json> CitizenDesk::Impl::ResidentData(const AgentSpec& agent, const json& args, const CitizenMessage& ctx) {
+    const auto key = vault_keys.find(agent.name);
+    if (key == vault_keys.end()) {
+        return Error{ErrorCode::kFailedPrecondition,
+                     "the agent '" + agent.name + "' has no department key (--vault-keys)",
+                     "tool"};
+    }
+    // Only for a case of this citizen's own: the data serves that case and nothing else.
+    CB_TRY_ASSIGN(const std::vector<int64_t> mine, conversations->CasesOf(ctx.citizen_id));
+    const int64_t case_id = args["case_id"].get<int64_t>();
+    if (std::find(mine.begin(), mine.end(), case_id) == mine.end()) {
+        return NotFound("arguments.case_id", "case " + std::to_string(case_id) + " is not one this citizen reported");
+    }
+    ReleaseAsk ask;
+    ask.vault_url = args["vault_url"].get<std::string>();
+    ask.grant_id = args["grant"].get<std::string>();
+    ask.purpose = args["purpose"].get<std::string>();
+    ask.case_id = std::to_string(case_id);
+    std::stringstream fields(args["fields"].get<std::string>());
+    for (std::string f; std::getline(fields, f, ',');) {
+        if (f.empty()) continue;
+        CB_TRY(vault::CheckFieldName(f, "arguments.fields"));
+        ask.fields.push_back(f);
+    }
+    if (ask.fields.empty()) return InvalidArgument("arguments.fields", "names no field");
+    // The vault is a device in the resident's home: its freshness check runs on the wall clock, not the brain's.
+    CB_TRY_ASSIGN(ReleaseOutcome out, RequestRelease(key->second, ask, core::NowMs()));
+    json result{{"released", out.released}, {"case_id", case_id}, {"receipt", out.receipt}};
+    if (out.released) {
+        result["records"] = out.opened.data.value("records", json::array());
+        result["missing"] = out.opened.data.value("missing", json::array());
+    } else {
+        result["refused"] = {{"status", out.status}, {"code", out.code}, {"field", out.field}, {"reason", out.reason}};
+    }
+    return result;
 }
 
 Result<json> CitizenDesk::Impl::CaseStatus(const json& args, const CitizenMessage& ctx) {
@@ -403,6 +451,17 @@ Result<std::unique_ptr<CitizenDesk>> CitizenDesk::Open(DeskOptions options,
                                        ", which needs the model gateway (--gateway-config and "
                                        "CITYBRAIN_AGENTS_KEY)");
         }
+    }
+    for (const auto& a : impl->agents) {
+        if (!a.Allows("request_resident_data")) continue;
+        if (impl->options.vault_keys_dir.empty()) {
+            return InvalidArgument("--vault-keys",
+                                   "agent '" + a.name + "' may request residents' data and needs its key (" + a.name +
+                                       ".key in the --vault-keys folder)");
+        }
+        CB_TRY_ASSIGN(vault::DepartmentKeys k,
+                      vault::LoadDepartmentKeys(impl->options.vault_keys_dir + "/" + a.name + ".key"));
+        impl->vault_keys.emplace(a.name, std::move(k));
     }
     CB_TRY_ASSIGN(impl->conversations, Conversations::Open(impl->options.conversations_path));
     LocalModelOptions local = impl->options.local;

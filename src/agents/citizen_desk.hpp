@@ -34,6 +34,9 @@ struct DeskOptions {
     Gateway* gateway = nullptr;
     std::string gateway_key;
     int max_turns = 4;  // model calls per message; then a person takes over
+    /// Department keys for the residents' vaults: `<agent name>.key` files (citybrain vault keygen). An agent that
+    /// lists request_resident_data must have one.
+    std::string vault_keys_dir;
 };
 
 struct CitizenMessage {

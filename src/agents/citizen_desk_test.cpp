@@ -4,16 +4,21 @@
 #include "agents/citizen_desk.hpp"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <thread>
 
 #include "agents/agent_spec.hpp"
 #include "agents/knowledge.hpp"
 #include "agents/segmenter.hpp"
 #include "incident/store.hpp"
+#include "server/http_server.hpp"
+#include "server/vault_api.hpp"
+#include "vault/vault.hpp"
 
 namespace citybrain::agents {
 namespace {
@@ -338,6 +343,129 @@ TEST_F(DeskTest, AgentsMustHaveAFrontDeskAndKnownDepartments) {
     auto r = CitizenDesk::Open(o, *engine_, *intake_);
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error().message.find("NOPE"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace citybrain::agents
+
+namespace citybrain::agents {
+namespace {
+
+/// The brain's side of the residents' vaults: an agent with a department key asks a real vault (served over HTTP on
+/// loopback) for a citizen's data, for that citizen's case only; the log keeps the receipt, never the data.
+TEST_F(DeskTest, AnAgentGetsAResidentsDataWithinTheGrantAndTheLogKeepsOnlyTheReceipt) {
+    const std::string vault_path = (dir_ / "home.vault").string();
+    auto made = vault::Vault::Create(vault_path, "resident passphrase", *vault::KdfByName("interactive"), 0);
+    ASSERT_TRUE(made.ok()) << made.error().ToString();
+    vault::Vault& home = **made;
+    ASSERT_TRUE(home.Put("residence_permit", {{"number", "RP-2024-88"}, {"expires", "2027-06-30"}}, 0).ok());
+    ASSERT_TRUE(home.Put("identity", {{"name", "李四"}, {"id_number", "440307199001011234"}}, 0).ok());
+    const auto keys_dir = dir_ / "keys";
+    std::filesystem::create_directories(keys_dir);
+    const vault::DepartmentKeys key = vault::NewDepartmentKeys("区公安分局");
+    ASSERT_TRUE(vault::SaveDepartmentKeys(key, (keys_dir / "permits.key").string()).ok());
+    vault::GrantSpec spec{
+        key.keys.public_key, key.name, {"residence_permit"}, "居住证续签", core::NowMs() + 3'600'000, 5};
+    auto grant = home.GrantConsent(spec, core::NowMs());
+    ASSERT_TRUE(grant.ok());
+    const std::string grant_id = vault::ParseGrantPayload(grant->payload)->id;
+
+    server::VaultApi api(home, [] { return core::NowMs(); });
+    server::ServerOptions so;
+    so.port = 0;
+    so.threads = 1;
+    so.access_log = "";
+    server::HttpServer http(
+        [&api](const server::ApiRequest& r, std::function<void(server::ApiResponse)> done) { api.Handle(r, done); },
+        so);
+    auto port = http.Start();
+    ASSERT_TRUE(port.ok());
+    std::thread io([&http] { http.Run(); });
+
+    AgentSpec desk;
+    desk.name = "front-desk";
+    desk.department = "*";
+    desk.tools = {"create_case", "case_status", "handover_to_human"};
+    AgentSpec permits = desk;
+    permits.name = "permits";
+    permits.tools.push_back("request_resident_data");
+    {
+        // Without its key the agent cannot start.
+        DeskOptions o;
+        o.agents = {desk, permits};
+        o.conversations_path = (dir_ / "c0.db").string();
+        auto d = CitizenDesk::Open(std::move(o), *engine_, *intake_);
+        ASSERT_FALSE(d.ok());
+        EXPECT_EQ(d.error().where, "--vault-keys");
+    }
+    DeskOptions o;
+    o.agents = {desk, permits};
+    o.conversations_path = (dir_ / "conversations.db").string();
+    o.vault_keys_dir = keys_dir.string();
+    auto d = CitizenDesk::Open(std::move(o), *engine_, *intake_);
+    ASSERT_TRUE(d.ok()) << d.error().ToString();
+    desk_ = std::move(d).value();
+    const DeskReply report = Say("c9", "龙城大道有井盖丢了，很危险", true);
+    ASSERT_GT(report.case_id, 0) << report.reply;
+
+    auto call = [&](const std::string& citizen, json args) {
+        std::optional<Result<json>> got;
+        std::mutex mu;
+        std::condition_variable cv;
+        CitizenMessage ctx;
+        ctx.citizen_id = citizen;
+        desk_->CallTool("permits", "request_resident_data", args, ctx, [&](Result<json> r) {
+            std::lock_guard lock(mu);
+            got = std::move(r);
+            cv.notify_all();
+        });
+        std::unique_lock lock(mu);
+        cv.wait_for(lock, std::chrono::seconds(10), [&] { return got.has_value(); });
+        return got.value_or(Result<json>(Error{ErrorCode::kInternal, "no answer", "test"}));
+    };
+    const std::string url = "http://127.0.0.1:" + std::to_string(*port);
+    json args{{"vault_url", url},
+              {"grant", grant_id},
+              {"fields", "residence_permit.expires"},
+              {"purpose", "居住证续签"},
+              {"case_id", report.case_id}};
+    auto got = call("c9", args);
+    ASSERT_TRUE(got.ok()) << got.error().ToString();
+    EXPECT_TRUE(got->at("released").get<bool>()) << got->dump();
+    ASSERT_EQ(got->at("records").size(), 1u);
+    EXPECT_EQ(got->at("records")[0]["fields"], json({{"expires", "2027-06-30"}}));
+
+    // Beyond the grant: refused by the vault, with the field named.
+    args["fields"] = "identity.id_number";
+    auto refused = call("c9", args);
+    ASSERT_TRUE(refused.ok()) << refused.error().ToString();
+    EXPECT_FALSE(refused->at("released").get<bool>());
+    EXPECT_EQ(refused->at("refused")["field"], "fields[0]");
+    // Another citizen's case: never asked.
+    args["fields"] = "residence_permit.expires";
+    auto other = call("someone-else", args);
+    ASSERT_FALSE(other.ok());
+    EXPECT_EQ(other.error().where, "arguments.case_id");
+
+    // The tool-call log has the receipts, not the permit's expiry.
+    std::string logged;
+    {
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open_v2((dir_ / "conversations.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+        sqlite3_stmt* st = nullptr;
+        sqlite3_prepare_v2(db, "SELECT tool, result FROM tool_calls", -1, &st, nullptr);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            logged += reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+            logged += reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
+        }
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+    }
+    EXPECT_NE(logged.find("request_resident_data"), std::string::npos);
+    EXPECT_NE(logged.find("content_hash"), std::string::npos);
+    EXPECT_EQ(logged.find("2027-06-30"), std::string::npos);
+    http.Stop();
+    io.join();
 }
 
 }  // namespace

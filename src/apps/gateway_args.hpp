@@ -56,6 +56,7 @@ struct DeskArgs {
     std::string agents;
     std::string knowledge;
     std::string jieba_dict = agents::kJiebaDict;
+    std::string vault_keys;
 };
 
 void AddDeskOptions(CLI::App* cmd, DeskArgs& args, const std::string& conversations);

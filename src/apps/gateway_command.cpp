@@ -112,6 +112,10 @@ void AddDeskOptions(CLI::App* cmd, DeskArgs& args, const std::string& conversati
     cmd->add_option("--knowledge", args.knowledge, "policy documents (*.md) for the default front desk");
     cmd->add_option("--jieba-dict", args.jieba_dict, "jieba's dictionary, for searching the documents")
         ->capture_default_str();
+    cmd->add_option("--vault-keys",
+                    args.vault_keys,
+                    "a folder of department keys, <agent name>.key (citybrain vault keygen), for the agents that "
+                    "may request residents' data from their vaults (request_resident_data)");
 }
 
 Result<std::unique_ptr<agents::CitizenDesk>> OpenDesk(const DeskArgs& args,
@@ -147,6 +151,7 @@ Result<std::unique_ptr<agents::CitizenDesk>> OpenDesk(const DeskArgs& args,
     UseClassifier(o.local, classifier, engine.taxonomy());
     o.conversations_path = args.conversations;
     o.jieba_dict = args.jieba_dict;
+    o.vault_keys_dir = args.vault_keys;
     o.gazetteer = gazetteer;
     o.clock = std::move(clock);
     o.gateway = gateway;
