@@ -142,7 +142,11 @@ def releases():
 threads = [threading.Thread(target=put_records), threading.Thread(target=releases)]
 for t in threads:
     t.start()
-time.sleep(2.0)
+# Kill once enough is acknowledged (a loaded or sanitized build is slower), while both writers are still writing.
+deadline = time.time() + 120
+while time.time() < deadline and (len(acked_receipts) < 3 or len(acked_records) < 20):
+    time.sleep(0.05)
+time.sleep(0.2)
 proc.kill()  # SIGKILL mid-write
 proc.wait()
 stop.set()
