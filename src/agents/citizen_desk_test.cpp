@@ -375,9 +375,9 @@ TEST_F(DeskTest, AnAgentGetsAResidentsDataWithinTheGrantAndTheLogKeepsOnlyTheRec
     so.port = 0;
     so.threads = 1;
     so.access_log = "";
-    server::HttpServer http(
-        [&api](const server::ApiRequest& r, std::function<void(server::ApiResponse)> done) { api.Handle(r, done); },
-        so);
+    server::HttpServer http([&api](const server::ApiRequest& r,
+                                   const std::function<void(server::ApiResponse)>& done) { api.Handle(r, done); },
+                            so);
     auto port = http.Start();
     ASSERT_TRUE(port.ok());
     std::thread io([&http] { http.Run(); });

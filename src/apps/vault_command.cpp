@@ -134,9 +134,9 @@ int Serve(const VaultArgs& a) {
     options.threads = 1;  // a home box; the vault serialises its work anyway
     options.body_limit = size_t{2} * 1024 * 1024;
     options.access_log = a.access_log;
-    server::HttpServer http(
-        [&api](const server::ApiRequest& r, std::function<void(server::ApiResponse)> done) { api.Handle(r, done); },
-        options);
+    server::HttpServer http([&api](const server::ApiRequest& r,
+                                   const std::function<void(server::ApiResponse)>& done) { api.Handle(r, done); },
+                            options);
     auto port = http.Start();
     if (!port.ok()) return Report(port.error(), false);
     std::printf("citybrain vault %s on http://%s:%u/vault/v1/ (%s)\n",

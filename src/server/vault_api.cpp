@@ -35,7 +35,6 @@ int StatusOf(const Error& e) {
         case ErrorCode::kNotFound:
             return 404;
         case ErrorCode::kConflict:
-            return 409;
         case ErrorCode::kFailedPrecondition:
             return 409;
         case ErrorCode::kResourceExhausted:

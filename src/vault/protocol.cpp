@@ -17,7 +17,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr size_t kMaxPayload = 16 * 1024;
+constexpr size_t kMaxPayload = size_t{16} * 1024;
 constexpr size_t kMaxText = 512;  // a purpose, a name, a case id
 constexpr size_t kMaxFields = 64;
 

@@ -504,7 +504,7 @@ Result<Decision> Vault::Refuse(const ReleaseRequest* req,
                                std::string code,
                                std::string field,
                                std::string reason,
-                               std::string request_hash,
+                               const std::string& request_hash,
                                int64_t now_ms) {
     Decision d;
     d.status = status;

@@ -114,7 +114,7 @@ public:
     Result<Decision> Release(std::string_view request_json, int64_t now_ms);
 
     /// How far a request's issued_ms may be from the vault's clock; nonces are kept that long.
-    static constexpr int64_t kFreshnessMs = 5 * 60 * 1000;
+    static constexpr int64_t kFreshnessMs = int64_t{5} * 60 * 1000;
 
     /// Verifies the log of the vault file without the passphrase: every entry's hash link, the signature of the
     /// signed head (which covers the whole chain), and with `all_signatures` every entry's own signature.
@@ -135,7 +135,7 @@ private:
                             std::string code,
                             std::string field,
                             std::string reason,
-                            std::string request_hash,
+                            const std::string& request_hash,
                             int64_t now_ms);
 
     mutable std::mutex mu_;
