@@ -56,6 +56,7 @@ base = f"http://127.0.0.1:{port}"
 # --- locked until the resident unlocks -------------------------------------------------------------------------
 s, body = call(port, "GET", "/vault/v1/status")
 check(s == 200 and body.get("locked") is True, f"a vault serves locked: {s} {body}")
+check("records" not in body and body.get("vault_key") == vault_key, f"strangers see the keys, not the counts: {body}")
 s, body = call(port, "POST", "/vault/v1/records", {"type": "identity", "fields": {"name": "x"}})
 check(s == 423, f"records while locked: 423, got {s} {body}")
 s, body = call(port, "POST", "/vault/v1/unlock", {"passphrase": "not the passphrase"})
@@ -67,6 +68,8 @@ check(s == 200 and len(body.get("token", "")) == 32, f"unlock: {s} {body}")
 token = body.get("token")
 s, body = call(port, "GET", "/vault/v1/records", key="0" * 32)
 check(s == 401, f"a wrong token: 401, got {s}")
+s, body = call(port, "GET", "/vault/v1/status", key=token)
+check(s == 200 and body.get("locked") is False and body.get("records") == 0, f"the resident's status: {s} {body}")
 
 # --- records ---------------------------------------------------------------------------------------------------
 s, body = call(port, "POST", "/vault/v1/records",

@@ -278,8 +278,10 @@ Result<json> CitizenDesk::Impl::ResidentData(const AgentSpec& agent, const json&
     CB_TRY_ASSIGN(ReleaseOutcome out, RequestRelease(key->second, ask, core::NowMs()));
     json result{{"released", out.released}, {"case_id", case_id}, {"receipt", out.receipt}};
     if (out.released) {
-        result["records"] = out.opened.data.value("records", json::array());
-        result["missing"] = out.opened.data.value("missing", json::array());
+        // What a vault sent is read without trusting its shape.
+        const json& data = out.opened.data;
+        result["records"] = data.is_object() && data.contains("records") ? data["records"] : json::array();
+        result["missing"] = data.is_object() && data.contains("missing") ? data["missing"] : json::array();
     } else {
         result["refused"] = {{"status", out.status}, {"code", out.code}, {"field", out.field}, {"reason", out.reason}};
     }

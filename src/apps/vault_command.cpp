@@ -269,17 +269,20 @@ int Audit(const VaultArgs& a) {
         // Who got what, when and why.
         for (const json& e : rep->log) {
             const std::string kind = vault::StringOf(e, "kind");
-            const int64_t t =
-                e.contains("time_ms") && e["time_ms"].is_number_integer() ? e["time_ms"].get<int64_t>() : 0;
+            // A damaged file's entries may hold anything: read them without trusting their types.
+            auto integer = [&e](const char* k) {
+                return e.is_object() && e.contains(k) && e[k].is_number_integer() ? e[k].get<int64_t>() : int64_t{0};
+            };
+            const int64_t t = integer("time_ms");
             std::printf("#%lld %s %-8s",
-                        static_cast<long long>(e.value("seq", int64_t{0})),
+                        static_cast<long long>(integer("seq")),
                         core::FormatTimestamp(t).c_str(),
                         kind.c_str());
             const std::string who = vault::StringOf(e, "department_name");
             if (kind == "release" || kind == "refusal" || kind == "grant") {
                 std::printf(" %s", who.empty() ? vault::StringOf(e, "department").c_str() : who.c_str());
-                if (e.contains("fields")) std::printf(" %s", e["fields"].dump().c_str());
-                if (e.contains("scope")) std::printf(" %s", e["scope"].dump().c_str());
+                if (e.is_object() && e.contains("fields")) std::printf(" %s", e["fields"].dump().c_str());
+                if (e.is_object() && e.contains("scope")) std::printf(" %s", e["scope"].dump().c_str());
                 std::printf(" for \"%s\"", vault::StringOf(e, "purpose").c_str());
                 if (!vault::StringOf(e, "case").empty()) std::printf(" (case %s)", vault::StringOf(e, "case").c_str());
                 if (kind == "refusal") std::printf(": %s", vault::StringOf(e, "reason").c_str());

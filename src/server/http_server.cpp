@@ -194,7 +194,7 @@ struct Live {
 
 /// What every connection shares: the API, the console's documents, the connection registry and the options.
 struct Shared {
-    HttpServer::Handler handler;  // empty: a gateway-only server
+    const HttpServer::Handler* handler;  // empty: a gateway-only server
     agents::Gateway* gateway;
     Live& live;
     Registry& registry;
@@ -382,7 +382,7 @@ private:
             gateway_->Handle(call, std::make_shared<GatewayReply>(shared_from_this()));
             return;
         }
-        if (!handler_) {
+        if (handler_ == nullptr || !*handler_) {
             return Send(ErrorFor(path,
                                  404,
                                  "path",
@@ -399,7 +399,7 @@ private:
         in.api_key = std::string(req["X-API-Key"]);
         if (in.api_key.empty()) in.api_key = bearer;
         // The API may answer from the intake writer's thread: hop back onto this connection's strand.
-        handler_(in, [self = shared_from_this()](ApiResponse r) {
+        (*handler_)(in, [self = shared_from_this()](ApiResponse r) {
             net::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable { self->Send(std::move(r)); });
         });
     }
@@ -566,7 +566,7 @@ private:
     beast::tcp_stream stream_;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
-    HttpServer::Handler handler_;
+    const HttpServer::Handler* handler_;
     agents::Gateway* gateway_;
     Live& live_;
     Registry& registry_;
@@ -653,7 +653,7 @@ struct HttpServer::Impl {
     std::atomic<uint64_t> ids{1};
     std::FILE* log = nullptr;
     bool own_log = false;
-    Shared shared{handler, nullptr, live, registry, options, ids, nullptr};
+    Shared shared{&handler, nullptr, live, registry, options, ids, nullptr};
     size_t cap;
     int64_t last_warning = 0;
     // The io objects are declared last, so they go first: with the io_context go the handlers that still hold

@@ -114,7 +114,15 @@ Result<ApiResponse> VaultApi::Route(const ApiRequest& req, const std::string& pa
 
     if (rest == "status") {
         if (req.method != "GET") return wrong_method("GET");
-        return Json(200, vault_.Describe());
+        json d = vault_.Describe();
+        if (!Resident(req)) {
+            // Anyone on the network may ask whether the vault is locked and for its public keys; how much it holds
+            // is the resident's business.
+            d.erase("records");
+            d.erase("grants");
+            d.erase("log_entries");
+        }
+        return Json(200, d);
     }
     if (rest == "releases") {
         if (req.method != "POST") return wrong_method("POST");

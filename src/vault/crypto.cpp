@@ -166,7 +166,8 @@ Result<KdfParams> KdfByName(std::string_view name) {
 Result<Secret> DeriveKey(std::string_view passphrase, std::string_view salt, KdfParams params) {
     if (salt.size() != kSaltBytes) return Error{ErrorCode::kFailedPrecondition, "the salt is not 16 bytes", "vault"};
     if (params.ops < crypto_pwhash_OPSLIMIT_MIN || params.mem < crypto_pwhash_MEMLIMIT_MIN ||
-        params.ops > crypto_pwhash_OPSLIMIT_MAX || params.mem > crypto_pwhash_MEMLIMIT_MAX) {
+        params.ops > crypto_pwhash_OPSLIMIT_SENSITIVE || params.mem > crypto_pwhash_MEMLIMIT_SENSITIVE) {
+        // Capped at the costliest setting `init` offers: a cost written into a stolen file must not hang the box.
         return Error{ErrorCode::kFailedPrecondition, "the key-derivation cost is out of range", "vault"};
     }
     std::string key(32, '\0');

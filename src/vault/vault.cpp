@@ -199,36 +199,44 @@ Result<std::unique_ptr<Vault>> Vault::Create(const std::string& path,
     if (passphrase.size() < 8) return InvalidArgument("passphrase", "must be at least 8 bytes");
     std::error_code ec;
     if (std::filesystem::exists(path, ec)) return InvalidArgument(path, "exists already; a vault is created once");
-    CB_TRY_ASSIGN(sqlite3 * db, OpenDb(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
-    std::unique_ptr<Vault> v(new Vault());
-    v->db_ = db;
-    v->path_ = path;
-    chmod(path.c_str(), 0600);
-    if (sqlite3_exec(db, kSchema, nullptr, nullptr, nullptr) != SQLITE_OK) return StoreError(db, path);
-
+    // The costly and fallible parts first, so that a refused cost leaves no file behind.
     const std::string salt = RandomBytes(kSaltBytes);
     CB_TRY_ASSIGN(Secret kek, DeriveKey(passphrase, salt, kdf));
     auto keys = std::make_unique<Keys>();
     keys->data_key = Secret(RandomBytes(32));
     keys->resident = NewSigningKeys();
     keys->vault = NewSigningKeys();
-    Tx tx(db);
-    const bool ok =
-        tx.ok() && PutMeta(db, "format", kFormat) && PutMeta(db, "salt", salt) &&
-        PutMeta(db, "kdf_ops", std::to_string(kdf.ops)) && PutMeta(db, "kdf_mem", std::to_string(kdf.mem)) &&
-        PutMeta(db, "data_key", Encrypt(keys->data_key.bytes(), "data key", kek)) &&
-        PutMeta(db, "resident_pk", keys->resident.public_key) &&
-        PutMeta(db, "resident_sk", Encrypt(keys->resident.secret_key.bytes(), "resident key", keys->data_key)) &&
-        PutMeta(db, "vault_pk", keys->vault.public_key) &&
-        PutMeta(db, "vault_sk", Encrypt(keys->vault.secret_key.bytes(), "vault key", keys->data_key));
-    if (!ok) return StoreError(db, path);
-    v->resident_pk_ = keys->resident.public_key;
-    v->vault_pk_ = keys->vault.public_key;
-    v->keys_ = std::move(keys);
-    CB_TRY(v->AppendLocked(
-        json{{"kind", "init"}, {"resident_key", ToBase64(v->resident_pk_)}, {"vault_key", ToBase64(v->vault_pk_)}},
-        now_ms));
-    if (!tx.Commit()) return StoreError(db, path);
+    CB_TRY_ASSIGN(sqlite3 * db, OpenDb(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+    std::unique_ptr<Vault> v(new Vault());
+    v->db_ = db;
+    v->path_ = path;
+    chmod(path.c_str(), 0600);
+    const Status made = [&]() -> Status {
+        if (sqlite3_exec(db, kSchema, nullptr, nullptr, nullptr) != SQLITE_OK) return StoreError(db, path);
+        Tx tx(db);
+        const bool ok =
+            tx.ok() && PutMeta(db, "format", kFormat) && PutMeta(db, "salt", salt) &&
+            PutMeta(db, "kdf_ops", std::to_string(kdf.ops)) && PutMeta(db, "kdf_mem", std::to_string(kdf.mem)) &&
+            PutMeta(db, "data_key", Encrypt(keys->data_key.bytes(), "data key", kek)) &&
+            PutMeta(db, "resident_pk", keys->resident.public_key) &&
+            PutMeta(db, "resident_sk", Encrypt(keys->resident.secret_key.bytes(), "resident key", keys->data_key)) &&
+            PutMeta(db, "vault_pk", keys->vault.public_key) &&
+            PutMeta(db, "vault_sk", Encrypt(keys->vault.secret_key.bytes(), "vault key", keys->data_key));
+        if (!ok) return StoreError(db, path);
+        v->resident_pk_ = keys->resident.public_key;
+        v->vault_pk_ = keys->vault.public_key;
+        v->keys_ = std::move(keys);
+        CB_TRY(v->AppendLocked(
+            json{{"kind", "init"}, {"resident_key", ToBase64(v->resident_pk_)}, {"vault_key", ToBase64(v->vault_pk_)}},
+            now_ms));
+        if (!tx.Commit()) return StoreError(db, path);
+        return {};
+    }();
+    if (!made.ok()) {
+        v.reset();  // a half-made vault is no vault: the next init must not find it
+        for (const char* ext : {"", "-wal", "-shm", "-journal"}) std::filesystem::remove(path + ext, ec);
+        return made.error();
+    }
     return v;
 }
 

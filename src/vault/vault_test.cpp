@@ -105,6 +105,19 @@ TEST_F(VaultTest, RecordsAreEncryptedAtRestAndTheVaultOpensLocked) {
     EXPECT_EQ((*records)[0].fields["id_number"], "440307199001011234");
 }
 
+TEST_F(VaultTest, ARefusedCreationLeavesNoFileBehind) {
+    const std::string other = (dir_ / "other.sqlite").string();
+    auto weak = Vault::Create(other, "short", *KdfByName("interactive"), kNow);
+    ASSERT_FALSE(weak.ok());
+    EXPECT_EQ(weak.error().where, "passphrase");
+    auto costly = Vault::Create(other, kPass, KdfParams{1'000'000, size_t{1} << 40}, kNow);
+    ASSERT_FALSE(costly.ok());
+    EXPECT_FALSE(std::filesystem::exists(other));
+    auto again = Vault::Create(path_, kPass, *KdfByName("interactive"), kNow);
+    ASSERT_FALSE(again.ok());
+    EXPECT_NE(again.error().message.find("exists"), std::string::npos);
+}
+
 TEST_F(VaultTest, AWrongPassphraseIsRefusedAndTheVaultStaysLocked) {
     vault_.reset();
     auto v = Vault::Open(path_);
