@@ -10,6 +10,7 @@
 #include "apps/commands.hpp"
 #include "apps/gateway_args.hpp"
 #include "apps/live_args.hpp"
+#include "apps/stop_signals.hpp"
 #include "district/brain.hpp"
 #include "server/http_server.hpp"
 
@@ -197,11 +198,7 @@ int RunGateway(const GatewayCommandArgs& a) {
     if (!a.new_key.empty()) return PrintNewKey(a);
     if (a.port < 0 || a.port > 65535) return ReportError(InvalidArgument("--port", "must be 0 to 65535"), false);
     if (a.threads < 1 || a.threads > 64) return ReportError(InvalidArgument("--threads", "must be 1 to 64"), false);
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    const sigset_t signals = BlockStopSignals();
 
     std::optional<nlp::Gazetteer> gazetteer;
     if (a.district == "default") {
@@ -234,15 +231,7 @@ int RunGateway(const GatewayCommandArgs& a) {
                 a.gateway.audit.c_str(),
                 a.gateway.config.empty() ? "" : " and the configured upstreams'");
     std::fflush(stdout);
-    std::thread waiter([&http, signals] {
-        int sig = 0;
-        sigwait(&signals, &sig);
-        http.Stop();
-    });
-    http.Run();
-    // Wakes the waiter from sigwait (SIGTERM is blocked in every thread, so nothing is terminated by it).
-    pthread_kill(waiter.native_handle(), SIGTERM);  // NOLINT(bugprone-bad-signal-to-kill-thread)
-    waiter.join();
+    RunUntilStopSignal(http, signals);
     return kExitOk;
 }
 

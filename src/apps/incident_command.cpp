@@ -16,6 +16,7 @@
 #include "apps/commands.hpp"
 #include "apps/gateway_args.hpp"
 #include "apps/live_args.hpp"
+#include "apps/stop_signals.hpp"
 #include "clinic/clinic.hpp"
 #include "core/time.hpp"
 #include "district/brain.hpp"
@@ -81,13 +82,7 @@ int Serve(const ServeArgs& args) {
     if (args.port < 0 || args.port > 65535) return ReportError(InvalidArgument("--port", "must be 0 to 65535"), false);
     if (args.threads < 1 || args.threads > 64)
         return ReportError(InvalidArgument("--threads", "must be 1 to 64"), false);
-    // Signals are taken by one thread with sigwait, so no io or writer thread is interrupted mid-commit.
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-    // Blocked before any thread starts, so that every thread inherits the mask.
+    const sigset_t signals = BlockStopSignals();
 
     auto keys = server::ApiKeys::Load(std::getenv("CITYBRAIN_API_KEYS"), args.keys_file);
     if (!keys.ok()) return ReportError(keys.error(), false);
@@ -310,22 +305,13 @@ int Serve(const ServeArgs& args) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
     });
-    std::thread waiter([&] {
-        int sig = 0;
-        sigwait(&signals, &sig);
+    RunUntilStopSignal(http, signals, [&stopping](int sig) {
         std::fprintf(stderr, "citybrain serve: signal %d, stopping\n", sig);
         stopping = true;
-        http.Stop();
     });
-    http.Run();
     stopping = true;
     intake.Stop();  // commits what was queued before the process exits
     ticker.join();
-    if (waiter.joinable()) {
-        // Wakes the waiter from sigwait (SIGTERM is blocked in every thread, so nothing is terminated by it).
-        pthread_kill(waiter.native_handle(), SIGTERM);  // NOLINT(bugprone-bad-signal-to-kill-thread)
-        waiter.join();
-    }
     return failed.load() ? kExitInternal : kExitOk;
 }
 

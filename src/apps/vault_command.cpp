@@ -16,6 +16,7 @@
 
 #include "agents/vault_client.hpp"
 #include "apps/commands.hpp"
+#include "apps/stop_signals.hpp"
 #include "core/file.hpp"
 #include "core/time.hpp"
 #include "server/http_server.hpp"
@@ -120,11 +121,7 @@ int Init(const VaultArgs& a) {
 
 int Serve(const VaultArgs& a) {
     if (a.port < 0 || a.port > 65535) return Report(InvalidArgument("--port", "must be 0 to 65535"), false);
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    const sigset_t signals = BlockStopSignals();
     auto v = a.unlock ? OpenUnlocked(a) : vault::Vault::Open(a.db);
     if (!v.ok()) return Report(v.error(), false);
     server::VaultApi api(**v, [] { return core::NowMs(); });
@@ -145,14 +142,7 @@ int Serve(const VaultArgs& a) {
                 static_cast<unsigned>(*port),
                 (*v)->locked() ? "locked: POST /vault/v1/unlock" : "unlocked");
     std::fflush(stdout);
-    std::thread waiter([&http, signals] {
-        int sig = 0;
-        sigwait(&signals, &sig);
-        http.Stop();
-    });
-    http.Run();
-    pthread_kill(waiter.native_handle(), SIGTERM);  // NOLINT(bugprone-bad-signal-to-kill-thread)
-    waiter.join();
+    RunUntilStopSignal(http, signals);
     return kExitOk;
 }
 

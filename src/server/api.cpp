@@ -41,6 +41,8 @@ constexpr const char* kChangeset = "2026-11-22T00:00:00Z";
 /// A client's idempotency key; stored behind its API key's name (at most 64 bytes more).
 constexpr size_t kMaxIdempotencyKey = 256;
 
+}  // namespace
+
 int HttpStatus(ErrorCode code) {
     switch (code) {
         case ErrorCode::kInvalidArgument:
@@ -59,6 +61,8 @@ int HttpStatus(ErrorCode code) {
     }
     return 500;
 }
+
+namespace {
 
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 

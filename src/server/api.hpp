@@ -45,6 +45,9 @@ struct ApiResponse {
     std::vector<std::pair<std::string, std::string>> headers;
 };
 
+/// The HTTP status of an error's code, one mapping for every API of the server.
+int HttpStatus(ErrorCode code);
+
 /// An error in the shape the path's clients expect: Open311's `[{"code","description"}]` under /open311/ (XML on
 /// `.xml` paths), and `{"code","message","field","request_id"}` everywhere else. A 5xx says nothing of the cause
 /// (that goes to `detail`, for the log).

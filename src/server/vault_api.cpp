@@ -28,21 +28,8 @@ ApiResponse Fail(const ApiRequest& req, int status, const std::string& field, co
     return ErrorFor(req.target.substr(0, req.target.find('?')), status, field, message, req.request_id);
 }
 
-int StatusOf(const Error& e) {
-    switch (e.code) {
-        case ErrorCode::kInvalidArgument:
-            return 400;
-        case ErrorCode::kNotFound:
-            return 404;
-        case ErrorCode::kConflict:
-        case ErrorCode::kFailedPrecondition:
-            return 409;
-        case ErrorCode::kResourceExhausted:
-            return 503;
-        default:
-            return 500;
-    }
-}
+/// The API's mapping, but for Argon2id out of memory (a busy box, not a client sending too much): 503.
+int StatusOf(const Error& e) { return e.code == ErrorCode::kResourceExhausted ? 503 : HttpStatus(e.code); }
 
 ApiResponse FromError(const ApiRequest& req, const Error& e) {
     const int status = StatusOf(e);
