@@ -9,6 +9,7 @@
 
 #include "apps/commands.hpp"
 #include "district/default_district.hpp"
+#include "io/cbengine.hpp"
 #include "io/cityflow.hpp"
 #include "traffic/run.hpp"
 
@@ -21,15 +22,18 @@ int g_exit_code = kExitOk;
 struct TrafficArgs {
     std::string roadnet;
     std::string flow;
+    std::string cbengine_roadnet;
+    std::string cbengine_flow;
+    std::string cbengine_cfg;
     std::string controller = "maxpressure";
     std::string controllers = "fixed,webster,sotl,maxpressure";
     double green_s = 25;
-    double yellow_s = -1;
-    double all_red_s = 0;
+    double yellow_s = -1;   // < 0: the format's default
+    double all_red_s = -1;  // < 0: the format's default
     double min_green_s = 5;
-    double interval_s = 15;
+    double interval_s = -1;  // < 0: the format's default
     double step_s = 1;
-    int64_t steps = 3600;
+    int64_t steps = -1;  // < 0: the format's default (3600, or the .cfg's)
     int threads = 1;
     uint64_t seed = 0;
     std::string phases;
@@ -43,6 +47,11 @@ struct Scenario {
     core::Demand demand;
     size_t rejected_flows = 0;
     std::string source;
+    // The format's signal timing (CityFlow: 5 s yellow; CBEngine: 5 s all-red, decisions every 10 s).
+    double yellow_s = 5;
+    double all_red_s = 0;
+    double interval_s = 15;
+    int64_t steps = 3600;
 };
 
 Result<std::vector<int32_t>> ParsePhases(const std::string& text) {
@@ -63,26 +72,73 @@ Result<std::vector<int32_t>> ParsePhases(const std::string& text) {
     return out;
 }
 
+Status LoadCbengine(const TrafficArgs& args, Scenario& s) {
+    std::string roadnet = args.cbengine_roadnet;
+    std::string flow = args.cbengine_flow;
+    if (!args.cbengine_cfg.empty()) {
+        if (!roadnet.empty() || !flow.empty()) {
+            return InvalidArgument("--cbengine-cfg", "names the roadnet and flow; do not give them too");
+        }
+        CB_TRY_ASSIGN(const io::CbengineConfig cfg, io::LoadCbengineConfig(args.cbengine_cfg));
+        if (cfg.start_s != 0) {
+            return InvalidArgument(args.cbengine_cfg + " start_time_epoch", "only 0 is supported");
+        }
+        roadnet = cfg.roadnet_path;
+        flow = cfg.flow_path;
+        s.steps = cfg.end_s;
+    } else if (roadnet.empty() != flow.empty()) {
+        return InvalidArgument("--cbengine-roadnet/--cbengine-flow", "give both files");
+    }
+    io::CbengineImportNotes notes;
+    CB_TRY_ASSIGN(s.net, io::LoadCbengineRoadnet(roadnet, &notes));
+    CB_TRY_ASSIGN(s.demand, io::LoadCbengineFlows(flow, s.net));
+    s.source = flow;
+    s.yellow_s = 0;
+    s.all_red_s = 5;
+    s.interval_s = 10;
+    if (!args.quiet) {
+        std::fprintf(stderr,
+                     "note: %s: %d signalised intersections (8 phases), %d priority junctions, %d boundary nodes; %d "
+                     "turns from angles, %d movements no lane permits (all lanes may take them)\n",
+                     roadnet.c_str(),
+                     notes.signalised,
+                     notes.priority,
+                     notes.boundary,
+                     notes.geometric_turns,
+                     notes.permission_fallbacks);
+    }
+    return {};
+}
+
 Result<Scenario> LoadScenario(const TrafficArgs& args) {
     Scenario s;
+    const bool cbengine = !args.cbengine_roadnet.empty() || !args.cbengine_flow.empty() || !args.cbengine_cfg.empty();
+    if (cbengine && (!args.roadnet.empty() || !args.flow.empty())) {
+        return InvalidArgument("--roadnet", "give a CityFlow or a CBEngine scenario, not both");
+    }
     if (args.roadnet.empty() != args.flow.empty()) {
         return InvalidArgument("--roadnet/--flow", "give both files, or neither for the embedded default district");
     }
-    if (args.roadnet.empty()) {
+    std::string flow_source = args.flow;
+    if (cbengine) {
+        CB_TRY(LoadCbengine(args, s));
+        flow_source = s.source;
+    } else if (args.roadnet.empty()) {
         CB_TRY_ASSIGN(district::District d, district::MakeDistrict({}, args.seed + 1));
         s.net = std::move(d.net);
         s.demand = std::move(d.demand);
         s.source = "embedded default district";
         return s;
+    } else {
+        CB_TRY_ASSIGN(s.net, io::LoadRoadnet(args.roadnet));
+        CB_TRY_ASSIGN(s.demand, io::LoadFlows(args.flow, s.net));
+        s.source = args.flow;
     }
-    CB_TRY_ASSIGN(s.net, io::LoadRoadnet(args.roadnet));
-    CB_TRY_ASSIGN(s.demand, io::LoadFlows(args.flow, s.net));
-    s.source = args.flow;
     if (s.demand.single_road_dropped > 0 || s.demand.usual_neg_acc_clamped > 0) {
         std::fprintf(stderr,
                      "note: %s: %zu flows with a single-road route dropped (as CityFlow does), %zu flows' usualNegAcc "
                      "clamped to maxNegAcc\n",
-                     args.flow.c_str(),
+                     flow_source.c_str(),
                      s.demand.single_road_dropped,
                      s.demand.usual_neg_acc_clamped);
     }
@@ -90,9 +146,9 @@ Result<Scenario> LoadScenario(const TrafficArgs& args) {
     if (!problems.empty()) {
         const std::string text = core::DescribeRouteProblems(s.net, s.demand, problems);
         if (!args.skip_bad_routes) {
-            return InvalidArgument(args.flow, text + "\n(--skip-bad-routes runs without them)");
+            return InvalidArgument(flow_source, text + "\n(--skip-bad-routes runs without them)");
         }
-        std::fprintf(stderr, "warning: %s: %s\n  skipped.\n", args.flow.c_str(), text.c_str());
+        std::fprintf(stderr, "warning: %s: %s\n  skipped.\n", flow_source.c_str(), text.c_str());
         std::vector<bool> bad(s.demand.flows.size(), false);
         for (const auto& p : problems) bad[p.flow_index] = true;
         std::vector<core::Flow> kept;
@@ -105,21 +161,26 @@ Result<Scenario> LoadScenario(const TrafficArgs& args) {
     return s;
 }
 
-Result<traffic::RunOptions> MakeRunOptions(const TrafficArgs& args, const std::string& controller) {
+Result<traffic::RunOptions> MakeRunOptions(const TrafficArgs& args,
+                                           const Scenario& scenario,
+                                           const std::string& controller) {
     traffic::RunOptions o;
     o.controller = controller;
-    o.steps = args.steps;
+    o.steps = args.steps >= 0 ? args.steps : scenario.steps;
     o.sim.step_s = args.step_s;
     o.sim.seed = args.seed;
     o.sim.threads = args.threads;
-    o.sim.all_red_s = args.all_red_s;
+    o.sim.all_red_s = args.all_red_s >= 0 ? args.all_red_s : scenario.all_red_s;
     o.sim.min_green_s = args.min_green_s;
-    if (args.yellow_s >= 0) o.yellow_s = args.yellow_s;
+    if (args.yellow_s >= 0) {
+        o.yellow_s = args.yellow_s;
+    } else if (scenario.yellow_s != 5) {
+        o.yellow_s = scenario.yellow_s;  // unset keeps RunOptions' own default (5 s; 0 for own-plan)
+    }
     o.control.green_s = args.green_s;
-    o.control.action_interval_s = args.interval_s;
+    o.control.action_interval_s = args.interval_s >= 0 ? args.interval_s : scenario.interval_s;
     CB_TRY_ASSIGN(o.control.phases, ParsePhases(args.phases));
     o.progress = !args.quiet;
-    if (args.steps < 0) return InvalidArgument("--steps", "must be >= 0");
     return o;
 }
 
@@ -149,18 +210,25 @@ nlohmann::json ToJson(const traffic::RunResult& r, const Scenario& s) {
 void AddScenarioOptions(CLI::App* cmd, TrafficArgs& a) {
     cmd->add_option("--roadnet", a.roadnet, "CityFlow roadnet JSON (omit both files for the embedded district)");
     cmd->add_option("--flow", a.flow, "CityFlow flow JSON");
+    cmd->add_option("--cbengine-roadnet", a.cbengine_roadnet, "CBEngine (KDD Cup 2021) roadnet .txt");
+    cmd->add_option("--cbengine-flow", a.cbengine_flow, "CBEngine flow .txt");
+    cmd->add_option("--cbengine-cfg", a.cbengine_cfg, "CBEngine simulator .cfg (names the roadnet, flow and end time)");
     cmd->add_option("--green", a.green_s, "fixed-time green per phase, s (Webster: first cycle)")
         ->capture_default_str();
-    cmd->add_option("--yellow", a.yellow_s, "yellow at a switch, s (default 5; own-plan 0)");
-    cmd->add_option("--all-red", a.all_red_s, "all-red after yellow, s")->capture_default_str();
+    cmd->add_option("--yellow", a.yellow_s, "yellow at a switch, s (default 5, own-plan 0; CBEngine 0)")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--all-red", a.all_red_s, "all-red after yellow, s (default 0; CBEngine 5)")
+        ->check(CLI::NonNegativeNumber);
     cmd->add_option("--min-green", a.min_green_s, "minimum green, s")->capture_default_str();
-    cmd->add_option("--action-interval", a.interval_s, "max-pressure decision interval, s")->capture_default_str();
+    cmd->add_option("--action-interval", a.interval_s, "max-pressure decision interval, s (default 15; CBEngine 10)")
+        ->check(CLI::PositiveNumber);
     cmd->add_option("--phases",
                     a.phases,
                     "phase indices the controllers use, e.g. 1,2,3,4 (default: all but the "
                     "clearance phase; fixed/webster/sotl: a cycle covering each movement once)");
     cmd->add_option("--interval", a.step_s, "simulation step, s")->capture_default_str();
-    cmd->add_option("--steps", a.steps, "steps to simulate")->capture_default_str();
+    cmd->add_option("--steps", a.steps, "steps to simulate (default 3600, or the CBEngine .cfg's end)")
+        ->check(CLI::NonNegativeNumber);
     cmd->add_option("--threads", a.threads, "worker threads (results do not depend on it)")->capture_default_str();
     cmd->add_option("--seed", a.seed, "random seed")->capture_default_str();
     cmd->add_flag("--json", a.json, "print one JSON object");
@@ -172,7 +240,7 @@ void AddScenarioOptions(CLI::App* cmd, TrafficArgs& a) {
 int RunCommand(const TrafficArgs& args) {
     auto scenario = LoadScenario(args);
     if (!scenario.ok()) return ReportError(scenario.error(), args.json);
-    auto options = MakeRunOptions(args, args.controller);
+    auto options = MakeRunOptions(args, *scenario, args.controller);
     if (!options.ok()) return ReportError(options.error(), args.json);
     auto result = traffic::RunScenario(scenario->net, scenario->demand, *options);
     if (!result.ok()) return ReportError(result.error(), args.json);
@@ -211,7 +279,7 @@ int CompareCommand(const TrafficArgs& args) {
     if (std::find(names.begin(), names.end(), "fixed") == names.end()) names.insert(names.begin(), "fixed");
     std::vector<traffic::RunResult> results;
     for (const std::string& name : names) {
-        auto options = MakeRunOptions(args, name);
+        auto options = MakeRunOptions(args, *scenario, name);
         if (!options.ok()) return ReportError(options.error(), args.json);
         auto result = traffic::RunScenario(scenario->net, scenario->demand, *options);
         if (!result.ok()) return ReportError(result.error(), args.json);
@@ -231,7 +299,9 @@ int CompareCommand(const TrafficArgs& args) {
         std::printf("%s\n", nlohmann::json{{"scenario", scenario->source}, {"runs", out}}.dump().c_str());
         return kExitOk;
     }
-    std::printf("scenario: %s, %lld steps\n", scenario->source.c_str(), static_cast<long long>(args.steps));
+    std::printf("scenario: %s, %lld steps\n",
+                scenario->source.c_str(),
+                static_cast<long long>(args.steps >= 0 ? args.steps : scenario->steps));
     std::printf("%-12s %9s %9s %11s %9s %9s %8s %8s %9s\n",
                 "controller",
                 "ATT s",

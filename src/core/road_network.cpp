@@ -49,7 +49,7 @@ void BuildLaneGeometry(RoadNetwork& net, Road& road) {
             }
             lane.points.push_back(base[j] - dir.LeftNormal() * centre);
         }
-        lane.length_m = PolylineLength(lane.points);
+        lane.length_m = road.declared_length_m > 0 ? road.declared_length_m : PolylineLength(lane.points);
         offset += lane.width_m;
     }
 }
@@ -78,6 +78,7 @@ Status RoadNetwork::Finalize() {
         if (road.num_lanes < 1) return InvalidArgument(RoadWhere(road), "needs at least 1 lane");
         road.length_m = PolylineLength(road.points);
         if (!(road.length_m > 0)) return InvalidArgument(RoadWhere(road), "length must be positive");
+        if (road.declared_length_m > 0) road.length_m = road.declared_length_m;
         for (int32_t k = 0; k < road.num_lanes; ++k) {
             const Lane& lane = lanes[road.first_lane + k];
             if (!(lane.width_m > 0)) return InvalidArgument(RoadWhere(road), "lane width must be positive");

@@ -85,6 +85,9 @@ struct Road {
     LaneId first_lane = 0;
     int32_t num_lanes = 0;
     double length_m = 0;  // centre-line length, untrimmed
+    /// > 0: the length the source file declares (CBEngine). Lanes take it, untrimmed, and the drawn geometry
+    /// is only schematic; 0: lengths come from the points, as in CityFlow.
+    double declared_length_m = 0;
 };
 
 /// The road network: intersections, roads, lanes, movements and phases, in dense arrays.
