@@ -23,7 +23,9 @@
 #include "district/brain.hpp"
 #include "district/default_district.hpp"
 #include "incident/engine.hpp"
+#include "io/cbengine.hpp"
 #include "io/cityflow.hpp"
+#include "io/sumo.hpp"
 #include "server/api.hpp"
 #include "server/http_server.hpp"
 #include "traffic/run.hpp"
@@ -43,6 +45,10 @@ struct RunArgs {
     int threads = 1;
     std::string roadnet;
     std::string flow;
+    std::string sumo_net;
+    std::string sumo_routes;
+    std::string cbengine_roadnet;
+    std::string cbengine_flow;
     std::string landmarks;
     std::string report;
     std::string adaptive = "maxpressure";
@@ -96,11 +102,27 @@ int Run(const RunArgs& args) {
     if (args.roadnet.empty() != args.flow.empty()) {
         return ReportError(InvalidArgument("--roadnet/--flow", "give both files, or neither"), args.json);
     }
-    if (!args.grid.empty() && !args.roadnet.empty()) {
+    if (args.sumo_net.empty() != args.sumo_routes.empty()) {
+        return ReportError(InvalidArgument("--sumo-net/--sumo-routes", "give both files, or neither"), args.json);
+    }
+    if (args.cbengine_roadnet.empty() != args.cbengine_flow.empty()) {
+        return ReportError(InvalidArgument("--cbengine-roadnet/--cbengine-flow", "give both files, or neither"),
+                           args.json);
+    }
+    const std::string network_file = !args.roadnet.empty()    ? args.roadnet
+                                     : !args.sumo_net.empty() ? args.sumo_net
+                                                              : args.cbengine_roadnet;
+    const std::string demand_file = !args.roadnet.empty()    ? args.flow
+                                    : !args.sumo_net.empty() ? args.sumo_routes
+                                                             : args.cbengine_flow;
+    if (int(!args.roadnet.empty()) + int(!args.sumo_net.empty()) + int(!args.cbengine_roadnet.empty()) > 1) {
+        return ReportError(InvalidArgument("--roadnet", "give one network: CityFlow, SUMO or CBEngine"), args.json);
+    }
+    if (!args.grid.empty() && !network_file.empty()) {
         return ReportError(InvalidArgument("--grid", "sets the generated district; --roadnet gives a network"),
                            args.json);
     }
-    if (args.demand < 0 || args.demand > 200000 || (args.demand > 0 && !args.roadnet.empty())) {
+    if (args.demand < 0 || args.demand > 200000 || (args.demand > 0 && !network_file.empty())) {
         return ReportError(InvalidArgument("--demand",
                                            args.demand < 0 || args.demand > 200000
                                                ? "must be 0..200000 vehicles per hour"
@@ -114,7 +136,7 @@ int Run(const RunArgs& args) {
 
     district::District district;
     std::string source = "embedded default district (seed " + std::to_string(args.seed) + ")";
-    if (args.roadnet.empty()) {
+    if (network_file.empty()) {
         district::DistrictSpec spec;
         if (!args.grid.empty()) {
             int rows = 0, cols = 0;
@@ -135,22 +157,26 @@ int Run(const RunArgs& args) {
         if (!d.ok()) return ReportError(d.error(), args.json);
         district = std::move(d).value();
     } else {
-        auto n = io::LoadRoadnet(args.roadnet);
+        auto n = !args.roadnet.empty()    ? io::LoadRoadnet(network_file)
+                 : !args.sumo_net.empty() ? io::LoadSumoNet(network_file)
+                                          : io::LoadCbengineRoadnet(network_file);
         if (!n.ok()) return ReportError(n.error(), args.json);
         district.net = std::move(n).value();
-        auto f = io::LoadFlows(args.flow, district.net);
+        auto f = !args.roadnet.empty()    ? io::LoadFlows(demand_file, district.net)
+                 : !args.sumo_net.empty() ? io::LoadSumoRoutes(demand_file, district.net)
+                                          : io::LoadCbengineFlows(demand_file, district.net);
         if (!f.ok()) return ReportError(f.error(), args.json);
         district.demand = std::move(f).value();
         const auto problems = core::CheckRoutes(district.net, district.demand);
         if (!problems.empty()) {
             return ReportError(
-                InvalidArgument(args.flow, core::DescribeRouteProblems(district.net, district.demand, problems)),
+                InvalidArgument(demand_file, core::DescribeRouteProblems(district.net, district.demand, problems)),
                 args.json);
         }
         if (Status s = district::EquipDistrict(district, args.seed); !s.ok()) {
-            return ReportError(Error{s.error().code, s.error().message, args.roadnet}, args.json);
+            return ReportError(Error{s.error().code, s.error().message, network_file}, args.json);
         }
-        source = args.roadnet;
+        source = network_file;
     }
     if (!args.landmarks.empty()) {
         if (Status s = district::LoadLandmarks(args.landmarks, district); !s.ok())
@@ -445,6 +471,11 @@ void RegisterRun(CLI::App& app) {
     cmd->add_option("--grid", args->grid, "generated district: ROWSxCOLS junctions (default 6x6)");
     cmd->add_option("--roadnet", args->roadnet, "run on a CityFlow network instead of the generated district");
     cmd->add_option("--flow", args->flow, "CityFlow flow file for --roadnet");
+    cmd->add_option("--sumo-net", args->sumo_net, "run on a SUMO .net.xml (with --sumo-routes)");
+    cmd->add_option("--sumo-routes", args->sumo_routes, "SUMO .rou.xml or .trips.xml for --sumo-net");
+    cmd->add_option(
+        "--cbengine-roadnet", args->cbengine_roadnet, "run on a CBEngine roadnet .txt (with --cbengine-flow)");
+    cmd->add_option("--cbengine-flow", args->cbengine_flow, "CBEngine flow .txt for --cbengine-roadnet");
     cmd->add_option("--landmarks",
                     args->landmarks,
                     "landmarks file (JSON: name with x, y or lat, long) replacing the district's own");

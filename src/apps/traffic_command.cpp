@@ -11,6 +11,7 @@
 #include "district/default_district.hpp"
 #include "io/cbengine.hpp"
 #include "io/cityflow.hpp"
+#include "io/sumo.hpp"
 #include "traffic/run.hpp"
 
 namespace citybrain::apps {
@@ -25,6 +26,9 @@ struct TrafficArgs {
     std::string cbengine_roadnet;
     std::string cbengine_flow;
     std::string cbengine_cfg;
+    std::string sumo_net;
+    std::string sumo_routes;
+    std::string sumo_trips;
     std::string controller = "maxpressure";
     std::string controllers = "fixed,webster,sotl,maxpressure";
     double green_s = 25;
@@ -110,11 +114,39 @@ Status LoadCbengine(const TrafficArgs& args, Scenario& s) {
     return {};
 }
 
+Status LoadSumo(const TrafficArgs& args, Scenario& s) {
+    if (args.sumo_net.empty()) return InvalidArgument("--sumo-net", "is needed with --sumo-routes/--sumo-trips");
+    if (args.sumo_routes.empty() == args.sumo_trips.empty()) {
+        return InvalidArgument("--sumo-routes/--sumo-trips", "give one of them with --sumo-net");
+    }
+    const std::string& demand = args.sumo_routes.empty() ? args.sumo_trips : args.sumo_routes;
+    io::SumoImportNotes notes;
+    CB_TRY_ASSIGN(s.net, io::LoadSumoNet(args.sumo_net, &notes));
+    CB_TRY_ASSIGN(s.demand, io::LoadSumoRoutes(demand, s.net));
+    s.source = demand;
+    if (!args.quiet) {
+        std::fprintf(stderr,
+                     "note: %s: %d signalised junctions (their programs' phases), %d priority junctions, %d boundary "
+                     "nodes; skipped %d U-turn connections, %d lanes closed to cars, %d non-road edges\n",
+                     args.sumo_net.c_str(),
+                     notes.signalised,
+                     notes.priority,
+                     notes.boundary,
+                     notes.u_turns_skipped,
+                     notes.lanes_skipped,
+                     notes.edges_skipped);
+    }
+    return {};
+}
+
 Result<Scenario> LoadScenario(const TrafficArgs& args) {
     Scenario s;
     const bool cbengine = !args.cbengine_roadnet.empty() || !args.cbengine_flow.empty() || !args.cbengine_cfg.empty();
-    if (cbengine && (!args.roadnet.empty() || !args.flow.empty())) {
-        return InvalidArgument("--roadnet", "give a CityFlow or a CBEngine scenario, not both");
+    const bool sumo = !args.sumo_net.empty() || !args.sumo_routes.empty() || !args.sumo_trips.empty();
+    const bool cityflow = !args.roadnet.empty() || !args.flow.empty();
+    if (int(cbengine) + int(sumo) + int(cityflow) > 1) {
+        return InvalidArgument(cbengine && sumo ? "--sumo-net" : "--roadnet",
+                               "give one scenario: CityFlow, SUMO or CBEngine files");
     }
     if (args.roadnet.empty() != args.flow.empty()) {
         return InvalidArgument("--roadnet/--flow", "give both files, or neither for the embedded default district");
@@ -122,6 +154,9 @@ Result<Scenario> LoadScenario(const TrafficArgs& args) {
     std::string flow_source = args.flow;
     if (cbengine) {
         CB_TRY(LoadCbengine(args, s));
+        flow_source = s.source;
+    } else if (sumo) {
+        CB_TRY(LoadSumo(args, s));
         flow_source = s.source;
     } else if (args.roadnet.empty()) {
         CB_TRY_ASSIGN(district::District d, district::MakeDistrict({}, args.seed + 1));
@@ -210,6 +245,9 @@ nlohmann::json ToJson(const traffic::RunResult& r, const Scenario& s) {
 void AddScenarioOptions(CLI::App* cmd, TrafficArgs& a) {
     cmd->add_option("--roadnet", a.roadnet, "CityFlow roadnet JSON (omit both files for the embedded district)");
     cmd->add_option("--flow", a.flow, "CityFlow flow JSON");
+    cmd->add_option("--sumo-net", a.sumo_net, "SUMO .net.xml (with --sumo-routes or --sumo-trips)");
+    cmd->add_option("--sumo-routes", a.sumo_routes, "SUMO .rou.xml: vehicles, routes, flows");
+    cmd->add_option("--sumo-trips", a.sumo_trips, "SUMO .trips.xml: trips and flows from/to, routed by free-flow time");
     cmd->add_option("--cbengine-roadnet", a.cbengine_roadnet, "CBEngine (KDD Cup 2021) roadnet .txt");
     cmd->add_option("--cbengine-flow", a.cbengine_flow, "CBEngine flow .txt");
     cmd->add_option("--cbengine-cfg", a.cbengine_cfg, "CBEngine simulator .cfg (names the roadnet, flow and end time)");
