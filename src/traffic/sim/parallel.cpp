@@ -10,6 +10,7 @@ ThreadTeam::ThreadTeam(int threads) : size_(threads < 1 ? 1 : threads), errors_(
 ThreadTeam::~ThreadTeam() {
     stop_.store(true, std::memory_order_release);
     generation_.fetch_add(1, std::memory_order_acq_rel);
+    generation_.notify_all();
     for (auto& w : workers_) w.join();
 }
 
@@ -21,6 +22,7 @@ void ThreadTeam::Run(const std::function<void(int)>& fn) {
     job_ = &fn;
     pending_.store(size_ - 1, std::memory_order_release);
     generation_.fetch_add(1, std::memory_order_acq_rel);
+    generation_.notify_all();
     try {
         fn(0);
     } catch (...) {
@@ -46,7 +48,13 @@ void ThreadTeam::Worker(int index) {
         int spins = 0;
         uint64_t gen;
         while ((gen = generation_.load(std::memory_order_acquire)) == seen) {
-            if (++spins > 2000) std::this_thread::yield();
+            // Spin through the short serial stretches of a step; then sleep, so an idle team (a run paused, a
+            // network too small to share) leaves the cores to others.
+            if (++spins > kSpinsBeforeSleep) {
+                generation_.wait(seen, std::memory_order_acquire);
+            } else if (spins > 2000) {
+                std::this_thread::yield();
+            }
         }
         seen = gen;
         if (stop_.load(std::memory_order_acquire)) return;

@@ -26,6 +26,7 @@ public:
 private:
     void Worker(int index);
 
+    static constexpr int kSpinsBeforeSleep = 20000;
     int size_;
     std::vector<std::thread> workers_;
     const std::function<void(int)>* job_ = nullptr;

@@ -2,6 +2,7 @@
 #include "traffic/sim/simulator.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -82,6 +83,19 @@ Simulator::Simulator(const core::RoadNetwork& net, const core::Demand& demand, S
             std::min(net_.lanes[link.from_lane].max_speed_mps, net_.lanes[link.to_lane].max_speed_mps);
     }
     for (size_t d = 0; d < num_drivables; ++d) occupants_[d].reserve(static_cast<size_t>(drivable_len_[d] / 7) + 2);
+    // The roads each lane leads to, for PlanLink's "does this lane continue to the road after" test.
+    lane_next_begin_.assign(net_.lanes.size() + 1, 0);
+    for (size_t l = 0; l < net_.lanes.size(); ++l) {
+        const size_t first = lane_next_roads_.size();
+        for (LaneLinkId k : net_.lanes[l].out_links) {
+            const core::RoadId r = net_.lanes[net_.lane_links[k].to_lane].road;
+            if (std::find(lane_next_roads_.begin() + static_cast<std::ptrdiff_t>(first), lane_next_roads_.end(), r) ==
+                lane_next_roads_.end()) {
+                lane_next_roads_.push_back(r);
+            }
+        }
+        lane_next_begin_[l + 1] = static_cast<uint32_t>(lane_next_roads_.size());
+    }
     merge_partners_.resize(net_.lane_links.size());
     {
         std::vector<std::vector<LaneLinkId>> into(net_.lanes.size());
@@ -262,13 +276,9 @@ LaneLinkId Simulator::PlanLink(const core::Flow& flow, size_t route_pos, LaneId 
         if (to.road != next_road) continue;
         bool continues = true;
         if (has_after) {
-            continues = false;
-            for (LaneLinkId l2 : to.out_links) {
-                if (net_.lanes[net_.lane_links[l2].to_lane].road == after) {
-                    continues = true;
-                    break;
-                }
-            }
+            const auto* first = lane_next_roads_.data() + lane_next_begin_[link.to_lane];
+            const auto* last = lane_next_roads_.data() + lane_next_begin_[link.to_lane + 1];
+            continues = std::find(first, last, after) != last;
         }
         const int rank = (continues ? 0 : 1000) + std::abs(to.index_in_road - my_index);
         if (rank < best_rank) {
@@ -721,10 +731,9 @@ int64_t Simulator::CountWaiting(size_t begin, size_t end) {
 }
 
 void Simulator::UpdateStats() {
-    // ThreadTeam::Run runs a one-member team inline, so one thread needs no branch of its own.
-    const int parts = team_->size();
+    const int parts = parts_;
     queued_parts_.assign(static_cast<size_t>(parts), 0);
-    team_->Run([&](int t) {
+    RunParts([&](int t) {
         auto [b, e] = Chunk(static_cast<size_t>(num_lanes_), parts, t);
         queued_parts_[static_cast<size_t>(t)] = CountWaiting(b, e);
     });
@@ -733,20 +742,131 @@ void Simulator::UpdateStats() {
     if (num_approach_lanes_ > 0) queue_sum_ += static_cast<double>(queued) / num_approach_lanes_;
 }
 
+namespace {
+
+// a[i] = a[order[i]] for the first order.size() slots; the rest keep `blank`.
+template <typename T>
+void Permute(std::vector<T>& a, const std::vector<int32_t>& order, std::vector<T>& scratch, T blank) {
+    scratch.assign(a.size(), blank);
+    for (size_t i = 0; i < order.size(); ++i) scratch[i] = a[static_cast<size_t>(order[i])];
+    a.swap(scratch);
+}
+
+}  // namespace
+
+void Simulator::CompactSlots() {
+    // Vehicles renumbered in the order they are visited (drivable by drivable, front first, then the queues to
+    // enter), so the per-vehicle arrays are read nearly in sequence and each thread writes its own stretch.
+    // Slots are not identities (serials are), and the new numbering depends only on the state.
+    auto& order = compact_order_;
+    order.clear();
+    for (const auto& occ : occupants_) order.insert(order.end(), occ.begin(), occ.end());
+    for (const auto& q : waiting_) order.insert(order.end(), q.begin(), q.end());
+    CB_ASSERT(static_cast<int64_t>(order.size()) == running_ + waiting_total_, "a live vehicle is nowhere");
+    const size_t n = pos_.size();
+    auto& remap = compact_remap_;
+    remap.assign(n, core::kNone);
+    for (size_t i = 0; i < order.size(); ++i) remap[static_cast<size_t>(order[i])] = static_cast<int32_t>(i);
+    Permute(pos_, order, scratch_f64_, 0.0);
+    Permute(speed_, order, scratch_f64_, 0.0);
+    Permute(next_speed_, order, scratch_f64_, 0.0);
+    Permute(enter_time_, order, scratch_f64_, 0.0);
+    Permute(drivable_, order, scratch_i32_, core::kNone);
+    Permute(flow_, order, scratch_i32_, core::kNone);
+    Permute(planned_link_, order, scratch_i32_, core::kNone);
+    Permute(came_from_, order, scratch_i32_, core::kNone);
+    Permute(route_pos_, order, scratch_u32_, 0u);
+    Permute(serial_, order, scratch_u64_, uint64_t{0});
+    Permute(alive_, order, scratch_u8_, uint8_t{0});
+    Permute(hold_, order, scratch_u8_, uint8_t{0});
+    for (auto& occ : occupants_) {
+        for (int32_t& v : occ) v = remap[static_cast<size_t>(v)];
+    }
+    for (auto& q : waiting_) {
+        for (int32_t& v : q) v = remap[static_cast<size_t>(v)];
+    }
+    free_slots_.clear();
+    for (size_t i = n; i > order.size(); --i) free_slots_.push_back(static_cast<int32_t>(i - 1));
+}
+
+void Simulator::BalanceParts(int parts) {
+    // Contiguous ranges of drivables with about equal work. Lanes come first and hold most vehicles, so equal
+    // counts of drivables would leave one thread idle. The work of a drivable is estimated from its vehicles and,
+    // once the threads have run a while, scaled by the time per unit of estimate each thread measured on its
+    // range (a vehicle on a lane link, yielding, costs more than one cruising). Timing only moves the split, and
+    // any split gives the same result.
+    const size_t n = occupants_.size();
+    const size_t old_parts = part_bounds_.size() > 1 ? part_bounds_.size() - 1 : 0;
+    std::vector<double>& rate = part_rate_;
+    rate.assign(old_parts, 1.0);
+    double mean_rate = 0;
+    int measured = 0;
+    for (size_t p = 0; p < old_parts; ++p) {
+        if (part_time_s_[p] > 0 && part_weight_[p] > 0) {
+            rate[p] = part_time_s_[p] / part_weight_[p];
+            mean_rate += rate[p];
+            ++measured;
+        }
+    }
+    for (size_t p = 0; p < old_parts; ++p) {
+        rate[p] = measured == static_cast<int>(old_parts) ? rate[p] / (mean_rate / measured) : 1.0;
+    }
+    auto weight = [&](size_t d) { return 16.0 * static_cast<double>(occupants_[d].size()) + 1.0; };
+    auto& cost = drivable_cost_;
+    cost.resize(n);
+    double total = 0;
+    size_t p = 0;
+    for (size_t d = 0; d < n; ++d) {
+        while (p + 1 < old_parts && d >= part_bounds_[p + 1]) ++p;
+        cost[d] = weight(d) * (old_parts > 0 ? rate[p] : 1.0);
+        total += cost[d];
+    }
+    part_bounds_.assign(static_cast<size_t>(parts) + 1, n);
+    part_bounds_[0] = 0;
+    part_time_s_.assign(static_cast<size_t>(parts), 0.0);
+    part_weight_.assign(static_cast<size_t>(parts), 0.0);
+    double acc = 0;
+    size_t part = 1;
+    for (size_t d = 0; d < n && part < static_cast<size_t>(parts); ++d) {
+        acc += cost[d];
+        while (part < static_cast<size_t>(parts) && acc * parts >= total * static_cast<double>(part)) {
+            part_bounds_[part++] = d + 1;
+        }
+    }
+    for (size_t q = 0; q < static_cast<size_t>(parts); ++q) {
+        for (size_t d = part_bounds_[q]; d < part_bounds_[q + 1]; ++d) part_weight_[q] += weight(d);
+    }
+}
+
+void Simulator::RunParts(const std::function<void(int)>& fn) {
+    if (parts_ == 1) {
+        fn(0);
+    } else {
+        team_->Run(fn);
+    }
+}
+
 void Simulator::Step() {
     Spawn();
     Admit();
     AdvanceSignals();
     vehicle_updates_ += running_;
-    const size_t n = occupants_.size();
-    const int parts = team_->size();
-    team_->Run([&](int t) {
-        auto [b, e] = Chunk(n, parts, t);
-        ComputeSpeeds(b, e);
+    if (step_ % kCompactEvery == 0) {
+        CompactSlots();
+        // A second thread pays for itself only with enough vehicles to share (on a 12-intersection network it
+        // made the run slower). The choice changes nothing in the result.
+        parts_ = running_ >= kParallelMinVehicles ? team_->size() : 1;
+        BalanceParts(parts_);
+    }
+    RunParts([&](int t) {
+        const auto u = static_cast<size_t>(t);
+        const auto start = std::chrono::steady_clock::now();
+        ComputeSpeeds(part_bounds_[u], part_bounds_[u + 1]);
+        part_time_s_[u] += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     });
-    team_->Run([&](int t) {
-        auto [b, e] = Chunk(n, parts, t);
-        Move(t, b, e);
+    RunParts([&](int t) {
+        const auto u = static_cast<size_t>(t);
+        Move(t, part_bounds_[u], part_bounds_[u + 1]);
     });
     ApplyTransfers();
     UpdateStats();

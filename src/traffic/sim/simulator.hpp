@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <random>
 #include <vector>
@@ -138,6 +139,11 @@ private:
     double IntersectionSpeed(int32_t v, int32_t lane, double v_limit) const;
     double YieldSpeed(int32_t v, LaneLinkId link, double dist_to_link_start, double v_limit) const;
     void Move(int part, size_t begin, size_t end);
+    void BalanceParts(int parts);
+    void CompactSlots();
+    void RunParts(const std::function<void(int)>& fn);
+    static constexpr int64_t kCompactEvery = 32;
+    static constexpr int64_t kParallelMinVehicles = 3000;
     void ApplyTransfers();
     void UpdateStats();
     int64_t CountWaiting(size_t begin, size_t end);
@@ -161,6 +167,8 @@ private:
     std::vector<double> drivable_speed_;
     std::vector<std::vector<int32_t>> occupants_;          // front first
     std::vector<std::vector<LaneLinkId>> merge_partners_;  // other lane links into the same lane
+    std::vector<uint32_t> lane_next_begin_;                // per lane, its range in lane_next_roads_
+    std::vector<core::RoadId> lane_next_roads_;            // distinct roads a lane's links lead to
 
     // Flows.
     std::vector<core::VehicleParams> flow_params_;
@@ -199,6 +207,14 @@ private:
     std::vector<std::vector<Transfer>> transfers_;
     std::vector<std::vector<int32_t>> finished_;
     std::vector<uint32_t> leave_count_;
+    int parts_ = 1;                                                              // threads sharing this step's work
+    std::vector<size_t> part_bounds_;                                            // drivable ranges of the threads
+    std::vector<double> part_time_s_, part_weight_, part_rate_, drivable_cost_;  // for BalanceParts
+    std::vector<int32_t> compact_order_, compact_remap_, scratch_i32_;
+    std::vector<double> scratch_f64_;
+    std::vector<uint32_t> scratch_u32_;
+    std::vector<uint64_t> scratch_u64_;
+    std::vector<uint8_t> scratch_u8_;
 
     // Statistics.
     std::vector<int32_t> lane_waiting_;
