@@ -53,7 +53,12 @@ mkdir -p "$work/vault"
 printf '\x00{"payload":"{\\"format\\":\\"citybrain-vault-request/1\\",\\"department\\":\\"i7L/2QAQen1pd7VAGXDwa6U8JcERUzZjFL5rdg5PSyA=\\",\\"grant\\":\\"3da936dd51de8048db68ed24e016325c\\",\\"fields\\":[\\"identity.name\\"],\\"purpose\\":\\"p\\",\\"case\\":\\"c\\",\\"nonce\\":\\"0123456789\\",\\"issued_ms\\":1000}","signature":"I/4LMNOHI9+W8GZza9w5d5SORmEfm692/1CORfW5MYePsYD5ZfgGhSAelD2wD2IptWMWgNq+NlbBSq4j3vKHDw=="}' >"$work/vault/request.json"
 printf '\x01{"format":"citybrain-vault-grant/1","id":"3da936dd51de8048db68ed24e016325c","resident":"i7L/2QAQen1pd7VAGXDwa6U8JcERUzZjFL5rdg5PSyA=","department":"i7L/2QAQen1pd7VAGXDwa6U8JcERUzZjFL5rdg5PSyA=","department_name":"d","scope":["identity"],"purpose":"p","issued_ms":1,"expires_ms":2,"uses":1}' >"$work/vault/grant.json"
 printf '\x02{"sealed":"AAAA","receipt":{"seq":1,"entry":"{}","prev":"00","hash":"00","signature":"AAAA","vault_key":"AAAA"}}' >"$work/vault/answer.json"
-for target in roadnet flow csv form taxonomy api sumo vrp pinyin nlp llm device gateway vision clinic vault; do
+mkdir -p "$work/traffic_import"
+printf '\x003\n30 120 0 1\n30.001 120 1 0\n30 120.001 2 0\n2\n0 1 100 10 2 2 1 2\n1 0 0 0 1 1\n1 0 0 0 1 1\n0 2 100 10 1 1 3 4\n0 1 1\n1 1 0\n1\n0 1 3 -1 -1\n' >"$work/traffic_import/roadnet.txt"
+printf '\x012\n0 100 5\n2\n2 3\n10 50 7.5\n2\n4 1\n' >"$work/traffic_import/flow.txt"
+printf '\x02<net><junction id="a" x="0" y="0"/><junction id="b" x="100" y="0" type="traffic_light"/><junction id="c" x="200" y="0"/><edge id="ab" from="a" to="b"><lane id="ab_0" index="0" speed="10" length="95"/><lane id="ab_1" index="1" speed="10" length="95" allow="bus"/></edge><edge id="bc" from="b" to="c"><lane id="bc_0" index="0" speed="10" length="95"/></edge><connection from="ab" to="bc" fromLane="0" toLane="0" dir="s" tl="b" linkIndex="0"/><tlLogic id="b"><phase duration="30" state="G"/><phase duration="3" state="y"/><phase duration="20" state="r"/></tlLogic></net>' >"$work/traffic_import/net.xml"
+printf '\x03<routes><vType id="t" accel="2" decel="4.5" tau="1"/><route id="r" edges="ab bc"/><vehicle id="v" depart="0" route="r" type="t"/><trip id="w" depart="3" from="ab" to="bc"/><flow id="f" begin="0" end="60" vehsPerHour="600" from="ab" to="bc"/></routes>' >"$work/traffic_import/routes.xml"
+for target in roadnet flow csv form taxonomy api sumo vrp pinyin nlp llm device gateway vision clinic vault traffic_import; do
   echo "fuzzing ${target}_fuzz for ${seconds}s"
   max_len=65536
   [ "$target" = vision ] && max_len=262144  # a whole camera frame

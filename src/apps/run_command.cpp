@@ -51,7 +51,7 @@ struct RunArgs {
     std::string cbengine_flow;
     std::string landmarks;
     std::string report;
-    std::string adaptive = "maxpressure";
+    std::string adaptive = "auto";
     std::string speedup;  // "max", a number, or empty for the default (60 with the dashboard, max without)
     std::string db = "citybrain-run.db";
     double demand = 0;  // vehicles per hour at the peak; 0 = the district's default
@@ -479,7 +479,7 @@ void RegisterRun(CLI::App& app) {
     cmd->add_option("--landmarks",
                     args->landmarks,
                     "landmarks file (JSON: name with x, y or lat, long) replacing the district's own");
-    cmd->add_option("--adaptive", args->adaptive, "adaptive controller (maxpressure, sotl, webster)")
+    cmd->add_option("--adaptive", args->adaptive, "adaptive controller (auto = advanced-mp, maxpressure, sotl, webster)")
         ->capture_default_str();
     cmd->add_option("--db", args->db, "the run's case store (SQLite; replaced at start)")->capture_default_str();
     AddDeskOptions(cmd, args->desk, "");  // "": the --db file's name with .conversations

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -55,6 +56,7 @@ struct Scenario {
     double yellow_s = 5;
     double all_red_s = 0;
     double interval_s = 15;
+    double min_decision_s = 0;  // CBEngine: a phase is chosen for 10 s at a time
     int64_t steps = 3600;
 };
 
@@ -100,6 +102,7 @@ Status LoadCbengine(const TrafficArgs& args, Scenario& s) {
     s.yellow_s = 0;
     s.all_red_s = 5;
     s.interval_s = 10;
+    s.min_decision_s = 10;
     if (!args.quiet) {
         std::fprintf(stderr,
                      "note: %s: %d signalised intersections (8 phases), %d priority junctions, %d boundary nodes; %d "
@@ -214,6 +217,7 @@ Result<traffic::RunOptions> MakeRunOptions(const TrafficArgs& args,
     }
     o.control.green_s = args.green_s;
     o.control.action_interval_s = args.interval_s >= 0 ? args.interval_s : scenario.interval_s;
+    o.control.advanced_interval_s = std::max(o.control.advanced_interval_s, scenario.min_decision_s);
     CB_TRY_ASSIGN(o.control.phases, ParsePhases(args.phases));
     o.progress = !args.quiet;
     return o;

@@ -28,7 +28,7 @@ struct BrainOptions {
     uint64_t seed = 1;
     /// How long the brain runs; 0 (a live brain) runs until stopped.
     double sim_hours = 1;
-    std::string adaptive = "maxpressure";
+    std::string adaptive = "auto";
     int threads = 1;
     /// The case store of a simulated run (SQLite); it is replaced at the start of the run.
     std::string db_path = "citybrain-run.db";

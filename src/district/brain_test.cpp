@@ -221,7 +221,7 @@ TEST(Brain, LiveTrafficIsTheBatchRun) {
     auto d = MakeDistrict(spec, 4);
     ASSERT_TRUE(d.ok());
     traffic::RunOptions run;
-    run.controller = "maxpressure";
+    run.controller = "auto";  // the brain's default adaptive controller
     run.sim.seed = 4;
     run.steps = 1800;
     auto batch = traffic::RunScenario(d->net, d->demand, run);

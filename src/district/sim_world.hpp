@@ -16,7 +16,7 @@ struct SimWorldOptions {
     incident::TimeMs duration_ms = 3'600'000;
     /// The brain's clock at simulated second 0: reports are stamped with it.
     incident::TimeMs epoch_ms = 0;
-    std::string adaptive = "maxpressure";  // the signal controller inside the traffic simulation
+    std::string adaptive = "auto";  // the signal controller inside the traffic simulation
     int threads = 1;
 };
 

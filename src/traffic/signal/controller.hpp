@@ -42,9 +42,10 @@ public:
 
 /// Options shared by the controller factory (the CLI's flags).
 struct ControllerOptions {
-    double green_s = 25;            // fixed-time green per phase; Webster's first cycle
-    double clearance_s = 5;         // yellow + all-red the engine inserts at a switch (to plan fixed cycles)
-    double action_interval_s = 15;  // max-pressure decision interval
+    double green_s = 25;             // fixed-time green per phase; Webster's first cycle
+    double clearance_s = 5;          // yellow + all-red the engine inserts at a switch (to plan fixed cycles)
+    double action_interval_s = 15;   // max-pressure decision interval
+    double advanced_interval_s = 5;  // advanced-mp decision interval
     double min_green_s = 5;
     double max_green_s = 60;      // SOTL
     double saturation_vps = 0.4;  // Webster: saturation flow per lane, vehicles per second
@@ -54,7 +55,8 @@ struct ControllerOptions {
 /// Names accepted by MakeController.
 const std::vector<std::string>& ControllerNames();
 
-/// Creates "own-plan", "fixed", "webster", "sotl" or "maxpressure"; InvalidArgument for other names.
+/// Creates "own-plan", "fixed", "webster", "sotl", "maxpressure", "advanced-mp" or "auto" (the best measured:
+/// advanced-mp); InvalidArgument for other names.
 Result<std::unique_ptr<SignalController>> MakeController(const std::string& name, const ControllerOptions& options);
 
 // Phase-set helpers, shared by the controllers.

@@ -60,6 +60,7 @@ Status SimConfig::Validate() const {
     if (yellow_s < 0 || yellow_s > 60) return InvalidArgument("yellow_s", "must be in [0, 60] seconds");
     if (all_red_s < 0 || all_red_s > 60) return InvalidArgument("all_red_s", "must be in [0, 60] seconds");
     if (min_green_s < 0 || min_green_s > 600) return InvalidArgument("min_green_s", "must be in [0, 600] seconds");
+    if (parallel_min_vehicles < 0) return InvalidArgument("parallel_min_vehicles", "must be >= 0");
     return {};
 }
 
@@ -855,7 +856,7 @@ void Simulator::Step() {
         CompactSlots();
         // A second thread pays for itself only with enough vehicles to share (on a 12-intersection network it
         // made the run slower). The choice changes nothing in the result.
-        parts_ = running_ >= kParallelMinVehicles ? team_->size() : 1;
+        parts_ = running_ >= config_.parallel_min_vehicles ? team_->size() : 1;
         BalanceParts(parts_);
     }
     RunParts([&](int t) {
