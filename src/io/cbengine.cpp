@@ -498,7 +498,7 @@ Result<CbengineConfig> LoadCbengineConfig(const std::string& path) {
         ++line_no;
         if (const size_t hash = line.find('#'); hash != std::string::npos) line.resize(hash);
         const size_t sep = line.find_first_of(":=");
-        auto trim = [](std::string s) {
+        auto trim = [](const std::string& s) {
             const size_t b = s.find_first_not_of(" \t\r");
             const size_t e = s.find_last_not_of(" \t\r");
             return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);

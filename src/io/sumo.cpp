@@ -192,7 +192,7 @@ RoadNetwork ParseNetOrThrow(std::string_view text, const std::string& source, Su
         road.first_lane = static_cast<core::LaneId>(net.lanes.size());
         road.num_lanes = static_cast<int32_t>(open.size());
         std::vector<int32_t>& map = lane_map[road.id];
-        map.assign(static_cast<size_t>(max_index + 1), -1);
+        map.assign(static_cast<size_t>(max_index) + 1, -1);
         double length = 0;
         for (size_t k = 0; k < open.size(); ++k) {
             const pugi::xml_node l = open[k].second;
