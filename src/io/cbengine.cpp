@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "core/file.hpp"
+#include "io/parse_failure.hpp"
 
 namespace citybrain::io {
 
@@ -25,10 +26,8 @@ using core::TurnType;
 
 namespace {
 
-struct ParseFailure {
-    std::string where;
-    std::string message;
-};
+using detail::Guard;
+using detail::ParseFailure;
 
 // Whitespace-separated tokens with their line numbers; "//" starts a comment (the format's documentation
 // annotates its examples that way).
@@ -447,15 +446,6 @@ core::Demand ParseFlowsOrThrow(std::string_view text, const RoadNetwork& net, co
     }
     if (!in.AtEnd()) in.Fail("end of file", "unexpected text after the flows");
     return demand;
-}
-
-template <typename T, typename F>
-Result<T> Guard(F&& f) {
-    try {
-        return f();
-    } catch (const ParseFailure& e) {
-        return InvalidArgument(e.where, e.message);
-    }
 }
 
 }  // namespace

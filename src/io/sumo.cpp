@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "core/file.hpp"
+#include "io/parse_failure.hpp"
 
 namespace citybrain::io {
 
@@ -30,10 +31,8 @@ using core::TurnType;
 
 namespace {
 
-struct ParseFailure {
-    std::string where;
-    std::string message;
-};
+using detail::Guard;
+using detail::ParseFailure;
 
 // Element places as "<source>:<line> <element>".
 class Places {
@@ -547,15 +546,6 @@ core::Demand ParseRoutesOrThrow(std::string_view text, const RoadNetwork& net, c
         // Other elements (personFlow, interval, include) carry no vehicles the engine models.
     }
     return demand;
-}
-
-template <typename T, typename F>
-Result<T> Guard(F&& f) {
-    try {
-        return f();
-    } catch (const ParseFailure& e) {
-        return InvalidArgument(e.where, e.message);
-    }
 }
 
 }  // namespace

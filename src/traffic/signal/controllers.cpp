@@ -260,6 +260,48 @@ private:
     std::vector<State> state_;
 };
 
+// A movement as the pressure controllers see it: the lanes feeding it and the lanes of the road it enters.
+struct Movement {
+    std::vector<core::LaneId> entry;
+    std::vector<core::LaneId> exit;
+};
+using MovementTable = std::vector<std::vector<std::vector<Movement>>>;  // [node][phase slot][movement]
+
+// The movements of each control phase. `skip_always`: leave out movements green in every control phase.
+MovementTable PhaseMovements(const core::RoadNetwork& net, const PhaseTable& table, bool skip_always) {
+    MovementTable out(net.intersections.size());
+    for (IntersectionId n : table.nodes) {
+        const Intersection& node = net.intersections[n];
+        uint64_t always = 0;
+        if (skip_always) {
+            always = ~uint64_t{0};
+            for (int32_t p : table.phases[n]) always &= Mask(node.phases[p]);
+        }
+        for (int32_t p : table.phases[n]) {
+            std::vector<Movement> moves;
+            for (int32_t k : node.phases[p].road_links) {
+                if ((always >> k) & 1) continue;
+                const core::RoadLink& rl = net.road_links[node.road_links[k]];
+                Movement m;
+                std::set<core::LaneId> entry;
+                for (core::LaneLinkId l : rl.lane_links) entry.insert(net.lane_links[l].from_lane);
+                m.entry.assign(entry.begin(), entry.end());
+                const core::Road& to = net.roads[rl.to_road];
+                for (int32_t i = 0; i < to.num_lanes; ++i) m.exit.push_back(to.first_lane + i);
+                moves.push_back(std::move(m));
+            }
+            out[n].push_back(std::move(moves));
+        }
+    }
+    return out;
+}
+
+// The last decision's reasons at `node`, or null before the first.
+const Explanation* LastExplanation(const std::vector<Explanation>& explained, IntersectionId node) {
+    const auto i = static_cast<size_t>(node);
+    return node >= 0 && i < explained.size() && explained[i].at_s >= 0 ? &explained[i] : nullptr;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Max-pressure (Varaiya 2013), in the protocol of the Advanced-XLight papers: every action interval pick the
 // phase with the largest sum over its movements of (waiting on the entry lanes - waiting on the exit road).
@@ -270,24 +312,9 @@ public:
     Status Init(const TrafficView& view) override {
         const auto& net = view.Network();
         CB_TRY(table_.Build(net, options_.phases, false));
-        movements_.assign(net.intersections.size(), {});
+        movements_ = PhaseMovements(net, table_, false);
         explained_.assign(net.intersections.size(), {});
         for (IntersectionId n : table_.nodes) {
-            const Intersection& node = net.intersections[n];
-            for (int32_t p : table_.phases[n]) {
-                std::vector<Movement> moves;
-                for (int32_t k : node.phases[p].road_links) {
-                    const core::RoadLink& rl = net.road_links[node.road_links[k]];
-                    Movement m;
-                    std::set<core::LaneId> entry;
-                    for (core::LaneLinkId l : rl.lane_links) entry.insert(net.lane_links[l].from_lane);
-                    m.entry.assign(entry.begin(), entry.end());
-                    const core::Road& out = net.roads[rl.to_road];
-                    for (int32_t i = 0; i < out.num_lanes; ++i) m.exit.push_back(out.first_lane + i);
-                    moves.push_back(std::move(m));
-                }
-                movements_[n].push_back(std::move(moves));
-            }
             explained_[n].scores.reserve(table_.phases[n].size());  // no allocation per decision
         }
         return {};
@@ -316,20 +343,13 @@ public:
         why.phase = best;
         return {best, view.Now() + options_.action_interval_s};
     }
-    const Explanation* Explain(IntersectionId node) const override {
-        const auto i = static_cast<size_t>(node);
-        return node >= 0 && i < explained_.size() && explained_[i].at_s >= 0 ? &explained_[i] : nullptr;
-    }
+    const Explanation* Explain(IntersectionId node) const override { return LastExplanation(explained_, node); }
 
 private:
-    struct Movement {
-        std::vector<core::LaneId> entry;
-        std::vector<core::LaneId> exit;
-    };
     ControllerOptions options_;
     PhaseTable table_;
-    std::vector<std::vector<std::vector<Movement>>> movements_;  // [node][phase slot][movement]
-    std::vector<Explanation> explained_;                         // [node]: the last decision's reasons
+    MovementTable movements_;
+    std::vector<Explanation> explained_;  // [node]: the last decision's reasons
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -349,30 +369,9 @@ public:
     Status Init(const TrafficView& view) override {
         const auto& net = view.Network();
         CB_TRY(table_.Build(net, options_.phases, false));
-        movements_.assign(net.intersections.size(), {});
+        movements_ = PhaseMovements(net, table_, true);  // right turns press on no choice
         explained_.assign(net.intersections.size(), {});
-        for (IntersectionId n : table_.nodes) {
-            const Intersection& node = net.intersections[n];
-            // Movements green in every phase (right turns) press on no choice.
-            uint64_t always = ~uint64_t{0};
-            for (int32_t p : table_.phases[n]) always &= Mask(node.phases[p]);
-            for (int32_t p : table_.phases[n]) {
-                std::vector<Movement> moves;
-                for (int32_t k : node.phases[p].road_links) {
-                    if ((always >> k) & 1) continue;
-                    const core::RoadLink& rl = net.road_links[node.road_links[k]];
-                    Movement m;
-                    std::set<core::LaneId> entry;
-                    for (core::LaneLinkId l : rl.lane_links) entry.insert(net.lane_links[l].from_lane);
-                    m.entry.assign(entry.begin(), entry.end());
-                    const core::Road& out = net.roads[rl.to_road];
-                    for (int32_t i = 0; i < out.num_lanes; ++i) m.exit.push_back(out.first_lane + i);
-                    moves.push_back(std::move(m));
-                }
-                movements_[n].push_back(std::move(moves));
-            }
-            explained_[n].scores.reserve(table_.phases[n].size());
-        }
+        for (IntersectionId n : table_.nodes) explained_[n].scores.reserve(table_.phases[n].size());
         return {};
     }
     Decision Decide(IntersectionId node, const TrafficView& view) override {
@@ -418,21 +417,14 @@ public:
         why.phase = best;
         return {best, view.Now() + options_.advanced_interval_s};
     }
-    const Explanation* Explain(IntersectionId node) const override {
-        const auto i = static_cast<size_t>(node);
-        return node >= 0 && i < explained_.size() && explained_[i].at_s >= 0 ? &explained_[i] : nullptr;
-    }
+    const Explanation* Explain(IntersectionId node) const override { return LastExplanation(explained_, node); }
 
 private:
     static constexpr double kMovingWeight = 2;
     static constexpr double kReachS = 10;
-    struct Movement {
-        std::vector<core::LaneId> entry;
-        std::vector<core::LaneId> exit;
-    };
     ControllerOptions options_;
     PhaseTable table_;
-    std::vector<std::vector<std::vector<Movement>>> movements_;
+    MovementTable movements_;
     std::vector<Explanation> explained_;
 };
 

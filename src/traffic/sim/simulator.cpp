@@ -797,6 +797,12 @@ void Simulator::BalanceParts(int parts) {
     // range (a vehicle on a lane link, yielding, costs more than one cruising). Timing only moves the split, and
     // any split gives the same result.
     const size_t n = occupants_.size();
+    if (parts == 1) {  // nothing to split, and nothing to measure: a later split starts from equal rates
+        part_bounds_.assign({0, n});
+        part_time_s_.assign(1, 0.0);
+        part_weight_.assign(1, 0.0);
+        return;
+    }
     const size_t old_parts = part_bounds_.size() > 1 ? part_bounds_.size() - 1 : 0;
     std::vector<double>& rate = part_rate_;
     rate.assign(old_parts, 1.0);
