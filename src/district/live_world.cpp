@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "district/live_world.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
+#include "core/time.hpp"
 #include "incident/device_event.hpp"
 
 namespace citybrain::district {
@@ -46,8 +48,9 @@ Result<std::unique_ptr<LiveWorld>> LiveWorld::Connect(const District& district,
                                                 options.mqtt_port,
                                                 options.client_id,
                                                 [self](const std::string& topic, const std::string& payload) {
+                                                    const incident::TimeMs arrived = core::NowMs();
                                                     std::lock_guard lock(self->inbox_mu_);
-                                                    self->inbox_.emplace_back(topic, payload);
+                                                    self->inbox_.push_back({topic, payload, arrived});
                                                 }));
     const std::string root(dispatch::kTopicRoot);
     CB_TRY(w->mqtt_->Subscribe(root + "+/ack", 1));
@@ -61,7 +64,7 @@ void LiveWorld::Drain(incident::TimeMs now) {
         std::lock_guard lock(inbox_mu_);
         taken_.swap(inbox_);
     }
-    for (const auto& [topic, payload] : taken_) {
+    for (const auto& [topic, payload, arrived_ms] : taken_) {
         if (topic.rfind(kDevices, 0) == 0) {
             const size_t end = topic.rfind('/');
             const std::string device = topic.substr(kDevices.size(), end - kDevices.size());
@@ -80,7 +83,10 @@ void LiveWorld::Drain(incident::TimeMs now) {
             reports_.push_back(std::move(report).value());
             continue;
         }
-        if (!fleet_.Handle(topic, payload, now).ok()) {
+        // The brain's clock is the wall clock's frame (epoch = start), but it may lag behind it: stamped with the
+        // brain's time, heartbeats that waited out a stall would look older than they are, and a burst of catch-up
+        // steps would find live units silent and declare them lost.
+        if (!fleet_.Handle(topic, payload, std::max(now, arrived_ms)).ok()) {
             ++bad_fleet_messages_;
             continue;
         }
@@ -113,6 +119,10 @@ void LiveWorld::TakeOrphans() {
         for (size_t i = 0; i < units_.size(); ++i) {
             Unit& u = units_[i];
             if (u.phase == Phase::kIdle || u.task != task) continue;
+            // Out of contact on site is still on site: the work goes on, and the case (handling, which only a
+            // unit's feedback ends) waits for the unit to report it done when it is heard again. One never heard
+            // again leaves its case to the handling deadline, which escalates it to the operators.
+            if (u.phase == Phase::kOnSite) continue;
             u.phase = Phase::kIdle;
             events_.push_back({UnitEvent::What::kDropped, i, u.case_id});
         }

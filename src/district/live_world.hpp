@@ -75,13 +75,19 @@ private:
     std::vector<Unit> units_;
     std::unordered_map<std::string, size_t> unit_of_;
     std::unordered_map<std::string, dispatch::NodeId> node_of_;
-    std::vector<UnitEvent> events_;                           // waiting for Poll
-    std::vector<incident::Report> reports_;                   // waiting for Sense
-    std::vector<std::pair<std::string, std::string>> taken_;  // reused
+    std::vector<UnitEvent> events_;          // waiting for Poll
+    std::vector<incident::Report> reports_;  // waiting for Sense
+    /// A message as it came in, with the wall-clock time it arrived: a unit's heartbeat counts from then, not from
+    /// when the brain got round to it (after a stall the brain catches up in a burst of steps).
+    struct Incoming {
+        std::string topic, payload;
+        incident::TimeMs arrived_ms = 0;
+    };
+    std::vector<Incoming> taken_;  // reused
     int64_t device_events_ = 0, bad_device_events_ = 0, bad_fleet_messages_ = 0;
 
     std::mutex inbox_mu_;
-    std::vector<std::pair<std::string, std::string>> inbox_;  // filled on libmosquitto's thread
+    std::vector<Incoming> inbox_;  // filled on libmosquitto's thread
 };
 
 }  // namespace citybrain::district

@@ -251,6 +251,88 @@ TEST(LiveWorld, ALostUnitsCaseGoesToAnotherAndDeviceEventsArriveOverMqtt) {
     for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(db + s);
 }
 
+/// Polls `world` until `done` holds or two seconds pass (the broker delivers on its own thread).
+template <typename Done>
+std::vector<UnitEvent> PollUntil(LiveWorld& world, incident::TimeMs now, Done done) {
+    std::vector<UnitEvent> events;
+    for (int i = 0; i < 200; ++i) {
+        world.Poll(now, events);
+        if (done()) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return events;
+}
+
+TEST(LiveWorld, HeartbeatsCountFromArrivalAndAUnitLostOnSiteFinishesItsCase) {
+    ASSERT_GT(Port(), 0) << "CB_MQTT_PORT is not set: run tests/mqtt_test.sh";
+    const District district = QuietDistrict();
+    LiveWorldOptions options;
+    options.mqtt_port = Port();
+    options.client_id = "citybrain-brain-onsite";
+    options.fleet.heartbeat_timeout_ms = 5000;
+    // The brain started seven seconds ago and has stepped through one of them.
+    const incident::TimeMs start = core::NowMs() - 7000;
+    auto connected = LiveWorld::Connect(district, options, start);
+    ASSERT_TRUE(connected.ok()) << connected.error().ToString();
+    LiveWorld& world = **connected;
+    // The unit is played by hand: its state messages are the fleet protocol's.
+    auto unit = dispatch::MqttClient::Connect("127.0.0.1", Port(), "unit-onsite", [](const auto&, const auto&) {});
+    ASSERT_TRUE(unit.ok());
+    const std::string name = district.units[0].name;
+    uint64_t seq = 0;
+    auto say = [&](const std::string& status, const std::string& task) {
+        dispatch::FleetUnit f;
+        f.id = name;
+        f.node = district.net.intersections[7].id;
+        f.status = status;
+        f.task = task;
+        f.battery = 0.9;
+        ASSERT_TRUE(
+            (*unit)
+                ->Publish(std::string(dispatch::kTopicRoot) + name + "/state", dispatch::StatePayload(++seq, f), 1)
+                .ok());
+    };
+
+    // A brain that lags six seconds behind the wall clock drains a heartbeat, then catches up: the heartbeat counts
+    // from when it arrived, so the unit is not lost.
+    say("idle", "");
+    const incident::TimeMs lagging = start + 1000;
+    PollUntil(world, lagging, [&] { return world.fleet().stats().states >= 1; });
+    ASSERT_EQ(world.fleet().stats().states, 1);
+    ASSERT_TRUE(world.Settle(core::NowMs()).ok());
+    EXPECT_FALSE(world.fleet().units()[0].lost) << "a heartbeat that waited out a stall was taken as old";
+    EXPECT_TRUE(world.Available(0));
+
+    // Ordered, and on site.
+    Order order;
+    order.case_id = 41;
+    order.target = 7;
+    order.at = district.net.intersections[7].point;
+    world.Send(0, order, core::NowMs());
+    ASSERT_TRUE(world.Settle(core::NowMs()).ok());
+    say("onsite", "case-41");
+    auto events = PollUntil(world, core::NowMs(), [&] { return world.fleet().stats().states >= 2; });
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].what, UnitEvent::What::kArrived);
+
+    // Silent for longer than the heartbeat timeout while on site: lost, but its order is not dropped.
+    const incident::TimeMs later = core::NowMs() + 6000;
+    ASSERT_TRUE(world.Settle(later).ok());
+    EXPECT_TRUE(world.fleet().units()[0].lost);
+    EXPECT_FALSE(world.Available(0));
+    events.clear();
+    world.Poll(later, events);
+    EXPECT_TRUE(events.empty()) << "a unit out of contact on site had its case taken away";
+
+    // Heard again, with the work finished: the case is done.
+    say("idle", "");
+    events = PollUntil(world, later, [&] { return world.fleet().stats().states >= 3; });
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].what, UnitEvent::What::kDone);
+    EXPECT_EQ(events[0].case_id, 41);
+    EXPECT_TRUE(world.Available(0));
+}
+
 TEST(DeviceEvent, FieldsAreCheckedByName) {
     auto ok = incident::ParseDeviceEvent(
         R"({"device":"s-1","type":"sensor","category":"waterlogging","lat":22.7,"long":114.2,"time":1781478000000})",
