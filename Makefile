@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 DEB_PACKAGES := cmake ninja-build g++ clang lld clang-format clang-tidy libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev \
                 nlohmann-json3-dev libcli11-dev time libsqlite3-dev libpqxx-dev libboost-dev postgresql \
-                python3 python3-jsonschema wrk libpugixml-dev \
+                python3 python3-jsonschema wrk libpugixml-dev nats-server libnats-dev \
                 libespeak-ng-dev espeak-ng-data golang-github-mozillazg-go-pinyin-dev libmosquitto-dev mosquitto \
                 libosmium2-dev libprotozero-dev zlib1g-dev libbz2-dev libexpat1-dev \
                 libfasttext-dev liblinear-dev libsodium-dev python3-jieba libopencc-dev libopencc-data chromium fonts-wqy-microhei \

@@ -20,9 +20,10 @@ ALLOWED = {
     "vault": {"core"},
     "agents": {"core", "incident", "nlp", "vault"},
     "district": {"core", "io", "traffic", "incident", "dispatch", "nlp"},
+    "zones": {"core", "incident"},
     "web": set(),
     "server": {"core", "incident", "agents", "vision", "clinic", "vault", "web"},
-    "apps": {"core", "io", "traffic", "incident", "dispatch", "nlp", "vision", "clinic", "vault", "district", "agents", "web", "server"},
+    "apps": {"core", "io", "traffic", "incident", "dispatch", "nlp", "vision", "clinic", "vault", "district", "zones", "agents", "web", "server"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/[^"]+"', re.M)
 

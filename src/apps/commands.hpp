@@ -47,6 +47,9 @@ void RegisterVault(CLI::App& app);
 /// `citybrain clinic train|eval|cv|screen`: clinic screening.
 void RegisterClinic(CLI::App& app);
 
+/// `citybrain zones partition|node|publish|status`: a city of zones over NATS JetStream.
+void RegisterZones(CLI::App& app);
+
 /// Exit code set by the subcommand that ran.
 int ExitCode();
 void SetExitCode(int code);

@@ -27,6 +27,7 @@ int Main(int argc, char** argv) {
     RegisterVision(app);
     RegisterClinic(app);
     RegisterVault(app);
+    RegisterZones(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

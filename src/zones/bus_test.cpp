@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: Apache-2.0
+// The bus, its leases and two zone nodes against a real nats-server with JetStream: tests/nats_test.sh starts it on
+// loopback and sets CB_NATS_URL (and CB_TMP, a scratch directory).
+#include "zones/bus.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include "core/time.hpp"
+#include "incident/taxonomy.hpp"
+#include "zones/node.hpp"
+#include "zones/wire.hpp"
+#include "zones/zone_map.hpp"
+
+namespace citybrain::zones {
+namespace {
+
+std::string Url() {
+    const char* u = std::getenv("CB_NATS_URL");
+    return u == nullptr ? "" : u;
+}
+
+std::unique_ptr<Bus> Connect(const std::string& stream = "CITY") {
+    BusOptions options;
+    options.url = Url();
+    options.stream = stream;
+    auto bus = Bus::Connect(options);
+    EXPECT_TRUE(bus.ok()) << bus.error().ToString();
+    if (!bus.ok()) return nullptr;
+    EXPECT_TRUE((*bus)->EnsureStream().ok());
+    return std::move(bus).value();
+}
+
+void Sleep(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+TEST(Bus, StoredOnceUnackedComesBackAckedDoesNot) {
+    ASSERT_FALSE(Url().empty()) << "CB_NATS_URL is not set: run tests/nats_test.sh";
+    auto bus = Connect();
+    ASSERT_TRUE(bus);
+    auto first = bus->Publish("city.t1.reports", "hello", "t1-1");
+    ASSERT_TRUE(first.ok()) << first.error().ToString();
+    EXPECT_FALSE(first->duplicate);
+    auto again = bus->Publish("city.t1.reports", "hello", "t1-1");
+    ASSERT_TRUE(again.ok());
+    EXPECT_TRUE(again->duplicate) << "a republish with the same id was stored twice";
+    EXPECT_EQ(again->seq, first->seq);
+
+    auto consumer = bus->PullConsumer("t1", "city.t1.reports", 1000);
+    ASSERT_TRUE(consumer.ok()) << consumer.error().ToString();
+    auto got = (*consumer)->Fetch(10, 2000);
+    ASSERT_TRUE(got.ok());
+    ASSERT_EQ(got->size(), 1u);
+    EXPECT_EQ((*got)[0].data(), "hello");
+    EXPECT_EQ((*got)[0].id(), "t1-1");
+    EXPECT_EQ((*got)[0].delivered(), 1u);
+    got->clear();  // not acknowledged: it comes back after the ack wait
+    Sleep(1300);
+    auto redelivered = (*consumer)->Fetch(10, 2000);
+    ASSERT_TRUE(redelivered.ok());
+    ASSERT_EQ(redelivered->size(), 1u);
+    EXPECT_EQ((*redelivered)[0].delivered(), 2u);
+    ASSERT_TRUE((*redelivered)[0].Ack().ok());
+    Sleep(1300);
+    auto none = (*consumer)->Fetch(10, 300);
+    ASSERT_TRUE(none.ok());
+    EXPECT_TRUE(none->empty()) << "an acknowledged message came back";
+    auto backlog = bus->ConsumerBacklog("t1");
+    ASSERT_TRUE(backlog.ok());
+    EXPECT_EQ(backlog->pending, 0u);
+    EXPECT_EQ(backlog->unacked, 0u);
+
+    // A second binding to the same durable (the zone's next owner) resumes after the acknowledged message.
+    ASSERT_TRUE(bus->Publish("city.t1.reports", "second", "t1-2").ok());
+    consumer->reset();
+    auto next = bus->PullConsumer("t1", "city.t1.reports", 1000);
+    ASSERT_TRUE(next.ok());
+    auto rest = (*next)->Fetch(10, 2000);
+    ASSERT_TRUE(rest.ok());
+    ASSERT_EQ(rest->size(), 1u);
+    EXPECT_EQ((*rest)[0].data(), "second");
+    EXPECT_TRUE((*rest)[0].Ack().ok());
+}
+
+TEST(Bus, PublishAllAcknowledgesEachAndNeedsIds) {
+    ASSERT_FALSE(Url().empty());
+    auto bus = Connect();
+    ASSERT_TRUE(bus);
+    std::vector<Bus::Outgoing> out;
+    for (int i = 0; i < 2000; ++i)
+        out.push_back({"city.t2.reports", "m" + std::to_string(i), "t2-" + std::to_string(i)});
+    out.push_back({"city.t2.reports", "no id", ""});
+    const auto results = bus->PublishAll(out);
+    ASSERT_EQ(results.size(), out.size());
+    for (size_t i = 0; i + 1 < out.size(); ++i)
+        ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].error().ToString();
+    ASSERT_FALSE(results.back().ok());
+    EXPECT_EQ(results.back().error().where, "msg_id");
+    // Republished (the publisher's retry after a lost acknowledgement): acknowledged, not stored again.
+    out.pop_back();
+    for (const Status& s : bus->PublishAll(out)) ASSERT_TRUE(s.ok());
+    auto consumer = bus->PullConsumer("t2", "city.t2.reports", 5000);
+    ASSERT_TRUE(consumer.ok());
+    auto backlog = bus->ConsumerBacklog("t2");
+    ASSERT_TRUE(backlog.ok());
+    EXPECT_EQ(backlog->pending, 2000u);
+}
+
+TEST(Bus, LeasesHaveOneHolderAndAgeOut) {
+    ASSERT_FALSE(Url().empty());
+    auto bus = Connect();
+    ASSERT_TRUE(bus);
+    auto leases = bus->OpenLeases("test_leases", 1000);
+    ASSERT_TRUE(leases.ok()) << leases.error().ToString();
+    Leases& l = **leases;
+    EXPECT_EQ(l.Hold("zone.a", "n1").value(), true);
+    EXPECT_EQ(l.Hold("zone.a", "n2").value(), false);
+    EXPECT_EQ(l.Hold("zone.a", "n1").value(), true);  // renewed
+    EXPECT_EQ(l.Holder("zone.a").value(), "n1");
+    // Renewed before it expires, it stays; left alone, it ages out and another may take it.
+    for (int i = 0; i < 4; ++i) {
+        Sleep(400);
+        EXPECT_EQ(l.Hold("zone.a", "n1").value(), true) << "renewal " << i;
+    }
+    Sleep(1600);
+    EXPECT_EQ(l.Holder("zone.a").value(), "");
+    EXPECT_EQ(l.Hold("zone.a", "n2").value(), true);
+    EXPECT_EQ(l.Hold("zone.a", "n1").value(), false);
+    ASSERT_TRUE(l.Release("zone.a", "n1").ok());  // not its holder: nothing happens
+    EXPECT_EQ(l.Holder("zone.a").value(), "n2");
+    ASSERT_TRUE(l.Release("zone.a", "n2").ok());
+    EXPECT_EQ(l.Hold("zone.a", "n1").value(), true);
+}
+
+TEST(ZoneNodes, ZonesSpreadMoveToTheSurvivorAndEveryReportIsAppliedOnce) {
+    ASSERT_FALSE(Url().empty());
+    auto bus_a = Connect(), bus_b = Connect(), pub = Connect();
+    ASSERT_TRUE(bus_a && bus_b && pub);
+    auto parsed = ZoneMap::Parse(
+        R"({"lease_ms": 1000, "ack_wait_ms": 2000, "zones": [
+          {"id": "west", "polygon": [[114.20, 22.70], [114.24, 22.70], [114.24, 22.76], [114.20, 22.76]]},
+          {"id": "mid", "polygon": [[114.24, 22.70], [114.27, 22.70], [114.27, 22.76], [114.24, 22.76]]},
+          {"id": "east", "polygon": [[114.27, 22.70], [114.30, 22.70], [114.30, 22.76], [114.27, 22.76]]}]})",
+        "test");
+    ASSERT_TRUE(parsed.ok()) << parsed.error().ToString();
+    const ZoneMap map = std::move(parsed).value();
+    const std::string dir = std::string(std::getenv("CB_TMP") ? std::getenv("CB_TMP") : "/tmp") + "/zones_nodes";
+    std::filesystem::remove_all(dir);
+    NodeOptions oa, ob;
+    oa.name = "na", ob.name = "nb";
+    oa.data_dir = ob.data_dir = dir;
+    auto a = ZoneNode::Start(map, *bus_a, incident::Taxonomy::Default(), oa);
+    auto b = ZoneNode::Start(map, *bus_b, incident::Taxonomy::Default(), ob);
+    ASSERT_TRUE(a.ok() && b.ok());
+    auto publish = [&](int first, int n) {
+        std::vector<Bus::Outgoing> out;
+        for (int i = first; i < first + n; ++i) {
+            incident::Report r;
+            r.time_ms = core::NowMs();
+            r.lat = 22.71 + 0.0004 * (i % 100);
+            r.lon = 114.205 + 0.0009 * (i % 97);
+            r.category = "road_damage";
+            r.description = "pothole " + std::to_string(i);
+            const auto z = map.Locate(*r.lat, *r.lon);
+            ASSERT_TRUE(z.has_value());
+            out.push_back({ZoneMap::ReportsSubject(map.zones()[*z].id), EncodeReport(r), "r-" + std::to_string(i)});
+        }
+        for (const Status& s : pub->PublishAll(out)) ASSERT_TRUE(s.ok());
+    };
+    auto applied = [&] { return (*a)->stats().applied + (*b)->stats().applied; };
+    auto step_until = [&](auto done, bool step_b) {
+        for (int i = 0; i < 400 && !done(); ++i) {
+            ASSERT_TRUE((*a)->Step().ok());
+            if (step_b) {
+                ASSERT_TRUE((*b)->Step().ok());
+            }
+            Sleep(10);
+        }
+    };
+    // Each zone ends with the node rendezvous hashing gives it (the first node up takes all, then hands over).
+    std::vector<std::string> of_a, of_b;
+    for (const Zone& z : map.zones()) (ZoneNode::OwnerOf(z.id, {"na", "nb"}) == "na" ? of_a : of_b).push_back(z.id);
+    ASSERT_FALSE(of_a.empty() || of_b.empty()) << "pick node names that share the zones";
+    publish(0, 300);
+    step_until([&] { return applied() == 300 && (*a)->Held() == of_a && (*b)->Held() == of_b; }, true);
+    EXPECT_EQ(applied(), 300u);
+    EXPECT_EQ((*a)->Held(), of_a);
+    EXPECT_EQ((*b)->Held(), of_b);
+
+    // b leaves (a clean stop): a takes its zones at once, and the reports that come next are applied there.
+    ASSERT_TRUE((*b)->Leave().ok());
+    publish(300, 100);
+    step_until([&] { return (*a)->Held().size() == 3 && applied() == 400; }, false);
+    EXPECT_EQ((*a)->Held().size(), 3u);
+    EXPECT_EQ(applied(), 400u);
+    EXPECT_EQ((*a)->stats().repeated + (*b)->stats().repeated, 0u);
+    EXPECT_EQ((*a)->stats().refused + (*b)->stats().refused, 0u);
+}
+
+}  // namespace
+}  // namespace citybrain::zones

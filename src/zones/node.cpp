@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "zones/node.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+#include "core/time.hpp"
+#include "incident/store.hpp"
+#include "zones/wire.hpp"
+
+namespace citybrain::zones {
+namespace {
+
+uint64_t Fnv1a(std::string_view a, std::string_view b) {
+    uint64_t h = 1469598103934665603ull;
+    for (const char c : a) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    h = (h ^ 0xffu) * 1099511628211ull;  // a separator, so that ("ab","c") and ("a","bc") differ
+    for (const char c : b) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    // A final mix: FNV's low bits alone are poorly spread for short keys.
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+}
+
+}  // namespace
+
+struct ZoneNode::Held_ {
+    std::unique_ptr<incident::IncidentEngine> engine;
+    std::unique_ptr<Consumer> consumer;
+};
+
+std::string ZoneNode::OwnerOf(const std::string& zone, const std::vector<std::string>& live) {
+    std::string best;
+    uint64_t best_score = 0;
+    for (const std::string& node : live) {
+        const uint64_t score = Fnv1a(zone, node);
+        if (best.empty() || score > best_score || (score == best_score && node < best)) best = node, best_score = score;
+    }
+    return best;
+}
+
+ZoneNode::ZoneNode(const ZoneMap& map, Bus& bus, const incident::Taxonomy& taxonomy, NodeOptions options)
+    : map_(map), bus_(bus), taxonomy_(taxonomy), options_(std::move(options)) {}
+
+ZoneNode::~ZoneNode() = default;
+
+Result<std::unique_ptr<ZoneNode>> ZoneNode::Start(const ZoneMap& map,
+                                                  Bus& bus,
+                                                  const incident::Taxonomy& taxonomy,
+                                                  NodeOptions options) {
+    CB_TRY(CheckToken("node", options.name));
+    if (options.data_dir.empty()) return InvalidArgument("data", "a directory for the zones' stores is needed");
+    std::error_code ec;
+    std::filesystem::create_directories(options.data_dir, ec);
+    if (ec) return InvalidArgument("data", options.data_dir + ": " + ec.message());
+    std::unique_ptr<ZoneNode> node(new ZoneNode(map, bus, taxonomy, std::move(options)));
+    CB_TRY(bus.EnsureStream());
+    CB_TRY_ASSIGN(node->leases_, bus.OpenLeases(kLeaseBucket, map.lease_ms));
+    node->held_.resize(map.zones().size());
+    return node;
+}
+
+Status ZoneNode::Take(size_t z) {
+    const std::string& zone = map_.zones()[z].id;
+    auto held = std::make_unique<Held_>();
+    // The zone's store: SQLite refuses a second writer, so a node that still holds it (a stale owner that has not
+    // noticed its lease is gone) keeps the new one out until it lets go.
+    CB_TRY_ASSIGN(auto store, incident::OpenSqliteStore(options_.data_dir + "/" + zone + ".db", true));
+    CB_TRY_ASSIGN(held->engine, incident::IncidentEngine::Open(std::move(store), taxonomy_));
+    CB_TRY_ASSIGN(held->consumer, bus_.PullConsumer("zone_" + zone, ZoneMap::ReportsSubject(zone), map_.ack_wait_ms));
+    held_[z] = std::move(held);
+    ++stats_.taken;
+    std::fprintf(stderr, "citybrain zones: node %s took zone %s\n", options_.name.c_str(), zone.c_str());
+    return {};
+}
+
+void ZoneNode::Drop(size_t z) {
+    if (!held_[z]) return;
+    held_[z].reset();  // unacknowledged messages go back to the consumer after its ack wait
+    std::fprintf(
+        stderr, "citybrain zones: node %s let go of zone %s\n", options_.name.c_str(), map_.zones()[z].id.c_str());
+}
+
+Status ZoneNode::RenewLeases() {
+    const int64_t now = core::NowMs();
+    auto presence = leases_->Hold(NodeKey(options_.name), options_.name);
+    auto keys = presence.ok() ? leases_->Keys() : Result<std::vector<std::string>>(presence.error());
+    if (!presence.ok() || !keys.ok()) {
+        // Cut off from the bus: once a lease period has passed without a renewal, others may hold our zones.
+        if (now - leases_renewed_ms_ >= map_.lease_ms) {
+            for (size_t z = 0; z < held_.size(); ++z) Drop(z);
+        }
+        return presence.ok() ? keys.error() : presence.error();
+    }
+    std::vector<std::string> live;
+    for (const std::string& key : *keys) {
+        if (key.rfind("node.", 0) == 0) live.push_back(key.substr(5));
+    }
+    if (std::find(live.begin(), live.end(), options_.name) == live.end()) live.push_back(options_.name);
+    bool all_ok = true;
+    for (size_t z = 0; z < map_.zones().size(); ++z) {
+        const std::string& zone = map_.zones()[z].id;
+        const bool mine = OwnerOf(zone, live) == options_.name;
+        if (!mine) {
+            if (held_[z]) {
+                // Its node is back (or new): hand it over.
+                Drop(z);
+                (void)leases_->Release(ZoneKey(zone), options_.name);
+                ++stats_.handed_over;
+            }
+            continue;
+        }
+        auto hold = leases_->Hold(ZoneKey(zone), options_.name);
+        if (!hold.ok()) {
+            all_ok = false;
+            continue;
+        }
+        if (!*hold) {
+            // Someone else still holds it (a node leaving, or one that died and whose lease has not aged out).
+            Drop(z);
+            continue;
+        }
+        if (!held_[z]) {
+            if (Status s = Take(z); !s.ok()) {
+                std::fprintf(stderr, "citybrain zones: zone %s: %s\n", zone.c_str(), s.error().ToString().c_str());
+                (void)leases_->Release(ZoneKey(zone), options_.name);
+            }
+        }
+    }
+    if (all_ok) leases_renewed_ms_ = now;
+    return {};
+}
+
+Result<size_t> ZoneNode::Pull(size_t z) {
+    Held_& held = *held_[z];
+    CB_TRY_ASSIGN(std::vector<Message> messages, held.consumer->Fetch(options_.batch, options_.fetch_wait_ms));
+    if (messages.empty()) return 0;
+    std::vector<incident::Report> reports;
+    std::vector<size_t> of_report;
+    reports.reserve(messages.size());
+    for (size_t i = 0; i < messages.size(); ++i) {
+        auto report = DecodeReport(messages[i].data());
+        if (!report.ok()) {
+            ++stats_.refused;
+            std::fprintf(stderr,
+                         "citybrain zones: zone %s: message %s refused: %s\n",
+                         map_.zones()[z].id.c_str(),
+                         messages[i].id().c_str(),
+                         report.error().ToString().c_str());
+            continue;
+        }
+        report->idempotency_key = messages[i].id();
+        reports.push_back(std::move(report).value());
+        of_report.push_back(i);
+    }
+    const auto results = held.engine->Ingest(std::move(reports), core::NowMs());
+    for (const auto& r : results) {
+        // A failed commit: nothing of the batch was kept; unacknowledged, it all comes back.
+        if (!r.ok() && r.error().code == ErrorCode::kUnavailable) return r.error();
+    }
+    for (const auto& r : results) {
+        if (!r.ok()) {
+            ++stats_.refused;
+        } else if (r->retried) {
+            ++stats_.repeated;
+        } else {
+            ++stats_.applied;
+        }
+    }
+    // Only now, with the batch committed: a crash before this line redelivers it, and the keys catch the repeats.
+    for (Message& m : messages) CB_TRY(m.Ack());
+    return messages.size();
+}
+
+Result<size_t> ZoneNode::Step() {
+    const int64_t now = core::NowMs();
+    if (now >= next_lease_round_ms_) {
+        // Three renewals per lease period: a lease survives one lost round.
+        next_lease_round_ms_ = now + map_.lease_ms / 3;
+        if (Status s = RenewLeases(); !s.ok()) return s.error();
+    }
+    if (core::NowMs() - leases_renewed_ms_ >= map_.lease_ms) {
+        // No renewal for a whole lease period (the bus unreachable, or this process stalled): another node may hold
+        // these zones now, so this one stops writing them before anything else.
+        for (size_t z = 0; z < held_.size(); ++z) Drop(z);
+    }
+    size_t handled = 0;
+    for (size_t z = 0; z < held_.size(); ++z) {
+        if (!held_[z]) continue;
+        auto n = Pull(z);
+        if (!n.ok()) return n.error();
+        handled += *n;
+    }
+    return handled;
+}
+
+Status ZoneNode::Leave() {
+    for (size_t z = 0; z < held_.size(); ++z) {
+        if (!held_[z]) continue;
+        Drop(z);
+        CB_TRY(leases_->Release(ZoneKey(map_.zones()[z].id), options_.name));
+    }
+    return leases_->Release(NodeKey(options_.name), options_.name);
+}
+
+std::vector<std::string> ZoneNode::Held() const {
+    std::vector<std::string> out;
+    for (size_t z = 0; z < held_.size(); ++z) {
+        if (held_[z]) out.push_back(map_.zones()[z].id);
+    }
+    return out;
+}
+
+}  // namespace citybrain::zones

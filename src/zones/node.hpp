@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "incident/engine.hpp"
+#include "incident/taxonomy.hpp"
+#include "zones/bus.hpp"
+#include "zones/zone_map.hpp"
+
+namespace citybrain::zones {
+
+struct NodeOptions {
+    std::string name;      // this node's id (a subject token), unique in the city
+    std::string data_dir;  // where each zone's store lives: <data_dir>/<zone>.db
+    int batch = 512;       // messages pulled per zone per step
+    int64_t fetch_wait_ms = 50;
+};
+
+struct NodeStats {
+    uint64_t applied = 0;      // reports committed to a zone's store
+    uint64_t repeated = 0;     // delivered again after their commit (a crash between commit and ack): not re-applied
+    uint64_t refused = 0;      // malformed or invalid: acknowledged, logged, never applied
+    uint64_t taken = 0;        // zones taken (at start, or from a dead node)
+    uint64_t handed_over = 0;  // zones given up to the node they belong to
+};
+
+/// A brain node of a city of zones. It holds leases on some zones (a JetStream key-value bucket, `Leases`), and for
+/// each zone it holds it reads `city.<zone>.reports` through the zone's durable pull consumer and ingests the
+/// reports into the zone's incident engine, acknowledging each message only after its commit. The zone's state is
+/// the zone's, not the node's: the store goes with the lease, and the consumer resumes after the last acknowledged
+/// message, so a zone moves between nodes without loss; a message committed but not acknowledged comes back and is
+/// recognised by its idempotency key (the message id), so nothing is applied twice.
+///
+/// Which node holds which zone: every live node announces itself (`node.<name>`, a lease too); a zone belongs to
+/// the live node that ranks highest for it by rendezvous hashing, so zones spread evenly, a dead node's zones go to
+/// the survivors once its leases age out, and a node that comes back takes back its own.
+class ZoneNode {
+public:
+    static Result<std::unique_ptr<ZoneNode>> Start(const ZoneMap& map,
+                                                   Bus& bus,
+                                                   const incident::Taxonomy& taxonomy,
+                                                   NodeOptions options);
+    ~ZoneNode();
+    ZoneNode(const ZoneNode&) = delete;
+    ZoneNode& operator=(const ZoneNode&) = delete;
+
+    /// One round: leases (when due), then a pull and an ingest per zone held. Returns the messages handled.
+    Result<size_t> Step();
+    /// Gives up every zone and the node's presence, so that the survivors take over at once.
+    Status Leave();
+
+    std::vector<std::string> Held() const;
+    const NodeStats& stats() const { return stats_; }
+
+    /// The node that a zone belongs to among `live` nodes (rendezvous hashing): stable, and it moves only the dead
+    /// node's zones when a node dies.
+    static std::string OwnerOf(const std::string& zone, const std::vector<std::string>& live);
+
+private:
+    struct Held_;
+    ZoneNode(const ZoneMap& map, Bus& bus, const incident::Taxonomy& taxonomy, NodeOptions options);
+    Status RenewLeases();
+    Status Take(size_t zone);
+    void Drop(size_t zone);
+    Result<size_t> Pull(size_t zone);
+
+    const ZoneMap& map_;
+    Bus& bus_;
+    const incident::Taxonomy& taxonomy_;
+    NodeOptions options_;
+    std::unique_ptr<Leases> leases_;
+    std::vector<std::unique_ptr<Held_>> held_;  // by zone index; null where not held
+    int64_t leases_renewed_ms_ = 0;             // the last round whose renewals all succeeded
+    int64_t next_lease_round_ms_ = 0;
+    NodeStats stats_;
+};
+
+/// The lease bucket's keys.
+inline std::string ZoneKey(const std::string& zone) { return "zone." + zone; }
+inline std::string NodeKey(const std::string& node) { return "node." + node; }
+inline constexpr const char* kLeaseBucket = "city_leases";
+
+}  // namespace citybrain::zones

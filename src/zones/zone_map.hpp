@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace citybrain::zones {
+
+/// One zone: an id (a NATS subject token) and the polygon it covers, as [lon, lat] vertices (GeoJSON's order).
+struct Zone {
+    std::string id;
+    std::vector<std::pair<double, double>> polygon;  // lon, lat; closed implicitly
+};
+
+/// The city cut into zones, and the settings every node of it shares. Read from a JSON file:
+///
+///     {"stream": "CITY", "lease_ms": 3000, "ack_wait_ms": 10000,
+///      "zones": [{"id": "north", "polygon": [[114.24, 22.72], [114.26, 22.72], [114.26, 22.74]]}, …]}
+///
+/// A point lies in the first zone whose polygon holds it; a point in none is refused (its report belongs to no
+/// node). Zones are checked when read: ids unique tokens, polygons of ≥ 3 vertices with coordinates in range.
+class ZoneMap {
+public:
+    static Result<ZoneMap> Parse(std::string_view json, std::string_view file);
+    static Result<ZoneMap> Load(const std::string& path);
+    /// `count` zones over the points (lat, lon) by recursive coordinate bisection: each cut halves the points of
+    /// the wider side, so zones hold equal shares of the points (a district's intersections: a partition of its
+    /// road network by place). The zones are rectangles that tile the points' box grown by `margin_deg`.
+    static Result<ZoneMap> Bisect(const std::vector<std::pair<double, double>>& points, int count, double margin_deg);
+
+    /// The index of the zone holding (lat, lon), or nullopt.
+    std::optional<size_t> Locate(double lat, double lon) const;
+    const std::vector<Zone>& zones() const { return zones_; }
+    std::optional<size_t> Find(std::string_view id) const;
+    std::string ToJson() const;
+
+    std::string stream = "CITY";
+    /// A node holds a zone for this long after its last renewal; a dead node's zones move after it.
+    int64_t lease_ms = 3000;
+    /// A message delivered but not acknowledged is delivered again after this long.
+    int64_t ack_wait_ms = 10'000;
+
+    /// The subjects of a zone.
+    static std::string ReportsSubject(std::string_view zone) { return "city." + std::string(zone) + ".reports"; }
+
+private:
+    std::vector<Zone> zones_;
+};
+
+}  // namespace citybrain::zones
