@@ -55,7 +55,8 @@ public:
     std::string id() const;
     /// 1 on first delivery, more on redelivery.
     uint64_t delivered() const;
-    /// Acknowledges and waits for the server to confirm, so that a crash after Ack returns cannot redeliver.
+    /// Acknowledges (without waiting for the server's confirmation: a lost acknowledgement redelivers the message,
+    /// which the receiver must recognise by its id).
     Status Ack();
 
 private:

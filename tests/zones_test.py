@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""A city of zones end to end: a real nats-server with JetStream, three `citybrain zones node` processes and a load
+of reports published to their zones.
+
+Node b is killed with SIGKILL in the middle of a load: its zones go to the survivors within 10 s and come back when
+it is restarted. Then nats-server itself is killed with SIGKILL in the middle of a second load and restarted on its
+store: the publisher retries what was not acknowledged and the nodes reconnect. At the end every acknowledged
+report is in exactly one zone store, once (SQLite, read here), and no zone store holds a report twice.
+Usage: zones_test.py CITYBRAIN
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e import FAILED, check, free_port  # noqa: E402
+
+BIN = sys.argv[1]
+
+
+def wait_port(port, timeout_s=10):
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def main():
+    server = shutil.which("nats-server") or "/usr/bin/nats-server"
+    if not os.path.exists(server):
+        print("FAIL: nats-server is missing (make deps installs it)")
+        return 1
+    tmp = tempfile.mkdtemp(prefix="cb_zones_")
+    port = free_port()
+    url = f"nats://127.0.0.1:{port}"
+    procs = {}
+
+    def start_server():
+        log = open(os.path.join(tmp, "nats.log"), "a")
+        p = subprocess.Popen([server, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", os.path.join(tmp, "js")],
+                             stdout=log, stderr=log)
+        check(wait_port(port), "nats-server listens")
+        return p
+
+    def start_node(name):
+        log = open(os.path.join(tmp, f"{name}.log"), "a")
+        return subprocess.Popen([BIN, "zones", "node", "--zones", cfg, "--nats", url, "--node", name,
+                                 "--data", os.path.join(tmp, "data")], stdout=subprocess.PIPE, stderr=log, text=True)
+
+    def status():
+        r = subprocess.run([BIN, "zones", "status", "--zones", cfg, "--nats", url, "--json"], capture_output=True,
+                           text=True, timeout=30)
+        return json.loads(r.stdout) if r.returncode == 0 else None
+
+    def publish(prefix, count, rate):
+        return subprocess.Popen([BIN, "zones", "publish", "--zones", cfg, "--nats", url, "--count", str(count),
+                                 "--rate", str(rate), "--prefix", prefix, "--seed", str(len(prefix)),
+                                 "--acked", os.path.join(tmp, "acked.txt"), "--deadline-s", "90"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+    def wait_for(what, timeout_s):
+        deadline = time.time() + timeout_s
+        while time.time() < deadline:
+            s = status()
+            if s is not None and what(s):
+                return s
+            time.sleep(0.2)
+        return status()
+
+    try:
+        cfg = os.path.join(tmp, "zones.json")
+        r = subprocess.run([BIN, "zones", "partition", "--zones", "6", "--lease-ms", "2000", "--out", cfg])
+        check(r.returncode == 0, "zones partition writes a config")
+        procs["nats"] = start_server()
+        bad = subprocess.run([BIN, "zones", "node", "--zones", cfg, "--nats", url, "--node", "a.b", "--data", tmp],
+                             capture_output=True, text=True, timeout=30)
+        check(bad.returncode == 2 and "node" in bad.stderr, f"a bad node name is refused by name ({bad.stderr.strip()})")
+        for n in "abc":
+            procs[n] = start_node(n)
+        s = wait_for(lambda s: len(s["nodes"]) == 3 and all(z["node"] for z in s["zones"]) and
+                     len({z["node"] for z in s["zones"]}) == 3, 20)
+        check(s is not None and len({z["node"] for z in s["zones"]}) == 3, f"three nodes share the six zones ({s})")
+        held_by_b = [z["zone"] for z in s["zones"] if z["node"] == "b"] if s else []
+
+        # A load, and node b killed in the middle of it.
+        load = publish("one", 12000, 3000)
+        time.sleep(1.5)
+        procs["b"].kill()
+        killed = time.time()
+        s = wait_for(lambda s: all(z["node"] in ("a", "c") for z in s["zones"]), 20)
+        moved_s = time.time() - killed
+        check(s is not None and all(z["node"] in ("a", "c") for z in s["zones"]),
+              f"b's zones {held_by_b} moved to the survivors in {moved_s:.1f} s ({s})")
+        check(moved_s <= 10, f"a failed node's zones are served again within 10 s ({moved_s:.1f} s)")
+        out, _ = load.communicate(timeout=120)
+        first = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+        check(load.returncode == 0 and first.get("unacknowledged") == 0, f"the first load is all acknowledged {first}")
+
+        # b comes back and takes back its zones.
+        procs["b"] = start_node("b")
+        s = wait_for(lambda s: sorted(z["zone"] for z in s["zones"] if z["node"] == "b") == sorted(held_by_b), 20)
+        check(s is not None and sorted(z["zone"] for z in s["zones"] if z["node"] == "b") == sorted(held_by_b),
+              f"b rejoins and holds its zones again ({s})")
+
+        # A second load, and nats-server killed in the middle of it, then restarted on its store.
+        load = publish("two", 6000, 2000)
+        time.sleep(1.0)
+        procs["nats"].kill()
+        procs["nats"].wait()
+        time.sleep(1.0)
+        procs["nats"] = start_server()
+        out, _ = load.communicate(timeout=150)
+        second = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+        check(load.returncode == 0 and second.get("unacknowledged") == 0,
+              f"the second load is all acknowledged across the bus's restart {second}")
+
+        s = wait_for(lambda s: all(z["pending"] == 0 and z["unacked"] == 0 and z["node"] for z in s["zones"]), 60)
+        check(s is not None and all(z["pending"] == 0 and z["unacked"] == 0 for z in s["zones"]),
+              f"every zone's backlog drains ({s})")
+        stats = {}
+        for n in "abc":
+            procs[n].send_signal(signal.SIGTERM)
+            out, _ = procs[n].communicate(timeout=30)
+            check(procs[n].returncode == 0, f"node {n} stops on SIGTERM")
+            stats[n] = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+        print("node stats:", stats)
+
+        # Every acknowledged report is in exactly one zone's store, once.
+        with open(os.path.join(tmp, "acked.txt")) as f:
+            acked = [line.strip() for line in f if line.strip()]
+        seen = {}
+        stores = sorted(os.listdir(os.path.join(tmp, "data")))
+        for name in stores:
+            if not name.endswith(".db"):
+                continue
+            db = sqlite3.connect(os.path.join(tmp, "data", name))
+            for (key, n) in db.execute("SELECT idem_key, COUNT(*) FROM reports GROUP BY idem_key"):
+                seen.setdefault(key, []).append((name, n))
+            db.close()
+        missing = [k for k in set(acked) if k not in seen]
+        twice = {k: v for k, v in seen.items() if len(v) > 1 or v[0][1] > 1}
+        check(len(set(acked)) == first.get("acknowledged", 0) + second.get("acknowledged", 0),
+              f"{len(set(acked))} distinct acknowledged reports")
+        check(not missing, f"no acknowledged report lost ({len(missing)} missing, e.g. {missing[:5]})")
+        check(not twice, f"no report applied twice ({len(twice)}, e.g. {list(twice.items())[:3]})")
+        print(f"zones: {len(acked)} acknowledged, {len(seen)} stored in {len(stores)} zone stores; "
+              f"failover {moved_s:.1f} s; first load {first.get('per_s', 0):.0f}/s")
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+    if FAILED:
+        print(f"{len(FAILED)} check(s) failed")
+        return 1
+    print("zones: all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
