@@ -22,7 +22,7 @@ ALLOWED = {
     "district": {"core", "io", "traffic", "incident", "dispatch", "nlp"},
     "zones": {"core", "incident"},
     "web": set(),
-    "server": {"core", "incident", "agents", "vision", "clinic", "vault", "web"},
+    "server": {"core", "incident", "agents", "vision", "clinic", "vault", "zones", "web"},
     "apps": {"core", "io", "traffic", "incident", "dispatch", "nlp", "vision", "clinic", "vault", "district", "zones", "agents", "web", "server"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/[^"]+"', re.M)

@@ -8,8 +8,10 @@ store: the publisher retries what was not acknowledged and the nodes reconnect. 
 report is in exactly one zone store, once (SQLite, read here), and no zone store holds a report twice.
 Usage: zones_test.py CITYBRAIN
 """
+import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -23,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e import FAILED, check, free_port  # noqa: E402
 
 BIN = sys.argv[1]
+KEY = "zones-key-0123456789abcdef"
 
 
 def wait_port(port, timeout_s=10):
@@ -54,11 +57,39 @@ def main():
         return p
 
     def start_node(name):
-        log = open(os.path.join(tmp, f"{name}.log"), "a")
-        return subprocess.Popen([BIN, "zones", "node", "--zones", cfg, "--nats", url, "--node", name,
-                                 "--data", os.path.join(tmp, "data")], stdout=subprocess.PIPE, stderr=log, text=True)
+        # Node a is started as `serve --zones` (the issue's command line), the others as `zones node`; all serve
+        # the city's HTTP intake on a free port.
+        log_path = os.path.join(tmp, f"{name}.log")
+        log = open(log_path, "a")
+        if name == "a":
+            args = [BIN, "serve", "--zones", cfg, "--nats", url, "--node", name, "--zones-data",
+                    os.path.join(tmp, "data"), "--port", "0"]
+        else:
+            args = [BIN, "zones", "node", "--zones", cfg, "--nats", url, "--node", name, "--data",
+                    os.path.join(tmp, "data"), "--port", "0"]
+        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True,
+                             env=dict(os.environ, CITYBRAIN_API_KEYS=KEY))
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            with open(log_path) as f:
+                found = re.findall(rf"node {name} serves http://127\.0\.0\.1:(\d+)/", f.read())
+            if found:
+                http_port[name] = int(found[-1])
+                break
+            time.sleep(0.1)
+        return p
 
-    def status():
+    http_port = {}
+
+    def request(node, method, path, body=None, headers=None):
+        c = http.client.HTTPConnection("127.0.0.1", http_port[node], timeout=30)
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, json.loads(data) if data else None
+
+    def city_status():
         r = subprocess.run([BIN, "zones", "status", "--zones", cfg, "--nats", url, "--json"], capture_output=True,
                            text=True, timeout=30)
         return json.loads(r.stdout) if r.returncode == 0 else None
@@ -72,11 +103,11 @@ def main():
     def wait_for(what, timeout_s):
         deadline = time.time() + timeout_s
         while time.time() < deadline:
-            s = status()
+            s = city_status()
             if s is not None and what(s):
                 return s
             time.sleep(0.2)
-        return status()
+        return city_status()
 
     try:
         cfg = os.path.join(tmp, "zones.json")
@@ -92,6 +123,48 @@ def main():
                      len({z["node"] for z in s["zones"]}) == 3, 20)
         check(s is not None and len({z["node"] for z in s["zones"]}) == 3, f"three nodes share the six zones ({s})")
         held_by_b = [z["zone"] for z in s["zones"] if z["node"] == "b"] if s else []
+
+        # Reports over HTTP at node a, for places in every zone: each is answered once JetStream stored it, with a
+        # token; node c answers what became of it.
+        with open(cfg) as f:
+            zones = json.load(f)["zones"]
+        tokens = {}
+        for z in zones:
+            xs = [p[0] for p in z["polygon"]]
+            ys = [p[1] for p in z["polygon"]]
+            lon, lat = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
+            status, body = request("a", "POST", "/open311/v2/requests.json",
+                                   f"service_code=road_damage&lat={lat}&long={lon}&description=pothole",
+                                   {"X-API-Key": KEY, "Content-Type": "application/x-www-form-urlencoded"})
+            check(status == 201 and body and body[0].get("token", "").startswith(z["id"] + "."),
+                  f"an Open311 POST at node a for zone {z['id']} is queued there ({status} {body})")
+            if status == 201:
+                tokens[z["id"]] = body[0]["token"]
+        filed = {}
+        deadline = time.time() + 20
+        while time.time() < deadline and len(filed) < len(tokens):
+            for zid, token in tokens.items():
+                status, body = request("c", "GET", f"/open311/v2/tokens/{token}.json")
+                if status == 200 and body[0].get("service_request_id"):
+                    filed[zid] = body[0]["service_request_id"]
+            time.sleep(0.2)
+        check(len(filed) == len(zones), f"node c finds every token's request id ({filed})")
+        status, body = request("b", "GET", f"/api/v1/reports/{tokens.get(zones[0]['id'], 'x')}")
+        check(status == 200 and body.get("state") == "filed" and body.get("case_id", 0) > 0 and
+              body.get("category") == "road_damage", f"node b tells the case of a token ({body})")
+        status, body = request("a", "POST", "/api/v1/reports",
+                               json.dumps({"lat": 10.0, "long": 10.0, "service_code": "road_damage"}),
+                               {"X-API-Key": KEY, "Content-Type": "application/json"})
+        check(status == 400 and body.get("field") == "lat", f"a place in no zone is refused on lat ({status} {body})")
+        status, body = request("a", "POST", "/api/v1/reports", json.dumps({"lat": 22.72, "long": 114.25}),
+                               {"Content-Type": "application/json"})
+        check(status == 403 and body.get("field") == "api_key", f"a report without a key is refused ({status})")
+        status, body = request("a", "GET", "/api/v1/reports/nowhere.00")
+        check(status == 404 and body.get("field") == "token", f"an unknown token is a 404 on token ({status} {body})")
+        status, body = request("c", "GET", "/api/v1/zones")
+        check(status == 200 and sorted(body.get("nodes", [])) == ["a", "b", "c"] and
+              all(z["node"] for z in body.get("zones", [])), f"GET /api/v1/zones shows who holds what ({body})")
+        http_tokens = [bytes.fromhex(t.split(".", 1)[1]).decode() for t in tokens.values()]
 
         # A load, and node b killed in the middle of it.
         load = publish("one", 12000, 3000)
@@ -148,9 +221,10 @@ def main():
             for (key, n) in db.execute("SELECT idem_key, COUNT(*) FROM reports GROUP BY idem_key"):
                 seen.setdefault(key, []).append((name, n))
             db.close()
+        acked += http_tokens  # the HTTP reports' keys, as the zone stores keep them
         missing = [k for k in set(acked) if k not in seen]
         twice = {k: v for k, v in seen.items() if len(v) > 1 or v[0][1] > 1}
-        check(len(set(acked)) == first.get("acknowledged", 0) + second.get("acknowledged", 0),
+        check(len(set(acked)) == first.get("acknowledged", 0) + second.get("acknowledged", 0) + len(http_tokens),
               f"{len(set(acked))} distinct acknowledged reports")
         check(not missing, f"no acknowledged report lost ({len(missing)} missing, e.g. {missing[:5]})")
         check(not twice, f"no report applied twice ({len(twice)}, e.g. {list(twice.items())[:3]})")

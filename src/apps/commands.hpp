@@ -2,6 +2,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <string>
 
 #include "core/error.hpp"
 
@@ -49,6 +50,15 @@ void RegisterClinic(CLI::App& app);
 
 /// `citybrain zones partition|node|publish|status`: a city of zones over NATS JetStream.
 void RegisterZones(CLI::App& app);
+
+/// A zone node (`citybrain zones node`, and `citybrain serve --zones`): it holds zones and applies their reports;
+/// with `port` ≥ 0 it also serves the city's HTTP intake (`server::ZonesApi`).
+struct ZoneNodeArgs {
+    std::string config, nats = "nats://127.0.0.1:4222", node, data;
+    std::string address = "127.0.0.1", keys_file, access_log = "-";
+    int port = -1;
+};
+int RunZoneNode(const ZoneNodeArgs& args);
 
 /// Exit code set by the subcommand that ran.
 int ExitCode();

@@ -38,6 +38,7 @@ struct StoreArgs {
 
 struct ServeArgs {
     StoreArgs store;
+    ZoneNodeArgs zones;  // --zones: a node of a city of zones instead of a district's server
     ClassifierArgs classifier;
     std::string cameras;
     std::string snapshots = "snapshots";
@@ -79,6 +80,13 @@ Result<std::unique_ptr<incident::Store>> OpenStore(const StoreArgs& args, bool d
 }
 
 int Serve(const ServeArgs& args) {
+    if (!args.zones.config.empty()) {
+        ZoneNodeArgs z = args.zones;
+        z.address = args.address;
+        z.port = args.port;
+        z.keys_file = args.keys_file;
+        return RunZoneNode(z);
+    }
     if (args.port < 0 || args.port > 65535) return ReportError(InvalidArgument("--port", "must be 0 to 65535"), false);
     if (args.threads < 1 || args.threads > 64)
         return ReportError(InvalidArgument("--threads", "must be 1 to 64"), false);
@@ -490,6 +498,13 @@ void RegisterIncidents(CLI::App& app) {
     serve->add_option("--clinic-model",
                       serve_args->clinic_model,
                       "clinic model from `citybrain clinic train` (default: the embedded knowledge base)");
+    serve->add_option("--zones",
+                      serve_args->zones.config,
+                      "serve as a node of a city of zones (a config from `citybrain zones partition`)");
+    serve->add_option("--nats", serve_args->zones.nats, "with --zones: the NATS server with JetStream")
+        ->capture_default_str();
+    serve->add_option("--node", serve_args->zones.node, "with --zones: this node's name, unique in the city");
+    serve->add_option("--zones-data", serve_args->zones.data, "with --zones: the directory of the zones' stores");
     serve->callback([serve_args] { SetExitCode(Serve(*serve_args)); });
 
     auto* incidents = app.add_subcommand("incidents", "incident engine tools");

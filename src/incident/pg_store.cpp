@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS reports (
   duplicate INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS reports_case ON reports(case_id);
 CREATE INDEX IF NOT EXISTS reports_time ON reports(time_ms);
+CREATE INDEX IF NOT EXISTS reports_key ON reports(idem_key);
 CREATE TABLE IF NOT EXISTS cases (
   id BIGINT PRIMARY KEY, category TEXT NOT NULL, department TEXT NOT NULL, priority INTEGER NOT NULL,
   lat DOUBLE PRECISION, lon DOUBLE PRECISION, address TEXT NOT NULL, grid_cell TEXT NOT NULL, description TEXT NOT NULL,
@@ -307,6 +308,7 @@ public:
         };
         list("r.id", f.ids, [](ReportId id) { return std::to_string(id); });
         list("r.category", f.service_codes, [](const std::string& s) { return s; });
+        list("r.idem_key", f.idempotency_keys, [](const std::string& s) { return s; });
         if (f.since) {
             params.push_back(std::to_string(*f.since));
             sql += " AND r.time_ms >= $" + std::to_string(params.size());

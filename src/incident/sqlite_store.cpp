@@ -120,6 +120,7 @@ CREATE TABLE IF NOT EXISTS reports (
   confidence REAL NOT NULL, external_id TEXT NOT NULL, case_id INTEGER NOT NULL, duplicate INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS reports_case ON reports(case_id);
 CREATE INDEX IF NOT EXISTS reports_time ON reports(time_ms);
+CREATE INDEX IF NOT EXISTS reports_key ON reports(idem_key);
 CREATE TABLE IF NOT EXISTS cases (
   id INTEGER PRIMARY KEY, category TEXT NOT NULL, department TEXT NOT NULL, priority INTEGER NOT NULL, lat REAL, lon REAL,
   address TEXT NOT NULL, grid_cell TEXT NOT NULL, description TEXT NOT NULL, status TEXT NOT NULL,
@@ -407,6 +408,12 @@ public:
             for (size_t i = 0; i < f.service_codes.size(); ++i) sql += (i ? ",?" : "?") + std::to_string(next++);
             sql += ")";
         }
+        const int keys_at = next;
+        if (!f.idempotency_keys.empty()) {
+            sql += " AND r.idem_key IN (";
+            for (size_t i = 0; i < f.idempotency_keys.size(); ++i) sql += (i ? ",?" : "?") + std::to_string(next++);
+            sql += ")";
+        }
         const int since_at = f.since ? next++ : 0;
         if (f.since) sql += " AND r.time_ms >= ?" + std::to_string(since_at);
         const int until_at = f.until ? next++ : 0;
@@ -418,6 +425,9 @@ public:
         Stmt& s = *prepared;
         for (size_t i = 0; i < f.ids.size(); ++i) s.Bind(static_cast<int>(1 + i), int64_t{f.ids[i]});
         for (size_t i = 0; i < f.service_codes.size(); ++i) s.Bind(codes_at + static_cast<int>(i), f.service_codes[i]);
+        for (size_t i = 0; i < f.idempotency_keys.size(); ++i) {
+            s.Bind(keys_at + static_cast<int>(i), f.idempotency_keys[i]);
+        }
         if (f.since) s.Bind(since_at, int64_t{*f.since});
         if (f.until) s.Bind(until_at, int64_t{*f.until});
         std::vector<RequestView> out;

@@ -37,6 +37,7 @@ struct CaseFilter {
 struct RequestFilter {
     std::vector<ReportId> ids;
     std::vector<std::string> service_codes;
+    std::vector<std::string> idempotency_keys;  // as stored (a key's scope included)
     std::optional<TimeMs> since;
     std::optional<TimeMs> until;
     std::optional<bool> open;

@@ -149,6 +149,13 @@ TEST_P(StoreTest, EngineRoundTripFiltersAndRestart) {
     rf = {};
     rf.ids = {1, 3};
     EXPECT_EQ(s.ListRequests(rf)->size(), 2u);
+    rf = {};
+    rf.idempotency_keys = {"b", "nobody"};  // how a zone's token finds its report
+    auto by_key = s.ListRequests(rf);
+    ASSERT_TRUE(by_key.ok());
+    ASSERT_EQ(by_key->size(), 1u);
+    EXPECT_EQ(by_key->front().report.idempotency_key, "b");
+    EXPECT_EQ(by_key->front().report.case_id, vending);
 
     auto stats = s.ComputeStats(kT0 + 200 * kMin);
     ASSERT_TRUE(stats.ok());

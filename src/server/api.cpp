@@ -21,6 +21,7 @@
 #include "incident/case_json.hpp"
 #include "incident/device_event.hpp"
 #include "server/form.hpp"
+#include "server/report_params.hpp"
 #include "vision/cameras.hpp"
 
 namespace citybrain::server {
@@ -39,7 +40,6 @@ constexpr const char* kOpen311 = "/open311/v2/";
 constexpr const char* kApi = "/api/v1/";
 constexpr const char* kChangeset = "2026-11-22T00:00:00Z";
 /// A client's idempotency key; stored behind its API key's name (at most 64 bytes more).
-constexpr size_t kMaxIdempotencyKey = 256;
 
 }  // namespace
 
@@ -207,16 +207,6 @@ ApiResponse JsonError(const Error& e) { return JsonError(HttpStatus(e.code), e.w
 json Nullable(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
 json Time(incident::TimeMs t) { return t > 0 ? json(core::FormatTimestamp(t)) : json(nullptr); }
 
-Result<double> ParseNumber(const std::string& text, const char* field) {
-    double v = 0;
-    const auto* end = text.data() + text.size();
-    auto [ptr, ec] = std::from_chars(text.data(), end, v);
-    if (text.empty() || ec != std::errc() || ptr != end || !std::isfinite(v)) {
-        return InvalidArgument(field, "'" + core::Utf8Prefix(text, 32) + "' is not a number");
-    }
-    return v;
-}
-
 Result<int64_t> ParseId(std::string_view text, const char* field) {
     int64_t v = 0;
     auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
@@ -331,7 +321,7 @@ private:
         const bool get = req.method == "GET" || req.method == "HEAD";
         const bool json_format = format == Format::kJson;
         if (const std::string* j = Find(query, "jurisdiction_id"); j != nullptr) {
-            if (Status s = CheckJurisdiction(*j); !s.ok()) return done(Open311Error(s.error(), format));
+            if (Status s = CheckJurisdiction(*j, taxonomy_); !s.ok()) return done(Open311Error(s.error(), format));
         }
         if (resource == "discovery" && get) return done(json_format ? cached_->discovery_json : cached_->discovery_xml);
         if (resource == "services" && get) return done(json_format ? cached_->services_json : cached_->services_xml);
@@ -366,14 +356,6 @@ private:
             return done(r);
         }
         done(Open311Error(404, "no such resource: " + core::Utf8Prefix(resource, 128), format));
-    }
-
-    /// Open311's jurisdiction_id: this server answers for one, and another is a resource it does not have.
-    Status CheckJurisdiction(const std::string& id) const {
-        if (id == taxonomy_.jurisdiction_id()) return {};
-        return NotFound("jurisdiction_id",
-                        "'" + core::Utf8Prefix(id, 64) + "' is not served here (this server serves '" +
-                            taxonomy_.jurisdiction_id() + "')");
     }
 
     json Discovery() const {
@@ -491,6 +473,11 @@ private:
         return "key '" + key->name + "' may not " + what + " (that needs the role '" + name + "')";
     }
 
+    /// Device sources carry evidence a camera or a robot would: only a key that speaks for devices posts them.
+    static bool DeviceSource(incident::Source s) {
+        return s == incident::Source::kCamera || s == incident::Source::kSensor || s == incident::Source::kRobot;
+    }
+
     /// What a key's write carries: its name, and idempotency keys in its own scope (tenant B reusing tenant A's
     /// Idempotency-Key is a different report, and never sees A's receipt).
     /// A device event's own key (device and event id, `incident::ParseDeviceEvent`) is already the device's
@@ -500,102 +487,15 @@ private:
         if (scope_key && !r.idempotency_key.empty()) r.idempotency_key = key.name + '/' + r.idempotency_key;
     }
 
-    /// The Idempotency-Key header, when sent, wins over a body's own key; either is at most kMaxIdempotencyKey.
-    static Status TakeIdempotencyKey(const ApiRequest& req, Report& r) {
-        if (!req.idempotency_key.empty()) r.idempotency_key = req.idempotency_key;
-        if (r.idempotency_key.size() > kMaxIdempotencyKey) {
-            return InvalidArgument("idempotency_key", "longer than " + std::to_string(kMaxIdempotencyKey) + " bytes");
-        }
-        return {};
-    }
-
-    /// Device sources carry evidence a camera or a robot would: only a key that speaks for devices posts them.
-    static bool DeviceSource(incident::Source s) {
-        return s == incident::Source::kCamera || s == incident::Source::kSensor || s == incident::Source::kRobot;
-    }
-
-    /// Reads a POST body: form-encoded (the spec) or a JSON object of the same names.
-    static Result<Params> ReadBody(const ApiRequest& req) {
-        if (req.content_type.find("application/json") != std::string::npos) {
-            json j = json::parse(req.body, nullptr, false);
-            if (j.is_discarded() || !j.is_object()) return InvalidArgument("body", "not a JSON object");
-            Params out;
-            for (const auto& [k, v] : j.items()) {
-                if (v.is_string()) {
-                    out.emplace_back(k, v.get<std::string>());
-                } else if (v.is_number()) {
-                    out.emplace_back(k, Dump(v));
-                } else if (!v.is_null()) {
-                    return InvalidArgument(k, "must be a string or a number");
-                }
-            }
-            return out;
-        }
-        if (!req.content_type.empty() &&
-            req.content_type.find("application/x-www-form-urlencoded") == std::string::npos) {
-            return InvalidArgument("Content-Type",
-                                   "'" + core::Utf8Prefix(req.content_type, 64) +
-                                       "' is not application/x-www-form-urlencoded or application/json");
-        }
-        return ParseForm(req.body);
-    }
-
-    /// Fields shared by Open311's POST and CityBrain's own report intake.
-    Result<Report> ReportFromParams(const Params& p, const ApiRequest& req, bool open311) const {
-        Report r;
-        r.source = incident::Source::kCitizen;
-        for (const auto& [key, value] : p) {
-            if (key == "lat") {
-                CB_TRY_ASSIGN(double v, ParseNumber(value, "lat"));
-                r.lat = v;
-            } else if (key == "long") {
-                CB_TRY_ASSIGN(double v, ParseNumber(value, "long"));
-                r.lon = v;
-            } else if (key == "address_string") {
-                r.address = value;
-            } else if (key == "address_id") {
-                r.address_id = value;
-            } else if (key == "service_code") {
-                r.category = value;
-            } else if (key == "description") {
-                r.description = value;
-            } else if (key == "media_url") {
-                if (!value.empty() && value.rfind("http://", 0) != 0 && value.rfind("https://", 0) != 0) {
-                    return InvalidArgument("media_url", "must be an http(s) URL");
-                }
-                r.media_url = value;
-            } else if (key == "idempotency_key") {
-                r.idempotency_key = value;
-            } else if (open311 && key == "jurisdiction_id") {
-                CB_TRY(CheckJurisdiction(value));
-            } else if (!open311 && key == "source") {
-                CB_TRY_ASSIGN(r.source, incident::ParseSource(value));
-            } else if (!open311 && key == "time") {
-                CB_TRY_ASSIGN(r.time_ms, core::ParseTimestamp(value, "time"));
-            } else if (!open311 && key == "confidence") {
-                CB_TRY_ASSIGN(r.confidence, ParseNumber(value, "confidence"));
-            } else if (!open311 && key == "external_id") {
-                r.external_id = value;
-            } else if (!open311 && key != "api_key") {
-                return InvalidArgument(core::Utf8Prefix(key, 64), "unknown field");
-            }
-            // Open311's personal fields (email, first_name, phone, device_id, …) are not stored: the case needs none.
-        }
-        CB_TRY(TakeIdempotencyKey(req, r));
-        if (open311 && r.category.empty()) return InvalidArgument("service_code", "required");
-        CB_TRY(incident::ValidateReport(r, taxonomy_));
-        return r;
-    }
-
     void PostRequest(const ApiRequest& req, Format format, std::function<void(ApiResponse)>& done) {
-        auto body = ReadBody(req);
+        auto body = ReadReportBody(req);
         // A body that cannot be read is a 400 naming the problem: its api_key field, if any, is unreadable too.
         if (!body.ok()) return done(Open311Error(body.error(), format));
         const ApiKey* key = KeyOf(req, &*body);
         if (auto why = Refusal(key, kRoleReport, "post reports"); !why.empty()) {
             return done(Open311Error(403, "api_key: " + why, format));
         }
-        auto report = ReportFromParams(*body, req, true);
+        auto report = ReportFromParams(*body, req, true, taxonomy_);
         if (!report.ok()) return done(Open311Error(report.error(), format));
         Stamp(*report, *key);
         // The callback outlives this Handler: it may capture only what lives as long as the engine.
@@ -878,9 +778,9 @@ private:
         }
         ApiRequest as_json = req;
         as_json.content_type = "application/json";
-        auto body = ReadBody(as_json);
+        auto body = ReadReportBody(as_json);
         if (!body.ok()) return done(JsonError(body.error()));
-        auto report = ReportFromParams(*body, req, false);
+        auto report = ReportFromParams(*body, req, false, taxonomy_);
         if (!report.ok()) return done(JsonError(report.error()));
         const bool device = DeviceSource(report->source);
         if (auto why =

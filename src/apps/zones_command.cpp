@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: Apache-2.0
+// `citybrain zones partition|node|publish|status`: a city of zones over NATS JetStream.
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "apps/commands.hpp"
+#include "apps/live_args.hpp"
+#include "apps/stop_signals.hpp"
+#include "core/time.hpp"
+#include "incident/taxonomy.hpp"
+#include "server/zones_api.hpp"
+#include "zones/bus.hpp"
+#include "zones/intake.hpp"
+#include "zones/node.hpp"
+#include "zones/wire.hpp"
+#include "zones/zone_map.hpp"
+
+namespace citybrain::apps {
+namespace {
+
+struct ZonesArgs {
+    std::string config;
+    std::string nats = "nats://127.0.0.1:4222";
+    std::string out;
+    std::string acked;
+    int zones = 3;
+    int64_t lease_ms = 3000;
+    uint64_t count = 1000;
+    uint64_t seed = 1;
+    double rate = 0;
+    double deadline_s = 60;
+    std::string prefix = "load";
+    bool json = false;
+};
+
+std::atomic<bool> g_stop{false};
+void OnSignal(int) { g_stop.store(true); }
+
+Result<std::unique_ptr<zones::Bus>> ConnectBus(const ZonesArgs& args, const zones::ZoneMap& map) {
+    zones::BusOptions options;
+    options.url = args.nats;
+    options.stream = map.stream;
+    CB_TRY_ASSIGN(auto bus, zones::Bus::Connect(options));
+    CB_TRY(bus->EnsureStream());
+    return bus;
+}
+
+/// The default district's intersections, as (lat, lon): where the generated load and the partition come from.
+Result<std::vector<std::pair<double, double>>> DistrictPoints(uint64_t seed) {
+    CB_TRY_ASSIGN(const district::District d, FleetDistrict(0, seed));
+    std::vector<std::pair<double, double>> out;
+    for (const auto& in : d.net.intersections) out.push_back(d.frame.ToWgs84(in.point));
+    return out;
+}
+
+int PartitionMain(const ZonesArgs& args) {
+    auto points = DistrictPoints(args.seed);
+    if (!points.ok()) return ReportError(points.error(), args.json);
+    auto map = zones::ZoneMap::Bisect(*points, args.zones, 0.01);
+    if (!map.ok()) return ReportError(map.error(), args.json);
+    if (args.lease_ms < 500) return ReportError(InvalidArgument("--lease-ms", "must be 500 or more"), args.json);
+    map->lease_ms = args.lease_ms;
+    const std::string text = map->ToJson() + "\n";
+    if (args.out.empty()) {
+        std::fputs(text.c_str(), stdout);
+    } else {
+        std::ofstream f(args.out);
+        f << text;
+        if (!f) return ReportError(InvalidArgument("--out", args.out + ": cannot write"), args.json);
+    }
+    return kExitOk;
+}
+
+}  // namespace
+
+int RunZoneNode(const ZoneNodeArgs& args) {
+    if (args.port < -1 || args.port > 65535) return ReportError(InvalidArgument("--port", "must be 0 to 65535"), false);
+    if (args.node.empty()) return ReportError(InvalidArgument("--node", "required with --zones"), false);
+    if (args.data.empty()) return ReportError(InvalidArgument("--zones-data", "required with --zones"), false);
+    const sigset_t signals = BlockStopSignals();
+    auto map = zones::ZoneMap::Load(args.config);
+    if (!map.ok()) return ReportError(map.error(), false);
+    zones::BusOptions bus_options;
+    bus_options.url = args.nats;
+    bus_options.stream = map->stream;
+    auto bus = zones::Bus::Connect(bus_options);
+    if (!bus.ok()) return ReportError(bus.error(), false);
+    zones::NodeOptions options;
+    options.name = args.node;
+    options.data_dir = args.data;
+    auto node = zones::ZoneNode::Start(*map, **bus, incident::Taxonomy::Default(), options);
+    if (!node.ok()) return ReportError(node.error(), false);
+    std::fprintf(stderr,
+                 "citybrain zones: node %s on %s, %zu zones in the city\n",
+                 args.node.c_str(),
+                 args.nats.c_str(),
+                 map->zones().size());
+
+    // The node's work on its own thread; the HTTP intake (if any) on the server's.
+    std::atomic<bool> stopping{false};
+    std::thread stepper([&] {
+        int64_t last_error_ms = 0;
+        while (!stopping.load()) {
+            auto n = (*node)->Step();
+            if (!n.ok()) {
+                // The bus or a store is unavailable: keep trying (leases lapse on their own if it lasts).
+                if (core::NowMs() - last_error_ms > 2000) {
+                    std::fprintf(stderr, "citybrain zones: %s\n", n.error().ToString().c_str());
+                    last_error_ms = core::NowMs();
+                }
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            } else if (*n == 0 && (*node)->Held().empty()) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            }
+        }
+    });
+    int rc = kExitOk;
+    if (args.port >= 0) {
+        auto keys = server::ApiKeys::Load(std::getenv("CITYBRAIN_API_KEYS"), args.keys_file);
+        auto leases = (*bus)->OpenLeases(zones::kLeaseBucket, map->lease_ms);
+        if (!keys.ok() || !leases.ok()) {
+            stopping = true;
+            stepper.join();
+            return ReportError(!keys.ok() ? keys.error() : leases.error(), false);
+        }
+        zones::CityIntake city(*map, **bus, **leases, args.data);
+        server::ZonesApi api(city, incident::Taxonomy::Default(), std::move(keys).value());
+        server::ServerOptions http_options;
+        http_options.address = args.address;
+        http_options.port = static_cast<uint16_t>(args.port);
+        http_options.access_log = args.access_log;
+        server::HttpServer http([&api](const server::ApiRequest& r,
+                                       const std::function<void(server::ApiResponse)>& done) { api.Handle(r, done); },
+                                http_options);
+        auto port = http.Start();
+        if (!port.ok()) {
+            rc = ReportError(port.error(), false);
+        } else {
+            std::fprintf(stderr,
+                         "citybrain zones: node %s serves http://%s:%u/\n",
+                         args.node.c_str(),
+                         args.address.c_str(),
+                         static_cast<unsigned>(*port));
+            RunUntilStopSignal(http, signals, [&](int) { stopping = true; });
+        }
+    } else {
+        int sig = 0;
+        (void)sigwait(&signals, &sig);
+    }
+    stopping = true;
+    stepper.join();
+    (void)(*node)->Leave();
+    const zones::NodeStats& s = (*node)->stats();
+    const nlohmann::json out = {{"node", args.node},
+                                {"applied", s.applied},
+                                {"repeated", s.repeated},
+                                {"refused", s.refused},
+                                {"taken", s.taken},
+                                {"handed_over", s.handed_over}};
+    std::printf("%s\n", out.dump().c_str());
+    return rc;
+}
+
+namespace {
+
+int PublishMain(const ZonesArgs& args) {
+    auto map = zones::ZoneMap::Load(args.config);
+    if (!map.ok()) return ReportError(map.error(), args.json);
+    if (args.prefix.empty() || args.prefix.size() > 64) {
+        return ReportError(InvalidArgument("--prefix", "must be 1 to 64 characters"), args.json);
+    }
+    if (!(args.rate >= 0))
+        return ReportError(InvalidArgument("--rate", "must be 0 (as fast as acknowledged) or more"), args.json);
+    auto points = DistrictPoints(1);
+    if (!points.ok()) return ReportError(points.error(), args.json);
+    auto bus = ConnectBus(args, *map);
+    if (!bus.ok()) return ReportError(bus.error(), args.json);
+    std::ofstream acked;
+    if (!args.acked.empty()) {
+        acked.open(args.acked, std::ios::app);
+        if (!acked) return ReportError(InvalidArgument("--acked", args.acked + ": cannot write"), args.json);
+    }
+    // A 311-like load: reports at the district's junctions (some repeat a place, as citizens do), spread over the
+    // zones by where they are.
+    static constexpr const char* kCategories[] = {
+        "street_vending", "exposed_rubbish", "road_damage", "illegal_parking", "waterlogging"};
+    std::mt19937_64 rng(args.seed);
+    std::vector<zones::Bus::Outgoing> pending;
+    uint64_t outside = 0;
+    for (uint64_t i = 0; i < args.count; ++i) {
+        const auto& [lat, lon] = (*points)[rng() % points->size()];
+        incident::Report r;
+        r.source = incident::Source::kCitizen;
+        r.time_ms = core::NowMs();
+        r.lat = lat + static_cast<double>(static_cast<int64_t>(rng() % 200) - 100) * 1e-6;
+        r.lon = lon + static_cast<double>(static_cast<int64_t>(rng() % 200) - 100) * 1e-6;
+        r.category = kCategories[rng() % std::size(kCategories)];
+        r.description = "load " + std::to_string(i);
+        const auto zone = map->Locate(*r.lat, *r.lon);
+        if (!zone) {
+            ++outside;
+            continue;
+        }
+        pending.push_back({zones::ZoneMap::ReportsSubject(map->zones()[*zone].id),
+                           zones::EncodeReport(r),
+                           args.prefix + "-" + std::to_string(i)});
+    }
+    const auto start = std::chrono::steady_clock::now();
+    auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+    uint64_t acknowledged = 0, attempts = 0;
+    size_t next = 0;
+    std::vector<zones::Bus::Outgoing> retry;
+    g_stop.store(false);
+    std::signal(SIGINT, OnSignal);
+    std::signal(SIGTERM, OnSignal);
+    // In windows of 500; what was not acknowledged is sent again with the same id (JetStream drops a repeat of
+    // what it stored) until the deadline.
+    while ((next < pending.size() || !retry.empty()) && elapsed() < args.deadline_s && !g_stop.load()) {
+        std::vector<zones::Bus::Outgoing> window = std::move(retry);
+        retry.clear();
+        while (window.size() < 500 && next < pending.size()) window.push_back(pending[next++]);
+        const auto results = (*bus)->PublishAll(window);
+        ++attempts;
+        for (size_t i = 0; i < window.size(); ++i) {
+            if (results[i].ok()) {
+                ++acknowledged;
+                if (acked.is_open()) acked << window[i].msg_id << '\n';
+            } else {
+                retry.push_back(std::move(window[i]));
+            }
+        }
+        if (acked.is_open()) acked.flush();
+        if (!retry.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        if (args.rate > 0) {
+            const double due = static_cast<double>(acknowledged) / args.rate;
+            if (due > elapsed()) std::this_thread::sleep_for(std::chrono::duration<double>(due - elapsed()));
+        }
+    }
+    const double seconds = elapsed();
+    const uint64_t failed = pending.size() - acknowledged;
+    const nlohmann::json out = {{"reports", args.count},
+                                {"outside", outside},
+                                {"acknowledged", acknowledged},
+                                {"unacknowledged", failed},
+                                {"windows", attempts},
+                                {"seconds", seconds},
+                                {"per_s", seconds > 0 ? static_cast<double>(acknowledged) / seconds : 0}};
+    std::printf("%s\n", out.dump().c_str());
+    return failed == 0 ? kExitOk : kExitInternal;
+}
+
+int StatusMain(const ZonesArgs& args) {
+    auto map = zones::ZoneMap::Load(args.config);
+    if (!map.ok()) return ReportError(map.error(), args.json);
+    auto bus = ConnectBus(args, *map);
+    if (!bus.ok()) return ReportError(bus.error(), args.json);
+    auto leases = (*bus)->OpenLeases(zones::kLeaseBucket, map->lease_ms);
+    if (!leases.ok()) return ReportError(leases.error(), args.json);
+    zones::CityIntake city(*map, **bus, **leases, "");
+    auto state = city.State();
+    if (!state.ok()) return ReportError(state.error(), args.json);
+    nlohmann::json zones = nlohmann::json::array();
+    for (const zones::ZoneState& z : state->zones) {
+        zones.push_back({{"zone", z.zone}, {"node", z.node}, {"pending", z.pending}, {"unacked", z.unacked}});
+    }
+    if (args.json) {
+        std::printf("%s\n", nlohmann::json{{"nodes", state->nodes}, {"zones", zones}}.dump().c_str());
+        return kExitOk;
+    }
+    std::printf("nodes: %s\n", nlohmann::json(state->nodes).dump().c_str());
+    std::printf("%-12s %-12s %10s %10s\n", "zone", "node", "pending", "unacked");
+    for (const zones::ZoneState& z : state->zones) {
+        std::printf("%-12s %-12s %10llu %10llu\n",
+                    z.zone.c_str(),
+                    z.node.empty() ? "-" : z.node.c_str(),
+                    static_cast<unsigned long long>(z.pending),
+                    static_cast<unsigned long long>(z.unacked));
+    }
+    return kExitOk;
+}
+
+}  // namespace
+
+void RegisterZones(CLI::App& app) {
+    auto args = std::make_shared<ZonesArgs>();
+    auto* cmd = app.add_subcommand("zones", "a city of zones: brain nodes over NATS JetStream");
+    cmd->require_subcommand(1);
+
+    auto* partition = cmd->add_subcommand("partition", "cut the default district into zones (a zones config)");
+    partition->add_option("--zones", args->zones, "how many zones")->capture_default_str();
+    partition->add_option("--lease-ms", args->lease_ms, "the zones' lease period")->capture_default_str();
+    partition->add_option("--seed", args->seed, "the district's seed")->capture_default_str();
+    partition->add_option("--out", args->out, "write the config here (default: stdout)");
+    partition->callback([args] { SetExitCode(PartitionMain(*args)); });
+
+    auto node_args = std::make_shared<ZoneNodeArgs>();
+    auto* node = cmd->add_subcommand("node", "run a brain node: hold zones and apply their reports");
+    node->add_option("--zones", node_args->config, "the zones config (JSON)")->required();
+    node->add_option("--nats", node_args->nats, "the NATS server with JetStream")->capture_default_str();
+    node->add_option("--node", node_args->node, "this node's name, unique in the city")->required();
+    node->add_option("--data", node_args->data, "the zones' stores (shared by the nodes that may hold them)")
+        ->required();
+    node->add_option("--port", node_args->port, "also serve the city's HTTP intake here (0: a free port)");
+    node->add_option("--address", node_args->address, "the HTTP address")->capture_default_str();
+    node->add_option("--keys-file", node_args->keys_file, "API keys (as serve's), besides CITYBRAIN_API_KEYS");
+    node->callback([node_args] { SetExitCode(RunZoneNode(*node_args)); });
+
+    auto* publish = cmd->add_subcommand("publish", "publish a generated load of reports to their zones");
+    publish->add_option("--zones", args->config, "the zones config (JSON)")->required();
+    publish->add_option("--nats", args->nats, "the NATS server with JetStream")->capture_default_str();
+    publish->add_option("--count", args->count, "how many reports")->capture_default_str();
+    publish->add_option("--seed", args->seed, "the load's seed")->capture_default_str();
+    publish->add_option("--prefix", args->prefix, "message ids are PREFIX-i (the idempotency keys)")
+        ->capture_default_str();
+    publish->add_option("--rate", args->rate, "reports per second (0: as fast as acknowledged)");
+    publish->add_option("--deadline-s", args->deadline_s, "give up retrying after this long")->capture_default_str();
+    publish->add_option("--acked", args->acked, "append each acknowledged message id to this file");
+    publish->callback([args] { SetExitCode(PublishMain(*args)); });
+
+    auto* status = cmd->add_subcommand("status", "which node holds which zone, and each zone's backlog");
+    status->add_option("--zones", args->config, "the zones config (JSON)")->required();
+    status->add_option("--nats", args->nats, "the NATS server with JetStream")->capture_default_str();
+    status->add_flag("--json", args->json, "as JSON");
+    status->callback([args] { SetExitCode(StatusMain(*args)); });
+}
+
+}  // namespace citybrain::apps

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "server/zones_api.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "core/time.hpp"
+#include "core/utf8.hpp"
+#include "server/report_params.hpp"
+#include "zones/intake.hpp"
+
+namespace citybrain::server {
+namespace {
+
+using json = nlohmann::json;
+
+ApiResponse Json(int status, const json& body) {
+    ApiResponse r;
+    r.status = status;
+    r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+    return r;
+}
+
+json Time(incident::TimeMs t) { return t > 0 ? json(core::FormatTimestamp(t)) : json(nullptr); }
+
+}  // namespace
+
+ZonesApi::ZonesApi(zones::CityIntake& city, const incident::Taxonomy& taxonomy, ApiKeys keys)
+    : city_(city), taxonomy_(taxonomy), keys_(std::move(keys)) {}
+
+void ZonesApi::Handle(const ApiRequest& req, const std::function<void(ApiResponse)>& done) {
+    const std::string path = req.target.substr(0, req.target.find('?'));
+    auto r = Route(req, path);
+    if (r.ok()) return done(std::move(r).value());
+    const Error& e = r.error();
+    ApiResponse err = ErrorFor(path, HttpStatus(e.code), e.where, e.ToString(), req.request_id);
+    if (err.status >= 500) err.detail = e.ToString();
+    done(std::move(err));
+}
+
+Result<ApiResponse> ZonesApi::Post(const ApiRequest& req, bool open311) {
+    CB_TRY_ASSIGN(const Params body, ReadReportBody(req));
+    std::string key_text = req.api_key;
+    if (key_text.empty()) {
+        if (const std::string* k = Find(body, "api_key")) key_text = *k;
+    }
+    const ApiKey* key = keys_.Find(key_text);
+    const std::string path = req.target.substr(0, req.target.find('?'));
+    if (keys_.empty()) return ErrorFor(path, 403, "api_key", "this node has no API keys configured", req.request_id);
+    if (key == nullptr) return ErrorFor(path, 403, "api_key", "missing or not valid", req.request_id);
+    CB_TRY_ASSIGN(incident::Report report, ReportFromParams(body, req, open311, taxonomy_));
+    const bool device = report.source == incident::Source::kCamera || report.source == incident::Source::kSensor ||
+                        report.source == incident::Source::kRobot;
+    if (!key->Has(device ? kRoleDevice : kRoleReport)) {
+        return ErrorFor(path,
+                        403,
+                        "api_key",
+                        "key '" + key->name + "' may not post " + (device ? "device evidence" : "reports"),
+                        req.request_id);
+    }
+    // The key's name, and idempotency keys in its own scope (as the district's API does).
+    report.via = key->name;
+    if (!report.idempotency_key.empty()) report.idempotency_key = key->name + '/' + report.idempotency_key;
+    if (report.time_ms == 0) report.time_ms = core::NowMs();
+    CB_TRY_ASSIGN(const zones::Queued q, city_.Submit(std::move(report)));
+    if (open311) {
+        return Json(201,
+                    json::array({{{"token", q.token},
+                                  {"service_notice",
+                                   "queued for zone " + q.zone + "; its number follows at " + "/open311/v2/tokens/" +
+                                       q.token + ".json"},
+                                  {"account_id", nullptr}}}));
+    }
+    return Json(q.duplicate ? 200 : 202,
+                {{"token", q.token}, {"zone", q.zone}, {"stream_seq", q.seq}, {"duplicate", q.duplicate}});
+}
+
+Result<ApiResponse> ZonesApi::Route(const ApiRequest& req, const std::string& path) {
+    constexpr std::string_view kTokens = "/open311/v2/tokens/", kReports = "/api/v1/reports/";
+    if (path == "/open311/v2/requests.json" || path == "/api/v1/reports") {
+        if (req.method != "POST") {
+            ApiResponse r = ErrorFor(path, 405, "method", "use POST", req.request_id);
+            r.allow = "POST";
+            return r;
+        }
+        return Post(req, path[1] == 'o');
+    }
+    if (req.method != "GET") {
+        ApiResponse r = ErrorFor(path, 405, "method", "use GET", req.request_id);
+        r.allow = "GET";
+        return r;
+    }
+    if (path.rfind(kTokens, 0) == 0 && path.size() > kTokens.size() + 5 && path.ends_with(".json")) {
+        const std::string token = path.substr(kTokens.size(), path.size() - kTokens.size() - 5);
+        CB_TRY_ASSIGN(const zones::Tracked t, city_.Track(token));
+        json row = {{"token", t.token}};
+        if (t.filed) row["service_request_id"] = t.zone + "-" + std::to_string(t.request.report.id);
+        return Json(200, json::array({row}));
+    }
+    if (path.rfind(kReports, 0) == 0 && path.size() > kReports.size()) {
+        CB_TRY_ASSIGN(const zones::Tracked t, city_.Track(path.substr(kReports.size())));
+        json out = {{"token", t.token}, {"zone", t.zone}, {"state", t.filed ? "filed" : "queued"}};
+        if (t.filed) {
+            const incident::RequestView& v = t.request;
+            out["report_id"] = v.report.id;
+            out["case_id"] = v.report.case_id;
+            out["duplicate"] = v.report.duplicate;
+            out["category"] = v.report.category;
+            out["case_status"] = incident::StatusName(v.case_status);
+            out["department"] = v.department;
+            out["deadline"] = Time(v.deadline_ms);
+        }
+        return Json(200, out);
+    }
+    if (path == "/api/v1/zones") {
+        CB_TRY_ASSIGN(const zones::CityState s, city_.State());
+        json zones = json::array();
+        for (const zones::ZoneState& z : s.zones) {
+            zones.push_back({{"zone", z.zone},
+                             {"node", z.node.empty() ? json(nullptr) : json(z.node)},
+                             {"pending", z.pending},
+                             {"unacked", z.unacked}});
+        }
+        return Json(200, {{"nodes", s.nodes}, {"zones", zones}});
+    }
+    return NotFound("path", "no such resource: " + core::Utf8Prefix(path, 128));
+}
+
+}  // namespace citybrain::server

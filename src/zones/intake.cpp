@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "zones/intake.hpp"
+
+#include <filesystem>
+#include <random>
+
+#include "zones/node.hpp"
+#include "zones/wire.hpp"
+
+namespace citybrain::zones {
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+std::string Hex(std::string_view bytes) {
+    std::string out;
+    out.reserve(bytes.size() * 2);
+    for (const char c : bytes) {
+        const auto b = static_cast<unsigned char>(c);
+        out += kHex[b >> 4];
+        out += kHex[b & 15];
+    }
+    return out;
+}
+
+std::optional<std::string> Unhex(std::string_view hex) {
+    if (hex.empty() || hex.size() % 2 != 0) return std::nullopt;
+    std::string out;
+    for (size_t i = 0; i < hex.size(); i += 2) {
+        int v = 0;
+        for (size_t k = 0; k < 2; ++k) {
+            const char c = hex[i + k];
+            const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+            if (d < 0) return std::nullopt;
+            v = v * 16 + d;
+        }
+        out += static_cast<char>(v);
+    }
+    return out;
+}
+
+}  // namespace
+
+CityIntake::CityIntake(const ZoneMap& map, Bus& bus, Leases& leases, std::string data_dir)
+    : map_(map), bus_(bus), leases_(leases), data_dir_(std::move(data_dir)) {}
+
+std::string CityIntake::TokenOf(std::string_view zone, std::string_view key) {
+    // The key in hex: any bytes a client chose survive a URL path.
+    return std::string(zone) + "." + Hex(key);
+}
+
+Result<Queued> CityIntake::Submit(incident::Report report) {
+    if (!report.lat || !report.lon) return InvalidArgument("lat", "a report needs lat and long to find its zone");
+    const auto zone = map_.Locate(*report.lat, *report.lon);
+    if (!zone) return InvalidArgument("lat", "the place is in none of the city's zones");
+    if (report.idempotency_key.empty()) {
+        thread_local std::mt19937_64 rng(std::random_device{}());
+        report.idempotency_key = "auto/" + std::to_string(rng()) + std::to_string(rng());
+    }
+    const std::string& id = map_.zones()[*zone].id;
+    CB_TRY_ASSIGN(const PubAck ack,
+                  bus_.Publish(ZoneMap::ReportsSubject(id), EncodeReport(report), report.idempotency_key));
+    return Queued{TokenOf(id, report.idempotency_key), id, ack.seq, ack.duplicate};
+}
+
+Result<Tracked> CityIntake::Track(std::string_view token) {
+    const size_t dot = token.find('.');
+    const auto key = dot == std::string_view::npos ? std::nullopt : Unhex(token.substr(dot + 1));
+    const auto zone = dot == std::string_view::npos ? std::nullopt : map_.Find(token.substr(0, dot));
+    if (!key || !zone) return NotFound("token", "not a token this city gave out");
+    Tracked t;
+    t.token = token;
+    t.zone = map_.zones()[*zone].id;
+    const std::string path = data_dir_ + "/" + t.zone + ".db";
+    incident::Store* store = nullptr;
+    {
+        std::lock_guard lock(mu_);
+        auto it = readers_.find(t.zone);
+        if (it == readers_.end()) {
+            // Nothing filed in the zone yet: the report waits on the bus.
+            if (!std::filesystem::exists(path)) return t;
+            CB_TRY_ASSIGN(auto opened, incident::OpenSqliteStore(path, true));
+            it = readers_.emplace(t.zone, std::move(opened)).first;
+        }
+        store = it->second.get();
+    }
+    incident::RequestFilter f;
+    f.idempotency_keys = {*key};
+    f.limit = 1;
+    CB_TRY_ASSIGN(auto found, store->ListRequests(f));
+    if (!found.empty()) {
+        t.filed = true;
+        t.request = std::move(found.front());
+    }
+    return t;
+}
+
+Result<CityState> CityIntake::State() {
+    CityState out;
+    CB_TRY_ASSIGN(const auto keys, leases_.Keys());
+    for (const std::string& k : keys) {
+        if (k.rfind("node.", 0) == 0) out.nodes.push_back(k.substr(5));
+    }
+    for (const Zone& z : map_.zones()) {
+        ZoneState s;
+        s.zone = z.id;
+        CB_TRY_ASSIGN(s.node, leases_.Holder(ZoneKey(z.id)));
+        CB_TRY_ASSIGN(const Bus::Backlog b, bus_.ConsumerBacklog("zone_" + z.id));
+        s.pending = b.pending;
+        s.unacked = b.unacked;
+        out.zones.push_back(std::move(s));
+    }
+    return out;
+}
+
+}  // namespace citybrain::zones

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+#include "incident/model.hpp"
+#include "incident/store.hpp"
+#include "zones/bus.hpp"
+#include "zones/zone_map.hpp"
+
+namespace citybrain::zones {
+
+/// A report handed to its zone: JetStream has stored it; the zone's holder files it.
+struct Queued {
+    std::string token;  // how its sender asks after it, at any node
+    std::string zone;
+    uint64_t seq = 0;        // its place in the stream
+    bool duplicate = false;  // a repeat of a report already stored (same idempotency key): nothing new
+};
+
+/// What became of a report, as its zone's store says.
+struct Tracked {
+    std::string token, zone;
+    bool filed = false;  // false: stored on the bus, not yet applied by the zone's holder
+    incident::RequestView request;
+};
+
+struct ZoneState {
+    std::string zone, node;  // node "": nobody holds it now
+    uint64_t pending = 0, unacked = 0;
+};
+struct CityState {
+    std::vector<std::string> nodes;  // live
+    std::vector<ZoneState> zones;
+};
+
+/// The city's front door, the same at every node: a report goes to its zone's subject (acknowledged once JetStream
+/// has stored it), a token tells its sender where it went, and any node answers what became of it by reading the
+/// zone's store. The facade the HTTP API of a zone node calls.
+class CityIntake {
+public:
+    CityIntake(const ZoneMap& map, Bus& bus, Leases& leases, std::string data_dir);
+
+    /// Publishes a validated report to the zone that holds its place. A report without an idempotency key gets a
+    /// random one (the message id that JetStream and the zone's store de-duplicate by). A place in no zone is an
+    /// error on `lat`.
+    Result<Queued> Submit(incident::Report report);
+    /// The report a token names, from its zone's store; an unknown or malformed token is NotFound on `token`.
+    Result<Tracked> Track(std::string_view token);
+    /// Which live node holds which zone, and each zone's backlog.
+    Result<CityState> State();
+
+    static std::string TokenOf(std::string_view zone, std::string_view key);
+
+private:
+    const ZoneMap& map_;
+    Bus& bus_;
+    Leases& leases_;
+    std::string data_dir_;
+    std::mutex mu_;
+    std::map<std::string, std::unique_ptr<incident::Store>> readers_;  // zone stores opened for reading
+};
+
+}  // namespace citybrain::zones
