@@ -12,12 +12,12 @@
 
 #include "core/error.hpp"
 
-// libnats's handles, kept out of every other file.
-struct __natsConnection;
-struct __jsCtx;
-struct __natsSubscription;
-struct __natsMsg;
-struct __kvStore;
+// libnats's handles, kept out of every other file (the names are libnats's own).
+struct __natsConnection;    // NOLINT(bugprone-reserved-identifier)
+struct __jsCtx;             // NOLINT(bugprone-reserved-identifier)
+struct __natsSubscription;  // NOLINT(bugprone-reserved-identifier)
+struct __natsMsg;           // NOLINT(bugprone-reserved-identifier)
+struct __kvStore;           // NOLINT(bugprone-reserved-identifier)
 struct jsPubAck;
 struct jsPubAckErr;
 
@@ -27,7 +27,7 @@ struct BusOptions {
     std::string url = "nats://127.0.0.1:4222";
     std::string stream = "CITY";  // holds every subject under `city.>`
     /// How long JetStream remembers a message id to drop a republished duplicate (its de-duplication window).
-    int64_t duplicate_window_ms = 10 * 60'000;
+    int64_t duplicate_window_ms = int64_t{10} * 60'000;
     /// How long a publish or an API call waits for the server's answer.
     int64_t wait_ms = 5000;
 };
