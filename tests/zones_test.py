@@ -6,8 +6,12 @@ Node b is killed with SIGKILL in the middle of a load: its zones go to the survi
 it is restarted. Then nats-server itself is killed with SIGKILL in the middle of a second load and restarted on its
 store: the publisher retries what was not acknowledged and the nodes reconnect. At the end every acknowledged
 report is in exactly one zone store, once (SQLite, read here), and no zone store holds a report twice.
-Usage: zones_test.py CITYBRAIN
+With --rounds N it goes on with N randomised rounds (scripts/zones_kill_test.sh): in each, a load, and one of
+the three nodes or nats-server killed with SIGKILL at a random moment, then restarted; the checks at the end cover
+every round.
+Usage: zones_test.py CITYBRAIN [--rounds N] [--seed S]
 """
+import argparse
 import http.client
 import json
 import os
@@ -18,13 +22,19 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import random
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e import FAILED, check, free_port  # noqa: E402
 
-BIN = sys.argv[1]
+ARGS = argparse.ArgumentParser()
+ARGS.add_argument("citybrain")
+ARGS.add_argument("--rounds", type=int, default=0)
+ARGS.add_argument("--seed", type=int, default=1)
+OPTS = ARGS.parse_args()
+BIN = OPTS.citybrain
 KEY = "zones-key-0123456789abcdef"
 
 
@@ -98,7 +108,7 @@ def main():
         return subprocess.Popen([BIN, "zones", "publish", "--zones", cfg, "--nats", url, "--count", str(count),
                                  "--rate", str(rate), "--prefix", prefix, "--seed", str(len(prefix)),
                                  "--acked", os.path.join(tmp, "acked.txt"), "--deadline-s", "90"],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                                stdout=subprocess.PIPE, stderr=open(os.path.join(tmp, "publish.log"), "a"), text=True)
 
     def wait_for(what, timeout_s):
         deadline = time.time() + timeout_s
@@ -198,6 +208,33 @@ def main():
         check(load.returncode == 0 and second.get("unacknowledged") == 0,
               f"the second load is all acknowledged across the bus's restart {second}")
 
+        rng = random.Random(OPTS.seed)
+        extra = 0
+        failovers = []
+        for r in range(OPTS.rounds):
+            victim = rng.choice(["a", "b", "c", "nats"])
+            load = publish(f"round{r}", 4000, 4000)
+            time.sleep(rng.uniform(0.1, 0.9))
+            procs[victim].kill()
+            procs[victim].wait()
+            if victim == "nats":
+                time.sleep(rng.uniform(0.2, 2.0))
+                procs["nats"] = start_server()
+            else:
+                killed = time.time()
+                s = wait_for(lambda s: all(z["node"] and z["node"] != victim for z in s["zones"]), 20)
+                failovers.append(time.time() - killed)
+                check(failovers[-1] <= 10, f"round {r}: {victim}'s zones served again in {failovers[-1]:.1f} s")
+                procs[victim] = start_node(victim)
+            out, _ = load.communicate(timeout=150)
+            got = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+            check(load.returncode == 0 and got.get("unacknowledged") == 0, f"round {r} ({victim} killed): {got}")
+            extra += got.get("acknowledged", 0)
+            print(f"round {r}: {victim} killed; {got.get('acknowledged')} acknowledged", flush=True)
+        if failovers:
+            print(f"failover over {len(failovers)} node kills: max {max(failovers):.1f} s, "
+                  f"mean {sum(failovers) / len(failovers):.1f} s")
+
         s = wait_for(lambda s: all(z["pending"] == 0 and z["unacked"] == 0 and z["node"] for z in s["zones"]), 60)
         check(s is not None and all(z["pending"] == 0 and z["unacked"] == 0 for z in s["zones"]),
               f"every zone's backlog drains ({s})")
@@ -224,7 +261,7 @@ def main():
         acked += http_tokens  # the HTTP reports' keys, as the zone stores keep them
         missing = [k for k in set(acked) if k not in seen]
         twice = {k: v for k, v in seen.items() if len(v) > 1 or v[0][1] > 1}
-        check(len(set(acked)) == first.get("acknowledged", 0) + second.get("acknowledged", 0) + len(http_tokens),
+        check(len(set(acked)) == first.get("acknowledged", 0) + second.get("acknowledged", 0) + len(http_tokens) + extra,
               f"{len(set(acked))} distinct acknowledged reports")
         check(not missing, f"no acknowledged report lost ({len(missing)} missing, e.g. {missing[:5]})")
         check(not twice, f"no report applied twice ({len(twice)}, e.g. {list(twice.items())[:3]})")
@@ -235,6 +272,12 @@ def main():
             if p.poll() is None:
                 p.kill()
                 p.wait()
+        if FAILED:
+            for name in ("a", "b", "c", "nats", "publish"):
+                path = os.path.join(tmp, f"{name}.log")
+                if os.path.exists(path):
+                    with open(path, errors="replace") as f:
+                        print(f"--- {name}.log (end)\n" + "".join(f.readlines()[-8:]))
         shutil.rmtree(tmp, ignore_errors=True)
     if FAILED:
         print(f"{len(FAILED)} check(s) failed")

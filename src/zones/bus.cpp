@@ -164,8 +164,15 @@ Result<std::unique_ptr<Bus>> Bus::Connect(const BusOptions& options) {
     // Reconnect for ever: a restarted nats-server (its stream on disk) is the same bus.
     if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1);
     if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, 200);
+    // A server that is down at start (restarting) is waited for, up to connect_wait_ms.
+    if (s == NATS_OK) s = natsOptions_SetRetryOnFailedConnect(opts, true, nullptr, nullptr);
     if (s == NATS_OK) s = natsConnection_Connect(&bus->nc_, opts);
     natsOptions_Destroy(opts);
+    if (s == NATS_NOT_YET_CONNECTED) {
+        const int64_t until = nats_Now() + options.connect_wait_ms;
+        while (natsConnection_Status(bus->nc_) != NATS_CONN_STATUS_CONNECTED && nats_Now() < until) nats_Sleep(50);
+        s = natsConnection_Status(bus->nc_) == NATS_CONN_STATUS_CONNECTED ? NATS_OK : NATS_NO_SERVER;
+    }
     if (s != NATS_OK) return BusError("connect to " + options.url, s);
     jsOptions jo;
     jsOptions_Init(&jo);

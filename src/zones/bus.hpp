@@ -30,6 +30,8 @@ struct BusOptions {
     int64_t duplicate_window_ms = int64_t{10} * 60'000;
     /// How long a publish or an API call waits for the server's answer.
     int64_t wait_ms = 5000;
+    /// How long Connect waits for a server that is not up yet (one restarting).
+    int64_t connect_wait_ms = 15'000;
 };
 
 /// What JetStream answered to a publish: the message is stored (in the stream's file storage) under `seq`, or was
