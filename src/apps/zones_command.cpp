@@ -45,9 +45,8 @@ void OnSignal(int) { g_stop.store(true); }
 Result<std::unique_ptr<zones::Bus>> ConnectBus(const ZonesArgs& args, const zones::ZoneMap& map) {
     zones::BusOptions options;
     options.url = args.nats;
-    options.stream = map.stream;
     CB_TRY_ASSIGN(auto bus, zones::Bus::Connect(options));
-    CB_TRY(bus->EnsureStream());
+    CB_TRY(zones::EnsureZoneStreams(*bus, map));
     return bus;
 }
 
@@ -88,7 +87,6 @@ int RunZoneNode(const ZoneNodeArgs& args) {
     if (!map.ok()) return ReportError(map.error(), false);
     zones::BusOptions bus_options;
     bus_options.url = args.nats;
-    bus_options.stream = map->stream;
     auto bus = zones::Bus::Connect(bus_options);
     if (!bus.ok()) return ReportError(bus.error(), false);
     zones::NodeOptions options;

@@ -79,11 +79,18 @@ Consumer::~Consumer() {
 
 Result<std::vector<Message>> Consumer::Fetch(int batch, int64_t timeout_ms) {
     natsMsgList list{};
-    jsErrCode js = static_cast<jsErrCode>(0);
-    const natsStatus s = natsSubscription_Fetch(&list, sub_, batch, timeout_ms, &js);
+    jsFetchRequest req;
+    jsFetchRequest_Init(&req);
+    req.Batch = batch;
+    // What is there now, without leaving a request waiting at the server: a message the server sends to a waiting
+    // request after the client has stopped waiting for it is dropped by the client and comes back only after the
+    // consumer's ack wait (measured: a single node fell from 30k to 2k reports/s with plain waiting fetches).
+    req.NoWait = true;
+    req.Expires = timeout_ms * 1'000'000;
+    const natsStatus s = natsSubscription_FetchRequest(&list, sub_, &req);
     std::vector<Message> out;
-    if (s == NATS_TIMEOUT) return out;
-    if (s != NATS_OK) return BusError("fetch", s, js);
+    if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND) return out;
+    if (s != NATS_OK) return BusError("fetch", s);
     out.reserve(static_cast<size_t>(list.Count));
     for (int i = 0; i < list.Count; ++i) {
         out.push_back(Message(list.Msgs[i]));
@@ -195,25 +202,26 @@ Bus::~Bus() {
     }
 }
 
-Status Bus::EnsureStream() {
+Status Bus::EnsureStream(const std::string& name, const std::string& subjects) {
+    CB_TRY(CheckToken("stream", name));
     jsStreamInfo* si = nullptr;
     jsErrCode js = static_cast<jsErrCode>(0);
-    natsStatus s = js_GetStreamInfo(&si, js_, options_.stream.c_str(), nullptr, &js);
+    natsStatus s = js_GetStreamInfo(&si, js_, name.c_str(), nullptr, &js);
     if (s == NATS_OK) {
         jsStreamInfo_Destroy(si);
         return {};
     }
-    if (s != NATS_NOT_FOUND) return BusError("stream " + options_.stream, s, js);
+    if (s != NATS_NOT_FOUND) return BusError("stream " + name, s, js);
     jsStreamConfig cfg;
     jsStreamConfig_Init(&cfg);
-    cfg.Name = options_.stream.c_str();
-    const char* subjects[] = {"city.>"};
-    cfg.Subjects = subjects;
+    cfg.Name = name.c_str();
+    const char* list[] = {subjects.c_str()};
+    cfg.Subjects = list;
     cfg.SubjectsLen = 1;
     cfg.Storage = js_FileStorage;
     cfg.Duplicates = options_.duplicate_window_ms * 1'000'000;  // nanoseconds on the wire
     s = js_AddStream(&si, js_, &cfg, nullptr, &js);
-    if (s != NATS_OK) return BusError("create stream " + options_.stream, s, js);
+    if (s != NATS_OK) return BusError("create stream " + name, s, js);
     jsStreamInfo_Destroy(si);
     return {};
 }
@@ -291,14 +299,15 @@ std::vector<Status> Bus::PublishAll(const std::vector<Outgoing>& messages) {
     return std::move(async_out_);
 }
 
-Result<std::unique_ptr<Consumer>> Bus::PullConsumer(const std::string& durable,
+Result<std::unique_ptr<Consumer>> Bus::PullConsumer(const std::string& stream,
+                                                    const std::string& durable,
                                                     const std::string& subject,
                                                     int64_t ack_wait_ms) {
     CB_TRY(CheckToken("durable", durable));
     std::unique_ptr<Consumer> c(new Consumer());
     jsSubOptions so;
     jsSubOptions_Init(&so);
-    so.Stream = options_.stream.c_str();
+    so.Stream = stream.c_str();
     so.Config.AckPolicy = js_AckExplicit;
     so.Config.AckWait = ack_wait_ms * 1'000'000;  // nanoseconds on the wire
     so.Config.MaxAckPending = 4096;
@@ -308,10 +317,10 @@ Result<std::unique_ptr<Consumer>> Bus::PullConsumer(const std::string& durable,
     return c;
 }
 
-Result<Bus::Backlog> Bus::ConsumerBacklog(const std::string& durable) {
+Result<Bus::Backlog> Bus::ConsumerBacklog(const std::string& stream, const std::string& durable) {
     jsConsumerInfo* ci = nullptr;
     jsErrCode js = static_cast<jsErrCode>(0);
-    const natsStatus s = js_GetConsumerInfo(&ci, js_, options_.stream.c_str(), durable.c_str(), nullptr, &js);
+    const natsStatus s = js_GetConsumerInfo(&ci, js_, stream.c_str(), durable.c_str(), nullptr, &js);
     if (s == NATS_NOT_FOUND) {
         return Backlog{};
     }

@@ -25,7 +25,6 @@ namespace citybrain::zones {
 
 struct BusOptions {
     std::string url = "nats://127.0.0.1:4222";
-    std::string stream = "CITY";  // holds every subject under `city.>`
     /// How long JetStream remembers a message id to drop a republished duplicate (its de-duplication window).
     int64_t duplicate_window_ms = int64_t{10} * 60'000;
     /// How long a publish or an API call waits for the server's answer.
@@ -74,7 +73,7 @@ public:
     ~Consumer();
     Consumer(const Consumer&) = delete;
     Consumer& operator=(const Consumer&) = delete;
-    /// Up to `batch` messages, waiting at most `timeout_ms` for the first; empty when none came.
+    /// Up to `batch` of the messages waiting now, at once; when none wait, empty after `timeout_ms`.
     Result<std::vector<Message>> Fetch(int batch, int64_t timeout_ms);
 
 private:
@@ -109,8 +108,8 @@ private:
     int64_t ttl_ms_ = 0;
 };
 
-/// The city's message bus: NATS JetStream through libnats (the only file that knows libnats). One stream with file
-/// storage holds every `city.>` subject; publishes wait for the stream's acknowledgement.
+/// The city's message bus: NATS JetStream through libnats (the only file that knows libnats). Streams with file
+/// storage; publishes wait for the stream's acknowledgement.
 class Bus {
 public:
     static Result<std::unique_ptr<Bus>> Connect(const BusOptions& options);
@@ -118,8 +117,9 @@ public:
     Bus(const Bus&) = delete;
     Bus& operator=(const Bus&) = delete;
 
-    /// Creates the stream if it does not exist (file storage, `city.>`, the de-duplication window).
-    Status EnsureStream();
+    /// Creates the stream `name` over `subjects` (a pattern) if it does not exist: file storage and the
+    /// de-duplication window.
+    Status EnsureStream(const std::string& name, const std::string& subjects);
     /// Publishes and waits until JetStream has stored the message. `msg_id` (may be empty) lets JetStream drop a
     /// republish of the same message inside the de-duplication window.
     Result<PubAck> Publish(const std::string& subject, std::string_view data, const std::string& msg_id);
@@ -130,16 +130,17 @@ public:
         std::string subject, data, msg_id;
     };
     std::vector<Status> PublishAll(const std::vector<Outgoing>& messages);
-    /// Binds to (creating if needed) the durable pull consumer `durable` filtered to `subject`, with explicit
+    /// Binds to (creating if needed) the durable pull consumer `durable` of `stream` on `subject`, with explicit
     /// acknowledgement: a message not acknowledged within `ack_wait_ms` is delivered again.
-    Result<std::unique_ptr<Consumer>> PullConsumer(const std::string& durable,
+    Result<std::unique_ptr<Consumer>> PullConsumer(const std::string& stream,
+                                                   const std::string& durable,
                                                    const std::string& subject,
                                                    int64_t ack_wait_ms);
     /// How many messages wait for `durable` (not yet delivered) and how many were delivered but not acknowledged.
     struct Backlog {
         uint64_t pending = 0, unacked = 0;
     };
-    Result<Backlog> ConsumerBacklog(const std::string& durable);
+    Result<Backlog> ConsumerBacklog(const std::string& stream, const std::string& durable);
     /// Opens (creating if needed) the lease bucket `bucket` with entries that expire after `ttl_ms`.
     Result<std::unique_ptr<Leases>> OpenLeases(const std::string& bucket, int64_t ttl_ms);
 

@@ -24,14 +24,13 @@ std::string Url() {
     return u == nullptr ? "" : u;
 }
 
-std::unique_ptr<Bus> Connect(const std::string& stream = "CITY") {
+std::unique_ptr<Bus> Connect() {
     BusOptions options;
     options.url = Url();
-    options.stream = stream;
     auto bus = Bus::Connect(options);
     EXPECT_TRUE(bus.ok()) << bus.error().ToString();
     if (!bus.ok()) return nullptr;
-    EXPECT_TRUE((*bus)->EnsureStream().ok());
+    EXPECT_TRUE((*bus)->EnsureStream("TEST", "test.>").ok());
     return std::move(bus).value();
 }
 
@@ -41,15 +40,15 @@ TEST(Bus, StoredOnceUnackedComesBackAckedDoesNot) {
     ASSERT_FALSE(Url().empty()) << "CB_NATS_URL is not set: run tests/nats_test.sh";
     auto bus = Connect();
     ASSERT_TRUE(bus);
-    auto first = bus->Publish("city.t1.reports", "hello", "t1-1");
+    auto first = bus->Publish("test.t1.reports", "hello", "t1-1");
     ASSERT_TRUE(first.ok()) << first.error().ToString();
     EXPECT_FALSE(first->duplicate);
-    auto again = bus->Publish("city.t1.reports", "hello", "t1-1");
+    auto again = bus->Publish("test.t1.reports", "hello", "t1-1");
     ASSERT_TRUE(again.ok());
     EXPECT_TRUE(again->duplicate) << "a republish with the same id was stored twice";
     EXPECT_EQ(again->seq, first->seq);
 
-    auto consumer = bus->PullConsumer("t1", "city.t1.reports", 1000);
+    auto consumer = bus->PullConsumer("TEST", "t1", "test.t1.reports", 1000);
     ASSERT_TRUE(consumer.ok()) << consumer.error().ToString();
     auto got = (*consumer)->Fetch(10, 2000);
     ASSERT_TRUE(got.ok());
@@ -68,15 +67,15 @@ TEST(Bus, StoredOnceUnackedComesBackAckedDoesNot) {
     auto none = (*consumer)->Fetch(10, 300);
     ASSERT_TRUE(none.ok());
     EXPECT_TRUE(none->empty()) << "an acknowledged message came back";
-    auto backlog = bus->ConsumerBacklog("t1");
+    auto backlog = bus->ConsumerBacklog("TEST", "t1");
     ASSERT_TRUE(backlog.ok());
     EXPECT_EQ(backlog->pending, 0u);
     EXPECT_EQ(backlog->unacked, 0u);
 
     // A second binding to the same durable (the zone's next owner) resumes after the acknowledged message.
-    ASSERT_TRUE(bus->Publish("city.t1.reports", "second", "t1-2").ok());
+    ASSERT_TRUE(bus->Publish("test.t1.reports", "second", "t1-2").ok());
     consumer->reset();
-    auto next = bus->PullConsumer("t1", "city.t1.reports", 1000);
+    auto next = bus->PullConsumer("TEST", "t1", "test.t1.reports", 1000);
     ASSERT_TRUE(next.ok());
     auto rest = (*next)->Fetch(10, 2000);
     ASSERT_TRUE(rest.ok());
@@ -91,8 +90,8 @@ TEST(Bus, PublishAllAcknowledgesEachAndNeedsIds) {
     ASSERT_TRUE(bus);
     std::vector<Bus::Outgoing> out;
     for (int i = 0; i < 2000; ++i)
-        out.push_back({"city.t2.reports", "m" + std::to_string(i), "t2-" + std::to_string(i)});
-    out.push_back({"city.t2.reports", "no id", ""});
+        out.push_back({"test.t2.reports", "m" + std::to_string(i), "t2-" + std::to_string(i)});
+    out.push_back({"test.t2.reports", "no id", ""});
     const auto results = bus->PublishAll(out);
     ASSERT_EQ(results.size(), out.size());
     for (size_t i = 0; i + 1 < out.size(); ++i)
@@ -102,9 +101,9 @@ TEST(Bus, PublishAllAcknowledgesEachAndNeedsIds) {
     // Republished (the publisher's retry after a lost acknowledgement): acknowledged, not stored again.
     out.pop_back();
     for (const Status& s : bus->PublishAll(out)) ASSERT_TRUE(s.ok());
-    auto consumer = bus->PullConsumer("t2", "city.t2.reports", 5000);
+    auto consumer = bus->PullConsumer("TEST", "t2", "test.t2.reports", 5000);
     ASSERT_TRUE(consumer.ok());
-    auto backlog = bus->ConsumerBacklog("t2");
+    auto backlog = bus->ConsumerBacklog("TEST", "t2");
     ASSERT_TRUE(backlog.ok());
     EXPECT_EQ(backlog->pending, 2000u);
 }

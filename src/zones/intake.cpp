@@ -105,7 +105,7 @@ Result<CityState> CityIntake::State() {
         ZoneState s;
         s.zone = z.id;
         CB_TRY_ASSIGN(s.node, leases_.Holder(ZoneKey(z.id)));
-        CB_TRY_ASSIGN(const Bus::Backlog b, bus_.ConsumerBacklog("zone_" + z.id));
+        CB_TRY_ASSIGN(const Bus::Backlog b, bus_.ConsumerBacklog(map_.StreamOf(z.id), "zone_" + z.id));
         s.pending = b.pending;
         s.unacked = b.unacked;
         out.zones.push_back(std::move(s));

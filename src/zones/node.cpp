@@ -26,6 +26,11 @@ uint64_t Fnv1a(std::string_view a, std::string_view b) {
 
 }  // namespace
 
+Status EnsureZoneStreams(Bus& bus, const ZoneMap& map) {
+    for (const Zone& z : map.zones()) CB_TRY(bus.EnsureStream(map.StreamOf(z.id), ZoneMap::SubjectsOf(z.id)));
+    return {};
+}
+
 struct ZoneNode::Held_ {
     std::unique_ptr<incident::IncidentEngine> engine;
     std::unique_ptr<Consumer> consumer;
@@ -56,7 +61,7 @@ Result<std::unique_ptr<ZoneNode>> ZoneNode::Start(const ZoneMap& map,
     std::filesystem::create_directories(options.data_dir, ec);
     if (ec) return InvalidArgument("data", options.data_dir + ": " + ec.message());
     std::unique_ptr<ZoneNode> node(new ZoneNode(map, bus, taxonomy, std::move(options)));
-    CB_TRY(bus.EnsureStream());
+    CB_TRY(EnsureZoneStreams(bus, map));
     CB_TRY_ASSIGN(node->leases_, bus.OpenLeases(kLeaseBucket, map.lease_ms));
     node->held_.resize(map.zones().size());
     return node;
@@ -69,7 +74,9 @@ Status ZoneNode::Take(size_t z) {
     // noticed its lease is gone) keeps the new one out until it lets go.
     CB_TRY_ASSIGN(auto store, incident::OpenSqliteStore(options_.data_dir + "/" + zone + ".db", true));
     CB_TRY_ASSIGN(held->engine, incident::IncidentEngine::Open(std::move(store), taxonomy_));
-    CB_TRY_ASSIGN(held->consumer, bus_.PullConsumer("zone_" + zone, ZoneMap::ReportsSubject(zone), map_.ack_wait_ms));
+    CB_TRY_ASSIGN(
+        held->consumer,
+        bus_.PullConsumer(map_.StreamOf(zone), "zone_" + zone, ZoneMap::ReportsSubject(zone), map_.ack_wait_ms));
     held_[z] = std::move(held);
     ++stats_.taken;
     std::fprintf(stderr, "citybrain zones: node %s took zone %s\n", options_.name.c_str(), zone.c_str());

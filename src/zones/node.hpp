@@ -15,10 +15,10 @@
 namespace citybrain::zones {
 
 struct NodeOptions {
-    std::string name;      // this node's id (a subject token), unique in the city
-    std::string data_dir;  // where each zone's store lives: <data_dir>/<zone>.db
-    int batch = 512;       // messages pulled per zone per step
-    int64_t fetch_wait_ms = 50;
+    std::string name;            // this node's id (a subject token), unique in the city
+    std::string data_dir;        // where each zone's store lives: <data_dir>/<zone>.db
+    int batch = 512;             // messages pulled per zone per step
+    int64_t fetch_wait_ms = 50;  // an empty zone's pull returns after this long (the idle pace)
 };
 
 struct NodeStats {
@@ -79,6 +79,9 @@ private:
     int64_t next_lease_round_ms_ = 0;
     NodeStats stats_;
 };
+
+/// Creates each zone's stream that does not exist yet.
+Status EnsureZoneStreams(Bus& bus, const ZoneMap& map);
 
 /// The lease bucket's keys.
 inline std::string ZoneKey(const std::string& zone) { return "zone." + zone; }
