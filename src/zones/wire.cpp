@@ -59,7 +59,7 @@ Result<incident::Report> DecodeReport(std::string_view text) {
                                                       "external_id",
                                                       "via"};
         if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
-            return InvalidArgument(key, "unknown field");
+            return InvalidArgument(key.empty() ? "\"\"" : key, "unknown field");  // a field still named
         }
     }
     std::string source = "citizen";

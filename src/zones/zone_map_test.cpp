@@ -123,6 +123,7 @@ TEST(Wire, ReportsRoundTripAndBadFieldsAreNamed) {
         {R"({"time_ms": 1.5})", "time_ms"},
         {R"({"colour": "red"})", "colour"},
         {R"({"category": 3})", "category"},
+        {R"({"": "x"})", "\"\""},
     };
     for (const auto& [text, where] : bad) {
         auto e = DecodeReport(text);
