@@ -166,6 +166,11 @@ def main():
                                json.dumps({"lat": 10.0, "long": 10.0, "service_code": "road_damage"}),
                                {"X-API-Key": KEY, "Content-Type": "application/json"})
         check(status == 400 and body.get("field") == "lat", f"a place in no zone is refused on lat ({status} {body})")
+        status, body = request("b", "POST", "/api/v1/reports",
+                               json.dumps({"lat": 22.72, "long": 114.25, "service_code": "road_damage",
+                                           "time": "2099-01-01T00:00:00Z"}),
+                               {"X-API-Key": KEY, "Content-Type": "application/json"})
+        check(status == 400 and body.get("field") == "time", f"a report from the future is refused ({status} {body})")
         status, body = request("a", "POST", "/api/v1/reports", json.dumps({"lat": 22.72, "long": 114.25}),
                                {"Content-Type": "application/json"})
         check(status == 403 and body.get("field") == "api_key", f"a report without a key is refused ({status})")

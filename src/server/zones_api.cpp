@@ -60,7 +60,13 @@ Result<ApiResponse> ZonesApi::Post(const ApiRequest& req, bool open311) {
     // The key's name, and idempotency keys in its own scope (as the district's API does).
     report.via = key->name;
     if (!report.idempotency_key.empty()) report.idempotency_key = key->name + '/' + report.idempotency_key;
-    if (report.time_ms == 0) report.time_ms = core::NowMs();
+    // A report's own time, as the district's API takes it: a year back at most, ten minutes ahead at most.
+    const incident::TimeMs now = core::NowMs();
+    constexpr incident::TimeMs kPast = 366LL * 86400 * 1000, kAhead = 10LL * 60 * 1000;
+    if (report.time_ms != 0 && (report.time_ms < now - kPast || report.time_ms > now + kAhead)) {
+        return InvalidArgument("time", "outside the accepted window (a year back, ten minutes ahead)");
+    }
+    if (report.time_ms == 0) report.time_ms = now;
     CB_TRY_ASSIGN(const zones::Queued q, city_.Submit(std::move(report)));
     if (open311) {
         return Json(201,
