@@ -473,20 +473,6 @@ private:
         return "key '" + key->name + "' may not " + what + " (that needs the role '" + name + "')";
     }
 
-    /// Device sources carry evidence a camera or a robot would: only a key that speaks for devices posts them.
-    static bool DeviceSource(incident::Source s) {
-        return s == incident::Source::kCamera || s == incident::Source::kSensor || s == incident::Source::kRobot;
-    }
-
-    /// What a key's write carries: its name, and idempotency keys in its own scope (tenant B reusing tenant A's
-    /// Idempotency-Key is a different report, and never sees A's receipt).
-    /// A device event's own key (device and event id, `incident::ParseDeviceEvent`) is already the device's
-    /// scope, the same over MQTT and HTTP, so it stays as it is unless the client sent its own.
-    static void Stamp(Report& r, const ApiKey& key, bool scope_key = true) {
-        r.via = key.name;
-        if (scope_key && !r.idempotency_key.empty()) r.idempotency_key = key.name + '/' + r.idempotency_key;
-    }
-
     void PostRequest(const ApiRequest& req, Format format, std::function<void(ApiResponse)>& done) {
         auto body = ReadReportBody(req);
         // A body that cannot be read is a 400 naming the problem: its api_key field, if any, is unreadable too.
@@ -788,7 +774,7 @@ private:
             !why.empty()) {
             return done(JsonError(403, "api_key", why));
         }
-        if (Status s = CheckReportTime(report->time_ms); !s.ok()) return done(JsonError(s.error()));
+        if (Status s = CheckReportTime(report->time_ms, clock_()); !s.ok()) return done(JsonError(s.error()));
         Stamp(*report, *key);
         Submit(std::move(report).value(), done);
     }
@@ -1045,26 +1031,9 @@ private:
         if (!report.ok()) return done(JsonError(report.error()));
         if (Status s = TakeIdempotencyKey(req, *report); !s.ok()) return done(JsonError(s.error()));
         if (Status s = incident::ValidateReport(*report, taxonomy_); !s.ok()) return done(JsonError(s.error()));
-        if (Status s = CheckReportTime(report->time_ms); !s.ok()) return done(JsonError(s.error()));
+        if (Status s = CheckReportTime(report->time_ms, clock_()); !s.ok()) return done(JsonError(s.error()));
         Stamp(*report, *key, !req.idempotency_key.empty());
         Submit(std::move(report).value(), done);
-    }
-
-    /// A report's own time must be recent: a year back at most (older data goes through `incidents replay`) and
-    /// ten minutes ahead at most (clock skew). Anything else is a client's mistake, and a year 9999 would make
-    /// deadlines overflow. 0 means "now" (the intake stamps it).
-    Status CheckReportTime(incident::TimeMs t) const {
-        if (t == 0) return {};
-        constexpr incident::TimeMs kPast = 366LL * 86400 * 1000, kAhead = 10LL * 60 * 1000;
-        const incident::TimeMs now = clock_();
-        if (t < now - kPast || t > now + kAhead) {
-            return InvalidArgument("time",
-                                   core::FormatTimestamp(t) + " is outside the accepted window " +
-                                       core::FormatTimestamp(now - kPast) + " to " +
-                                       core::FormatTimestamp(now + kAhead) +
-                                       " (a year back, ten minutes ahead; older data: citybrain incidents replay)");
-        }
-        return {};
     }
 
     void Submit(Report report, std::function<void(ApiResponse)>& done) {

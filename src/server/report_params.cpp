@@ -22,6 +22,27 @@ Result<double> ParseNumber(const std::string& text, const char* field) {
     return v;
 }
 
+bool DeviceSource(incident::Source s) {
+    return s == incident::Source::kCamera || s == incident::Source::kSensor || s == incident::Source::kRobot;
+}
+
+void Stamp(incident::Report& r, const ApiKey& key, bool scope_key) {
+    r.via = key.name;
+    if (scope_key && !r.idempotency_key.empty()) r.idempotency_key = key.name + '/' + r.idempotency_key;
+}
+
+Status CheckReportTime(incident::TimeMs t, incident::TimeMs now) {
+    if (t == 0) return {};
+    constexpr incident::TimeMs kPast = 366LL * 86400 * 1000, kAhead = 10LL * 60 * 1000;
+    if (t < now - kPast || t > now + kAhead) {
+        return InvalidArgument("time",
+                               core::FormatTimestamp(t) + " is outside the accepted window " +
+                                   core::FormatTimestamp(now - kPast) + " to " + core::FormatTimestamp(now + kAhead) +
+                                   " (a year back, ten minutes ahead; older data: citybrain incidents replay)");
+    }
+    return {};
+}
+
 Status CheckJurisdiction(const std::string& id, const incident::Taxonomy& taxonomy) {
     if (id == taxonomy.jurisdiction_id()) return {};
     return NotFound("jurisdiction_id",

@@ -30,6 +30,20 @@ Status TakeIdempotencyKey(const ApiRequest& req, incident::Report& r);
 /// Open311's jurisdiction_id: this server answers for one, and another is a resource it does not have.
 Status CheckJurisdiction(const std::string& id, const incident::Taxonomy& taxonomy);
 
+/// Device sources carry evidence a camera or a robot would: only a key that speaks for devices posts them.
+bool DeviceSource(incident::Source s);
+
+/// What a key's write carries: its name, and idempotency keys in its own scope (tenant B reusing tenant A's
+/// Idempotency-Key is a different report, and never sees A's receipt). A device event's own key (device and event
+/// id, `incident::ParseDeviceEvent`) is already the device's scope, the same over MQTT and HTTP, so it stays as it is
+/// unless the client sent its own (`scope_key` false).
+void Stamp(incident::Report& r, const ApiKey& key, bool scope_key = true);
+
+/// A report's own time must be recent: a year back at most (older data goes through `incidents replay`) and ten
+/// minutes ahead at most (clock skew). Anything else is a client's mistake, and a year 9999 would make deadlines
+/// overflow. 0 means "now" (the intake stamps it).
+Status CheckReportTime(incident::TimeMs t, incident::TimeMs now);
+
 /// A finite number, or an error naming `field`.
 Result<double> ParseNumber(const std::string& text, const char* field);
 

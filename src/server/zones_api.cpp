@@ -48,8 +48,7 @@ Result<ApiResponse> ZonesApi::Post(const ApiRequest& req, bool open311) {
     if (keys_.empty()) return ErrorFor(path, 403, "api_key", "this node has no API keys configured", req.request_id);
     if (key == nullptr) return ErrorFor(path, 403, "api_key", "missing or not valid", req.request_id);
     CB_TRY_ASSIGN(incident::Report report, ReportFromParams(body, req, open311, taxonomy_));
-    const bool device = report.source == incident::Source::kCamera || report.source == incident::Source::kSensor ||
-                        report.source == incident::Source::kRobot;
+    const bool device = DeviceSource(report.source);
     if (!key->Has(device ? kRoleDevice : kRoleReport)) {
         return ErrorFor(path,
                         403,
@@ -57,15 +56,9 @@ Result<ApiResponse> ZonesApi::Post(const ApiRequest& req, bool open311) {
                         "key '" + key->name + "' may not post " + (device ? "device evidence" : "reports"),
                         req.request_id);
     }
-    // The key's name, and idempotency keys in its own scope (as the district's API does).
-    report.via = key->name;
-    if (!report.idempotency_key.empty()) report.idempotency_key = key->name + '/' + report.idempotency_key;
-    // A report's own time, as the district's API takes it: a year back at most, ten minutes ahead at most.
     const incident::TimeMs now = core::NowMs();
-    constexpr incident::TimeMs kPast = 366LL * 86400 * 1000, kAhead = 10LL * 60 * 1000;
-    if (report.time_ms != 0 && (report.time_ms < now - kPast || report.time_ms > now + kAhead)) {
-        return InvalidArgument("time", "outside the accepted window (a year back, ten minutes ahead)");
-    }
+    CB_TRY(CheckReportTime(report.time_ms, now));
+    Stamp(report, *key);
     if (report.time_ms == 0) report.time_ms = now;
     CB_TRY_ASSIGN(const zones::Queued q, city_.Submit(std::move(report)));
     if (open311) {
