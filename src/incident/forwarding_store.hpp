@@ -15,6 +15,9 @@ public:
     explicit ForwardingStore(std::unique_ptr<Store> inner) : inner_(std::move(inner)) {}
     const char* Kind() const override { return inner_->Kind(); }
     Status Commit(const WriteBatch& batch) override { return inner_->Commit(batch); }
+    Result<int64_t> ClaimWriter(const std::string& holder, TimeMs now) override {
+        return inner_->ClaimWriter(holder, now);
+    }
     Result<Counters> MaxIds() override { return inner_->MaxIds(); }
     Result<std::vector<Case>> LoadOpenCases() override { return inner_->LoadOpenCases(); }
     Result<std::vector<KeyEntry>> LoadIdempotencyKeys(TimeMs window_ms) override {

@@ -102,20 +102,29 @@ class PostgresStore final : public Store {
 public:
     const char* Kind() const override { return "postgresql"; }
 
-    Status Open(const std::string& url) {
+    Status Open(const std::string& url, const std::string& schema) {
+        for (const char c : schema) {
+            if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
+                return InvalidArgument("schema", "'" + schema + "': only a-z, 0-9 and _");
+            }
+        }
         try {
             writer_ = std::make_unique<pqxx::connection>(url);
             reader_ = std::make_unique<pqxx::connection>(url);
-            {
-                pqxx::work tx(*writer_);
-                tx.exec("SET client_min_messages TO WARNING");
-                tx.exec(kSchema);
-                // A database written by an older release lacks the columns added since.
-                for (const auto& add : sql::kAddedColumns) {
-                    tx.exec(std::string("ALTER TABLE ") + add.table + " ADD COLUMN IF NOT EXISTS " + add.column + " " +
-                            add.definition);
+            // Two nodes creating the same schema at once: one of them gets a unique violation, and its retry
+            // finds everything there.
+            for (int attempt = 0;; ++attempt) {
+                try {
+                    CreateTables(schema);
+                    break;
+                } catch (const pqxx::sql_error&) {
+                    if (attempt == 2) throw;
                 }
-                tx.commit();
+            }
+            if (!schema.empty()) {
+                // Session-wide: every later statement on both connections finds the tables in the schema.
+                pqxx::nontransaction tx(*reader_);
+                tx.exec("SET search_path TO " + schema);
             }
             writer_->prepare("report",
                              std::string("INSERT INTO reports(") + sql::kReportColumns +
@@ -132,12 +141,49 @@ public:
         return {};
     }
 
+    void CreateTables(const std::string& schema) {
+        pqxx::work tx(*writer_);
+        tx.exec("SET client_min_messages TO WARNING");
+        if (!schema.empty()) {
+            tx.exec("CREATE SCHEMA IF NOT EXISTS " + schema);
+            tx.exec("SET search_path TO " + schema);  // outlives the transaction, for this connection
+        }
+        tx.exec(kSchema);
+        tx.exec(sql::kWriterTable);
+        // A database written by an older release lacks the columns added since.
+        for (const auto& add : sql::kAddedColumns) {
+            tx.exec(std::string("ALTER TABLE ") + add.table + " ADD COLUMN IF NOT EXISTS " + add.column + " " +
+                    add.definition);
+        }
+        tx.commit();
+    }
+
+    Result<int64_t> ClaimWriter(const std::string& holder, TimeMs now) override {
+        std::lock_guard lock(write_mu_);
+        try {
+            // The row lock of this update waits for commits holding the writer row (FOR SHARE), and theirs for it.
+            pqxx::work tx(*writer_);
+            const pqxx::row row = tx.exec_params1(sql::kClaimWriter, holder, now);
+            tx.commit();
+            epoch_ = row[0].as<int64_t>();
+        } catch (const std::exception& e) {
+            return PgError(e, "claim");
+        }
+        return epoch_;
+    }
+
     Status Commit(const WriteBatch& batch) override {
         if (batch.empty()) return {};
         CB_TRY(sql::CheckStorable(batch));
         std::lock_guard lock(write_mu_);
         try {
             pqxx::work tx(*writer_);
+            if (epoch_ != 0) {
+                // Held until this transaction ends: a claim made meanwhile waits for it, and one made before is seen.
+                const pqxx::row w = tx.exec1("SELECT epoch, holder FROM writer FOR SHARE");
+                if (w[0].as<int64_t>() != epoch_)
+                    return sql::Fenced(epoch_, w[0].as<int64_t>(), w[1].as<std::string>());
+            }
             std::string lat, lon;
             for (const Report& r : batch.reports) {
                 tx.exec_prepared("report",
@@ -377,13 +423,14 @@ private:
     std::mutex read_mu_;
     std::unique_ptr<pqxx::connection> writer_;
     std::unique_ptr<pqxx::connection> reader_;
+    int64_t epoch_ = 0;  // this store's claim; 0: it never claimed, and writes unfenced
 };
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url) {
+Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url, const std::string& schema) {
     auto store = std::make_unique<PostgresStore>();
-    CB_TRY(store->Open(url));
+    CB_TRY(store->Open(url, schema));
     return std::unique_ptr<Store>(std::move(store));
 }
 

@@ -30,6 +30,23 @@ inline constexpr const char* kEventColumns = "case_id, time_ms, actor, action, f
 /// Statuses that are out of the flow, as an SQL list.
 inline constexpr const char* kClosedList = "('closed','evaluated','rejected','merged')";
 
+/// Who may write (`Store::ClaimWriter`): one row, whose epoch each claim raises.
+inline constexpr const char* kWriterTable =
+    "CREATE TABLE IF NOT EXISTS writer (one INTEGER PRIMARY KEY CHECK (one = 1), epoch BIGINT NOT NULL, "
+    "holder TEXT NOT NULL, since_ms BIGINT NOT NULL)";
+/// A claim: the first makes epoch 1, each later one the next.
+inline constexpr const char* kClaimWriter =
+    "INSERT INTO writer(one, epoch, holder, since_ms) VALUES(1, 1, $1, $2) ON CONFLICT(one) DO UPDATE SET "
+    "epoch = writer.epoch + 1, holder = excluded.holder, since_ms = excluded.since_ms RETURNING epoch";
+
+/// A commit by a store whose claim (`mine`) a later one (`epoch`, by `holder`) replaced.
+inline Error Fenced(int64_t mine, int64_t epoch, const std::string& holder) {
+    return Error{ErrorCode::kConflict,
+                 "fenced: " + holder + " took over this store (claim " + std::to_string(epoch) +
+                     ") after this writer's claim " + std::to_string(mine) + "; nothing was written",
+                 "store"};
+}
+
 /// Open311 requests: a report's columns, then its case's status, department, updated, deadline, first report.
 inline constexpr const char* kRequestSelect =
     "SELECT r.id, r.idem_key, r.source, r.time_ms, r.received_ms, r.lat, r.lon, r.address, "

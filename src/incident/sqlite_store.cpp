@@ -208,6 +208,7 @@ public:
                                          "PRAGMA wal_autocheckpoint=16384;"
                                        : "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;"));
                 CB_TRY(ExecSql(writer_, kSchema));
+                CB_TRY(ExecSql(writer_, sql::kWriterTable));
                 CB_TRY(AddMissingColumns());
             }
         }
@@ -220,7 +221,20 @@ public:
         CB_TRY(upsert_cases_.Prepare(writer_, case_sql + Values(kCaseCols, kRowsPerInsert) + upsert));
         CB_TRY(insert_event_.Prepare(
             writer_, std::string("INSERT INTO events(") + sql::kEventColumns + ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"));
+        CB_TRY(claim_.Prepare(writer_, sql::kClaimWriter));
+        CB_TRY(writer_row_.Prepare(writer_, "SELECT epoch, holder FROM writer"));
         return {};
+    }
+
+    Result<int64_t> ClaimWriter(const std::string& holder, TimeMs now) override {
+        std::lock_guard lock(write_mu_);
+        // One statement, one write transaction: SQLite runs it between other writers' transactions, never inside.
+        claim_.Bind(1, holder).Bind(2, static_cast<int64_t>(now));
+        Status st;
+        if (!claim_.Next(st)) return st.ok() ? SqliteError(writer_, "claim") : st.error();
+        epoch_ = claim_.Int(0);
+        claim_.Reset();
+        return epoch_;
     }
 
     /// A file written by an older release lacks the columns added since; they get their defaults.
@@ -246,7 +260,8 @@ public:
         CB_TRY(sql::CheckStorable(batch));
         std::lock_guard lock(write_mu_);
         CB_TRY(ExecSql(writer_, "BEGIN IMMEDIATE"));
-        Status s = WriteAll(batch);
+        Status s = CheckWriter();
+        if (s.ok()) s = WriteAll(batch);
         if (!s.ok()) {
             (void)ExecSql(writer_, "ROLLBACK");
             return s;
@@ -568,6 +583,18 @@ private:
         return {};
     }
 
+    /// Inside a write transaction: refuses when another store claimed the file after this one.
+    Status CheckWriter() {
+        if (epoch_ == 0) return {};
+        Status st;
+        if (!writer_row_.Next(st)) return st.ok() ? SqliteError(writer_, "the writer row is gone") : st.error();
+        const int64_t epoch = writer_row_.Int(0);
+        std::string holder = writer_row_.Text(1);
+        writer_row_.Reset();
+        if (epoch != epoch_) return sql::Fenced(epoch_, epoch, holder);
+        return {};
+    }
+
     Status WriteAll(const WriteBatch& batch) {
         CB_TRY(InsertRows(batch.reports, insert_reports_, insert_report_, kReportCols, BindReport));
         CB_TRY(InsertRows(batch.cases, upsert_cases_, upsert_case_, kCaseCols, BindCase));
@@ -627,6 +654,8 @@ private:
     Stmt upsert_cases_;
     Stmt upsert_case_;
     Stmt insert_event_;
+    Stmt claim_, writer_row_;
+    int64_t epoch_ = 0;  // this store's claim; 0: it never claimed, and writes unfenced
 };
 
 }  // namespace

@@ -77,6 +77,14 @@ public:
     /// Commits the whole batch or nothing; returns only once it is durable.
     virtual Status Commit(const WriteBatch& batch) = 0;
 
+    /// Makes this store the only one that writes the database (or schema) it opened: from now on a commit through
+    /// a store that claimed it earlier fails with Conflict, naming who took it over. A state that moves between
+    /// nodes with a lease needs this (a fencing token): the lease says who should write, and the claim makes sure
+    /// that a node which lost the lease without noticing (stalled, or cut off from the bus) cannot write anyway. A
+    /// claim waits for the commits in progress, and a claimant loads the state after its claim. Returns the claim's
+    /// number, larger than any before it.
+    virtual Result<int64_t> ClaimWriter(const std::string& holder, TimeMs now) = 0;
+
     // Recovery after a restart.
     struct Counters {
         ReportId max_report = 0;
@@ -107,7 +115,8 @@ public:
 /// (synchronous=OFF) is for scratch files only, such as a replay's working database.
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, bool durable = true);
 
-/// PostgreSQL through libpqxx; `url` is a libpq connection string. Creates its tables when missing.
-Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url);
+/// PostgreSQL through libpqxx; `url` is a libpq connection string. Creates its tables when missing, in `schema`
+/// when one is given (created too: one database can hold many stores, such as a city's zones).
+Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url, const std::string& schema = "");
 
 }  // namespace citybrain::incident

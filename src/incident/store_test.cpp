@@ -26,7 +26,8 @@ protected:
             url_ = url;
             pqxx::connection c(url_);
             pqxx::work tx(c);
-            tx.exec("DROP TABLE IF EXISTS reports, cases, events");
+            tx.exec("DROP TABLE IF EXISTS reports, cases, events, writer");
+            tx.exec("DROP SCHEMA IF EXISTS zone_t1, zone_t2 CASCADE");
             tx.commit();
         } else {
             url_ =
@@ -89,6 +90,36 @@ TEST_P(StoreTest, FailedCommitLeavesNothing) {
     batch.reports = {a};
     EXPECT_TRUE(store->Commit(batch).ok());  // and the store still works
     EXPECT_EQ(store->MaxIds()->max_report, 1);
+}
+
+// A zone moves between nodes with a lease; the claim keeps a node that lost it without noticing from writing.
+TEST_P(StoreTest, ALaterClaimFencesTheEarlierWriter) {
+    auto first = OpenStore();
+    auto second = OpenStore();
+    WriteBatch one;
+    one.reports = {Bare()};
+    WriteBatch two = one;
+    two.reports[0].id = 2;
+    auto a = first->ClaimWriter("node-a", kT0);
+    ASSERT_TRUE(a.ok()) << a.error().ToString();
+    ASSERT_TRUE(first->Commit(one).ok());
+    auto b = second->ClaimWriter("node-b", kT0 + 1);
+    ASSERT_TRUE(b.ok()) << b.error().ToString();
+    EXPECT_GT(*b, *a);
+    const Status fenced = first->Commit(two);
+    ASSERT_FALSE(fenced.ok());
+    EXPECT_EQ(fenced.error().code, ErrorCode::kConflict);
+    EXPECT_NE(fenced.error().message.find("node-b"), std::string::npos) << fenced.error().message;
+    EXPECT_EQ(second->MaxIds()->max_report, 1);  // nothing of the fenced batch
+    ASSERT_TRUE(second->Commit(two).ok());
+    // The first claims again (its lease came back): now the second is the stale one.
+    auto again = first->ClaimWriter("node-a", kT0 + 2);
+    ASSERT_TRUE(again.ok());
+    EXPECT_GT(*again, *b);
+    two.reports[0].id = 3;
+    EXPECT_FALSE(second->Commit(two).ok());
+    EXPECT_TRUE(first->Commit(two).ok());
+    EXPECT_EQ(first->MaxIds()->max_report, 3);
 }
 
 TEST_P(StoreTest, EngineRoundTripFiltersAndRestart) {
@@ -237,6 +268,39 @@ INSTANTIATE_TEST_SUITE_P(Stores,
                          StoreTest,
                          ::testing::Values("sqlite", "postgresql"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+
+// One database, many stores: each zone of a city in its own schema.
+TEST(PostgresStore, SchemasKeepStoresApart) {
+    const char* url = std::getenv("CITYBRAIN_PG_URL");
+    if (url == nullptr) GTEST_SKIP() << "CITYBRAIN_PG_URL is not set: tests/pg_test.sh runs this against a real server";
+    {
+        pqxx::connection c(url);
+        pqxx::work tx(c);
+        tx.exec("DROP SCHEMA IF EXISTS zone_t1, zone_t2 CASCADE");
+        tx.commit();
+    }
+    auto one = OpenPostgresStore(url, "zone_t1");
+    auto two = OpenPostgresStore(url, "zone_t2");
+    ASSERT_TRUE(one.ok() && two.ok());
+    WriteBatch batch;
+    batch.reports.emplace_back();
+    batch.reports[0].id = 5;
+    batch.reports[0].category = "noise";
+    batch.reports[0].case_id = 1;
+    ASSERT_TRUE((*one)->Commit(batch).ok());
+    EXPECT_EQ((*one)->MaxIds()->max_report, 5);
+    EXPECT_EQ((*two)->MaxIds()->max_report, 0);
+    // A claim in one schema fences nothing in the other.
+    ASSERT_TRUE((*one)->ClaimWriter("node-a", kT0).ok());
+    auto other = OpenPostgresStore(url, "zone_t2");
+    ASSERT_TRUE(other.ok());
+    ASSERT_TRUE((*other)->ClaimWriter("node-b", kT0).ok());
+    batch.reports[0].id = 6;
+    EXPECT_TRUE((*one)->Commit(batch).ok());
+    auto bad = OpenPostgresStore(url, "zone-1; DROP TABLE x");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().where, "schema");
+}
 
 // A file written before address_id and via existed opens, gains the columns, and keeps its rows.
 TEST(SqliteStore, OlderFileGainsTheNewColumns) {
