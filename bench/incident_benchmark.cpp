@@ -97,6 +97,7 @@ class NullStore final : public Store {
 public:
     const char* Kind() const override { return "null"; }
     Status Commit(const WriteBatch&) override { return {}; }
+    Result<int64_t> ClaimWriter(const std::string&, TimeMs) override { return int64_t{1}; }
     Result<Counters> MaxIds() override { return Counters{}; }
     Result<std::vector<Case>> LoadOpenCases() override { return std::vector<Case>{}; }
     Result<std::vector<KeyEntry>> LoadIdempotencyKeys(TimeMs) override { return std::vector<KeyEntry>{}; }

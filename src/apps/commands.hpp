@@ -54,7 +54,7 @@ void RegisterZones(CLI::App& app);
 /// A zone node (`citybrain zones node`, and `citybrain serve --zones`): it holds zones and applies their reports;
 /// with `port` ≥ 0 it also serves the city's HTTP intake (`server::ZonesApi`).
 struct ZoneNodeArgs {
-    std::string config, nats = "nats://127.0.0.1:4222", node, data;
+    std::string config, nats = "nats://127.0.0.1:4222", node, data, pg;  // the zones' stores: data or pg
     std::string address = "127.0.0.1", keys_file, access_log = "-";
     int port = -1;
 };

@@ -85,6 +85,7 @@ int Serve(const ServeArgs& args) {
         z.address = args.address;
         z.port = args.port;
         z.keys_file = args.keys_file;
+        z.pg = args.store.pg;
         return RunZoneNode(z);
     }
     if (args.port < 0 || args.port > 65535) return ReportError(InvalidArgument("--port", "must be 0 to 65535"), false);
@@ -504,7 +505,9 @@ void RegisterIncidents(CLI::App& app) {
     serve->add_option("--nats", serve_args->zones.nats, "with --zones: the NATS server with JetStream")
         ->capture_default_str();
     serve->add_option("--node", serve_args->zones.node, "with --zones: this node's name, unique in the city");
-    serve->add_option("--zones-data", serve_args->zones.data, "with --zones: the directory of the zones' stores");
+    serve->add_option("--zones-data",
+                      serve_args->zones.data,
+                      "with --zones: the directory of the zones' SQLite stores (or --pg: a schema per zone)");
     serve->callback([serve_args] { SetExitCode(Serve(*serve_args)); });
 
     auto* incidents = app.add_subcommand("incidents", "incident engine tools");

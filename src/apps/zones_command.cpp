@@ -81,7 +81,11 @@ int PartitionMain(const ZonesArgs& args) {
 int RunZoneNode(const ZoneNodeArgs& args) {
     if (args.port < -1 || args.port > 65535) return ReportError(InvalidArgument("--port", "must be 0 to 65535"), false);
     if (args.node.empty()) return ReportError(InvalidArgument("--node", "required with --zones"), false);
-    if (args.data.empty()) return ReportError(InvalidArgument("--zones-data", "required with --zones"), false);
+    if (args.data.empty() == args.pg.empty()) {
+        return ReportError(
+            InvalidArgument("--zones-data", "the zones' stores: a directory (SQLite) or --pg URL, one of them"), false);
+    }
+    const zones::ZoneStores stores{args.data, args.pg};
     const sigset_t signals = BlockStopSignals();
     auto map = zones::ZoneMap::Load(args.config);
     if (!map.ok()) return ReportError(map.error(), false);
@@ -91,7 +95,7 @@ int RunZoneNode(const ZoneNodeArgs& args) {
     if (!bus.ok()) return ReportError(bus.error(), false);
     zones::NodeOptions options;
     options.name = args.node;
-    options.data_dir = args.data;
+    options.stores = stores;
     auto node = zones::ZoneNode::Start(*map, **bus, incident::Taxonomy::Default(), options);
     if (!node.ok()) return ReportError(node.error(), false);
     std::fprintf(stderr,
@@ -127,7 +131,7 @@ int RunZoneNode(const ZoneNodeArgs& args) {
             stepper.join();
             return ReportError(!keys.ok() ? keys.error() : leases.error(), false);
         }
-        zones::CityIntake city(*map, **bus, **leases, args.data);
+        zones::CityIntake city(*map, **bus, **leases, stores);
         server::ZonesApi api(city, incident::Taxonomy::Default(), std::move(keys).value());
         server::ServerOptions http_options;
         http_options.address = args.address;
@@ -160,7 +164,9 @@ int RunZoneNode(const ZoneNodeArgs& args) {
                                 {"repeated", s.repeated},
                                 {"refused", s.refused},
                                 {"taken", s.taken},
-                                {"handed_over", s.handed_over}};
+                                {"handed_over", s.handed_over},
+                                {"fenced", s.fenced},
+                                {"store_down", s.store_down}};
     std::printf("%s\n", out.dump().c_str());
     return rc;
 }
@@ -260,7 +266,7 @@ int StatusMain(const ZonesArgs& args) {
     if (!bus.ok()) return ReportError(bus.error(), args.json);
     auto leases = (*bus)->OpenLeases(zones::kLeaseBucket, map->lease_ms);
     if (!leases.ok()) return ReportError(leases.error(), args.json);
-    zones::CityIntake city(*map, **bus, **leases, "");
+    zones::CityIntake city(*map, **bus, **leases, zones::ZoneStores{});
     auto state = city.State();
     if (!state.ok()) return ReportError(state.error(), args.json);
     nlohmann::json zones = nlohmann::json::array();
@@ -302,8 +308,8 @@ void RegisterZones(CLI::App& app) {
     node->add_option("--zones", node_args->config, "the zones config (JSON)")->required();
     node->add_option("--nats", node_args->nats, "the NATS server with JetStream")->capture_default_str();
     node->add_option("--node", node_args->node, "this node's name, unique in the city")->required();
-    node->add_option("--data", node_args->data, "the zones' stores (shared by the nodes that may hold them)")
-        ->required();
+    node->add_option("--data", node_args->data, "the zones' SQLite stores (a directory the nodes share)");
+    node->add_option("--pg", node_args->pg, "the zones' stores in PostgreSQL, a schema per zone (instead of --data)");
     node->add_option("--port", node_args->port, "also serve the city's HTTP intake here (0: a free port)");
     node->add_option("--address", node_args->address, "the HTTP address")->capture_default_str();
     node->add_option("--keys-file", node_args->keys_file, "API keys (as serve's), besides CITYBRAIN_API_KEYS");

@@ -150,7 +150,7 @@ TEST(ZoneNodes, ZonesSpreadMoveToTheSurvivorAndEveryReportIsAppliedOnce) {
     std::filesystem::remove_all(dir);
     NodeOptions oa, ob;
     oa.name = "na", ob.name = "nb";
-    oa.data_dir = ob.data_dir = dir;
+    oa.stores.data_dir = ob.stores.data_dir = dir;
     auto a = ZoneNode::Start(map, *bus_a, incident::Taxonomy::Default(), oa);
     auto b = ZoneNode::Start(map, *bus_b, incident::Taxonomy::Default(), ob);
     ASSERT_TRUE(a.ok() && b.ok());
@@ -197,6 +197,74 @@ TEST(ZoneNodes, ZonesSpreadMoveToTheSurvivorAndEveryReportIsAppliedOnce) {
     EXPECT_EQ(applied(), 400u);
     EXPECT_EQ((*a)->stats().repeated + (*b)->stats().repeated, 0u);
     EXPECT_EQ((*a)->stats().refused + (*b)->stats().refused, 0u);
+}
+
+// A node that lost its zone without noticing (another node claimed the zone's store) writes nothing more to it:
+// its commit is refused, the batch stays unacknowledged, and when the zone is its own again it applies the batch.
+TEST(ZoneNodes, ANodeWhoseZoneStoreWasClaimedSinceWritesNothing) {
+    ASSERT_FALSE(Url().empty());
+    auto bus = Connect(), pub = Connect();
+    ASSERT_TRUE(bus && pub);
+    auto parsed = ZoneMap::Parse(
+        R"({"lease_ms": 1000, "ack_wait_ms": 1000, "stream": "FENCE", "zones": [
+          {"id": "solo", "polygon": [[114.20, 22.70], [114.30, 22.70], [114.30, 22.76], [114.20, 22.76]]}]})",
+        "test");
+    ASSERT_TRUE(parsed.ok()) << parsed.error().ToString();
+    const ZoneMap map = std::move(parsed).value();
+    const std::string dir = std::string(std::getenv("CB_TMP") ? std::getenv("CB_TMP") : "/tmp") + "/zones_fence";
+    std::filesystem::remove_all(dir);
+    NodeOptions options;
+    options.name = "nf";
+    options.stores.data_dir = dir;
+    auto node = ZoneNode::Start(map, *bus, incident::Taxonomy::Default(), options);
+    ASSERT_TRUE(node.ok()) << node.error().ToString();
+    auto publish = [&](int first, int n) {
+        std::vector<Bus::Outgoing> out;
+        for (int i = first; i < first + n; ++i) {
+            incident::Report r;
+            r.time_ms = core::NowMs();
+            r.lat = 22.71 + 0.0004 * i;
+            r.lon = 114.21;
+            r.category = "road_damage";
+            out.push_back({ZoneMap::ReportsSubject("solo"), EncodeReport(r), "f-" + std::to_string(i)});
+        }
+        for (const Status& s : pub->PublishAll(out)) ASSERT_TRUE(s.ok());
+    };
+    auto step_until = [&](auto done) {
+        for (int i = 0; i < 500 && !done(); ++i) {
+            ASSERT_TRUE((*node)->Step().ok());
+            Sleep(10);
+        }
+    };
+    publish(0, 10);
+    step_until([&] { return (*node)->stats().applied == 10; });
+    ASSERT_EQ((*node)->stats().applied, 10u);
+
+    // Another claims the zone's store (as a node that took the zone over would).
+    auto intruder = options.stores.Open("solo");
+    ASSERT_TRUE(intruder.ok());
+    ASSERT_TRUE((*intruder)->ClaimWriter("nz", core::NowMs()).ok());
+    publish(10, 10);
+    step_until([&] { return (*node)->stats().fenced > 0; });
+    EXPECT_EQ((*node)->stats().fenced, 1u);
+    EXPECT_EQ((*node)->stats().applied, 10u);
+    EXPECT_TRUE((*node)->Held().empty());
+
+    // The lease is still the node's: it takes the zone again, claims the store back, and applies the batch it had
+    // to leave, redelivered once its ack wait ran out.
+    step_until([&] { return (*node)->stats().applied == 20; });
+    EXPECT_EQ((*node)->stats().applied, 20u);
+    EXPECT_EQ((*node)->stats().repeated, 0u);
+    EXPECT_EQ((*node)->stats().taken, 2u);
+    EXPECT_EQ((*node)->Held(), std::vector<std::string>{"solo"});
+    incident::WriteBatch late;
+    late.reports.emplace_back();
+    late.reports[0].id = 1000;
+    late.reports[0].category = "noise";
+    late.reports[0].case_id = 1;
+    const Status refused = (*intruder)->Commit(late);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
 }
 
 }  // namespace

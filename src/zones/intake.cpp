@@ -41,8 +41,8 @@ std::optional<std::string> Unhex(std::string_view hex) {
 
 }  // namespace
 
-CityIntake::CityIntake(const ZoneMap& map, Bus& bus, Leases& leases, std::string data_dir)
-    : map_(map), bus_(bus), leases_(leases), data_dir_(std::move(data_dir)) {}
+CityIntake::CityIntake(const ZoneMap& map, Bus& bus, Leases& leases, ZoneStores stores)
+    : map_(map), bus_(bus), leases_(leases), stores_(std::move(stores)) {}
 
 std::string CityIntake::TokenOf(std::string_view zone, std::string_view key) {
     // The key in hex: any bytes a client chose survive a URL path.
@@ -71,26 +71,33 @@ Result<Tracked> CityIntake::Track(std::string_view token) {
     Tracked t;
     t.token = token;
     t.zone = map_.zones()[*zone].id;
-    const std::string path = data_dir_ + "/" + t.zone + ".db";
-    incident::Store* store = nullptr;
+    std::shared_ptr<incident::Store> store;  // shared: a failed one leaves the cache while others may still read it
     {
         std::lock_guard lock(mu_);
         auto it = readers_.find(t.zone);
         if (it == readers_.end()) {
             // Nothing filed in the zone yet: the report waits on the bus.
-            if (!std::filesystem::exists(path)) return t;
-            CB_TRY_ASSIGN(auto opened, incident::OpenSqliteStore(path, true));
+            if (!stores_.MayExist(t.zone)) return t;
+            CB_TRY_ASSIGN(auto opened, stores_.Open(t.zone));
             it = readers_.emplace(t.zone, std::move(opened)).first;
         }
-        store = it->second.get();
+        store = it->second;
     }
     incident::RequestFilter f;
     f.idempotency_keys = {*key};
     f.limit = 1;
-    CB_TRY_ASSIGN(auto found, store->ListRequests(f));
-    if (!found.empty()) {
+    auto found = store->ListRequests(f);
+    if (!found.ok()) {
+        if (found.error().code == ErrorCode::kUnavailable) {
+            // A store that went down (a restarted PostgreSQL): the next question opens it afresh.
+            std::lock_guard lock(mu_);
+            if (auto it = readers_.find(t.zone); it != readers_.end() && it->second == store) readers_.erase(it);
+        }
+        return found.error();
+    }
+    if (!found->empty()) {
         t.filed = true;
-        t.request = std::move(found.front());
+        t.request = std::move(found->front());
     }
     return t;
 }

@@ -13,6 +13,7 @@
 #include "incident/model.hpp"
 #include "incident/store.hpp"
 #include "zones/bus.hpp"
+#include "zones/node.hpp"
 #include "zones/zone_map.hpp"
 
 namespace citybrain::zones {
@@ -46,7 +47,7 @@ struct CityState {
 /// zone's store. The facade the HTTP API of a zone node calls.
 class CityIntake {
 public:
-    CityIntake(const ZoneMap& map, Bus& bus, Leases& leases, std::string data_dir);
+    CityIntake(const ZoneMap& map, Bus& bus, Leases& leases, ZoneStores stores);
 
     /// Publishes a validated report to the zone that holds its place. A report without an idempotency key gets a
     /// random one (the message id that JetStream and the zone's store de-duplicate by). A place in no zone is an
@@ -63,9 +64,9 @@ private:
     const ZoneMap& map_;
     Bus& bus_;
     Leases& leases_;
-    std::string data_dir_;
+    ZoneStores stores_;
     std::mutex mu_;
-    std::map<std::string, std::unique_ptr<incident::Store>> readers_;  // zone stores opened for reading
+    std::map<std::string, std::shared_ptr<incident::Store>> readers_;  // zone stores opened for reading
 };
 
 }  // namespace citybrain::zones

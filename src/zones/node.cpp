@@ -26,6 +26,49 @@ uint64_t Fnv1a(std::string_view a, std::string_view b) {
 
 }  // namespace
 
+Status ZoneStores::Check() const {
+    if (data_dir.empty() == pg_url.empty()) {
+        return InvalidArgument("data", "the zones' stores need a directory (SQLite) or a PostgreSQL URL, one of them");
+    }
+    if (!data_dir.empty()) {
+        std::error_code ec;
+        std::filesystem::create_directories(data_dir, ec);
+        if (ec) return InvalidArgument("data", data_dir + ": " + ec.message());
+    }
+    return {};
+}
+
+std::string ZoneStores::SchemaOf(const std::string& zone) {
+    std::string out = "zone_";
+    bool changed = false;
+    for (const char c : zone) {
+        if (c >= 'A' && c <= 'Z') {
+            out += static_cast<char>(c - 'A' + 'a');
+            changed = true;
+        } else if (c == '-') {
+            out += '_';
+            changed = true;
+        } else {
+            out += c;
+        }
+    }
+    if (changed) {
+        char hash[20];
+        std::snprintf(hash, sizeof hash, "_%08x", static_cast<unsigned>(Fnv1a(zone, "schema")));
+        out += hash;
+    }
+    return out;
+}
+
+Result<std::unique_ptr<incident::Store>> ZoneStores::Open(const std::string& zone) const {
+    if (!pg_url.empty()) return incident::OpenPostgresStore(pg_url, SchemaOf(zone));
+    return incident::OpenSqliteStore(data_dir + "/" + zone + ".db", true);
+}
+
+bool ZoneStores::MayExist(const std::string& zone) const {
+    return !pg_url.empty() || std::filesystem::exists(data_dir + "/" + zone + ".db");
+}
+
 Status EnsureZoneStreams(Bus& bus, const ZoneMap& map) {
     for (const Zone& z : map.zones()) CB_TRY(bus.EnsureStream(map.StreamOf(z.id), ZoneMap::SubjectsOf(z.id)));
     return {};
@@ -56,10 +99,7 @@ Result<std::unique_ptr<ZoneNode>> ZoneNode::Start(const ZoneMap& map,
                                                   const incident::Taxonomy& taxonomy,
                                                   NodeOptions options) {
     CB_TRY(CheckToken("node", options.name));
-    if (options.data_dir.empty()) return InvalidArgument("data", "a directory for the zones' stores is needed");
-    std::error_code ec;
-    std::filesystem::create_directories(options.data_dir, ec);
-    if (ec) return InvalidArgument("data", options.data_dir + ": " + ec.message());
+    CB_TRY(options.stores.Check());
     std::unique_ptr<ZoneNode> node(new ZoneNode(map, bus, taxonomy, std::move(options)));
     CB_TRY(EnsureZoneStreams(bus, map));
     CB_TRY_ASSIGN(node->leases_, bus.OpenLeases(kLeaseBucket, map.lease_ms));
@@ -70,16 +110,21 @@ Result<std::unique_ptr<ZoneNode>> ZoneNode::Start(const ZoneMap& map,
 Status ZoneNode::Take(size_t z) {
     const std::string& zone = map_.zones()[z].id;
     auto held = std::make_unique<Held_>();
-    // The zone's store: SQLite refuses a second writer, so a node that still holds it (a stale owner that has not
-    // noticed its lease is gone) keeps the new one out until it lets go.
-    CB_TRY_ASSIGN(auto store, incident::OpenSqliteStore(options_.data_dir + "/" + zone + ".db", true));
+    CB_TRY_ASSIGN(auto store, options_.stores.Open(zone));
+    // Claimed before its state is read: a node that held it before and has not noticed its lease is gone (stalled,
+    // or cut off from the bus) finds its next commit refused, and whatever it committed before is loaded here.
+    CB_TRY_ASSIGN(const int64_t claim, store->ClaimWriter(options_.name, core::NowMs()));
     CB_TRY_ASSIGN(held->engine, incident::IncidentEngine::Open(std::move(store), taxonomy_));
     CB_TRY_ASSIGN(
         held->consumer,
         bus_.PullConsumer(map_.StreamOf(zone), "zone_" + zone, ZoneMap::ReportsSubject(zone), map_.ack_wait_ms));
     held_[z] = std::move(held);
     ++stats_.taken;
-    std::fprintf(stderr, "citybrain zones: node %s took zone %s\n", options_.name.c_str(), zone.c_str());
+    std::fprintf(stderr,
+                 "citybrain zones: node %s took zone %s (claim %lld)\n",
+                 options_.name.c_str(),
+                 zone.c_str(),
+                 static_cast<long long>(claim));
     return {};
 }
 
@@ -130,9 +175,10 @@ Status ZoneNode::RenewLeases() {
             continue;
         }
         if (!held_[z]) {
+            // Failed (its store unreachable): the lease stays ours, as the zone is ours by the hashing anyway, and
+            // the next round tries again.
             if (Status s = Take(z); !s.ok()) {
                 std::fprintf(stderr, "citybrain zones: zone %s: %s\n", zone.c_str(), s.error().ToString().c_str());
-                (void)leases_->Release(ZoneKey(zone), options_.name);
             }
         }
     }
@@ -164,8 +210,17 @@ Result<size_t> ZoneNode::Pull(size_t z) {
     }
     const auto results = held.engine->Ingest(std::move(reports), core::NowMs());
     for (const auto& r : results) {
-        // A failed commit: nothing of the batch was kept; unacknowledged, it all comes back.
-        if (!r.ok() && r.error().code == ErrorCode::kUnavailable) return r.error();
+        // A failed commit: nothing of the batch was kept; unacknowledged, it all comes back to whoever holds the
+        // zone then. Fenced, another node took the zone over; unavailable, the store is down, and the zone is taken
+        // again (a fresh connection) at the next lease round.
+        if (!r.ok() && (r.error().code == ErrorCode::kUnavailable || r.error().code == ErrorCode::kConflict)) {
+            ++(r.error().code == ErrorCode::kConflict ? stats_.fenced : stats_.store_down);
+            std::fprintf(
+                stderr, "citybrain zones: zone %s: %s\n", map_.zones()[z].id.c_str(), r.error().ToString().c_str());
+            messages.clear();  // left unacknowledged, before their consumer goes
+            Drop(z);
+            return size_t{0};
+        }
     }
     for (const auto& r : results) {
         if (!r.ok()) {

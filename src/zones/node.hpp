@@ -14,9 +14,25 @@
 
 namespace citybrain::zones {
 
+/// Where the zones' stores live, the same for every node: a SQLite file per zone under `data_dir` (nodes on one
+/// host, or on a disk they share), or, with `pg_url`, a schema per zone in one PostgreSQL database that every node
+/// reaches (nodes on many hosts).
+struct ZoneStores {
+    std::string data_dir;
+    std::string pg_url;
+
+    Status Check() const;
+    Result<std::unique_ptr<incident::Store>> Open(const std::string& zone) const;
+    /// False only where the zone's store surely holds nothing yet (no SQLite file): a reader need not create it.
+    bool MayExist(const std::string& zone) const;
+    /// The PostgreSQL schema of a zone: `zone_<id>` in lower case, with a hash of the id where lowering it or
+    /// replacing '-' changed it (so that `A` and `a` stay apart).
+    static std::string SchemaOf(const std::string& zone);
+};
+
 struct NodeOptions {
     std::string name;            // this node's id (a subject token), unique in the city
-    std::string data_dir;        // where each zone's store lives: <data_dir>/<zone>.db
+    ZoneStores stores;           // where each zone's state lives
     int batch = 512;             // messages pulled per zone per step
     int64_t fetch_wait_ms = 50;  // an empty zone's pull returns after this long (the idle pace)
 };
@@ -27,12 +43,15 @@ struct NodeStats {
     uint64_t refused = 0;      // malformed or invalid: acknowledged, logged, never applied
     uint64_t taken = 0;        // zones taken (at start, or from a dead node)
     uint64_t handed_over = 0;  // zones given up to the node they belong to
+    uint64_t fenced = 0;       // commits refused because another node had claimed the zone's store since
+    uint64_t store_down = 0;   // zones let go because their store failed (retaken at the next lease round)
 };
 
 /// A brain node of a city of zones. It holds leases on some zones (a JetStream key-value bucket, `Leases`), and for
 /// each zone it holds it reads `city.<zone>.reports` through the zone's durable pull consumer and ingests the
 /// reports into the zone's incident engine, acknowledging each message only after its commit. The zone's state is
-/// the zone's, not the node's: the store goes with the lease, and the consumer resumes after the last acknowledged
+/// the zone's, not the node's: the store goes with the lease (claimed at each take, `Store::ClaimWriter`, so that a
+/// node that lost the lease without noticing cannot write it), and the consumer resumes after the last acknowledged
 /// message, so a zone moves between nodes without loss; a message committed but not acknowledged comes back and is
 /// recognised by its idempotency key (the message id), so nothing is applied twice.
 ///
