@@ -6,10 +6,14 @@ Node b is killed with SIGKILL in the middle of a load: its zones go to the survi
 it is restarted. Then nats-server itself is killed with SIGKILL in the middle of a second load and restarted on its
 store: the publisher retries what was not acknowledged and the nodes reconnect. At the end every acknowledged
 report is in exactly one zone store, once (SQLite, read here), and no zone store holds a report twice.
+With --store pg the zones' stores are schemas in a real PostgreSQL, node b reaches the bus through a relay the test
+can cut, and two more phases follow: PostgreSQL killed with SIGKILL in the middle of a load and restarted, and a
+partition between node b and the bus (its zones go to the others, and b, cut off, lets them go: a commit it might
+still attempt is refused by the store's claim), healed after a while (b rejoins and takes its zones back).
 With --rounds N it goes on with N randomised rounds (scripts/zones_kill_test.sh): in each, a load, and one of
 the three nodes or nats-server killed with SIGKILL at a random moment, then restarted; the checks at the end cover
 every round.
-Usage: zones_test.py CITYBRAIN [--rounds N] [--seed S]
+Usage: zones_test.py CITYBRAIN [--store sqlite|pg] [--rounds N] [--seed S]
 """
 import argparse
 import http.client
@@ -24,18 +28,25 @@ import subprocess
 import sys
 import random
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e import FAILED, check, free_port  # noqa: E402
+from e2e import FAILED, Postgres, check, free_port  # noqa: E402
 
 ARGS = argparse.ArgumentParser()
 ARGS.add_argument("citybrain")
 ARGS.add_argument("--rounds", type=int, default=0)
 ARGS.add_argument("--seed", type=int, default=1)
+ARGS.add_argument("--store", choices=["sqlite", "pg"], default="sqlite")
 OPTS = ARGS.parse_args()
 BIN = OPTS.citybrain
 KEY = "zones-key-0123456789abcdef"
+
+
+def last_json(out):
+    """The JSON object a command printed last ({} when it printed none)."""
+    return json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
 
 
 def wait_port(port, timeout_s=10):
@@ -49,6 +60,78 @@ def wait_port(port, timeout_s=10):
     return False
 
 
+class Relay:
+    """A TCP relay between one node and nats-server that the test can cut: a partition, as the node sees it. Cut, it
+    passes nothing and swallows what comes, so the node's requests hang until they time out, as across a dead link;
+    healed, it closes the connections that were cut (their streams lost bytes) and the node reconnects through it."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.cut = threading.Event()
+        self.lock = threading.Lock()
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.conns.append(client)
+            if self.cut.is_set():
+                continue  # accepted, never answered: a connect across a dead link
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target), 2)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.conns.append(upstream)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src, dst):
+        while True:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            if self.cut.is_set():
+                continue
+            try:
+                dst.sendall(data)
+            except OSError:
+                break
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def partition(self):
+        self.cut.set()
+
+    def heal(self):
+        with self.lock:
+            conns, self.conns = self.conns, []
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            c.close()
+        self.cut.clear()
+
+
 def main():
     server = shutil.which("nats-server") or "/usr/bin/nats-server"
     if not os.path.exists(server):
@@ -58,6 +141,12 @@ def main():
     port = free_port()
     url = f"nats://127.0.0.1:{port}"
     procs = {}
+    pg = Postgres() if OPTS.store == "pg" else None
+    # Node b reaches the bus through a relay that the partition phase cuts.
+    relay = Relay(port) if pg else None
+
+    def store_args(flag):
+        return ["--pg", pg.url] if pg else [flag, os.path.join(tmp, "data")]
 
     def start_server():
         log = open(os.path.join(tmp, "nats.log"), "a")
@@ -71,12 +160,13 @@ def main():
         # the city's HTTP intake on a free port.
         log_path = os.path.join(tmp, f"{name}.log")
         log = open(log_path, "a")
+        bus = f"nats://127.0.0.1:{relay.port}" if relay and name == "b" else url
         if name == "a":
-            args = [BIN, "serve", "--zones", cfg, "--nats", url, "--node", name, "--zones-data",
-                    os.path.join(tmp, "data"), "--port", "0"]
+            args = [BIN, "serve", "--zones", cfg, "--nats", bus, "--node", name, "--port", "0"] + \
+                store_args("--zones-data")
         else:
-            args = [BIN, "zones", "node", "--zones", cfg, "--nats", url, "--node", name, "--data",
-                    os.path.join(tmp, "data"), "--port", "0"]
+            args = [BIN, "zones", "node", "--zones", cfg, "--nats", bus, "--node", name, "--port", "0"] + \
+                store_args("--data")
         p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True,
                              env=dict(os.environ, CITYBRAIN_API_KEYS=KEY))
         deadline = time.time() + 20
@@ -192,7 +282,7 @@ def main():
               f"b's zones {held_by_b} moved to the survivors in {moved_s:.1f} s ({s})")
         check(moved_s <= 10, f"a failed node's zones are served again within 10 s ({moved_s:.1f} s)")
         out, _ = load.communicate(timeout=120)
-        first = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+        first = last_json(out)
         check(load.returncode == 0 and first.get("unacknowledged") == 0, f"the first load is all acknowledged {first}")
 
         # b comes back and takes back its zones.
@@ -209,20 +299,78 @@ def main():
         time.sleep(1.0)
         procs["nats"] = start_server()
         out, _ = load.communicate(timeout=150)
-        second = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+        second = last_json(out)
         check(load.returncode == 0 and second.get("unacknowledged") == 0,
               f"the second load is all acknowledged across the bus's restart {second}")
+
+        loads = [first, second]
+        if pg:
+            # PostgreSQL killed with SIGKILL in the middle of a load, and started again on its data: the nodes' commits
+            # fail meanwhile, nothing is acknowledged that was not committed, and they take their zones again.
+            load = publish("three", 6000, 2000)
+            time.sleep(1.0)
+            pg.kill9()
+            time.sleep(1.0)
+            pg.start()
+            out, _ = load.communicate(timeout=150)
+            loads.append(last_json(out))
+            check(load.returncode == 0 and loads[-1].get("unacknowledged") == 0,
+                  f"the third load is all acknowledged across PostgreSQL's restart {loads[-1]}")
+            s = wait_for(lambda s: all(z["pending"] == 0 and z["unacked"] == 0 and z["node"] for z in s["zones"]), 60)
+            check(s is not None and all(z["pending"] == 0 and z["unacked"] == 0 for z in s["zones"]),
+                  f"the zones' backlogs drain once PostgreSQL is back ({s})")
+
+            # A partition between node b and the bus in the middle of a load.
+            s = wait_for(lambda s: sorted(z["zone"] for z in s["zones"] if z["node"] == "b") == sorted(held_by_b), 20)
+            check(s is not None and sorted(z["zone"] for z in s["zones"] if z["node"] == "b") == sorted(held_by_b),
+                  f"b holds its zones before the partition ({s})")
+            with open(os.path.join(tmp, "b.log")) as f:
+                b_log_at = len(f.read())
+            load = publish("four", 6000, 2000)
+            time.sleep(1.0)
+            relay.partition()
+            cut = time.time()
+            s = wait_for(lambda s: all(z["node"] in ("a", "c") for z in s["zones"]), 20)
+            moved = time.time() - cut
+            check(s is not None and all(z["node"] in ("a", "c") for z in s["zones"]) and moved <= 10,
+                  f"cut off from the bus, b's zones are served by a and c within 10 s ({moved:.1f} s, {s})")
+            let_go = set()
+            deadline = time.time() + 15
+            while time.time() < deadline and let_go != set(held_by_b):
+                with open(os.path.join(tmp, "b.log")) as f:
+                    let_go = set(re.findall(r"node b let go of zone (\S+)", f.read()[b_log_at:]))
+                time.sleep(0.2)
+            check(let_go == set(held_by_b), f"b, cut off, lets its zones go ({sorted(let_go)} of {held_by_b})")
+            print(f"partition: b's zones served by a and c {moved:.1f} s after the cut", flush=True)
+            time.sleep(max(0.0, 8.0 - (time.time() - cut)))  # the partition lasts a while after the load
+            out, _ = load.communicate(timeout=150)
+            loads.append(last_json(out))
+            check(load.returncode == 0 and loads[-1].get("unacknowledged") == 0,
+                  f"the fourth load is all acknowledged during the partition {loads[-1]}")
+            relay.heal()
+            healed = time.time()
+            s = wait_for(lambda s: sorted(z["zone"] for z in s["zones"] if z["node"] == "b") == sorted(held_by_b), 30)
+            check(s is not None and sorted(z["zone"] for z in s["zones"] if z["node"] == "b") == sorted(held_by_b),
+                  f"healed, b rejoins and takes its zones back in {time.time() - healed:.1f} s ({s})")
+            print(f"partition healed: b holds its zones again {time.time() - healed:.1f} s later", flush=True)
 
         rng = random.Random(OPTS.seed)
         extra = 0
         failovers = []
         for r in range(OPTS.rounds):
-            victim = rng.choice(["a", "b", "c", "nats"])
+            victim = rng.choice(["a", "b", "c", "nats"] + (["pg"] if pg else []))
             load = publish(f"round{r}", 4000, 4000)
             time.sleep(rng.uniform(0.1, 0.9))
-            procs[victim].kill()
-            procs[victim].wait()
-            if victim == "nats":
+            if victim == "pg":
+                pg.kill9()
+                time.sleep(rng.uniform(0.2, 2.0))
+                pg.start()
+            else:
+                procs[victim].kill()
+                procs[victim].wait()
+            if victim == "pg":
+                pass
+            elif victim == "nats":
                 time.sleep(rng.uniform(0.2, 2.0))
                 procs["nats"] = start_server()
             else:
@@ -232,7 +380,7 @@ def main():
                 check(failovers[-1] <= 10, f"round {r}: {victim}'s zones served again in {failovers[-1]:.1f} s")
                 procs[victim] = start_node(victim)
             out, _ = load.communicate(timeout=150)
-            got = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+            got = last_json(out)
             check(load.returncode == 0 and got.get("unacknowledged") == 0, f"round {r} ({victim} killed): {got}")
             extra += got.get("acknowledged", 0)
             print(f"round {r}: {victim} killed; {got.get('acknowledged')} acknowledged", flush=True)
@@ -248,25 +396,33 @@ def main():
             procs[n].send_signal(signal.SIGTERM)
             out, _ = procs[n].communicate(timeout=30)
             check(procs[n].returncode == 0, f"node {n} stops on SIGTERM")
-            stats[n] = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+            stats[n] = last_json(out)
         print("node stats:", stats)
+        if pg:
+            print("commits refused by a later claim (fenced):", sum(st.get("fenced", 0) for st in stats.values()))
 
         # Every acknowledged report is in exactly one zone's store, once.
         with open(os.path.join(tmp, "acked.txt")) as f:
             acked = [line.strip() for line in f if line.strip()]
         seen = {}
-        stores = sorted(os.listdir(os.path.join(tmp, "data")))
-        for name in stores:
-            if not name.endswith(".db"):
-                continue
-            db = sqlite3.connect(os.path.join(tmp, "data", name))
-            for (key, n) in db.execute("SELECT idem_key, COUNT(*) FROM reports GROUP BY idem_key"):
-                seen.setdefault(key, []).append((name, n))
-            db.close()
+        if pg:
+            stores = [r[0] for r in pg.query("SELECT schema_name FROM information_schema.schemata "
+                                             "WHERE schema_name LIKE 'zone\\_%' ORDER BY 1")]
+            for name in stores:
+                for (key, n) in pg.query(f"SELECT idem_key, COUNT(*) FROM {name}.reports GROUP BY idem_key"):
+                    seen.setdefault(key, []).append((name, int(n)))
+        else:
+            stores = sorted(n for n in os.listdir(os.path.join(tmp, "data")) if n.endswith(".db"))
+            for name in stores:
+                db = sqlite3.connect(os.path.join(tmp, "data", name))
+                for (key, n) in db.execute("SELECT idem_key, COUNT(*) FROM reports GROUP BY idem_key"):
+                    seen.setdefault(key, []).append((name, n))
+                db.close()
+        check(len(stores) == 6, f"six zone stores ({stores})")
         acked += http_tokens  # the HTTP reports' keys, as the zone stores keep them
         missing = [k for k in set(acked) if k not in seen]
         twice = {k: v for k, v in seen.items() if len(v) > 1 or v[0][1] > 1}
-        check(len(set(acked)) == first.get("acknowledged", 0) + second.get("acknowledged", 0) + len(http_tokens) + extra,
+        check(len(set(acked)) == sum(x.get("acknowledged", 0) for x in loads) + len(http_tokens) + extra,
               f"{len(set(acked))} distinct acknowledged reports")
         check(not missing, f"no acknowledged report lost ({len(missing)} missing, e.g. {missing[:5]})")
         check(not twice, f"no report applied twice ({len(twice)}, e.g. {list(twice.items())[:3]})")
@@ -277,6 +433,8 @@ def main():
             if p.poll() is None:
                 p.kill()
                 p.wait()
+        if pg:
+            pg.stop()
         if FAILED:
             for name in ("a", "b", "c", "nats", "publish"):
                 path = os.path.join(tmp, f"{name}.log")

@@ -3,6 +3,7 @@
 
 #include <nats/nats.h>
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 
@@ -104,6 +105,7 @@ Result<std::vector<Message>> Consumer::Fetch(int batch, int64_t timeout_ms) {
 
 Leases::~Leases() {
     if (kv_ != nullptr) kvStore_Destroy(kv_);
+    if (js_ != nullptr) jsCtx_Destroy(js_);
 }
 
 Result<bool> Leases::Hold(const std::string& key, const std::string& holder) {
@@ -334,7 +336,14 @@ Result<std::unique_ptr<Leases>> Bus::OpenLeases(const std::string& bucket, int64
     CB_TRY(CheckToken("bucket", bucket));
     std::unique_ptr<Leases> l(new Leases());
     l->ttl_ms_ = ttl_ms;
-    natsStatus s = js_KeyValue(&l->kv_, js_, bucket.c_str());
+    // A renewal that waits longer than a quarter of the lease has failed: across a dead link the holder must find
+    // out, and let its zones go, before its leases age out at the server and another node takes them.
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = std::max<int64_t>(100, ttl_ms / 4);
+    natsStatus s = natsConnection_JetStream(&l->js_, nc_, &jo);
+    if (s != NATS_OK) return BusError("JetStream", s);
+    s = js_KeyValue(&l->kv_, l->js_, bucket.c_str());
     if (s == NATS_NOT_FOUND) {
         kvConfig cfg;
         kvConfig_Init(&cfg);
@@ -342,7 +351,7 @@ Result<std::unique_ptr<Leases>> Bus::OpenLeases(const std::string& bucket, int64
         cfg.History = 1;
         cfg.TTL = ttl_ms * 1'000'000;  // nanoseconds, like every duration on the wire
         cfg.StorageType = js_FileStorage;
-        s = js_CreateKeyValue(&l->kv_, js_, &cfg);
+        s = js_CreateKeyValue(&l->kv_, l->js_, &cfg);
     }
     if (s != NATS_OK) return BusError("lease bucket " + bucket, s);
     return l;

@@ -104,6 +104,7 @@ public:
 private:
     friend class Bus;
     Leases() = default;
+    __jsCtx* js_ = nullptr;  // its own, with a wait shorter than the lease
     __kvStore* kv_ = nullptr;
     int64_t ttl_ms_ = 0;
 };
