@@ -49,6 +49,32 @@ def last_json(out):
     return json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
 
 
+def inside(poly, lon, lat):
+    n, hit = len(poly), False
+    for i in range(n):
+        (x1, y1), (x2, y2) = poly[i], poly[(i + 1) % n]
+        if (y1 > lat) != (y2 > lat) and lon < x1 + (lat - y1) * (x2 - x1) / (y2 - y1):
+            hit = not hit
+    return hit
+
+
+def border_pair(zones):
+    """Two points 0.0004° apart (about 40 m) on both sides of a border between two zones: (zone of the first,
+    zone of the second, (lon, lat) of each)."""
+    def locate(lon, lat):
+        return next((z["id"] for z in zones if inside(z["polygon"], lon, lat)), None)
+    for z in zones:
+        xs = [p[0] for p in z["polygon"]]
+        ys = [p[1] for p in z["polygon"]]
+        mx, my = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
+        for here, there in (((max(xs) - 0.0002, my), (max(xs) + 0.0002, my)),
+                            ((mx, max(ys) - 0.0002), (mx, max(ys) + 0.0002))):
+            a, b = locate(*here), locate(*there)
+            if a == z["id"] and b and b != a:
+                return a, b, here, there
+    raise SystemExit("FAIL: no two zones share a border")
+
+
 def wait_port(port, timeout_s=10):
     deadline = time.time() + timeout_s
     while time.time() < deadline:
@@ -269,6 +295,28 @@ def main():
         status, body = request("c", "GET", "/api/v1/zones")
         check(status == 200 and sorted(body.get("nodes", [])) == ["a", "b", "c"] and
               all(z["node"] for z in body.get("zones", [])), f"GET /api/v1/zones shows who holds what ({body})")
+        # Two reports of one flood 40 m apart on both sides of a border: the second arrives in its own zone, is
+        # handed over to the case next door, and its token finds it there.
+        first_zone, second_zone, here, there = border_pair(zones)
+        border_tokens = []
+        for (lon, lat) in (here, there):
+            status, body = request("a", "POST", "/api/v1/reports",
+                                   json.dumps({"lat": lat, "long": lon, "service_code": "waterlogging"}),
+                                   {"X-API-Key": KEY, "Content-Type": "application/json"})
+            check(status == 202, f"a border report is queued ({status} {body})")
+            border_tokens.append(body.get("token", "x.00") if body else "x.00")
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                status, body = request("c", "GET", f"/api/v1/reports/{border_tokens[-1]}")
+                if status == 200 and body.get("state") == "filed":
+                    break
+                time.sleep(0.2)
+        status, one = request("b", "GET", f"/api/v1/reports/{border_tokens[0]}")
+        status, two = request("b", "GET", f"/api/v1/reports/{border_tokens[1]}")
+        check(border_tokens[1].startswith(second_zone + ".") and two.get("zone") == first_zone and
+              two.get("case_id") == one.get("case_id") and two.get("state") == "filed",
+              f"a report across the border from a case joins it in {first_zone} ({one} / {two})")
+        tokens.update({"border-1": border_tokens[0], "border-2": border_tokens[1]})
         http_tokens = [bytes.fromhex(t.split(".", 1)[1]).decode() for t in tokens.values()]
 
         # A load, and node b killed in the middle of it.

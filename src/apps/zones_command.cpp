@@ -131,7 +131,7 @@ int RunZoneNode(const ZoneNodeArgs& args) {
             stepper.join();
             return ReportError(!keys.ok() ? keys.error() : leases.error(), false);
         }
-        zones::CityIntake city(*map, **bus, **leases, stores);
+        zones::CityIntake city(*map, **bus, **leases, stores, zones::BorderReachM(incident::Taxonomy::Default()));
         server::ZonesApi api(city, incident::Taxonomy::Default(), std::move(keys).value());
         server::ServerOptions http_options;
         http_options.address = args.address;
@@ -166,7 +166,9 @@ int RunZoneNode(const ZoneNodeArgs& args) {
                                 {"taken", s.taken},
                                 {"handed_over", s.handed_over},
                                 {"fenced", s.fenced},
-                                {"store_down", s.store_down}};
+                                {"store_down", s.store_down},
+                                {"handed_off", s.handed_off},
+                                {"handed_in", s.handed_in}};
     std::printf("%s\n", out.dump().c_str());
     return rc;
 }

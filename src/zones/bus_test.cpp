@@ -12,6 +12,7 @@
 
 #include "core/time.hpp"
 #include "incident/taxonomy.hpp"
+#include "zones/intake.hpp"
 #include "zones/node.hpp"
 #include "zones/wire.hpp"
 #include "zones/zone_map.hpp"
@@ -265,6 +266,69 @@ TEST(ZoneNodes, ANodeWhoseZoneStoreWasClaimedSinceWritesNothing) {
     const Status refused = (*intruder)->Commit(late);
     ASSERT_FALSE(refused.ok());
     EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
+}
+
+// Two reports of one matter on both sides of a border: the second is handed over to the zone that has the case,
+// joins it there, and its token (given out by the zone it arrived in) finds it next door.
+TEST(ZoneNodes, AReportNearABorderJoinsTheCaseNextDoor) {
+    ASSERT_FALSE(Url().empty());
+    auto bus = Connect(), pub = Connect();
+    ASSERT_TRUE(bus && pub);
+    auto parsed = ZoneMap::Parse(
+        R"({"lease_ms": 1000, "ack_wait_ms": 1000, "stream": "BORDER", "zones": [
+          {"id": "bw", "polygon": [[114.20, 22.70], [114.25, 22.70], [114.25, 22.76], [114.20, 22.76]]},
+          {"id": "be", "polygon": [[114.25, 22.70], [114.30, 22.70], [114.30, 22.76], [114.25, 22.76]]}]})",
+        "test");
+    ASSERT_TRUE(parsed.ok()) << parsed.error().ToString();
+    const ZoneMap map = std::move(parsed).value();
+    const std::string dir = std::string(std::getenv("CB_TMP") ? std::getenv("CB_TMP") : "/tmp") + "/zones_border";
+    std::filesystem::remove_all(dir);
+    NodeOptions options;
+    options.name = "nborder";
+    options.stores.data_dir = dir;
+    auto node = ZoneNode::Start(map, *bus, incident::Taxonomy::Default(), options);
+    ASSERT_TRUE(node.ok()) << node.error().ToString();
+    auto publish = [&](const std::string& key, const std::string& category, double lon) {
+        incident::Report r;
+        r.time_ms = core::NowMs();
+        r.lat = 22.73;
+        r.lon = lon;
+        r.category = category;
+        const auto z = map.Locate(*r.lat, *r.lon);
+        ASSERT_TRUE(z.has_value());
+        ASSERT_TRUE(pub->Publish(ZoneMap::ReportsSubject(map.zones()[*z].id), EncodeReport(r), key).ok());
+    };
+    auto step_until = [&](auto done) {
+        for (int i = 0; i < 500 && !done(); ++i) {
+            ASSERT_TRUE((*node)->Step().ok());
+            Sleep(10);
+        }
+    };
+    const auto& s = (*node)->stats();
+    publish("w-1", "waterlogging", 114.2495);  // in the west, 51 m from the border
+    step_until([&] { return s.applied == 1; });
+    publish("e-1", "waterlogging", 114.2510);  // in the east, 154 m from the first: within waterlogging's 200 m
+    step_until([&] { return s.applied == 2; });
+    EXPECT_EQ(s.handed_off, 1u);
+    EXPECT_EQ(s.handed_in, 1u);
+    publish("e-2", "waterlogging", 114.2540);  // 460 m away: a matter of its own, in the east
+    publish("e-3", "road_damage", 114.2503);   // near, but no road damage next door
+    step_until([&] { return s.applied == 4; });
+    EXPECT_EQ(s.handed_off, 1u);
+
+    auto leases = bus->OpenLeases(kLeaseBucket, map.lease_ms);
+    ASSERT_TRUE(leases.ok());
+    CityIntake city(map, *bus, **leases, options.stores, BorderReachM(incident::Taxonomy::Default()));
+    auto first = city.Track(CityIntake::TokenOf("bw", "w-1"));
+    auto second = city.Track(CityIntake::TokenOf("be", "e-1"));
+    auto own = city.Track(CityIntake::TokenOf("be", "e-2"));
+    ASSERT_TRUE(first.ok() && second.ok() && own.ok());
+    ASSERT_TRUE(first->filed && second->filed && own->filed);
+    EXPECT_EQ(second->zone, "bw");
+    EXPECT_EQ(second->request.report.case_id, first->request.report.case_id);
+    EXPECT_TRUE(second->request.report.duplicate);
+    EXPECT_EQ(own->zone, "be");
+    EXPECT_FALSE(own->request.report.duplicate);
 }
 
 }  // namespace

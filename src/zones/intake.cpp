@@ -41,8 +41,12 @@ std::optional<std::string> Unhex(std::string_view hex) {
 
 }  // namespace
 
-CityIntake::CityIntake(const ZoneMap& map, Bus& bus, Leases& leases, ZoneStores stores)
-    : map_(map), bus_(bus), leases_(leases), stores_(std::move(stores)) {}
+CityIntake::CityIntake(const ZoneMap& map, Bus& bus, Leases& leases, ZoneStores stores, double border_m)
+    : map_(map), bus_(bus), leases_(leases), stores_(std::move(stores)) {
+    for (size_t z = 0; z < map_.zones().size(); ++z) {
+        neighbours_.push_back(border_m > 0 ? map_.Neighbours(z, border_m) : std::vector<size_t>{});
+    }
+}
 
 std::string CityIntake::TokenOf(std::string_view zone, std::string_view key) {
     // The key in hex: any bytes a client chose survive a URL path.
@@ -63,6 +67,36 @@ Result<Queued> CityIntake::Submit(incident::Report report) {
     return Queued{TokenOf(id, report.idempotency_key), id, ack.seq, ack.duplicate};
 }
 
+Result<std::optional<incident::RequestView>> CityIntake::Lookup(size_t z, const std::string& key) {
+    const std::string& zone = map_.zones()[z].id;
+    std::shared_ptr<incident::Store> store;  // shared: a failed one leaves the cache while others may still read it
+    {
+        std::lock_guard lock(mu_);
+        auto it = readers_.find(zone);
+        if (it == readers_.end()) {
+            // Nothing filed in the zone yet.
+            if (!stores_.MayExist(zone)) return std::optional<incident::RequestView>();
+            CB_TRY_ASSIGN(auto opened, stores_.Open(zone));
+            it = readers_.emplace(zone, std::move(opened)).first;
+        }
+        store = it->second;
+    }
+    incident::RequestFilter f;
+    f.idempotency_keys = {key};
+    f.limit = 1;
+    auto found = store->ListRequests(f);
+    if (!found.ok()) {
+        if (found.error().code == ErrorCode::kUnavailable) {
+            // A store that went down (a restarted PostgreSQL): the next question opens it afresh.
+            std::lock_guard lock(mu_);
+            if (auto it = readers_.find(zone); it != readers_.end() && it->second == store) readers_.erase(it);
+        }
+        return found.error();
+    }
+    if (found->empty()) return std::optional<incident::RequestView>();
+    return std::optional<incident::RequestView>(std::move(found->front()));
+}
+
 Result<Tracked> CityIntake::Track(std::string_view token) {
     const size_t dot = token.find('.');
     const auto key = dot == std::string_view::npos ? std::nullopt : Unhex(token.substr(dot + 1));
@@ -71,33 +105,15 @@ Result<Tracked> CityIntake::Track(std::string_view token) {
     Tracked t;
     t.token = token;
     t.zone = map_.zones()[*zone].id;
-    std::shared_ptr<incident::Store> store;  // shared: a failed one leaves the cache while others may still read it
-    {
-        std::lock_guard lock(mu_);
-        auto it = readers_.find(t.zone);
-        if (it == readers_.end()) {
-            // Nothing filed in the zone yet: the report waits on the bus.
-            if (!stores_.MayExist(t.zone)) return t;
-            CB_TRY_ASSIGN(auto opened, stores_.Open(t.zone));
-            it = readers_.emplace(t.zone, std::move(opened)).first;
-        }
-        store = it->second;
+    CB_TRY_ASSIGN(auto found, Lookup(*zone, *key));
+    // Not filed in its zone: it may have been handed over to a case next door.
+    for (size_t i = 0; !found && i < neighbours_[*zone].size(); ++i) {
+        CB_TRY_ASSIGN(found, Lookup(neighbours_[*zone][i], *key));
+        if (found) t.zone = map_.zones()[neighbours_[*zone][i]].id;
     }
-    incident::RequestFilter f;
-    f.idempotency_keys = {*key};
-    f.limit = 1;
-    auto found = store->ListRequests(f);
-    if (!found.ok()) {
-        if (found.error().code == ErrorCode::kUnavailable) {
-            // A store that went down (a restarted PostgreSQL): the next question opens it afresh.
-            std::lock_guard lock(mu_);
-            if (auto it = readers_.find(t.zone); it != readers_.end() && it->second == store) readers_.erase(it);
-        }
-        return found.error();
-    }
-    if (!found->empty()) {
+    if (found) {
         t.filed = true;
-        t.request = std::move(found->front());
+        t.request = std::move(*found);
     }
     return t;
 }

@@ -47,13 +47,15 @@ struct CityState {
 /// zone's store. The facade the HTTP API of a zone node calls.
 class CityIntake {
 public:
-    CityIntake(const ZoneMap& map, Bus& bus, Leases& leases, ZoneStores stores);
+    /// `border_m`: how far from a zone a report may be handed over to (the widest de-duplication radius).
+    CityIntake(const ZoneMap& map, Bus& bus, Leases& leases, ZoneStores stores, double border_m = 0);
 
     /// Publishes a validated report to the zone that holds its place. A report without an idempotency key gets a
     /// random one (the message id that JetStream and the zone's store de-duplicate by). A place in no zone is an
     /// error on `lat`.
     Result<Queued> Submit(incident::Report report);
-    /// The report a token names, from its zone's store; an unknown or malformed token is NotFound on `token`.
+    /// The report a token names, from its zone's store (or a neighbour's, where it was handed over to a case
+    /// there); an unknown or malformed token is NotFound on `token`.
     Result<Tracked> Track(std::string_view token);
     /// Which live node holds which zone, and each zone's backlog.
     Result<CityState> State();
@@ -61,10 +63,14 @@ public:
     static std::string TokenOf(std::string_view zone, std::string_view key);
 
 private:
+    /// The report with idempotency key `key` in zone `zone`'s store, if there.
+    Result<std::optional<incident::RequestView>> Lookup(size_t zone, const std::string& key);
+
     const ZoneMap& map_;
     Bus& bus_;
     Leases& leases_;
     ZoneStores stores_;
+    std::vector<std::vector<size_t>> neighbours_;  // by zone: where its border reports may have been handed over
     std::mutex mu_;
     std::map<std::string, std::shared_ptr<incident::Store>> readers_;  // zone stores opened for reading
 };

@@ -2,8 +2,11 @@
 #include "zones/node.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <numbers>
 
 #include "core/time.hpp"
 #include "incident/store.hpp"
@@ -69,6 +72,12 @@ bool ZoneStores::MayExist(const std::string& zone) const {
     return !pg_url.empty() || std::filesystem::exists(data_dir + "/" + zone + ".db");
 }
 
+double BorderReachM(const incident::Taxonomy& taxonomy) {
+    double widest = 0;
+    for (const incident::Category& c : taxonomy.categories()) widest = std::max(widest, c.dedup_radius_m);
+    return widest;
+}
+
 Status EnsureZoneStreams(Bus& bus, const ZoneMap& map) {
     for (const Zone& z : map.zones()) CB_TRY(bus.EnsureStream(map.StreamOf(z.id), ZoneMap::SubjectsOf(z.id)));
     return {};
@@ -104,6 +113,7 @@ Result<std::unique_ptr<ZoneNode>> ZoneNode::Start(const ZoneMap& map,
     CB_TRY(EnsureZoneStreams(bus, map));
     CB_TRY_ASSIGN(node->leases_, bus.OpenLeases(kLeaseBucket, map.lease_ms));
     node->held_.resize(map.zones().size());
+    node->readers_.resize(map.zones().size());
     return node;
 }
 
@@ -115,9 +125,8 @@ Status ZoneNode::Take(size_t z) {
     // or cut off from the bus) finds its next commit refused, and whatever it committed before is loaded here.
     CB_TRY_ASSIGN(const int64_t claim, store->ClaimWriter(options_.name, core::NowMs()));
     CB_TRY_ASSIGN(held->engine, incident::IncidentEngine::Open(std::move(store), taxonomy_));
-    CB_TRY_ASSIGN(
-        held->consumer,
-        bus_.PullConsumer(map_.StreamOf(zone), "zone_" + zone, ZoneMap::ReportsSubject(zone), map_.ack_wait_ms));
+    CB_TRY_ASSIGN(held->consumer,
+                  bus_.PullConsumer(map_.StreamOf(zone), "zone_" + zone, ZoneMap::SubjectsOf(zone), map_.ack_wait_ms));
     held_[z] = std::move(held);
     ++stats_.taken;
     std::fprintf(stderr,
@@ -186,27 +195,103 @@ Status ZoneNode::RenewLeases() {
     return {};
 }
 
+/// The open cases of the neighbouring zones, read once per batch and category.
+struct ZoneNode::Nearby {
+    std::map<std::pair<size_t, std::string>, std::vector<incident::Case>> open;
+};
+
+std::shared_ptr<incident::Store> ZoneNode::Reader(size_t z) {
+    if (!readers_[z]) {
+        const std::string& zone = map_.zones()[z].id;
+        if (!options_.stores.MayExist(zone)) return nullptr;
+        auto opened = options_.stores.Open(zone);
+        if (!opened.ok()) return nullptr;
+        readers_[z] = std::move(opened).value();
+    }
+    return readers_[z];
+}
+
+std::optional<size_t> ZoneNode::BorderCase(size_t z, const incident::Report& r, Nearby& nearby) {
+    if (!r.lat || !r.lon) return std::nullopt;
+    // The category as intake will choose it (the zones' engines classify by keywords).
+    const incident::Category* cat = r.category.empty() ? nullptr : taxonomy_.Find(r.category);
+    if (cat == nullptr && !r.description.empty()) cat = taxonomy_.MatchKeywords(r.description);
+    if (cat == nullptr) cat = &taxonomy_.Fallback();
+    if (cat->dedup_radius_m <= 0) return std::nullopt;
+    const incident::TimeMs t = r.time_ms != 0 ? r.time_ms : core::NowMs();
+    std::optional<size_t> best;
+    double best_m = cat->dedup_radius_m;
+    for (const size_t n : map_.Near(*r.lat, *r.lon, cat->dedup_radius_m, z)) {
+        auto [it, fresh] = nearby.open.try_emplace({n, cat->code});
+        if (fresh) {
+            if (auto reader = Reader(n)) {
+                incident::CaseFilter f;
+                f.open = true;
+                f.category = cat->code;
+                f.limit = -1;
+                auto cases = reader->ListCases(f, t);
+                if (cases.ok()) {
+                    it->second = std::move(cases).value();
+                } else {
+                    // Unreadable now (its store restarting): the report stays here, at worst a second case.
+                    readers_[n].reset();
+                }
+            }
+        }
+        for (const incident::Case& c : it->second) {
+            if (!c.lat || !c.lon) continue;
+            if (t < c.created_ms - cat->dedup_window_ms || t > c.last_report_ms + cat->dedup_window_ms) continue;
+            const double m_per_deg_lon = 111'195.0 * std::cos(*r.lat * std::numbers::pi / 180.0);
+            const double d = std::hypot((*c.lat - *r.lat) * 111'195.0, (*c.lon - *r.lon) * m_per_deg_lon);
+            if (d <= best_m) best = n, best_m = d;
+        }
+    }
+    return best;
+}
+
 Result<size_t> ZoneNode::Pull(size_t z) {
     Held_& held = *held_[z];
+    const std::string& zone = map_.zones()[z].id;
     CB_TRY_ASSIGN(std::vector<Message> messages, held.consumer->Fetch(options_.batch, options_.fetch_wait_ms));
     if (messages.empty()) return 0;
+    const std::string reports_subject = ZoneMap::ReportsSubject(zone);
+    const std::string handoff_subject = ZoneMap::HandoffSubject(zone);
     std::vector<incident::Report> reports;
-    std::vector<size_t> of_report;
+    std::vector<Bus::Outgoing> handoffs;
+    Nearby nearby;
+    uint64_t handed_in = 0;
     reports.reserve(messages.size());
-    for (size_t i = 0; i < messages.size(); ++i) {
-        auto report = DecodeReport(messages[i].data());
+    for (Message& m : messages) {
+        const bool handed = m.subject() == handoff_subject;
+        // Another kind of message (none is published yet): acknowledged with the batch, and left alone.
+        if (!handed && m.subject() != reports_subject) continue;
+        auto report = DecodeReport(m.data());
         if (!report.ok()) {
             ++stats_.refused;
             std::fprintf(stderr,
                          "citybrain zones: zone %s: message %s refused: %s\n",
-                         map_.zones()[z].id.c_str(),
-                         messages[i].id().c_str(),
+                         zone.c_str(),
+                         m.id().c_str(),
                          report.error().ToString().c_str());
             continue;
         }
-        report->idempotency_key = messages[i].id();
+        report->idempotency_key = m.id();
+        // A report handed over is never handed on: its zone's case decided where it goes.
+        if (!handed && !report->idempotency_key.empty()) {
+            if (const auto to = BorderCase(z, *report, nearby)) {
+                handoffs.push_back(
+                    {ZoneMap::HandoffSubject(map_.zones()[*to].id), std::string(m.data()), report->idempotency_key});
+                continue;
+            }
+        }
+        handed_in += handed ? 1 : 0;
         reports.push_back(std::move(report).value());
-        of_report.push_back(i);
+    }
+    // Handed over first: stored in the neighbour's stream (the same id: a repeat is dropped there) before anything
+    // of the batch is acknowledged here.
+    if (!handoffs.empty()) {
+        for (const Status& s : bus_.PublishAll(handoffs)) CB_TRY(s);
+        stats_.handed_off += handoffs.size();
     }
     const auto results = held.engine->Ingest(std::move(reports), core::NowMs());
     for (const auto& r : results) {
@@ -215,8 +300,7 @@ Result<size_t> ZoneNode::Pull(size_t z) {
         // again (a fresh connection) at the next lease round.
         if (!r.ok() && (r.error().code == ErrorCode::kUnavailable || r.error().code == ErrorCode::kConflict)) {
             ++(r.error().code == ErrorCode::kConflict ? stats_.fenced : stats_.store_down);
-            std::fprintf(
-                stderr, "citybrain zones: zone %s: %s\n", map_.zones()[z].id.c_str(), r.error().ToString().c_str());
+            std::fprintf(stderr, "citybrain zones: zone %s: %s\n", zone.c_str(), r.error().ToString().c_str());
             messages.clear();  // left unacknowledged, before their consumer goes
             Drop(z);
             return size_t{0};
@@ -231,6 +315,7 @@ Result<size_t> ZoneNode::Pull(size_t z) {
             ++stats_.applied;
         }
     }
+    stats_.handed_in += handed_in;
     // Only now, with the batch committed: a crash before this line redelivers it, and the keys catch the repeats.
     for (Message& m : messages) CB_TRY(m.Ack());
     return messages.size();

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,8 @@ struct NodeStats {
     uint64_t handed_over = 0;  // zones given up to the node they belong to
     uint64_t fenced = 0;       // commits refused because another node had claimed the zone's store since
     uint64_t store_down = 0;   // zones let go because their store failed (retaken at the next lease round)
+    uint64_t handed_off = 0;   // reports near a border sent to the neighbouring zone that has their case
+    uint64_t handed_in = 0;    // reports handed over from a neighbouring zone, applied here
 };
 
 /// A brain node of a city of zones. It holds leases on some zones (a JetStream key-value bucket, `Leases`), and for
@@ -54,6 +57,12 @@ struct NodeStats {
 /// node that lost the lease without noticing cannot write it), and the consumer resumes after the last acknowledged
 /// message, so a zone moves between nodes without loss; a message committed but not acknowledged comes back and is
 /// recognised by its idempotency key (the message id), so nothing is applied twice.
+///
+/// A report near a border whose case is in the neighbouring zone (an open case of its category within its
+/// de-duplication radius and window, as the neighbour's store has it) is handed over to that zone
+/// (`city.<zone>.handoff`, the same message id), whose holder joins it to the case; the report is acknowledged here
+/// only once the neighbour's stream has stored it. Two first reports of one matter on both sides of a border in the
+/// same instant still make two cases: neither zone has committed its case when the other looks.
 ///
 /// Which node holds which zone: every live node announces itself (`node.<name>`, a lease too); a zone belongs to
 /// the live node that ranks highest for it by rendezvous hashing, so zones spread evenly, a dead node's zones go to
@@ -87,17 +96,25 @@ private:
     Status Take(size_t zone);
     void Drop(size_t zone);
     Result<size_t> Pull(size_t zone);
+    struct Nearby;
+    /// The neighbouring zone holding the case a report near the border belongs to, if any.
+    std::optional<size_t> BorderCase(size_t zone, const incident::Report& report, Nearby& nearby);
+    std::shared_ptr<incident::Store> Reader(size_t zone);
 
     const ZoneMap& map_;
     Bus& bus_;
     const incident::Taxonomy& taxonomy_;
     NodeOptions options_;
     std::unique_ptr<Leases> leases_;
-    std::vector<std::unique_ptr<Held_>> held_;  // by zone index; null where not held
-    int64_t leases_renewed_ms_ = 0;             // the last round whose renewals all succeeded
+    std::vector<std::unique_ptr<Held_>> held_;               // by zone index; null where not held
+    std::vector<std::shared_ptr<incident::Store>> readers_;  // neighbours' stores, opened to look for their cases
+    int64_t leases_renewed_ms_ = 0;                          // the last round whose renewals all succeeded
     int64_t next_lease_round_ms_ = 0;
     NodeStats stats_;
 };
+
+/// How far from its zone a report may be handed over: the taxonomy's widest de-duplication radius.
+double BorderReachM(const incident::Taxonomy& taxonomy);
 
 /// Creates each zone's stream that does not exist yet.
 Status EnsureZoneStreams(Bus& bus, const ZoneMap& map);

@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <numbers>
 
 #include "core/file.hpp"
 #include "zones/bus.hpp"
@@ -154,6 +156,65 @@ std::optional<size_t> ZoneMap::Locate(double lat, double lon) const {
         if (Inside(zones_[i].polygon, lon, lat)) return i;
     }
     return std::nullopt;
+}
+
+namespace {
+
+constexpr double kMPerDegLat = 111'195.0;
+
+/// Metres from p to the segment a–b, all in (lon, lat), on a plane around p.
+double SegmentDistanceM(std::pair<double, double> p,
+                        std::pair<double, double> a,
+                        std::pair<double, double> b,
+                        double m_per_deg_lon) {
+    const double ax = (a.first - p.first) * m_per_deg_lon, ay = (a.second - p.second) * kMPerDegLat;
+    const double bx = (b.first - p.first) * m_per_deg_lon, by = (b.second - p.second) * kMPerDegLat;
+    const double dx = bx - ax, dy = by - ay;
+    const double len2 = dx * dx + dy * dy;
+    const double t = len2 > 0 ? std::clamp(-(ax * dx + ay * dy) / len2, 0.0, 1.0) : 0.0;
+    return std::hypot(ax + t * dx, ay + t * dy);
+}
+
+double PolygonDistanceM(const std::vector<std::pair<double, double>>& poly, double lat, double lon) {
+    if (Inside(poly, lon, lat)) return 0;
+    const double m_per_deg_lon = kMPerDegLat * std::cos(lat * std::numbers::pi / 180.0);
+    double best = std::numeric_limits<double>::infinity();
+    for (size_t i = 0; i < poly.size(); ++i) {
+        best = std::min(best, SegmentDistanceM({lon, lat}, poly[i], poly[(i + 1) % poly.size()], m_per_deg_lon));
+    }
+    return best;
+}
+
+}  // namespace
+
+double ZoneMap::DistanceM(size_t zone, double lat, double lon) const {
+    return PolygonDistanceM(zones_[zone].polygon, lat, lon);
+}
+
+std::vector<size_t> ZoneMap::Near(double lat, double lon, double radius_m, size_t except) const {
+    std::vector<std::pair<double, size_t>> found;
+    for (size_t i = 0; i < zones_.size(); ++i) {
+        if (i == except) continue;
+        const double d = DistanceM(i, lat, lon);
+        if (d <= radius_m) found.emplace_back(d, i);
+    }
+    std::sort(found.begin(), found.end());
+    std::vector<size_t> out;
+    for (const auto& f : found) out.push_back(f.second);
+    return out;
+}
+
+std::vector<size_t> ZoneMap::Neighbours(size_t zone, double radius_m) const {
+    // Two polygons that do not overlap are nearest at a vertex of one of them.
+    std::vector<size_t> out;
+    for (size_t i = 0; i < zones_.size(); ++i) {
+        if (i == zone) continue;
+        bool near = false;
+        for (const auto& [lon, lat] : zones_[zone].polygon) near = near || DistanceM(i, lat, lon) <= radius_m;
+        for (const auto& [lon, lat] : zones_[i].polygon) near = near || DistanceM(zone, lat, lon) <= radius_m;
+        if (near) out.push_back(i);
+    }
+    return out;
 }
 
 std::optional<size_t> ZoneMap::Find(std::string_view id) const {

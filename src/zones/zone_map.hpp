@@ -38,6 +38,15 @@ public:
     std::optional<size_t> Find(std::string_view id) const;
     std::string ToJson() const;
 
+    /// Metres from (lat, lon) to zone `zone` (0 inside it); a local flat-earth approximation, good to a fraction
+    /// of a percent over a city.
+    double DistanceM(size_t zone, double lat, double lon) const;
+    /// The zones other than `except` within `radius_m` of (lat, lon), nearest first: where a report near a
+    /// border may have its duplicates.
+    std::vector<size_t> Near(double lat, double lon, double radius_m, size_t except) const;
+    /// The zones within `radius_m` of zone `zone`'s polygon (not itself): where its border reports may have gone.
+    std::vector<size_t> Neighbours(size_t zone, double radius_m) const;
+
     std::string stream = "CITY";  // the zones' streams are CITY_<zone>
     /// A node holds a zone for this long after its last renewal; a dead node's zones move after it.
     int64_t lease_ms = 3000;
@@ -49,6 +58,8 @@ public:
     /// the other zones' messages: a node fell from 20k to 2k reports/s), and so that a cluster can place zones'
     /// streams on different servers.
     static std::string ReportsSubject(std::string_view zone) { return "city." + std::string(zone) + ".reports"; }
+    /// A report handed over from a neighbouring zone (it is a duplicate of a case here): read with the reports.
+    static std::string HandoffSubject(std::string_view zone) { return "city." + std::string(zone) + ".handoff"; }
     static std::string SubjectsOf(std::string_view zone) { return "city." + std::string(zone) + ".>"; }
     std::string StreamOf(std::string_view zone) const { return stream + "_" + std::string(zone); }
 

@@ -135,5 +135,27 @@ TEST(Wire, ReportsRoundTripAndBadFieldsAreNamed) {
     EXPECT_TRUE(CheckToken("zone", "north-2_b").ok());
 }
 
+TEST(ZoneMap, DistancesToZonesAndTheirNeighbours) {
+    auto parsed = ZoneMap::Parse(
+        R"({"zones": [
+          {"id": "w", "polygon": [[114.20, 22.70], [114.25, 22.70], [114.25, 22.76], [114.20, 22.76]]},
+          {"id": "e", "polygon": [[114.25, 22.70], [114.30, 22.70], [114.30, 22.76], [114.25, 22.76]]},
+          {"id": "far", "polygon": [[114.40, 22.70], [114.45, 22.70], [114.45, 22.76], [114.40, 22.76]]}]})",
+        "test");
+    ASSERT_TRUE(parsed.ok()) << parsed.error().ToString();
+    const ZoneMap& map = *parsed;
+    EXPECT_EQ(map.DistanceM(0, 22.73, 114.22), 0);
+    // 0.001° of longitude at 22.73° N is 102.6 m.
+    EXPECT_NEAR(map.DistanceM(1, 22.73, 114.249), 102.6, 0.5);
+    EXPECT_NEAR(map.DistanceM(0, 22.761, 114.22), 111.2, 0.5);  // north of it, to the edge
+    EXPECT_EQ(map.Near(22.73, 114.249, 150, 0), std::vector<size_t>{1});
+    EXPECT_TRUE(map.Near(22.73, 114.249, 100, 0).empty());
+    EXPECT_TRUE(map.Near(22.73, 114.22, 1000, 0).empty());
+    EXPECT_EQ(map.Neighbours(0, 200), std::vector<size_t>{1});
+    EXPECT_EQ(map.Neighbours(1, 200), std::vector<size_t>{0});
+    EXPECT_TRUE(map.Neighbours(2, 200).empty());
+    EXPECT_EQ(map.Neighbours(2, 11'000), std::vector<size_t>{1});  // 0.1° east of e: 10.3 km
+}
+
 }  // namespace
 }  // namespace citybrain::zones
