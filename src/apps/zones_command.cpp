@@ -15,6 +15,7 @@
 #include "core/time.hpp"
 #include "incident/taxonomy.hpp"
 #include "server/zones_api.hpp"
+#include "web/assets.hpp"
 #include "zones/bus.hpp"
 #include "zones/intake.hpp"
 #include "zones/node.hpp"
@@ -140,6 +141,14 @@ int RunZoneNode(const ZoneNodeArgs& args) {
         server::HttpServer http([&api](const server::ApiRequest& r,
                                        const std::function<void(server::ApiResponse)>& done) { api.Handle(r, done); },
                                 http_options);
+        // The zones console at /: which node holds which zone.
+        for (const web::Asset& a : web::Assets()) {
+            if (a.path == "/zones.html") {
+                http.SetDocument("/index.html", std::string(a.content_type), std::string(a.body));
+            } else if (a.path == "/zones.js") {
+                http.SetDocument(std::string(a.path), std::string(a.content_type), std::string(a.body));
+            }
+        }
         auto port = http.Start();
         if (!port.ok()) {
             rc = ReportError(port.error(), false);

@@ -117,7 +117,8 @@ Result<ApiResponse> ZonesApi::Route(const ApiRequest& req, const std::string& pa
             zones.push_back({{"zone", z.zone},
                              {"node", z.node.empty() ? json(nullptr) : json(z.node)},
                              {"pending", z.pending},
-                             {"unacked", z.unacked}});
+                             {"unacked", z.unacked},
+                             {"polygon", z.polygon}});
         }
         return Json(200, {{"nodes", s.nodes}, {"zones", zones}});
     }

@@ -21,7 +21,8 @@ namespace citybrain::server {
 ///   GET  /open311/v2/tokens/{token}.json → [{"token", "service_request_id"}] once filed ("<zone>-<report id>")
 ///   POST /api/v1/reports             CityBrain's report fields → 202 {"token", "zone", "stream_seq", "duplicate"}
 ///   GET  /api/v1/reports/{token}     → {"token", "zone", "state": "queued"|"filed", and the case once filed}
-///   GET  /api/v1/zones               → which live node holds which zone, and each zone's backlog
+///   GET  /api/v1/zones               → which live node holds which zone, each zone's backlog and polygon
+///   GET  /                           the zones console (web/zones.html), which draws that once a second
 class ZonesApi {
 public:
     ZonesApi(zones::CityIntake& city, const incident::Taxonomy& taxonomy, ApiKeys keys);

@@ -131,6 +131,7 @@ Result<CityState> CityIntake::State() {
         CB_TRY_ASSIGN(const Bus::Backlog b, bus_.ConsumerBacklog(map_.StreamOf(z.id), "zone_" + z.id));
         s.pending = b.pending;
         s.unacked = b.unacked;
+        s.polygon = z.polygon;
         out.zones.push_back(std::move(s));
     }
     return out;

@@ -36,6 +36,7 @@ struct Tracked {
 struct ZoneState {
     std::string zone, node;  // node "": nobody holds it now
     uint64_t pending = 0, unacked = 0;
+    std::vector<std::pair<double, double>> polygon;  // lon, lat
 };
 struct CityState {
     std::vector<std::string> nodes;  // live
