@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // `citybrain zones partition|node|publish|status`: a city of zones over NATS JetStream.
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
@@ -38,6 +43,9 @@ struct ZonesArgs {
     double deadline_s = 60;
     std::string prefix = "load";
     bool json = false;
+    int parties = 2;  // exchange: zone simulations in lockstep
+    int64_t steps = 2000;
+    int vehicles = 50;  // crossing each border per step
 };
 
 std::atomic<bool> g_stop{false};
@@ -270,6 +278,122 @@ int PublishMain(const ZonesArgs& args) {
     return failed == 0 ? kExitOk : kExitInternal;
 }
 
+/// One party's boundary message for a step: (from, step, count) and `count` vehicles (id, lane, position, speed),
+/// made from (from, step) alone so that a receiver can check every byte.
+std::string BoundaryMessage(uint32_t from, uint32_t step, uint32_t count) {
+    std::string out(12 + 16 * static_cast<size_t>(count), '\0');
+    const uint32_t head[3] = {from, step, count};
+    std::memcpy(out.data(), head, sizeof head);
+    uint64_t x = (uint64_t{from} << 32 | step) * 0x9e3779b97f4a7c15ull + 1;
+    for (uint32_t k = 0; k < count; ++k) {
+        x ^= x >> 31, x *= 0xbf58476d1ce4e5b9ull, x ^= x >> 29;
+        const uint32_t id = static_cast<uint32_t>(x), lane = static_cast<uint32_t>(x >> 32) % 4096;
+        const float pos = static_cast<float>(x % 10'000) / 100.0f,
+                    speed = static_cast<float>((x >> 20) % 2000) / 100.0f;
+        char* at = out.data() + 12 + 16 * static_cast<size_t>(k);
+        std::memcpy(at, &id, 4);
+        std::memcpy(at + 4, &lane, 4);
+        std::memcpy(at + 8, &pos, 4);
+        std::memcpy(at + 12, &speed, 4);
+    }
+    return out;
+}
+
+/// A measured prototype of coupled zone simulations: `parties` zones in a ring, each step sending the vehicles
+/// that cross into each neighbour and waiting for theirs (the barrier a coupled simulation needs), over core NATS.
+int ExchangeMain(const ZonesArgs& args) {
+    if (args.parties < 2 || args.parties > 16)
+        return ReportError(InvalidArgument("--parties", "must be 2 to 16"), args.json);
+    if (args.steps < 1 || args.steps > 1'000'000)
+        return ReportError(InvalidArgument("--steps", "must be 1 to 1,000,000"), args.json);
+    if (args.vehicles < 0 || args.vehicles > 100'000)
+        return ReportError(InvalidArgument("--vehicles", "must be 0 to 100,000"), args.json);
+    const auto parties = static_cast<uint32_t>(args.parties);
+    // Outside every zone stream's subjects (city.>), so that nothing of it is stored.
+    const std::string prefix = "sim.exchange." + std::to_string(::getpid()) + ".";
+    struct Party {
+        std::unique_ptr<zones::Bus> bus;
+        std::unique_ptr<zones::Subscription> sub;
+        std::vector<double> step_ms;
+        uint64_t mismatched = 0;
+        std::string error;
+    };
+    std::vector<Party> party(parties);
+    for (uint32_t i = 0; i < parties; ++i) {
+        zones::BusOptions options;
+        options.url = args.nats;
+        options.send_at_once = true;
+        auto bus = zones::Bus::Connect(options);
+        if (!bus.ok()) return ReportError(bus.error(), args.json);
+        party[i].bus = std::move(bus).value();
+        auto sub = party[i].bus->Subscribe(prefix + std::to_string(i));
+        if (!sub.ok()) return ReportError(sub.error(), args.json);
+        party[i].sub = std::move(sub).value();
+    }
+    const auto started = std::chrono::steady_clock::now();
+    std::vector<std::thread> threads;
+    for (uint32_t i = 0; i < parties; ++i) {
+        threads.emplace_back([&, i] {
+            Party& p = party[i];
+            std::vector<uint32_t> neighbours = {(i + parties - 1) % parties, (i + 1) % parties};
+            if (neighbours[0] == neighbours[1]) neighbours.pop_back();
+            std::map<uint32_t, uint32_t> early;  // step -> messages come before their step (a neighbour ahead)
+            for (uint32_t step = 0; step < static_cast<uint32_t>(args.steps); ++step) {
+                const auto t0 = std::chrono::steady_clock::now();
+                const auto count = static_cast<uint32_t>(args.vehicles);
+                for (const uint32_t n : neighbours) {
+                    if (Status s = p.bus->Send(prefix + std::to_string(n), BoundaryMessage(i, step, count)); !s.ok()) {
+                        p.error = s.error().ToString();
+                        return;
+                    }
+                }
+                uint32_t got = early[step];
+                early.erase(step);
+                while (got < neighbours.size()) {
+                    auto m = p.sub->Next(10'000);
+                    if (!m.ok()) {
+                        p.error = "step " + std::to_string(step) + ": " + m.error().ToString();
+                        return;
+                    }
+                    uint32_t head[3] = {0, 0, 0};
+                    if (m->size() >= sizeof head) std::memcpy(head, m->data(), sizeof head);
+                    if (*m != BoundaryMessage(head[0], head[1], count)) ++p.mismatched;
+                    if (head[1] == step) {
+                        ++got;
+                    } else {
+                        ++early[head[1]];
+                    }
+                }
+                p.step_ms.push_back(
+                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::vector<double> all;
+    uint64_t mismatched = 0;
+    for (const Party& p : party) {
+        if (!p.error.empty()) return ReportError(Error{ErrorCode::kUnavailable, p.error, "exchange"}, args.json);
+        all.insert(all.end(), p.step_ms.begin(), p.step_ms.end());
+        mismatched += p.mismatched;
+    }
+    std::sort(all.begin(), all.end());
+    auto at = [&](double q) {
+        return all[std::min(all.size() - 1, static_cast<size_t>(q * static_cast<double>(all.size())))];
+    };
+    const nlohmann::json out = {{"parties", parties},
+                                {"steps", args.steps},
+                                {"vehicles", args.vehicles},
+                                {"bytes_per_message", 12 + 16 * args.vehicles},
+                                {"steps_per_s", static_cast<double>(args.steps) / wall_s},
+                                {"step_ms_p50", at(0.5)},
+                                {"step_ms_p99", at(0.99)},
+                                {"mismatched", mismatched}};
+    std::printf("%s\n", out.dump().c_str());
+    return mismatched == 0 ? kExitOk : 1;
+}
+
 int StatusMain(const ZonesArgs& args) {
     auto map = zones::ZoneMap::Load(args.config);
     if (!map.ok()) return ReportError(map.error(), args.json);
@@ -337,6 +461,16 @@ void RegisterZones(CLI::App& app) {
     publish->add_option("--deadline-s", args->deadline_s, "give up retrying after this long")->capture_default_str();
     publish->add_option("--acked", args->acked, "append each acknowledged message id to this file");
     publish->callback([args] { SetExitCode(PublishMain(*args)); });
+
+    auto* exchange = cmd->add_subcommand(
+        "exchange", "measure coupled zone simulations: boundary vehicles exchanged each step, in lockstep, over NATS");
+    exchange->add_option("--nats", args->nats, "the NATS server")->capture_default_str();
+    exchange->add_option("--parties", args->parties, "zones in a ring, one thread and connection each")
+        ->capture_default_str();
+    exchange->add_option("--steps", args->steps, "simulation steps")->capture_default_str();
+    exchange->add_option("--vehicles", args->vehicles, "vehicles crossing into each neighbour per step")
+        ->capture_default_str();
+    exchange->callback([args] { SetExitCode(ExchangeMain(*args)); });
 
     auto* status = cmd->add_subcommand("status", "which node holds which zone, and each zone's backlog");
     status->add_option("--zones", args->config, "the zones config (JSON)")->required();

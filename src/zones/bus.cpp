@@ -173,6 +173,7 @@ Result<std::unique_ptr<Bus>> Bus::Connect(const BusOptions& options) {
     // Reconnect for ever: a restarted nats-server (its stream on disk) is the same bus.
     if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1);
     if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, 200);
+    if (s == NATS_OK && options.send_at_once) s = natsOptions_SetSendAsap(opts, true);
     // A server that is down at start (restarting) is waited for, up to connect_wait_ms.
     if (s == NATS_OK) s = natsOptions_SetRetryOnFailedConnect(opts, true, nullptr, nullptr);
     if (s == NATS_OK) s = natsConnection_Connect(&bus->nc_, opts);
@@ -355,6 +356,36 @@ Result<std::unique_ptr<Leases>> Bus::OpenLeases(const std::string& bucket, int64
     }
     if (s != NATS_OK) return BusError("lease bucket " + bucket, s);
     return l;
+}
+
+// --- core NATS ---
+
+Subscription::~Subscription() {
+    if (sub_ != nullptr) natsSubscription_Destroy(sub_);
+}
+
+Result<std::string> Subscription::Next(int64_t timeout_ms) {
+    natsMsg* m = nullptr;
+    const natsStatus s = natsSubscription_NextMsg(&m, sub_, timeout_ms);
+    if (s != NATS_OK) return BusError("next message", s);
+    std::string out(natsMsg_GetData(m), static_cast<size_t>(natsMsg_GetDataLength(m)));
+    natsMsg_Destroy(m);
+    return out;
+}
+
+Status Bus::Send(const std::string& subject, std::string_view data) {
+    const natsStatus s = natsConnection_Publish(nc_, subject.c_str(), data.data(), static_cast<int>(data.size()));
+    if (s != NATS_OK) return BusError("send " + subject, s);
+    return {};
+}
+
+Result<std::unique_ptr<Subscription>> Bus::Subscribe(const std::string& subject) {
+    std::unique_ptr<Subscription> sub(new Subscription());
+    natsStatus s = natsConnection_SubscribeSync(&sub->sub_, nc_, subject.c_str());
+    // The subscription must be known to the server before the first message meant for it is sent.
+    if (s == NATS_OK) s = natsConnection_FlushTimeout(nc_, options_.wait_ms);
+    if (s != NATS_OK) return BusError("subscribe " + subject, s);
+    return sub;
 }
 
 }  // namespace citybrain::zones

@@ -31,6 +31,9 @@ struct BusOptions {
     int64_t wait_ms = 5000;
     /// How long Connect waits for a server that is not up yet (one restarting).
     int64_t connect_wait_ms = 15'000;
+    /// Writes each message to the socket at once instead of letting the client gather them (which waits up to a
+    /// millisecond): for lockstep exchanges, where the round trip is the cost; bulk publishing wants it off.
+    bool send_at_once = false;
 };
 
 /// What JetStream answered to a publish: the message is stored (in the stream's file storage) under `seq`, or was
@@ -79,6 +82,22 @@ public:
 private:
     friend class Bus;
     Consumer() = default;
+    __natsSubscription* sub_ = nullptr;
+};
+
+/// A plain (core NATS) subscription, for what is not worth storing: a simulation step's boundary vehicles, which a
+/// crash loses with the step anyway.
+class Subscription {
+public:
+    ~Subscription();
+    Subscription(const Subscription&) = delete;
+    Subscription& operator=(const Subscription&) = delete;
+    /// The next message's data; Unavailable when none came within `timeout_ms`.
+    Result<std::string> Next(int64_t timeout_ms);
+
+private:
+    friend class Bus;
+    Subscription() = default;
     __natsSubscription* sub_ = nullptr;
 };
 
@@ -142,6 +161,10 @@ public:
         uint64_t pending = 0, unacked = 0;
     };
     Result<Backlog> ConsumerBacklog(const std::string& stream, const std::string& durable);
+    /// Core NATS, outside JetStream (use subjects that no stream covers): sent at once, not stored, not
+    /// acknowledged.
+    Status Send(const std::string& subject, std::string_view data);
+    Result<std::unique_ptr<Subscription>> Subscribe(const std::string& subject);
     /// Opens (creating if needed) the lease bucket `bucket` with entries that expire after `ttl_ms`.
     Result<std::unique_ptr<Leases>> OpenLeases(const std::string& bucket, int64_t ttl_ms);
 

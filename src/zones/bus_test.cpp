@@ -135,6 +135,24 @@ TEST(Bus, LeasesHaveOneHolderAndAgeOut) {
     EXPECT_EQ(l.Hold("zone.a", "n1").value(), true);
 }
 
+// Core NATS, for what is not stored: in order from one sender, and nothing kept in any stream.
+TEST(Bus, CoreMessagesArriveInOrderAndTimeOut) {
+    ASSERT_FALSE(Url().empty());
+    auto a = Connect(), b = Connect();
+    ASSERT_TRUE(a && b);
+    auto sub = b->Subscribe("sim.test.boundary");
+    ASSERT_TRUE(sub.ok()) << sub.error().ToString();
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(a->Send("sim.test.boundary", "step " + std::to_string(i)).ok());
+    for (int i = 0; i < 3; ++i) {
+        auto m = (*sub)->Next(2000);
+        ASSERT_TRUE(m.ok()) << m.error().ToString();
+        EXPECT_EQ(*m, "step " + std::to_string(i));
+    }
+    auto none = (*sub)->Next(50);
+    ASSERT_FALSE(none.ok());
+    EXPECT_EQ(none.error().code, ErrorCode::kUnavailable);
+}
+
 TEST(ZoneNodes, ZonesSpreadMoveToTheSurvivorAndEveryReportIsAppliedOnce) {
     ASSERT_FALSE(Url().empty());
     auto bus_a = Connect(), bus_b = Connect(), pub = Connect();
