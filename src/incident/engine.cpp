@@ -567,6 +567,11 @@ Result<std::optional<CaseDetail>> IncidentEngine::GetCaseDetail(CaseId id) const
     return std::optional<CaseDetail>(std::move(d));
 }
 
+bool IncidentEngine::KnowsKey(const std::string& key) const {
+    std::lock_guard lock(mu_);
+    return keys_.contains(key);
+}
+
 std::optional<Case> IncidentEngine::OpenCase(CaseId id) const {
     std::lock_guard lock(mu_);
     auto it = open_.find(id);

@@ -140,6 +140,9 @@ public:
     Result<Stats> ComputeStats(TimeMs now) const { return store_->ComputeStats(now); }
     /// An open case as the engine holds it now (no store query); nullopt once it left the flow.
     std::optional<Case> OpenCase(CaseId id) const;
+    /// Whether a report with this idempotency key was committed within the idempotency window (its repeat would
+    /// be answered with the first report, not applied again).
+    bool KnowsKey(const std::string& key) const;
     /// The open cases in `status`, by id.
     std::vector<Case> OpenCasesIn(CaseStatus status) const;
     /// Moves the changes since the last call into `out` (cleared first); empty unless options.change_feed.

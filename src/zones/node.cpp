@@ -114,6 +114,7 @@ Result<std::unique_ptr<ZoneNode>> ZoneNode::Start(const ZoneMap& map,
     CB_TRY_ASSIGN(node->leases_, bus.OpenLeases(kLeaseBucket, map.lease_ms));
     node->held_.resize(map.zones().size());
     node->readers_.resize(map.zones().size());
+    node->border_m_ = BorderReachM(taxonomy);
     return node;
 }
 
@@ -249,6 +250,20 @@ std::optional<size_t> ZoneNode::BorderCase(size_t z, const incident::Report& r, 
     return best;
 }
 
+bool ZoneNode::FiledNextDoor(size_t z, const incident::Report& r) {
+    if (!r.lat || !r.lon) return false;
+    incident::RequestFilter f;
+    f.idempotency_keys = {r.idempotency_key};
+    f.limit = 1;
+    for (const size_t n : map_.Near(*r.lat, *r.lon, border_m_, z)) {
+        auto reader = Reader(n);
+        if (!reader) continue;
+        auto found = reader->ListRequests(f);
+        if (found.ok() && !found->empty()) return true;
+    }
+    return false;
+}
+
 Result<size_t> ZoneNode::Pull(size_t z) {
     Held_& held = *held_[z];
     const std::string& zone = map_.zones()[z].id;
@@ -276,8 +291,16 @@ Result<size_t> ZoneNode::Pull(size_t z) {
             continue;
         }
         report->idempotency_key = m.id();
-        // A report handed over is never handed on: its zone's case decided where it goes.
-        if (!handed && !report->idempotency_key.empty()) {
+        // A report handed over is never handed on: its zone's case decided where it goes. Nor is one this zone
+        // has filed already (delivered again after a commit whose acknowledgement was lost): the engine answers
+        // it as a repeat, even if a case next door would take it now.
+        const std::string& key = report->idempotency_key;
+        if (!handed && !key.empty() && !held.engine->KnowsKey(key)) {
+            if (m.delivered() > 1 && FiledNextDoor(z, *report)) {
+                // Handed over and filed there on an earlier delivery whose acknowledgement was lost.
+                ++stats_.repeated;
+                continue;
+            }
             if (const auto to = BorderCase(z, *report, nearby)) {
                 handoffs.push_back(
                     {ZoneMap::HandoffSubject(map_.zones()[*to].id), std::string(m.data()), report->idempotency_key});

@@ -61,8 +61,9 @@ struct NodeStats {
 /// A report near a border whose case is in the neighbouring zone (an open case of its category within its
 /// de-duplication radius and window, as the neighbour's store has it) is handed over to that zone
 /// (`city.<zone>.handoff`, the same message id), whose holder joins it to the case; the report is acknowledged here
-/// only once the neighbour's stream has stored it. Two first reports of one matter on both sides of a border in the
-/// same instant still make two cases: neither zone has committed its case when the other looks.
+/// only once the neighbour's stream has stored it. A report delivered again is handed over only if it was neither
+/// filed here nor next door before. Two first reports of one matter on both sides of a border in the same instant
+/// still make two cases: neither zone has committed its case when the other looks.
 ///
 /// Which node holds which zone: every live node announces itself (`node.<name>`, a lease too); a zone belongs to
 /// the live node that ranks highest for it by rendezvous hashing, so zones spread evenly, a dead node's zones go to
@@ -100,6 +101,8 @@ private:
     /// The neighbouring zone holding the case a report near the border belongs to, if any.
     std::optional<size_t> BorderCase(size_t zone, const incident::Report& report, Nearby& nearby);
     std::shared_ptr<incident::Store> Reader(size_t zone);
+    /// Whether a report was filed in a zone next to `zone` (handed over on an earlier delivery).
+    bool FiledNextDoor(size_t zone, const incident::Report& report);
 
     const ZoneMap& map_;
     Bus& bus_;
@@ -108,6 +111,7 @@ private:
     std::unique_ptr<Leases> leases_;
     std::vector<std::unique_ptr<Held_>> held_;               // by zone index; null where not held
     std::vector<std::shared_ptr<incident::Store>> readers_;  // neighbours' stores, opened to look for their cases
+    double border_m_ = 0;                                    // the widest de-duplication radius
     int64_t leases_renewed_ms_ = 0;                          // the last round whose renewals all succeeded
     int64_t next_lease_round_ms_ = 0;
     NodeStats stats_;
