@@ -349,5 +349,76 @@ TEST(ZoneNodes, AReportNearABorderJoinsTheCaseNextDoor) {
     EXPECT_FALSE(own->request.report.duplicate);
 }
 
+// A report this zone filed already, delivered again (its acknowledgement lost), stays a repeat here even when a
+// case has since opened next door that would take a new report: handing it over would file it twice.
+TEST(ZoneNodes, AReportFiledHereIsNotHandedOverWhenDeliveredAgain) {
+    ASSERT_FALSE(Url().empty());
+    BusOptions options;
+    options.url = Url();
+    options.duplicate_window_ms = 200;  // so that the test can deliver a message again by publishing it again
+    auto bus = Bus::Connect(options);
+    auto pub = Connect();
+    ASSERT_TRUE(bus.ok() && pub);
+    auto parsed = ZoneMap::Parse(
+        R"({"lease_ms": 1000, "ack_wait_ms": 1000, "stream": "AGAIN", "zones": [
+          {"id": "aw", "polygon": [[114.20, 22.70], [114.25, 22.70], [114.25, 22.76], [114.20, 22.76]]},
+          {"id": "ae", "polygon": [[114.25, 22.70], [114.30, 22.70], [114.30, 22.76], [114.25, 22.76]]}]})",
+        "test");
+    ASSERT_TRUE(parsed.ok()) << parsed.error().ToString();
+    const ZoneMap map = std::move(parsed).value();
+    const std::string dir = std::string(std::getenv("CB_TMP") ? std::getenv("CB_TMP") : "/tmp") + "/zones_again";
+    std::filesystem::remove_all(dir);
+    NodeOptions node_options;
+    node_options.name = "nagain";
+    node_options.stores.data_dir = dir;
+    auto node = ZoneNode::Start(map, **bus, incident::Taxonomy::Default(), node_options);
+    ASSERT_TRUE(node.ok()) << node.error().ToString();
+    incident::Report x;
+    x.time_ms = core::NowMs();
+    x.lat = 22.73;
+    x.lon = 114.2510;  // in the east, 103 m from the border
+    x.category = "waterlogging";
+    incident::Report y = x;
+    y.lon = 114.2496;  // in the west, 144 m from x: within waterlogging's 200 m
+    const auto& s = (*node)->stats();
+    auto step_until = [&](auto done) {
+        for (int i = 0; i < 500 && !done(); ++i) {
+            ASSERT_TRUE((*node)->Step().ok());
+            Sleep(10);
+        }
+    };
+    ASSERT_TRUE(pub->Publish(ZoneMap::ReportsSubject("ae"), EncodeReport(x), "x-1").ok());
+    step_until([&] { return s.applied == 1; });
+    ASSERT_EQ(s.applied, 1u);
+    // Its case closes (here by writing the east's store), so that a report in the west opens one there.
+    auto east = node_options.stores.Open("ae");
+    ASSERT_TRUE(east.ok());
+    auto c = (*east)->GetCase(1);
+    ASSERT_TRUE(c.ok() && c->has_value());
+    incident::WriteBatch close;
+    close.cases = {**c};
+    close.cases[0].status = incident::CaseStatus::kClosed;
+    ASSERT_TRUE((*east)->Commit(close).ok());
+    ASSERT_TRUE(pub->Publish(ZoneMap::ReportsSubject("aw"), EncodeReport(y), "y-1").ok());
+    step_until([&] { return s.applied == 2; });
+    ASSERT_EQ(s.applied, 2u);
+    ASSERT_EQ(s.handed_off, 0u);
+    // x again (its stream's de-duplication window has passed): the west's case would take a new report, but x was
+    // filed in the east already.
+    Sleep(400);
+    auto again = pub->Publish(ZoneMap::ReportsSubject("ae"), EncodeReport(x), "x-1");
+    ASSERT_TRUE(again.ok());
+    ASSERT_FALSE(again->duplicate);
+    step_until([&] { return s.repeated == 1; });
+    EXPECT_EQ(s.repeated, 1u);
+    EXPECT_EQ(s.handed_off, 0u);
+    EXPECT_EQ(s.applied, 2u);
+    auto west = node_options.stores.Open("aw");
+    ASSERT_TRUE(west.ok());
+    incident::RequestFilter f;
+    f.idempotency_keys = {"x-1"};
+    EXPECT_TRUE((*west)->ListRequests(f)->empty());
+}
+
 }  // namespace
 }  // namespace citybrain::zones
