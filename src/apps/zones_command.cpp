@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <numbers>
 #include <random>
 #include <thread>
 
@@ -18,6 +20,7 @@
 #include "apps/live_args.hpp"
 #include "apps/stop_signals.hpp"
 #include "core/time.hpp"
+#include "incident/replay.hpp"
 #include "incident/taxonomy.hpp"
 #include "server/zones_api.hpp"
 #include "web/assets.hpp"
@@ -43,7 +46,8 @@ struct ZonesArgs {
     double deadline_s = 60;
     std::string prefix = "load";
     bool json = false;
-    int parties = 2;  // exchange: zone simulations in lockstep
+    std::string replay;  // publish: a 311 export's rows instead of a generated load
+    int parties = 2;     // exchange: zone simulations in lockstep
     int64_t steps = 2000;
     int vehicles = 50;  // crossing each border per step
 };
@@ -209,30 +213,81 @@ int PublishMain(const ZonesArgs& args) {
         acked.open(args.acked, std::ios::app);
         if (!acked) return ReportError(InvalidArgument("--acked", args.acked + ": cannot write"), args.json);
     }
-    // A 311-like load: reports at the district's junctions (some repeat a place, as citizens do), spread over the
-    // zones by where they are.
-    static constexpr const char* kCategories[] = {
-        "street_vending", "exposed_rubbish", "road_damage", "illegal_parking", "waterlogging"};
-    std::mt19937_64 rng(args.seed);
     std::vector<zones::Bus::Outgoing> pending;
-    uint64_t outside = 0;
-    for (uint64_t i = 0; i < args.count; ++i) {
-        const auto& [lat, lon] = (*points)[rng() % points->size()];
-        incident::Report r;
-        r.source = incident::Source::kCitizen;
-        r.time_ms = core::NowMs();
-        r.lat = lat + static_cast<double>(static_cast<int64_t>(rng() % 200) - 100) * 1e-6;
-        r.lon = lon + static_cast<double>(static_cast<int64_t>(rng() % 200) - 100) * 1e-6;
-        r.category = kCategories[rng() % std::size(kCategories)];
-        r.description = "load " + std::to_string(i);
-        const auto zone = map->Locate(*r.lat, *r.lon);
-        if (!zone) {
-            ++outside;
-            continue;
+    uint64_t outside = 0, rows = 0;
+    double scale = 1;  // how much a replayed export's distances shrank
+    if (!args.replay.empty()) {
+        // A real 311 export, moved onto the city: the middle 90 % of its rows' extent is shrunk, in metres and the
+        // same in both directions, onto the zones' extent, so that the load keeps its shape (its clusters, its
+        // busy streets, its hours) at the city's size; `scale` in the output says how much distances shrank.
+        // Each row keeps its time, its category by the taxonomy's aliases and its stable key.
+        auto csv = incident::ReadCsvReports(args.replay, incident::Taxonomy::Default());
+        if (!csv.ok()) return ReportError(csv.error(), args.json);
+        rows = csv->rows;
+        std::vector<double> lats, lons;
+        for (const auto& r : csv->reports) {
+            if (r.lat) lats.push_back(*r.lat), lons.push_back(*r.lon);
         }
-        pending.push_back({zones::ZoneMap::ReportsSubject(map->zones()[*zone].id),
-                           zones::EncodeReport(r),
-                           args.prefix + "-" + std::to_string(i)});
+        if (lats.size() < 2)
+            return ReportError(InvalidArgument("--replay", args.replay + ": too few rows have a place"), args.json);
+        auto quantile = [](std::vector<double> v, double q) {
+            std::sort(v.begin(), v.end());
+            return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))];
+        };
+        const double lat_lo = quantile(lats, 0.05), lat_hi = quantile(lats, 0.95);
+        const double lon_lo = quantile(lons, 0.05), lon_hi = quantile(lons, 0.95);
+        double zlat_lo = 90, zlat_hi = -90, zlon_lo = 180, zlon_hi = -180;
+        for (const zones::Zone& z : map->zones()) {
+            for (const auto& [lon, lat] : z.polygon) {
+                zlat_lo = std::min(zlat_lo, lat), zlat_hi = std::max(zlat_hi, lat);
+                zlon_lo = std::min(zlon_lo, lon), zlon_hi = std::max(zlon_hi, lon);
+            }
+        }
+        const double deg = std::numbers::pi / 180.0;
+        const double cos_src = std::cos((lat_lo + lat_hi) / 2 * deg), cos_dst = std::cos((zlat_lo + zlat_hi) / 2 * deg);
+        // Metres of the source per metre of the city, the tighter of the two directions.
+        scale = std::min((zlat_hi - zlat_lo) / std::max(lat_hi - lat_lo, 1e-9),
+                         (zlon_hi - zlon_lo) * cos_dst / std::max((lon_hi - lon_lo) * cos_src, 1e-9));
+        for (incident::Report r : csv->reports) {
+            if (!r.lat) {
+                ++outside;
+                continue;
+            }
+            r.lat = (zlat_lo + zlat_hi) / 2 + (*r.lat - (lat_lo + lat_hi) / 2) * scale;
+            r.lon = (zlon_lo + zlon_hi) / 2 + (*r.lon - (lon_lo + lon_hi) / 2) * scale * cos_src / cos_dst;
+            const auto zone = map->Locate(*r.lat, *r.lon);
+            if (!zone || pending.size() >= args.count) {
+                ++outside;
+                continue;
+            }
+            std::string key = std::move(r.idempotency_key);
+            pending.push_back({zones::ZoneMap::ReportsSubject(map->zones()[*zone].id), zones::EncodeReport(r), key});
+        }
+    } else {
+        // A 311-like load: reports at the district's junctions (some repeat a place, as citizens do), spread over
+        // the zones by where they are.
+        static constexpr const char* kCategories[] = {
+            "street_vending", "exposed_rubbish", "road_damage", "illegal_parking", "waterlogging"};
+        std::mt19937_64 rng(args.seed);
+        rows = args.count;
+        for (uint64_t i = 0; i < args.count; ++i) {
+            const auto& [lat, lon] = (*points)[rng() % points->size()];
+            incident::Report r;
+            r.source = incident::Source::kCitizen;
+            r.time_ms = core::NowMs();
+            r.lat = lat + static_cast<double>(static_cast<int64_t>(rng() % 200) - 100) * 1e-6;
+            r.lon = lon + static_cast<double>(static_cast<int64_t>(rng() % 200) - 100) * 1e-6;
+            r.category = kCategories[rng() % std::size(kCategories)];
+            r.description = "load " + std::to_string(i);
+            const auto zone = map->Locate(*r.lat, *r.lon);
+            if (!zone) {
+                ++outside;
+                continue;
+            }
+            pending.push_back({zones::ZoneMap::ReportsSubject(map->zones()[*zone].id),
+                               zones::EncodeReport(r),
+                               args.prefix + "-" + std::to_string(i)});
+        }
     }
     const auto start = std::chrono::steady_clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
@@ -267,7 +322,9 @@ int PublishMain(const ZonesArgs& args) {
     }
     const double seconds = elapsed();
     const uint64_t failed = pending.size() - acknowledged;
-    const nlohmann::json out = {{"reports", args.count},
+    const nlohmann::json out = {{"reports", rows},
+                                {"sent", pending.size()},
+                                {"scale", scale},
                                 {"outside", outside},
                                 {"acknowledged", acknowledged},
                                 {"unacknowledged", failed},
@@ -460,6 +517,9 @@ void RegisterZones(CLI::App& app) {
     publish->add_option("--rate", args->rate, "reports per second (0: as fast as acknowledged)");
     publish->add_option("--deadline-s", args->deadline_s, "give up retrying after this long")->capture_default_str();
     publish->add_option("--acked", args->acked, "append each acknowledged message id to this file");
+    publish->add_option("--replay",
+                        args->replay,
+                        "a 311 export (NYC or MyLA311 CSV) to publish instead, moved onto the city (at most --count)");
     publish->callback([args] { SetExitCode(PublishMain(*args)); });
 
     auto* exchange = cmd->add_subcommand(

@@ -158,6 +158,29 @@ Result<std::optional<std::pair<double, double>>> CsvOrigin(const std::string& pa
     return std::optional<std::pair<double, double>>();
 }
 
+Result<CsvReports> ReadCsvReports(const std::string& path, const Taxonomy& taxonomy) {
+    CB_TRY_ASSIGN(std::string text, core::ReadFile(path));
+    CsvReader reader(text, path);
+    CB_TRY_ASSIGN(Columns cols, ReadHeader(reader, path));
+    std::vector<std::string> fields;
+    Status status;
+    CsvReports out;
+    while (reader.Next(fields, status)) {
+        ++out.rows;
+        auto row = ParseRow(fields, cols, taxonomy, reader.line(), path);
+        if (!row.ok()) {
+            ++out.rejected;
+            if (out.rejected_examples.size() < 5) out.rejected_examples.push_back(row.error().ToString());
+            continue;
+        }
+        out.reports.push_back(std::move(row->report));
+    }
+    CB_TRY(status);
+    std::stable_sort(
+        out.reports.begin(), out.reports.end(), [](const Report& a, const Report& b) { return a.time_ms < b.time_ms; });
+    return out;
+}
+
 Result<ReplayResult> ReplayCsv(const std::string& path, IncidentEngine& engine, const ReplayOptions& options) {
     if (options.speedup < 0) return InvalidArgument("--speedup", "must be positive");
     const auto wall_start = std::chrono::steady_clock::now();

@@ -56,6 +56,15 @@ struct ReplayResult {
 /// named, not guessed. A file without the needed columns is an error naming them.
 Result<ReplayResult> ReplayCsv(const std::string& path, IncidentEngine& engine, const ReplayOptions& options);
 
+/// The rows of a 311-style CSV as reports, in time order (what `ReplayCsv` feeds an engine), each with its stable
+/// idempotency key; rows that cannot be read are counted, with the first few errors.
+struct CsvReports {
+    std::vector<Report> reports;
+    size_t rows = 0, rejected = 0;
+    std::vector<std::string> rejected_examples;
+};
+Result<CsvReports> ReadCsvReports(const std::string& path, const Taxonomy& taxonomy);
+
 /// The first row's coordinates, to centre the engine's local frame on the replayed city.
 Result<std::optional<std::pair<double, double>>> CsvOrigin(const std::string& path);
 
