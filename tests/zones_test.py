@@ -512,7 +512,10 @@ def main():
                 if os.path.exists(path):
                     with open(path, errors="replace") as f:
                         print(f"--- {name}.log (end)\n" + "".join(f.readlines()[-8:]))
-        shutil.rmtree(tmp, ignore_errors=True)
+        if FAILED:
+            print(f"(the logs are kept in {tmp})")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     if FAILED:
         print(f"{len(FAILED)} check(s) failed")
         return 1

@@ -37,6 +37,12 @@ Error PgError(const std::exception& e, const char* what) {
     return Error{ErrorCode::kUnavailable, std::string(what) + ": " + e.what(), "postgresql"};
 }
 
+/// Throws broken_connection when the server has closed the connection (restarted, or killed), before a statement is
+/// sent on it: libpqxx 6.4 leaks the error result of a statement that finds the connection broken (fixed upstream
+/// in 7.x, jtv/libpqxx#500). Reading what waits on the socket finds a closed one without a result; it costs one
+/// non-blocking read.
+void CheckAlive(pqxx::connection& c) { c.get_notifs(); }
+
 std::optional<double> OptDouble(const pqxx::field& f) {
     if (f.is_null()) return std::nullopt;
     return f.as<double>();
@@ -162,6 +168,7 @@ public:
         std::lock_guard lock(write_mu_);
         try {
             // The row lock of this update waits for commits holding the writer row (FOR SHARE), and theirs for it.
+            CheckAlive(*writer_);
             pqxx::work tx(*writer_);
             const pqxx::row row = tx.exec_params1(sql::kClaimWriter, holder, now);
             tx.commit();
@@ -177,6 +184,7 @@ public:
         CB_TRY(sql::CheckStorable(batch));
         std::lock_guard lock(write_mu_);
         try {
+            CheckAlive(*writer_);
             pqxx::work tx(*writer_);
             if (epoch_ != 0) {
                 // Held until this transaction ends: a claim made meanwhile waits for it, and one made before is seen.
@@ -412,6 +420,7 @@ private:
     Result<pqxx::result> Query(const std::string& sql, const std::vector<std::string>& params) {
         std::lock_guard lock(read_mu_);
         try {
+            CheckAlive(*reader_);
             pqxx::read_transaction tx(*reader_);
             return tx.exec_params(sql, pqxx::prepare::make_dynamic_params(params));
         } catch (const std::exception& e) {

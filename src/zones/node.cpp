@@ -259,6 +259,7 @@ bool ZoneNode::FiledNextDoor(size_t z, const incident::Report& r) {
         auto reader = Reader(n);
         if (!reader) continue;
         auto found = reader->ListRequests(f);
+        if (!found.ok()) readers_[n].reset();  // opened afresh next time (its server restarting)
         if (found.ok() && !found->empty()) return true;
     }
     return false;
