@@ -158,55 +158,60 @@ Result<std::optional<std::pair<double, double>>> CsvOrigin(const std::string& pa
     return std::optional<std::pair<double, double>>();
 }
 
-Result<CsvReports> ReadCsvReports(const std::string& path, const Taxonomy& taxonomy) {
+/// An export's readable rows in the order they happened (exports come newest first), and what was refused.
+struct ReadRows {
+    Columns cols;
+    std::vector<Row> rows;
+    size_t read = 0, rejected = 0;
+    std::vector<std::string> rejected_examples;  // the first few, each naming the line and the field
+};
+
+Result<ReadRows> ReadExport(const std::string& path, const Taxonomy& taxonomy) {
     CB_TRY_ASSIGN(std::string text, core::ReadFile(path));
     CsvReader reader(text, path);
-    CB_TRY_ASSIGN(Columns cols, ReadHeader(reader, path));
+    ReadRows out;
+    CB_TRY_ASSIGN(out.cols, ReadHeader(reader, path));
     std::vector<std::string> fields;
     Status status;
-    CsvReports out;
     while (reader.Next(fields, status)) {
-        ++out.rows;
-        auto row = ParseRow(fields, cols, taxonomy, reader.line(), path);
+        ++out.read;
+        auto row = ParseRow(fields, out.cols, taxonomy, reader.line(), path);
         if (!row.ok()) {
             ++out.rejected;
             if (out.rejected_examples.size() < 5) out.rejected_examples.push_back(row.error().ToString());
             continue;
         }
-        out.reports.push_back(std::move(row->report));
+        out.rows.push_back(std::move(row).value());
     }
     CB_TRY(status);
-    std::stable_sort(
-        out.reports.begin(), out.reports.end(), [](const Report& a, const Report& b) { return a.time_ms < b.time_ms; });
+    std::stable_sort(out.rows.begin(), out.rows.end(), [](const Row& a, const Row& b) {
+        return a.report.time_ms < b.report.time_ms;
+    });
+    return out;
+}
+
+Result<CsvReports> ReadCsvReports(const std::string& path, const Taxonomy& taxonomy) {
+    CB_TRY_ASSIGN(ReadRows read, ReadExport(path, taxonomy));
+    CsvReports out;
+    out.rows = read.read;
+    out.rejected = read.rejected;
+    out.rejected_examples = std::move(read.rejected_examples);
+    out.reports.reserve(read.rows.size());
+    for (Row& r : read.rows) out.reports.push_back(std::move(r.report));
     return out;
 }
 
 Result<ReplayResult> ReplayCsv(const std::string& path, IncidentEngine& engine, const ReplayOptions& options) {
     if (options.speedup < 0) return InvalidArgument("--speedup", "must be positive");
     const auto wall_start = std::chrono::steady_clock::now();
-    CB_TRY_ASSIGN(std::string text, core::ReadFile(path));
-    CsvReader reader(text, path);
-    CB_TRY_ASSIGN(Columns cols, ReadHeader(reader, path));
-    std::vector<std::string> fields;
-    Status status;
+    CB_TRY_ASSIGN(ReadRows read, ReadExport(path, engine.taxonomy()));
     ReplayResult out;
-    out.format = cols.format;
-    out.has_labels = cols.resolution >= 0;
-    std::vector<Row> rows;
-    while (reader.Next(fields, status)) {
-        ++out.rows;
-        auto row = ParseRow(fields, cols, engine.taxonomy(), reader.line(), path);
-        if (!row.ok()) {
-            ++out.rows_rejected;
-            if (out.rejected_examples.size() < 5) out.rejected_examples.push_back(row.error().ToString());
-            continue;
-        }
-        rows.push_back(std::move(row).value());
-    }
-    CB_TRY(status);
-    // Exports come newest first; the brain must see them in the order they happened.
-    std::stable_sort(
-        rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.report.time_ms < b.report.time_ms; });
+    out.format = read.cols.format;
+    out.has_labels = read.cols.resolution >= 0;
+    out.rows = static_cast<int64_t>(read.read);
+    out.rows_rejected = static_cast<int64_t>(read.rejected);
+    out.rejected_examples = std::move(read.rejected_examples);
+    std::vector<Row>& rows = read.rows;
     if (rows.empty()) return out;
     out.first_ms = rows.front().report.time_ms;
     out.last_ms = rows.back().report.time_ms;
