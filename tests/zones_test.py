@@ -254,8 +254,20 @@ def main():
         check(r.returncode == 2 and "--parties" in r.stderr, f"one party is refused by name ({r.stderr.strip()})")
         for n in "abc":
             procs[n] = start_node(n)
-        s = wait_for(lambda s: len(s["nodes"]) == 3 and all(z["node"] for z in s["zones"]) and
-                     len({z["node"] for z in s["zones"]}) == 3, 20)
+        # Settled, not only shared: the first node up takes every zone and hands zones over as the others appear,
+        # so the holdings must stay the same for longer than a lease period (2 s) before they are the reference.
+        settled = {"since": 0.0, "holders": None}
+
+        def shared_and_settled(s):
+            if len(s["nodes"]) != 3 or not all(z["node"] for z in s["zones"]) or \
+                    len({z["node"] for z in s["zones"]}) != 3:
+                settled["holders"] = None
+                return False
+            holders = [z["node"] for z in s["zones"]]
+            if holders != settled["holders"]:
+                settled["holders"], settled["since"] = holders, time.time()
+            return time.time() - settled["since"] > 3.0
+        s = wait_for(shared_and_settled, 30)
         check(s is not None and len({z["node"] for z in s["zones"]}) == 3, f"three nodes share the six zones ({s})")
         held_by_b = [z["zone"] for z in s["zones"] if z["node"] == "b"] if s else []
 
