@@ -55,12 +55,20 @@ struct ZonesArgs {
 std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop.store(true); }
 
-Result<std::unique_ptr<zones::Bus>> ConnectBus(const ZonesArgs& args, const zones::ZoneMap& map) {
+/// `wait`: a publisher keeps asking a restarting server until its deadline; `zones status` answers at once.
+Result<std::unique_ptr<zones::Bus>> ConnectBus(const ZonesArgs& args, const zones::ZoneMap& map, bool wait) {
     zones::BusOptions options;
     options.url = args.nats;
     CB_TRY_ASSIGN(auto bus, zones::Bus::Connect(options));
-    CB_TRY(zones::EnsureZoneStreams(*bus, map));
-    return bus;
+    // A server restarting now answers its JetStream calls only once it has recovered its streams: keep asking,
+    // as a publish would, until the command's deadline.
+    const int64_t until = core::NowMs() + static_cast<int64_t>(args.deadline_s * 1000);
+    for (;;) {
+        Status s = zones::EnsureZoneStreams(*bus, map);
+        if (s.ok()) return bus;
+        if (!wait || core::NowMs() >= until) return s.error();
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
 }
 
 /// The default district's intersections, as (lat, lon): where the generated load and the partition come from.
@@ -206,7 +214,7 @@ int PublishMain(const ZonesArgs& args) {
         return ReportError(InvalidArgument("--rate", "must be 0 (as fast as acknowledged) or more"), args.json);
     auto points = DistrictPoints(1);
     if (!points.ok()) return ReportError(points.error(), args.json);
-    auto bus = ConnectBus(args, *map);
+    auto bus = ConnectBus(args, *map, true);
     if (!bus.ok()) return ReportError(bus.error(), args.json);
     std::ofstream acked;
     if (!args.acked.empty()) {
@@ -454,7 +462,7 @@ int ExchangeMain(const ZonesArgs& args) {
 int StatusMain(const ZonesArgs& args) {
     auto map = zones::ZoneMap::Load(args.config);
     if (!map.ok()) return ReportError(map.error(), args.json);
-    auto bus = ConnectBus(args, *map);
+    auto bus = ConnectBus(args, *map, false);
     if (!bus.ok()) return ReportError(bus.error(), args.json);
     auto leases = (*bus)->OpenLeases(zones::kLeaseBucket, map->lease_ms);
     if (!leases.ok()) return ReportError(leases.error(), args.json);
