@@ -37,7 +37,13 @@ Result<double> Number(const nlohmann::json& j,
 
 }  // namespace
 
-Result<std::vector<Camera>> ParseCameras(std::string_view text, const std::string& source) {
+Result<std::vector<Camera>> ParseCameras(std::string_view text,
+                                         const std::string& source,
+                                         const std::string& base_dir) {
+    const auto path_in = [&](const std::string& p) {
+        if (p.empty() || p.front() == '/' || p.find("://") != std::string::npos || base_dir.empty()) return p;
+        return base_dir + "/" + p;
+    };
     const auto doc = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
     if (doc.is_discarded() || !doc.is_object()) return InvalidArgument(source, "not a JSON object");
     if (!doc.contains("cameras") || !doc["cameras"].is_array())
@@ -74,6 +80,14 @@ Result<std::vector<Camera>> ParseCameras(std::string_view text, const std::strin
                 cam.zones.push_back(std::move(zone));
             }
         }
+        for (const char* key : {"source", "dry_reference"}) {
+            if (!c.contains(key)) continue;
+            if (!c[key].is_string() || c[key].get<std::string>().empty())
+                return InvalidArgument(where + "." + key, "must be a non-empty string (a file, a folder or a URL)");
+            (std::string_view(key) == "source" ? cam.source : cam.dry_reference) = path_in(c[key].get<std::string>());
+        }
+        CB_TRY_ASSIGN(const double offline_s, Number(c, "offline_after_s", where, 1, 86400, 0.0));
+        if (c.contains("offline_after_s")) cam.offline_after_ms = static_cast<int64_t>(offline_s * 1000);
         out.push_back(std::move(cam));
     }
     return out;
@@ -82,12 +96,13 @@ Result<std::vector<Camera>> ParseCameras(std::string_view text, const std::strin
 Result<std::vector<Camera>> LoadCameras(const std::string& path) {
     auto text = core::ReadFile(path);
     if (!text.ok()) return NotFound(path, "cannot open the camera registry");
-    return ParseCameras(*text, path);
+    return ParseCameras(*text, path, std::filesystem::path(path).parent_path().string());
 }
 
 std::string CategoryOf(const std::string& event_kind) {
     if (event_kind == "campus_safety") return "school_area_safety";
     if (event_kind == "crowd") return "other";  // no category of its own yet: an operator decides
+    if (event_kind.rfind("camera_", 0) == 0) return "camera_fault";
     return event_kind;
 }
 
@@ -95,9 +110,14 @@ struct CameraSet::State {
     Tracker tracker;
     RuleEngine rules;
     MotionGate gate;
+    HealthWatch health;
     std::vector<Detection> last;
-    int64_t frames = 0, bad_frames = 0, detected = 0, events = 0;
-    State(const Camera& c, double gate_threshold) : rules(c.zones), gate(gate_threshold) {}
+    std::vector<std::optional<DryReference>> dry;  // per zone: waterlogging zones' references, once taken
+    std::vector<DryReference::Reading> surface;    // per zone: this frame's readings
+    std::string reference_from;                    // the dry reference's origin: a file, or the first frame
+    int64_t frames = 0, bad_frames = 0, detected = 0, events = 0, health_events = 0;
+    State(const Camera& c, double gate_threshold, HealthOptions h, int64_t start_ms)
+        : rules(c.zones), gate(gate_threshold), health(h, start_ms), dry(c.zones.size()), surface(c.zones.size()) {}
 };
 
 CameraSet::~CameraSet() = default;
@@ -115,8 +135,26 @@ Result<std::unique_ptr<CameraSet>> CameraSet::Open(std::vector<Camera> cameras, 
     set->options_ = std::move(options);
     set->cameras_ = std::move(cameras);
     for (size_t i = 0; i < set->cameras_.size(); ++i) {
-        set->index_.emplace(set->cameras_[i].id, i);
-        set->state_.push_back(std::make_unique<State>(set->cameras_[i], set->options_.gate));
+        const Camera& cam = set->cameras_[i];
+        HealthOptions health = set->options_.health;
+        if (cam.offline_after_ms > 0) health.offline_after_ms = cam.offline_after_ms;
+        set->index_.emplace(cam.id, i);
+        auto st = std::make_unique<State>(cam, set->options_.gate, health, set->options_.start_ms);
+        if (!cam.dry_reference.empty()) {
+            const std::string where = "cameras[" + std::to_string(i) + "].dry_reference";
+            auto dry = ReadImage(cam.dry_reference);
+            if (!dry.ok()) return InvalidArgument(where, dry.error().message + ": " + cam.dry_reference);
+            for (size_t z = 0; z < cam.zones.size(); ++z) {
+                if (cam.zones[z].rule != RuleKind::kWaterlogging) continue;
+                CB_TRY_ASSIGN(st->dry[z],
+                              DryReference::Make(*dry,
+                                                 cam.zones[z].polygon,
+                                                 "cameras[" + std::to_string(i) + "].zones[" + std::to_string(z) + "]",
+                                                 cam.zones[z].water));
+            }
+            st->reference_from = cam.dry_reference;
+        }
+        set->state_.push_back(std::move(st));
     }
     return set;
 }
@@ -130,7 +168,6 @@ Result<FrameOutcome> CameraSet::Ingest(const std::string& id, std::span<const ui
         ++unknown_camera_frames_;
         return NotFound("camera_id", "no camera '" + id.substr(0, 64) + "' in the registry");
     }
-    const Camera& cam = cameras_[it->second];
     State& st = *state_[it->second];
     ++st.frames;
     auto image = DecodeImage(bytes, "frame");
@@ -138,42 +175,123 @@ Result<FrameOutcome> CameraSet::Ingest(const std::string& id, std::span<const ui
         ++st.bad_frames;
         return image.error();
     }
+    return Analyse(it->second, *image, t_ms);
+}
+
+Result<FrameOutcome> CameraSet::Ingest(const std::string& id, const cv::Mat& bgr, int64_t t_ms) {
+    std::lock_guard lock(mu_);
+    auto it = index_.find(id);
+    if (it == index_.end()) {
+        ++unknown_camera_frames_;
+        return NotFound("camera_id", "no camera '" + id.substr(0, 64) + "' in the registry");
+    }
+    State& st = *state_[it->second];
+    ++st.frames;
+    if (bgr.empty() || bgr.type() != CV_8UC3) {
+        ++st.bad_frames;
+        return InvalidArgument("frame", "empty, or not a colour image");
+    }
+    return Analyse(it->second, bgr, t_ms);
+}
+
+Result<FrameOutcome> CameraSet::Analyse(size_t index, const cv::Mat& image, int64_t t_ms) {
+    const Camera& cam = cameras_[index];
+    State& st = *state_[index];
     FrameOutcome out;
-    if (st.gate.Changed(*image)) {
-        CB_TRY_ASSIGN(st.last, detector_->Detect(*image));
+    if (const auto fault = st.health.Frame(image, t_ms)) {
+        VisionEvent e;
+        e.kind = std::string("camera_") + HealthName(*fault);
+        e.t_ms = t_ms;
+        e.confidence = 1;
+        out.events.push_back(std::move(e));
+    }
+    if (st.gate.Changed(image)) {
+        CB_TRY_ASSIGN(st.last, detector_->Detect(image));
         ++st.detected;
     } else {
         out.gated = true;
     }
     out.detections = st.last.size();
-    const double hour = std::fmod(static_cast<double>(t_ms) / 3.6e6 + options_.utc_offset_h + 240000.0, 24.0);
-    out.events = st.rules.Evaluate(st.tracker.Update(st.last, t_ms), t_ms, hour);
-    for (const VisionEvent& e : out.events) {
-        ++st.events;
-        incident::Report r;
-        r.source = incident::Source::kCamera;
-        r.time_ms = t_ms;
-        r.lat = cam.lat;
-        r.lon = cam.lon;
-        r.address = cam.watches;
-        r.category = CategoryOf(e.kind);
-        r.confidence = e.confidence;
-        r.external_id = cam.id + ":" + e.zone + ":" + std::to_string(t_ms);
-        r.idempotency_key = "camera:" + r.external_id;
-        r.description = "摄像头 " + cam.id + " 区域 " + e.zone + " 发现 " + e.kind + "（" +
-                        std::to_string(e.boxes.size()) + " 个目标）";
-        if (!options_.snapshot_dir.empty()) {
-            // The frame with the event's boxes, as evidence for the operator and the crew.
-            cv::Mat shot = image->clone();
-            for (const Box& b : e.boxes) {
-                cv::rectangle(shot, cv::Point2f(b.x1, b.y1), cv::Point2f(b.x2, b.y2), cv::Scalar(0, 0, 255), 2);
-            }
-            const std::string name = cam.id + "-" + e.zone + "-" + std::to_string(t_ms) + ".jpg";
-            if (cv::imwrite(options_.snapshot_dir + "/" + name, shot)) r.media_url = options_.snapshot_url + name;
+    // The picture against its dry look, where a zone watches for water. Objects' boxes are left out of it; a camera
+    // without a reference file takes its first frame as dry.
+    bool surface = false;
+    for (size_t z = 0; z < cam.zones.size(); ++z) {
+        if (cam.zones[z].rule != RuleKind::kWaterlogging) continue;
+        if (!st.dry[z]) {
+            auto made =
+                DryReference::Make(image, cam.zones[z].polygon, "zones[" + std::to_string(z) + "]", cam.zones[z].water);
+            if (!made.ok()) continue;
+            st.dry[z] = std::move(made).value();
+            st.reference_from = "first frame";
         }
-        out.reports.push_back(std::move(r));
+        std::vector<Box> hidden;
+        for (const Detection& d : st.last) hidden.push_back(d.box);
+        st.surface[z] = st.dry[z]->Compare(image, hidden);
+        surface = true;
+    }
+    const double hour = std::fmod(static_cast<double>(t_ms) / 3.6e6 + options_.utc_offset_h + 240000.0, 24.0);
+    for (VisionEvent& e :
+         st.rules.Evaluate(st.tracker.Update(st.last, t_ms), t_ms, hour, surface ? &st.surface : nullptr)) {
+        out.events.push_back(std::move(e));
+    }
+    for (const VisionEvent& e : out.events) {
+        ++(e.zone.empty() ? st.health_events : st.events);
+        // An offline camera has no picture to show; the others' frame is the evidence.
+        out.reports.push_back(ReportOf(cam, e, &image));
     }
     return out;
+}
+
+FrameOutcome CameraSet::Tick(int64_t now_ms) {
+    std::lock_guard lock(mu_);
+    FrameOutcome out;
+    for (size_t i = 0; i < cameras_.size(); ++i) {
+        State& st = *state_[i];
+        if (const auto fault = st.health.Tick(now_ms)) {
+            VisionEvent e;
+            e.kind = std::string("camera_") + HealthName(*fault);
+            e.t_ms = now_ms;
+            e.confidence = 1;
+            ++st.health_events;
+            out.reports.push_back(ReportOf(cameras_[i], e, nullptr));
+            out.events.push_back(std::move(e));
+        }
+    }
+    return out;
+}
+
+incident::Report CameraSet::ReportOf(const Camera& cam, const VisionEvent& e, const cv::Mat* image) const {
+    incident::Report r;
+    r.source = incident::Source::kCamera;
+    r.time_ms = e.t_ms;
+    r.lat = cam.lat;
+    r.lon = cam.lon;
+    r.address = cam.watches;
+    r.category = CategoryOf(e.kind);
+    r.confidence = e.confidence;
+    const std::string zone = e.zone.empty() ? e.kind : e.zone;
+    r.external_id = cam.id + ":" + zone + ":" + std::to_string(e.t_ms);
+    r.idempotency_key = "camera:" + r.external_id;
+    if (e.zone.empty()) {
+        static const std::map<std::string, std::string> kWhat = {{"camera_offline", "离线（无画面）"},
+                                                                 {"camera_frozen", "画面冻结"},
+                                                                 {"camera_covered", "镜头被遮挡或无画面内容"}};
+        const auto w = kWhat.find(e.kind);
+        r.description = "摄像头 " + cam.id + " " + (w != kWhat.end() ? w->second : e.kind);
+    } else {
+        r.description = "摄像头 " + cam.id + " 区域 " + e.zone + " 发现 " + e.kind + "（" +
+                        std::to_string(e.boxes.size()) + " 个目标）";
+    }
+    if (image != nullptr && !options_.snapshot_dir.empty()) {
+        // The frame with the event's boxes, as evidence for the operator and the crew.
+        cv::Mat shot = image->clone();
+        for (const Box& b : e.boxes) {
+            cv::rectangle(shot, cv::Point2f(b.x1, b.y1), cv::Point2f(b.x2, b.y2), cv::Scalar(0, 0, 255), 2);
+        }
+        const std::string name = cam.id + "-" + zone + "-" + std::to_string(e.t_ms) + ".jpg";
+        if (cv::imwrite(options_.snapshot_dir + "/" + name, shot)) r.media_url = options_.snapshot_url + name;
+    }
+    return r;
 }
 
 nlohmann::json CameraSet::Status() const {
@@ -183,7 +301,11 @@ nlohmann::json CameraSet::Status() const {
         const Camera& c = cameras_[i];
         const State& st = *state_[i];
         nlohmann::json zones = nlohmann::json::array();
-        for (const Zone& z : c.zones) zones.push_back({{"id", z.id}, {"rule", RuleName(z.rule)}});
+        for (size_t z = 0; z < c.zones.size(); ++z) {
+            nlohmann::json zone{{"id", c.zones[z].id}, {"rule", RuleName(c.zones[z].rule)}};
+            if (c.zones[z].rule == RuleKind::kWaterlogging) zone["wet_share"] = st.surface[z].changed_share;
+            zones.push_back(std::move(zone));
+        }
         cams.push_back({{"id", c.id},
                         {"lat", c.lat},
                         {"long", c.lon},
@@ -194,7 +316,11 @@ nlohmann::json CameraSet::Status() const {
                         {"bad_frames", st.bad_frames},
                         {"frames_detected", st.detected},
                         {"events", st.events},
-                        {"tracks_live", st.tracker.tracks().size()}});
+                        {"tracks_live", st.tracker.tracks().size()},
+                        {"health", HealthName(st.health.health())},
+                        {"health_events", st.health_events},
+                        {"source", c.source.empty() ? "pushed" : c.source},
+                        {"dry_reference", st.reference_from}});
     }
     return {{"cameras", cams}, {"frames_for_unknown_cameras", unknown_camera_frames_}};
 }

@@ -14,6 +14,7 @@
 #include "incident/model.hpp"
 #include "vision/detector.hpp"
 #include "vision/rules.hpp"
+#include "vision/scene.hpp"
 #include "vision/scheduler.hpp"
 #include "vision/tracker.hpp"
 
@@ -27,14 +28,25 @@ struct Camera {
     std::string watches;  // the road or landmark in view, for the case's address
     int priority = 3;
     std::vector<Zone> zones;
+    /// Where frames come from when the brain pulls them (empty: they are pushed over HTTP): an image file, a
+    /// directory of images (taken in name order, one per sample), or a video file or stream URL (rtsp://, http://)
+    /// read through OpenCV's VideoCapture.
+    std::string source;
+    /// A picture of the camera's view when the road is dry, for its waterlogging zones (empty: its first frame).
+    std::string dry_reference;
+    /// Silence after which the camera counts as offline (0: the set's default).
+    int64_t offline_after_ms = 0;
 };
 
 /// The registry file: {"cameras": [{"id", "lat", "long", "heading", "watches", "priority", "zones": [...]}]}.
 /// Errors name the field: `cameras[2].zones[0].polygon`.
-Result<std::vector<Camera>> ParseCameras(std::string_view json, const std::string& source);
+Result<std::vector<Camera>> ParseCameras(std::string_view json,
+                                         const std::string& source,
+                                         const std::string& base_dir = "");
 Result<std::vector<Camera>> LoadCameras(const std::string& path);
 
-/// The service code a rule's event becomes (campus_safety is the taxonomy's school_area_safety).
+/// The service code a rule's event becomes (campus_safety is the taxonomy's school_area_safety; the camera's own
+/// faults, camera_offline, camera_frozen and camera_covered, are camera_fault).
 std::string CategoryOf(const std::string& event_kind);
 
 /// What one frame gave.
@@ -59,6 +71,8 @@ public:
         std::string snapshot_url = "/api/v1/snapshots/";
         double gate = 2.0;     // mean change of a 64x48 grey thumbnail below which the detector is skipped
         int utc_offset_h = 8;  // the district's time zone, for the rules' hours
+        HealthOptions health;
+        int64_t start_ms = 0;  // when the set starts watching: a camera silent since then is offline in time
     };
     static Result<std::unique_ptr<CameraSet>> Open(std::vector<Camera> cameras, Options options);
     ~CameraSet();
@@ -66,6 +80,10 @@ public:
     /// One frame of camera `id` at `t_ms` (ms since 1970). Errors: an unknown camera (NotFound, "camera_id") and
     /// a bad frame (InvalidArgument, "frame"); both are counted, and nothing else changes.
     Result<FrameOutcome> Ingest(const std::string& id, std::span<const uint8_t> bytes, int64_t t_ms);
+    /// A decoded frame (BGR) of camera `id`, from a pulled source.
+    Result<FrameOutcome> Ingest(const std::string& id, const cv::Mat& bgr, int64_t t_ms);
+    /// Time passes: a report for each camera that has newly gone silent for longer than its offline limit.
+    FrameOutcome Tick(int64_t now_ms);
     /// The registry with each camera's counts: frames, bad frames, frames through the detector, events.
     nlohmann::json Status() const;
     /// A snapshot's bytes by its file name (no path may be named), or NotFound.
@@ -75,6 +93,8 @@ public:
 private:
     CameraSet() = default;
     struct State;
+    Result<FrameOutcome> Analyse(size_t index, const cv::Mat& image, int64_t t_ms);
+    incident::Report ReportOf(const Camera& cam, const VisionEvent& e, const cv::Mat* image) const;
     Options options_;
     std::unique_ptr<Detector> detector_;
     std::vector<Camera> cameras_;

@@ -2,8 +2,10 @@
 #include "vision/rules.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
+#include <optional>
 #include <set>
 
 namespace citybrain::vision {
@@ -33,17 +35,22 @@ const char* RuleName(RuleKind kind) {
             return "crowd";
         case RuleKind::kCampusSafety:
             return "campus_safety";
+        case RuleKind::kWaterlogging:
+            return "waterlogging";
     }
     return "?";
 }
 
 Result<RuleKind> ParseRuleKind(const std::string& name, const std::string& where) {
-    for (const RuleKind k :
-         {RuleKind::kStreetVending, RuleKind::kIllegalParking, RuleKind::kCrowd, RuleKind::kCampusSafety}) {
+    for (const RuleKind k : {RuleKind::kStreetVending,
+                             RuleKind::kIllegalParking,
+                             RuleKind::kCrowd,
+                             RuleKind::kCampusSafety,
+                             RuleKind::kWaterlogging}) {
         if (name == RuleName(k)) return k;
     }
-    return InvalidArgument(where,
-                           "'" + name + "' is not a rule (street_vending, illegal_parking, crowd, campus_safety)");
+    return InvalidArgument(
+        where, "'" + name + "' is not a rule (street_vending, illegal_parking, crowd, campus_safety, waterlogging)");
 }
 
 Result<Zone> ParseZone(const nlohmann::json& j, const std::string& where) {
@@ -81,6 +88,20 @@ Result<Zone> ParseZone(const nlohmann::json& j, const std::string& where) {
         z.open_from_h = h[0].get<double>();
         z.open_to_h = h[1].get<double>();
     }
+    // Waterlogging's thresholds: each a number within its range, named when it is not.
+    const auto fraction = [&](const char* key, double lo, double hi, double& into) -> Status {
+        if (!j.contains(key)) return {};
+        if (!j[key].is_number() || !(j[key].get<double>() >= lo && j[key].get<double>() <= hi)) {
+            char range[64];
+            std::snprintf(range, sizeof range, "must be a number within [%g, %g]", lo, hi);
+            return InvalidArgument(where + "." + key, range);
+        }
+        into = j[key].get<double>();
+        return {};
+    };
+    CB_TRY(fraction("min_share", 0.01, 1, z.min_share));
+    CB_TRY(fraction("chroma_threshold", 1, 100, z.water.chroma_threshold));
+    CB_TRY(fraction("texture_ratio", 0.01, 1, z.water.texture_ratio));
     return z;
 }
 
@@ -93,13 +114,21 @@ bool InZone(const Zone& zone, const Box& box) {
 }
 
 RuleEngine::RuleEngine(std::vector<Zone> zones, int64_t rearm_ms)
-    : zones_(std::move(zones)), rearm_ms_(rearm_ms), fired_(zones_.size(), 0), clear_since_(zones_.size(), -1) {}
+    : zones_(std::move(zones)),
+      rearm_ms_(rearm_ms),
+      fired_(zones_.size(), 0),
+      clear_since_(zones_.size(), -1),
+      wet_since_(zones_.size(), -1) {}
 
-std::vector<VisionEvent> RuleEngine::Evaluate(const std::vector<Track>& tracks, int64_t t_ms, double local_hour) {
+std::vector<VisionEvent> RuleEngine::Evaluate(const std::vector<Track>& tracks,
+                                              int64_t t_ms,
+                                              double local_hour,
+                                              const std::vector<DryReference::Reading>* surface) {
     std::vector<VisionEvent> out;
     for (size_t z = 0; z < zones_.size(); ++z) {
         const Zone& zone = zones_[z];
         std::vector<const Track*> hits;  // the tracks that make the rule true
+        std::optional<Box> wet;          // waterlogging: the wet part of the area, once it has lasted
         const auto still_long = [&](const Track& t) { return t.dwell_ms() >= zone.min_dwell_ms && t.moved() < 0.5F; };
         switch (zone.rule) {
             case RuleKind::kStreetVending: {
@@ -140,8 +169,19 @@ std::vector<VisionEvent> RuleEngine::Evaluate(const std::vector<Track>& tracks, 
                 }
                 break;
             }
+            case RuleKind::kWaterlogging: {
+                // At least min_share of the visible area wet (and most of it visible), for min_dwell on end.
+                const DryReference::Reading* r = surface != nullptr && z < surface->size() ? &(*surface)[z] : nullptr;
+                if (r == nullptr || r->seen_share < 0.3 || r->changed_share < zone.min_share) {
+                    wet_since_[z] = -1;
+                    break;
+                }
+                if (wet_since_[z] < 0) wet_since_[z] = t_ms;
+                if (t_ms - wet_since_[z] >= zone.min_dwell_ms || fired_[z]) wet = r->changed_box;
+                break;
+            }
         }
-        if (hits.empty()) {
+        if (hits.empty() && !wet) {
             if (clear_since_[z] < 0) clear_since_[z] = t_ms;
             if (fired_[z] && t_ms - clear_since_[z] >= rearm_ms_) fired_[z] = 0;
             continue;
@@ -154,6 +194,11 @@ std::vector<VisionEvent> RuleEngine::Evaluate(const std::vector<Track>& tracks, 
         e.zone = zone.id;
         e.t_ms = t_ms;
         e.confidence = 1;
+        if (wet) {
+            const DryReference::Reading& r = (*surface)[z];
+            e.boxes.push_back(*wet);
+            e.confidence = static_cast<float>(std::min(1.0, r.changed_share));
+        }
         for (const Track* t : hits) {
             e.boxes.push_back(t->box);
             e.tracks.push_back(t->id);

@@ -1,17 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 #include <set>
 
 #include "core/file.hpp"
+#include "vision/cameras.hpp"
 #include "vision/detector.hpp"
 #include "vision/rules.hpp"
+#include "vision/scene.hpp"
 #include "vision/scheduler.hpp"
 #include "vision/tracker.hpp"
 
@@ -269,7 +274,7 @@ TEST(Rules, BadZonesNameTheField) {
         ParseZone(nlohmann::json::parse(R"({"id":"z","rule":"picnic","polygon":[[0,0],[1,0],[1,1]]})"), "zones[2]")
             .error()
             .ToString(),
-        "zones[2].rule: 'picnic' is not a rule (street_vending, illegal_parking, crowd, campus_safety)");
+        "zones[2].rule: 'picnic' is not a rule (street_vending, illegal_parking, crowd, campus_safety, waterlogging)");
     EXPECT_EQ(ParseZone(nlohmann::json::parse(R"({"id":"z","rule":"crowd","polygon":[[0,0],[1,0]]})"), "zones[0]")
                   .error()
                   .where,
@@ -280,6 +285,189 @@ TEST(Rules, BadZonesNameTheField) {
             .error()
             .where,
         "zones[0].hours");
+    EXPECT_EQ(ParseZone(nlohmann::json::parse(
+                            R"({"id":"z","rule":"waterlogging","polygon":[[0,0],[1,0],[1,1]],"min_share":1.5})"),
+                        "zones[1]")
+                  .error()
+                  .ToString(),
+              "zones[1].min_share: must be a number within [0.01, 1]");
+}
+
+// ---- Water over the road, and the camera's own health. -----------------------------------------------------
+
+cv::Mat StreetFrame() {
+    cv::VideoCapture video("/usr/share/doc/opencv-doc/examples/data/vtest.avi", cv::CAP_FFMPEG);
+    cv::Mat frame;
+    if (video.isOpened()) video.read(frame);
+    return frame;
+}
+
+const std::vector<std::pair<float, float>> kRoad = {{80, 330}, {700, 330}, {700, 560}, {80, 560}};
+
+/// The street with water standing over `area`: the scene above it reflected, blurred as a ripple-free surface
+/// does, and tinted the brown of run-off. Synthetic (no photograph of a flooded street ships with Debian), but it
+/// has what gives water away: the paving's grain gone and a colour that is not the road's.
+cv::Mat Flooded(const cv::Mat& street, const std::vector<std::pair<float, float>>& area) {
+    cv::Mat reflection, water;
+    cv::flip(street, reflection, 0);
+    cv::GaussianBlur(reflection, reflection, cv::Size(0, 0), 9);
+    const cv::Mat tint(street.size(), street.type(), cv::Scalar(60, 105, 135));
+    cv::addWeighted(reflection, 0.45, tint, 0.55, 0, water);
+    cv::Mat mask = cv::Mat::zeros(street.size(), CV_8UC1);
+    std::vector<cv::Point> poly;
+    for (const auto& [x, y] : area) poly.emplace_back(static_cast<int>(x), static_cast<int>(y));
+    cv::fillConvexPoly(mask, poly, cv::Scalar(255));
+    cv::Mat out = street.clone();
+    water.copyTo(out, mask);
+    return out;
+}
+
+TEST(DryReference, WaterOverTheRoadChangesItAndTheEveningDoesNot) {
+    const cv::Mat street = StreetFrame();
+    ASSERT_FALSE(street.empty()) << "Debian's opencv-doc ships vtest.avi";
+    auto ref = DryReference::Make(street, kRoad, "zones[0]");
+    ASSERT_TRUE(ref.ok()) << ref.error().ToString();
+    EXPECT_GT(ref->cells(), 300u);
+    EXPECT_LT(ref->Compare(street, {}).changed_share, 0.02);  // itself
+    const auto wet = ref->Compare(Flooded(street, kRoad), {});
+    EXPECT_GT(wet.changed_share, 0.8);
+    EXPECT_GE(wet.changed_box.x1, 72);
+    EXPECT_LE(wet.changed_box.x2, 710);
+    EXPECT_GE(wet.changed_box.y1, 320);
+    // Half the area under water: about half of it changed.
+    const auto half = ref->Compare(Flooded(street, {{80, 330}, {390, 330}, {390, 560}, {80, 560}}), {});
+    EXPECT_GT(half.changed_share, 0.35);
+    EXPECT_LT(half.changed_share, 0.65);
+    // Dusk and a bright noon: the whole picture darker or lighter is not water.
+    cv::Mat dusk, noon;
+    street.convertTo(dusk, -1, 0.55, 0);
+    street.convertTo(noon, -1, 1.25, 10);
+    EXPECT_LT(ref->Compare(dusk, {}).changed_share, 0.1);
+    EXPECT_LT(ref->Compare(noon, {}).changed_share, 0.1);
+    // A bus standing over the whole area: nothing of it is seen, nothing is judged.
+    const auto hidden = ref->Compare(Flooded(street, kRoad), {Box{60, 300, 720, 576}});
+    EXPECT_EQ(hidden.seen_share, 0);
+    EXPECT_EQ(hidden.changed_share, 0);
+    EXPECT_EQ(DryReference::Make(street, {{0, 0}, {2, 0}, {2, 2}}, "zones[3]").error().where, "zones[3]");
+}
+
+TEST(Rules, WaterThatStaysFiresOnceAfterItsDwell) {
+    RuleEngine rules({ZoneFrom(
+        R"({"id":"dip","rule":"waterlogging","polygon":[[0,0],[10,0],[10,10]],"min_dwell_s":120,"min_share":0.5})")});
+    std::vector<int64_t> fired;
+    for (int s = 0; s < 600; s += 10) {
+        std::vector<DryReference::Reading> r(1);
+        r[0].seen_share = 1;
+        // Wet for 60 s (a passing splash), dry, then wet from 200 s on.
+        r[0].changed_share = (s < 60 || s >= 200) ? 0.8 : 0.1;
+        r[0].changed_box = {1, 2, 3, 4};
+        for (const auto& e : rules.Evaluate({}, s * 1000LL, 12.0, &r)) {
+            fired.push_back(e.t_ms);
+            EXPECT_EQ(e.kind, "waterlogging");
+            EXPECT_FLOAT_EQ(e.confidence, 0.8F);
+            ASSERT_EQ(e.boxes.size(), 1u);
+            EXPECT_FLOAT_EQ(e.boxes[0].x2, 3);
+        }
+    }
+    EXPECT_EQ(fired, std::vector<int64_t>{320'000});
+}
+
+TEST(HealthWatch, FrozenCoveredAndOfflineEachOncePerEpisode) {
+    const cv::Mat street = StreetFrame();
+    ASSERT_FALSE(street.empty());
+    HealthOptions o;
+    o.frozen_after_ms = 60'000;
+    o.covered_after_ms = 30'000;
+    o.offline_after_ms = 120'000;
+    HealthWatch h(o, 0);
+    cv::RNG rng(7);
+    const auto live = [&]() {  // a live sensor: the same scene with its noise
+        cv::Mat noise(street.size(), CV_16SC3), f;
+        rng.fill(noise, cv::RNG::NORMAL, 0, 3);
+        street.convertTo(f, CV_16SC3);
+        f += noise;
+        f.convertTo(f, CV_8UC3);
+        return f;
+    };
+    std::vector<std::pair<int64_t, Health>> seen;
+    int64_t t = 0;
+    const auto frame = [&](const cv::Mat& f) {
+        if (auto e = h.Frame(f, t)) seen.emplace_back(t, *e);
+        t += 10'000;
+    };
+    for (int i = 0; i < 12; ++i) frame(live());  // two live minutes: nothing
+    EXPECT_TRUE(seen.empty());
+    const cv::Mat stuck = live();
+    for (int i = 0; i < 10; ++i) frame(stuck);  // 0..90 s of the same picture: frozen at 60 s
+    frame(live());                              // it moves again
+    EXPECT_EQ(h.health(), Health::kOk);
+    const cv::Mat black(street.size(), CV_8UC3, cv::Scalar(4, 4, 4));
+    for (int i = 0; i < 6; ++i) {  // a covered lens with a little noise: covered at 30 s
+        cv::Mat f = black.clone();
+        f.at<cv::Vec3b>(i, i) = cv::Vec3b(9, 9, 9);
+        frame(f);
+    }
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_EQ(seen[0], std::make_pair(int64_t{180'000}, Health::kFrozen));
+    EXPECT_EQ(seen[1], std::make_pair(int64_t{260'000}, Health::kCovered));
+    EXPECT_FALSE(h.Tick(t + 60'000).has_value());
+    EXPECT_EQ(h.Tick(t + 200'000), Health::kOffline);
+    EXPECT_FALSE(h.Tick(t + 300'000).has_value());  // once
+    frame(live());
+    EXPECT_EQ(h.health(), Health::kOk);
+}
+
+TEST(CameraSet, WaterOnTheStreetIsAWaterloggingCaseAndSilenceAnOfflineCamera) {
+    const cv::Mat street = StreetFrame();
+    ASSERT_FALSE(street.empty());
+    const auto dir = std::filesystem::temp_directory_path() / ("cb-water-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    ASSERT_TRUE(cv::imwrite((dir / "dry.jpg").string(), street));
+    const std::string registry = R"({"cameras": [{"id": "sq-1", "lat": 22.72, "long": 114.25, "watches": "广场南路",
+        "dry_reference": "dry.jpg", "offline_after_s": 300,
+        "zones": [{"id": "dip", "rule": "waterlogging", "min_dwell_s": 60, "min_share": 0.5,
+                   "polygon": [[80, 330], [700, 330], [700, 560], [80, 560]]}]}]})";
+    auto cams = ParseCameras(registry, "cameras.json", dir.string());
+    ASSERT_TRUE(cams.ok()) << cams.error().ToString();
+    EXPECT_EQ((*cams)[0].dry_reference, (dir / "dry.jpg").string());
+    CameraSet::Options o;
+    o.detector.model = kModel;
+    o.snapshot_dir = (dir / "shots").string();
+    auto set = CameraSet::Open(*cams, o);
+    ASSERT_TRUE(set.ok()) << set.error().ToString();
+    const cv::Mat flooded = Flooded(street, kRoad);
+    std::vector<incident::Report> reports;
+    for (int s = 0; s <= 120; s += 10) {
+        auto out = (*set)->Ingest("sq-1", s < 30 ? street : flooded, s * 1000LL);
+        ASSERT_TRUE(out.ok()) << out.error().ToString();
+        for (auto& r : out->reports) reports.push_back(std::move(r));
+    }
+    ASSERT_EQ(reports.size(), 1u);
+    EXPECT_EQ(reports[0].category, "waterlogging");
+    EXPECT_EQ(reports[0].time_ms, 90'000);  // wet from 30 s, for the zone's minute
+    EXPECT_EQ(reports[0].address, "广场南路");
+    EXPECT_GT(reports[0].confidence, 0.5);
+    ASSERT_FALSE(reports[0].media_url.empty());
+    EXPECT_TRUE((*set)->Snapshot(reports[0].media_url.substr(reports[0].media_url.rfind('/') + 1)).ok());
+    const auto status = (*set)->Status();
+    EXPECT_EQ(status["cameras"][0]["dry_reference"], (dir / "dry.jpg").string());
+    EXPECT_GT(status["cameras"][0]["zones"][0]["wet_share"].get<double>(), 0.8);
+    // Five minutes without a frame: the camera itself becomes a case for whoever keeps the cameras.
+    EXPECT_TRUE((*set)->Tick(120'000 + 200'000).reports.empty());
+    const auto silent = (*set)->Tick(120'000 + 300'000);
+    ASSERT_EQ(silent.reports.size(), 1u);
+    EXPECT_EQ(silent.reports[0].category, "camera_fault");
+    EXPECT_EQ(silent.events[0].kind, "camera_offline");
+    EXPECT_TRUE(silent.reports[0].media_url.empty());
+    EXPECT_EQ((*set)->Status()["cameras"][0]["health"], "offline");
+    EXPECT_TRUE((*set)->Tick(120'000 + 900'000).reports.empty());  // once an episode
+    // A reference that is not there is named by its field.
+    auto missing = ParseCameras(R"({"cameras": [{"id": "c", "lat": 1, "long": 2, "dry_reference": "nope.jpg"}]})",
+                                "cameras.json",
+                                dir.string());
+    ASSERT_TRUE(missing.ok());
+    EXPECT_EQ(CameraSet::Open(*missing, o).error().where, "cameras[0].dry_reference");
+    std::filesystem::remove_all(dir);
 }
 
 }  // namespace

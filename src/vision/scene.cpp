@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "vision/scene.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+
+namespace citybrain::vision {
+
+namespace {
+
+constexpr int kWorkWidth = 320;
+constexpr int kCell = 8;
+
+/// The frame at working scale: its colour, its grey level and the grey level's gradient magnitude.
+struct Planes {
+    cv::Mat bgr, grey, grad;
+};
+
+Planes Prepare(const cv::Mat& bgr, int width, int height) {
+    Planes p;
+    cv::resize(bgr, p.bgr, cv::Size(width, height), 0, 0, cv::INTER_AREA);
+    p.bgr.convertTo(p.bgr, CV_32FC3);
+    cv::cvtColor(p.bgr, p.grey, cv::COLOR_BGR2GRAY);
+    cv::Mat gx, gy;
+    cv::Sobel(p.grey, gx, CV_32F, 1, 0);
+    cv::Sobel(p.grey, gy, CV_32F, 0, 1);
+    cv::magnitude(gx, gy, p.grad);
+    return p;
+}
+
+/// A cell's mean grey level, its chromaticity (the shares of red and green in R+G+B, in per cent: the same
+/// under a brighter or a dimmer light) and its texture.
+struct CellStats {
+    float grey, r, g, texture;
+};
+
+CellStats Stats(const Planes& p, int gx, int gy) {
+    const cv::Rect rect(gx * kCell, gy * kCell, kCell, kCell);
+    const cv::Scalar m = cv::mean(p.bgr(rect));
+    const double sum = std::max(1.0, m[0] + m[1] + m[2]);
+    return {static_cast<float>(cv::mean(p.grey(rect))[0]),
+            static_cast<float>(100 * m[2] / sum),
+            static_cast<float>(100 * m[1] / sum),
+            static_cast<float>(cv::mean(p.grad(rect))[0])};
+}
+
+}  // namespace
+
+Result<DryReference> DryReference::Make(const cv::Mat& dry_bgr,
+                                        const std::vector<std::pair<float, float>>& polygon,
+                                        const std::string& where,
+                                        Options options) {
+    if (dry_bgr.empty()) return InvalidArgument(where, "the dry reference is an empty image");
+    DryReference ref;
+    ref.options_ = options;
+    ref.width_ = kWorkWidth;
+    ref.height_ = std::max(
+        kCell,
+        static_cast<int>(std::lround(static_cast<double>(dry_bgr.rows) * kWorkWidth / dry_bgr.cols)) / kCell * kCell);
+    const Planes p = Prepare(dry_bgr, ref.width_, ref.height_);
+    std::vector<cv::Point2f> poly;
+    for (const auto& [x, y] : polygon) {
+        poly.emplace_back(static_cast<float>(x * ref.width_ / dry_bgr.cols),
+                          static_cast<float>(y * ref.height_ / dry_bgr.rows));
+    }
+    for (int gy = 0; gy < ref.height_ / kCell; ++gy) {
+        for (int gx = 0; gx < ref.width_ / kCell; ++gx) {
+            const cv::Point2f centre((gx + 0.5F) * kCell, (gy + 0.5F) * kCell);
+            const CellStats s = Stats(p, gx, gy);
+            Cell c{gx, gy, s.grey, s.r, s.g, s.texture};
+            (cv::pointPolygonTest(poly, centre, false) >= 0 ? ref.cells_ : ref.outside_).push_back(c);
+        }
+    }
+    if (ref.cells_.empty()) return InvalidArgument(where, "the area is smaller than one 8x8 cell at 320 px wide");
+    return ref;
+}
+
+DryReference::Reading DryReference::Compare(const cv::Mat& bgr, const std::vector<Box>& hidden) const {
+    Reading out;
+    if (bgr.empty()) return out;
+    const Planes p = Prepare(bgr, width_, height_);
+    const double sx = static_cast<double>(width_) / bgr.cols, sy = static_cast<double>(height_) / bgr.rows;
+    const auto hidden_cell = [&](const Cell& c) {
+        for (const Box& b : hidden) {
+            const double x1 = b.x1 * sx, x2 = b.x2 * sx, y1 = b.y1 * sy, y2 = b.y2 * sy;
+            if (x2 > c.x * kCell && x1 < (c.x + 1) * kCell && y2 > c.y * kCell && y1 < (c.y + 1) * kCell) return true;
+        }
+        return false;
+    };
+    // The frame's overall brightness change, from the rest of the picture (the median ratio of its cells): a cloud
+    // or the evening dims the road's texture as much as the rest, and is not water.
+    std::vector<float> ratios;
+    for (const Cell& c : outside_) {
+        if (c.grey < 5 || hidden_cell(c)) continue;
+        ratios.push_back(Stats(p, c.x, c.y).grey / c.grey);
+    }
+    float gain = 1;
+    if (!ratios.empty()) {
+        std::nth_element(ratios.begin(), ratios.begin() + static_cast<std::ptrdiff_t>(ratios.size() / 2), ratios.end());
+        gain = std::clamp(ratios[ratios.size() / 2], 0.2F, 5.0F);
+    }
+    size_t seen = 0, changed = 0;
+    int x1 = width_, y1 = height_, x2 = 0, y2 = 0;
+    for (const Cell& c : cells_) {
+        if (hidden_cell(c)) continue;
+        ++seen;
+        const CellStats s = Stats(p, c.x, c.y);
+        const double chroma = std::hypot(s.r - c.r, s.g - c.g);
+        const bool smoothed =
+            c.texture >= options_.texture_floor && s.texture < options_.texture_ratio * c.texture * gain;
+        if (chroma <= options_.chroma_threshold && !smoothed) continue;
+        ++changed;
+        x1 = std::min(x1, c.x * kCell);
+        y1 = std::min(y1, c.y * kCell);
+        x2 = std::max(x2, (c.x + 1) * kCell);
+        y2 = std::max(y2, (c.y + 1) * kCell);
+    }
+    out.seen_share = static_cast<double>(seen) / static_cast<double>(cells_.size());
+    if (seen > 0) out.changed_share = static_cast<double>(changed) / static_cast<double>(seen);
+    if (changed > 0) {
+        out.changed_box = {static_cast<float>(x1 / sx),
+                           static_cast<float>(y1 / sy),
+                           static_cast<float>(x2 / sx),
+                           static_cast<float>(y2 / sy)};
+    }
+    return out;
+}
+
+const char* HealthName(Health h) {
+    switch (h) {
+        case Health::kOk:
+            return "ok";
+        case Health::kOffline:
+            return "offline";
+        case Health::kFrozen:
+            return "frozen";
+        case Health::kCovered:
+            return "covered";
+    }
+    return "?";
+}
+
+std::optional<Health> HealthWatch::Frame(const cv::Mat& bgr, int64_t t_ms) {
+    last_frame_ms_ = t_ms;
+    cv::Mat thumb;
+    cv::cvtColor(bgr, thumb, cv::COLOR_BGR2GRAY);
+    cv::resize(thumb, thumb, cv::Size(64, 48), 0, 0, cv::INTER_AREA);
+    const bool same = thumb_.size() == thumb.total() && std::memcmp(thumb_.data(), thumb.data, thumb_.size()) == 0;
+    thumb_.assign(thumb.datastart, thumb.dataend);
+    cv::Scalar mean, stddev;
+    cv::meanStdDev(thumb, mean, stddev);
+    const bool blank = stddev[0] < options_.covered_stddev || mean[0] < options_.covered_mean;
+    if (!same) same_since_ = t_ms;
+    blank_since_ = blank ? (blank_since_ < 0 ? t_ms : blank_since_) : -1;
+    Health now = Health::kOk;
+    if (blank_since_ >= 0 && t_ms - blank_since_ >= options_.covered_after_ms) {
+        now = Health::kCovered;
+    } else if (t_ms - same_since_ >= options_.frozen_after_ms) {
+        now = Health::kFrozen;
+    } else if (health_ == Health::kCovered && blank_since_ >= 0) {
+        now = Health::kCovered;  // still blank: the episode goes on until a good frame
+    } else if (health_ == Health::kFrozen && same) {
+        now = Health::kFrozen;
+    }
+    const Health before = health_;
+    health_ = now;
+    if (now != Health::kOk && now != before) return now;
+    return std::nullopt;
+}
+
+std::optional<Health> HealthWatch::Tick(int64_t now_ms) {
+    if (health_ == Health::kOffline || now_ms - last_frame_ms_ < options_.offline_after_ms) return std::nullopt;
+    health_ = Health::kOffline;
+    return Health::kOffline;
+}
+
+}  // namespace citybrain::vision
