@@ -3,7 +3,9 @@
 parking. Frames of Debian's darknet dog.jpg (a bicycle, a dog and a parked car) are pushed to
 /api/v1/cameras/cam-1/frames; after three frames the car is a confirmed, still track and the zone's rule files an
 illegal_parking case through the intake, with the snapshot's address. Bad frames (empty, truncated, not an image),
-an unknown camera and a key without the device role are refused by field and counted.
+an unknown camera and a key without the device role are refused by field and counted. Beside it, a camera whose
+source is a file is pulled by the brain once a second and files its own parking case, and a camera that never sends
+a frame becomes a camera_fault case for the department that keeps the cameras.
 Usage: camera_test.py CITYBRAIN
 """
 import json
@@ -11,6 +13,7 @@ import os
 import socket
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e  # noqa: E402
@@ -36,7 +39,13 @@ def main():
         json.dump({"cameras": [{"id": "cam-1", "lat": 22.7208, "long": 114.2466, "watches": "龙岗大道与吉祥路交叉口",
                                 "priority": 1, "zones": [{"id": "no-parking", "rule": "illegal_parking",
                                                           "polygon": [[0, 0], [2000, 0], [2000, 2000], [0, 2000]],
-                                                          "min_dwell_s": 0}]}]}, f, ensure_ascii=False)
+                                                          "min_dwell_s": 0}]},
+                               {"id": "cam-pulled", "lat": 22.7508, "long": 114.2966, "watches": "布吉街道",
+                                "source": PHOTO, "every_s": 1, "priority": 1,
+                                "zones": [{"id": "kerb", "rule": "illegal_parking", "min_dwell_s": 0,
+                                           "polygon": [[0, 0], [2000, 0], [2000, 2000], [0, 2000]]}]},
+                               {"id": "cam-silent", "lat": 22.7008, "long": 114.2166, "watches": "坂田街道",
+                                "offline_after_s": 3}]}, f, ensure_ascii=False)
     port = e2e.free_port()
     proc = e2e.start([BIN, "serve", "--port", str(port), "--db", os.path.join(tmp, "cases.db"),
                       "--conversations", os.path.join(tmp, "conversations.db"),
@@ -100,6 +109,28 @@ def main():
         check(r.get("frames_for_unknown_cameras") == 1, f"the unknown camera's frame is counted: {r}")
         st, r = call(port, "GET", "/api/v1/cameras", key=DEVICE)
         check(st == 403, f"a device key cannot read the registry: {st}")
+
+        # The pulled camera and the silent one, on the brain's own clock.
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            st, r = call(port, "GET", "/api/v1/cameras", key=OPERATOR)
+            cams = {c["id"]: c for c in r.get("cameras", [])}
+            if cams.get("cam-pulled", {}).get("events") and cams.get("cam-silent", {}).get("health") == "offline":
+                break
+            time.sleep(0.5)
+        cams = {c["id"]: c for c in r.get("cameras", [])}
+        check(cams.get("cam-pulled", {}).get("events") == 1, f"the pulled camera's event: {r}")
+        check(cams.get("cam-silent", {}).get("health") == "offline" and cams["cam-silent"].get("health_events") == 1,
+              f"the silent camera is offline: {r}")
+        feeds = r.get("feeds", {}).get("feeds", [])
+        check(len(feeds) == 1 and feeds[0].get("camera") == "cam-pulled" and feeds[0].get("source") == "image"
+              and feeds[0].get("pulled", 0) >= 3 and feeds[0].get("errors") == 0, f"the feed: {r.get('feeds')}")
+        time.sleep(1)  # the intake commits its batch
+        st, faults = call(port, "GET", "/open311/v2/requests.json?service_code=camera_fault", key=OPERATOR)
+        check(st == 200 and len(faults) == 1 and "坂田街道" in json.dumps(faults, ensure_ascii=False),
+              f"one camera_fault case at the silent camera: {st} {faults}")
+        st, parking = call(port, "GET", "/open311/v2/requests.json?service_code=illegal_parking", key=OPERATOR)
+        check(st == 200 and len(parking) == 2, f"two parking cases, one pushed and one pulled: {st} {parking}")
     finally:
         proc.terminate()
         proc.wait(10)

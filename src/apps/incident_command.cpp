@@ -24,6 +24,7 @@
 #include "incident/replay.hpp"
 #include "server/http_server.hpp"
 #include "vision/cameras.hpp"
+#include "vision/feeds.hpp"
 #include "web/assets.hpp"
 
 namespace citybrain::apps {
@@ -201,16 +202,38 @@ int Serve(const ServeArgs& args) {
     // The cameras: frames pushed over HTTP go through the detector, the tracker and the zone rules, and their
     // events come in through the same intake as any sensor's report.
     std::unique_ptr<vision::CameraSet> cameras;
+    std::unique_ptr<vision::CameraFeeds> camera_feeds;
     if (!args.cameras.empty()) {
         auto registry = vision::LoadCameras(args.cameras);
         if (!registry.ok()) return ReportError(registry.error(), false);
         vision::CameraSet::Options camera_options;
         camera_options.detector.model = args.detector_model;
         camera_options.snapshot_dir = args.snapshots;
-        auto opened = vision::CameraSet::Open(std::move(registry).value(), camera_options);
+        camera_options.start_ms = clock();
+        auto opened = vision::CameraSet::Open(*registry, camera_options);
         if (!opened.ok()) return ReportError(opened.error(), false);
         cameras = std::move(opened).value();
-        api.SetCameras(cameras.get());
+        // The cameras with a source are pulled at their rates; every camera's health is watched, so a silent one
+        // becomes a case for whoever keeps the cameras.
+        vision::CameraFeeds::Options feed_options;
+        feed_options.clock = clock;
+        auto started = vision::CameraFeeds::Start(
+            *cameras,
+            *registry,
+            [&intake](incident::Report r, const vision::VisionEvent& e) {
+                intake.Submit(std::move(r), [kind = e.kind](Result<incident::Receipt> rec) {
+                    if (!rec.ok()) {
+                        std::fprintf(stderr,
+                                     "citybrain serve: a camera's %s was not filed: %s\n",
+                                     kind.c_str(),
+                                     rec.error().ToString().c_str());
+                    }
+                });
+            },
+            feed_options);
+        if (!started.ok()) return ReportError(started.error(), false);
+        camera_feeds = std::move(started).value();
+        api.SetCameras(cameras.get(), camera_feeds.get());
     }
     // Clinic screening: sessions in a SQLite file of their own, on the embedded knowledge base or a trained model.
     std::unique_ptr<clinic::Model> clinic_model;
@@ -319,7 +342,8 @@ int Serve(const ServeArgs& args) {
         stopping = true;
     });
     stopping = true;
-    intake.Stop();  // commits what was queued before the process exits
+    if (camera_feeds) camera_feeds->Stop();  // its last reports go into the intake before it stops
+    intake.Stop();                           // commits what was queued before the process exits
     ticker.join();
     return failed.load() ? kExitInternal : kExitOk;
 }

@@ -2,16 +2,22 @@
 // `citybrain vision detect IMAGE`: the object detector on one picture.
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
 #include "apps/commands.hpp"
+#include "apps/stop_signals.hpp"
 #include "core/file.hpp"
+#include "core/time.hpp"
+#include "vision/cameras.hpp"
 #include "vision/detector.hpp"
+#include "vision/feeds.hpp"
 #include "vision/rules.hpp"
 #include "vision/scheduler.hpp"
 #include "vision/tracker.hpp"
@@ -30,6 +36,11 @@ struct VisionArgs {
     vision::DetectorOptions detector;
     int repeat = 1;
     bool json = false;
+    // vision run
+    std::string cameras;
+    std::string snapshots;
+    double seconds = 0;
+    double speed = 1;
 };
 
 int Detect(const VisionArgs& a) {
@@ -206,10 +217,85 @@ int Schedule(const vision::SimOptions& o, bool json) {
     return kExitOk;
 }
 
+/// The cameras of a registry, run as the brain runs them: each source pulled at its rate through the detector, the
+/// tracker and the zone rules, every camera's health watched; each event printed as it happens (a JSON line with
+/// --json). `--speed` runs the clock faster than the wall's (a recorded video plays at that speed too).
+int RunCameras(const VisionArgs& a) {
+    if (!(a.speed > 0 && a.speed <= 1000))
+        return ReportError(InvalidArgument("--speed", "must be in (0, 1000]"), a.json);
+    if (!(a.seconds >= 0 && a.seconds <= 7 * 86400))
+        return ReportError(InvalidArgument("--seconds", "must be 0 (until stopped) to 604800"), a.json);
+    const sigset_t signals = BlockStopSignals();
+    auto registry = vision::LoadCameras(a.cameras);
+    if (!registry.ok()) return ReportError(registry.error(), a.json);
+    const auto wall0 = std::chrono::steady_clock::now();
+    const int64_t t0 = core::NowMs();
+    const double speed = a.speed;
+    const auto clock = [wall0, t0, speed] {
+        const auto wall = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wall0).count();
+        return t0 + static_cast<int64_t>(wall * speed);
+    };
+    vision::CameraSet::Options o;
+    o.detector = a.detector;
+    o.snapshot_dir = a.snapshots;
+    o.start_ms = t0;
+    auto set = vision::CameraSet::Open(*registry, o);
+    if (!set.ok()) return ReportError(set.error(), a.json);
+    std::mutex out_mu;
+    int64_t events = 0;
+    vision::CameraFeeds::Options fo;
+    fo.clock = clock;
+    auto feeds = vision::CameraFeeds::Start(
+        **set,
+        *registry,
+        [&](incident::Report r, const vision::VisionEvent& e) {
+            std::lock_guard lock(out_mu);
+            ++events;
+            const std::string camera = r.external_id.substr(0, r.external_id.find(':'));
+            if (a.json) {
+                nlohmann::json j{{"t_ms", r.time_ms},
+                                 {"camera", camera},
+                                 {"kind", e.kind},
+                                 {"zone", e.zone},
+                                 {"category", r.category},
+                                 {"confidence", r.confidence},
+                                 {"boxes", e.boxes.size()},
+                                 {"media_url", r.media_url}};
+                std::printf("%s\n", j.dump().c_str());
+            } else {
+                std::printf("+%.0fs %s %s%s%s (confidence %.2f)%s%s\n",
+                            static_cast<double>(r.time_ms - t0) / 1000,
+                            camera.c_str(),
+                            e.kind.c_str(),
+                            e.zone.empty() ? "" : " in ",
+                            e.zone.c_str(),
+                            r.confidence,
+                            r.media_url.empty() ? "" : " ",
+                            r.media_url.c_str());
+            }
+            std::fflush(stdout);
+        },
+        fo);
+    if (!feeds.ok()) return ReportError(feeds.error(), a.json);
+    // Until the run's simulated seconds have passed, or a stop signal.
+    const timespec poll{0, 100'000'000};
+    while (a.seconds == 0 || clock() - t0 < static_cast<int64_t>(a.seconds * 1000)) {
+        if (sigtimedwait(&signals, nullptr, &poll) > 0) break;
+    }
+    (*feeds)->Stop();
+    nlohmann::json status = (*set)->Status();
+    status["feeds"] = (*feeds)->Status();
+    status["events"] = events;
+    status["simulated_s"] = static_cast<double>(clock() - t0) / 1000;
+    std::lock_guard lock(out_mu);
+    std::printf("%s\n", a.json ? nlohmann::json{{"status", status}}.dump().c_str() : status.dump(2).c_str());
+    return kExitOk;
+}
+
 }  // namespace
 
 void RegisterVision(CLI::App& app) {
-    auto* vision = app.add_subcommand("vision", "cameras: the object detector");
+    auto* vision = app.add_subcommand("vision", "cameras: the detector, the pipeline, the scheduler");
     vision->require_subcommand(1);
     auto a = std::make_shared<VisionArgs>();
     a->detector.model = "build/models/centernet.onnx";
@@ -258,6 +344,19 @@ void RegisterVision(CLI::App& app) {
     schedule->add_option("--seed", sim->seed, "seed of the motion draws")->capture_default_str();
     schedule->add_flag("--json", a->json, "machine-readable output");
     schedule->callback([a, sim] { SetExitCode(Schedule(*sim, a->json)); });
+
+    auto* run = vision->add_subcommand(
+        "run", "a camera registry's sources pulled at their rates through the pipeline; events as they happen");
+    run->add_option("--cameras", a->cameras, "the camera registry (JSON: id, place, zones, source, rates)")->required();
+    run->add_option("--seconds", a->seconds, "simulated seconds to run (0: until SIGINT or SIGTERM)")
+        ->capture_default_str();
+    run->add_option("--speed", a->speed, "the clock's speed against the wall's (videos play at it too)")
+        ->capture_default_str();
+    run->add_option("--snapshots", a->snapshots, "where the events' snapshots are written");
+    run->add_option("--model", a->detector.model, "ONNX CenterNet model")->capture_default_str();
+    run->add_option("--threads", a->detector.threads, "threads for the network")->capture_default_str();
+    run->add_flag("--json", a->json, "an event per line, then the status, as JSON");
+    run->callback([a] { SetExitCode(RunCameras(*a)); });
 }
 
 }  // namespace citybrain::apps

@@ -23,6 +23,7 @@
 #include "server/form.hpp"
 #include "server/report_params.hpp"
 #include "vision/cameras.hpp"
+#include "vision/feeds.hpp"
 
 namespace citybrain::server {
 
@@ -273,6 +274,7 @@ public:
             const Api::Cached* cached,
             agents::CitizenDesk* desk = nullptr,
             vision::CameraSet* cameras = nullptr,
+            vision::CameraFeeds* camera_feeds = nullptr,
             clinic::Clinic* clinic = nullptr)
         : engine_(engine),
           intake_(intake),
@@ -283,6 +285,7 @@ public:
           cached_(cached),
           desk_(desk),
           cameras_(cameras),
+          camera_feeds_(camera_feeds),
           clinic_(clinic) {}
 
     Api::Cached Precompute() const {
@@ -853,7 +856,9 @@ private:
             }
             if (path == "cameras") {
                 ApiResponse r;
-                r.body = Dump(cameras_->Status());
+                json status = cameras_->Status();
+                if (camera_feeds_ != nullptr) status["feeds"] = camera_feeds_->Status();
+                r.body = Dump(status);
                 return done(r);
             }
             auto shot = cameras_->Snapshot(path.substr(10));
@@ -1061,6 +1066,7 @@ private:
     const Api::Cached* cached_;
     agents::CitizenDesk* desk_;
     vision::CameraSet* cameras_;
+    vision::CameraFeeds* camera_feeds_;
     clinic::Clinic* clinic_;
 };
 
@@ -1220,7 +1226,7 @@ void Api::Handle(const ApiRequest& request, std::function<void(ApiResponse)> don
     };
     try {
         std::function<void(ApiResponse)> respond = finish;
-        Handler(engine_, intake_, keys_, base_url_, clock_, &cached_, desk_, cameras_, clinic_)
+        Handler(engine_, intake_, keys_, base_url_, clock_, &cached_, desk_, cameras_, camera_feeds_, clinic_)
             .Handle(request, respond);
     } catch (const std::exception& e) {
         ApiResponse r = ErrorFor(path, 500, "", e.what(), request.request_id);

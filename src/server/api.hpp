@@ -13,7 +13,8 @@ class CitizenDesk;
 }
 namespace citybrain::vision {
 class CameraSet;
-}
+class CameraFeeds;
+}  // namespace citybrain::vision
 namespace citybrain::clinic {
 class Clinic;
 }
@@ -110,7 +111,10 @@ public:
     /// Turns on the citizen channel, POST and GET /api/v1/messages (before serving).
     void SetCitizenDesk(agents::CitizenDesk* desk) { desk_ = desk; }
     /// Turns on the cameras: POST /api/v1/cameras/{id}/frames, GET /api/v1/cameras and the snapshots.
-    void SetCameras(vision::CameraSet* cameras) { cameras_ = cameras; }
+    void SetCameras(vision::CameraSet* cameras, vision::CameraFeeds* feeds = nullptr) {
+        cameras_ = cameras;
+        camera_feeds_ = feeds;
+    }
     /// Turns on clinic screening: POST /api/v1/clinic/sessions, POST …/{id}/answers, GET …/{id}.
     void SetClinic(clinic::Clinic* clinic) { clinic_ = clinic; }
 
@@ -128,6 +132,7 @@ private:
     Cached cached_;
     agents::CitizenDesk* desk_ = nullptr;
     vision::CameraSet* cameras_ = nullptr;
+    vision::CameraFeeds* camera_feeds_ = nullptr;
     clinic::Clinic* clinic_ = nullptr;
 };
 

@@ -88,6 +88,20 @@ Result<std::vector<Camera>> ParseCameras(std::string_view text,
         }
         CB_TRY_ASSIGN(const double offline_s, Number(c, "offline_after_s", where, 1, 86400, 0.0));
         if (c.contains("offline_after_s")) cam.offline_after_ms = static_cast<int64_t>(offline_s * 1000);
+        cam.rate.priority = cam.priority;
+        CB_TRY_ASSIGN(const double every_s, Number(c, "every_s", where, 0.1, 86400, cam.priority == 3 ? 60.0 : 10.0));
+        cam.rate.interval_ms = static_cast<int64_t>(every_s * 1000);
+        if (c.contains("busy_hours")) {
+            const auto& h = c["busy_hours"];
+            if (!h.is_array() || h.size() != 2 || !h[0].is_number() || !h[1].is_number() || h[0].get<double>() < 0 ||
+                h[1].get<double>() > 24 || h[0].get<double>() >= h[1].get<double>())
+                return InvalidArgument(where + ".busy_hours",
+                                       "must be [from, to] local hours with 0 <= from < to <= 24");
+            cam.rate.busy_from_h = h[0].get<double>();
+            cam.rate.busy_to_h = h[1].get<double>();
+            CB_TRY_ASSIGN(const double busy_s, Number(c, "busy_every_s", where, 0.1, 86400));
+            cam.rate.busy_interval_ms = static_cast<int64_t>(busy_s * 1000);
+        }
         out.push_back(std::move(cam));
     }
     return out;

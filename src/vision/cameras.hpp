@@ -36,6 +36,9 @@ struct Camera {
     std::string dry_reference;
     /// Silence after which the camera counts as offline (0: the set's default).
     int64_t offline_after_ms = 0;
+    /// How often a pulled source is sampled: `every_s` (by priority: 10 s, 10 s, 60 s), and `busy_every_s` within
+    /// `busy_hours` [from, to) local time (a school gate at 1 s from 7:30 to 8:30).
+    CameraRate rate;
 };
 
 /// The registry file: {"cameras": [{"id", "lat", "long", "heading", "watches", "priority", "zones": [...]}]}.

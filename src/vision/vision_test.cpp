@@ -3,18 +3,22 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 #include <set>
+#include <thread>
 
 #include "core/file.hpp"
 #include "vision/cameras.hpp"
 #include "vision/detector.hpp"
+#include "vision/feeds.hpp"
 #include "vision/rules.hpp"
 #include "vision/scene.hpp"
 #include "vision/scheduler.hpp"
@@ -468,6 +472,77 @@ TEST(CameraSet, WaterOnTheStreetIsAWaterloggingCaseAndSilenceAnOfflineCamera) {
     ASSERT_TRUE(missing.ok());
     EXPECT_EQ(CameraSet::Open(*missing, o).error().where, "cameras[0].dry_reference");
     std::filesystem::remove_all(dir);
+}
+
+TEST(CameraFeeds, PullEachSourceAtItsRateAndNoticeASilentCamera) {
+    const std::string video = "/usr/share/doc/opencv-doc/examples/data/vtest.avi";
+    const std::string registry = R"({"cameras": [
+        {"id": "yard", "lat": 22.7, "long": 114.2, "source": ")" +
+                                 kPhotos + R"(dog.jpg", "every_s": 5, "priority": 1,
+         "zones": [{"id": "kerb", "rule": "illegal_parking", "min_dwell_s": 30,
+                    "polygon": [[400, 0], [768, 0], [768, 300], [400, 300]]}]},
+        {"id": "square", "lat": 22.7, "long": 114.2, "source": ")" +
+                                 video + R"(", "every_s": 5, "priority": 3},
+        {"id": "pushed", "lat": 22.7, "long": 114.2, "offline_after_s": 60}]})";
+    auto cams = ParseCameras(registry, "cameras.json");
+    ASSERT_TRUE(cams.ok()) << cams.error().ToString();
+    CameraSet::Options o;
+    o.detector.model = kModel;
+    // A clock two minutes fast a second: the run's minutes pass in half-seconds.
+    const auto wall0 = std::chrono::steady_clock::now();
+    const int64_t t0 = 1'760'000'000'000;
+    o.start_ms = t0;
+    auto set = CameraSet::Open(*cams, o);
+    ASSERT_TRUE(set.ok()) << set.error().ToString();
+    CameraFeeds::Options fo;
+    fo.clock = [&] {
+        return t0 +
+               std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - wall0).count() *
+                   120;
+    };
+    std::mutex mu;
+    std::map<std::string, incident::Report> first;  // by event kind
+    auto feeds = CameraFeeds::Start(
+        **set,
+        *cams,
+        [&](incident::Report r, const VisionEvent& e) {
+            std::lock_guard lock(mu);
+            first.emplace(e.kind, std::move(r));
+        },
+        fo);
+    ASSERT_TRUE(feeds.ok()) << feeds.error().ToString();
+    for (int i = 0; i < 400; ++i) {
+        {
+            std::lock_guard lock(mu);
+            if (first.count("illegal_parking") && first.count("camera_offline")) break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    (*feeds)->Stop();
+    const auto status = (*feeds)->Status();
+    std::lock_guard lock(mu);
+    ASSERT_TRUE(first.count("illegal_parking")) << status.dump();
+    EXPECT_EQ(first.at("illegal_parking").external_id.rfind("yard:kerb:", 0), 0u);
+    ASSERT_TRUE(first.count("camera_offline")) << status.dump();
+    EXPECT_EQ(first.at("camera_offline").category, "camera_fault");
+    EXPECT_EQ(first.at("camera_offline").external_id.rfind("pushed:", 0), 0u);
+    EXPECT_GE(first.at("camera_offline").time_ms, t0 + 60'000);
+    ASSERT_EQ(status["feeds"].size(), 2u);  // the pushed camera has no feed
+    EXPECT_EQ(status["feeds"][0]["source"], "image");
+    EXPECT_EQ(status["feeds"][1]["source"], "video");
+    EXPECT_GE(status["feeds"][0]["pulled"].get<int>(), 7);  // 30 s of dwell at one frame in 5 s, and more
+    EXPECT_GT(status["feeds"][1]["pulled"].get<int>(), 0);
+    EXPECT_EQ(status["feeds"][0]["errors"], 0);
+    EXPECT_EQ(status["feeds"][1]["errors"], 0);
+    // Sources that cannot be had are named by their field.
+    auto bad = ParseCameras(R"({"cameras": [{"id": "c", "lat": 1, "long": 2, "source": "/nonexistent/folder"}]})",
+                            "cameras.json");
+    ASSERT_TRUE(bad.ok());
+    EXPECT_EQ(CameraFeeds::Start(
+                  **set, *bad, [](incident::Report, const VisionEvent&) {}, fo)
+                  .error()
+                  .where,
+              "cameras[0].source");
 }
 
 }  // namespace
