@@ -7,7 +7,7 @@ const S = {
   zoom: 1, panX: 0, panY: 0, drag: null,
   lang: localStorage.getItem('cb-lang') || 'zh',
   key: null, detail: null, detailError: null, detailAt: 0, finished: false, node: null, unit: null, incoming: [],
-  note: '', history: [], replay: null, live: null, decisions: new Map(),
+  note: '', history: [], replay: null, live: null, decisions: new Map(), shots: new Map(),
 };
 // The scrubber keeps a frame per 10 simulated seconds, the last hour of them (a frame holds up to 400 cases).
 const HISTORY_FRAMES = 360, HISTORY_STEP_S = 10;
@@ -44,7 +44,7 @@ const I18N = {
     run_finished: '本次运行结束', summary_cases: '案件', summary_closed: '结案', summary_met: '按时率',
     summary_att: '平均行程时间 自适应 / 定时', summary_reached: '到场次数', junction: '路口', signal_now: '当前信号',
     light_0: '红', light_1: '黄', light_2: '绿', approach: '进口道', no_signal: '无信号灯', loading: '加载中…',
-    source_camera: '摄像头', source_sensor: '传感器', source_citizen: '市民', source_hotline: '热线',
+    snapshot: '抓拍', source_camera: '摄像头', source_sensor: '传感器', source_citizen: '市民', source_hotline: '热线',
     source_robot: '机器人', source_inspector: '巡查员',
     mode_0: '待命', mode_1: '前往现场', mode_2: '现场处置', task: '任务', no_task: '无任务', replay: '回放',
     back_live: '回到实时', queue: '排队', controller: '控制', phase: '相位', chose_phase: '选择相位',
@@ -76,7 +76,7 @@ const I18N = {
     run_finished: 'This run has finished', summary_cases: 'cases', summary_closed: 'closed', summary_met: 'deadlines met',
     summary_att: 'travel time adaptive / fixed', summary_reached: 'units on site', junction: 'junction',
     signal_now: 'signal now', light_0: 'red', light_1: 'amber', light_2: 'green', approach: 'approach',
-    no_signal: 'no signal', loading: 'loading…', source_camera: 'camera', source_sensor: 'sensor',
+    no_signal: 'no signal', loading: 'loading…', snapshot: 'snapshot', source_camera: 'camera', source_sensor: 'sensor',
     source_citizen: 'citizen', source_hotline: 'hotline', source_robot: 'robot', source_inspector: 'inspector',
     mode_0: 'idle', mode_1: 'on the way', mode_2: 'on site', task: 'task', no_task: 'no task', replay: 'replay',
     back_live: 'back to live', queue: 'queue', controller: 'controller', phase: 'phase', chose_phase: 'chose phase',
@@ -716,6 +716,27 @@ async function loadDetail(force) {
   renderDetail();
 }
 
+/// A camera's snapshot (the frame with the event's boxes drawn) is served to operators only, so it is fetched with
+/// the key and shown from a blob; each is fetched once.
+function isSnapshot(url) {
+  return typeof url === 'string' && url.startsWith('/api/v1/snapshots/');
+}
+
+async function showSnapshot(img) {
+  const url = img.dataset.src;
+  if (!S.shots.has(url)) {
+    S.shots.set(url, fetch(url, { headers: { 'X-API-Key': S.key || '' } })
+      .then((r) => (r.ok ? r.blob() : Promise.reject(new Error(`HTTP ${r.status}`))))
+      .then((b) => URL.createObjectURL(b))
+      .catch((e) => { S.shots.delete(url); throw e; }));
+  }
+  try {
+    img.src = await S.shots.get(url);
+  } catch (e) {
+    img.alt = `${t('snapshot')}: ${e.message}`;
+  }
+}
+
 /// An event's note, with a category change in the operator's words (the record keeps the service codes).
 function noteText(note) {
   return esc(note).replace(/category (\S+) -&#62; (\S+)/,
@@ -753,7 +774,9 @@ function renderDetail() {
   }
   if (live && live.unit) lines.push(`${t('unit')}: ${esc(live.unit)}`);
   const reports = (d.reports || []).map((r) =>
-    `<li>${beijing(Date.parse(r.time))} · ${t(`source_${r.source}`)}: ${esc(r.description || '')}</li>`);
+    `<li>${beijing(Date.parse(r.time))} · ${t(`source_${r.source}`)}: ${esc(r.description || '')}` +
+    (isSnapshot(r.media_url) ? `<br><img class="snapshot" alt="${t('snapshot')}" data-src="${esc(r.media_url)}">` : '') +
+    '</li>');
   lines.push(`${t('original')}:<ul class="reports">${reports.join('')}</ul>`);
   if (d.report_count > 1) lines.push(`${t('duplicates')}: ${d.report_count - 1}`);
   if (live && live.reply) {
@@ -769,6 +792,7 @@ function renderDetail() {
   lines.push(actions.map((a) => `<button data-act="${a}">${t(`act_${a}`)}</button>`).join(' ') +
     '<span id="detail-decide"></span>' + (S.note ? ` <small class="note">${esc(S.note)}</small>` : ''));
   box.innerHTML = lines.join('<br>');
+  box.querySelectorAll('img.snapshot').forEach(showSnapshot);
   box.querySelectorAll('button[data-act]').forEach((b) => { b.onclick = () => act(d.id, b.dataset.act); });
   // A message awaiting filing: the same decision as in the needs-attention list (the guesses come with the detail).
   if (d.status === 'reported') $('detail-decide').appendChild(decisionControls(d, false));

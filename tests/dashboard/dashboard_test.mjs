@@ -2,11 +2,13 @@
 // (headless) against real runs on loopback. It checks the map, the live case list, the KPIs, a case's detail
 // (place name and timeline, read through the authenticated API), the needs-attention list and an operator's
 // action from it, a junction's signal panel, zoom, the Chinese/English switch and the end-of-run summary; then the
-// live city (`serve --district` over mosquitto with fleet-sim): units low on battery and lost.
+// live city (`serve --district` over mosquitto with fleet-sim): units low on battery and lost; and a camera's case
+// with its snapshot in the detail.
 // Screenshots go to OUT_DIR.
 import { spawn } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 
 const [bin, outDir] = process.argv.slice(2);
@@ -337,7 +339,46 @@ async function liveFleet(broker) {
     if (!panel.includes('失联')) fail(`a lost unit's panel does not say so: '${panel}'`);
     console.log(`live fleet, lost: ${(await page.textContent('#attention li[data-kind="lost"]')).trim()}`);
     await page.screenshot({ path: `${outDir}/console_live.png` });
+    await cameraSnapshot(mqtt);
   } finally {
     for (const p of procs.reverse()) if (p.exitCode === null) p.kill('SIGTERM');
+  }
+}
+
+// ---- A camera's case shows its snapshot: serve --cameras pulls darknet's dog.jpg once a second; the parked car in
+// the zone files an illegal_parking case, and its detail in the console shows the frame with the event's boxes.
+async function cameraSnapshot(mqtt) {
+  const model = resolve(outDir, '..', 'models', 'centernet.onnx');
+  const cams = `${outDir}/console_cameras.json`;
+  writeFileSync(cams, JSON.stringify({ cameras: [{ id: 'cam-yard', lat: 22.7230, long: 114.2491,
+    watches: '龙城大道', source: '/usr/share/darknet/data/dog.jpg', every_s: 1, priority: 1,
+    zones: [{ id: 'kerb', rule: 'illegal_parking', min_dwell_s: 0,
+      polygon: [[0, 0], [2000, 0], [2000, 2000], [0, 2000]] }] }] }));
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`${outDir}/console_camera.db${suffix}`, { force: true });
+  const serve = spawn(bin, ['serve', '--district', 'default', '--mqtt', mqtt, '--port', '0',
+    '--db', `${outDir}/console_camera.db`, '--cameras', cams, '--snapshots', `${outDir}/console_shots`,
+    '--detector-model', model], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  serve.stderr.on('data', (d) => { stderr += d; });
+  try {
+    const url = await consoleAddress(() => stderr, 'console at', 15000);
+    const page = await browser.newPage({ viewport: { width: 1500, height: 900 } });
+    await page.goto(url);
+    await page.waitForFunction(() => S.frame && S.frame.cases.some((c) => c.category === 'illegal_parking'), null,
+      { timeout: 30000 });
+    const id = await page.evaluate(() => S.frame.cases.find((c) => c.category === 'illegal_parking').id);
+    await page.evaluate((i) => selectCase(i), id);
+    await page.waitForFunction(() => {
+      const img = document.querySelector('#detail img.snapshot');
+      return img && img.complete && img.naturalWidth > 0;
+    }, null, { timeout: 15000 }).catch(async (e) => {
+      throw new Error(`${e.message}\nthe detail: ${await page.innerHTML('#detail')}`);
+    });
+    const width = await page.evaluate(() => document.querySelector('#detail img.snapshot').naturalWidth);
+    if (width !== 768) fail(`the snapshot is not the camera's 768-px frame: ${width}`);
+    console.log(`camera case #${id}: snapshot ${width} px wide in the case detail`);
+    await page.screenshot({ path: `${outDir}/console_camera.png` });
+  } finally {
+    if (serve.exitCode === null) serve.kill('SIGTERM');
   }
 }
