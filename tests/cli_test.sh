@@ -82,6 +82,16 @@ expect 0 '"kind":"camera_offline"' vision run --cameras "$tmp/cams.json" --secon
 printf '{"cameras":[{"id":"c","lat":1,"long":2,"source":"%s/nothing-here"}]}' "$tmp" >"$tmp/cams-bad.json"
 expect 2 "cameras[0].source: no file or folder" vision run --cameras "$tmp/cams-bad.json" --model "$model"
 expect 2 "--speed: must be in (0, 1000]" vision run --cameras "$tmp/cams.json" --speed 0 --model "$model"
+# run --vision: the cameras at low points see the rain's water through the pipeline (three simulated hours: the
+# water passes the cameras' 25 cm), and dry frames with a sensor's noise raise nothing else.
+expect 0 '"camera_detections":"vision pipeline' run --no-serve --sim-hours 3 --vision --detector-model "$model" --db "$tmp/run.db" --json
+echo "$out" | python3 -c "
+import json, sys
+v = json.loads(sys.stdin.read().strip().splitlines()[-1])['vision']
+assert v['events'] >= 1 and v['errors'] == 0, v
+assert all(c['health'] == 'ok' and c['health_events'] == 0 for c in v['registry']), v['registry']
+assert all(c['events'] <= 2 for c in v['registry']), v['registry']
+" || { echo "FAIL: run --vision: $out" | head -c 3000; fail=1; }
 # Issue 17: clinic screening on the embedded knowledge base; bad input refused by name.
 expect 0 '"triage"' clinic screen --text "孩子两岁，咳嗽三天了，有点发烧，流鼻涕" --json
 expect 0 '"care":"refer_now"' clinic screen --text "咳嗽，喘不上气" --json

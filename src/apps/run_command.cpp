@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "apps/commands.hpp"
+#include "apps/flood_cameras.hpp"
 #include "apps/gateway_args.hpp"
 #include "core/pace.hpp"
 #include "district/brain.hpp"
@@ -64,6 +65,8 @@ struct RunArgs {
     bool no_serve = false;
     bool hold = false;
     bool json = false;
+    bool vision = false;
+    std::string detector_model = "build/models/centernet.onnx";
 };
 
 using Clock = std::chrono::steady_clock;
@@ -195,6 +198,13 @@ int Run(const RunArgs& args) {
     options.classifier = classifier.model;
     options.classifier_threshold = classifier.threshold;
     options.intake_order = classifier.intake_order;
+    std::unique_ptr<FloodCameraPipeline> flood_cameras;
+    if (args.vision) {
+        auto opened = FloodCameraPipeline::Open(district, args.detector_model);
+        if (!opened.ok()) return ReportError(opened.error(), args.json);
+        flood_cameras = std::move(opened).value();
+        options.flood_cameras = flood_cameras->Hook();
+    }
     auto created = district::Brain::Create(district, options);
     if (!created.ok()) return ReportError(created.error(), args.json);
     district::Brain& brain = **created;
@@ -390,6 +400,10 @@ int Run(const RunArgs& args) {
     report["att_fixed_s"] = att_fixed ? nlohmann::json(*att_fixed) : nlohmann::json(nullptr);
     if (att_fixed && *att_fixed > 0) report["att_change"] = report["att_adaptive_s"].get<double>() / *att_fixed - 1;
     if (fixed && fixed->ok() && !stopped) report["throughput_fixed"] = (*fixed)->metrics.throughput;
+    // What the cameras' detections came from: the vision pipeline for the cameras at low points, or the scenario.
+    report["camera_detections"] = flood_cameras ? "vision pipeline at low points (rendered frames); vendors synthetic"
+                                                : "synthetic (the scenario's)";
+    if (flood_cameras) report["vision"] = flood_cameras->Status();
     report["stopped"] = stopped;
     report["wall_s"] = loop_wall;
     report["speedup"] = achieved;
@@ -479,7 +493,8 @@ void RegisterRun(CLI::App& app) {
     cmd->add_option("--landmarks",
                     args->landmarks,
                     "landmarks file (JSON: name with x, y or lat, long) replacing the district's own");
-    cmd->add_option("--adaptive", args->adaptive, "adaptive controller (auto = advanced-mp, maxpressure, sotl, webster)")
+    cmd->add_option(
+           "--adaptive", args->adaptive, "adaptive controller (auto = advanced-mp, maxpressure, sotl, webster)")
         ->capture_default_str();
     cmd->add_option("--db", args->db, "the run's case store (SQLite; replaced at start)")->capture_default_str();
     AddDeskOptions(cmd, args->desk, "");  // "": the --db file's name with .conversations
@@ -495,6 +510,13 @@ void RegisterRun(CLI::App& app) {
     cmd->add_flag("--no-serve", args->no_serve, "headless (no server: no dashboard, no API)");
     cmd->add_flag("--hold", args->hold, "keep the dashboard up after the run until Ctrl-C");
     cmd->add_flag("--json", args->json, "print the results as one JSON object");
+    cmd->add_flag("--vision",
+                  args->vision,
+                  "the cameras at low points through the vision pipeline: rendered frames of a stock street with the "
+                  "simulation's water, the detector and the waterlogging rule (default: the scenario's synthetic "
+                  "detections)");
+    cmd->add_option("--detector-model", args->detector_model, "the cameras' ONNX CenterNet model (with --vision)")
+        ->capture_default_str();
     cmd->callback([args] { SetExitCode(Run(*args)); });
 }
 

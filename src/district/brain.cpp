@@ -116,6 +116,7 @@ Result<std::unique_ptr<Brain>> Brain::Create(const District& district, const Bra
     sim.epoch_ms = options.epoch_ms;
     sim.adaptive = options.adaptive;
     sim.threads = options.threads;
+    sim.flood_cameras = options.flood_cameras;
     CB_TRY_ASSIGN(auto world, SimWorld::Create(district, sim));
     // A run owns its store: a fresh file, so that cases of an earlier run do not absorb this run's reports.
     for (const char* suffix : {"", "-wal", "-shm"}) {

@@ -13,6 +13,7 @@
 
 #include "dispatch/dispatcher.hpp"
 #include "district/default_district.hpp"
+#include "district/sim_world.hpp"
 #include "district/world.hpp"
 #include "incident/engine.hpp"
 #include "nlp/gazetteer.hpp"
@@ -50,6 +51,8 @@ struct BrainOptions {
     std::shared_ptr<const nlp::MessageModel> classifier;
     double classifier_threshold = 0.6;
     IntakeOrder intake_order = IntakeOrder::kKeywordsFirst;
+    /// The cameras at low points through the vision pipeline (`run --vision`); empty: synthetic detections.
+    FloodCameras flood_cameras;
 };
 
 /// The categories a trained model routes a citizen's raw text to, best first (issue 16): each of the model's top

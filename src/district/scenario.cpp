@@ -35,14 +35,15 @@ constexpr std::array<Template, 12> kTemplates = {{
 
 }  // namespace
 
-Scenario::Scenario(const District& district, uint64_t seed, double duration_s)
+Scenario::Scenario(const District& district, uint64_t seed, double duration_s, bool synthetic_flood_cameras)
     : d_(district),
       rng_(seed * 0xD1B54A32D192ED03ULL + 29),
       rain_from_s_(district.scenario.rain_from * duration_s),
       rain_to_s_(district.scenario.rain_to * duration_s),
       level_cm_(district.low_points.size(), 0.0),
       pumped_(district.low_points.size(), 0),
-      sensor_alarm_(district.low_points.size(), 0) {
+      sensor_alarm_(district.low_points.size(), 0),
+      synthetic_flood_cameras_(synthetic_flood_cameras) {
     const ScenarioSpec& s = d_.scenario;
     next_vendor_s_ = s.vendors_per_hour > 0 ? Exp(3600 / s.vendors_per_hour) : 1e18;
     next_message_s_ = s.messages_per_hour > 0 ? Exp(3600 / s.messages_per_hour) : 1e18;
@@ -211,6 +212,9 @@ void Scenario::Advance(double t, std::vector<incident::Report>& out) {
                 r.time_ms = static_cast<incident::TimeMs>(t * 1000);
                 const core::Point seen{d_.low_points[i].at.x + 20 * (U() - 0.5),
                                        d_.low_points[i].at.y + 20 * (U() - 0.5)};
+                // Through the vision pipeline instead: the draws above are still made, so that the rest of the
+                // scenario (vendors, messages) is the same in both modes.
+                if (!synthetic_flood_cameras_) continue;
                 const auto [clat, clon] = d_.frame.ToWgs84(seen);
                 r.lat = clat;
                 r.lon = clon;
@@ -224,6 +228,14 @@ void Scenario::Advance(double t, std::vector<incident::Report>& out) {
             }
         }
     }
+}
+
+std::vector<FloodView> Scenario::FloodViews() const {
+    std::vector<FloodView> out;
+    for (size_t i = 0; i < flood_cameras_.size(); ++i) {
+        for (const int32_t c : flood_cameras_[i]) out.push_back({c, i, level_cm_[i]});
+    }
+    return out;
 }
 
 int32_t Scenario::BeginHandling(const std::string& category, core::Point at, double t) {

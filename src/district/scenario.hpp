@@ -11,6 +11,14 @@
 
 namespace citybrain::district {
 
+/// A camera that sees a low point, and the water there now: what a World whose flood cameras are looked at through
+/// the real vision pipeline (`citybrain run --vision`) renders for it.
+struct FloodView {
+    int32_t camera = 0;  // the district's camera index
+    size_t low_point = 0;
+    double level_cm = 0;
+};
+
 /// The simulated World outside traffic: street vendors at kerbs, a rain episode that floods low points, and
 /// citizens who write in about what they see. It senses itself through the district's cameras and sensors and
 /// hands the brain what a live deployment would receive: reports (camera detections, sensor alarms, citizen
@@ -18,7 +26,9 @@ namespace citybrain::district {
 /// (a unit on site) and checks (a camera or an inspector looks again).
 class Scenario {
 public:
-    Scenario(const District& district, uint64_t seed, double duration_s);
+    /// `synthetic_flood_cameras` false: the cameras at low points report nothing by themselves; their views
+    /// (FloodViews) go through the vision pipeline instead.
+    Scenario(const District& district, uint64_t seed, double duration_s, bool synthetic_flood_cameras = true);
 
     /// Advances to simulated second `t` (called once per second, in order) and appends the reports made at `t`.
     /// Report times are simulated milliseconds; the brain shifts them to its clock.
@@ -35,6 +45,8 @@ public:
     bool Raining(double t) const { return t >= rain_from_s_ && t < rain_to_s_; }
     /// Water level at each low point, in the district's order.
     const std::vector<double>& WaterLevels() const { return level_cm_; }
+    /// Every camera at a low point with the water there now.
+    std::vector<FloodView> FloodViews() const;
     size_t VendorsAppeared() const { return vendors_.size(); }
     size_t MessagesSent() const { return messages_sent_; }
     /// The category each message was written about, by message number ("app-N"): the truth, for scoring intake.
@@ -82,6 +94,7 @@ private:
     size_t messages_sent_ = 0;
     std::vector<std::string> message_truth_;  // category of each message
     int64_t flood_episode_ = 0;
+    bool synthetic_flood_cameras_ = true;
 };
 
 }  // namespace citybrain::district

@@ -34,7 +34,10 @@ RoadLoad LoadOn(const traffic::Simulator& sim, const core::Road& road) {
 SimWorld::SimWorld(const District& district, const SimWorldOptions& options)
     : district_(district),
       options_(options),
-      scenario_(district, options.seed, static_cast<double>(options.duration_ms) / 1000) {}
+      scenario_(district,
+                options.seed,
+                static_cast<double>(options.duration_ms) / 1000,
+                /*synthetic_flood_cameras=*/!options.flood_cameras) {}
 
 Result<std::unique_ptr<SimWorld>> SimWorld::Create(const District& district, const SimWorldOptions& options) {
     if (options.duration_ms <= 0) return InvalidArgument("duration_ms", "a simulated World runs for a set time");
@@ -57,6 +60,10 @@ void SimWorld::Sense(incident::TimeMs now, std::vector<incident::Report>& out) {
     const size_t first = out.size();
     scenario_.Advance(Seconds(now), out);
     for (size_t i = first; i < out.size(); ++i) out[i].time_ms += options_.epoch_ms;
+    if (options_.flood_cameras && now >= next_flood_look_ms_) {
+        next_flood_look_ms_ = now + options_.flood_camera_every_ms;
+        options_.flood_cameras(now, scenario_.FloodViews(), out);
+    }
 }
 
 void SimWorld::Send(size_t unit, const Order& order, incident::TimeMs now) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -11,6 +12,10 @@
 
 namespace citybrain::district {
 
+/// Looks at the flood cameras' views at `t_ms` (the brain's clock) and appends the reports that came of it.
+using FloodCameras =
+    std::function<void(incident::TimeMs t_ms, const std::vector<FloodView>& views, std::vector<incident::Report>& out)>;
+
 struct SimWorldOptions {
     uint64_t seed = 1;
     incident::TimeMs duration_ms = 3'600'000;
@@ -18,6 +23,11 @@ struct SimWorldOptions {
     incident::TimeMs epoch_ms = 0;
     std::string adaptive = "auto";  // the signal controller inside the traffic simulation
     int threads = 1;
+    /// When set, the cameras at low points are looked at through the vision pipeline every
+    /// `flood_camera_every_ms`: it gets their views at the brain's time and appends the reports it made (the
+    /// scenario's synthetic flood detections are off). Vendors stay synthetic.
+    FloodCameras flood_cameras;
+    incident::TimeMs flood_camera_every_ms = 30'000;
 };
 
 /// The simulated district behind the World interface, in process and deterministic for a seed: the traffic
@@ -64,6 +74,7 @@ private:
     Scenario scenario_;
     std::vector<Unit> units_;
     std::vector<double> road_speed_;  // as last measured (NaN: empty road)
+    incident::TimeMs next_flood_look_ms_ = 0;
 };
 
 }  // namespace citybrain::district

@@ -129,6 +129,38 @@ DryReference::Reading DryReference::Compare(const cv::Mat& bgr, const std::vecto
     return out;
 }
 
+StandingWater::StandingWater(const cv::Mat& dry_bgr) : dry_(std::make_unique<cv::Mat>(dry_bgr.clone())) {
+    cv::Mat reflection;
+    cv::flip(*dry_, reflection, 0);
+    cv::GaussianBlur(reflection, reflection, cv::Size(0, 0), 9);
+    const cv::Mat tint(dry_->size(), dry_->type(), cv::Scalar(60, 105, 135));
+    water_ = std::make_unique<cv::Mat>();
+    cv::addWeighted(reflection, 0.45, tint, 0.55, 0, *water_);
+}
+
+StandingWater::~StandingWater() = default;
+StandingWater::StandingWater(StandingWater&&) noexcept = default;
+StandingWater& StandingWater::operator=(StandingWater&&) noexcept = default;
+
+cv::Mat StandingWater::Render(const std::vector<std::pair<float, float>>& area, double fraction) const {
+    cv::Mat out = dry_->clone();
+    if (!(fraction > 0) || area.size() < 3) return out;
+    float top = area[0].second, bottom = area[0].second;
+    std::vector<cv::Point> poly;
+    for (const auto& [x, y] : area) {
+        poly.emplace_back(static_cast<int>(std::lround(x)), static_cast<int>(std::lround(y)));
+        top = std::min(top, y);
+        bottom = std::max(bottom, y);
+    }
+    cv::Mat mask = cv::Mat::zeros(dry_->size(), CV_8UC1);
+    cv::fillPoly(mask, std::vector<std::vector<cv::Point>>{poly}, cv::Scalar(255));
+    // The waterline: water fills the area from its lowest point up.
+    const int line = static_cast<int>(std::lround(bottom - std::min(1.0, fraction) * (bottom - top)));
+    if (line > 0) mask.rowRange(0, std::min(line, mask.rows)).setTo(0);
+    water_->copyTo(out, mask);
+    return out;
+}
+
 const char* HealthName(Health h) {
     switch (h) {
         case Health::kOk:

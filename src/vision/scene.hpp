@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -69,6 +70,23 @@ private:
     int width_ = 0, height_ = 0;  // of the frame the reference was taken from
     std::vector<Cell> cells_;     // inside the area
     std::vector<Cell> outside_;   // the rest of the frame, for its overall brightness
+};
+
+/// A synthetic picture of water standing over a road area, for the simulated district's cameras and for tests (no
+/// photograph of a flooded street ships with Debian): the dry picture with the lowest `fraction` of `area`'s height
+/// under water, the water being the scene above reflected, blurred as a still surface does, and tinted the brown of
+/// run-off. It has what gives water away to DryReference: the paving's grain gone and a colour not the road's.
+class StandingWater {
+public:
+    explicit StandingWater(const cv::Mat& dry_bgr);
+    ~StandingWater();
+    StandingWater(StandingWater&&) noexcept;
+    StandingWater& operator=(StandingWater&&) noexcept;
+    /// `fraction` 0: the dry picture; 1: the whole area under water.
+    cv::Mat Render(const std::vector<std::pair<float, float>>& area, double fraction) const;
+
+private:
+    std::unique_ptr<cv::Mat> dry_, water_;
 };
 
 /// The camera's own health, from its frames and their absence: offline (no frame for a while), frozen (the same

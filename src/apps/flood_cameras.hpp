@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/error.hpp"
+#include "district/default_district.hpp"
+#include "district/sim_world.hpp"
+
+namespace citybrain::apps {
+
+/// `citybrain run --vision`: the simulated district's cameras at low points seen through the real vision pipeline.
+/// Each camera's view is a stock street (the first frame of opencv-doc's vtest.avi, a paved square) with the
+/// simulation's water rendered over its road area (vision::StandingWater: the water's share of the area follows the
+/// level, reaching the rule's 40 % at the scenario's camera_flood_cm) and a live sensor's noise; the frames go
+/// through the motion gate, the detector, the tracker, the camera's health watch and the waterlogging rule against
+/// the dry first frame. Vendors stay synthetic: no stock picture shows a stall.
+class FloodCameraPipeline {
+public:
+    static Result<std::unique_ptr<FloodCameraPipeline>> Open(const district::District& district,
+                                                             const std::string& detector_model);
+    ~FloodCameraPipeline();
+    /// The hook for SimWorldOptions::flood_cameras.
+    district::FloodCameras Hook();
+    /// Cameras, frames analysed, events, and the camera registry's status.
+    nlohmann::json Status() const;
+
+private:
+    FloodCameraPipeline() = default;
+    struct State;
+    std::unique_ptr<State> state_;
+};
+
+}  // namespace citybrain::apps
