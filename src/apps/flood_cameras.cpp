@@ -32,7 +32,8 @@ struct FloodCameraPipeline::State {
 FloodCameraPipeline::~FloodCameraPipeline() = default;
 
 Result<std::unique_ptr<FloodCameraPipeline>> FloodCameraPipeline::Open(const district::District& district,
-                                                                       const std::string& detector_model) {
+                                                                       const std::string& detector_model,
+                                                                       const std::string& snapshot_dir) {
     cv::VideoCapture video(kStockStreet, cv::CAP_FFMPEG);
     cv::Mat street;
     if (!video.isOpened() || !video.read(street) || street.empty()) {
@@ -74,6 +75,7 @@ Result<std::unique_ptr<FloodCameraPipeline>> FloodCameraPipeline::Open(const dis
     if (cameras.empty()) return InvalidArgument("--vision", "no camera of the district sees a low point");
     vision::CameraSet::Options options;
     options.detector.model = detector_model;
+    options.snapshot_dir = snapshot_dir;
     CB_TRY_ASSIGN(st.set, vision::CameraSet::Open(std::move(cameras), options));
     st.water = std::make_unique<vision::StandingWater>(street);
     return p;
@@ -105,6 +107,8 @@ district::FloodCameras FloodCameraPipeline::Hook() {
             }
         };
 }
+
+vision::CameraSet* FloodCameraPipeline::set() { return state_->set.get(); }
 
 nlohmann::json FloodCameraPipeline::Status() const {
     return {{"cameras", state_->ids.size()},

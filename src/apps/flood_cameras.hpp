@@ -9,6 +9,10 @@
 #include "district/default_district.hpp"
 #include "district/sim_world.hpp"
 
+namespace citybrain::vision {
+class CameraSet;
+}
+
 namespace citybrain::apps {
 
 /// `citybrain run --vision`: the simulated district's cameras at low points seen through the real vision pipeline.
@@ -19,13 +23,17 @@ namespace citybrain::apps {
 /// the dry first frame. Vendors stay synthetic: no stock picture shows a stall.
 class FloodCameraPipeline {
 public:
+    /// Snapshots of the events (the frame with the wet area boxed) go to `snapshot_dir` (empty: none).
     static Result<std::unique_ptr<FloodCameraPipeline>> Open(const district::District& district,
-                                                             const std::string& detector_model);
+                                                             const std::string& detector_model,
+                                                             const std::string& snapshot_dir);
     ~FloodCameraPipeline();
     /// The hook for SimWorldOptions::flood_cameras.
     district::FloodCameras Hook();
     /// Cameras, frames analysed, events, and the camera registry's status.
     nlohmann::json Status() const;
+    /// The cameras, for the server's registry and snapshots.
+    vision::CameraSet* set();
 
 private:
     FloodCameraPipeline() = default;

@@ -200,7 +200,9 @@ int Run(const RunArgs& args) {
     options.intake_order = classifier.intake_order;
     std::unique_ptr<FloodCameraPipeline> flood_cameras;
     if (args.vision) {
-        auto opened = FloodCameraPipeline::Open(district, args.detector_model);
+        // The events' snapshots beside the run's store, served to the console with the cases.
+        auto opened =
+            FloodCameraPipeline::Open(district, args.detector_model, args.no_serve ? "" : args.db + ".snapshots");
         if (!opened.ok()) return ReportError(opened.error(), args.json);
         flood_cameras = std::move(opened).value();
         options.flood_cameras = flood_cameras->Hook();
@@ -254,6 +256,7 @@ int Run(const RunArgs& args) {
         server_options.allowed_origins = args.allowed_origins;
         api = std::make_unique<server::Api>(
             brain.engine(), *intake, std::move(keys).value(), "http://127.0.0.1:" + std::to_string(args.port), clock);
+        if (flood_cameras) api->SetCameras(flood_cameras->set());  // their registry and snapshots, to operators
         // The citizen channel, fresh like the run's store: citizens' messages become the run's cases.
         DeskArgs desk_args = args.desk;
         if (desk_args.conversations.empty()) desk_args.conversations = args.db + ".conversations";
