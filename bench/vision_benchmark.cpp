@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
-// The vision engine: the detector on one photo (Debian's darknet dog.jpg) at two input sizes, and the tracker on
-// a crowd of synthetic detections. `make` converts the model first (scripts/fetch_models.sh).
+// The vision engine: the detector on one photo (Debian's darknet dog.jpg) at two input sizes, the tracker on a
+// crowd of synthetic detections, and what the picture itself costs per frame: a road area against its dry
+// reference (waterlogging) and the camera's health watch, on a frame of opencv-doc's vtest.avi.
+// `make` converts the model first (scripts/fetch_models.sh).
 #include <benchmark/benchmark.h>
 
 #include <opencv2/core.hpp>
+#include <opencv2/videoio.hpp>
 
 #include "vision/detector.hpp"
+#include "vision/scene.hpp"
 #include "vision/tracker.hpp"
 
 using namespace citybrain;
@@ -44,6 +48,41 @@ void Track(benchmark::State& state) {
 }
 BENCHMARK(Track)->Arg(50);
 BENCHMARK(Track)->Name("Smoke/Track")->Arg(50)->Iterations(10);
+
+cv::Mat Street() {
+    cv::VideoCapture video("/usr/share/doc/opencv-doc/examples/data/vtest.avi", cv::CAP_FFMPEG);
+    cv::Mat frame;
+    if (video.isOpened()) video.read(frame);
+    return frame;
+}
+
+const std::vector<std::pair<float, float>> kRoad = {{80, 330}, {700, 330}, {700, 560}, {80, 560}};
+
+void CompareWithDryReference(benchmark::State& state) {
+    const cv::Mat street = Street();
+    if (street.empty()) {
+        state.SkipWithError("opencv-doc's vtest.avi is missing");
+        return;
+    }
+    auto ref = vision::DryReference::Make(street, kRoad, "zone");
+    const cv::Mat wet = vision::StandingWater(street).Render(kRoad, 0.6);
+    for (auto _ : state) benchmark::DoNotOptimize(ref->Compare(wet, {}));
+}
+BENCHMARK(CompareWithDryReference)->Unit(benchmark::kMillisecond);
+BENCHMARK(CompareWithDryReference)->Name("Smoke/CompareWithDryReference")->Iterations(3);
+
+void WatchHealth(benchmark::State& state) {
+    const cv::Mat street = Street();
+    if (street.empty()) {
+        state.SkipWithError("opencv-doc's vtest.avi is missing");
+        return;
+    }
+    vision::HealthWatch watch({}, 0);
+    int64_t t = 0;
+    for (auto _ : state) benchmark::DoNotOptimize(watch.Frame(street, t += 1000));
+}
+BENCHMARK(WatchHealth)->Unit(benchmark::kMicrosecond);
+BENCHMARK(WatchHealth)->Name("Smoke/WatchHealth")->Iterations(3);
 
 }  // namespace
 
