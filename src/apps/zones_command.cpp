@@ -180,6 +180,7 @@ int RunZoneNode(const ZoneNodeArgs& args) {
                          static_cast<unsigned>(*port));
             RunUntilStopSignal(http, signals, [&](int) { stopping = true; });
         }
+        city.Stop();  // its last answers go to connections whose server has stopped
     } else {
         int sig = 0;
         (void)sigwait(&signals, &sig);

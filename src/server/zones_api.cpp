@@ -27,17 +27,46 @@ json Time(incident::TimeMs t) { return t > 0 ? json(core::FormatTimestamp(t)) : 
 ZonesApi::ZonesApi(zones::CityIntake& city, const incident::Taxonomy& taxonomy, ApiKeys keys)
     : city_(city), taxonomy_(taxonomy), keys_(std::move(keys)) {}
 
-void ZonesApi::Handle(const ApiRequest& req, const std::function<void(ApiResponse)>& done) {
-    const std::string path = req.target.substr(0, req.target.find('?'));
-    auto r = Route(req, path);
-    if (r.ok()) return done(std::move(r).value());
-    const Error& e = r.error();
-    ApiResponse err = ErrorFor(path, HttpStatus(e.code), e.where, e.ToString(), req.request_id);
+static ApiResponse Refusal(const std::string& path, const Error& e, const std::string& request_id) {
+    ApiResponse err = ErrorFor(path, HttpStatus(e.code), e.where, e.ToString(), request_id);
     if (err.status >= 500) err.detail = e.ToString();
-    done(std::move(err));
+    return err;
 }
 
-Result<ApiResponse> ZonesApi::Post(const ApiRequest& req, bool open311) {
+void ZonesApi::Handle(const ApiRequest& req, const std::function<void(ApiResponse)>& done) {
+    const std::string path = req.target.substr(0, req.target.find('?'));
+    if ((path == "/open311/v2/requests.json" || path == "/api/v1/reports") && req.method == "POST") {
+        return Post(req, path, done);
+    }
+    auto r = Route(req, path);
+    if (r.ok()) return done(std::move(r).value());
+    done(Refusal(path, r.error(), req.request_id));
+}
+
+void ZonesApi::Post(const ApiRequest& req, const std::string& path, const std::function<void(ApiResponse)>& done) {
+    const bool open311 = path[1] == 'o';
+    auto valid = Validate(req, open311);
+    if (!valid.ok()) return done(Refusal(path, valid.error(), req.request_id));
+    if (auto* refused = std::get_if<ApiResponse>(&*valid)) return done(std::move(*refused));
+    city_.SubmitAsync(
+        std::get<incident::Report>(std::move(*valid)),
+        [done, open311, path, id = req.request_id](Result<zones::Queued> queued) {
+            if (!queued.ok()) return done(Refusal(path, queued.error(), id));
+            const zones::Queued& q = *queued;
+            if (open311) {
+                return done(Json(201,
+                                 json::array({{{"token", q.token},
+                                               {"service_notice",
+                                                "queued for zone " + q.zone + "; its number follows at " +
+                                                    "/open311/v2/tokens/" + q.token + ".json"},
+                                               {"account_id", nullptr}}})));
+            }
+            done(Json(q.duplicate ? 200 : 202,
+                      {{"token", q.token}, {"zone", q.zone}, {"stream_seq", q.seq}, {"duplicate", q.duplicate}}));
+        });
+}
+
+Result<ZonesApi::Checked> ZonesApi::Validate(const ApiRequest& req, bool open311) {
     CB_TRY_ASSIGN(const Params body, ReadReportBody(req));
     std::string key_text = req.api_key;
     if (key_text.empty()) {
@@ -45,43 +74,31 @@ Result<ApiResponse> ZonesApi::Post(const ApiRequest& req, bool open311) {
     }
     const ApiKey* key = keys_.Find(key_text);
     const std::string path = req.target.substr(0, req.target.find('?'));
-    if (keys_.empty()) return ErrorFor(path, 403, "api_key", "this node has no API keys configured", req.request_id);
-    if (key == nullptr) return ErrorFor(path, 403, "api_key", "missing or not valid", req.request_id);
+    if (keys_.empty())
+        return Checked(ErrorFor(path, 403, "api_key", "this node has no API keys configured", req.request_id));
+    if (key == nullptr) return Checked(ErrorFor(path, 403, "api_key", "missing or not valid", req.request_id));
     CB_TRY_ASSIGN(incident::Report report, ReportFromParams(body, req, open311, taxonomy_));
     const bool device = DeviceSource(report.source);
     if (!key->Has(device ? kRoleDevice : kRoleReport)) {
-        return ErrorFor(path,
-                        403,
-                        "api_key",
-                        "key '" + key->name + "' may not post " + (device ? "device evidence" : "reports"),
-                        req.request_id);
+        return Checked(ErrorFor(path,
+                                403,
+                                "api_key",
+                                "key '" + key->name + "' may not post " + (device ? "device evidence" : "reports"),
+                                req.request_id));
     }
     const incident::TimeMs now = core::NowMs();
     CB_TRY(CheckReportTime(report.time_ms, now));
     Stamp(report, *key);
     if (report.time_ms == 0) report.time_ms = now;
-    CB_TRY_ASSIGN(const zones::Queued q, city_.Submit(std::move(report)));
-    if (open311) {
-        return Json(201,
-                    json::array({{{"token", q.token},
-                                  {"service_notice",
-                                   "queued for zone " + q.zone + "; its number follows at " + "/open311/v2/tokens/" +
-                                       q.token + ".json"},
-                                  {"account_id", nullptr}}}));
-    }
-    return Json(q.duplicate ? 200 : 202,
-                {{"token", q.token}, {"zone", q.zone}, {"stream_seq", q.seq}, {"duplicate", q.duplicate}});
+    return Checked(std::move(report));
 }
 
 Result<ApiResponse> ZonesApi::Route(const ApiRequest& req, const std::string& path) {
     constexpr std::string_view kTokens = "/open311/v2/tokens/", kReports = "/api/v1/reports/";
-    if (path == "/open311/v2/requests.json" || path == "/api/v1/reports") {
-        if (req.method != "POST") {
-            ApiResponse r = ErrorFor(path, 405, "method", "use POST", req.request_id);
-            r.allow = "POST";
-            return r;
-        }
-        return Post(req, path[1] == 'o');
+    if (path == "/open311/v2/requests.json" || path == "/api/v1/reports") {  // a POST went to Post
+        ApiResponse r = ErrorFor(path, 405, "method", "use POST", req.request_id);
+        r.allow = "POST";
+        return r;
     }
     if (req.method != "GET") {
         ApiResponse r = ErrorFor(path, 405, "method", "use GET", req.request_id);

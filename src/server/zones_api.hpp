@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <variant>
 
 #include "incident/taxonomy.hpp"
 #include "server/api.hpp"
@@ -26,12 +27,16 @@ namespace citybrain::server {
 class ZonesApi {
 public:
     ZonesApi(zones::CityIntake& city, const incident::Taxonomy& taxonomy, ApiKeys keys);
-    /// Calls `done` exactly once, on this thread.
+    /// Calls `done` exactly once: on this thread, or for a posted report on the intake's publisher thread once
+    /// JetStream has stored it (reports posted at the same time are published together).
     void Handle(const ApiRequest& request, const std::function<void(ApiResponse)>& done);
 
 private:
     Result<ApiResponse> Route(const ApiRequest& req, const std::string& path);
-    Result<ApiResponse> Post(const ApiRequest& req, bool open311);
+    void Post(const ApiRequest& req, const std::string& path, const std::function<void(ApiResponse)>& done);
+    /// The report a POST carries, validated and stamped; or the answer that refuses it.
+    using Checked = std::variant<incident::Report, ApiResponse>;
+    Result<Checked> Validate(const ApiRequest& req, bool open311);
 
     zones::CityIntake& city_;
     const incident::Taxonomy& taxonomy_;

@@ -251,7 +251,7 @@ void Bus::OnAsyncAck(jsCtx* /*js*/, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae
         if (auto it = bus->async_index_.find(id);
             it != bus->async_index_.end() && it->second < bus->async_out_.size()) {
             if (pa != nullptr) {
-                bus->async_out_[it->second] = Status{};
+                bus->async_out_[it->second] = PubAck{pa->Sequence, pa->Duplicate};
             } else if (pae != nullptr) {
                 bus->async_out_[it->second] =
                     Error{ErrorCode::kUnavailable,
@@ -265,12 +265,20 @@ void Bus::OnAsyncAck(jsCtx* /*js*/, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae
 }
 
 std::vector<Status> Bus::PublishAll(const std::vector<Outgoing>& messages) {
+    std::vector<Status> out;
+    out.reserve(messages.size());
+    for (Result<PubAck>& r : PublishAllAcked(messages)) out.push_back(r.ok() ? Status{} : Status(r.error()));
+    return out;
+}
+
+std::vector<Result<PubAck>> Bus::PublishAllAcked(const std::vector<Outgoing>& messages) {
     std::lock_guard one(async_call_mu_);
     {
         std::lock_guard lock(async_mu_);
         async_index_.clear();
         // Unanswered until the acknowledgement (or its error) arrives on libnats's thread.
-        async_out_.assign(messages.size(), Error{ErrorCode::kUnavailable, "no acknowledgement", "nats"});
+        async_out_.assign(messages.size(),
+                          Result<PubAck>(Error{ErrorCode::kUnavailable, "no acknowledgement", "nats"}));
         for (size_t i = 0; i < messages.size(); ++i) {
             if (messages[i].msg_id.empty()) {
                 async_out_[i] = InvalidArgument("msg_id", "a message published in bulk needs an id");

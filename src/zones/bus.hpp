@@ -150,6 +150,8 @@ public:
         std::string subject, data, msg_id;
     };
     std::vector<Status> PublishAll(const std::vector<Outgoing>& messages);
+    /// The same, with each message's acknowledgement (its place in the stream; whether it was a duplicate).
+    std::vector<Result<PubAck>> PublishAllAcked(const std::vector<Outgoing>& messages);
     /// Binds to (creating if needed) the durable pull consumer `durable` of `stream` on `subject`, with explicit
     /// acknowledgement: a message not acknowledged within `ack_wait_ms` is delivered again.
     Result<std::unique_ptr<Consumer>> PullConsumer(const std::string& stream,
@@ -180,7 +182,7 @@ private:
     std::mutex async_call_mu_;
     std::mutex async_mu_;
     std::unordered_map<std::string, size_t> async_index_;  // msg id -> index in the current PublishAll
-    std::vector<Status> async_out_;
+    std::vector<Result<PubAck>> async_out_;
 };
 
 /// A subject token (a zone id, a durable name): letters, digits, '-' and '_' only (no '.', '*', '>' or spaces).

@@ -5,9 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
 #include <thread>
 
 #include "core/time.hpp"
@@ -107,6 +112,86 @@ TEST(Bus, PublishAllAcknowledgesEachAndNeedsIds) {
     auto backlog = bus->ConsumerBacklog("TEST", "t2");
     ASSERT_TRUE(backlog.ok());
     EXPECT_EQ(backlog->pending, 2000u);
+}
+
+// The HTTP intake's path: reports submitted at once from many threads go out in batches, each answered with its
+// own acknowledgement; a repeat of a key (a client's retry while the first is in flight) is never in the same batch
+// as its first, and comes back as the same message, a duplicate.
+TEST(CityIntake, ReportsSubmittedTogetherArePublishedTogetherEachWithItsOwnAnswer) {
+    ASSERT_FALSE(Url().empty());
+    auto bus = Connect();
+    ASSERT_TRUE(bus);
+    auto parsed = ZoneMap::Parse(
+        R"({"lease_ms": 1000, "ack_wait_ms": 1000, "stream": "ASYNC", "zones": [
+          {"id": "qw", "polygon": [[114.20, 22.70], [114.25, 22.70], [114.25, 22.76], [114.20, 22.76]]},
+          {"id": "qe", "polygon": [[114.25, 22.70], [114.30, 22.70], [114.30, 22.76], [114.25, 22.76]]}]})",
+        "test");
+    ASSERT_TRUE(parsed.ok()) << parsed.error().ToString();
+    const ZoneMap map = std::move(parsed).value();
+    ASSERT_TRUE(EnsureZoneStreams(*bus, map).ok());
+    auto leases = bus->OpenLeases(kLeaseBucket, map.lease_ms);
+    ASSERT_TRUE(leases.ok());
+    CityIntake city(map, *bus, **leases, ZoneStores{});
+    constexpr int kThreads = 4, kEach = 400;
+    std::mutex mu;
+    std::map<std::string, std::vector<Result<Queued>>> answers;  // by key
+    std::atomic<int> left{kThreads * (kEach + 2)};
+    const auto report = [](double lon, const std::string& key) {
+        incident::Report r;
+        r.time_ms = core::NowMs();
+        r.lat = 22.73;
+        r.lon = lon;
+        r.category = "noise";
+        r.idempotency_key = key;
+        return r;
+    };
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < kEach; ++i) {
+                const std::string key = "k-" + std::to_string(t) + "-" + std::to_string(i);
+                const double lon = i % 2 == 0 ? 114.22 : 114.28;
+                const int copies = i == 0 ? 3 : 1;  // the first key three times at once
+                for (int c = 0; c < copies; ++c) {
+                    city.SubmitAsync(report(lon, key), [&, key](Result<Queued> q) {
+                        std::lock_guard lock(mu);
+                        answers[key].push_back(std::move(q));
+                        --left;
+                    });
+                }
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    for (int i = 0; i < 500 && left > 0; ++i) Sleep(20);
+    ASSERT_EQ(left.load(), 0) << "answers missing";
+    std::lock_guard lock(mu);
+    ASSERT_EQ(answers.size(), static_cast<size_t>(kThreads * kEach));
+    std::map<std::string, std::set<uint64_t>> seqs;  // by zone: every stored report has a place of its own
+    for (const auto& [key, got] : answers) {
+        const int i = std::stoi(key.substr(key.rfind('-') + 1));
+        const std::string zone = i % 2 == 0 ? "qw" : "qe";
+        size_t fresh = 0;
+        for (const auto& q : got) {
+            ASSERT_TRUE(q.ok()) << key << ": " << q.error().ToString();
+            EXPECT_EQ(q->zone, zone);
+            EXPECT_EQ(q->token, CityIntake::TokenOf(zone, key));
+            EXPECT_EQ(q->seq, got[0]->seq) << key << ": a repeat is the same message";
+            if (!q->duplicate) ++fresh;
+        }
+        EXPECT_EQ(fresh, 1u) << key;
+        EXPECT_TRUE(seqs[zone].insert(got[0]->seq).second) << key << " shares its place in the stream";
+    }
+    EXPECT_EQ(seqs["qw"].size() + seqs["qe"].size(), static_cast<size_t>(kThreads * kEach));
+    // A place in no zone is refused at once; after Stop nothing is taken.
+    std::optional<Result<Queued>> outside, late;
+    city.SubmitAsync(report(114.40, "far"), [&](Result<Queued> q) { outside = std::move(q); });
+    ASSERT_TRUE(outside && !outside->ok());
+    EXPECT_EQ(outside->error().where, "lat");
+    city.Stop();
+    city.SubmitAsync(report(114.22, "late"), [&](Result<Queued> q) { late = std::move(q); });
+    ASSERT_TRUE(late && !late->ok());
+    EXPECT_EQ(late->error().code, ErrorCode::kUnavailable);
 }
 
 TEST(Bus, LeasesHaveOneHolderAndAgeOut) {

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <random>
+#include <unordered_set>
 
 #include "zones/node.hpp"
 #include "zones/wire.hpp"
@@ -53,7 +54,9 @@ std::string CityIntake::TokenOf(std::string_view zone, std::string_view key) {
     return std::string(zone) + "." + Hex(key);
 }
 
-Result<Queued> CityIntake::Submit(incident::Report report) {
+CityIntake::~CityIntake() { Stop(); }
+
+Result<CityIntake::Prepared> CityIntake::Prepare(incident::Report report) const {
     if (!report.lat || !report.lon) return InvalidArgument("lat", "a report needs lat and long to find its zone");
     const auto zone = map_.Locate(*report.lat, *report.lon);
     if (!zone) return InvalidArgument("lat", "the place is in none of the city's zones");
@@ -62,9 +65,72 @@ Result<Queued> CityIntake::Submit(incident::Report report) {
         report.idempotency_key = "auto/" + std::to_string(rng()) + std::to_string(rng());
     }
     const std::string& id = map_.zones()[*zone].id;
-    CB_TRY_ASSIGN(const PubAck ack,
-                  bus_.Publish(ZoneMap::ReportsSubject(id), EncodeReport(report), report.idempotency_key));
-    return Queued{TokenOf(id, report.idempotency_key), id, ack.seq, ack.duplicate};
+    return Prepared{id, {ZoneMap::ReportsSubject(id), EncodeReport(report), report.idempotency_key}};
+}
+
+Result<Queued> CityIntake::Submit(incident::Report report) {
+    CB_TRY_ASSIGN(Prepared p, Prepare(std::move(report)));
+    CB_TRY_ASSIGN(const PubAck ack, bus_.Publish(p.message.subject, p.message.data, p.message.msg_id));
+    return Queued{TokenOf(p.zone, p.message.msg_id), p.zone, ack.seq, ack.duplicate};
+}
+
+void CityIntake::SubmitAsync(incident::Report report, std::function<void(Result<Queued>)> done) {
+    auto prepared = Prepare(std::move(report));
+    if (!prepared.ok()) return done(prepared.error());
+    {
+        std::lock_guard lock(queue_mu_);
+        if (stopping_) {
+            return done(Error{ErrorCode::kUnavailable, "the node is stopping", "intake"});
+        }
+        if (!publisher_.joinable()) publisher_ = std::thread([this] { Publisher(); });
+        queue_.push_back({std::move(prepared).value(), std::move(done)});
+    }
+    queue_cv_.notify_one();
+}
+
+void CityIntake::Stop() {
+    {
+        std::lock_guard lock(queue_mu_);
+        stopping_ = true;
+    }
+    queue_cv_.notify_one();
+    if (publisher_.joinable()) publisher_.join();
+}
+
+void CityIntake::Publisher() {
+    constexpr size_t kMaxBatch = 1024;
+    std::vector<Pending> batch;
+    std::vector<Bus::Outgoing> out;
+    std::unordered_set<std::string> ids;
+    for (;;) {
+        batch.clear();
+        out.clear();
+        ids.clear();
+        {
+            std::unique_lock lock(queue_mu_);
+            queue_cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+            if (queue_.empty()) return;  // stopping, and nothing left
+            // Everything queued, in order, up to a key that is already in this batch (an acknowledgement finds
+            // its message by id): that one leads the next batch.
+            while (!queue_.empty() && batch.size() < kMaxBatch &&
+                   ids.insert(queue_.front().prepared.message.msg_id).second) {
+                batch.push_back(std::move(queue_.front()));
+                queue_.pop_front();
+            }
+        }
+        for (Pending& p : batch) out.push_back(std::move(p.prepared.message));
+        std::vector<Result<PubAck>> acks = bus_.PublishAllAcked(out);
+        for (size_t i = 0; i < batch.size(); ++i) {
+            if (!acks[i].ok()) {
+                batch[i].done(acks[i].error());
+                continue;
+            }
+            batch[i].done(Queued{TokenOf(batch[i].prepared.zone, out[i].msg_id),
+                                 batch[i].prepared.zone,
+                                 acks[i]->seq,
+                                 acks[i]->duplicate});
+        }
+    }
 }
 
 Result<std::optional<incident::RequestView>> CityIntake::Lookup(size_t z, const std::string& key) {

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "core/error.hpp"
@@ -50,11 +54,21 @@ class CityIntake {
 public:
     /// `border_m`: how far from a zone a report may be handed over to (the widest de-duplication radius).
     CityIntake(const ZoneMap& map, Bus& bus, Leases& leases, ZoneStores stores, double border_m = 0);
+    ~CityIntake();
+    CityIntake(const CityIntake&) = delete;
+    CityIntake& operator=(const CityIntake&) = delete;
 
     /// Publishes a validated report to the zone that holds its place. A report without an idempotency key gets a
     /// random one (the message id that JetStream and the zone's store de-duplicate by). A place in no zone is an
     /// error on `lat`.
     Result<Queued> Submit(incident::Report report);
+    /// The same without waiting: `done` is called once, on the publisher's thread, when JetStream has stored the
+    /// report (or with the error; a place in no zone at once, on this thread). Reports submitted while a batch is
+    /// on the wire go out together in the next (Bus::PublishAllAcked: one wake-up a batch, not one a report);
+    /// each answer still waits for its own report's acknowledgement. Two with the same key are never in one batch.
+    void SubmitAsync(incident::Report report, std::function<void(Result<Queued>)> done);
+    /// Publishes what is queued, then stops the publisher; later submissions are refused (Unavailable).
+    void Stop();
     /// The report a token names, from its zone's store (or a neighbour's, where it was handed over to a case
     /// there); an unknown or malformed token is NotFound on `token`.
     Result<Tracked> Track(std::string_view token);
@@ -66,6 +80,13 @@ public:
 private:
     /// The report with idempotency key `key` in zone `zone`'s store, if there.
     Result<std::optional<incident::RequestView>> Lookup(size_t zone, const std::string& key);
+    /// The zone and the message a report becomes (a key drawn if it has none).
+    struct Prepared {
+        std::string zone;
+        Bus::Outgoing message;
+    };
+    Result<Prepared> Prepare(incident::Report report) const;
+    void Publisher();
 
     const ZoneMap& map_;
     Bus& bus_;
@@ -74,6 +95,16 @@ private:
     std::vector<std::vector<size_t>> neighbours_;  // by zone: where its border reports may have been handed over
     std::mutex mu_;
     std::map<std::string, std::shared_ptr<incident::Store>> readers_;  // zone stores opened for reading
+    // The asynchronous submissions, and the thread that publishes them in batches (started on the first).
+    struct Pending {
+        Prepared prepared;
+        std::function<void(Result<Queued>)> done;
+    };
+    std::mutex queue_mu_;
+    std::condition_variable queue_cv_;
+    std::deque<Pending> queue_;
+    bool stopping_ = false;
+    std::thread publisher_;
 };
 
 }  // namespace citybrain::zones
