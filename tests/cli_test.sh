@@ -74,10 +74,10 @@ expect 2 "no detector model here" vision detect /usr/share/darknet/data/dog.jpg 
 expect 2 "cannot open the video" vision track "$tmp/none.avi" --model "$model"
 printf '[{"id":"k","rule":"street_vending","polygon":[[0,0],[1,0]]}]' >"$tmp/zones.json"
 expect 2 "zones[0].polygon: must be an array of at least 3" vision track /usr/share/doc/opencv-doc/examples/data/vtest.avi --model "$model" --zones "$tmp/zones.json"
-# vision run: a still camera pulled every 5 s for two simulated minutes (at 60x) files its parking event; a camera
+# vision run: a still camera pulled every 5 s for five simulated minutes (at 60x) files its parking event; a camera
 # that never sends is offline after its minute; bad sources and speeds by name.
 printf '{"cameras":[{"id":"yard","lat":22.7,"long":114.2,"source":"/usr/share/darknet/data/dog.jpg","every_s":5,"zones":[{"id":"kerb","rule":"illegal_parking","min_dwell_s":30,"polygon":[[400,0],[768,0],[768,300],[400,300]]}]},{"id":"gate","lat":22.7,"long":114.2,"offline_after_s":60}]}' >"$tmp/cams.json"
-expect 0 '"kind":"camera_offline"' vision run --cameras "$tmp/cams.json" --seconds 120 --speed 60 --model "$model" --json
+expect 0 '"kind":"camera_offline"' vision run --cameras "$tmp/cams.json" --seconds 300 --speed 60 --model "$model" --json
 [[ "$out" == *'"kind":"illegal_parking"'* ]] || { echo "FAIL: vision run filed no parking event: $out"; fail=1; }
 printf '{"cameras":[{"id":"c","lat":1,"long":2,"source":"%s/nothing-here"}]}' "$tmp" >"$tmp/cams-bad.json"
 expect 2 "cameras[0].source: no file or folder" vision run --cameras "$tmp/cams-bad.json" --model "$model"
