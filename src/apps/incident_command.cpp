@@ -221,7 +221,7 @@ int Serve(const ServeArgs& args) {
             *cameras,
             *registry,
             [&intake](incident::Report r, const vision::VisionEvent& e) {
-                intake.Submit(std::move(r), [kind = e.kind](Result<incident::Receipt> rec) {
+                intake.Submit(std::move(r), [kind = e.kind](const Result<incident::Receipt>& rec) {
                     if (!rec.ok()) {
                         std::fprintf(stderr,
                                      "citybrain serve: a camera's %s was not filed: %s\n",

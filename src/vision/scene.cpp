@@ -187,16 +187,12 @@ std::optional<Health> HealthWatch::Frame(const cv::Mat& bgr, int64_t t_ms) {
     const bool blank = stddev[0] < options_.covered_stddev || mean[0] < options_.covered_mean;
     if (!same) same_since_ = t_ms;
     blank_since_ = blank ? (blank_since_ < 0 ? t_ms : blank_since_) : -1;
-    Health now = Health::kOk;
-    if (blank_since_ >= 0 && t_ms - blank_since_ >= options_.covered_after_ms) {
-        now = Health::kCovered;
-    } else if (t_ms - same_since_ >= options_.frozen_after_ms) {
-        now = Health::kFrozen;
-    } else if (health_ == Health::kCovered && blank_since_ >= 0) {
-        now = Health::kCovered;  // still blank: the episode goes on until a good frame
-    } else if (health_ == Health::kFrozen && same) {
-        now = Health::kFrozen;
-    }
+    // Covered: blank for long enough, or still blank in an episode that began so (it ends with a good frame).
+    // Frozen: the same picture for long enough, or still the same in an episode of it.
+    const bool covered =
+        blank_since_ >= 0 && (t_ms - blank_since_ >= options_.covered_after_ms || health_ == Health::kCovered);
+    const bool frozen = t_ms - same_since_ >= options_.frozen_after_ms || (health_ == Health::kFrozen && same);
+    const Health now = covered ? Health::kCovered : frozen ? Health::kFrozen : Health::kOk;
     const Health before = health_;
     health_ = now;
     if (now != Health::kOk && now != before) return now;

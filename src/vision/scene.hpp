@@ -97,8 +97,8 @@ enum class Health : uint8_t { kOk, kOffline, kFrozen, kCovered };
 const char* HealthName(Health h);
 
 struct HealthOptions {
-    int64_t offline_after_ms = 5 * 60'000;
-    int64_t frozen_after_ms = 10 * 60'000;
+    int64_t offline_after_ms = 300'000;
+    int64_t frozen_after_ms = 600'000;
     int64_t covered_after_ms = 60'000;
     double covered_stddev = 6;  // grey levels: below this the picture has no features
     double covered_mean = 12;   // or is this dark (a covered lens at night is not told from a dark scene below it)
