@@ -175,37 +175,35 @@ Result<std::unique_ptr<CameraSet>> CameraSet::Open(std::vector<Camera> cameras, 
 
 size_t CameraSet::size() const { return cameras_.size(); }
 
-Result<FrameOutcome> CameraSet::Ingest(const std::string& id, std::span<const uint8_t> bytes, int64_t t_ms) {
-    std::lock_guard lock(mu_);
+Result<size_t> CameraSet::CountFrame(const std::string& id) {
     auto it = index_.find(id);
     if (it == index_.end()) {
         ++unknown_camera_frames_;
         return NotFound("camera_id", "no camera '" + id.substr(0, 64) + "' in the registry");
     }
-    State& st = *state_[it->second];
-    ++st.frames;
+    ++state_[it->second]->frames;
+    return it->second;
+}
+
+Result<FrameOutcome> CameraSet::Ingest(const std::string& id, std::span<const uint8_t> bytes, int64_t t_ms) {
+    std::lock_guard lock(mu_);
+    CB_TRY_ASSIGN(const size_t index, CountFrame(id));
     auto image = DecodeImage(bytes, "frame");
     if (!image.ok()) {
-        ++st.bad_frames;
+        ++state_[index]->bad_frames;
         return image.error();
     }
-    return Analyse(it->second, *image, t_ms);
+    return Analyse(index, *image, t_ms);
 }
 
 Result<FrameOutcome> CameraSet::Ingest(const std::string& id, const cv::Mat& bgr, int64_t t_ms) {
     std::lock_guard lock(mu_);
-    auto it = index_.find(id);
-    if (it == index_.end()) {
-        ++unknown_camera_frames_;
-        return NotFound("camera_id", "no camera '" + id.substr(0, 64) + "' in the registry");
-    }
-    State& st = *state_[it->second];
-    ++st.frames;
+    CB_TRY_ASSIGN(const size_t index, CountFrame(id));
     if (bgr.empty() || bgr.type() != CV_8UC3) {
-        ++st.bad_frames;
+        ++state_[index]->bad_frames;
         return InvalidArgument("frame", "empty, or not a colour image");
     }
-    return Analyse(it->second, bgr, t_ms);
+    return Analyse(index, bgr, t_ms);
 }
 
 Result<FrameOutcome> CameraSet::Analyse(size_t index, const cv::Mat& image, int64_t t_ms) {

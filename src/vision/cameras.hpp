@@ -96,6 +96,8 @@ public:
 private:
     CameraSet() = default;
     struct State;
+    /// The camera's index, its frame counted; an unknown camera is counted as such. Under `mu_`.
+    Result<size_t> CountFrame(const std::string& id);
     Result<FrameOutcome> Analyse(size_t index, const cv::Mat& image, int64_t t_ms);
     incident::Report ReportOf(const Camera& cam, const VisionEvent& e, const cv::Mat* image) const;
     Options options_;
