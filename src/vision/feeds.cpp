@@ -2,6 +2,7 @@
 #include "vision/feeds.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <filesystem>

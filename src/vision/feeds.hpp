@@ -23,7 +23,8 @@ class Mat;
 
 namespace citybrain::vision {
 
-/// Where a camera's frames come from when the brain pulls them: an image file (the same picture each time), a
+/// Where a camera's frames come from when the brain pulls them: an image file (the same picture each time, which
+/// the health watch calls frozen after ten minutes, as it would a stuck camera), a
 /// directory of JPEG or PNG images (one per sample, in name order, round again at the end), or a video file or a
 /// stream URL (rtsp://, http://) through OpenCV's VideoCapture. A video file plays on the clock it is given: a
 /// sample at 90 s into the run reads the frame at 90 s (modulo its length), so a recorded street behaves as a live

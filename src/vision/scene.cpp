@@ -14,20 +14,25 @@ namespace {
 constexpr int kWorkWidth = 320;
 constexpr int kCell = 8;
 
-/// The frame at working scale: its colour, its grey level and the grey level's gradient magnitude.
+/// Per 8x8 cell of the frame at working scale: its mean colour, grey level and gradient magnitude of grey. The
+/// means come from an area resize by the cell's side (exact block averages), not a mean per cell.
 struct Planes {
-    cv::Mat bgr, grey, grad;
+    cv::Mat bgr, grey, grad;  // one pixel a cell
 };
 
 Planes Prepare(const cv::Mat& bgr, int width, int height) {
+    cv::Mat work, grey, gx, gy, grad;
+    cv::resize(bgr, work, cv::Size(width, height), 0, 0, cv::INTER_AREA);
+    work.convertTo(work, CV_32FC3);
+    cv::cvtColor(work, grey, cv::COLOR_BGR2GRAY);
+    cv::Sobel(grey, gx, CV_32F, 1, 0);
+    cv::Sobel(grey, gy, CV_32F, 0, 1);
+    cv::magnitude(gx, gy, grad);
     Planes p;
-    cv::resize(bgr, p.bgr, cv::Size(width, height), 0, 0, cv::INTER_AREA);
-    p.bgr.convertTo(p.bgr, CV_32FC3);
-    cv::cvtColor(p.bgr, p.grey, cv::COLOR_BGR2GRAY);
-    cv::Mat gx, gy;
-    cv::Sobel(p.grey, gx, CV_32F, 1, 0);
-    cv::Sobel(p.grey, gy, CV_32F, 0, 1);
-    cv::magnitude(gx, gy, p.grad);
+    const cv::Size cells(width / kCell, height / kCell);
+    cv::resize(work, p.bgr, cells, 0, 0, cv::INTER_AREA);
+    cv::resize(grey, p.grey, cells, 0, 0, cv::INTER_AREA);
+    cv::resize(grad, p.grad, cells, 0, 0, cv::INTER_AREA);
     return p;
 }
 
@@ -38,13 +43,9 @@ struct CellStats {
 };
 
 CellStats Stats(const Planes& p, int gx, int gy) {
-    const cv::Rect rect(gx * kCell, gy * kCell, kCell, kCell);
-    const cv::Scalar m = cv::mean(p.bgr(rect));
-    const double sum = std::max(1.0, m[0] + m[1] + m[2]);
-    return {static_cast<float>(cv::mean(p.grey(rect))[0]),
-            static_cast<float>(100 * m[2] / sum),
-            static_cast<float>(100 * m[1] / sum),
-            static_cast<float>(cv::mean(p.grad(rect))[0])};
+    const cv::Vec3f m = p.bgr.at<cv::Vec3f>(gy, gx);
+    const float sum = std::max(1.0F, m[0] + m[1] + m[2]);
+    return {p.grey.at<float>(gy, gx), 100 * m[2] / sum, 100 * m[1] / sum, p.grad.at<float>(gy, gx)};
 }
 
 }  // namespace
