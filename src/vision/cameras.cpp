@@ -35,6 +35,15 @@ Result<double> Number(const nlohmann::json& j,
     return v;
 }
 
+/// The camera's own fault as an event (no zone): camera_offline, camera_frozen or camera_covered.
+VisionEvent HealthEvent(Health fault, int64_t t_ms) {
+    VisionEvent e;
+    e.kind = std::string("camera_") + HealthName(fault);
+    e.t_ms = t_ms;
+    e.confidence = 1;
+    return e;
+}
+
 }  // namespace
 
 Result<std::vector<Camera>> ParseCameras(std::string_view text,
@@ -211,11 +220,7 @@ Result<FrameOutcome> CameraSet::Analyse(size_t index, const cv::Mat& image, int6
     State& st = *state_[index];
     FrameOutcome out;
     if (const auto fault = st.health.Frame(image, t_ms)) {
-        VisionEvent e;
-        e.kind = std::string("camera_") + HealthName(*fault);
-        e.t_ms = t_ms;
-        e.confidence = 1;
-        out.events.push_back(std::move(e));
+        out.events.push_back(HealthEvent(*fault, t_ms));
     }
     if (st.gate.Changed(image)) {
         CB_TRY_ASSIGN(st.last, detector_->Detect(image));
@@ -227,6 +232,8 @@ Result<FrameOutcome> CameraSet::Analyse(size_t index, const cv::Mat& image, int6
     // The picture against its dry look, where a zone watches for water. Objects' boxes are left out of it; a camera
     // without a reference file takes its first frame as dry.
     bool surface = false;
+    std::vector<Box> hidden;
+    for (const Detection& d : st.last) hidden.push_back(d.box);
     for (size_t z = 0; z < cam.zones.size(); ++z) {
         if (cam.zones[z].rule != RuleKind::kWaterlogging) continue;
         if (!st.dry[z]) {
@@ -236,8 +243,6 @@ Result<FrameOutcome> CameraSet::Analyse(size_t index, const cv::Mat& image, int6
             st.dry[z] = std::move(made).value();
             st.reference_from = "first frame";
         }
-        std::vector<Box> hidden;
-        for (const Detection& d : st.last) hidden.push_back(d.box);
         st.surface[z] = st.dry[z]->Compare(image, hidden);
         surface = true;
     }
@@ -260,10 +265,7 @@ FrameOutcome CameraSet::Tick(int64_t now_ms) {
     for (size_t i = 0; i < cameras_.size(); ++i) {
         State& st = *state_[i];
         if (const auto fault = st.health.Tick(now_ms)) {
-            VisionEvent e;
-            e.kind = std::string("camera_") + HealthName(*fault);
-            e.t_ms = now_ms;
-            e.confidence = 1;
+            VisionEvent e = HealthEvent(*fault, now_ms);
             ++st.health_events;
             out.reports.push_back(ReportOf(cameras_[i], e, nullptr));
             out.events.push_back(std::move(e));

@@ -77,14 +77,14 @@ Result<Queued> CityIntake::Submit(incident::Report report) {
 void CityIntake::SubmitAsync(incident::Report report, std::function<void(Result<Queued>)> done) {
     auto prepared = Prepare(std::move(report));
     if (!prepared.ok()) return done(prepared.error());
-    {
-        std::lock_guard lock(queue_mu_);
-        if (stopping_) {
-            return done(Error{ErrorCode::kUnavailable, "the node is stopping", "intake"});
-        }
-        if (!publisher_.joinable()) publisher_ = std::thread([this] { Publisher(); });
-        queue_.push_back({std::move(prepared).value(), std::move(done)});
+    std::unique_lock lock(queue_mu_);
+    if (stopping_) {
+        lock.unlock();  // the refusal is answered outside the lock: a caller's callback may submit again
+        return done(Error{ErrorCode::kUnavailable, "the node is stopping", "intake"});
     }
+    if (!publisher_.joinable()) publisher_ = std::thread([this] { Publisher(); });
+    queue_.push_back({std::move(prepared).value(), std::move(done)});
+    lock.unlock();
     queue_cv_.notify_one();
 }
 
