@@ -58,7 +58,7 @@ intake-model: build
 test: build test-unit test-asan test-fuzz
 
 test-unit: build
-	scripts/run_tidy.sh build/release
+	scripts/run_tidy.py build/release
 	ctest --preset release
 
 test-asan: deps
