@@ -4,7 +4,8 @@
 # acknowledged reports/s, and the end-to-end rate: reports committed to the zone stores per second, from the
 # first publish to the last commit (the newest receipt time in the zone stores). The backlog is polled only once a
 # second: each `zones status` is a process, and polling faster takes a core from the nodes on a 2-core machine.
-# Usage: scripts/bench_zones.sh [COUNT] [NODES] [ZONES]   (defaults 100000 3 6)
+# Usage: [UNITS=K] scripts/bench_zones.sh [COUNT] [NODES] [ZONES]   (defaults 100000 3 6; K units per zone, 0: no
+# dispatch, so no filing either)
 set -euo pipefail
 count=${1:-100000}
 nodes=${2:-3}
@@ -18,7 +19,7 @@ pids=($!)
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 sleep 1
-"$bin" zones partition --zones "$zones" --out "$work/z.json"
+"$bin" zones partition --zones "$zones" --units "${UNITS:-0}" --out "$work/z.json"
 for i in $(seq "$nodes"); do
   "$bin" zones node --zones "$work/z.json" --nats "$url" --node "n$i" --data "$work/data" >/dev/null 2>"$work/n$i.log" &
   pids+=($!)

@@ -237,7 +237,8 @@ def main():
 
     try:
         cfg = os.path.join(tmp, "zones.json")
-        r = subprocess.run([BIN, "zones", "partition", "--zones", "6", "--lease-ms", "2000", "--out", cfg])
+        r = subprocess.run([BIN, "zones", "partition", "--zones", "6", "--units", "3", "--lease-ms", "2000",
+                            "--out", cfg])
         check(r.returncode == 0, "zones partition writes a config")
         procs["nats"] = start_server()
         bad = subprocess.run([BIN, "zones", "node", "--zones", cfg, "--nats", url, "--node", "a.b", "--data", tmp],
@@ -509,6 +510,32 @@ def main():
               f"{len(set(acked))} distinct acknowledged reports")
         check(not missing, f"no acknowledged report lost ({len(missing)} missing, e.g. {missing[:5]})")
         check(not twice, f"no report applied twice ({len(twice)}, e.g. {list(twice.items())[:3]})")
+
+        # Units: the loads file far more cases than the 18 units can take in their 30 minutes each, so every unit
+        # is dispatched, each exactly once (to one case, in its own zone or lent to another), through every kill;
+        # no case is dispatched twice.
+        dispatches = []  # (store, case, unit)
+        for name in stores:
+            rows = (pg.query(f"SELECT case_id, actor FROM {name}.events WHERE action = 'dispatch'") if pg else
+                    sqlite3.connect(os.path.join(tmp, "data", name)).execute(
+                        "SELECT case_id, actor FROM events WHERE action = 'dispatch'").fetchall())
+            dispatches += [(name, int(c), u) for (c, u) in rows]
+        units = [u["id"] for z in zones for u in z.get("units", [])]
+        per_unit = {u: [d for d in dispatches if d[2] == u] for u in units}
+        per_case = {}
+        for d in dispatches:
+            per_case.setdefault(d[:2], []).append(d[2])
+        check(len(units) == 18, f"18 units in the config ({len(units)})")
+        check(all(len(v) == 1 for v in per_unit.values()),
+              f"every unit dispatched exactly once ({ {u: len(v) for u, v in per_unit.items()} })")
+        check(all(len(v) == 1 for v in per_case.values()),
+              f"no case dispatched twice ({[k for k, v in per_case.items() if len(v) > 1][:5]})")
+        zone_of_store = {name: name[len("zone_"):] if pg else name[:-len(".db")] for name in stores}
+        home = {u["id"]: z["id"] for z in zones for u in z.get("units", [])}
+        lent = [d for d in dispatches if zone_of_store[d[0]] != home[d[2]]]
+        print(f"units: {len(dispatches)} dispatched, {len(lent)} of them lent to another zone; node stats "
+              f"dispatched {sum(st.get('dispatched', 0) for st in stats.values())}, "
+              f"borrowed {sum(st.get('borrowed', 0) for st in stats.values())}", flush=True)
         print(f"zones: {len(acked)} acknowledged, {len(seen)} stored in {len(stores)} zone stores; "
               f"failover {moved_s:.1f} s; first load {first.get('per_s', 0):.0f}/s")
     finally:

@@ -39,6 +39,7 @@ struct ZonesArgs {
     std::string out;
     std::string acked;
     int zones = 3;
+    int units = 0;  // partition: units per zone
     int64_t lease_ms = 3000;
     uint64_t count = 1000;
     uint64_t seed = 1;
@@ -86,6 +87,23 @@ int PartitionMain(const ZonesArgs& args) {
     if (!map.ok()) return ReportError(map.error(), args.json);
     if (args.lease_ms < 500) return ReportError(InvalidArgument("--lease-ms", "must be 500 or more"), args.json);
     map->lease_ms = args.lease_ms;
+    if (args.units < 0 || args.units > 1000) {
+        return ReportError(InvalidArgument("--units", "must be between 0 and 1000"), args.json);
+    }
+    // Each zone's units at its junctions, spread over them in a fixed order (so the same seed gives the same map).
+    std::vector<std::vector<std::pair<double, double>>> inside(map->zones().size());
+    for (const auto& [lat, lon] : *points) {
+        if (const auto z = map->Locate(lat, lon)) inside[*z].emplace_back(lat, lon);
+    }
+    for (size_t z = 0; z < inside.size() && args.units > 0; ++z) {
+        auto& at = inside[z];
+        std::sort(at.begin(), at.end());
+        for (int k = 0; k < args.units && !at.empty(); ++k) {
+            const auto& [lat, lon] = at[(static_cast<size_t>(k) * at.size()) / static_cast<size_t>(args.units)];
+            const std::string id = map->zones()[z].id + "-u" + std::to_string(k + 1);
+            if (Status s = map->AddUnit(id, z, lat, lon); !s.ok()) return ReportError(s.error(), args.json);
+        }
+    }
     const std::string text = map->ToJson() + "\n";
     if (args.out.empty()) {
         std::fputs(text.c_str(), stdout);
@@ -198,7 +216,10 @@ int RunZoneNode(const ZoneNodeArgs& args) {
                                 {"fenced", s.fenced},
                                 {"store_down", s.store_down},
                                 {"handed_off", s.handed_off},
-                                {"handed_in", s.handed_in}};
+                                {"handed_in", s.handed_in},
+                                {"dispatched", s.dispatched},
+                                {"borrowed", s.borrowed},
+                                {"lent", s.lent}};
     std::printf("%s\n", out.dump().c_str());
     return rc;
 }
@@ -471,21 +492,37 @@ int StatusMain(const ZonesArgs& args) {
     auto state = city.State();
     if (!state.ok()) return ReportError(state.error(), args.json);
     nlohmann::json zones = nlohmann::json::array();
+    std::map<std::string, std::pair<int, int>> units_of;  // zone -> busy, all
+    for (const zones::UnitView& u : state->units) {
+        units_of[u.zone].first += u.busy ? 1 : 0;
+        ++units_of[u.zone].second;
+    }
     for (const zones::ZoneState& z : state->zones) {
-        zones.push_back({{"zone", z.zone}, {"node", z.node}, {"pending", z.pending}, {"unacked", z.unacked}});
+        zones.push_back({{"zone", z.zone},
+                         {"node", z.node},
+                         {"pending", z.pending},
+                         {"unacked", z.unacked},
+                         {"units", units_of[z.zone].second},
+                         {"units_busy", units_of[z.zone].first}});
     }
     if (args.json) {
-        std::printf("%s\n", nlohmann::json{{"nodes", state->nodes}, {"zones", zones}}.dump().c_str());
+        nlohmann::json units = nlohmann::json::array();
+        for (const zones::UnitView& u : state->units) {
+            units.push_back({{"id", u.id}, {"zone", u.zone}, {"busy", u.busy}, {"case", u.case_ref}});
+        }
+        std::printf("%s\n", nlohmann::json{{"nodes", state->nodes}, {"zones", zones}, {"units", units}}.dump().c_str());
         return kExitOk;
     }
     std::printf("nodes: %s\n", nlohmann::json(state->nodes).dump().c_str());
-    std::printf("%-12s %-12s %10s %10s\n", "zone", "node", "pending", "unacked");
+    std::printf("%-12s %-12s %10s %10s %12s\n", "zone", "node", "pending", "unacked", "units busy");
     for (const zones::ZoneState& z : state->zones) {
-        std::printf("%-12s %-12s %10llu %10llu\n",
+        const auto [busy, all] = units_of[z.zone];
+        std::printf("%-12s %-12s %10llu %10llu %12s\n",
                     z.zone.c_str(),
                     z.node.empty() ? "-" : z.node.c_str(),
                     static_cast<unsigned long long>(z.pending),
-                    static_cast<unsigned long long>(z.unacked));
+                    static_cast<unsigned long long>(z.unacked),
+                    (std::to_string(busy) + "/" + std::to_string(all)).c_str());
     }
     return kExitOk;
 }
@@ -501,6 +538,8 @@ void RegisterZones(CLI::App& app) {
     partition->add_option("--zones", args->zones, "how many zones")->capture_default_str();
     partition->add_option("--lease-ms", args->lease_ms, "the zones' lease period")->capture_default_str();
     partition->add_option("--seed", args->seed, "the district's seed")->capture_default_str();
+    partition->add_option("--units", args->units, "field units per zone, based at its junctions (0: no dispatch)")
+        ->capture_default_str();
     partition->add_option("--out", args->out, "write the config here (default: stdout)");
     partition->callback([args] { SetExitCode(PartitionMain(*args)); });
 

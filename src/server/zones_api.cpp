@@ -137,7 +137,17 @@ Result<ApiResponse> ZonesApi::Route(const ApiRequest& req, const std::string& pa
                              {"unacked", z.unacked},
                              {"polygon", z.polygon}});
         }
-        return Json(200, {{"nodes", s.nodes}, {"zones", zones}});
+        json units = json::array();
+        for (const zones::UnitView& u : s.units) {
+            units.push_back({{"id", u.id},
+                             {"zone", u.zone},
+                             {"lat", u.lat},
+                             {"lon", u.lon},
+                             {"busy", u.busy},
+                             {"case", u.case_ref.empty() ? json(nullptr) : json(u.case_ref)},
+                             {"until", u.until_ms > 0 ? json(Time(u.until_ms)) : json(nullptr)}});
+        }
+        return Json(200, {{"nodes", s.nodes}, {"zones", zones}, {"units", units}});
     }
     return NotFound("path", "no such resource: " + core::Utf8Prefix(path, 128));
 }

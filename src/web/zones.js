@@ -1,11 +1,12 @@
 // The city's zones at a glance, for a zone node (`citybrain serve --zones`): which node holds which zone, and each
 // zone's backlog, from GET /api/v1/zones once a second. The map draws the zones' polygons (lon, lat) coloured by
-// their node; a zone nobody holds is grey, edged in red. `window.cbZones` says what was drawn (the browser test reads it).
+// their node; a zone nobody holds is grey, edged in red. Units are dots at their bases: amber while taken by a case,
+// green when free. `window.cbZones` says what was drawn (the browser test reads it).
 'use strict';
 
 const canvas = document.getElementById('map');
 const ctx = canvas.getContext('2d');
-const stats = { updates: 0, drawn: 0, owners: {}, nodes: [], errors: 0 };
+const stats = { updates: 0, drawn: 0, owners: {}, nodes: [], errors: 0, units: { drawn: 0, busy: 0 } };
 window.cbZones = stats;
 let latest = null;
 
@@ -75,6 +76,19 @@ function draw() {
     if (z.pending + z.unacked > 0) ctx.fillText(`${z.pending + z.unacked} ⏳`, cx, cy + 24);
   }
   stats.drawn = drawn;
+  let busy = 0;
+  for (const u of latest.units || []) {
+    const [px, py] = at(u.lon, u.lat);
+    ctx.beginPath();
+    ctx.arc(px, py, 5, 0, 2 * Math.PI);
+    ctx.fillStyle = u.busy ? '#ffb020' : '#3ddc84';
+    ctx.fill();
+    ctx.strokeStyle = '#0f1620';
+    ctx.lineWidth = 1.5;
+    ctx.stroke();
+    busy += u.busy ? 1 : 0;
+  }
+  stats.units = { drawn: (latest.units || []).length, busy };
 }
 
 function render(state) {
@@ -95,12 +109,20 @@ function render(state) {
     tr.append(name, text('td', String(count), 'num'));
     return tr;
   }));
+  const units = {};
+  for (const u of state.units || []) {
+    const c = units[u.zone] || (units[u.zone] = { busy: 0, all: 0 });
+    c.all += 1;
+    c.busy += u.busy ? 1 : 0;
+  }
   const zones = document.querySelector('#zones tbody');
   zones.replaceChildren(...state.zones.map((z) => {
     const tr = document.createElement('tr');
     tr.dataset.zone = z.zone;
+    const u = units[z.zone];
     tr.append(text('td', z.zone), text('td', z.node || '无人持有 · none', z.node ? '' : 'none'),
-      text('td', String(z.pending), 'num'), text('td', String(z.unacked), 'num'));
+      text('td', String(z.pending), 'num'), text('td', String(z.unacked), 'num'),
+      text('td', u ? `${u.busy}/${u.all}` : '–', 'num'));
     return tr;
   }));
   draw();

@@ -341,6 +341,25 @@ Result<Bus::Backlog> Bus::ConsumerBacklog(const std::string& stream, const std::
     return b;
 }
 
+namespace {
+
+/// Binds to the key-value bucket `bucket`, creating it (file storage, one revision per key) if it is not there.
+natsStatus BindBucket(__kvStore** kv, __jsCtx* js, const std::string& bucket, int64_t ttl_ms) {
+    natsStatus s = js_KeyValue(kv, js, bucket.c_str());
+    if (s == NATS_NOT_FOUND) {
+        kvConfig cfg;
+        kvConfig_Init(&cfg);
+        cfg.Bucket = bucket.c_str();
+        cfg.History = 1;
+        cfg.TTL = ttl_ms * 1'000'000;  // nanoseconds, like every duration on the wire; 0: entries never expire
+        cfg.StorageType = js_FileStorage;
+        s = js_CreateKeyValue(kv, js, &cfg);
+    }
+    return s;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Leases>> Bus::OpenLeases(const std::string& bucket, int64_t ttl_ms) {
     CB_TRY(CheckToken("bucket", bucket));
     std::unique_ptr<Leases> l(new Leases());
@@ -352,18 +371,45 @@ Result<std::unique_ptr<Leases>> Bus::OpenLeases(const std::string& bucket, int64
     jo.Wait = std::max<int64_t>(100, ttl_ms / 4);
     natsStatus s = natsConnection_JetStream(&l->js_, nc_, &jo);
     if (s != NATS_OK) return BusError("JetStream", s);
-    s = js_KeyValue(&l->kv_, l->js_, bucket.c_str());
-    if (s == NATS_NOT_FOUND) {
-        kvConfig cfg;
-        kvConfig_Init(&cfg);
-        cfg.Bucket = bucket.c_str();
-        cfg.History = 1;
-        cfg.TTL = ttl_ms * 1'000'000;  // nanoseconds, like every duration on the wire
-        cfg.StorageType = js_FileStorage;
-        s = js_CreateKeyValue(&l->kv_, l->js_, &cfg);
-    }
+    s = BindBucket(&l->kv_, l->js_, bucket, ttl_ms);
     if (s != NATS_OK) return BusError("lease bucket " + bucket, s);
     return l;
+}
+
+// --- Table ---
+
+Table::~Table() {
+    if (kv_ != nullptr) kvStore_Destroy(kv_);
+}
+
+Result<std::optional<Table::Entry>> Table::Get(const std::string& key) {
+    kvEntry* e = nullptr;
+    const natsStatus s = kvStore_Get(&e, kv_, key.c_str());
+    if (s == NATS_NOT_FOUND) return std::optional<Entry>();
+    if (s != NATS_OK) return BusError("table " + key, s);
+    Entry entry{kvEntry_ValueString(e), kvEntry_Revision(e)};
+    kvEntry_Destroy(e);
+    return std::optional<Entry>(std::move(entry));
+}
+
+Result<bool> Table::Put(const std::string& key, const std::string& value, uint64_t revision) {
+    uint64_t rev = 0;
+    const natsStatus s = revision == 0 ? kvStore_CreateString(&rev, kv_, key.c_str(), value.c_str())
+                                       : kvStore_UpdateString(&rev, kv_, key.c_str(), value.c_str(), revision);
+    if (s == NATS_OK) return true;
+    // Refused because someone wrote first, or failed: the entry as it is now tells which.
+    CB_TRY_ASSIGN(const auto now, Get(key));
+    if (now.has_value() && now->revision != revision) return false;
+    return BusError("table " + key, s);
+}
+
+Result<std::unique_ptr<Table>> Bus::OpenTable(const std::string& bucket) {
+    CB_TRY(CheckToken("bucket", bucket));
+    std::unique_ptr<Table> t(new Table());
+    if (const natsStatus s = BindBucket(&t->kv_, js_, bucket, 0); s != NATS_OK) {
+        return BusError("table " + bucket, s);
+    }
+    return t;
 }
 
 // --- core NATS ---

@@ -128,6 +128,29 @@ private:
     int64_t ttl_ms_ = 0;
 };
 
+/// A JetStream key-value bucket whose entries do not expire, written by compare-and-set: what several nodes share
+/// and must never both change (which case a unit is taken by). File storage, one revision kept per key.
+class Table {
+public:
+    ~Table();
+    Table(const Table&) = delete;
+    Table& operator=(const Table&) = delete;
+    struct Entry {
+        std::string value;
+        uint64_t revision = 0;
+    };
+    /// The entry of `key`, or nullopt when there is none.
+    Result<std::optional<Entry>> Get(const std::string& key);
+    /// Writes `value` if `key` has no entry (`revision` 0) or still has the entry of `revision`. False when
+    /// someone wrote it first (nothing written).
+    Result<bool> Put(const std::string& key, const std::string& value, uint64_t revision);
+
+private:
+    friend class Bus;
+    Table() = default;
+    __kvStore* kv_ = nullptr;
+};
+
 /// The city's message bus: NATS JetStream through libnats (the only file that knows libnats). Streams with file
 /// storage; publishes wait for the stream's acknowledgement.
 class Bus {
@@ -169,6 +192,8 @@ public:
     Result<std::unique_ptr<Subscription>> Subscribe(const std::string& subject);
     /// Opens (creating if needed) the lease bucket `bucket` with entries that expire after `ttl_ms`.
     Result<std::unique_ptr<Leases>> OpenLeases(const std::string& bucket, int64_t ttl_ms);
+    /// Opens (creating if needed) the table `bucket`.
+    Result<std::unique_ptr<Table>> OpenTable(const std::string& bucket);
 
     const BusOptions& options() const { return options_; }
 

@@ -505,5 +505,96 @@ TEST(ZoneNodes, AReportFiledHereIsNotHandedOverWhenDeliveredAgain) {
     EXPECT_TRUE((*west)->ListRequests(f)->empty());
 }
 
+// Units: a zone's filed cases take its own nearest free unit; with none free, the nearest unit another zone can spare
+// (it keeps `lend_reserve` free), whose order goes to its home zone; a unit taken for a case before a crash is
+// found again by its entry, not taken twice; a case left waiting gets a unit once one is free again.
+TEST(ZoneNodes, ACaseWithNoUnitFreeAtHomeBorrowsOneTheZoneNextDoorCanSpare) {
+    ASSERT_FALSE(Url().empty());
+    auto bus = Connect(), pub = Connect();
+    ASSERT_TRUE(bus && pub);
+    auto parsed = ZoneMap::Parse(
+        R"({"lease_ms": 1000, "ack_wait_ms": 1000, "stream": "UNITS", "unit_service_ms": 1500, "lend_reserve": 1,
+            "zones": [
+          {"id": "uw", "polygon": [[114.20, 22.70], [114.25, 22.70], [114.25, 22.76], [114.20, 22.76]],
+           "units": [{"id": "uw-1", "lat": 22.73, "lon": 114.21}]},
+          {"id": "ue", "polygon": [[114.25, 22.70], [114.30, 22.70], [114.30, 22.76], [114.25, 22.76]],
+           "units": [{"id": "ue-1", "lat": 22.73, "lon": 114.26}, {"id": "ue-2", "lat": 22.73, "lon": 114.27},
+                     {"id": "ue-3", "lat": 22.73, "lon": 114.29}]}]})",
+        "test");
+    ASSERT_TRUE(parsed.ok()) << parsed.error().ToString();
+    const ZoneMap map = std::move(parsed).value();
+    ASSERT_EQ(map.units().size(), 4u);
+    // ue-2 was taken for the west's case 2 by a node that stopped before it recorded the dispatch.
+    auto table = bus->OpenTable(kUnitBucket);
+    ASSERT_TRUE(table.ok()) << table.error().ToString();
+    const std::string before = R"({"case":"uw:2","until_ms":)" + std::to_string(core::NowMs() + 600'000) + "}";
+    ASSERT_TRUE((*table)->Put(UnitKey("ue-2"), before, 0).value());
+    EXPECT_FALSE((*table)->Put(UnitKey("ue-2"), before, 0).value()) << "a unit was taken twice";
+
+    const std::string dir = std::string(std::getenv("CB_TMP") ? std::getenv("CB_TMP") : "/tmp") + "/zones_units";
+    std::filesystem::remove_all(dir);
+    NodeOptions options;
+    options.name = "nunits";
+    options.stores.data_dir = dir;
+    auto node = ZoneNode::Start(map, *bus, incident::Taxonomy::Default(), options);
+    ASSERT_TRUE(node.ok()) << node.error().ToString();
+    // Four matters 1 km apart in the west, the first where uw-1 stands.
+    for (int i = 0; i < 4; ++i) {
+        incident::Report r;
+        r.time_ms = core::NowMs();
+        r.lat = 22.73;
+        r.lon = 114.21 + 0.01 * i;
+        r.category = "waterlogging";
+        ASSERT_TRUE(pub->Publish(ZoneMap::ReportsSubject("uw"), EncodeReport(r), "u-" + std::to_string(i)).ok());
+    }
+    const auto& s = (*node)->stats();
+    for (int i = 0; i < 300 && s.dispatched < 3; ++i) {
+        ASSERT_TRUE((*node)->Step().ok());
+        Sleep(10);
+    }
+    ASSERT_EQ(s.applied, 4u);
+    EXPECT_EQ(s.dispatched, 3u) << "the fourth case should wait: the east keeps one unit for itself";
+    auto west = options.stores.Open("uw");
+    ASSERT_TRUE(west.ok());
+    auto dispatcher_of = [&](incident::CaseId id) {
+        auto events = (*west)->CaseEvents(id);
+        std::string who;
+        if (!events.ok()) return who;
+        for (const incident::Event& e : *events) {
+            if (e.action == incident::Action::kDispatch) who += (who.empty() ? "" : ",") + e.actor;
+        }
+        return who;
+    };
+    EXPECT_EQ(dispatcher_of(1), "uw-1");  // its own
+    EXPECT_EQ(dispatcher_of(2), "ue-2");  // the unit taken for it before the crash, found again
+    EXPECT_EQ(dispatcher_of(3), "ue-1");  // borrowed: the nearest of the east's two free units
+    EXPECT_EQ(dispatcher_of(4), "");
+    EXPECT_EQ((*west)->GetCase(4).value()->status, incident::CaseStatus::kFiled);
+    auto ue2 = (*table)->Get(UnitKey("ue-2"));
+    ASSERT_TRUE(ue2.ok() && ue2->has_value());
+    EXPECT_EQ((*ue2)->value, before) << "the unit's entry was written again";
+    // uw-1 is free once its 1.5 s on site have passed (it stood at the first matter): the fourth case takes it.
+    for (int i = 0; i < 500 && s.dispatched < 4; ++i) {
+        ASSERT_TRUE((*node)->Step().ok());
+        Sleep(10);
+    }
+    EXPECT_EQ(s.dispatched, 4u);
+    EXPECT_EQ(dispatcher_of(4), "uw-1");
+    EXPECT_EQ(s.borrowed, 2u);
+    // The east read the orders of its two units lent to the west (each once: the second one's order went out under
+    // the same id as before the crash would have).
+    for (int i = 0; i < 300 && s.lent < 2; ++i) {
+        ASSERT_TRUE((*node)->Step().ok());
+        Sleep(10);
+    }
+    EXPECT_EQ(s.lent, 2u);
+    auto backlog = bus->ConsumerBacklog(map.StreamOf("ue"), "zone_ue");
+    ASSERT_TRUE(backlog.ok());
+    EXPECT_EQ(backlog->pending + backlog->unacked, 0u);
+    auto uw1 = (*table)->Get(UnitKey("uw-1"));
+    ASSERT_TRUE(uw1.ok() && uw1->has_value());
+    EXPECT_NE((*uw1)->value.find(R"("case":"uw:4")"), std::string::npos) << (*uw1)->value;
+}
+
 }  // namespace
 }  // namespace citybrain::zones

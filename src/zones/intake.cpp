@@ -5,6 +5,7 @@
 #include <random>
 #include <unordered_set>
 
+#include "core/time.hpp"
 #include "zones/node.hpp"
 #include "zones/wire.hpp"
 
@@ -199,6 +200,18 @@ Result<CityState> CityIntake::State() {
         s.unacked = b.unacked;
         s.polygon = z.polygon;
         out.zones.push_back(std::move(s));
+    }
+    if (map_.units().empty()) return out;
+    std::lock_guard lock(mu_);
+    if (!units_) {
+        CB_TRY_ASSIGN(units_, bus_.OpenTable(kUnitBucket));
+    }
+    const int64_t now = core::NowMs();
+    for (const ZoneUnit& u : map_.units()) {
+        CB_TRY_ASSIGN(const auto entry, units_->Get(UnitKey(u.id)));
+        const UnitTaken taken = entry ? DecodeUnitTaken(entry->value) : UnitTaken{};
+        out.units.push_back(
+            {u.id, map_.zones()[u.zone].id, u.lat, u.lon, taken.until_ms > now, taken.case_ref, taken.until_ms});
     }
     return out;
 }

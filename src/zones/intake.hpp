@@ -42,9 +42,17 @@ struct ZoneState {
     uint64_t pending = 0, unacked = 0;
     std::vector<std::pair<double, double>> polygon;  // lon, lat
 };
+struct UnitView {
+    std::string id, zone;  // zone: its home
+    double lat = 0, lon = 0;
+    bool busy = false;
+    std::string case_ref;  // the case it was last taken by ("<zone>:<id>"), "" when never
+    int64_t until_ms = 0;
+};
 struct CityState {
     std::vector<std::string> nodes;  // live
     std::vector<ZoneState> zones;
+    std::vector<UnitView> units;
 };
 
 /// The city's front door, the same at every node: a report goes to its zone's subject (acknowledged once JetStream
@@ -72,7 +80,7 @@ public:
     /// The report a token names, from its zone's store (or a neighbour's, where it was handed over to a case
     /// there); an unknown or malformed token is NotFound on `token`.
     Result<Tracked> Track(std::string_view token);
-    /// Which live node holds which zone, and each zone's backlog.
+    /// Which live node holds which zone, each zone's backlog, and each unit's state.
     Result<CityState> State();
 
     static std::string TokenOf(std::string_view zone, std::string_view key);
@@ -95,6 +103,7 @@ private:
     std::vector<std::vector<size_t>> neighbours_;  // by zone: where its border reports may have been handed over
     std::mutex mu_;
     std::map<std::string, std::shared_ptr<incident::Store>> readers_;  // zone stores opened for reading
+    std::unique_ptr<Table> units_;                                     // opened on the first State
     // The asynchronous submissions, and the thread that publishes them in batches (started on the first).
     struct Pending {
         Prepared prepared;

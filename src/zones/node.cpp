@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <numbers>
 
 #include "core/time.hpp"
@@ -78,6 +79,19 @@ double BorderReachM(const incident::Taxonomy& taxonomy) {
     return widest;
 }
 
+std::string EncodeUnitTaken(const UnitTaken& taken) {
+    return nlohmann::json{{"case", taken.case_ref}, {"until_ms", taken.until_ms}}.dump();
+}
+
+UnitTaken DecodeUnitTaken(std::string_view value) {
+    UnitTaken out;
+    const auto v = nlohmann::json::parse(value, nullptr, false);
+    if (!v.is_object()) return out;
+    if (v.contains("case") && v["case"].is_string()) out.case_ref = v["case"].get<std::string>();
+    if (v.contains("until_ms") && v["until_ms"].is_number_integer()) out.until_ms = v["until_ms"].get<int64_t>();
+    return out;
+}
+
 Status EnsureZoneStreams(Bus& bus, const ZoneMap& map) {
     for (const Zone& z : map.zones()) CB_TRY(bus.EnsureStream(map.StreamOf(z.id), ZoneMap::SubjectsOf(z.id)));
     return {};
@@ -86,7 +100,22 @@ Status EnsureZoneStreams(Bus& bus, const ZoneMap& map) {
 struct ZoneNode::Held_ {
     std::unique_ptr<incident::IncidentEngine> engine;
     std::unique_ptr<Consumer> consumer;
+    bool dispatch_due = true;      // cases were filed since the last dispatch round
+    int64_t next_dispatch_ms = 0;  // filed cases without a unit are tried again each second
 };
+
+namespace {
+
+/// A commit that failed because the zone is no longer this node's to write (another node claimed its store) or its
+/// store is down: the zone is let go, and whatever was not acknowledged comes back to whoever holds it next.
+bool ZoneLost(const Error& e) { return e.code == ErrorCode::kUnavailable || e.code == ErrorCode::kConflict; }
+
+double MetresBetween(double lat0, double lon0, double lat1, double lon1) {
+    const double m_per_deg_lon = 111'195.0 * std::cos(lat0 * std::numbers::pi / 180.0);
+    return std::hypot((lat1 - lat0) * 111'195.0, (lon1 - lon0) * m_per_deg_lon);
+}
+
+}  // namespace
 
 std::string ZoneNode::OwnerOf(const std::string& zone, const std::vector<std::string>& live) {
     std::string best;
@@ -115,6 +144,9 @@ Result<std::unique_ptr<ZoneNode>> ZoneNode::Start(const ZoneMap& map,
     node->held_.resize(map.zones().size());
     node->readers_.resize(map.zones().size());
     node->border_m_ = BorderReachM(taxonomy);
+    if (!map.units().empty()) {
+        CB_TRY_ASSIGN(node->units_, bus.OpenTable(kUnitBucket));
+    }
     return node;
 }
 
@@ -136,6 +168,12 @@ Status ZoneNode::Take(size_t z) {
                  zone.c_str(),
                  static_cast<long long>(claim));
     return {};
+}
+
+void ZoneNode::LoseZone(size_t z, const Error& e) {
+    ++(e.code == ErrorCode::kConflict ? stats_.fenced : stats_.store_down);
+    std::fprintf(stderr, "citybrain zones: zone %s: %s\n", map_.zones()[z].id.c_str(), e.ToString().c_str());
+    Drop(z);
 }
 
 void ZoneNode::Drop(size_t z) {
@@ -272,13 +310,22 @@ Result<size_t> ZoneNode::Pull(size_t z) {
     if (messages.empty()) return 0;
     const std::string reports_subject = ZoneMap::ReportsSubject(zone);
     const std::string handoff_subject = ZoneMap::HandoffSubject(zone);
+    const std::string orders_subject = ZoneMap::OrdersSubject(zone);
     std::vector<incident::Report> reports;
+    std::vector<char> sure;  // a report filed on intake if it opens a case: a place, and a sure machine
     std::vector<Bus::Outgoing> handoffs;
     Nearby nearby;
     uint64_t handed_in = 0;
     reports.reserve(messages.size());
     for (Message& m : messages) {
         const bool handed = m.subject() == handoff_subject;
+        if (m.subject() == orders_subject) {
+            // A work order for one of this zone's units (read by its crews' gateway); counted when another zone
+            // borrowed the unit.
+            const auto order = nlohmann::json::parse(m.data(), nullptr, false);
+            if (order.is_object() && order.value("zone", zone) != zone) ++stats_.lent;
+            continue;
+        }
         // Another kind of message (none is published yet): acknowledged with the batch, and left alone.
         if (!handed && m.subject() != reports_subject) continue;
         auto report = DecodeReport(m.data());
@@ -309,6 +356,7 @@ Result<size_t> ZoneNode::Pull(size_t z) {
             }
         }
         handed_in += handed ? 1 : 0;
+        sure.push_back(report->lat.has_value() && report->lon.has_value() && report->confidence >= 0.8);
         reports.push_back(std::move(report).value());
     }
     // Handed over first: stored in the neighbour's stream (the same id: a repeat is dropped there) before anything
@@ -322,12 +370,31 @@ Result<size_t> ZoneNode::Pull(size_t z) {
         // A failed commit: nothing of the batch was kept; unacknowledged, it all comes back to whoever holds the
         // zone then. Fenced, another node took the zone over; unavailable, the store is down, and the zone is taken
         // again (a fresh connection) at the next lease round.
-        if (!r.ok() && (r.error().code == ErrorCode::kUnavailable || r.error().code == ErrorCode::kConflict)) {
-            ++(r.error().code == ErrorCode::kConflict ? stats_.fenced : stats_.store_down);
-            std::fprintf(stderr, "citybrain zones: zone %s: %s\n", zone.c_str(), r.error().ToString().c_str());
+        if (!r.ok() && ZoneLost(r.error())) {
             messages.clear();  // left unacknowledged, before their consumer goes
-            Drop(z);
+            LoseZone(z, r.error());
             return size_t{0};
+        }
+    }
+    if (units_) {
+        // Filed before the batch is acknowledged: a crash in between brings the reports back, and their receipts
+        // (repeats now) name the cases, still reported, to file. One transaction for the batch's filings.
+        const std::string& fallback = taxonomy_.Fallback().code;
+        held.engine->Hold();
+        for (size_t i = 0; i < results.size(); ++i) {
+            if (!results[i].ok() || results[i]->duplicate || sure[i] == 0 || results[i]->category == fallback) continue;
+            const auto c = held.engine->OpenCase(results[i]->case_id);
+            if (!c || c->status != incident::CaseStatus::kReported) continue;
+            (void)held.engine->Apply(c->id, incident::Action::kFile, "zone " + zone, "filed on intake", core::NowMs());
+            held.dispatch_due = true;
+        }
+        if (Status flushed = held.engine->Flush(); !flushed.ok()) {
+            messages.clear();
+            if (ZoneLost(flushed.error())) {
+                LoseZone(z, flushed.error());
+                return size_t{0};
+            }
+            return flushed.error();
         }
     }
     for (const auto& r : results) {
@@ -343,6 +410,99 @@ Result<size_t> ZoneNode::Pull(size_t z) {
     // Only now, with the batch committed: a crash before this line redelivers it, and the keys catch the repeats.
     for (Message& m : messages) CB_TRY(m.Ack());
     return messages.size();
+}
+
+Result<bool> ZoneNode::Dispatch(size_t z) {
+    Held_& held = *held_[z];
+    const std::string& zone = map_.zones()[z].id;
+    std::vector<incident::Case> waiting = held.engine->OpenCasesIn(incident::CaseStatus::kFiled);
+    std::erase_if(waiting, [](const incident::Case& c) { return !c.lat || !c.lon; });
+    if (waiting.empty()) return true;
+    std::sort(waiting.begin(), waiting.end(), [](const incident::Case& a, const incident::Case& b) {
+        return std::tie(a.priority, a.created_ms, a.id) < std::tie(b.priority, b.created_ms, b.id);
+    });
+    // Every unit as the table has it now: the case it is taken by, until when.
+    const std::vector<ZoneUnit>& units = map_.units();
+    struct UnitState {
+        std::optional<Table::Entry> entry;
+        UnitTaken taken;
+    };
+    std::vector<UnitState> state(units.size());
+    auto read = [&](size_t u) -> Status {
+        CB_TRY_ASSIGN(state[u].entry, units_->Get(UnitKey(units[u].id)));
+        state[u].taken = state[u].entry ? DecodeUnitTaken(state[u].entry->value) : UnitTaken{};
+        return {};
+    };
+    for (size_t u = 0; u < units.size(); ++u) CB_TRY(read(u));
+    for (const incident::Case& c : waiting) {
+        const int64_t now = core::NowMs();
+        const std::string ref = zone + ":" + std::to_string(c.id);
+        auto free = [&](size_t u) { return state[u].taken.until_ms <= now; };
+        std::optional<size_t> pick;
+        // Taken for this case already, by a node that stopped before it recorded the dispatch.
+        for (size_t u = 0; u < units.size() && !pick; ++u) {
+            if (state[u].taken.case_ref == ref) pick = u;
+        }
+        while (!pick) {
+            std::vector<int> free_in(map_.zones().size(), 0);
+            for (size_t u = 0; u < units.size(); ++u) free_in[units[u].zone] += free(u) ? 1 : 0;
+            // The zone's own nearest free unit; failing that, the nearest that another zone can spare.
+            std::optional<size_t> best;
+            double best_m = 0;
+            for (const bool own : {true, false}) {
+                for (size_t u = 0; u < units.size(); ++u) {
+                    if (!free(u) || (units[u].zone == z) != own) continue;
+                    if (!own && free_in[units[u].zone] <= map_.lend_reserve) continue;
+                    const double m = MetresBetween(*c.lat, *c.lon, units[u].lat, units[u].lon);
+                    if (!best || m < best_m) best = u, best_m = m;
+                }
+                if (best) break;
+            }
+            if (!best) break;
+            const int64_t until =
+                now + static_cast<int64_t>(best_m / ZoneMap::kUnitSpeedMps * 1000) + map_.unit_service_ms;
+            CB_TRY_ASSIGN(const bool won,
+                          units_->Put(UnitKey(units[*best].id),
+                                      EncodeUnitTaken({ref, until}),
+                                      state[*best].entry ? state[*best].entry->revision : 0));
+            CB_TRY(read(*best));  // ours now, or whoever's was first
+            if (won) pick = best;
+        }
+        if (!pick) break;  // no unit free for this case, nor for the ones after it
+        const ZoneUnit& unit = units[*pick];
+        const std::string& home = map_.zones()[unit.zone].id;
+        const double m = MetresBetween(*c.lat, *c.lon, unit.lat, unit.lon);
+        const auto eta_s = static_cast<int64_t>(m / ZoneMap::kUnitSpeedMps);
+        // The order first, then the dispatch on the case: a crash in between repeats the order under the same id.
+        const nlohmann::json order{{"unit", unit.id},
+                                   {"zone", zone},
+                                   {"case", c.id},
+                                   {"category", c.category},
+                                   {"lat", *c.lat},
+                                   {"lon", *c.lon},
+                                   {"eta_s", eta_s},
+                                   {"until_ms", state[*pick].taken.until_ms}};
+        CB_TRY(bus_.Publish(ZoneMap::OrdersSubject(home), order.dump(), "order:" + ref));
+        const bool borrowed = unit.zone != z;
+        std::string note = "unit " + unit.id + ", ETA " + std::to_string(eta_s) + " s";
+        if (borrowed) note += ", lent by zone " + home;
+        auto sent = held.engine->Apply(c.id, incident::Action::kDispatch, unit.id, note, now);
+        if (!sent.ok()) {
+            if (ZoneLost(sent.error())) {
+                LoseZone(z, sent.error());
+                return false;
+            }
+            std::fprintf(stderr,
+                         "citybrain zones: zone %s: case %lld: %s\n",
+                         zone.c_str(),
+                         static_cast<long long>(c.id),
+                         sent.error().ToString().c_str());
+            continue;
+        }
+        ++stats_.dispatched;
+        stats_.borrowed += borrowed ? 1 : 0;
+    }
+    return true;
 }
 
 Result<size_t> ZoneNode::Step() {
@@ -363,6 +523,11 @@ Result<size_t> ZoneNode::Step() {
         auto n = Pull(z);
         if (!n.ok()) return n.error();
         handled += *n;
+        if (units_ && held_[z] && (held_[z]->dispatch_due || core::NowMs() >= held_[z]->next_dispatch_ms)) {
+            held_[z]->dispatch_due = false;
+            held_[z]->next_dispatch_ms = core::NowMs() + 1000;
+            CB_TRY(Dispatch(z));
+        }
     }
     return handled;
 }

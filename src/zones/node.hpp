@@ -48,6 +48,9 @@ struct NodeStats {
     uint64_t store_down = 0;   // zones let go because their store failed (retaken at the next lease round)
     uint64_t handed_off = 0;   // reports near a border sent to the neighbouring zone that has their case
     uint64_t handed_in = 0;    // reports handed over from a neighbouring zone, applied here
+    uint64_t dispatched = 0;   // cases given a unit (ordered and recorded on the case)
+    uint64_t borrowed = 0;     // of them, with a unit lent by another zone
+    uint64_t lent = 0;         // orders read here for this zone's units from another zone's cases
 };
 
 /// A brain node of a city of zones. It holds leases on some zones (a JetStream key-value bucket, `Leases`), and for
@@ -64,6 +67,15 @@ struct NodeStats {
 /// only once the neighbour's stream has stored it. A report delivered again is handed over only if it was neither
 /// filed here nor next door before. Two first reports of one matter on both sides of a border in the same instant
 /// still make two cases: neither zone has committed its case when the other looks.
+///
+/// Units (where the map has any): a machine report that is sure (a place, a category of the taxonomy, confidence ≥
+/// 0.8) is filed on intake, as the district's brain files it; each filed case of a zone gets the nearest free unit of
+/// the zone, or, when the zone has none free, the nearest one that another zone can lend while it keeps
+/// `lend_reserve` free. A unit is taken by a compare-and-set on its entry in the city's unit table (`Table`), so
+/// two zones never take one unit. Its work order goes to its home zone's `city.<zone>.orders` (message id
+/// `order:<zone>:<case>`) before the dispatch is committed on the case, so that a crash in between repeats the same
+/// order (dropped by JetStream as a republish) with the same unit, which its entry names. A unit is free again once
+/// its travel and `unit_service_ms` have passed. Filed cases left without a unit are tried again each second.
 ///
 /// Which node holds which zone: every live node announces itself (`node.<name>`, a lease too); a zone belongs to
 /// the live node that ranks highest for it by rendezvous hashing, so zones spread evenly, a dead node's zones go to
@@ -103,12 +115,18 @@ private:
     std::shared_ptr<incident::Store> Reader(size_t zone);
     /// Whether a report was filed in a zone next to `zone` (handed over on an earlier delivery).
     bool FiledNextDoor(size_t zone, const incident::Report& report);
+    /// Gives a unit to each filed case of `zone` that has none yet, while units are free. False when a commit was
+    /// refused (the zone is let go).
+    Result<bool> Dispatch(size_t zone);
+    /// Counts a commit refused because the zone is no longer ours (fenced) or its store is down, and lets it go.
+    void LoseZone(size_t zone, const Error& error);
 
     const ZoneMap& map_;
     Bus& bus_;
     const incident::Taxonomy& taxonomy_;
     NodeOptions options_;
     std::unique_ptr<Leases> leases_;
+    std::unique_ptr<Table> units_;                           // where the map has units
     std::vector<std::unique_ptr<Held_>> held_;               // by zone index; null where not held
     std::vector<std::shared_ptr<incident::Store>> readers_;  // neighbours' stores, opened to look for their cases
     double border_m_ = 0;                                    // the widest de-duplication radius
@@ -127,5 +145,15 @@ Status EnsureZoneStreams(Bus& bus, const ZoneMap& map);
 inline std::string ZoneKey(const std::string& zone) { return "zone." + zone; }
 inline std::string NodeKey(const std::string& node) { return "node." + node; }
 inline constexpr const char* kLeaseBucket = "city_leases";
+/// The unit table's bucket, and a unit's key in it (its value: `{"case": "<zone>:<id>", "until_ms": …}`).
+inline constexpr const char* kUnitBucket = "city_units";
+inline std::string UnitKey(const std::string& unit) { return "unit." + unit; }
+struct UnitTaken {
+    std::string case_ref;  // "<zone>:<case id>"
+    int64_t until_ms = 0;  // free from then on
+};
+std::string EncodeUnitTaken(const UnitTaken& taken);
+/// An entry that does not parse (written by hand) reads as a free unit: the next take overwrites it.
+UnitTaken DecodeUnitTaken(std::string_view value);
 
 }  // namespace citybrain::zones

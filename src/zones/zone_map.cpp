@@ -39,13 +39,56 @@ Result<int64_t> Millis(const Json& j, const char* key, int64_t fallback, int64_t
 
 }  // namespace
 
+namespace {
+
+/// A zone's units, appended to the city's (whose ids they must not repeat).
+Status ParseUnits(const Json& units, const std::string& where, size_t zone, std::vector<ZoneUnit>& city) {
+    if (!units.is_array()) return InvalidArgument(where, "must be an array of {id, lat, lon}");
+    for (size_t k = 0; k < units.size(); ++k) {
+        const Json& u = units[k];
+        const std::string uw = where + "[" + std::to_string(k) + "]";
+        if (!u.is_object()) return InvalidArgument(uw, "must be an object {id, lat, lon}");
+        for (const auto& [key, _] : u.items()) {
+            if (key != "id" && key != "lat" && key != "lon") {
+                return InvalidArgument(uw + "." + key, "unknown field (known: id, lat, lon)");
+            }
+        }
+        ZoneUnit unit;
+        unit.zone = zone;
+        if (!u.contains("id") || !u["id"].is_string()) return InvalidArgument(uw + ".id", "must be a string");
+        unit.id = u["id"].get<std::string>();
+        CB_TRY(CheckToken(uw + ".id", unit.id));
+        for (const ZoneUnit& other : city) {
+            if (other.id == unit.id) return InvalidArgument(uw + ".id", "'" + unit.id + "' is used twice");
+        }
+        for (const char* key : {"lat", "lon"}) {
+            if (!u.contains(key) || !u[key].is_number()) return InvalidArgument(uw + "." + key, "must be a number");
+        }
+        unit.lat = u["lat"].get<double>();
+        unit.lon = u["lon"].get<double>();
+        if (!std::isfinite(unit.lat) || unit.lat < -90 || unit.lat > 90) {
+            return InvalidArgument(uw + ".lat", "out of [-90, 90]");
+        }
+        if (!std::isfinite(unit.lon) || unit.lon < -180 || unit.lon > 180) {
+            return InvalidArgument(uw + ".lon", "out of [-180, 180]");
+        }
+        city.push_back(std::move(unit));
+    }
+    return {};
+}
+
+}  // namespace
+
 Result<ZoneMap> ZoneMap::Parse(std::string_view text, std::string_view file) {
     const std::string at(file);
     Json j = Json::parse(text, nullptr, false);
     if (j.is_discarded() || !j.is_object()) return InvalidArgument(at, "not a JSON object");
     for (const auto& [key, _] : j.items()) {
-        if (key != "stream" && key != "lease_ms" && key != "ack_wait_ms" && key != "zones") {
-            return InvalidArgument(at + ": " + key, "unknown field (known: stream, lease_ms, ack_wait_ms, zones)");
+        if (key != "stream" && key != "lease_ms" && key != "ack_wait_ms" && key != "unit_service_ms" &&
+            key != "lend_reserve" && key != "zones") {
+            return InvalidArgument(
+                at + ": " + key,
+                "unknown field (known: stream, lease_ms, ack_wait_ms, unit_service_ms, lend_reserve, zones)");
         }
     }
     ZoneMap map;
@@ -60,6 +103,16 @@ Result<ZoneMap> ZoneMap::Parse(std::string_view text, std::string_view file) {
     auto ack = Millis(j, "ack_wait_ms", map.ack_wait_ms, 1000, 3'600'000);
     if (!ack.ok()) return InvalidArgument(at + ": ack_wait_ms", ack.error().message);
     map.ack_wait_ms = *ack;
+    auto service = Millis(j, "unit_service_ms", map.unit_service_ms, 1000, 86'400'000);
+    if (!service.ok()) return InvalidArgument(at + ": unit_service_ms", service.error().message);
+    map.unit_service_ms = *service;
+    if (j.contains("lend_reserve")) {
+        const Json& v = j["lend_reserve"];
+        if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 10'000) {
+            return InvalidArgument(at + ": lend_reserve", "must be an integer between 0 and 10000");
+        }
+        map.lend_reserve = v.get<int>();
+    }
     if (!j.contains("zones") || !j["zones"].is_array() || j["zones"].empty()) {
         return InvalidArgument(at + ": zones", "must be a non-empty array");
     }
@@ -87,12 +140,25 @@ Result<ZoneMap> ZoneMap::Parse(std::string_view text, std::string_view file) {
             if (!std::isfinite(lat) || lat < -90 || lat > 90) return InvalidArgument(vw, "lat out of [-90, 90]");
             zone.polygon.emplace_back(lon, lat);
         }
+        if (z.contains("units")) CB_TRY(ParseUnits(z["units"], where + ".units", map.zones_.size(), map.units_));
         for (const auto& [key, _] : z.items()) {
-            if (key != "id" && key != "polygon") return InvalidArgument(where + "." + key, "unknown field");
+            if (key != "id" && key != "polygon" && key != "units") {
+                return InvalidArgument(where + "." + key, "unknown field (known: id, polygon, units)");
+            }
         }
         map.zones_.push_back(std::move(zone));
     }
     return map;
+}
+
+Status ZoneMap::AddUnit(const std::string& id, size_t zone, double lat, double lon) {
+    if (zone >= zones_.size()) return InvalidArgument("zone", "no zone " + std::to_string(zone));
+    CB_TRY(CheckToken("id", id));
+    for (const ZoneUnit& u : units_) {
+        if (u.id == id) return InvalidArgument("id", "'" + id + "' is used twice");
+    }
+    units_.push_back({id, zone, lat, lon});
+    return {};
 }
 
 Result<ZoneMap> ZoneMap::Load(const std::string& path) {
@@ -226,13 +292,24 @@ std::optional<size_t> ZoneMap::Find(std::string_view id) const {
 
 std::string ZoneMap::ToJson() const {
     Json zones = Json::array();
-    for (const Zone& z : zones_) {
+    for (size_t i = 0; i < zones_.size(); ++i) {
+        const Zone& z = zones_[i];
         Json poly = Json::array();
         for (const auto& [lon, lat] : z.polygon) poly.push_back({lon, lat});
-        zones.push_back({{"id", z.id}, {"polygon", std::move(poly)}});
+        Json zone{{"id", z.id}, {"polygon", std::move(poly)}};
+        Json units = Json::array();
+        for (const ZoneUnit& u : units_) {
+            if (u.zone == i) units.push_back({{"id", u.id}, {"lat", u.lat}, {"lon", u.lon}});
+        }
+        if (!units.empty()) zone["units"] = std::move(units);
+        zones.push_back(std::move(zone));
     }
-    return Json{{"stream", stream}, {"lease_ms", lease_ms}, {"ack_wait_ms", ack_wait_ms}, {"zones", std::move(zones)}}
-        .dump(1);
+    Json out{{"stream", stream}, {"lease_ms", lease_ms}, {"ack_wait_ms", ack_wait_ms}, {"zones", std::move(zones)}};
+    if (!units_.empty()) {
+        out["unit_service_ms"] = unit_service_ms;
+        out["lend_reserve"] = lend_reserve;
+    }
+    return out.dump(1);
 }
 
 }  // namespace citybrain::zones

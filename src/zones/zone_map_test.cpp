@@ -50,6 +50,23 @@ TEST(ZoneMap, ConfigRoundTripsAndBadFieldsAreNamed) {
     EXPECT_EQ(again->lease_ms, 2000);
     ASSERT_EQ(again->zones().size(), 3u);
     EXPECT_EQ(again->zones()[1].polygon, map->zones()[1].polygon);
+    EXPECT_TRUE(again->units().empty());
+
+    // Units, and their settings, round-trip with their zones.
+    const char* with_units = R"({"unit_service_ms": 60000, "lend_reserve": 2, "zones": [
+        {"id": "a", "polygon": [[0,0],[1,0],[1,1]], "units": [{"id": "a-1", "lat": 0.2, "lon": 0.5}]},
+        {"id": "b", "polygon": [[1,0],[2,0],[2,1]], "units": [{"id": "b-1", "lat": 0.3, "lon": 1.5},
+                                                            {"id": "b-2", "lat": 0.4, "lon": 1.6}]}]})";
+    auto units = ZoneMap::Parse(with_units, "u.json");
+    ASSERT_TRUE(units.ok()) << units.error().ToString();
+    auto units_again = ZoneMap::Parse(units->ToJson(), "u.json");
+    ASSERT_TRUE(units_again.ok()) << units_again.error().ToString();
+    ASSERT_EQ(units_again->units().size(), 3u);
+    EXPECT_EQ(units_again->units()[2].id, "b-2");
+    EXPECT_EQ(units_again->units()[2].zone, 1u);
+    EXPECT_DOUBLE_EQ(units_again->units()[2].lon, 1.6);
+    EXPECT_EQ(units_again->unit_service_ms, 60000);
+    EXPECT_EQ(units_again->lend_reserve, 2);
 
     const std::pair<const char*, const char*> bad[] = {
         {R"([])", "z.json"},
@@ -62,6 +79,21 @@ TEST(ZoneMap, ConfigRoundTripsAndBadFieldsAreNamed) {
         {R"({"zones": [{"id": "a", "polygon": [[0,0],[1,0],[1,1]], "colour": 1}]})", "z.json: zones[0].colour"},
         {R"({"lease_ms": 10, "zones": [{"id": "a", "polygon": [[0,0],[1,0],[1,1]]}]})", "z.json: lease_ms"},
         {R"({"leases": 1, "zones": []})", "z.json: leases"},
+        {R"({"lend_reserve": -1, "zones": [{"id": "a", "polygon": [[0,0],[1,0],[1,1]]}]})", "z.json: lend_reserve"},
+        {R"({"unit_service_ms": 5, "zones": [{"id": "a", "polygon": [[0,0],[1,0],[1,1]]}]})",
+         "z.json: unit_service_ms"},
+        {R"({"zones": [{"id": "a", "polygon": [[0,0],[1,0],[1,1]], "units": {}}]})", "z.json: zones[0].units"},
+        {R"({"zones": [{"id": "a", "polygon": [[0,0],[1,0],[1,1]], "units": [{"id": "u", "lat": 1}]}]})",
+         "z.json: zones[0].units[0].lon"},
+        {R"({"zones": [{"id": "a", "polygon": [[0,0],[1,0],[1,1]], "units": [{"id": "u.1", "lat": 1, "lon": 1}]}]})",
+         "z.json: zones[0].units[0].id"},
+        {R"({"zones": [{"id": "a", "polygon": [[0,0],[1,0],[1,1]], "units": [{"id": "u", "lat": 95, "lon": 1}]}]})",
+         "z.json: zones[0].units[0].lat"},
+        {R"({"zones": [{"id": "a", "polygon": [[0,0],[1,0],[1,1]], "units": [{"id": "u", "lat": 1, "lon": 1}]},
+                       {"id": "b", "polygon": [[0,0],[1,0],[1,1]], "units": [{"id": "u", "lat": 1, "lon": 1}]}]})",
+         "z.json: zones[1].units[0].id"},
+        {R"({"zones": [{"id": "a", "polygon": [[0,0],[1,0],[1,1]], "units": [{"id": "u", "lat": 1, "lon": 1, "k": 1}]}]})",
+         "z.json: zones[0].units[0].k"},
     };
     for (const auto& [text, where] : bad) {
         auto r = ZoneMap::Parse(text, "z.json");

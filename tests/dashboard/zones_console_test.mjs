@@ -57,7 +57,7 @@ const natsPort = await freePort();
 const nats = start('nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', `${tmp}/js`]);
 const url = `nats://127.0.0.1:${natsPort}`;
 const cfg = `${tmp}/zones.json`;
-const part = spawnSync(bin, ['zones', 'partition', '--zones', '4', '--lease-ms', '1500', '--out', cfg]);
+const part = spawnSync(bin, ['zones', 'partition', '--zones', '4', '--units', '2', '--lease-ms', '1500', '--out', cfg]);
 if (part.status !== 0) fail(`zones partition: ${part.stderr}`);
 await waitFor('nats-server listens', () => nats.log.includes('Server is ready'), 10000);
 
@@ -88,8 +88,28 @@ try {
   const nodes = await page.$$eval('#nodes tbody tr td:first-child', (tds) => tds.map((td) => td.textContent));
   if (nodes.join(',') !== 'a,b') fail(`nodes listed: ${nodes}`);
   if ((await page.textContent('#conn')).indexOf('live') < 0) fail('the page does not say it is live');
+  // The eight units, all free; then a load of reports takes some of them, and the map and the rows say which.
+  await page.waitForFunction(() => window.cbZones.units.drawn === 8 && window.cbZones.units.busy === 0, null,
+    { timeout: 10000 });
+  const load = spawnSync(bin, ['zones', 'publish', '--zones', cfg, '--nats', url, '--count', '40'], { encoding: 'utf8' });
+  if (load.status !== 0) fail(`zones publish: ${load.stderr}`);
+  await page.waitForFunction(() => window.cbZones.units.busy > 0, null, { timeout: 20000 });
+  // The rows agree with the API once the page has refreshed after it (units are taken while this runs).
+  const busyRows = () => page.$$eval('#zones tbody tr td:nth-child(5)',
+    (tds) => tds.reduce((n, td) => n + Number(td.textContent.split('/')[0]), 0));
+  let api, busyApi, agreed = false;
+  for (let i = 0; i < 10 && !agreed; i++) {
+    api = await (await fetch(`${base}api/v1/zones`)).json();
+    busyApi = api.units.filter((u) => u.busy).length;
+    agreed = await page.waitForFunction((n) => {
+      const tds = [...document.querySelectorAll('#zones tbody tr td:nth-child(5)')];
+      return tds.reduce((k, td) => k + Number(td.textContent.split('/')[0]), 0) === n;
+    }, busyApi, { timeout: 3000 }).then(() => true, () => false);
+  }
+  if (busyApi === 0 || api.units.some((u) => u.busy && !u.case)) fail(`units as the API has them: ${JSON.stringify(api.units)}`);
+  if (!agreed) fail(`the rows count ${await busyRows()} busy units, the API ${busyApi}`);
   await page.screenshot({ path: `${outDir}/zones_console.png` });
-  console.log(`zones console: ${JSON.stringify(owners)}`);
+  console.log(`zones console: ${JSON.stringify(owners)}; ${busyApi} of 8 units busy`);
 
   // b dies: once its leases age out, a holds every zone, and the page says so.
   b.kill('SIGKILL');
