@@ -16,6 +16,7 @@ every round.
 Usage: zones_test.py CITYBRAIN [--store sqlite|pg] [--rounds N] [--seed S]
 """
 import argparse
+import datetime
 import http.client
 import json
 import os
@@ -240,6 +241,15 @@ def main():
         r = subprocess.run([BIN, "zones", "partition", "--zones", "6", "--units", "3", "--lease-ms", "2000",
                             "--out", cfg])
         check(r.returncode == 0, "zones partition writes a config")
+        if OPTS.rounds:
+            # Units that take seconds rather than half an hour for a job (2 s on site, travel at 300 m/s): the
+            # rounds' kills then land while units are taken again and again.
+            with open(cfg) as f:
+                config = json.load(f)
+            config["unit_service_ms"] = 2000
+            config["unit_speed_mps"] = 300
+            with open(cfg, "w") as f:
+                json.dump(config, f)
         procs["nats"] = start_server()
         bad = subprocess.run([BIN, "zones", "node", "--zones", cfg, "--nats", url, "--node", "a.b", "--data", tmp],
                              capture_output=True, text=True, timeout=30)
@@ -511,23 +521,33 @@ def main():
         check(not missing, f"no acknowledged report lost ({len(missing)} missing, e.g. {missing[:5]})")
         check(not twice, f"no report applied twice ({len(twice)}, e.g. {list(twice.items())[:3]})")
 
-        # Units: the loads file far more cases than the 18 units can take in their 30 minutes each, so every unit
-        # is dispatched, each exactly once (to one case, in its own zone or lent to another), through every kill;
-        # no case is dispatched twice.
-        dispatches = []  # (store, case, unit)
+        # Units: the loads file far more cases than the 18 units can take, so every unit is dispatched; no case is
+        # dispatched twice, and no unit is taken again before the end of its last job (the note's "until", in whole
+        # seconds, so rounded down), through every kill. Without --rounds a job lasts 30 min: each unit exactly once.
+        dispatches = []  # (store, case, unit, time_ms, until_ms)
         for name in stores:
-            rows = (pg.query(f"SELECT case_id, actor FROM {name}.events WHERE action = 'dispatch'") if pg else
-                    sqlite3.connect(os.path.join(tmp, "data", name)).execute(
-                        "SELECT case_id, actor FROM events WHERE action = 'dispatch'").fetchall())
-            dispatches += [(name, int(c), u) for (c, u) in rows]
+            rows = (pg.query(f"SELECT case_id, actor, time_ms, note FROM {name}.events WHERE action = 'dispatch'")
+                    if pg else sqlite3.connect(os.path.join(tmp, "data", name)).execute(
+                        "SELECT case_id, actor, time_ms, note FROM events WHERE action = 'dispatch'").fetchall())
+            for (c, u, t, note) in rows:
+                m = re.search(r"until (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)", note)
+                until = (datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%SZ")
+                         .replace(tzinfo=datetime.timezone.utc).timestamp() * 1000) if m else None
+                dispatches.append((name, int(c), u, int(t), until))
         units = [u["id"] for z in zones for u in z.get("units", [])]
-        per_unit = {u: [d for d in dispatches if d[2] == u] for u in units}
+        per_unit = {u: sorted((d for d in dispatches if d[2] == u), key=lambda d: d[3]) for u in units}
         per_case = {}
         for d in dispatches:
             per_case.setdefault(d[:2], []).append(d[2])
         check(len(units) == 18, f"18 units in the config ({len(units)})")
-        check(all(len(v) == 1 for v in per_unit.values()),
-              f"every unit dispatched exactly once ({ {u: len(v) for u, v in per_unit.items()} })")
+        check(all(d[4] is not None for d in dispatches), "every dispatch says until when")
+        check(all(v for v in per_unit.values()), f"every unit dispatched ({ {u: len(v) for u, v in per_unit.items()} })")
+        if not OPTS.rounds:
+            check(all(len(v) == 1 for v in per_unit.values()),
+                  f"every unit dispatched exactly once ({ {u: len(v) for u, v in per_unit.items()} })")
+        overlaps = [(u, a, b) for u, v in per_unit.items() for a, b in zip(v, v[1:])
+                    if a[4] is not None and b[3] < a[4]]
+        check(not overlaps, f"no unit taken again before its last job ended ({overlaps[:3]})")
         check(all(len(v) == 1 for v in per_case.values()),
               f"no case dispatched twice ({[k for k, v in per_case.items() if len(v) > 1][:5]})")
         zone_of_store = {name: name[len("zone_"):] if pg else name[:-len(".db")] for name in stores}

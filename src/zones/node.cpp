@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <numbers>
@@ -102,6 +103,9 @@ struct ZoneNode::Held_ {
     std::unique_ptr<Consumer> consumer;
     bool dispatch_due = true;      // cases were filed since the last dispatch round
     int64_t next_dispatch_ms = 0;  // filed cases without a unit are tried again each second
+    // No unit this zone may take is free before then: takes only make units busy, so the earliest end of a busy
+    // unit's job, as last read, bounds when one can be free (and saves reading the table for every batch).
+    int64_t none_free_until_ms = 0;
 };
 
 namespace {
@@ -417,7 +421,7 @@ Result<bool> ZoneNode::Dispatch(size_t z) {
     const std::string& zone = map_.zones()[z].id;
     std::vector<incident::Case> waiting = held.engine->OpenCasesIn(incident::CaseStatus::kFiled);
     std::erase_if(waiting, [](const incident::Case& c) { return !c.lat || !c.lon; });
-    if (waiting.empty()) return true;
+    if (waiting.empty() || core::NowMs() < held.none_free_until_ms) return true;
     std::sort(waiting.begin(), waiting.end(), [](const incident::Case& a, const incident::Case& b) {
         return std::tie(a.priority, a.created_ms, a.id) < std::tie(b.priority, b.created_ms, b.id);
     });
@@ -460,7 +464,7 @@ Result<bool> ZoneNode::Dispatch(size_t z) {
             }
             if (!best) break;
             const int64_t until =
-                now + static_cast<int64_t>(best_m / ZoneMap::kUnitSpeedMps * 1000) + map_.unit_service_ms;
+                now + static_cast<int64_t>(best_m / map_.unit_speed_mps * 1000) + map_.unit_service_ms;
             CB_TRY_ASSIGN(const bool won,
                           units_->Put(UnitKey(units[*best].id),
                                       EncodeUnitTaken({ref, until}),
@@ -468,11 +472,19 @@ Result<bool> ZoneNode::Dispatch(size_t z) {
             CB_TRY(read(*best));  // ours now, or whoever's was first
             if (won) pick = best;
         }
-        if (!pick) break;  // no unit free for this case, nor for the ones after it
+        if (!pick) {
+            // No unit free for this case, nor for the ones after it, until the first busy one is done.
+            held.none_free_until_ms = std::numeric_limits<int64_t>::max();
+            for (const UnitState& u : state) {
+                if (u.taken.until_ms > now)
+                    held.none_free_until_ms = std::min(held.none_free_until_ms, u.taken.until_ms);
+            }
+            break;
+        }
         const ZoneUnit& unit = units[*pick];
         const std::string& home = map_.zones()[unit.zone].id;
         const double m = MetresBetween(*c.lat, *c.lon, unit.lat, unit.lon);
-        const auto eta_s = static_cast<int64_t>(m / ZoneMap::kUnitSpeedMps);
+        const auto eta_s = static_cast<int64_t>(m / map_.unit_speed_mps);
         // The order first, then the dispatch on the case: a crash in between repeats the order under the same id.
         const nlohmann::json order{{"unit", unit.id},
                                    {"zone", zone},
@@ -484,7 +496,8 @@ Result<bool> ZoneNode::Dispatch(size_t z) {
                                    {"until_ms", state[*pick].taken.until_ms}};
         CB_TRY(bus_.Publish(ZoneMap::OrdersSubject(home), order.dump(), "order:" + ref));
         const bool borrowed = unit.zone != z;
-        std::string note = "unit " + unit.id + ", ETA " + std::to_string(eta_s) + " s";
+        std::string note = "unit " + unit.id + ", ETA " + std::to_string(eta_s) + " s, until " +
+                           core::FormatTimestamp(state[*pick].taken.until_ms);
         if (borrowed) note += ", lent by zone " + home;
         auto sent = held.engine->Apply(c.id, incident::Action::kDispatch, unit.id, note, now);
         if (!sent.ok()) {

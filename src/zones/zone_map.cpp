@@ -85,10 +85,11 @@ Result<ZoneMap> ZoneMap::Parse(std::string_view text, std::string_view file) {
     if (j.is_discarded() || !j.is_object()) return InvalidArgument(at, "not a JSON object");
     for (const auto& [key, _] : j.items()) {
         if (key != "stream" && key != "lease_ms" && key != "ack_wait_ms" && key != "unit_service_ms" &&
-            key != "lend_reserve" && key != "zones") {
+            key != "unit_speed_mps" && key != "lend_reserve" && key != "zones") {
             return InvalidArgument(
                 at + ": " + key,
-                "unknown field (known: stream, lease_ms, ack_wait_ms, unit_service_ms, lend_reserve, zones)");
+                "unknown field (known: stream, lease_ms, ack_wait_ms, unit_service_ms, unit_speed_mps, lend_reserve, "
+                "zones)");
         }
     }
     ZoneMap map;
@@ -106,6 +107,13 @@ Result<ZoneMap> ZoneMap::Parse(std::string_view text, std::string_view file) {
     auto service = Millis(j, "unit_service_ms", map.unit_service_ms, 1000, 86'400'000);
     if (!service.ok()) return InvalidArgument(at + ": unit_service_ms", service.error().message);
     map.unit_service_ms = *service;
+    if (j.contains("unit_speed_mps")) {
+        const Json& v = j["unit_speed_mps"];
+        if (!v.is_number() || !(v.get<double>() >= 0.5 && v.get<double>() <= 300)) {
+            return InvalidArgument(at + ": unit_speed_mps", "must be a number between 0.5 and 300 (metres a second)");
+        }
+        map.unit_speed_mps = v.get<double>();
+    }
     if (j.contains("lend_reserve")) {
         const Json& v = j["lend_reserve"];
         if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 10'000) {
@@ -307,6 +315,7 @@ std::string ZoneMap::ToJson() const {
     Json out{{"stream", stream}, {"lease_ms", lease_ms}, {"ack_wait_ms", ack_wait_ms}, {"zones", std::move(zones)}};
     if (!units_.empty()) {
         out["unit_service_ms"] = unit_service_ms;
+        out["unit_speed_mps"] = unit_speed_mps;
         out["lend_reserve"] = lend_reserve;
     }
     return out.dump(1);

@@ -26,8 +26,8 @@ struct ZoneUnit {
 
 /// The city cut into zones, and the settings every node of it shares. Read from a JSON file:
 ///
-///     {"stream": "CITY", "lease_ms": 3000, "ack_wait_ms": 10000, "unit_service_ms": 1800000, "lend_reserve": 1,
-///      "zones": [{"id": "north", "polygon": [[114.24, 22.72], [114.26, 22.72], [114.26, 22.74]],
+///     {"stream": "CITY", "lease_ms": 3000, "ack_wait_ms": 10000, "unit_service_ms": 1800000, "unit_speed_mps": 8,
+///      "lend_reserve": 1, "zones": [{"id": "north", "polygon": [[114.24, 22.72], [114.26, 22.72], [114.26, 22.74]],
 ///                 "units": [{"id": "north-1", "lat": 22.73, "lon": 114.25}]}, …]}
 ///
 /// A point lies in the first zone whose polygon holds it; a point in none is refused (its report belongs to no
@@ -64,11 +64,11 @@ public:
     int64_t lease_ms = 3000;
     /// A message delivered but not acknowledged is delivered again after this long.
     int64_t ack_wait_ms = 10'000;
-    /// How long a unit is taken by a case: its travel there (straight line at kUnitSpeedMps) and this much on site.
+    /// How long a unit is taken by a case: its travel there (straight line at unit_speed_mps) and this much on site.
     int64_t unit_service_ms = int64_t{30} * 60'000;
     /// A zone lends a unit only while it keeps this many free for its own cases.
     int lend_reserve = 1;
-    static constexpr double kUnitSpeedMps = 8.0;  // ≈ 30 km/h through a city's streets
+    double unit_speed_mps = 8.0;  // ≈ 30 km/h through a city's streets
 
     /// The subjects of a zone, and its own stream: one stream per zone, so that a zone's consumer reads its own
     /// messages only (on one stream for the city, NATS 2.9's filtered consumers spent the server's CPU skipping

@@ -53,7 +53,7 @@ TEST(ZoneMap, ConfigRoundTripsAndBadFieldsAreNamed) {
     EXPECT_TRUE(again->units().empty());
 
     // Units, and their settings, round-trip with their zones.
-    const char* with_units = R"({"unit_service_ms": 60000, "lend_reserve": 2, "zones": [
+    const char* with_units = R"({"unit_service_ms": 60000, "unit_speed_mps": 2.5, "lend_reserve": 2, "zones": [
         {"id": "a", "polygon": [[0,0],[1,0],[1,1]], "units": [{"id": "a-1", "lat": 0.2, "lon": 0.5}]},
         {"id": "b", "polygon": [[1,0],[2,0],[2,1]], "units": [{"id": "b-1", "lat": 0.3, "lon": 1.5},
                                                             {"id": "b-2", "lat": 0.4, "lon": 1.6}]}]})";
@@ -67,6 +67,7 @@ TEST(ZoneMap, ConfigRoundTripsAndBadFieldsAreNamed) {
     EXPECT_DOUBLE_EQ(units_again->units()[2].lon, 1.6);
     EXPECT_EQ(units_again->unit_service_ms, 60000);
     EXPECT_EQ(units_again->lend_reserve, 2);
+    EXPECT_DOUBLE_EQ(units_again->unit_speed_mps, 2.5);
 
     const std::pair<const char*, const char*> bad[] = {
         {R"([])", "z.json"},
@@ -80,6 +81,7 @@ TEST(ZoneMap, ConfigRoundTripsAndBadFieldsAreNamed) {
         {R"({"lease_ms": 10, "zones": [{"id": "a", "polygon": [[0,0],[1,0],[1,1]]}]})", "z.json: lease_ms"},
         {R"({"leases": 1, "zones": []})", "z.json: leases"},
         {R"({"lend_reserve": -1, "zones": [{"id": "a", "polygon": [[0,0],[1,0],[1,1]]}]})", "z.json: lend_reserve"},
+        {R"({"unit_speed_mps": 0, "zones": [{"id": "a", "polygon": [[0,0],[1,0],[1,1]]}]})", "z.json: unit_speed_mps"},
         {R"({"unit_service_ms": 5, "zones": [{"id": "a", "polygon": [[0,0],[1,0],[1,1]]}]})",
          "z.json: unit_service_ms"},
         {R"({"zones": [{"id": "a", "polygon": [[0,0],[1,0],[1,1]], "units": {}}]})", "z.json: zones[0].units"},
