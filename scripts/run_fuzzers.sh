@@ -59,8 +59,9 @@ printf '\x012\n0 100 5\n2\n2 3\n10 50 7.5\n2\n4 1\n' >"$work/traffic_import/flow
 printf '\x02<net><junction id="a" x="0" y="0"/><junction id="b" x="100" y="0" type="traffic_light"/><junction id="c" x="200" y="0"/><edge id="ab" from="a" to="b"><lane id="ab_0" index="0" speed="10" length="95"/><lane id="ab_1" index="1" speed="10" length="95" allow="bus"/></edge><edge id="bc" from="b" to="c"><lane id="bc_0" index="0" speed="10" length="95"/></edge><connection from="ab" to="bc" fromLane="0" toLane="0" dir="s" tl="b" linkIndex="0"/><tlLogic id="b"><phase duration="30" state="G"/><phase duration="3" state="y"/><phase duration="20" state="r"/></tlLogic></net>' >"$work/traffic_import/net.xml"
 printf '\x03<routes><vType id="t" accel="2" decel="4.5" tau="1"/><route id="r" edges="ab bc"/><vehicle id="v" depart="0" route="r" type="t"/><trip id="w" depart="3" from="ab" to="bc"/><flow id="f" begin="0" end="60" vehsPerHour="600" from="ab" to="bc"/></routes>' >"$work/traffic_import/routes.xml"
 mkdir -p "$work/zones"
-printf '\x00{"stream":"CITY","lease_ms":3000,"zones":[{"id":"z0","polygon":[[114.2,22.7],[114.3,22.7],[114.3,22.8],[114.2,22.8]]}]}' >"$work/zones/config.json"
+printf '\x00{"stream":"CITY","lease_ms":3000,"unit_service_ms":60000,"unit_speed_mps":8,"lend_reserve":1,"zones":[{"id":"z0","polygon":[[114.2,22.7],[114.3,22.7],[114.3,22.8],[114.2,22.8]],"units":[{"id":"z0-u1","lat":22.75,"lon":114.25}]}]}' >"$work/zones/config.json"
 printf '\x01{"source":"camera","time_ms":1781478000000,"category":"street_vending","description":"摊贩","lat":22.72,"long":114.25,"confidence":0.9}' >"$work/zones/report.json"
+printf '\x02{"case":"z0:12","until_ms":1781478000000}' >"$work/zones/unit.json"
 for target in roadnet flow csv form taxonomy api sumo vrp pinyin nlp llm device gateway vision clinic vault traffic_import zones; do
   echo "fuzzing ${target}_fuzz for ${seconds}s"
   max_len=65536
