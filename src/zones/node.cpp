@@ -327,7 +327,9 @@ Result<size_t> ZoneNode::Pull(size_t z) {
             // A work order for one of this zone's units (read by its crews' gateway); counted when another zone
             // borrowed the unit.
             const auto order = nlohmann::json::parse(m.data(), nullptr, false);
-            if (order.is_object() && order.value("zone", zone) != zone) ++stats_.lent;
+            if (order.is_object() && order.contains("zone") && order["zone"].is_string() && order["zone"] != zone) {
+                ++stats_.lent;
+            }
             continue;
         }
         // Another kind of message (none is published yet): acknowledged with the batch, and left alone.
