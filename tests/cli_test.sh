@@ -92,6 +92,11 @@ assert v['events'] >= 1 and v['errors'] == 0, v
 assert all(c['health'] == 'ok' and c['health_events'] == 0 for c in v['registry']), v['registry']
 assert all(c['events'] <= 2 for c in v['registry']), v['registry']
 " || { echo "FAIL: run --vision: $out" | head -c 3000; fail=1; }
+# Issue 19: zones with units; a bad count and a bad unit in a config are refused by name.
+expect 0 '"id": "z1-u2"' zones partition --zones 2 --units 2
+echo '{"zones": [{"id": "a", "polygon": [[0,0],[1,0],[1,1]], "units": [{"id": "u", "lat": 1}]}]}' >"$tmp/zones_units.json"
+expect 2 "zones[0].units[0].lon: must be a number" zones status --zones "$tmp/zones_units.json"
+expect 2 "--units: must be between 0 and 1000" zones partition --units -1
 # Issue 17: clinic screening on the embedded knowledge base; bad input refused by name.
 expect 0 '"triage"' clinic screen --text "孩子两岁，咳嗽三天了，有点发烧，流鼻涕" --json
 expect 0 '"care":"refer_now"' clinic screen --text "咳嗽，喘不上气" --json

@@ -221,6 +221,32 @@ TEST(Bus, LeasesHaveOneHolderAndAgeOut) {
 }
 
 // Core NATS, for what is not stored: in order from one sender, and nothing kept in any stream.
+TEST(Bus, ATableEntryIsWrittenOnlyByWhoeverReadItsLastRevision) {
+    ASSERT_FALSE(Url().empty());
+    auto a = Connect(), b = Connect();
+    ASSERT_TRUE(a && b);
+    auto ta = a->OpenTable("test_table"), tb = b->OpenTable("test_table");
+    ASSERT_TRUE(ta.ok() && tb.ok()) << (ta.ok() ? tb.error().ToString() : ta.error().ToString());
+    auto none = (*ta)->Get("k");
+    ASSERT_TRUE(none.ok());
+    EXPECT_FALSE(none->has_value());
+    // Both create it: one wins.
+    ASSERT_TRUE((*ta)->Put("k", "a1", 0).value());
+    EXPECT_FALSE((*tb)->Put("k", "b1", 0).value());
+    auto seen = (*tb)->Get("k");
+    ASSERT_TRUE(seen.ok() && seen->has_value());
+    EXPECT_EQ((*seen)->value, "a1");
+    // Both update from the revision they read: the first wins, the second must read again.
+    const uint64_t rev = (*seen)->revision;
+    ASSERT_TRUE((*tb)->Put("k", "b2", rev).value());
+    EXPECT_FALSE((*ta)->Put("k", "a2", rev).value());
+    auto last = (*ta)->Get("k");
+    ASSERT_TRUE(last.ok() && last->has_value());
+    EXPECT_EQ((*last)->value, "b2");
+    EXPECT_GT((*last)->revision, rev);
+    EXPECT_FALSE(a->OpenTable("no.dots").ok());
+}
+
 TEST(Bus, CoreMessagesArriveInOrderAndTimeOut) {
     ASSERT_FALSE(Url().empty());
     auto a = Connect(), b = Connect();
