@@ -164,9 +164,12 @@ n=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('
 [ "$n" -gt 0 ] || { echo "FAIL: the run's store holds no cases"; fail=1; }
 
 # Ctrl-C mid-run: a clean stop (exit 0, the report says so) and a store that passes SQLite's integrity check.
-"$bin" run --no-serve --speedup 60 --json --report "$tmp/stopped.json" --db "$tmp/stopped.db" >/dev/null 2>"$tmp/stop.err" &
+"$bin" run --no-serve --speedup 60 --report "$tmp/stopped.json" --db "$tmp/stopped.db" >/dev/null 2>"$tmp/stop.err" &
 pid=$!
-sleep 3
+# Once it is running (its start-up line is printed after its handler is in place): a background job of a script
+# starts with SIGINT ignored, so a signal sent during a slow start-up (ASan, a busy machine) would be lost.
+for _ in $(seq 600); do grep -q "simulated hours at" "$tmp/stop.err" && break; sleep 0.1; done
+sleep 1
 kill -INT $pid
 wait $pid
 rc=$?
