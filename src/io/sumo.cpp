@@ -200,7 +200,9 @@ RoadNetwork ParseNetOrThrow(std::string_view text, const std::string& source, Su
             lane.index_in_road = static_cast<int32_t>(k);
             lane.width_m = Positive(at, l, "width", NumberOr(at, l, "width", 3.2));
             lane.max_speed_mps = Positive(at, l, "speed", Number(at, l, "speed"));
-            length = std::max(length, Positive(at, l, "length", Number(at, l, "length")));
+            const double lane_m = Positive(at, l, "length", Number(at, l, "length"));
+            if (lane_m > 1e6) at.Fail(l, "length", "must be at most 1,000 km");
+            length = std::max(length, lane_m);
             map[open[k].first] = static_cast<int32_t>(k);
             net.lanes.push_back(lane);
         }

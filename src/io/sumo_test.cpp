@@ -129,6 +129,11 @@ TEST(Sumo, ErrorsNameTheLineElementAndAttribute) {
         << NetError(Replace(net, R"(from="W" to="C")", R"(from="W" to="Q")"));
     EXPECT_NE(NetError(Replace(net, R"(length="95" shape="105)", R"(length="x" shape="105)")).find("@length"),
               std::string::npos);
+    // A lane longer than any road (found by traffic_import_fuzz: 9e42 m reached the simulator).
+    EXPECT_NE(NetError(Replace(net, R"(length="95" shape="105)", R"(length="9e42" shape="105)"))
+                  .find("@length: must be at most 1,000 km"),
+              std::string::npos)
+        << NetError(Replace(net, R"(length="95" shape="105)", R"(length="9e42" shape="105)"));
     EXPECT_NE(NetError(Replace(net, R"(linkIndex="2")", R"(linkIndex="9")")).find("linkIndex 9"), std::string::npos);
     EXPECT_NE(NetError(Replace(net, R"(dir="l")", R"(dir="q")")).find("unknown direction 'q'"), std::string::npos);
     EXPECT_NE(NetError(Replace(net, "</net>", "")).find("malformed XML"), std::string::npos);

@@ -83,7 +83,8 @@ Simulator::Simulator(const core::RoadNetwork& net, const core::Demand& demand, S
         drivable_speed_[num_lanes_ + k] =
             std::min(net_.lanes[link.from_lane].max_speed_mps, net_.lanes[link.to_lane].max_speed_mps);
     }
-    for (size_t d = 0; d < num_drivables; ++d) occupants_[d].reserve(static_cast<size_t>(drivable_len_[d] / 7) + 2);
+    for (size_t d = 0; d < num_drivables; ++d)
+        occupants_[d].reserve(static_cast<size_t>(std::min(drivable_len_[d], 1e5) / 7) + 2);
     // The roads each lane leads to, for PlanLink's "does this lane continue to the road after" test.
     lane_next_begin_.assign(net_.lanes.size() + 1, 0);
     for (size_t l = 0; l < net_.lanes.size(); ++l) {
