@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -14,6 +15,7 @@
 #include "io/cityflow.hpp"
 #include "io/sumo.hpp"
 #include "traffic/run.hpp"
+#include "traffic/signal/train.hpp"
 
 namespace citybrain::apps {
 
@@ -42,6 +44,7 @@ struct TrafficArgs {
     int threads = 1;
     uint64_t seed = 0;
     std::string phases;
+    std::string policy;  // "learned": a policy file (default: the embedded one)
     bool json = false;
     bool skip_bad_routes = false;
     bool quiet = false;
@@ -218,7 +221,12 @@ Result<traffic::RunOptions> MakeRunOptions(const TrafficArgs& args,
     o.control.green_s = args.green_s;
     o.control.action_interval_s = args.interval_s >= 0 ? args.interval_s : scenario.interval_s;
     o.control.advanced_interval_s = std::max(o.control.advanced_interval_s, scenario.min_decision_s);
+    o.control.min_decision_s = scenario.min_decision_s;
     CB_TRY_ASSIGN(o.control.phases, ParsePhases(args.phases));
+    if (!args.policy.empty()) {
+        CB_TRY_ASSIGN(auto policy, traffic::LoadPolicy(args.policy));
+        o.control.policy = std::make_shared<const traffic::SignalPolicy>(std::move(policy));
+    }
     o.progress = !args.quiet;
     return o;
 }
@@ -273,6 +281,7 @@ void AddScenarioOptions(CLI::App* cmd, TrafficArgs& a) {
         ->check(CLI::NonNegativeNumber);
     cmd->add_option("--threads", a.threads, "worker threads (results do not depend on it)")->capture_default_str();
     cmd->add_option("--seed", a.seed, "random seed")->capture_default_str();
+    cmd->add_option("--policy", a.policy, "the learned controller's policy file (default: the embedded one)");
     cmd->add_flag("--json", a.json, "print one JSON object");
     cmd->add_flag(
         "--skip-bad-routes", a.skip_bad_routes, "run without flows whose route cannot be followed (reported)");
@@ -398,6 +407,86 @@ int GenerateCommand(const GenerateArgs& args) {
     return kExitOk;
 }
 
+struct TrainArgs {
+    std::vector<std::string> scenarios;  // ROADNET,FLOW (CityFlow files)
+    traffic::TrainOptions train;
+    std::string start;
+    std::string out;
+    int64_t steps = 3600;
+    bool json = false;
+};
+
+int TrainCommand(const TrainArgs& args) {
+    if (args.out.empty()) return ReportError(InvalidArgument("--out", "name the policy file to write"), args.json);
+    std::vector<Scenario> loaded;
+    loaded.reserve(args.scenarios.size());  // TrainScenario points into it
+    std::vector<traffic::TrainScenario> scenarios;
+    std::string names;
+    for (const std::string& spec : args.scenarios) {
+        const size_t comma = spec.find(',');
+        if (comma == std::string::npos) {
+            return ReportError(InvalidArgument("--scenario", "expected ROADNET,FLOW, got '" + spec + "'"), args.json);
+        }
+        TrafficArgs ta;
+        ta.roadnet = spec.substr(0, comma);
+        ta.flow = spec.substr(comma + 1);
+        ta.quiet = true;
+        auto s = LoadScenario(ta);
+        if (!s.ok()) return ReportError(s.error(), args.json);
+        loaded.push_back(std::move(s).value());
+        ta.steps = args.steps;
+        auto o = MakeRunOptions(ta, loaded.back(), "learned");
+        if (!o.ok()) return ReportError(o.error(), args.json);
+        const std::string name = std::filesystem::path(ta.flow).filename().string();
+        scenarios.push_back({name, &loaded.back().net, &loaded.back().demand, std::move(o).value()});
+        names += (names.empty() ? "" : ", ") + name;
+    }
+    traffic::TrainOptions options = args.train;
+    if (args.start.empty()) {
+        options.start.weights = {1, 2, 0, -1, 0, 0, 0, 0, 0};  // advanced-mp's pressure: queue + 2 moving - exit queue
+    } else {
+        auto start = traffic::LoadPolicy(args.start);
+        if (!start.ok()) return ReportError(start.error(), args.json);
+        options.start = std::move(start).value();
+    }
+    auto result = traffic::TrainPolicy(scenarios, options, [&](const traffic::TrainIteration& it) {
+        if (!args.json) {
+            std::fprintf(
+                stderr, "iteration %3d  score %.4f  best %.4f\n", it.iteration, it.center_score, it.best_score);
+        }
+    });
+    if (!result.ok()) return ReportError(result.error(), args.json);
+    result->policy.trained_on = names + " (" + std::to_string(args.steps) + " s each)";
+    std::ofstream f(args.out);
+    f << traffic::PolicyToJson(result->policy);
+    if (!f.flush()) return ReportError(InvalidArgument("--out", "cannot write " + args.out), args.json);
+    if (args.json) {
+        nlohmann::json j;
+        j["policy"] = args.out;
+        j["train_score"] = result->policy.train_score;
+        j["weights"] = result->policy.weights;
+        nlohmann::json per = nlohmann::json::array();
+        for (size_t i = 0; i < scenarios.size(); ++i) {
+            per.push_back({{"scenario", scenarios[i].name},
+                           {"maxpressure_att_s", result->baseline_att[i]},
+                           {"learned_att_s", result->policy_att[i]}});
+        }
+        j["scenarios"] = per;
+        std::printf("%s\n", j.dump().c_str());
+        return kExitOk;
+    }
+    std::printf("wrote %s: mean ATT %.1f %% of max-pressure's on the training scenarios\n",
+                args.out.c_str(),
+                100 * result->policy.train_score);
+    for (size_t i = 0; i < scenarios.size(); ++i) {
+        std::printf("  %-40s max-pressure %7.1f s  learned %7.1f s\n",
+                    scenarios[i].name.c_str(),
+                    result->baseline_att[i],
+                    result->policy_att[i]);
+    }
+    return kExitOk;
+}
+
 }  // namespace
 
 int ExitCode() { return g_exit_code; }
@@ -424,7 +513,8 @@ void RegisterTraffic(CLI::App& app) {
     auto run_args = std::make_shared<TrafficArgs>();
     auto* run = traffic->add_subcommand("run", "simulate a scenario under one signal controller");
     AddScenarioOptions(run, *run_args);
-    run->add_option("--controller", run_args->controller, "own-plan|fixed|webster|sotl|maxpressure")
+    run->add_option(
+           "--controller", run_args->controller, "own-plan|fixed|webster|sotl|maxpressure|advanced-mp|learned|auto")
         ->capture_default_str();
     run->callback([run_args] { SetExitCode(RunCommand(*run_args)); });
 
@@ -434,6 +524,25 @@ void RegisterTraffic(CLI::App& app) {
     AddScenarioOptions(cmp, *cmp_args);
     cmp->add_option("--controllers", cmp_args->controllers, "comma-separated controllers")->capture_default_str();
     cmp->callback([cmp_args] { SetExitCode(CompareCommand(*cmp_args)); });
+
+    auto train_args = std::make_shared<TrainArgs>();
+    auto* train = traffic->add_subcommand(
+        "train",
+        "train the learned signal policy (evolution strategies) on CityFlow scenarios; same seed, same policy");
+    train->add_option("--scenario", train_args->scenarios, "ROADNET,FLOW: a training scenario (repeat for more)")
+        ->required();
+    train->add_option("--out", train_args->out, "the policy file to write")->required();
+    train->add_option("--start", train_args->start, "a policy file to start from (default: advanced-mp's weights)");
+    train->add_option("--iterations", train_args->train.iterations)->capture_default_str();
+    train->add_option("--pairs", train_args->train.pairs, "perturbation pairs per iteration")->capture_default_str();
+    train->add_option("--sigma", train_args->train.sigma, "perturbation size")->capture_default_str();
+    train->add_option("--step", train_args->train.step, "learning rate (in sigmas)")->capture_default_str();
+    train->add_option("--seed", train_args->train.seed)->capture_default_str();
+    train->add_option("--threads", train_args->train.threads, "scenarios run in parallel (results do not depend on it)")
+        ->capture_default_str();
+    train->add_option("--steps", train_args->steps, "simulated seconds per scenario")->capture_default_str();
+    train->add_flag("--json", train_args->json, "print one JSON object");
+    train->callback([train_args] { SetExitCode(TrainCommand(*train_args)); });
 
     auto gen_args = std::make_shared<GenerateArgs>();
     auto* gen = traffic->add_subcommand("generate", "write a synthetic grid district and its demand as CityFlow JSON");

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "traffic/signal/policy.hpp"
 #include "traffic/sim/simulator.hpp"
 
 namespace citybrain::traffic {
@@ -46,17 +47,19 @@ struct ControllerOptions {
     double clearance_s = 5;          // yellow + all-red the engine inserts at a switch (to plan fixed cycles)
     double action_interval_s = 15;   // max-pressure decision interval
     double advanced_interval_s = 5;  // advanced-mp decision interval
+    double min_decision_s = 0;       // the format's shortest decision (CBEngine: 10 s); "learned" keeps to it
     double min_green_s = 5;
-    double max_green_s = 60;      // SOTL
-    double saturation_vps = 0.4;  // Webster: saturation flow per lane, vehicles per second
-    std::vector<int32_t> phases;  // phase indices to use; empty = the controller's default set
+    double max_green_s = 60;                     // SOTL
+    double saturation_vps = 0.4;                 // Webster: saturation flow per lane, vehicles per second
+    std::vector<int32_t> phases;                 // phase indices to use; empty = the controller's default set
+    std::shared_ptr<const SignalPolicy> policy;  // "learned": its weights; null = the embedded policy
 };
 
 /// Names accepted by MakeController.
 const std::vector<std::string>& ControllerNames();
 
-/// Creates "own-plan", "fixed", "webster", "sotl", "maxpressure", "advanced-mp" or "auto" (the best measured:
-/// advanced-mp); InvalidArgument for other names.
+/// Creates "own-plan", "fixed", "webster", "sotl", "maxpressure", "advanced-mp", "learned" (a trained linear
+/// policy, signal/policy.hpp) or "auto" (the best measured, docs/BENCHMARKS.md); InvalidArgument for other names.
 Result<std::unique_ptr<SignalController>> MakeController(const std::string& name, const ControllerOptions& options);
 
 // Phase-set helpers, shared by the controllers.

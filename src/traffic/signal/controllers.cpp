@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -428,6 +429,109 @@ private:
     std::vector<Explanation> explained_;
 };
 
+// ---------------------------------------------------------------------------------------------------------------
+// A learned linear policy (signal/policy.hpp): every interval, each candidate phase is scored by the weighted sum
+// of its features and the best turns green. The weights come from `citybrain traffic train` (evolution strategies
+// in this simulator, signal/train.hpp); the features are those the pressure controllers use, plus the exit
+// road's fill and the green phase's age, so that training can find what the hand-set rules cannot.
+class LearnedController final : public SignalController {
+public:
+    explicit LearnedController(ControllerOptions o) : options_(std::move(o)) {}
+    std::string_view Name() const override { return "learned"; }
+    Status Init(const TrafficView& view) override {
+        const auto& net = view.Network();
+        policy_ = options_.policy ? *options_.policy : EmbeddedPolicy();
+        if (policy_.weights.size() != kPolicyFeatures.size()) {
+            return InvalidArgument("--policy", "the policy has the wrong number of weights");
+        }
+        CB_TRY(table_.Build(net, options_.phases, false));
+        movements_ = PhaseMovements(net, table_, true);
+        explained_.assign(net.intersections.size(), {});
+        for (IntersectionId n : table_.nodes) explained_[n].scores.reserve(table_.phases[n].size());
+        interval_s_ = std::max(policy_.interval_s, options_.min_decision_s);
+        return {};
+    }
+    Decision Decide(IntersectionId node, const TrafficView& view) override {
+        const auto& phases = table_.phases[node];
+        const int32_t current = view.CurrentPhase(node);
+        const double green_min = std::min(view.GreenElapsed(node) / 60.0, 2.0);
+        Explanation& why = explained_[static_cast<size_t>(node)];
+        why.scores.clear();
+        int32_t best = phases.front();
+        double best_score = -std::numeric_limits<double>::infinity();
+        PhaseFeatures f{};
+        for (size_t i = 0; i < phases.size(); ++i) {
+            Features(view, movements_[node][i], phases[i] == current, green_min, f);
+            double score = 0;
+            for (size_t k = 0; k < f.size(); ++k) score += policy_.weights[k] * f[k];
+            why.scores.emplace_back(phases[i], static_cast<int64_t>(std::lround(score)));
+            if (score > best_score || (score == best_score && phases[i] == current)) {
+                best_score = score;
+                best = phases[i];
+            }
+        }
+        why.at_s = view.Now();
+        why.phase = best;
+        return {best, view.Now() + interval_s_};
+    }
+    const Explanation* Explain(IntersectionId node) const override { return LastExplanation(explained_, node); }
+
+private:
+    using PhaseFeatures = std::array<double, kPolicyFeatures.size()>;
+    static constexpr double kNearS = 10;
+    static constexpr double kFarS = 30;
+    static constexpr double kVehicleSpacingM = 7.5;
+
+    static void Features(const TrafficView& view,
+                         const std::vector<Movement>& moves,
+                         bool is_current,
+                         double green_min,
+                         PhaseFeatures& f) {
+        const auto& net = view.Network();
+        f.fill(0);
+        for (const Movement& m : moves) {
+            double queue = 0;
+            double near = 0;
+            double far = 0;
+            for (core::LaneId l : m.entry) {
+                const int32_t waiting = view.LaneWaiting(l);
+                const double speed = net.lanes[l].max_speed_mps;
+                const int32_t within_near = view.LaneApproaching(l, speed * kNearS);
+                const int32_t within_far = view.LaneApproaching(l, speed * kFarS);
+                queue += waiting;
+                near += std::max(0, within_near - waiting);
+                far += std::max(0, within_far - std::max(within_near, waiting));
+            }
+            const double n_in = static_cast<double>(m.entry.size());
+            double out_queue = 0;
+            double fill = 0;
+            for (core::LaneId l : m.exit) {
+                out_queue += view.LaneWaiting(l);
+                fill += view.LaneVehicles(l) * kVehicleSpacingM / std::max(net.lanes[l].length_m, kVehicleSpacingM);
+            }
+            const double n_out = static_cast<double>(m.exit.size());
+            f[0] += queue / n_in;
+            f[1] += near / n_in;
+            f[2] += far / n_in;
+            f[3] += out_queue / n_out;
+            f[4] += fill / n_out;
+            f[8] += 1;
+        }
+        if (is_current) {
+            f[5] = 1;
+            f[6] = green_min;
+            f[7] = f[1];
+        }
+    }
+
+    ControllerOptions options_;
+    SignalPolicy policy_;
+    double interval_s_ = 5;
+    PhaseTable table_;
+    MovementTable movements_;
+    std::vector<Explanation> explained_;
+};
+
 }  // namespace
 
 int32_t ClearancePhase(const Intersection& node) {
@@ -494,7 +598,7 @@ std::vector<int32_t> CoveringCycle(const Intersection& node, const std::vector<i
 
 const std::vector<std::string>& ControllerNames() {
     static const std::vector<std::string> kNames = {
-        "own-plan", "fixed", "webster", "sotl", "maxpressure", "advanced-mp", "auto"};
+        "own-plan", "fixed", "webster", "sotl", "maxpressure", "advanced-mp", "learned", "auto"};
     return kNames;
 }
 
@@ -512,10 +616,12 @@ Result<std::unique_ptr<SignalController>> MakeController(const std::string& name
         c = std::make_unique<MaxPressureController>(options);
     else if (name == "advanced-mp" || name == "auto")  // auto: the best measured (docs/BENCHMARKS.md)
         c = std::make_unique<AdvancedPressureController>(options);
+    else if (name == "learned")
+        c = std::make_unique<LearnedController>(options);
     else
-        return InvalidArgument(
-            "--controller",
-            "unknown controller '" + name + "' (own-plan, fixed, webster, sotl, maxpressure, advanced-mp, auto)");
+        return InvalidArgument("--controller",
+                               "unknown controller '" + name +
+                                   "' (own-plan, fixed, webster, sotl, maxpressure, advanced-mp, learned, auto)");
     return c;
 }
 

@@ -6,6 +6,7 @@
 #include "../../../tests/test_util.hpp"
 #include "traffic/run.hpp"
 #include "traffic/signal/controller.hpp"
+#include "traffic/signal/train.hpp"
 
 namespace citybrain::traffic {
 namespace {
@@ -43,7 +44,7 @@ TEST(Factory, UnknownControllerAndMissingPhase) {
     ASSERT_FALSE(c.ok());
     EXPECT_EQ(c.error().ToString(),
               "--controller: unknown controller 'greenwave' (own-plan, fixed, webster, sotl, maxpressure, "
-              "advanced-mp, auto)");
+              "advanced-mp, learned, auto)");
     auto s = testing::MakeGrid(1, 1, 100, 1);
     RunOptions o;
     o.controller = "fixed";
@@ -71,6 +72,7 @@ TEST(Controllers, AdaptiveBeatsFixedOnACongestedGrid) {
     EXPECT_LT(m["sotl"].att_s, m["fixed"].att_s);
     EXPECT_LT(m["webster"].att_s, m["fixed"].att_s * 1.05);
     EXPECT_LT(m["advanced-mp"].att_s, m["fixed"].att_s);
+    EXPECT_LT(m["learned"].att_s, m["fixed"].att_s);
     EXPECT_DOUBLE_EQ(m["auto"].att_s, m["advanced-mp"].att_s);  // auto is the best measured controller
 }
 
@@ -130,6 +132,105 @@ TEST(Controllers, AdvancedPressureKeepsAGreenForAMovingPlatoon) {
         }
     }
     EXPECT_LT(switches["advanced-mp"], switches["maxpressure"]);
+}
+
+TEST(SignalPolicy, TheEmbeddedPolicyParsesAndAFileRoundTrips) {
+    const SignalPolicy& p = EmbeddedPolicy();
+    ASSERT_EQ(p.weights.size(), kPolicyFeatures.size());
+    EXPECT_GT(p.interval_s, 0);
+    SignalPolicy q = p;
+    q.weights[3] = -0.125;
+    q.trained_on = "a test";
+    auto back = ParsePolicy(PolicyToJson(q), "p.json");
+    ASSERT_TRUE(back.ok()) << back.error().ToString();
+    EXPECT_EQ(back->weights, q.weights);
+    EXPECT_EQ(back->trained_on, "a test");
+    EXPECT_DOUBLE_EQ(back->interval_s, q.interval_s);
+}
+
+TEST(SignalPolicy, BadFilesAreRefusedByField) {
+    auto error = [](const std::string& text) {
+        auto p = ParsePolicy(text, "p.json");
+        return p.ok() ? std::string("accepted") : p.error().ToString();
+    };
+    std::string good = PolicyToJson(EmbeddedPolicy());
+    EXPECT_EQ(error("[1, 2]"), "p.json: is not a JSON object");
+    EXPECT_EQ(error("{\"format\": \"x\"}"), "p.json format: must be \"citybrain-signal-policy/1\"");
+    auto with = [&](const std::string& from, const std::string& to) {
+        std::string t = good;
+        const size_t at = t.find(from);
+        EXPECT_NE(at, std::string::npos) << from;
+        return at == std::string::npos ? t : t.replace(at, from.size(), to);
+    };
+    EXPECT_EQ(error(with("\"queue_out\"", "\"queue_outside\"")), "p.json features[3]: must be \"queue_out\"");
+    EXPECT_EQ(error(with("\"interval_s\": 5", "\"interval_s\": 0")),
+              "p.json interval_s: must be a number of seconds in [1, 120]");
+    SignalPolicy short_policy = EmbeddedPolicy();
+    short_policy.weights.pop_back();
+    EXPECT_EQ(error(PolicyToJson(short_policy)), "p.json weights: must hold one number per feature");
+    SignalPolicy huge = EmbeddedPolicy();
+    huge.weights[0] = 1e300;
+    EXPECT_EQ(error(PolicyToJson(huge)), "p.json weights[0]: must be a finite number of at most 1e6 in size");
+}
+
+// The policy decides: turning the queue weight negative (prefer the emptiest approach) must make it worse.
+TEST(Controllers, TheLearnedPolicysWeightsDecide) {
+    auto s = testing::MakeGrid(2, 2, 2400, testing::TestSeed(5));
+    auto run = [&](std::vector<double> w) {
+        RunOptions o;
+        o.controller = "learned";
+        o.steps = 1200;
+        SignalPolicy p;
+        p.weights = std::move(w);
+        o.control.policy = std::make_shared<const SignalPolicy>(p);
+        auto r = RunScenario(s.net, s.demand, o);
+        EXPECT_TRUE(r.ok()) << r.error().ToString();
+        return r.ok() ? r->metrics.att_s : 0.0;
+    };
+    const double pressure = run({1, 2, 0, -1, 0, 0, 0, 0, 0});
+    const double perverse = run({-1, -2, 0, 1, 0, 0, 0, 0, 0});
+    EXPECT_LT(pressure, perverse);
+}
+
+// Training is reproducible: the same seed gives the same policy on one thread and on two, and the policy's
+// reported ATT is what a run with it gives.
+TEST(Training, TheSameSeedGivesTheSamePolicyWhateverTheThreads) {
+    auto a = testing::MakeGrid(2, 2, 2000, testing::TestSeed(3));
+    auto b = testing::MakeGrid(1, 2, 1500, testing::TestSeed(4));
+    std::vector<TrainScenario> scenarios;
+    for (auto* s : {&a, &b}) {
+        TrainScenario t;
+        t.name = "grid";
+        t.net = &s->net;
+        t.demand = &s->demand;
+        t.options.steps = 600;
+        scenarios.push_back(t);
+    }
+    TrainOptions o;
+    o.iterations = 3;
+    o.pairs = 3;
+    o.seed = 7;
+    o.start.weights = {1, 2, 0, -1, 0, 0, 0, 0, 0};
+    std::vector<TrainIteration> seen;
+    auto one = TrainPolicy(scenarios, o, [&](const TrainIteration& it) { seen.push_back(it); });
+    ASSERT_TRUE(one.ok()) << one.error().ToString();
+    o.threads = 2;
+    auto two = TrainPolicy(scenarios, o);
+    ASSERT_TRUE(two.ok()) << two.error().ToString();
+    EXPECT_EQ(one->policy.weights, two->policy.weights);
+    ASSERT_EQ(seen.size(), 4u);
+    EXPECT_LE(one->policy.train_score, seen.front().center_score);
+    EXPECT_NE(one->policy.weights, o.start.weights);  // it searched
+    for (size_t i = 0; i < scenarios.size(); ++i) {
+        RunOptions r = scenarios[i].options;
+        r.controller = "learned";
+        r.control.policy = std::make_shared<const SignalPolicy>(one->policy);
+        auto run = RunScenario(*scenarios[i].net, *scenarios[i].demand, r);
+        ASSERT_TRUE(run.ok());
+        EXPECT_DOUBLE_EQ(run->metrics.att_s, one->policy_att[i]);
+    }
+    o.pairs = 0;
+    EXPECT_EQ(TrainPolicy(scenarios, o).error().ToString(), "--pairs: must be >= 1");
 }
 
 }  // namespace
