@@ -32,6 +32,15 @@ expect 2 "not valid JSON" traffic run --roadnet "$tmp/truncated.json" --flow "$t
 expect 2 "cannot open file" traffic run --roadnet "$tmp/missing.json" --flow "$tiny/flow.json"
 expect 2 "unknown controller 'greenwave'" traffic run --roadnet "$tiny/roadnet.json" --flow "$tiny/flow.json" --controller greenwave
 expect 2 "--threads" traffic run --threads abc
+# The learned controller's policy file and its training: refused by field; a short training writes a policy that
+# a run then reads.
+echo '{"format": "citybrain-signal-policy/1", "features": ["queue_in"], "weights": [1]}' >"$tmp/bad_policy.json"
+expect 2 "bad_policy.json features: must list the 12 features in order" traffic run --roadnet "$tiny/roadnet.json" --flow "$tiny/flow.json" --controller learned --policy "$tmp/bad_policy.json"
+expect 2 "cannot read the policy file" traffic run --controller learned --policy "$tmp/none.json"
+expect 2 "--scenario: expected ROADNET,FLOW" traffic train --scenario "$tiny/roadnet.json" --out "$tmp/p.json"
+expect 2 "cannot open file" traffic train --scenario "$tmp/none.json,$tiny/flow.json" --out "$tmp/p.json"
+expect 0 '"learned_att_s"' traffic train --scenario "$tiny/roadnet.json,$tiny/flow.json" --steps 300 --iterations 2 --pairs 2 --out "$tmp/p.json" --json
+expect 0 '"controller":"learned"' traffic run --roadnet "$tiny/roadnet.json" --flow "$tiny/flow.json" --steps 300 --controller learned --policy "$tmp/p.json" --json --quiet
 expect 2 "--port: must be 0 to 65535" serve --port 99999
 expect 2 "cannot open" serve --db "$tmp/no/such/dir/x.db"
 expect 2 "is shorter than 16 characters" serve --keys-file <(echo short)

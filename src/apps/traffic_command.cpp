@@ -443,13 +443,16 @@ int TrainCommand(const TrainArgs& args) {
     }
     traffic::TrainOptions options = args.train;
     if (args.start.empty()) {
-        options.start.weights = {1, 2, 0, -1, 0, 0, 0, 0, 0};  // advanced-mp's pressure: queue + 2 moving - exit queue
+        options.start.weights = {
+            1, 2, 0, -1, 0, 0, 0, 0, 0, 0, 0, 0};  // advanced-mp's pressure: queue + 2 moving - exit queue
     } else {
         auto start = traffic::LoadPolicy(args.start);
         if (!start.ok()) return ReportError(start.error(), args.json);
         options.start = std::move(start).value();
     }
     auto result = traffic::TrainPolicy(scenarios, options, [&](const traffic::TrainIteration& it) {
+        std::ofstream checkpoint(args.out);  // a long run can be stopped and its best so far kept
+        checkpoint << traffic::PolicyToJson(it.best);
         if (!args.json) {
             std::fprintf(
                 stderr, "iteration %3d  score %.4f  best %.4f\n", it.iteration, it.center_score, it.best_score);

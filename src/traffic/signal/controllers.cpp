@@ -449,6 +449,8 @@ public:
         explained_.assign(net.intersections.size(), {});
         for (IntersectionId n : table_.nodes) explained_[n].scores.reserve(table_.phases[n].size());
         interval_s_ = std::max(policy_.interval_s, options_.min_decision_s);
+        last_green_.assign(net.intersections.size(), {});
+        for (IntersectionId n : table_.nodes) last_green_[n].assign(table_.phases[n].size(), 0.0);
         return {};
     }
     Decision Decide(IntersectionId node, const TrafficView& view) override {
@@ -460,8 +462,14 @@ public:
         int32_t best = phases.front();
         double best_score = -std::numeric_limits<double>::infinity();
         PhaseFeatures f{};
+        auto& last_green = last_green_[static_cast<size_t>(node)];
         for (size_t i = 0; i < phases.size(); ++i) {
-            Features(view, movements_[node][i], phases[i] == current, green_min, f);
+            if (phases[i] == current && !view.InTransition(node)) last_green[i] = view.Now();
+        }
+        for (size_t i = 0; i < phases.size(); ++i) {
+            const bool is_current = phases[i] == current;
+            const double red_min = is_current ? 0.0 : std::min((view.Now() - last_green[i]) / 60.0, 2.0);
+            Features(view, movements_[node][i], is_current, green_min, red_min, f);
             double score = 0;
             for (size_t k = 0; k < f.size(); ++k) score += policy_.weights[k] * f[k];
             why.scores.emplace_back(phases[i], static_cast<int64_t>(std::lround(score)));
@@ -481,11 +489,13 @@ private:
     static constexpr double kNearS = 10;
     static constexpr double kFarS = 30;
     static constexpr double kVehicleSpacingM = 7.5;
+    static constexpr double kServedPerLane = 3;  // about what a lane discharges in one 5 s interval
 
     static void Features(const TrafficView& view,
                          const std::vector<Movement>& moves,
                          bool is_current,
                          double green_min,
+                         double red_min,
                          PhaseFeatures& f) {
         const auto& net = view.Network();
         f.fill(0);
@@ -493,6 +503,7 @@ private:
             double queue = 0;
             double near = 0;
             double far = 0;
+            double served = 0;
             for (core::LaneId l : m.entry) {
                 const int32_t waiting = view.LaneWaiting(l);
                 const double speed = net.lanes[l].max_speed_mps;
@@ -501,6 +512,8 @@ private:
                 queue += waiting;
                 near += std::max(0, within_near - waiting);
                 far += std::max(0, within_far - std::max(within_near, waiting));
+                served += std::min(static_cast<double>(std::max(within_near, waiting)), kServedPerLane);
+                f[10] = std::max(f[10], static_cast<double>(waiting));
             }
             const double n_in = static_cast<double>(m.entry.size());
             double out_queue = 0;
@@ -516,7 +529,9 @@ private:
             f[3] += out_queue / n_out;
             f[4] += fill / n_out;
             f[8] += 1;
+            f[9] += served / n_in;
         }
+        f[11] = red_min;
         if (is_current) {
             f[5] = 1;
             f[6] = green_min;
@@ -530,6 +545,7 @@ private:
     PhaseTable table_;
     MovementTable movements_;
     std::vector<Explanation> explained_;
+    std::vector<std::vector<double>> last_green_;  // [node][phase slot]: when it was last seen green
 };
 
 }  // namespace
@@ -614,9 +630,9 @@ Result<std::unique_ptr<SignalController>> MakeController(const std::string& name
         c = std::make_unique<SotlController>(options);
     else if (name == "maxpressure")
         c = std::make_unique<MaxPressureController>(options);
-    else if (name == "advanced-mp" || name == "auto")  // auto: the best measured (docs/BENCHMARKS.md)
+    else if (name == "advanced-mp")
         c = std::make_unique<AdvancedPressureController>(options);
-    else if (name == "learned")
+    else if (name == "learned" || name == "auto")  // auto: the best measured (docs/BENCHMARKS.md)
         c = std::make_unique<LearnedController>(options);
     else
         return InvalidArgument("--controller",

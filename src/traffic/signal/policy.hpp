@@ -20,9 +20,22 @@ namespace citybrain::traffic {
 /// - current: 1 for the phase that is green now (a switch costs a yellow);
 /// - current_green: for the green phase, minutes it has been green (capped at 2);
 /// - current_near: for the green phase, its near_in (a platoon still crossing);
-/// - movements: the number of movements the phase serves.
-inline constexpr std::array<std::string_view, 9> kPolicyFeatures = {
-    "queue_in", "near_in", "far_in", "queue_out", "fill_out", "current", "current_green", "current_near", "movements"};
+/// - movements: the number of movements the phase serves;
+/// - served_in: waiting or near vehicles, at most 3 a lane (what one interval of green can serve);
+/// - queue_max: the longest queue on any of the phase's entry lanes (not a mean);
+/// - red_age: for a phase not green now, minutes since it was last green (capped at 2).
+inline constexpr std::array<std::string_view, 12> kPolicyFeatures = {"queue_in",
+                                                                     "near_in",
+                                                                     "far_in",
+                                                                     "queue_out",
+                                                                     "fill_out",
+                                                                     "current",
+                                                                     "current_green",
+                                                                     "current_near",
+                                                                     "movements",
+                                                                     "served_in",
+                                                                     "queue_max",
+                                                                     "red_age"};
 
 /// A linear phase-scoring policy: every `interval_s` an intersection turns green the phase whose weighted features
 /// score highest. Produced by `citybrain traffic train` (traffic/signal/train.hpp).

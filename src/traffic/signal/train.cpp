@@ -147,7 +147,7 @@ Result<TrainResult> TrainPolicy(const std::vector<TrainScenario>& scenarios,
             best_phi = phi;
             best_att.assign(att.begin(), att.begin() + static_cast<std::ptrdiff_t>(ns));
         }
-        if (on_iteration) on_iteration({it, center, best});
+        if (on_iteration) on_iteration({it, center, best, to_policy(best_phi)});
         if (last) break;
         // Centred ranks: the best candidate gets +0.5, the worst -0.5 (lower score is better).
         const size_t nc = 2 * pairs;

@@ -37,6 +37,7 @@ struct TrainIteration {
     int32_t iteration = 0;
     double center_score = 0;  // the current weights' score
     double best_score = 0;    // the best centre so far
+    SignalPolicy best;        // its weights (a checkpoint)
 };
 
 struct TrainResult {
