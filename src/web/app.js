@@ -48,7 +48,7 @@ const I18N = {
     source_robot: '机器人', source_inspector: '巡查员',
     mode_0: '待命', mode_1: '前往现场', mode_2: '现场处置', task: '任务', no_task: '无任务', replay: '回放',
     back_live: '回到实时', queue: '排队', controller: '控制', phase: '相位', chose_phase: '选择相位',
-    pressures: '各相位压力 = 进口排队 − 出口排队', route: '规划路线（虚线）', junctions_left: '个路口', eta: '预计到达还需',
+    pressures: '各相位压力 = 进口排队 − 出口排队', scores: '各相位得分（学习策略：排队、来车与出口占用的加权和）', scores_other: '各相位得分', route: '规划路线（虚线）', junctions_left: '个路口', eta: '预计到达还需',
     chat_title: '市民诉求 · 智能体', chat_send: '发送', chat_placeholder: '以市民身份留言，如：龙城大道路灯不亮',
     chat_case: '案件', chat_failed: '发送失败',
   },
@@ -80,7 +80,7 @@ const I18N = {
     source_citizen: 'citizen', source_hotline: 'hotline', source_robot: 'robot', source_inspector: 'inspector',
     mode_0: 'idle', mode_1: 'on the way', mode_2: 'on site', task: 'task', no_task: 'no task', replay: 'replay',
     back_live: 'back to live', queue: 'queue', controller: 'controller', phase: 'phase', chose_phase: 'chose phase',
-    pressures: 'pressure per phase = waiting in − waiting out', route: 'planned route (dashed)',
+    pressures: 'pressure per phase = waiting in − waiting out', scores: 'score per phase (learned policy: weighted queues, arrivals and exit fill)', scores_other: 'score per phase', route: 'planned route (dashed)',
     junctions_left: 'junctions to go', eta: 'arrives in',
     chat_title: 'Citizens · agents', chat_send: 'Send', chat_placeholder: 'write as a citizen, e.g. 龙城大道路灯不亮',
     chat_case: 'case', chat_failed: 'not sent',
@@ -366,14 +366,15 @@ function renderNode() {
     const queue = f && f.queue ? ` · ${t('queue')} ${f.queue[i]}` : '';
     return `<li>${esc(road.name || t('approach'))} · ${bearing(road)} · <b class="light-${light}">${lightText}</b>${queue}</li>`;
   });
-  // The controller and the reasons of its last decision here (max-pressure: each phase's pressure).
+  // The controller and the reasons of its last decision here (each phase's score; max-pressure: its pressure).
   const sig = f && f.signals ? f.signals.find((x) => x.node === S.node) : null;
   let why = '';
   if (sig) {
     why = `<small>${t('controller')}: ${esc(f.controller || '')} · ${t('phase')} ${sig.phase}</small>`;
     // The last decisions here, newest first, each with its reasons (max-pressure: every phase's pressure).
     const decisions = (S.decisions.get(S.node) || []).slice().reverse();
-    if (decisions.length) why += `<br><small>${t('pressures')}</small><ol class="why-signal">` + decisions.map((d) => {
+    const label = f.controller === 'maxpressure' ? 'pressures' : f.controller === 'learned' ? 'scores' : 'scores_other';
+    if (decisions.length) why += `<br><small>${t(label)}</small><ol class="why-signal">` + decisions.map((d) => {
       const scores = d.scores.map(([p, v]) => (p === d.chose ? `<b>${p}: ${v}</b>` : `${p}: ${v}`)).join(' · ');
       return `<li>${fmtClock(d.decided_s)} ${t('chose_phase')} ${d.chose} (${scores})</li>`;
     }).join('') + '</ol>';

@@ -191,7 +191,7 @@ try {
     const nodeText = await page.textContent('#node-info');
     if (!/[红黄绿]/.test(nodeText)) fail(`the junction panel shows no signal: '${nodeText}'`);
     if (/intersection_/.test(nodeText)) fail(`the junction panel shows an id: '${nodeText}'`);
-    if (!/各相位压力/.test(nodeText) || !/选择相位 \d+ \(\d+: -?\d+/.test(nodeText)) {
+    if (!/各相位(压力|得分)/.test(nodeText) || !/选择相位 \d+ \(\d+: -?\d+/.test(nodeText)) {
       fail(`the junction panel gives no reasons: '${nodeText}'`);
     }
     const times = await page.$$eval('#node-info .why-signal li', (li) => li.map((x) => x.textContent.slice(0, 8)));
