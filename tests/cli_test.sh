@@ -90,6 +90,8 @@ expect 0 '"kind":"camera_offline"' vision run --cameras "$tmp/cams.json" --secon
 [[ "$out" == *'"kind":"illegal_parking"'* ]] || { echo "FAIL: vision run filed no parking event: $out"; fail=1; }
 printf '{"cameras":[{"id":"c","lat":1,"long":2,"source":"%s/nothing-here"}]}' "$tmp" >"$tmp/cams-bad.json"
 expect 2 "cameras[0].source: no file or folder" vision run --cameras "$tmp/cams-bad.json" --model "$model"
+printf '{"cameras":[{"id":"c","lat":1,"long":2,"source":"ftp://cam.example/live"}]}' >"$tmp/cams-ftp.json"
+expect 2 "cameras[0].source: a stream URL must be rtsp://, rtsps://, http:// or https://" vision run --cameras "$tmp/cams-ftp.json" --model "$model"
 expect 2 "--speed: must be in (0, 1000]" vision run --cameras "$tmp/cams.json" --speed 0 --model "$model"
 # run --vision: the cameras at low points see the rain's water through the pipeline (three simulated hours: the
 # water passes the cameras' 25 cm), and dry frames with a sensor's noise raise nothing else.

@@ -2,13 +2,16 @@
 #include "vision/feeds.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <mutex>
 #include <opencv2/core.hpp>
 #include <opencv2/videoio.hpp>
 #include <optional>
+#include <thread>
 
 namespace citybrain::vision {
 
@@ -38,20 +41,30 @@ private:
     size_t next_ = 0;
 };
 
+// FFmpeg's default waits are 30 s for a stream that went quiet; a short wait makes a dead stream an error at once,
+// so that the camera's health watch sees the silence.
+bool OpenCapture(cv::VideoCapture& capture, const std::string& spec) {
+    static constexpr int kOpenTimeoutMs = 5000;
+    static constexpr int kReadTimeoutMs = 2000;
+    return capture.open(
+        spec,
+        cv::CAP_FFMPEG,
+        {cv::CAP_PROP_OPEN_TIMEOUT_MSEC, kOpenTimeoutMs, cv::CAP_PROP_READ_TIMEOUT_MSEC, kReadTimeoutMs});
+}
+
+// A recorded video: a sample reads the frame the recording shows at that point of the run.
 class VideoSource final : public FrameSource {
 public:
-    VideoSource(std::string spec, bool stream) : spec_(std::move(spec)), stream_(stream) {}
+    explicit VideoSource(std::string spec) : spec_(std::move(spec)) {}
     Status Open(const std::string& where) {
-        if (!capture_.open(spec_, cv::CAP_FFMPEG) || !capture_.isOpened())
+        if (!OpenCapture(capture_, spec_) || !capture_.isOpened())
             return InvalidArgument(where, "OpenCV cannot open the video '" + spec_ + "'");
-        if (stream_) return {};
         fps_ = capture_.get(cv::CAP_PROP_FPS);
         frames_ = static_cast<int64_t>(capture_.get(cv::CAP_PROP_FRAME_COUNT));
         if (!(fps_ > 0) || frames_ <= 0) return InvalidArgument(where, "the video '" + spec_ + "' has no frame rate");
         return {};
     }
     Result<cv::Mat> Next(int64_t elapsed_ms) override {
-        if (stream_) return NextLive();
         // The frame the recording shows at this point of the run, round again at its end.
         const auto want = static_cast<int64_t>(std::floor(static_cast<double>(elapsed_ms) * fps_ / 1000.0)) % frames_;
         if (want == next_ - 1 && !last_.empty()) return last_;
@@ -70,24 +83,71 @@ public:
             return InvalidArgument("source", "cannot decode a frame of '" + spec_ + "'");
         return last_;
     }
-    const char* kind() const override { return stream_ ? "stream" : "video"; }
+    const char* kind() const override { return "video"; }
 
 private:
-    Result<cv::Mat> NextLive() {
-        cv::Mat frame;
-        if (capture_.read(frame) && !frame.empty()) return frame;
-        // The stream dropped: open it again once; the next sample tries again if this fails.
-        capture_.release();
-        if (capture_.open(spec_, cv::CAP_FFMPEG) && capture_.read(frame) && !frame.empty()) return frame;
-        return InvalidArgument("source", "no frame from '" + spec_ + "'");
-    }
     std::string spec_;
-    bool stream_;
     cv::VideoCapture capture_;
     double fps_ = 0;
     int64_t frames_ = 0;
     int64_t next_ = 0;  // the index of the next frame grab() would read
     cv::Mat last_;
+};
+
+// A live stream (rtsp://, http://). A camera sends at its own rate, and frames nobody reads wait in the socket's
+// buffer: reading one frame per sample would hand out ever older pictures (and hide an outage behind the backlog).
+// So a thread of the source's own opens the stream, reads every frame as it comes and keeps the newest; a sample
+// takes that one, and a stream silent for longer than kStaleMs is an error for the health watch to count. The
+// thread also opens the stream (FFmpeg probes an RTSP stream for seconds), so that a city's cameras start at once
+// and a camera that is down at start-up is a camera offline, not a refused registry; a dropped stream is opened
+// again, at most once a second.
+class StreamSource final : public FrameSource {
+public:
+    explicit StreamSource(std::string spec) : spec_(std::move(spec)), reader_([this] { Read(); }) {}
+    ~StreamSource() override {
+        stop_ = true;
+        reader_.join();  // an open or a read returns within its timeout
+    }
+    Result<cv::Mat> Next(int64_t /*elapsed_ms*/) override {
+        std::lock_guard lock(mu_);
+        const auto age = std::chrono::steady_clock::now() - latest_at_;
+        if (latest_.empty() || age > std::chrono::milliseconds(kStaleMs)) {
+            return InvalidArgument("source", "no frame from '" + spec_ + "': " + error_);
+        }
+        return latest_.clone();  // the reader writes its next frame into this buffer
+    }
+    const char* kind() const override { return "stream"; }
+
+private:
+    static constexpr int kStaleMs = 3000;
+
+    void Read() {
+        cv::VideoCapture capture;
+        cv::Mat frame;
+        while (!stop_) {
+            if (capture.isOpened() && capture.read(frame) && !frame.empty()) {
+                std::lock_guard lock(mu_);
+                cv::swap(latest_, frame);  // the old picture's buffer is reused for the next read
+                latest_at_ = std::chrono::steady_clock::now();
+                continue;
+            }
+            {
+                std::lock_guard lock(mu_);
+                error_ = capture.isOpened() ? "the stream dropped" : "it cannot be opened";
+            }
+            capture.release();
+            if (OpenCapture(capture, spec_) && capture.isOpened()) continue;
+            for (int i = 0; i < 10 && !stop_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    }
+
+    std::string spec_;
+    std::atomic<bool> stop_{false};
+    std::mutex mu_;
+    cv::Mat latest_;  // guarded by mu_, with latest_at_ and error_
+    std::chrono::steady_clock::time_point latest_at_{};
+    std::string error_ = "no frame yet";
+    std::thread reader_;  // last: it starts once the members above exist
 };
 
 bool IsImageName(const std::filesystem::path& p) {
@@ -100,9 +160,12 @@ bool IsImageName(const std::filesystem::path& p) {
 
 Result<std::unique_ptr<FrameSource>> FrameSource::Open(const std::string& spec, const std::string& where) {
     if (spec.find("://") != std::string::npos) {
-        auto v = std::make_unique<VideoSource>(spec, true);
-        CB_TRY(v->Open(where));
-        return std::unique_ptr<FrameSource>(std::move(v));
+        const std::string scheme = spec.substr(0, spec.find("://"));
+        if (scheme != "rtsp" && scheme != "rtsps" && scheme != "http" && scheme != "https") {
+            return InvalidArgument(where,
+                                   "a stream URL must be rtsp://, rtsps://, http:// or https://, not '" + spec + "'");
+        }
+        return std::unique_ptr<FrameSource>(std::make_unique<StreamSource>(spec));
     }
     std::error_code ec;
     const std::filesystem::path path(spec);
@@ -121,7 +184,7 @@ Result<std::unique_ptr<FrameSource>> FrameSource::Open(const std::string& spec, 
         if (!image.ok()) return InvalidArgument(where, image.error().ToString());
         return std::unique_ptr<FrameSource>(std::make_unique<StillSource>(std::move(image).value()));
     }
-    auto v = std::make_unique<VideoSource>(spec, false);
+    auto v = std::make_unique<VideoSource>(spec);
     CB_TRY(v->Open(where));
     return std::unique_ptr<FrameSource>(std::move(v));
 }

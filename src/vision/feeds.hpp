@@ -28,10 +28,12 @@ namespace citybrain::vision {
 /// directory of JPEG or PNG images (one per sample, in name order, round again at the end), or a video file or a
 /// stream URL (rtsp://, http://) through OpenCV's VideoCapture. A video file plays on the clock it is given: a
 /// sample at 90 s into the run reads the frame at 90 s (modulo its length), so a recorded street behaves as a live
-/// one whatever the sampling rate.
+/// one whatever the sampling rate. A stream is read by a thread of its own, which keeps only the newest frame, and
+/// opens (and re-opens) the stream in the background: a stream that is down is an error per sample, not at Open.
 class FrameSource {
 public:
-    /// Errors name `where`: a path that is not there, an empty directory, a video OpenCV cannot open.
+    /// Errors name `where`: a path that is not there, an empty directory, a video OpenCV cannot open, a URL scheme
+    /// that is not a stream's.
     static Result<std::unique_ptr<FrameSource>> Open(const std::string& spec, const std::string& where);
     virtual ~FrameSource() = default;
     /// The frame at `elapsed_ms` since the feed started (BGR). An error is a frame that could not be had (a

@@ -461,6 +461,28 @@ TEST(CameraSet, WaterOnTheStreetIsAWaterloggingCaseAndSilenceAnOfflineCamera) {
     std::filesystem::remove_all(dir);
 }
 
+// A stream that is down at start-up is a camera that is offline, not a registry refused: it opens in the background,
+// and each sample meanwhile is an error naming the stream. The full RTSP round (a real server, killed and
+// restarted) is tests/rtsp_test.py.
+TEST(FrameSource, AStreamThatIsDownIsAnErrorPerSampleAndAForeignSchemeIsRefused) {
+    const std::string url = "rtsp://127.0.0.1:1/nothing";  // port 1: nothing listens there
+    {
+        auto source = FrameSource::Open(url, "cameras[0].source");
+        ASSERT_TRUE(source.ok()) << source.error().ToString();
+        EXPECT_STREQ((*source)->kind(), "stream");
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        auto frame = (*source)->Next(300);
+        ASSERT_FALSE(frame.ok());
+        EXPECT_NE(frame.error().ToString().find("no frame from '" + url + "'"), std::string::npos)
+            << frame.error().ToString();
+    }
+    auto ftp = FrameSource::Open("ftp://cam.example/live", "cameras[2].source");
+    ASSERT_FALSE(ftp.ok());
+    EXPECT_EQ(ftp.error().ToString(),
+              "cameras[2].source: a stream URL must be rtsp://, rtsps://, http:// or https://, not "
+              "'ftp://cam.example/live'");
+}
+
 TEST(CameraFeeds, PullEachSourceAtItsRateAndNoticeASilentCamera) {
     const std::string video = "/usr/share/doc/opencv-doc/examples/data/vtest.avi";
     const std::string registry = R"({"cameras": [
