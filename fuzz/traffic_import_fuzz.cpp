@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
-// libFuzzer target for the CBEngine and SUMO importers. The first byte picks the parser (0: CBEngine roadnet,
-// 1: CBEngine flow, 2: SUMO .net.xml, 3: SUMO routes); the rest is the file. Any input must give a network or
-// demand, or a clean Error. A parsed network is simulated for a few steps.
+// libFuzzer target for the CBEngine and SUMO importers and the learned signal policy's file. The first byte picks
+// the parser (0: CBEngine roadnet, 1: CBEngine flow, 2: SUMO .net.xml, 3: SUMO routes, 4: a policy file); the rest
+// is the file. Any input must give a network, demand or policy, or a clean Error. A parsed network is simulated for
+// a few steps; a parsed policy must survive its own round trip.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include "io/cbengine.hpp"
 #include "io/sumo.hpp"
+#include "traffic/signal/policy.hpp"
 #include "traffic/sim/simulator.hpp"
 
 using namespace citybrain;
@@ -32,6 +34,12 @@ void Simulate(const core::RoadNetwork& net, Demand&& demand) {
     sim.Run(20);
 }
 
+void RoundTrip(const Result<traffic::SignalPolicy>& policy) {
+    if (!policy.ok()) return;
+    const auto again = traffic::ParsePolicy(traffic::PolicyToJson(*policy), "again");
+    if (!again.ok() || again->weights != policy->weights || again->interval_s != policy->interval_s) __builtin_trap();
+}
+
 void SimulateNet(const Result<core::RoadNetwork>& net) {
     if (!net.ok() || net->lanes.size() >= 2000 || net->lane_links.size() >= 20000) return;
     core::Demand none;
@@ -46,7 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
     static const core::RoadNetwork cbengine = io::ParseCbengineRoadnet(kRoadnet, "seed").value();
     static const core::RoadNetwork sumo = io::ParseSumoNet(kNet, "seed").value();
-    switch (data[0] % 4) {
+    switch (data[0] % 5) {
         case 0:
             SimulateNet(io::ParseCbengineRoadnet(text, "fuzz"));
             break;
@@ -56,8 +64,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         case 2:
             SimulateNet(io::ParseSumoNet(text, "fuzz"));
             break;
-        default:
+        case 3:
             Simulate(sumo, io::ParseSumoRoutes(text, sumo, "fuzz"));
+            break;
+        default:
+            RoundTrip(traffic::ParsePolicy(text, "fuzz"));
             break;
     }
     return 0;
