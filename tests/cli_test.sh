@@ -37,6 +37,8 @@ expect 2 "--threads" traffic run --threads abc
 echo '{"format": "citybrain-signal-policy/1", "features": ["queue_in"], "weights": [1]}' >"$tmp/bad_policy.json"
 expect 2 "bad_policy.json features: must list the 12 features in order" traffic run --roadnet "$tiny/roadnet.json" --flow "$tiny/flow.json" --controller learned --policy "$tmp/bad_policy.json"
 expect 2 "cannot read the policy file" traffic run --controller learned --policy "$tmp/none.json"
+expect 2 "--out: cannot write" traffic train --scenario "$tiny/roadnet.json,$tiny/flow.json" --out "$tmp/no/such/dir/p.json"
+expect 2 "--steps" traffic train --scenario "$tiny/roadnet.json,$tiny/flow.json" --out "$tmp/p.json" --steps -5
 expect 2 "--scenario: expected ROADNET,FLOW" traffic train --scenario "$tiny/roadnet.json" --out "$tmp/p.json"
 expect 2 "cannot open file" traffic train --scenario "$tmp/none.json,$tiny/flow.json" --out "$tmp/p.json"
 expect 0 '"learned_att_s"' traffic train --scenario "$tiny/roadnet.json,$tiny/flow.json" --steps 300 --iterations 2 --pairs 2 --out "$tmp/p.json" --json

@@ -450,16 +450,22 @@ int TrainCommand(const TrainArgs& args) {
         if (!start.ok()) return ReportError(start.error(), args.json);
         options.start = std::move(start).value();
     }
+    if (!std::ofstream(args.out)) {  // before minutes of training, not after (and after --start was read)
+        return ReportError(InvalidArgument("--out", "cannot write " + args.out), args.json);
+    }
+    const std::string trained_on = names + " (" + std::to_string(args.steps) + " s each)";
     auto result = traffic::TrainPolicy(scenarios, options, [&](const traffic::TrainIteration& it) {
+        traffic::SignalPolicy best = it.best;
+        best.trained_on = trained_on;
         std::ofstream checkpoint(args.out);  // a long run can be stopped and its best so far kept
-        checkpoint << traffic::PolicyToJson(it.best);
+        checkpoint << traffic::PolicyToJson(best);
         if (!args.json) {
             std::fprintf(
                 stderr, "iteration %3d  score %.4f  best %.4f\n", it.iteration, it.center_score, it.best_score);
         }
     });
     if (!result.ok()) return ReportError(result.error(), args.json);
-    result->policy.trained_on = names + " (" + std::to_string(args.steps) + " s each)";
+    result->policy.trained_on = trained_on;
     std::ofstream f(args.out);
     f << traffic::PolicyToJson(result->policy);
     if (!f.flush()) return ReportError(InvalidArgument("--out", "cannot write " + args.out), args.json);
@@ -543,7 +549,9 @@ void RegisterTraffic(CLI::App& app) {
     train->add_option("--seed", train_args->train.seed)->capture_default_str();
     train->add_option("--threads", train_args->train.threads, "scenarios run in parallel (results do not depend on it)")
         ->capture_default_str();
-    train->add_option("--steps", train_args->steps, "simulated seconds per scenario")->capture_default_str();
+    train->add_option("--steps", train_args->steps, "simulated seconds per scenario")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
     train->add_flag("--json", train_args->json, "print one JSON object");
     train->callback([train_args] { SetExitCode(TrainCommand(*train_args)); });
 

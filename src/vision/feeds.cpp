@@ -125,20 +125,26 @@ private:
         cv::VideoCapture capture;
         cv::Mat frame;
         while (!stop_) {
-            if (capture.isOpened() && capture.read(frame) && !frame.empty()) {
+            if (!capture.isOpened()) {
+                if (OpenCapture(capture, spec_) && capture.isOpened()) continue;
+                SetError("it cannot be opened");
+                for (int i = 0; i < 10 && !stop_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                continue;
+            }
+            if (capture.read(frame) && !frame.empty()) {
                 std::lock_guard lock(mu_);
                 cv::swap(latest_, frame);  // the old picture's buffer is reused for the next read
                 latest_at_ = std::chrono::steady_clock::now();
                 continue;
             }
-            {
-                std::lock_guard lock(mu_);
-                error_ = capture.isOpened() ? "the stream dropped" : "it cannot be opened";
-            }
+            SetError("the stream dropped");
             capture.release();
-            if (OpenCapture(capture, spec_) && capture.isOpened()) continue;
-            for (int i = 0; i < 10 && !stop_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
+    }
+
+    void SetError(const char* what) {
+        std::lock_guard lock(mu_);
+        error_ = what;
     }
 
     std::string spec_;
