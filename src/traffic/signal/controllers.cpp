@@ -433,7 +433,8 @@ private:
 // A learned linear policy (signal/policy.hpp): every interval, each candidate phase is scored by the weighted sum
 // of its features and the best turns green. The weights come from `citybrain traffic train` (evolution strategies
 // in this simulator, signal/train.hpp); the features are those the pressure controllers use, plus the exit
-// road's fill and the green phase's age, so that training can find what the hand-set rules cannot.
+// road's fill, how long the phase has been green or red, what one interval can serve and the longest queue, so
+// that training can find what the hand-set rules cannot.
 class LearnedController final : public SignalController {
 public:
     explicit LearnedController(ControllerOptions o) : options_(std::move(o)) {}
