@@ -9,8 +9,10 @@
 #include <opencv2/dnn.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <tuple>
 
 #include "core/file.hpp"
+#include "vision/xnn_net.hpp"
 
 namespace citybrain::vision {
 
@@ -55,8 +57,10 @@ const std::vector<std::string>& CocoClasses() {
 }
 
 struct Detector::Net {
-    cv::dnn::Net net;
+    std::unique_ptr<XnnNet> xnn;
+    cv::dnn::Net cv;
     std::vector<std::string> outputs = {"keypoints", "wh"};
+    cv::Mat resized;
 };
 
 Detector::Detector(Detector&&) noexcept = default;
@@ -70,75 +74,96 @@ Result<Detector> Detector::Open(const DetectorOptions& options) {
     if (!(options.score_threshold > 0 && options.score_threshold < 1))
         return InvalidArgument("score_threshold", "must be within (0, 1)");
     if (options.max_detections < 1) return InvalidArgument("max_detections", "must be at least 1");
+    if (options.threads < 1 || options.threads > 64) return InvalidArgument("threads", "must be 1 to 64");
+    if (options.runtime != "auto" && options.runtime != "xnnpack" && options.runtime != "opencv")
+        return InvalidArgument("runtime", "must be auto, xnnpack or opencv, not '" + options.runtime + "'");
     std::error_code ec;
     if (!std::filesystem::is_regular_file(options.model, ec)) {
         return NotFound(options.model,
                         "no detector model here (`make` converts the default one into build/models/centernet.onnx)");
     }
-    cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_ERROR);
     Detector d;
     d.options_ = options;
     d.classes_ = options.classes.empty() ? CocoClasses() : options.classes;
     d.net_ = std::make_unique<Net>();
+    if (options.runtime != "opencv") {
+        auto xnn = XnnNet::Load(options.model, options.input_size, options.input_size, options.threads);
+        if (xnn.ok()) {
+            for (const std::string& name : d.net_->outputs) {
+                if (xnn.value()->output(name).data == nullptr)
+                    return InvalidArgument(options.model, "the model has no output named " + name);
+            }
+            d.net_->xnn = std::move(xnn).value();
+            d.runtime_ = "xnnpack";
+            return d;
+        }
+        // "auto" falls back to OpenCV only for a model XNNPACK's runtime does not cover.
+        if (options.runtime == "xnnpack" || xnn.error().code != ErrorCode::kInvalidArgument) return xnn.error();
+    }
+    cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_ERROR);
     try {
-        d.net_->net = cv::dnn::readNetFromONNX(options.model);
+        d.net_->cv = cv::dnn::readNetFromONNX(options.model);
     } catch (const cv::Exception& e) {
         return InvalidArgument(options.model, std::string("not a model OpenCV's DNN module can load: ") + e.what());
     }
-    if (d.net_->net.empty()) return InvalidArgument(options.model, "the model has no layers");
-    d.net_->net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
-    d.net_->net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+    if (d.net_->cv.empty()) return InvalidArgument(options.model, "the model has no layers");
+    d.net_->cv.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+    d.net_->cv.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
     cv::setNumThreads(options.threads);
+    d.runtime_ = "opencv";
     return d;
 }
 
-Result<std::vector<Detection>> Detector::Detect(const cv::Mat& bgr) {
-    if (bgr.empty()) return InvalidArgument("frame", "empty image");
-    const int size = options_.input_size;
-    // The network sees RGB in [0, 255], stretched to its square input; boxes are scaled back per axis.
-    const cv::Mat blob =
-        cv::dnn::blobFromImage(bgr, 1.0, cv::Size(size, size), cv::Scalar(), /*swapRB=*/true, /*crop=*/false);
-    std::vector<cv::Mat> out;
-    const auto t0 = std::chrono::steady_clock::now();
-    try {
-        net_->net.setInput(blob, "images");
-        net_->net.forward(out, net_->outputs);
-    } catch (const cv::Exception& e) {
-        return Error{ErrorCode::kInternal, std::string("the detector failed: ") + e.what(), options_.model};
+namespace {
+
+/// A 4-D output seen through its strides, whatever the runtime's layout.
+struct Plane {
+    const float* data = nullptr;
+    int channels = 0, h = 0, w = 0;
+    size_t c_stride = 0, y_stride = 0, x_stride = 0;
+    float at(int c, int y, int x) const {
+        return data[static_cast<size_t>(c) * c_stride + static_cast<size_t>(y) * y_stride +
+                    static_cast<size_t>(x) * x_stride];
     }
-    last_inference_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    const cv::Mat& heat = out[0];  // [1, C, h, w]
-    const cv::Mat& wh = out[1];    // [1, 4, h, w]
-    if (heat.dims != 4 || wh.dims != 4 || wh.size[1] != 4 || heat.size[2] != wh.size[2] || heat.size[3] != wh.size[3])
-        return InvalidArgument(options_.model, "outputs are not CenterNet's keypoints [1,C,h,w] and wh [1,4,h,w]");
-    const int classes = heat.size[1], h = heat.size[2], w = heat.size[3];
-    if (static_cast<size_t>(classes) != classes_.size()) {
-        return InvalidArgument(
-            options_.model,
-            "the model has " + std::to_string(classes) + " classes, the class list " + std::to_string(classes_.size()));
+};
+
+Plane FromNchw(const cv::Mat& m) {
+    const size_t plane = static_cast<size_t>(m.size[2]) * static_cast<size_t>(m.size[3]);
+    return {reinterpret_cast<const float*>(m.data), m.size[1], m.size[2], m.size[3], plane,
+            static_cast<size_t>(m.size[3]), 1};
+}
+
+Plane FromNhwc(const NhwcView& v) {
+    return {v.data, v.c, v.h, v.w, 1, static_cast<size_t>(v.w) * static_cast<size_t>(v.c), static_cast<size_t>(v.c)};
+}
+
+Result<std::vector<Detection>> Decode(const Plane& heat, const Plane& wh, const DetectorOptions& options,
+                                      const std::vector<std::string>& classes, int cols, int rows) {
+    if (wh.channels != 4 || heat.h != wh.h || heat.w != wh.w || heat.h < 1 || heat.w < 1)
+        return InvalidArgument(options.model, "outputs are not CenterNet's keypoints [1,C,h,w] and wh [1,4,h,w]");
+    if (static_cast<size_t>(heat.channels) != classes.size()) {
+        return InvalidArgument(options.model, "the model has " + std::to_string(heat.channels) +
+                                                  " classes, the class list " + std::to_string(classes.size()));
     }
-    const float stride = static_cast<float>(size) / static_cast<float>(w);
-    const auto* hm = reinterpret_cast<const float*>(heat.data);
-    const auto* box = reinterpret_cast<const float*>(wh.data);
-    const size_t plane = static_cast<size_t>(h) * static_cast<size_t>(w);
+    const int h = heat.h, w = heat.w;
+    const float stride = static_cast<float>(options.input_size) / static_cast<float>(w);
     // Peaks: a cell that is the maximum of its 3x3 neighbourhood in its class (CenterNet's NMS), above threshold.
     struct Peak {
         float score;
         int c, y, x;
     };
     std::vector<Peak> peaks;
-    for (int c = 0; c < classes; ++c) {
-        const float* p = hm + static_cast<size_t>(c) * plane;
-        for (int y = 0; y < h; ++y) {
-            for (int x = 0; x < w; ++x) {
-                const float v = p[static_cast<size_t>(y) * w + x];
-                if (v < options_.score_threshold) continue;
+    for (int y = 0; y < h; ++y) {
+        for (int x = 0; x < w; ++x) {
+            for (int c = 0; c < heat.channels; ++c) {
+                const float v = heat.at(c, y, x);
+                if (v < options.score_threshold) continue;
                 bool peak = true;
                 for (int dy = -1; dy <= 1 && peak; ++dy) {
                     for (int dx = -1; dx <= 1; ++dx) {
                         const int yy = y + dy, xx = x + dx;
                         if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
-                        if (p[static_cast<size_t>(yy) * w + xx] > v) {
+                        if (heat.at(c, yy, xx) > v) {
                             peak = false;
                             break;
                         }
@@ -148,27 +173,65 @@ Result<std::vector<Detection>> Detector::Detect(const cv::Mat& bgr) {
             }
         }
     }
-    std::stable_sort(peaks.begin(), peaks.end(), [](const Peak& a, const Peak& b) { return a.score > b.score; });
-    if (peaks.size() > static_cast<size_t>(options_.max_detections)) peaks.resize(options_.max_detections);
-    const float sx = static_cast<float>(bgr.cols) / static_cast<float>(size);
-    const float sy = static_cast<float>(bgr.rows) / static_cast<float>(size);
+    // Best first; ties in a fixed order, so both runtimes' layouts give one list.
+    std::sort(peaks.begin(), peaks.end(), [](const Peak& a, const Peak& b) {
+        if (a.score != b.score) return a.score > b.score;
+        return std::tie(a.c, a.y, a.x) < std::tie(b.c, b.y, b.x);
+    });
+    if (peaks.size() > static_cast<size_t>(options.max_detections)) peaks.resize(options.max_detections);
+    const float sx = static_cast<float>(cols) / static_cast<float>(options.input_size);
+    const float sy = static_cast<float>(rows) / static_cast<float>(options.input_size);
     std::vector<Detection> dets;
     for (const Peak& pk : peaks) {
-        const size_t at = static_cast<size_t>(pk.y) * w + pk.x;
         const float cx = static_cast<float>(pk.x) * stride, cy = static_cast<float>(pk.y) * stride;
-        Box b{cx - box[at], cy - box[plane + at], cx + box[2 * plane + at], cy + box[3 * plane + at]};
-        b = {std::clamp(b.x1 * sx, 0.0F, static_cast<float>(bgr.cols)),
-             std::clamp(b.y1 * sy, 0.0F, static_cast<float>(bgr.rows)),
-             std::clamp(b.x2 * sx, 0.0F, static_cast<float>(bgr.cols)),
-             std::clamp(b.y2 * sy, 0.0F, static_cast<float>(bgr.rows))};
+        Box b{cx - wh.at(0, pk.y, pk.x), cy - wh.at(1, pk.y, pk.x), cx + wh.at(2, pk.y, pk.x),
+              cy + wh.at(3, pk.y, pk.x)};
+        b = {std::clamp(b.x1 * sx, 0.0F, static_cast<float>(cols)), std::clamp(b.y1 * sy, 0.0F, static_cast<float>(rows)),
+             std::clamp(b.x2 * sx, 0.0F, static_cast<float>(cols)), std::clamp(b.y2 * sy, 0.0F, static_cast<float>(rows))};
         if (b.x2 <= b.x1 || b.y2 <= b.y1) continue;
-        const bool covered = std::any_of(
-            dets.begin(), dets.end(), [&](const Detection& d) { return Iou(d.box, b) > options_.suppress_iou; });
-        if (!covered) dets.push_back({pk.c, classes_[static_cast<size_t>(pk.c)], pk.score, b});
+        const bool covered = std::any_of(dets.begin(), dets.end(),
+                                         [&](const Detection& d) { return Iou(d.box, b) > options.suppress_iou; });
+        if (!covered) dets.push_back({pk.c, classes[static_cast<size_t>(pk.c)], pk.score, b});
     }
     return dets;
 }
 
+}  // namespace
+
+Result<std::vector<Detection>> Detector::Detect(const cv::Mat& bgr) {
+    if (bgr.empty()) return InvalidArgument("frame", "empty image");
+    const int size = options_.input_size;
+    // The network sees RGB in [0, 255], stretched to its square input; boxes are scaled back per axis.
+    Plane heat, wh;
+    std::vector<cv::Mat> out;  // OpenCV's outputs, which `heat` and `wh` view
+    if (net_->xnn) {
+        cv::resize(bgr, net_->resized, cv::Size(size, size), 0, 0, cv::INTER_LINEAR);
+        cv::Mat input(size, size, CV_32FC3, net_->xnn->input());
+        cv::cvtColor(net_->resized, net_->resized, cv::COLOR_BGR2RGB);
+        net_->resized.convertTo(input, CV_32FC3);
+        const auto t0 = std::chrono::steady_clock::now();
+        if (Status s = net_->xnn->Run(); !s.ok()) return s.error();
+        last_inference_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        heat = FromNhwc(net_->xnn->output(net_->outputs[0]));
+        wh = FromNhwc(net_->xnn->output(net_->outputs[1]));
+    } else {
+        const cv::Mat blob =
+            cv::dnn::blobFromImage(bgr, 1.0, cv::Size(size, size), cv::Scalar(), /*swapRB=*/true, /*crop=*/false);
+        const auto t0 = std::chrono::steady_clock::now();
+        try {
+            net_->cv.setInput(blob, "images");
+            net_->cv.forward(out, net_->outputs);
+        } catch (const cv::Exception& e) {
+            return Error{ErrorCode::kInternal, std::string("the detector failed: ") + e.what(), options_.model};
+        }
+        last_inference_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        if (out[0].dims != 4 || out[1].dims != 4)
+            return InvalidArgument(options_.model, "outputs are not CenterNet's keypoints [1,C,h,w] and wh [1,4,h,w]");
+        heat = FromNchw(out[0]);
+        wh = FromNchw(out[1]);
+    }
+    return Decode(heat, wh, options_, classes_, bgr.cols, bgr.rows);
+}
 bool MotionGate::Changed(const cv::Mat& bgr) {
     cv::Mat thumb;
     cv::cvtColor(bgr, thumb, cv::COLOR_BGR2GRAY);

@@ -47,12 +47,16 @@ struct DetectorOptions {
     /// one car is often also a truck).
     float suppress_iou = 0.7F;
     int max_detections = 100;
-    /// Threads the runtime may use for one frame (OpenCV's DNN module).
+    /// Threads the runtime may use for one frame.
     int threads = 1;
+    /// "xnnpack" (XNNPACK's operators), "opencv" (OpenCV's DNN module) or "auto": XNNPACK when it covers every node
+    /// of the model, else OpenCV.
+    std::string runtime = "auto";
 };
 
-/// The object detector: frames in, boxes with classes and scores out (OpenCV's DNN module runs the network on the
-/// CPU; the CenterNet decoding, a 3x3 peak filter and the top scores, is ours). Not thread-safe: one per thread.
+/// The object detector: frames in, boxes with classes and scores out. XNNPACK (or OpenCV's DNN module, for a model
+/// with a node XNNPACK's runtime does not cover) runs the network on the CPU; the CenterNet decoding, a 3x3 peak
+/// filter and the top scores, is ours. Not thread-safe: one per thread.
 class Detector {
 public:
     static Result<Detector> Open(const DetectorOptions& options);
@@ -65,6 +69,8 @@ public:
     /// The last Detect's time in the network alone, in milliseconds.
     double last_inference_ms() const { return last_inference_ms_; }
     const std::vector<std::string>& classes() const { return classes_; }
+    /// The runtime in use: "xnnpack" or "opencv".
+    const std::string& runtime() const { return runtime_; }
 
 private:
     Detector() = default;
@@ -72,6 +78,7 @@ private:
     std::unique_ptr<Net> net_;
     DetectorOptions options_;
     std::vector<std::string> classes_;
+    std::string runtime_;
     double last_inference_ms_ = 0;
 };
 
