@@ -22,6 +22,10 @@ namespace citybrain::vision {
 namespace {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
+/// The most elements one tensor may have (1 GiB of floats): a model file cannot make the runtime allocate more.
+constexpr size_t kMaxElements = size_t{1} << 28;
+/// The largest stride, dilation, padding or kernel side accepted.
+constexpr int64_t kMaxSide = 4096;
 
 /// A tensor the network computes: NHWC, batch 1.
 struct Value {
@@ -79,7 +83,11 @@ std::vector<int64_t> IntsAttr(const onnx::NodeProto& node, const char* name, std
 /// An initializer's values as floats (FLOAT or INT64 tensors); nullopt for another type.
 std::optional<std::vector<float>> ConstantValues(const onnx::TensorProto& t) {
     size_t n = 1;
-    for (const int64_t d : t.dims()) n *= static_cast<size_t>(std::max<int64_t>(d, 0));
+    for (const int64_t d : t.dims()) {
+        if (d < 1 || d > static_cast<int64_t>(kMaxElements)) return std::nullopt;
+        n *= static_cast<size_t>(d);
+        if (n > kMaxElements) return std::nullopt;
+    }
     std::vector<float> v;
     if (t.data_type() == onnx::TensorProto::FLOAT) {
         if (!t.raw_data().empty()) {
@@ -104,6 +112,16 @@ std::optional<std::vector<float>> ConstantValues(const onnx::TensorProto& t) {
         return std::nullopt;
     }
     return v;
+}
+
+bool InRange(const std::vector<int64_t>& v, int64_t lowest) {
+    return std::all_of(v.begin(), v.end(), [&](int64_t x) { return x >= lowest && x <= kMaxSide; });
+}
+
+/// floor(len * scale), or 0 when that is not a side from 1 to kMaxSide.
+size_t Scaled(size_t len, float scale) {
+    const double side = std::floor(static_cast<double>(len) * static_cast<double>(scale));
+    return std::isfinite(side) && side >= 1 && side <= static_cast<double>(kMaxSide) ? static_cast<size_t>(side) : 0;
 }
 
 Error XnnError(xnn_status status, const std::string& what) {
@@ -135,7 +153,14 @@ struct XnnNet::Impl {
         auto it = initializers.find(name);
         return it == initializers.end() ? nullptr : it->second;
     }
+    /// A new computed tensor; -1 when it would be larger than kMaxElements.
     int NewValue(const std::string& name, std::array<size_t, 4> shape) {
+        size_t n = 1;
+        for (const size_t d : shape) {
+            if (d < 1 || d > kMaxElements) return -1;
+            n *= d;
+            if (n > kMaxElements) return -1;
+        }
         values.push_back(Value{shape});
         value_of[name] = static_cast<int>(values.size()) - 1;
         return static_cast<int>(values.size()) - 1;
@@ -210,6 +235,7 @@ Status XnnNet::Impl::Translate(int height, int width) {
         const int64_t channels = dims[1].dim_value() > 0 ? dims[1].dim_value() : 3;
         input = NewValue(in.name(), {1, static_cast<size_t>(height), static_cast<size_t>(width),
                                      static_cast<size_t>(channels)});
+        if (input < 0) return InvalidArgument(in.name(), "the input's channels are out of range");
         values[static_cast<size_t>(input)].first_def = -1;
         break;
     }
@@ -298,6 +324,9 @@ Status XnnNet::Impl::Translate(int height, int width) {
             if (it == value_of.end()) return err("input " + hs->second + " is not computed before it");
             Op op{Kind::kHardSwish};
             op.in[0] = it->second;
+            const size_t c = values[static_cast<size_t>(it->second)].shape[3];
+            if (xnn_status s = xnn_create_hardswish_nc_f32(c, c, c, 0, &op.op); s != xnn_status_success)
+                return XnnError(s, "the hard-swish " + n.name());
             op.out = NewValue(n.output(0), values[static_cast<size_t>(it->second)].shape);
             use(op.in[0]);
             ops.push_back(op);
@@ -313,14 +342,18 @@ Status XnnNet::Impl::Translate(int height, int width) {
             const std::array<size_t, 4> in = values[static_cast<size_t>(x)].shape;
             const auto oc = static_cast<size_t>(wt->dims(0)), ig = static_cast<size_t>(wt->dims(1));
             const auto kh = static_cast<size_t>(wt->dims(2)), kw = static_cast<size_t>(wt->dims(3));
-            const auto groups = static_cast<size_t>(IntAttr(n, "group", 1));
-            if (groups == 0 || ig * groups != in[3] || oc % groups != 0)
+            const int64_t group = IntAttr(n, "group", 1);
+            if (group < 1 || group > static_cast<int64_t>(in[3])) return err("group is out of range");
+            const auto groups = static_cast<size_t>(group);
+            if (ig * groups != in[3] || oc % groups != 0)
                 return err("weights of " + std::to_string(oc) + "x" + std::to_string(ig) + " do not fit " +
                            std::to_string(in[3]) + " input channels in " + std::to_string(groups) + " groups");
             const auto strides = IntsAttr(n, "strides", {1, 1});
             const auto dil = IntsAttr(n, "dilations", {1, 1});
             auto pads = IntsAttr(n, "pads", {0, 0, 0, 0});
             if (strides.size() != 2 || dil.size() != 2 || pads.size() != 4) return err("not a 2-D convolution");
+            if (!InRange(strides, 1) || !InRange(dil, 1) || !InRange(pads, 0))
+                return err("strides, dilations or pads out of range");
             const std::string auto_pad = StringAttr(n, "auto_pad", "NOTSET");
             if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
                 for (int d = 0; d < 2; ++d) {
@@ -394,6 +427,8 @@ Status XnnNet::Impl::Translate(int height, int width) {
                 s = xnn_create_clamp_nc_f32(shape[3], shape[3], shape[3], b->first, b->second, 0, &op.op);
             } else if (op.kind == Kind::kSigmoid) {
                 s = xnn_create_sigmoid_nc_f32(shape[3], shape[3], shape[3], 0, &op.op);
+            } else {
+                s = xnn_create_hardswish_nc_f32(shape[3], shape[3], shape[3], 0, &op.op);
             }
             if (s != xnn_status_success) return XnnError(s, type + " " + n.name());
             op.out = NewValue(n.output(0), shape);
@@ -466,6 +501,8 @@ Status XnnNet::Impl::Translate(int height, int width) {
             const auto strides = IntsAttr(n, "strides", {1, 1});
             const auto pads = IntsAttr(n, "pads", {0, 0, 0, 0});
             if (k.size() != 2 || strides.size() != 2 || pads.size() != 4) return err("not a 2-D pooling");
+            if (!InRange(k, 1) || !InRange(strides, 1) || !InRange(pads, 0))
+                return err("kernel_shape, strides or pads out of range");
             if (IntAttr(n, "ceil_mode", 0) != 0 || StringAttr(n, "auto_pad", "NOTSET") != "NOTSET" ||
                 n.output_size() > 1)
                 return err("ceil_mode, auto_pad and indices are not supported");
@@ -532,19 +569,19 @@ Status XnnNet::Impl::Translate(int height, int width) {
                 const auto* t = Constant(n.input(scales_at));
                 auto s = t != nullptr ? ConstantValues(*t) : std::nullopt;
                 if (s && s->size() == 4) {
-                    oh = static_cast<size_t>(std::floor(static_cast<float>(in[1]) * (*s)[2]));
-                    ow = static_cast<size_t>(std::floor(static_cast<float>(in[2]) * (*s)[3]));
+                    oh = Scaled(in[1], (*s)[2]);
+                    ow = Scaled(in[2], (*s)[3]);
                 }
             } else if (type == "Upsample" && Attr(n, "scales") != nullptr && Attr(n, "scales")->floats_size() == 4) {
-                oh = static_cast<size_t>(std::floor(static_cast<float>(in[1]) * Attr(n, "scales")->floats(2)));
-                ow = static_cast<size_t>(std::floor(static_cast<float>(in[2]) * Attr(n, "scales")->floats(3)));
+                oh = Scaled(in[1], Attr(n, "scales")->floats(2));
+                ow = Scaled(in[2], Attr(n, "scales")->floats(3));
             }
             if (oh == 0 && type == "Resize" && n.input_size() > 3) {
                 const auto* t = Constant(n.input(3));
                 auto s = t != nullptr ? ConstantValues(*t) : std::nullopt;
                 if (s && s->size() == 4) {
-                    oh = static_cast<size_t>((*s)[2]);
-                    ow = static_cast<size_t>((*s)[3]);
+                    oh = Scaled(1, (*s)[2]);
+                    ow = Scaled(1, (*s)[3]);
                 }
             }
             if (oh == 0 || ow == 0) return err("the scales or sizes are not constants of four values");
@@ -562,6 +599,7 @@ Status XnnNet::Impl::Translate(int height, int width) {
             return err("op " + type + " is not supported by the XNNPACK runtime");
         }
         for (size_t k = static_cast<size_t>(at); k < ops.size(); ++k) {
+            if (ops[k].out < 0) return err("the output would have more than 2^28 values");
             Value& v = values[static_cast<size_t>(ops[k].out)];
             v.first_def = std::min(v.first_def, static_cast<int>(k));
         }
