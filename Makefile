@@ -9,6 +9,7 @@ DEB_PACKAGES := cmake ninja-build g++ clang lld clang-format clang-tidy libclang
                 libosmium2-dev libprotozero-dev zlib1g-dev libbz2-dev libexpat1-dev \
                 libfasttext-dev liblinear-dev libsodium-dev python3-jieba libopencc-dev libopencc-data chromium fonts-wqy-microhei \
                 libopencv-dnn-dev libopencv-imgcodecs-dev libopencv-imgproc-dev libopencv-videoio-dev libopencv-video-dev \
+                libxnnpack-dev libpthreadpool-dev libonnx-dev libprotobuf-dev \
                 python3-onnx python3-numpy darknet opencv-doc sumo \
                 python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

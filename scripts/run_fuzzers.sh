@@ -63,7 +63,38 @@ mkdir -p "$work/zones"
 printf '\x00{"stream":"CITY","lease_ms":3000,"unit_service_ms":60000,"unit_speed_mps":8,"lend_reserve":1,"zones":[{"id":"z0","polygon":[[114.2,22.7],[114.3,22.7],[114.3,22.8],[114.2,22.8]],"units":[{"id":"z0-u1","lat":22.75,"lon":114.25}]}]}' >"$work/zones/config.json"
 printf '\x01{"source":"camera","time_ms":1781478000000,"category":"street_vending","description":"摊贩","lat":22.72,"long":114.25,"confidence":0.9}' >"$work/zones/report.json"
 printf '\x02{"case":"z0:12","until_ms":1781478000000}' >"$work/zones/unit.json"
-for target in roadnet flow csv form taxonomy api sumo vrp pinyin nlp llm device gateway vision clinic vault traffic_import zones; do
+mkdir -p "$work/model"
+# A small detector-shaped ONNX model with each op the XNNPACK runtime reads (python3-onnx, installed by `make`).
+/usr/bin/python3 - "$work/model/tiny.onnx" <<'PY'
+import sys
+import numpy as np
+from onnx import TensorProto, helper, numpy_helper, save
+
+rng = np.random.default_rng(1)
+w = lambda name, *dims: numpy_helper.from_array(rng.uniform(-0.5, 0.5, dims).astype(np.float32), name)
+c = lambda name, *vals: numpy_helper.from_array(np.array(vals, dtype=np.float32), name)
+nodes = [
+    helper.make_node("Conv", ["images", "w1", "b1"], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2]),
+    helper.make_node("Relu", ["c1"], ["r1"]),
+    helper.make_node("Mul", ["sixth", "r1"], ["a"]),
+    helper.make_node("Add", ["r1", "three"], ["b"]),
+    helper.make_node("Clip", ["b"], ["cl"], min=0.0, max=6.0),
+    helper.make_node("Mul", ["a", "cl"], ["hs"]),
+    helper.make_node("GlobalAveragePool", ["hs"], ["gap"]),
+    helper.make_node("Sigmoid", ["gap"], ["gate"]),
+    helper.make_node("Mul", ["hs", "gate"], ["se"]),
+    helper.make_node("Resize", ["se", "scales"], ["up"], mode="bilinear"),
+    helper.make_node("Concat", ["up", "images"], ["cat"], axis=1),
+    helper.make_node("MaxPool", ["cat"], ["mp"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+    helper.make_node("Conv", ["mp", "w2"], ["out"], kernel_shape=[1, 1], group=1),
+]
+graph = helper.make_graph(
+    nodes, "tiny", [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 32, 32])],
+    [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 2, 32, 32])],
+    [w("w1", 4, 3, 3, 3), w("b1", 4), c("sixth", 1 / 6), c("three", 3), c("scales", 1, 1, 2, 2), w("w2", 2, 7, 1, 1)])
+save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 10)]), sys.argv[1])
+PY
+for target in roadnet flow csv form taxonomy api sumo vrp pinyin nlp llm device gateway vision model clinic vault traffic_import zones; do
   echo "fuzzing ${target}_fuzz for ${seconds}s"
   max_len=65536
   [ "$target" = vision ] && max_len=262144  # a whole camera frame

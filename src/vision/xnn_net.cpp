@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <tuple>
@@ -24,6 +25,8 @@ namespace {
 constexpr float kInf = std::numeric_limits<float>::infinity();
 /// The most elements one tensor may have (1 GiB of floats): a model file cannot make the runtime allocate more.
 constexpr size_t kMaxElements = size_t{1} << 28;
+/// The most activation memory a model may plan, in floats (4 GiB).
+constexpr size_t kMaxArena = size_t{1} << 30;
 /// The largest stride, dilation, padding or kernel side accepted.
 constexpr int64_t kMaxSide = 4096;
 
@@ -198,28 +201,37 @@ Status XnnNet::Run() {
 }
 
 Result<std::unique_ptr<XnnNet>> XnnNet::Load(const std::string& path, int height, int width, int threads) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return NotFound(path, "cannot open the model");
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto net = FromBytes(bytes, height, width, threads);
+    if (!net.ok()) {
+        Error e = net.error();
+        if (e.where.empty()) e.where = path;
+        return e;
+    }
+    return net;
+}
+
+Result<std::unique_ptr<XnnNet>> XnnNet::FromBytes(std::string_view bytes, int height, int width, int threads) {
+    if (height < 1 || height > kMaxSide || width < 1 || width > kMaxSide)
+        return InvalidArgument("", "the input's sides must be 1 to " + std::to_string(kMaxSide));
     static std::once_flag once;
     static xnn_status init = xnn_status_uninitialized;
     std::call_once(once, [] { init = xnn_initialize(nullptr); });
     if (init != xnn_status_success) {
         return Error{ErrorCode::kFailedPrecondition, "XNNPACK cannot run on this CPU (status " + std::to_string(init) + ")",
-                     path};
+                     ""};
     }
     std::unique_ptr<XnnNet> net(new XnnNet());
     Impl& m = *net->impl_;
-    {
-        std::ifstream in(path, std::ios::binary);
-        if (!in) return NotFound(path, "cannot open the model");
-        if (!m.model.ParseFromIstream(&in)) return InvalidArgument(path, "not an ONNX model (protobuf parse failed)");
-    }
+    if (bytes.size() > static_cast<size_t>(INT_MAX) ||
+        !m.model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+        return InvalidArgument("", "not an ONNX model (protobuf parse failed)");
     for (const auto& op : m.model.opset_import())
         if (op.domain().empty() || op.domain() == "ai.onnx") m.opset = static_cast<int>(op.version());
     if (threads > 1) m.pool = pthreadpool_create(static_cast<size_t>(threads));
-    if (Status s = m.Translate(height, width); !s.ok()) {
-        Error e = s.error();
-        e.where = path;
-        return e;
-    }
+    if (Status s = m.Translate(height, width); !s.ok()) return s.error();
     if (Status s = m.Plan(); !s.ok()) return s.error();
     if (Status s = m.Setup(); !s.ok()) return s.error();
     return net;
@@ -231,15 +243,15 @@ Status XnnNet::Impl::Translate(int height, int width) {
     for (const auto& in : g.input()) {
         if (initializers.count(in.name()) != 0) continue;
         const auto& dims = in.type().tensor_type().shape().dim();
-        if (dims.size() != 4) return InvalidArgument(in.name(), "the input is not a 4-D NCHW image tensor");
+        if (dims.size() != 4) return InvalidArgument("", "input " + in.name() + ": not a 4-D NCHW image tensor");
         const int64_t channels = dims[1].dim_value() > 0 ? dims[1].dim_value() : 3;
         input = NewValue(in.name(), {1, static_cast<size_t>(height), static_cast<size_t>(width),
                                      static_cast<size_t>(channels)});
-        if (input < 0) return InvalidArgument(in.name(), "the input's channels are out of range");
+        if (input < 0) return InvalidArgument("", "input " + in.name() + ": its channels are out of range");
         values[static_cast<size_t>(input)].first_def = -1;
         break;
     }
-    if (input < 0) return InvalidArgument("graph", "the model has no input");
+    if (input < 0) return InvalidArgument("", "the model has no input");
     for (const auto& out : g.output()) outputs.push_back(out.name());
 
     // Who reads each name, and who writes it, for the fusions.
@@ -606,7 +618,7 @@ Status XnnNet::Impl::Translate(int height, int width) {
     }
     for (const std::string& name : outputs) {
         auto it = value_of.find(name);
-        if (it == value_of.end()) return InvalidArgument(name, "the output is not computed by the graph");
+        if (it == value_of.end()) return InvalidArgument("", "output " + name + ": not computed by the graph");
         values[static_cast<size_t>(it->second)].last_use = INT_MAX;
     }
     return {};
@@ -646,6 +658,9 @@ Status XnnNet::Impl::Plan() {
         busy_until[static_cast<size_t>(best)] = std::max(v.last_use, v.first_def);
         v.slot = best;
     }
+    size_t total = 0;
+    for (const size_t c : capacity) total += c;
+    if (total > kMaxArena) return InvalidArgument("", "the model needs more than 4 GiB of activations at this input size");
     slots.resize(capacity.size());
     for (size_t s = 0; s < capacity.size(); ++s) slots[s].assign(capacity[s] + XNN_EXTRA_BYTES / sizeof(float), 0.0F);
     for (Value& v : values)

@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/error.hpp"
@@ -28,6 +29,8 @@ class XnnNet {
 public:
     /// Loads `path` for one input of `height` x `width` pixels, `threads` threads a frame (1: the caller's only).
     static Result<std::unique_ptr<XnnNet>> Load(const std::string& path, int height, int width, int threads);
+    /// The same from the model's bytes. An error's `where` is empty: the caller knows where the bytes came from.
+    static Result<std::unique_ptr<XnnNet>> FromBytes(std::string_view bytes, int height, int width, int threads);
     ~XnnNet();
     XnnNet(const XnnNet&) = delete;
     XnnNet& operator=(const XnnNet&) = delete;
