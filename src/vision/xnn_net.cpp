@@ -258,6 +258,7 @@ Status XnnNet::Impl::Translate(int height, int width) {
     std::unordered_map<std::string, std::vector<int>> readers;
     std::unordered_map<std::string, int> writer;
     for (int i = 0; i < g.node_size(); ++i) {
+        if (g.node(i).output_size() < 1) return NodeError{g.node(i)}("no output");
         for (const auto& x : g.node(i).input()) readers[x].push_back(i);
         for (const auto& x : g.node(i).output()) writer[x] = i;
     }
@@ -300,7 +301,8 @@ Status XnnNet::Impl::Translate(int height, int width) {
             if (wa == writer.end() || wb == writer.end()) continue;
             const auto& scale = g.node(wa->second);
             const auto& clip = g.node(wb->second);
-            if (scale.op_type() != "Mul" || clip.op_type() != "Clip" || clip.input_size() < 1) continue;
+            if (scale.op_type() != "Mul" || scale.input_size() != 2 || clip.op_type() != "Clip" || clip.input_size() < 1)
+                continue;
             auto bounds = clip_bounds(clip);
             auto wadd = writer.find(clip.input(0));
             if (!bounds || bounds->first != 0.0F || bounds->second != 6.0F || wadd == writer.end()) continue;
