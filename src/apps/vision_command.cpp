@@ -80,7 +80,12 @@ int Detect(const VisionArgs& a) {
         std::printf("%s\n", out.dump().c_str());
         return kExitOk;
     }
-    std::printf("%s: %dx%d, %zu objects, %.1f ms (%s)\n", a.image.c_str(), image->cols, image->rows, dets.size(), median,
+    std::printf("%s: %dx%d, %zu objects, %.1f ms (%s)\n",
+                a.image.c_str(),
+                image->cols,
+                image->rows,
+                dets.size(),
+                median,
                 detector->runtime().c_str());
     for (const auto& d : dets) {
         std::printf("  %-14s %.2f  [%.0f, %.0f, %.0f, %.0f]\n",
@@ -309,8 +314,10 @@ void RegisterVision(CLI::App& app) {
     detect->add_option("--input-size", a->detector.input_size, "the network's input side, pixels")
         ->capture_default_str();
     detect->add_option("--threads", a->detector.threads, "threads for the network")->capture_default_str();
-    detect->add_option("--runtime", a->detector.runtime,
-                       "xnnpack, opencv, or auto: XNNPACK when it covers the model, else OpenCV's DNN module")
+    detect
+        ->add_option("--runtime",
+                     a->detector.runtime,
+                     "xnnpack, opencv, or auto: XNNPACK when it covers the model, else OpenCV's DNN module")
         ->capture_default_str();
     detect->add_option("--repeat", a->repeat, "run N times and report the median time")->capture_default_str();
     detect->add_flag("--json", a->json, "machine-readable output");
@@ -332,8 +339,10 @@ void RegisterVision(CLI::App& app) {
     track->add_option("--input-size", a->detector.input_size, "the network's input side, pixels")
         ->capture_default_str();
     track->add_option("--threads", a->detector.threads, "threads for the network")->capture_default_str();
-    track->add_option("--runtime", a->detector.runtime,
-                       "xnnpack, opencv, or auto: XNNPACK when it covers the model, else OpenCV's DNN module")
+    track
+        ->add_option("--runtime",
+                     a->detector.runtime,
+                     "xnnpack, opencv, or auto: XNNPACK when it covers the model, else OpenCV's DNN module")
         ->capture_default_str();
     track->add_flag("--json", a->json, "machine-readable output");
     track->callback([a] { SetExitCode(Track(*a)); });
@@ -363,8 +372,9 @@ void RegisterVision(CLI::App& app) {
     run->add_option("--snapshots", a->snapshots, "where the events' snapshots are written");
     run->add_option("--model", a->detector.model, "ONNX CenterNet model")->capture_default_str();
     run->add_option("--threads", a->detector.threads, "threads for the network")->capture_default_str();
-    run->add_option("--runtime", a->detector.runtime,
-                       "xnnpack, opencv, or auto: XNNPACK when it covers the model, else OpenCV's DNN module")
+    run->add_option("--runtime",
+                    a->detector.runtime,
+                    "xnnpack, opencv, or auto: XNNPACK when it covers the model, else OpenCV's DNN module")
         ->capture_default_str();
     run->add_flag("--json", a->json, "an event per line, then the status, as JSON");
     run->callback([a] { SetExitCode(RunCameras(*a)); });

@@ -129,21 +129,31 @@ struct Plane {
 
 Plane FromNchw(const cv::Mat& m) {
     const size_t plane = static_cast<size_t>(m.size[2]) * static_cast<size_t>(m.size[3]);
-    return {reinterpret_cast<const float*>(m.data), m.size[1], m.size[2], m.size[3], plane,
-            static_cast<size_t>(m.size[3]), 1};
+    return {reinterpret_cast<const float*>(m.data),
+            m.size[1],
+            m.size[2],
+            m.size[3],
+            plane,
+            static_cast<size_t>(m.size[3]),
+            1};
 }
 
 Plane FromNhwc(const NhwcView& v) {
     return {v.data, v.c, v.h, v.w, 1, static_cast<size_t>(v.w) * static_cast<size_t>(v.c), static_cast<size_t>(v.c)};
 }
 
-Result<std::vector<Detection>> Decode(const Plane& heat, const Plane& wh, const DetectorOptions& options,
-                                      const std::vector<std::string>& classes, int cols, int rows) {
+Result<std::vector<Detection>> Decode(const Plane& heat,
+                                      const Plane& wh,
+                                      const DetectorOptions& options,
+                                      const std::vector<std::string>& classes,
+                                      int cols,
+                                      int rows) {
     if (wh.channels != 4 || heat.h != wh.h || heat.w != wh.w || heat.h < 1 || heat.w < 1)
         return InvalidArgument(options.model, "outputs are not CenterNet's keypoints [1,C,h,w] and wh [1,4,h,w]");
     if (static_cast<size_t>(heat.channels) != classes.size()) {
-        return InvalidArgument(options.model, "the model has " + std::to_string(heat.channels) +
-                                                  " classes, the class list " + std::to_string(classes.size()));
+        return InvalidArgument(options.model,
+                               "the model has " + std::to_string(heat.channels) + " classes, the class list " +
+                                   std::to_string(classes.size()));
     }
     const int h = heat.h, w = heat.w;
     const float stride = static_cast<float>(options.input_size) / static_cast<float>(w);
@@ -184,13 +194,15 @@ Result<std::vector<Detection>> Decode(const Plane& heat, const Plane& wh, const 
     std::vector<Detection> dets;
     for (const Peak& pk : peaks) {
         const float cx = static_cast<float>(pk.x) * stride, cy = static_cast<float>(pk.y) * stride;
-        Box b{cx - wh.at(0, pk.y, pk.x), cy - wh.at(1, pk.y, pk.x), cx + wh.at(2, pk.y, pk.x),
-              cy + wh.at(3, pk.y, pk.x)};
-        b = {std::clamp(b.x1 * sx, 0.0F, static_cast<float>(cols)), std::clamp(b.y1 * sy, 0.0F, static_cast<float>(rows)),
-             std::clamp(b.x2 * sx, 0.0F, static_cast<float>(cols)), std::clamp(b.y2 * sy, 0.0F, static_cast<float>(rows))};
+        Box b{
+            cx - wh.at(0, pk.y, pk.x), cy - wh.at(1, pk.y, pk.x), cx + wh.at(2, pk.y, pk.x), cy + wh.at(3, pk.y, pk.x)};
+        b = {std::clamp(b.x1 * sx, 0.0F, static_cast<float>(cols)),
+             std::clamp(b.y1 * sy, 0.0F, static_cast<float>(rows)),
+             std::clamp(b.x2 * sx, 0.0F, static_cast<float>(cols)),
+             std::clamp(b.y2 * sy, 0.0F, static_cast<float>(rows))};
         if (b.x2 <= b.x1 || b.y2 <= b.y1) continue;
-        const bool covered = std::any_of(dets.begin(), dets.end(),
-                                         [&](const Detection& d) { return Iou(d.box, b) > options.suppress_iou; });
+        const bool covered = std::any_of(
+            dets.begin(), dets.end(), [&](const Detection& d) { return Iou(d.box, b) > options.suppress_iou; });
         if (!covered) dets.push_back({pk.c, classes[static_cast<size_t>(pk.c)], pk.score, b});
     }
     return dets;

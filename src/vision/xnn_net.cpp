@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "vision/xnn_net.hpp"
 
+#include <onnx/onnx_pb.h>
 #include <pthreadpool.h>
 #include <xnnpack.h>
 
@@ -12,10 +13,9 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <mutex>
 #include <optional>
 #include <tuple>
-#include <mutex>
-#include <onnx/onnx_pb.h>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -33,8 +33,8 @@ constexpr int64_t kMaxSide = 4096;
 /// A tensor the network computes: NHWC, batch 1.
 struct Value {
     std::array<size_t, 4> shape{1, 1, 1, 1};  // n, h, w, c
-    int first_def = INT_MAX;                   // the first operator that writes it (-1: the input)
-    int last_use = -1;                         // the last operator that reads it
+    int first_def = INT_MAX;                  // the first operator that writes it (-1: the input)
+    int last_use = -1;                        // the last operator that reads it
     int slot = -1;
     float* data = nullptr;
     size_t size() const { return shape[0] * shape[1] * shape[2] * shape[3]; }
@@ -220,8 +220,8 @@ Result<std::unique_ptr<XnnNet>> XnnNet::FromBytes(std::string_view bytes, int he
     static xnn_status init = xnn_status_uninitialized;
     std::call_once(once, [] { init = xnn_initialize(nullptr); });
     if (init != xnn_status_success) {
-        return Error{ErrorCode::kFailedPrecondition, "XNNPACK cannot run on this CPU (status " + std::to_string(init) + ")",
-                     ""};
+        return Error{
+            ErrorCode::kFailedPrecondition, "XNNPACK cannot run on this CPU (status " + std::to_string(init) + ")", ""};
     }
     std::unique_ptr<XnnNet> net(new XnnNet());
     Impl& m = *net->impl_;
@@ -245,8 +245,8 @@ Status XnnNet::Impl::Translate(int height, int width) {
         const auto& dims = in.type().tensor_type().shape().dim();
         if (dims.size() != 4) return InvalidArgument("", "input " + in.name() + ": not a 4-D NCHW image tensor");
         const int64_t channels = dims[1].dim_value() > 0 ? dims[1].dim_value() : 3;
-        input = NewValue(in.name(), {1, static_cast<size_t>(height), static_cast<size_t>(width),
-                                     static_cast<size_t>(channels)});
+        input = NewValue(in.name(),
+                         {1, static_cast<size_t>(height), static_cast<size_t>(width), static_cast<size_t>(channels)});
         if (input < 0) return InvalidArgument("", "input " + in.name() + ": its channels are out of range");
         values[static_cast<size_t>(input)].first_def = -1;
         break;
@@ -301,7 +301,8 @@ Status XnnNet::Impl::Translate(int height, int width) {
             if (wa == writer.end() || wb == writer.end()) continue;
             const auto& scale = g.node(wa->second);
             const auto& clip = g.node(wb->second);
-            if (scale.op_type() != "Mul" || scale.input_size() != 2 || clip.op_type() != "Clip" || clip.input_size() < 1)
+            if (scale.op_type() != "Mul" || scale.input_size() != 2 || clip.op_type() != "Clip" ||
+                clip.input_size() < 1)
                 continue;
             auto bounds = clip_bounds(clip);
             auto wadd = writer.find(clip.input(0));
@@ -312,8 +313,8 @@ Status XnnNet::Impl::Translate(int height, int width) {
             for (int k = 0; k < 2; ++k)
                 if (scalar(scale.input(1 - k), 1.0F / 6.0F)) x = scale.input(k);
             if (x.empty()) continue;
-            const bool add_ok = (add.input(0) == x && scalar(add.input(1), 3.0F)) ||
-                                (add.input(1) == x && scalar(add.input(0), 3.0F));
+            const bool add_ok =
+                (add.input(0) == x && scalar(add.input(1), 3.0F)) || (add.input(1) == x && scalar(add.input(0), 3.0F));
             if (!add_ok || sole_reader(scale.output(0)) != i || sole_reader(clip.output(0)) != i ||
                 sole_reader(add.output(0)) != wb->second)
                 continue;
@@ -411,7 +412,8 @@ Status XnnNet::Impl::Translate(int height, int width) {
             const auto dim = [&](size_t len, size_t k, int d) -> int64_t {
                 const int64_t eff = (static_cast<int64_t>(k) - 1) * dil[static_cast<size_t>(d)] + 1;
                 return (static_cast<int64_t>(len) + pads[static_cast<size_t>(d)] + pads[static_cast<size_t>(d) + 2] -
-                        eff) / strides[static_cast<size_t>(d)] +
+                        eff) /
+                           strides[static_cast<size_t>(d)] +
                        1;
             };
             const int64_t oh = dim(in[1], kh, 0), ow = dim(in[2], kw, 1);
@@ -419,12 +421,27 @@ Status XnnNet::Impl::Translate(int height, int width) {
             Op op{Kind::kConv};
             op.in[0] = x;
             op.shape_a = in;
-            const xnn_status s = xnn_create_convolution2d_nhwc_f32(
-                static_cast<uint32_t>(pads[0]), static_cast<uint32_t>(pads[3]), static_cast<uint32_t>(pads[2]),
-                static_cast<uint32_t>(pads[1]), static_cast<uint32_t>(kh), static_cast<uint32_t>(kw),
-                static_cast<uint32_t>(strides[0]), static_cast<uint32_t>(strides[1]), static_cast<uint32_t>(dil[0]),
-                static_cast<uint32_t>(dil[1]), static_cast<uint32_t>(groups), ig, oc / groups, in[3], oc,
-                kernel.data(), bias.data(), lo, hi, 0, &op.op);
+            const xnn_status s = xnn_create_convolution2d_nhwc_f32(static_cast<uint32_t>(pads[0]),
+                                                                   static_cast<uint32_t>(pads[3]),
+                                                                   static_cast<uint32_t>(pads[2]),
+                                                                   static_cast<uint32_t>(pads[1]),
+                                                                   static_cast<uint32_t>(kh),
+                                                                   static_cast<uint32_t>(kw),
+                                                                   static_cast<uint32_t>(strides[0]),
+                                                                   static_cast<uint32_t>(strides[1]),
+                                                                   static_cast<uint32_t>(dil[0]),
+                                                                   static_cast<uint32_t>(dil[1]),
+                                                                   static_cast<uint32_t>(groups),
+                                                                   ig,
+                                                                   oc / groups,
+                                                                   in[3],
+                                                                   oc,
+                                                                   kernel.data(),
+                                                                   bias.data(),
+                                                                   lo,
+                                                                   hi,
+                                                                   0,
+                                                                   &op.op);
             if (s != xnn_status_success) return XnnError(s, "the convolution " + n.name());
             op.out = NewValue(out_name, {1, static_cast<size_t>(oh), static_cast<size_t>(ow), oc});
             use(x);
@@ -462,11 +479,13 @@ Status XnnNet::Impl::Translate(int height, int width) {
                 if (t == nullptr) return err("input " + n.input(k) + " is neither computed nor a constant");
                 if (op.constant >= 0) return err("both inputs are constants");
                 auto v = ConstantValues(*t);
-                if (!v || t->dims_size() > 4) return err("input " + n.input(k) + " is not a float constant of rank <= 4");
+                if (!v || t->dims_size() > 4)
+                    return err("input " + n.input(k) + " is not a float constant of rank <= 4");
                 // NumPy broadcasting aligns the trailing axes of NCHW; pad the shape to four, then store it NHWC.
                 std::array<size_t, 4> nchw{1, 1, 1, 1};
-                for (int d = 0; d < t->dims_size(); ++d)
-                    nchw[static_cast<size_t>(4 - t->dims_size() + d)] = static_cast<size_t>(t->dims(d));
+                const auto rank = static_cast<size_t>(t->dims_size());
+                for (size_t d = 0; d < rank; ++d)
+                    nchw[4 - rank + d] = static_cast<size_t>(t->dims(static_cast<int>(d)));
                 const std::array<size_t, 4> nhwc{nchw[0], nchw[2], nchw[3], nchw[1]};
                 std::vector<float> data(v->size() + XNN_EXTRA_BYTES / sizeof(float), 0.0F);
                 for (size_t b = 0; b < nchw[0]; ++b)
@@ -526,11 +545,23 @@ Status XnnNet::Impl::Translate(int height, int width) {
             Op op{Kind::kMaxPool};
             op.in[0] = x;
             op.shape_a = in;
-            const xnn_status s = xnn_create_max_pooling2d_nhwc_f32(
-                static_cast<uint32_t>(pads[0]), static_cast<uint32_t>(pads[3]), static_cast<uint32_t>(pads[2]),
-                static_cast<uint32_t>(pads[1]), static_cast<uint32_t>(k[0]), static_cast<uint32_t>(k[1]),
-                static_cast<uint32_t>(strides[0]), static_cast<uint32_t>(strides[1]), 1, 1, in[3], in[3], in[3], -kInf,
-                kInf, 0, &op.op);
+            const xnn_status s = xnn_create_max_pooling2d_nhwc_f32(static_cast<uint32_t>(pads[0]),
+                                                                   static_cast<uint32_t>(pads[3]),
+                                                                   static_cast<uint32_t>(pads[2]),
+                                                                   static_cast<uint32_t>(pads[1]),
+                                                                   static_cast<uint32_t>(k[0]),
+                                                                   static_cast<uint32_t>(k[1]),
+                                                                   static_cast<uint32_t>(strides[0]),
+                                                                   static_cast<uint32_t>(strides[1]),
+                                                                   1,
+                                                                   1,
+                                                                   in[3],
+                                                                   in[3],
+                                                                   in[3],
+                                                                   -kInf,
+                                                                   kInf,
+                                                                   0,
+                                                                   &op.op);
             if (s != xnn_status_success) return XnnError(s, type + " " + n.name());
             op.out = NewValue(n.output(0), {1, static_cast<size_t>(oh), static_cast<size_t>(ow), in[3]});
             use(x);
@@ -573,9 +604,12 @@ Status XnnNet::Impl::Translate(int height, int width) {
             uint32_t flags = XNN_FLAG_TENSORFLOW_LEGACY_MODE;  // opset 10 and Upsample: asymmetric
             if (type == "Resize" && opset >= 11) {
                 const std::string ct = StringAttr(n, "coordinate_transformation_mode", "half_pixel");
-                if (ct == "half_pixel") flags = 0;
-                else if (ct == "align_corners") flags = XNN_FLAG_ALIGN_CORNERS;
-                else if (ct != "asymmetric") return err("coordinate_transformation_mode " + ct + " is not supported");
+                if (ct == "half_pixel")
+                    flags = 0;
+                else if (ct == "align_corners")
+                    flags = XNN_FLAG_ALIGN_CORNERS;
+                else if (ct != "asymmetric")
+                    return err("coordinate_transformation_mode " + ct + " is not supported");
             }
             size_t oh = 0, ow = 0;
             const int scales_at = type == "Resize" && opset >= 11 ? 2 : 1;
@@ -631,8 +665,8 @@ Status XnnNet::Impl::Plan() {
     // the smallest that fits, else one that grows, else a new one.
     std::vector<size_t> order(values.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(),
-                     [&](size_t a, size_t b) { return values[a].first_def < values[b].first_def; });
+    std::stable_sort(
+        order.begin(), order.end(), [&](size_t a, size_t b) { return values[a].first_def < values[b].first_def; });
     std::vector<size_t> capacity;
     std::vector<int> busy_until;
     for (const size_t i : order) {
@@ -662,7 +696,8 @@ Status XnnNet::Impl::Plan() {
     }
     size_t total = 0;
     for (const size_t c : capacity) total += c;
-    if (total > kMaxArena) return InvalidArgument("", "the model needs more than 4 GiB of activations at this input size");
+    if (total > kMaxArena)
+        return InvalidArgument("", "the model needs more than 4 GiB of activations at this input size");
     slots.resize(capacity.size());
     for (size_t s = 0; s < capacity.size(); ++s) slots[s].assign(capacity[s] + XNN_EXTRA_BYTES / sizeof(float), 0.0F);
     for (Value& v : values)
@@ -682,7 +717,9 @@ Status XnnNet::Impl::Setup() {
             case Kind::kConv:
                 s = xnn_setup_convolution2d_nhwc_f32(op.op, 1, op.shape_a[1], op.shape_a[2], a, out.data, pool);
                 break;
-            case Kind::kClamp: s = xnn_setup_clamp_nc_f32(op.op, out.size() / out.shape[3], a, out.data, pool); break;
+            case Kind::kClamp:
+                s = xnn_setup_clamp_nc_f32(op.op, out.size() / out.shape[3], a, out.data, pool);
+                break;
             case Kind::kSigmoid:
                 s = xnn_setup_sigmoid_nc_f32(op.op, out.size() / out.shape[3], a, out.data, pool);
                 break;
@@ -698,14 +735,18 @@ Status XnnNet::Impl::Setup() {
             case Kind::kMul:
                 s = xnn_setup_multiply_nd_f32(op.op, 4, op.shape_a.data(), 4, op.shape_b.data(), a, b, out.data, pool);
                 break;
-            case Kind::kGlobalAvg: s = xnn_setup_global_average_pooling_nwc_f32(op.op, 1, pixels, a, out.data, pool); break;
+            case Kind::kGlobalAvg:
+                s = xnn_setup_global_average_pooling_nwc_f32(op.op, 1, pixels, a, out.data, pool);
+                break;
             case Kind::kMaxPool:
                 s = xnn_setup_max_pooling2d_nhwc_f32(op.op, 1, op.shape_a[1], op.shape_a[2], a, out.data, pool);
                 break;
-            case Kind::kCopy: s = xnn_setup_copy_nc_x32(op.op, pixels, a, out.data + op.channel_offset, pool); break;
+            case Kind::kCopy:
+                s = xnn_setup_copy_nc_x32(op.op, pixels, a, out.data + op.channel_offset, pool);
+                break;
             case Kind::kResize:
-                s = xnn_setup_resize_bilinear2d_nhwc_f32(op.op, 1, op.shape_a[1], op.shape_a[2], op.out_h, op.out_w, a,
-                                                         out.data, pool);
+                s = xnn_setup_resize_bilinear2d_nhwc_f32(
+                    op.op, 1, op.shape_a[1], op.shape_a[2], op.out_h, op.out_w, a, out.data, pool);
                 break;
         }
         if (s != xnn_status_success) return XnnError(s, "an operator's buffers");

@@ -1,18 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 // The XNNPACK runtime against OpenCV's DNN module, the reference: on the shipped detector and on a small model with
 // every op the runtime covers, written here with the ONNX project's own classes.
+#include "vision/xnn_net.hpp"
+
 #include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-#include <onnx/onnx_pb.h>
 #include <opencv2/core.hpp>
 #include <opencv2/dnn.hpp>
 #include <random>
 
 #include "vision/detector.hpp"
-#include "vision/xnn_net.hpp"
 
 namespace citybrain::vision {
 namespace {
@@ -93,9 +94,9 @@ public:
         a->set_s(v);
     }
     std::string Save(const std::string& stem) const {
-        const std::string path = (std::filesystem::temp_directory_path() /
-                                  ("cb_xnn_" + stem + "_" + std::to_string(::getpid()) + ".onnx"))
-                                     .string();
+        const std::string path =
+            (std::filesystem::temp_directory_path() / ("cb_xnn_" + stem + "_" + std::to_string(::getpid()) + ".onnx"))
+                .string();
         std::ofstream out(path, std::ios::binary);
         model_.SerializeToOstream(&out);
         return path;
