@@ -78,6 +78,9 @@ expect 0 '"accuracy"' nlp eval --model "$tmp/m.bin" --data "$tmp/two.tsv" --json
 # Issue 15: the detector on a real photo (the model is converted by `make`), and bad inputs by name.
 model="$root/build/models/centernet.onnx"
 expect 0 '"class":"dog"' vision detect /usr/share/darknet/data/dog.jpg --model "$model" --json
+expect 0 '"runtime":"xnnpack"' vision detect /usr/share/darknet/data/dog.jpg --model "$model" --json
+expect 0 '"runtime":"opencv"' vision detect /usr/share/darknet/data/dog.jpg --model "$model" --runtime opencv --json
+expect 2 "runtime: must be auto, xnnpack or opencv, not 'tpu'" vision detect /usr/share/darknet/data/dog.jpg --model "$model" --runtime tpu
 expect 2 "cannot open the image" vision detect "$tmp/none.jpg" --model "$model"
 printf 'not a picture' >"$tmp/bad.jpg"
 expect 2 "not a JPEG or PNG image" vision detect "$tmp/bad.jpg" --model "$model"
