@@ -9,7 +9,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 data=${1:-$root/../shared/data}/traffic
 bin=$root/bin/citybrain
 [ -x "$bin" ] || { echo "build first: make build" >&2; exit 2; }
-train="anon_3_4_jinan_real.json anon_4_4_hangzhou_real.json fuhua_real_1775.json"
+# The flows marked "train" are those the shipped policy says it was trained on (scripts/train_signals.sh writes them).
+train=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["trained_on"].split(" (")[0].replace(",", ""))' \
+  "$root/config/traffic/signal_policy.json")
 
 row() {  # label split args...
   local label=$1 split=$2

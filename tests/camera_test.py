@@ -17,7 +17,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e  # noqa: E402
-from e2e import FAILED, check  # noqa: E402
+from e2e import check, finish  # noqa: E402
 
 BIN = sys.argv[1]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -134,11 +134,8 @@ def main():
     finally:
         proc.terminate()
         proc.wait(10)
-    if FAILED:
-        print(f"{len(FAILED)} failed")
-        sys.exit(1)
-    print("camera_test: all passed")
+    return finish("camera_test")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

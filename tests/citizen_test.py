@@ -7,9 +7,7 @@ restart the citizen's case and conversation are still there. Prints the latency 
 docs/BENCHMARKS.md records; nothing is timed as a pass condition.
 Usage: citizen_test.py CITYBRAIN
 """
-import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -18,7 +16,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e  # noqa: E402
-from e2e import FAILED, check  # noqa: E402
+from e2e import check, finish  # noqa: E402
 
 BIN = sys.argv[1]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -121,11 +119,7 @@ def main():
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-    if FAILED:
-        print(f"citizen channel: {len(FAILED)} failed")
-        return 1
-    print("citizen channel: all passed")
-    return 0
+    return finish("citizen channel")
 
 
 if __name__ == "__main__":

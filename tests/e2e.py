@@ -19,6 +19,25 @@ def check(ok, what):
         print("FAIL:", what, flush=True)
 
 
+def finish(name, tmp=None, tails=()):
+    """A run's end: on a failure, the last lines of each log named in `tails` are printed and `tmp` (the logs) is
+    kept, else `tmp` is removed; then the tally. Returns the exit code."""
+    if FAILED:
+        for log in tails:
+            path = os.path.join(tmp, f"{log}.log")
+            if os.path.exists(path):
+                with open(path, errors="replace") as f:
+                    print(f"--- {log}.log (end)\n" + "".join(f.readlines()[-8:]))
+        if tmp:
+            print(f"(the logs are kept in {tmp})")
+        print(f"{name}: {len(FAILED)} check(s) failed")
+        return 1
+    if tmp:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{name}: all checks passed")
+    return 0
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

@@ -21,7 +21,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e import FAILED, check, free_port  # noqa: E402
+from e2e import check, finish, free_port  # noqa: E402
 
 BIN = sys.argv[1]
 KEY = "live-key-0123456789abcdef"
@@ -197,12 +197,7 @@ def main():
         for p in procs:
             if p.poll() is None:
                 p.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
-    if FAILED:
-        print(f"{len(FAILED)} check(s) failed")
-        return 1
-    print("live brain: all checks passed")
-    return 0
+    return finish("live brain", tmp)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e import FAILED, check, free_port  # noqa: E402
+from e2e import check, finish, free_port  # noqa: E402
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else "build/release/citybrain"
 NS = f"cbz{os.getpid()}"
@@ -173,15 +173,7 @@ def main():
                 p.kill()
                 p.wait()
         ip("netns", "del", NS)
-        if FAILED:
-            print(f"(the logs are kept in {tmp})")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    if FAILED:
-        print(f"{len(FAILED)} check(s) failed")
-        return 1
-    print("zones (network namespace): all checks passed")
-    return 0
+    return finish("zones (network namespace)", tmp)
 
 
 if __name__ == "__main__":

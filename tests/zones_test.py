@@ -33,7 +33,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e import FAILED, Postgres, check, free_port  # noqa: E402
+from e2e import Postgres, check, finish, free_port  # noqa: E402
 
 ARGS = argparse.ArgumentParser()
 ARGS.add_argument("citybrain")
@@ -567,21 +567,7 @@ def main():
                 p.wait()
         if pg:
             pg.stop()
-        if FAILED:
-            for name in ("a", "b", "c", "nats", "publish"):
-                path = os.path.join(tmp, f"{name}.log")
-                if os.path.exists(path):
-                    with open(path, errors="replace") as f:
-                        print(f"--- {name}.log (end)\n" + "".join(f.readlines()[-8:]))
-        if FAILED:
-            print(f"(the logs are kept in {tmp})")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    if FAILED:
-        print(f"{len(FAILED)} check(s) failed")
-        return 1
-    print("zones: all checks passed")
-    return 0
+    return finish("zones", tmp, tails=("a", "b", "c", "nats", "publish"))
 
 
 if __name__ == "__main__":
