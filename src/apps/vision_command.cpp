@@ -72,6 +72,7 @@ int Detect(const VisionArgs& a) {
                            {"height", image->rows},
                            {"inference_ms", median},
                            {"runtime", detector->runtime()},
+                           {"fallback_reason", detector->fallback_reason()},
                            {"detections", nlohmann::json::array()}};
         for (const auto& d : dets) {
             out["detections"].push_back(
@@ -80,6 +81,10 @@ int Detect(const VisionArgs& a) {
         std::printf("%s\n", out.dump().c_str());
         return kExitOk;
     }
+    if (!detector->fallback_reason().empty())
+        std::fprintf(stderr,
+                     "XNNPACK cannot run this model, OpenCV's DNN module does: %s\n",
+                     detector->fallback_reason().c_str());
     std::printf("%s: %dx%d, %zu objects, %.1f ms (%s)\n",
                 a.image.c_str(),
                 image->cols,

@@ -97,8 +97,10 @@ Result<Detector> Detector::Open(const DetectorOptions& options) {
             d.runtime_ = "xnnpack";
             return d;
         }
-        // "auto" falls back to OpenCV only for a model XNNPACK's runtime does not cover.
-        if (options.runtime == "xnnpack" || xnn.error().code != ErrorCode::kInvalidArgument) return xnn.error();
+        if (options.runtime == "xnnpack") return xnn.error();
+        // "auto" falls back to OpenCV for a model XNNPACK's runtime does not cover (or a CPU it cannot run on), and
+        // says why.
+        d.fallback_reason_ = xnn.error().message;
     }
     cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_ERROR);
     try {

@@ -71,6 +71,8 @@ public:
     const std::vector<std::string>& classes() const { return classes_; }
     /// The runtime in use: "xnnpack" or "opencv".
     const std::string& runtime() const { return runtime_; }
+    /// Why "auto" fell back to OpenCV (XNNPACK's refusal, naming the node); empty otherwise.
+    const std::string& fallback_reason() const { return fallback_reason_; }
 
 private:
     Detector() = default;
@@ -79,6 +81,7 @@ private:
     DetectorOptions options_;
     std::vector<std::string> classes_;
     std::string runtime_;
+    std::string fallback_reason_;
     double last_inference_ms_ = 0;
 };
 

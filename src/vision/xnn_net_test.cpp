@@ -212,6 +212,7 @@ TEST(XnnNet, AnOpItDoesNotCoverIsNamedAndTheDetectorFallsBackToOpenCv) {
     auto d = Detector::Open(o);
     ASSERT_TRUE(d.ok()) << d.error().ToString();
     EXPECT_EQ(d->runtime(), "opencv");
+    EXPECT_EQ(d->fallback_reason(), net.error().message);
     auto dets = d->Detect(cv::Mat(48, 64, CV_8UC3, cv::Scalar(40, 90, 160)));
     EXPECT_TRUE(dets.ok()) << dets.error().ToString();
     o.runtime = "tpu";
@@ -263,6 +264,7 @@ TEST(Detector, XnnpackGivesOpenCvsBoxesOnTheTestPhotos) {
     auto chosen = Detector::Open(o);
     ASSERT_TRUE(chosen.ok());
     EXPECT_EQ(chosen->runtime(), "xnnpack");
+    EXPECT_EQ(chosen->fallback_reason(), "");
     for (const char* photo : {"dog.jpg", "person.jpg", "horses.jpg", "kite.jpg"}) {
         auto image = ReadImage(kPhotos + photo);
         ASSERT_TRUE(image.ok()) << image.error().ToString();
