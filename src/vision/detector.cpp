@@ -88,6 +88,11 @@ Result<Detector> Detector::Open(const DetectorOptions& options) {
     d.net_ = std::make_unique<Net>();
     if (options.runtime != "opencv") {
         auto xnn = XnnNet::Load(options.model, options.input_size, options.input_size, options.threads);
+        if (xnn.ok() && xnn.value()->input_channels() != 3) {
+            return InvalidArgument(options.model,
+                                   "the model's input has " + std::to_string(xnn.value()->input_channels()) +
+                                       " channels; the detector feeds it RGB (3)");
+        }
         if (xnn.ok()) {
             for (const std::string& name : d.net_->outputs) {
                 if (xnn.value()->output(name).data == nullptr)
@@ -214,6 +219,7 @@ Result<std::vector<Detection>> Decode(const Plane& heat,
 
 Result<std::vector<Detection>> Detector::Detect(const cv::Mat& bgr) {
     if (bgr.empty()) return InvalidArgument("frame", "empty image");
+    if (bgr.type() != CV_8UC3) return InvalidArgument("frame", "not an 8-bit BGR image");
     const int size = options_.input_size;
     // The network sees RGB in [0, 255], stretched to its square input; boxes are scaled back per axis.
     Plane heat, wh;

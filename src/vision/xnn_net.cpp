@@ -184,6 +184,9 @@ XnnNet::~XnnNet() = default;
 float* XnnNet::input() { return impl_->values[static_cast<size_t>(impl_->input)].data; }
 const std::vector<std::string>& XnnNet::output_names() const { return impl_->outputs; }
 size_t XnnNet::operator_count() const { return impl_->ops.size(); }
+int XnnNet::input_channels() const {
+    return static_cast<int>(impl_->values[static_cast<size_t>(impl_->input)].shape[3]);
+}
 
 NhwcView XnnNet::output(const std::string& name) const {
     auto it = impl_->value_of.find(name);
@@ -402,7 +405,8 @@ Status XnnNet::Impl::Translate(int height, int width) {
             // A lone Relu or Clip after the convolution is applied by it.
             float lo = -kInf, hi = kInf;
             std::string out_name = n.output(0);
-            if (const int r = sole_reader(out_name); r >= 0 && skip[static_cast<size_t>(r)] == 0) {
+            if (const int r = sole_reader(out_name);
+                r >= 0 && skip[static_cast<size_t>(r)] == 0 && g.node(r).input(0) == out_name) {
                 if (auto b = clip_bounds(g.node(r)); b) {
                     std::tie(lo, hi) = *b;
                     skip[static_cast<size_t>(r)] = 1;
@@ -536,9 +540,10 @@ Status XnnNet::Impl::Translate(int height, int width) {
             if (k.size() != 2 || strides.size() != 2 || pads.size() != 4) return err("not a 2-D pooling");
             if (!InRange(k, 1) || !InRange(strides, 1) || !InRange(pads, 0))
                 return err("kernel_shape, strides or pads out of range");
+            const auto dil = IntsAttr(n, "dilations", {1, 1});
             if (IntAttr(n, "ceil_mode", 0) != 0 || StringAttr(n, "auto_pad", "NOTSET") != "NOTSET" ||
-                n.output_size() > 1)
-                return err("ceil_mode, auto_pad and indices are not supported");
+                n.output_size() > 1 || dil != std::vector<int64_t>{1, 1})
+                return err("ceil_mode, auto_pad, dilations and indices are not supported");
             const int64_t oh = (static_cast<int64_t>(in[1]) + pads[0] + pads[2] - k[0]) / strides[0] + 1;
             const int64_t ow = (static_cast<int64_t>(in[2]) + pads[1] + pads[3] - k[1]) / strides[1] + 1;
             if (oh < 1 || ow < 1) return err("the output would be empty for this input size");

@@ -37,6 +37,7 @@ public:
 
     /// The input buffer, NHWC, to fill before Run.
     float* input();
+    int input_channels() const;
     const std::vector<std::string>& output_names() const;
     /// Runs the network on the input buffer.
     Status Run();

@@ -185,18 +185,23 @@ TEST(XnnNet, EveryOpMatchesOpenCvsDnnModule) {
     std::filesystem::remove(path);
 }
 
+/// A 64-px CenterNet's two outputs from `from`: the 80 classes' heat map and the four sides, at stride 4.
+void CenterNetHeads(ModelWriter& w, const std::string& from, int64_t channels) {
+    auto* heat = w.Node("Conv", {from, w.Const("wk", {80, channels, 4, 4})}, "logits");
+    ModelWriter::Ints(heat, "strides", {4, 4});
+    w.Node("Sigmoid", {"logits"}, "keypoints");
+    auto* wh = w.Node("Conv", {from, w.Const("ww", {4, channels, 4, 4})}, "wh");
+    ModelWriter::Ints(wh, "strides", {4, 4});
+    w.Output("keypoints", {1, 80, 16, 16});
+    w.Output("wh", {1, 4, 16, 16});
+}
+
 TEST(XnnNet, AnOpItDoesNotCoverIsNamedAndTheDetectorFallsBackToOpenCv) {
     ModelWriter w;
     w.Input("images", {1, 3, 64, 64});
     auto* lrn = w.Node("LRN", {"images"}, "normalised");
     ModelWriter::Int(lrn, "size", 3);
-    auto* heat = w.Node("Conv", {"normalised", w.Const("wk", {80, 3, 4, 4})}, "logits");
-    ModelWriter::Ints(heat, "strides", {4, 4});
-    w.Node("Sigmoid", {"logits"}, "keypoints");
-    auto* wh = w.Node("Conv", {"images", w.Const("ww", {4, 3, 4, 4})}, "wh");
-    ModelWriter::Ints(wh, "strides", {4, 4});
-    w.Output("keypoints", {1, 80, 16, 16});
-    w.Output("wh", {1, 4, 16, 16});
+    CenterNetHeads(w, "normalised", 3);
     const std::string path = w.Save("lrn");
     auto net = XnnNet::Load(path, 64, 64, 1);
     ASSERT_FALSE(net.ok());
@@ -248,6 +253,26 @@ TEST(XnnNet, HostileShapesAreRefusedByNode) {
     EXPECT_FALSE(garbage.ok());
     std::filesystem::remove(path);
     std::filesystem::remove(stride_path);
+}
+
+TEST(Detector, AGreyFrameAndAOneChannelModelAreRefused) {
+    DetectorOptions o;
+    o.model = kModel;
+    auto d = Detector::Open(o);
+    ASSERT_TRUE(d.ok()) << d.error().ToString();
+    auto grey = d->Detect(cv::Mat(48, 64, CV_8UC1, cv::Scalar(90)));
+    ASSERT_FALSE(grey.ok());
+    EXPECT_EQ(grey.error().where, "frame");
+
+    ModelWriter w;
+    w.Input("images", {1, 1, 64, 64});
+    CenterNetHeads(w, "images", 1);
+    o.model = w.Save("grey");
+    o.input_size = 64;
+    auto one = Detector::Open(o);
+    ASSERT_FALSE(one.ok());
+    EXPECT_EQ(one.error().message, "the model's input has 1 channels; the detector feeds it RGB (3)");
+    std::filesystem::remove(o.model);
 }
 
 TEST(Detector, XnnpackGivesOpenCvsBoxesOnTheTestPhotos) {
