@@ -72,7 +72,7 @@ int Train(const ClinicArgs& a) {
     if (!vocab.ok()) return ReportError(vocab.error(), a.json);
     auto cases = clinic::ReadCases(a.data, *vocab);
     if (!cases.ok()) return ReportError(cases.error(), a.json);
-    auto model = clinic::Model::Train(*cases, *vocab, clinic::Model::TrainOptions{a.alpha});
+    auto model = clinic::TrainCalibrated(*cases, *vocab, clinic::Model::TrainOptions{a.alpha}, clinic::EvalOptions{});
     if (!model.ok()) return ReportError(model.error(), a.json);
     if (auto st = model->Save(a.out); !st.ok()) return ReportError(st.error(), a.json);
     if (a.json) {
@@ -80,14 +80,16 @@ int Train(const ClinicArgs& a) {
                     nlohmann::json{{"model", a.out},
                                    {"consultations", cases->size()},
                                    {"diseases", model->diseases()},
-                                   {"symptoms", model->symptoms().size()}}
+                                   {"symptoms", model->symptoms().size()},
+                                   {"temperature", model->temperature()}}
                         .dump()
                         .c_str());
     } else {
-        std::printf("trained on %zu consultations: %zu diseases, %zu symptoms → %s\n",
+        std::printf("trained on %zu consultations: %zu diseases, %zu symptoms, temperature %.2f → %s\n",
                     cases->size(),
                     model->diseases().size(),
                     model->symptoms().size(),
+                    model->temperature(),
                     a.out.c_str());
     }
     return kExitOk;

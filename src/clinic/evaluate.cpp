@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 
@@ -14,6 +15,8 @@ struct Tally {
     size_t n = 0, skipped = 0, top1 = 0, top3 = 0, full = 0, volunteered = 0, questions = 0;
     double brier = 0;
     std::vector<ReliabilityBin> bins = std::vector<ReliabilityBin>(10);
+    /// Each consultation's raw posterior at the end of its inquiry, and the true disease (for the temperature).
+    std::vector<std::pair<std::vector<double>, size_t>> finals;
 };
 
 size_t Rank(const std::vector<double>& post, size_t truth) {
@@ -70,13 +73,15 @@ void Run(
         t.top1 += rank == 0;
         t.top3 += rank < 3;
         t.questions += static_cast<size_t>(asked);
-        for (size_t d = 0; d < post.size(); ++d)
-            t.brier += (post[d] - (d == truth ? 1.0 : 0.0)) * (post[d] - (d == truth ? 1.0 : 0.0));
-        const double conf = *std::max_element(post.begin(), post.end());
+        const std::vector<double> shown = model.Calibrated(post);
+        for (size_t d = 0; d < shown.size(); ++d)
+            t.brier += (shown[d] - (d == truth ? 1.0 : 0.0)) * (shown[d] - (d == truth ? 1.0 : 0.0));
+        const double conf = *std::max_element(shown.begin(), shown.end());
         auto& bin = t.bins[std::min<size_t>(9, static_cast<size_t>(conf * 10))];
         bin.n += 1;
         bin.confidence += conf;
         bin.accuracy += rank == 0 ? 1 : 0;
+        t.finals.emplace_back(std::move(post), truth);
     }
 }
 
@@ -136,6 +141,50 @@ EvalResult Evaluate(const Model& model,
     return Finish(t);
 }
 
+std::vector<std::vector<size_t>> Folds(size_t n, int folds, uint64_t seed) {
+    std::vector<size_t> order(n);
+    std::iota(order.begin(), order.end(), size_t{0});
+    std::mt19937_64 rng(seed);
+    std::shuffle(order.begin(), order.end(), rng);
+    std::vector<std::vector<size_t>> out(static_cast<size_t>(folds));
+    for (size_t i = 0; i < n; ++i) out[i % static_cast<size_t>(folds)].push_back(order[i]);
+    return out;
+}
+
+Result<Model> TrainCalibrated(const std::vector<Case>& cases,
+                              const Vocabulary& vocabulary,
+                              const Model::TrainOptions& train,
+                              const EvalOptions& options) {
+    constexpr int kFolds = 5;
+    CB_TRY_ASSIGN(Model model, Model::Train(cases, vocabulary, train));
+    if (cases.size() < size_t{2} * static_cast<size_t>(kFolds)) return model;  // too few to hold any out
+    Tally t;
+    for (const auto& held_idx : Folds(cases.size(), kFolds, /*seed=*/1)) {
+        std::vector<Case> fit, held;
+        std::vector<char> is_held(cases.size(), 0);
+        for (const size_t i : held_idx) is_held[i] = 1;
+        for (size_t i = 0; i < cases.size(); ++i) (is_held[i] != 0 ? held : fit).push_back(cases[i]);
+        auto inner = Model::Train(fit, vocabulary, train);
+        if (!inner.ok()) continue;  // a fold without two diseases tells nothing
+        Run(*inner, held, vocabulary, options, t);
+    }
+    if (t.finals.empty()) return model;
+    // The temperature with the least log-loss of the true disease, on a grid of 0.01 (the loss is smooth in it).
+    double best_t = 1.0, best_loss = std::numeric_limits<double>::infinity();
+    for (int step = 0; step <= 1980; ++step) {
+        const double temp = 0.2 + 0.01 * step;
+        double loss = 0;
+        for (const auto& [post, truth] : t.finals) {
+            double z = 0;
+            for (const double p : post) z += std::pow(p, 1.0 / temp);
+            loss -= std::log(std::max(std::pow(post[truth], 1.0 / temp) / z, 1e-300));
+        }
+        if (loss < best_loss) best_loss = loss, best_t = temp;
+    }
+    CB_TRY(model.set_temperature(best_t));
+    return model;
+}
+
 Result<EvalResult> CrossValidate(const std::vector<Case>& cases,
                                  const Vocabulary& vocabulary,
                                  int folds,
@@ -144,16 +193,15 @@ Result<EvalResult> CrossValidate(const std::vector<Case>& cases,
                                  const EvalOptions& options) {
     if (folds < 2 || static_cast<size_t>(folds) > cases.size())
         return InvalidArgument("--folds", "must be 2 to the number of consultations");
-    std::vector<size_t> order(cases.size());
-    std::iota(order.begin(), order.end(), size_t{0});
-    std::mt19937_64 rng(seed);
-    std::shuffle(order.begin(), order.end(), rng);
     Tally t;
-    for (int k = 0; k < folds; ++k) {
+    for (const auto& held_idx : Folds(cases.size(), folds, seed)) {
         std::vector<Case> fit, held;
-        for (size_t i = 0; i < order.size(); ++i)
-            (static_cast<int>(i % static_cast<size_t>(folds)) == k ? held : fit).push_back(cases[order[i]]);
-        auto model = Model::Train(fit, vocabulary, train);
+        std::vector<char> is_held(cases.size(), 0);
+        for (const size_t i : held_idx) is_held[i] = 1;
+        for (const size_t i : held_idx) held.push_back(cases[i]);
+        for (size_t i = 0; i < cases.size(); ++i)
+            if (is_held[i] == 0) fit.push_back(cases[i]);
+        auto model = TrainCalibrated(fit, vocabulary, train, options);
         if (!model.ok()) return model.error();
         Run(*model, held, vocabulary, options, t);
     }

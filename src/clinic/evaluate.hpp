@@ -47,7 +47,17 @@ EvalResult Evaluate(const Model& model,
                     const Vocabulary& vocabulary,
                     const EvalOptions& options);
 
-/// k-fold cross-validation on one file (folds drawn with `seed`): train on k−1, evaluate on the rest, pooled.
+/// The model of `cases`, with the temperature that calibrates its shown probabilities: naive Bayes trained on all of
+/// them, and the temperature that minimises the log-loss of the true disease at the end of the simulated inquiry
+/// (`options`) in a 5-fold cross-validation over the same cases. Only these cases are read, so cross-validation
+/// that calls this per fold keeps its held-out fold out of the temperature too.
+Result<Model> TrainCalibrated(const std::vector<Case>& cases,
+                              const Vocabulary& vocabulary,
+                              const Model::TrainOptions& train,
+                              const EvalOptions& options);
+
+/// k-fold cross-validation on one file (folds drawn with `seed`): TrainCalibrated on k−1, evaluate on the rest,
+/// pooled.
 Result<EvalResult> CrossValidate(const std::vector<Case>& cases,
                                  const Vocabulary& vocabulary,
                                  int folds,

@@ -17,6 +17,8 @@ extern const char* const kDefaultKnowledgeJson;
 namespace {
 
 constexpr const char* kFormat = "citybrain-clinic-nb/1";
+constexpr double kMinTemperature = 0.2;
+constexpr double kMaxTemperature = 20;
 
 Result<std::vector<std::pair<std::string, bool>>> SymptomMap(const nlohmann::json& entry,
                                                              const char* key,
@@ -283,6 +285,22 @@ std::vector<double> Model::Posterior(const Evidence& evidence) const {
     return score;
 }
 
+std::vector<double> Model::Calibrated(std::vector<double> posterior) const {
+    if (temperature_ == 1.0) return posterior;
+    double z = 0;
+    for (double& p : posterior) z += (p = std::pow(p, 1.0 / temperature_));
+    if (z > 0)
+        for (double& p : posterior) p /= z;
+    return posterior;
+}
+
+Status Model::set_temperature(double t) {
+    if (!(t >= kMinTemperature && t <= kMaxTemperature))
+        return InvalidArgument("temperature", "must be from 0.2 to 20");
+    temperature_ = t;
+    return {};
+}
+
 int Model::NextQuestion(const Evidence& evidence, const std::vector<double>& posterior) const {
     const size_t D = diseases_.size();
     const double h = Entropy(posterior);
@@ -337,7 +355,8 @@ Status Model::Save(const std::string& path) const {
                        {"symptoms", symptoms_},
                        {"prior", prior_},
                        {"age", age_},
-                       {"likelihood", like_}};
+                       {"likelihood", like_},
+                       {"temperature", temperature_}};
     std::ofstream out(path, std::ios::trunc);
     if (!out) return InvalidArgument(path, "cannot write the model");
     out << doc.dump() << "\n";
@@ -361,6 +380,12 @@ Result<Model> Model::Load(const std::string& path) {
         m.prior_ = doc.at("prior").get<std::vector<double>>();
         m.age_ = doc.at("age").get<std::vector<double>>();
         m.like_ = doc.at("likelihood").get<std::vector<double>>();
+        // Models saved before calibration have no temperature: they keep the raw posterior.
+        if (doc.contains("temperature")) {
+            if (!doc["temperature"].is_number()) return InvalidArgument(path + ": temperature", "must be a number");
+            if (Status s = m.set_temperature(doc["temperature"].get<double>()); !s.ok())
+                return InvalidArgument(path + ": temperature", s.error().message);
+        }
     } catch (const nlohmann::json::exception& e) {
         return InvalidArgument(path, std::string("not a clinic model: ") + e.what());
     }

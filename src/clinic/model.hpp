@@ -70,8 +70,14 @@ public:
 
     /// Findings onto the model's symptoms (names it does not know are left out).
     Evidence Observe(const Findings& findings) const;
-    /// P(disease | evidence), summing to 1.
+    /// P(disease | evidence), summing to 1, as naive Bayes gives it: the inquiry asks and stops on this.
     std::vector<double> Posterior(const Evidence& evidence) const;
+    /// The probabilities shown and triaged on: a posterior raised to 1/temperature and renormalised (temperature
+    /// scaling; naive Bayes is over-confident where symptoms go together). The order is unchanged.
+    std::vector<double> Calibrated(std::vector<double> posterior) const;
+    double temperature() const { return temperature_; }
+    /// From 0.2 to 20 (TrainCalibrated fits it on out-of-fold consultations); 1 leaves the posterior as it is.
+    Status set_temperature(double t);
     /// The unasked symptom whose answer is expected to lower the posterior's entropy most; -1 when none would.
     int NextQuestion(const Evidence& evidence, const std::vector<double>& posterior) const;
     /// The `k` answers that favour `disease` most.
@@ -91,6 +97,7 @@ private:
     std::vector<double> prior_;  // per disease
     std::vector<double> like_;   // [symptom][disease][answer] probabilities
     std::vector<double> age_;    // [disease][band]
+    double temperature_ = 1.0;
     std::vector<double> log_prior_;
     std::vector<double> log_like_;
     std::vector<double> log_age_;

@@ -49,13 +49,14 @@ Turn Screener::Next(const Session& session) const {
     Turn t;
     const Evidence ev = model_->Observe(session.findings);
     const std::vector<double> post = model_->Posterior(ev);
+    const std::vector<double> shown = model_->Calibrated(post);  // what is shown and triaged on
     std::vector<size_t> order(post.size());
     std::iota(order.begin(), order.end(), size_t{0});
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return post[a] > post[b]; });
-    for (size_t d : order) t.ranking.emplace_back(model_->diseases()[d], post[d]);
+    for (size_t d : order) t.ranking.emplace_back(model_->diseases()[d], shown[d]);
     t.because = model_->Explain(ev, order.front(), 3);
     t.triage =
-        Decide(session.findings, model_->care(order.front()), post[order.front()], model_->diseases()[order.front()]);
+        Decide(session.findings, model_->care(order.front()), shown[order.front()], model_->diseases()[order.front()]);
     if (t.triage.care == Care::kReferNow) return t;  // no more questions: the patient goes now
 
     if (session.questions < options_.max_questions && post[order.front()] < options_.stop) {
