@@ -33,6 +33,7 @@ struct ClinicArgs {
     uint64_t seed = 1;
     bool no_text = false;
     bool text_symptoms = false;
+    bool no_text_model = false;
     bool json = false;
 };
 
@@ -72,7 +73,9 @@ int Train(const ClinicArgs& a) {
     if (!vocab.ok()) return ReportError(vocab.error(), a.json);
     auto cases = clinic::ReadCases(a.data, *vocab);
     if (!cases.ok()) return ReportError(cases.error(), a.json);
-    auto model = clinic::TrainCalibrated(*cases, *vocab, clinic::Model::TrainOptions{a.alpha}, clinic::EvalOptions{});
+    clinic::EvalOptions inquiry;
+    inquiry.text_model = !a.no_text_model;
+    auto model = clinic::TrainCalibrated(*cases, *vocab, clinic::Model::TrainOptions{a.alpha}, inquiry);
     if (!model.ok()) return ReportError(model.error(), a.json);
     if (auto st = model->Save(a.out); !st.ok()) return ReportError(st.error(), a.json);
     if (a.json) {
@@ -81,16 +84,20 @@ int Train(const ClinicArgs& a) {
                                    {"consultations", cases->size()},
                                    {"diseases", model->diseases()},
                                    {"symptoms", model->symptoms().size()},
-                                   {"temperature", model->temperature()}}
+                                   {"temperature", model->temperature()},
+                                   {"text_weight", model->text_weight()}}
                         .dump()
                         .c_str());
     } else {
-        std::printf("trained on %zu consultations: %zu diseases, %zu symptoms, temperature %.2f → %s\n",
-                    cases->size(),
-                    model->diseases().size(),
-                    model->symptoms().size(),
-                    model->temperature(),
-                    a.out.c_str());
+        std::printf(
+            "trained on %zu consultations: %zu diseases, %zu symptoms, text weight %.1f, temperature %.2f → "
+            "%s\n",
+            cases->size(),
+            model->diseases().size(),
+            model->symptoms().size(),
+            model->text_weight(),
+            model->temperature(),
+            a.out.c_str());
     }
     return kExitOk;
 }
@@ -104,8 +111,11 @@ int Eval(const ClinicArgs& a) {
     auto cases = clinic::ReadCases(a.data, *vocab);
     if (!cases.ok()) return ReportError(cases.error(), a.json);
     const auto t0 = std::chrono::steady_clock::now();
-    const auto r = clinic::Evaluate(
-        *model, *cases, *vocab, clinic::EvalOptions{a.max_questions, a.stop, !a.no_text, a.text_symptoms});
+    const auto r =
+        clinic::Evaluate(*model,
+                         *cases,
+                         *vocab,
+                         clinic::EvalOptions{a.max_questions, a.stop, !a.no_text, a.text_symptoms, !a.no_text_model});
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (r.n == 0) return ReportError(InvalidArgument(a.data, "no consultation has a disease the model knows"), a.json);
     if (a.json) {
@@ -126,12 +136,13 @@ int Cv(const ClinicArgs& a) {
     if (!vocab.ok()) return ReportError(vocab.error(), a.json);
     auto cases = clinic::ReadCases(a.data, *vocab);
     if (!cases.ok()) return ReportError(cases.error(), a.json);
-    auto r = clinic::CrossValidate(*cases,
-                                   *vocab,
-                                   a.folds,
-                                   a.seed,
-                                   clinic::Model::TrainOptions{a.alpha},
-                                   clinic::EvalOptions{a.max_questions, a.stop, !a.no_text, a.text_symptoms});
+    auto r = clinic::CrossValidate(
+        *cases,
+        *vocab,
+        a.folds,
+        a.seed,
+        clinic::Model::TrainOptions{a.alpha},
+        clinic::EvalOptions{a.max_questions, a.stop, !a.no_text, a.text_symptoms, !a.no_text_model});
     if (!r.ok()) return ReportError(r.error(), a.json);
     if (a.json) {
         auto j = r->ToJson();
@@ -222,6 +233,7 @@ void RegisterClinic(CLI::App& app) {
         ->required();
     train->add_option("--out", a->out, "Model file to write")->required();
     train->add_option("--alpha", a->alpha, "Laplace smoothing (default 1)");
+    train->add_flag("--no-text-model", a->no_text_model, "Do not read self_report's words as evidence (weight 0)");
     common(train);
     train->callback([a] { SetExitCode(Train(*a)); });
 
@@ -230,6 +242,7 @@ void RegisterClinic(CLI::App& app) {
     eval->add_option("--data", a->data, "Consultations JSON")->required();
     eval->add_flag("--no-text", a->no_text, "Ignore self_report (the age in the parent's words)");
     eval->add_flag("--text-symptoms", a->text_symptoms, "Also take the symptoms named in self_report");
+    eval->add_flag("--no-text-model", a->no_text_model, "Read the age in self_report but not its words as evidence");
     asking(eval);
     common(eval);
     eval->callback([a] { SetExitCode(Eval(*a)); });
@@ -241,6 +254,7 @@ void RegisterClinic(CLI::App& app) {
     cv->add_option("--alpha", a->alpha, "Laplace smoothing (default 1)");
     cv->add_flag("--no-text", a->no_text, "Ignore self_report (the age in the parent's words)");
     cv->add_flag("--text-symptoms", a->text_symptoms, "Also take the symptoms named in self_report");
+    cv->add_flag("--no-text-model", a->no_text_model, "Read the age in self_report but not its words as evidence");
     asking(cv);
     common(cv);
     cv->callback([a] { SetExitCode(Cv(*a)); });

@@ -49,6 +49,7 @@ nlohmann::json SessionToJson(const Session& s) {
         {"findings", items}, {"elderly", s.findings.elderly}, {"asked", s.asked}, {"questions", s.questions}};
     if (s.findings.age_months) j["age_months"] = *s.findings.age_months;
     if (s.findings.max_temp_c) j["max_temp_c"] = *s.findings.max_temp_c;
+    if (!s.text.empty()) j["text_scores"] = s.text;
     return j;
 }
 
@@ -66,6 +67,7 @@ Result<Session> SessionFromJson(const nlohmann::json& j) {
         s.questions = j.at("questions").get<int>();
         if (j.contains("age_months")) s.findings.age_months = j["age_months"].get<double>();
         if (j.contains("max_temp_c")) s.findings.max_temp_c = j["max_temp_c"].get<double>();
+        if (j.contains("text_scores")) s.text = j["text_scores"].get<std::vector<double>>();
     } catch (const nlohmann::json::exception& e) {
         return InvalidArgument("session", std::string("a stored session does not read back: ") + e.what());
     }

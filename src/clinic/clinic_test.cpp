@@ -206,6 +206,109 @@ TEST(Calibration, AnOverConfidentModelIsCooledByItsOwnCrossValidation) {
     std::filesystem::remove(path);
 }
 
+// Two diseases with the same symptoms, told apart only by how the parents describe them.
+std::vector<Case> Worded() {
+    const char* rash[] = {"宝宝手上有疱疹", "手心脚心长了疱疹", "嘴里有疱疹，手上也有", "屁股上有红疹子"};
+    const char* stool[] = {"宝宝拉肚子，水样便", "大便稀，一天拉五次", "拉水样的大便", "大便有奶瓣，拉得多"};
+    std::vector<Case> cases;
+    for (int i = 0; i < 40; ++i) {
+        Case a, b;
+        a.disease = "A";
+        b.disease = "B";
+        a.volunteered = b.volunteered = {{"发烧", i % 2 == 0}};
+        a.elicited = b.elicited = {{"咳嗽", i % 3 == 0}};
+        a.self_report = rash[i % 4];
+        b.self_report = stool[i % 4];
+        cases.push_back(a);
+        cases.push_back(b);
+    }
+    return cases;
+}
+
+TEST(TextModel, TheParentsWordsSeparateWhatTheSymptomsDoNot) {
+    auto m = Model::Train(Worded(), V());
+    ASSERT_TRUE(m.ok()) << m.error().ToString();
+    ASSERT_TRUE(m->has_text_model());
+    EXPECT_TRUE(m->TextScores("手上有疱疹").empty());  // weight 0: the words are not read
+    ASSERT_TRUE(m->set_text_weight(0.5).ok());
+    EXPECT_FALSE(m->set_text_weight(3).ok());
+    EXPECT_FALSE(m->set_text_weight(std::nan("")).ok());
+    EXPECT_TRUE(m->TextScores("，。！？ ...").empty());  // no letters: no evidence
+
+    Findings f;
+    f.Set("发烧", Answer::kYes);
+    Evidence ev = m->Observe(f);
+    EXPECT_NEAR(m->Posterior(ev)[0], 0.5, 0.01);  // the symptoms alone cannot tell
+    ev.text = m->TextScores("孩子脚上起了疱疹");
+    ASSERT_EQ(ev.text.size(), 2u);
+    EXPECT_GT(m->Posterior(ev)[0], 0.8);  // A: the rash
+    ev.text = m->TextScores("这两天拉肚子");
+    EXPECT_LT(m->Posterior(ev)[0], 0.2);
+
+    // Chosen on out-of-fold consultations: here the words are all there is to go on.
+    auto cal = TrainCalibrated(Worded(), V(), Model::TrainOptions{}, EvalOptions{});
+    ASSERT_TRUE(cal.ok());
+    EXPECT_GT(cal->text_weight(), 0);
+    EXPECT_EQ(Evaluate(*cal, Worded(), V(), EvalOptions{}).top1, 1.0);
+    EvalOptions no_words;
+    no_words.text_model = false;
+    auto plain = TrainCalibrated(Worded(), V(), Model::TrainOptions{}, no_words);
+    ASSERT_TRUE(plain.ok());
+    EXPECT_EQ(plain->text_weight(), 0);
+    EXPECT_LT(Evaluate(*plain, Worded(), V(), no_words).top1, 0.7);
+
+    // Saved and read back with the same scores; a damaged table is refused by name.
+    const auto path = std::filesystem::temp_directory_path() / "clinic_text_model_test.json";
+    ASSERT_TRUE(m->Save(path.string()).ok());
+    auto back = Model::Load(path.string());
+    ASSERT_TRUE(back.ok()) << back.error().ToString();
+    EXPECT_EQ(back->TextScores("手上有疱疹"), m->TextScores("手上有疱疹"));
+    auto doc = nlohmann::json::parse(core::ReadFile(path.string()).value());
+    std::swap(doc["text"]["grams"][0], doc["text"]["grams"][1]);
+    std::ofstream(path) << doc.dump();
+    auto unsorted = Model::Load(path.string());
+    ASSERT_FALSE(unsorted.ok());
+    EXPECT_EQ(unsorted.error().where, path.string() + ": text");
+    std::swap(doc["text"]["grams"][0], doc["text"]["grams"][1]);
+    doc["text"]["unseen"][0] = 0.5;
+    std::ofstream(path) << doc.dump();
+    EXPECT_FALSE(Model::Load(path.string()).ok());
+    doc["text"]["unseen"][0] = -1;
+    doc["text"]["weight"] = -1;
+    std::ofstream(path) << doc.dump();
+    auto heavy = Model::Load(path.string());
+    ASSERT_FALSE(heavy.ok());
+    EXPECT_EQ(heavy.error().where, path.string() + ": text.weight");
+    std::filesystem::remove(path);
+}
+
+TEST(TextModel, AStoredSessionKeepsWhatTheWordsSaidButNotTheWords) {
+    auto m = Model::Train(Worded(), V());
+    ASSERT_TRUE(m.ok());
+    ASSERT_TRUE(m->set_text_weight(0.5).ok());
+    const auto path = std::filesystem::temp_directory_path() / "clinic_text_sessions_test.db";
+    std::filesystem::remove(path);
+    std::string id;
+    {
+        auto c = Clinic::Open(path.string(), *m, V(), ScreenerOptions{});
+        ASSERT_TRUE(c.ok()) << c.error().ToString();
+        auto first = (*c)->Start("孩子发烧，左手心有疱疹", std::nullopt, 1000);
+        ASSERT_TRUE(first.ok()) << first.error().ToString();
+        id = (*first)["session_id"].get<std::string>();
+        EXPECT_EQ((*first)["ranking"][0]["disease"], "A");
+    }
+    auto again = Clinic::Open(path.string(), *m, V(), ScreenerOptions{});
+    ASSERT_TRUE(again.ok());
+    auto next = (*again)->Answer(id, "咳嗽", "no", 2000);
+    ASSERT_TRUE(next.ok()) << next.error().ToString();
+    EXPECT_EQ((*next)["ranking"][0]["disease"], "A");  // the words' evidence outlived the restart
+    EXPECT_GT((*next)["ranking"][0]["probability"].get<double>(), 0.8);
+    again->reset();
+    const std::string bytes = core::ReadFile(path.string()).value();
+    EXPECT_EQ(bytes.find("左手"), std::string::npos);  // the patient's words are not stored (疱疹 is, as a finding)
+    std::filesystem::remove(path);
+}
+
 TEST(Model, DatasetEntriesAreCheckedByIndex) {
     auto bad = ParseCases(
         R"([{"disease":"A","explicit":{"咳嗽":true}},{"disease":"B","explicit":{"咳嗽":"yes"}}])", "d.json", V());
@@ -397,6 +500,11 @@ TEST(Evaluate, DxyCrossValidationBeatsAskingNothing) {
     EXPECT_GT(r->top1, 0.75);
     EXPECT_GE(r->top3, r->top1);
     EXPECT_LT(r->brier, 0.5);
+    EvalOptions symptoms_only;
+    symptoms_only.text_model = false;
+    auto plain = CrossValidate(*cases, V(), 5, 1, Model::TrainOptions{}, symptoms_only);
+    ASSERT_TRUE(plain.ok());
+    EXPECT_GT(r->top1, plain->top1);  // the parents' words add to the symptoms
 }
 
 }  // namespace

@@ -45,6 +45,7 @@ void Run(
         for (const auto& [s, v] : c.volunteered) f.Set(s, v ? Answer::kYes : Answer::kNo);
         Evidence ev = model.Observe(f);
         if (!o.use_text) ev.age_band = 0;
+        if (o.use_text && o.text_model) ev.text = model.TextScores(c.self_report);
         const std::vector<double> at_start = model.Posterior(ev);
         t.volunteered += Rank(at_start, truth) == 0;
 
@@ -111,6 +112,64 @@ EvalResult Finish(const Tally& t) {
     return r;
 }
 
+std::vector<std::vector<size_t>> Folds(size_t n, int folds, uint64_t seed) {
+    std::vector<size_t> order(n);
+    std::iota(order.begin(), order.end(), size_t{0});
+    std::mt19937_64 rng(seed);
+    std::shuffle(order.begin(), order.end(), rng);
+    std::vector<std::vector<size_t>> out(static_cast<size_t>(folds));
+    for (size_t i = 0; i < n; ++i) out[i % static_cast<size_t>(folds)].push_back(order[i]);
+    return out;
+}
+
+/// The cases outside a fold (to fit on) and those in it (held out, in the fold's order).
+std::pair<std::vector<Case>, std::vector<Case>> Split(const std::vector<Case>& cases, const std::vector<size_t>& held) {
+    std::vector<char> is_held(cases.size(), 0);
+    for (const size_t i : held) is_held[i] = 1;
+    std::pair<std::vector<Case>, std::vector<Case>> out;
+    for (size_t i = 0; i < cases.size(); ++i)
+        if (is_held[i] == 0) out.first.push_back(cases[i]);
+    for (const size_t i : held) out.second.push_back(cases[i]);
+    return out;
+}
+
+/// The temperature with the least log-loss of the true disease. With u = 1/T the loss, −u·log p_truth +
+/// log Σ p^u, is convex in u, so a golden-section search on u over [1/20, 1/0.2] finds it.
+double FitTemperature(const std::vector<std::pair<std::vector<double>, size_t>>& finals) {
+    std::vector<std::vector<double>> logs;
+    logs.reserve(finals.size());
+    for (const auto& [post, truth] : finals) {
+        std::vector<double> l(post.size());
+        for (size_t d = 0; d < post.size(); ++d) l[d] = std::log(std::max(post[d], 1e-300));
+        std::swap(l[0], l[truth]);  // the truth first
+        logs.push_back(std::move(l));
+    }
+    auto loss = [&](double u) {
+        double total = 0;
+        for (const auto& l : logs) {
+            const double top = u * *std::max_element(l.begin(), l.end());
+            double z = 0;
+            for (const double x : l) z += std::exp(u * x - top);
+            total += top + std::log(z) - u * l[0];
+        }
+        return total;
+    };
+    const double phi = (std::sqrt(5.0) - 1) / 2;
+    double a = 1.0 / 20, b = 1.0 / 0.2;
+    double c = b - phi * (b - a), d = a + phi * (b - a);
+    double fc = loss(c), fd = loss(d);
+    while (b - a > 1e-5) {
+        if (fc <= fd) {
+            b = d, d = c, fd = fc;
+            c = b - phi * (b - a), fc = loss(c);
+        } else {
+            a = c, c = d, fc = fd;
+            d = a + phi * (b - a), fd = loss(d);
+        }
+    }
+    return std::clamp(2 / (a + b), 0.2, 20.0);
+}
+
 }  // namespace
 
 nlohmann::json EvalResult::ToJson() const {
@@ -141,16 +200,6 @@ EvalResult Evaluate(const Model& model,
     return Finish(t);
 }
 
-std::vector<std::vector<size_t>> Folds(size_t n, int folds, uint64_t seed) {
-    std::vector<size_t> order(n);
-    std::iota(order.begin(), order.end(), size_t{0});
-    std::mt19937_64 rng(seed);
-    std::shuffle(order.begin(), order.end(), rng);
-    std::vector<std::vector<size_t>> out(static_cast<size_t>(folds));
-    for (size_t i = 0; i < n; ++i) out[i % static_cast<size_t>(folds)].push_back(order[i]);
-    return out;
-}
-
 Result<Model> TrainCalibrated(const std::vector<Case>& cases,
                               const Vocabulary& vocabulary,
                               const Model::TrainOptions& train,
@@ -158,30 +207,32 @@ Result<Model> TrainCalibrated(const std::vector<Case>& cases,
     constexpr int kFolds = 5;
     CB_TRY_ASSIGN(Model model, Model::Train(cases, vocabulary, train));
     if (cases.size() < size_t{2} * static_cast<size_t>(kFolds)) return model;  // too few to hold any out
-    Tally t;
+    std::vector<Model> inner;
+    std::vector<std::vector<Case>> held;
     for (const auto& held_idx : Folds(cases.size(), kFolds, /*seed=*/1)) {
-        std::vector<Case> fit, held;
-        std::vector<char> is_held(cases.size(), 0);
-        for (const size_t i : held_idx) is_held[i] = 1;
-        for (size_t i = 0; i < cases.size(); ++i) (is_held[i] != 0 ? held : fit).push_back(cases[i]);
-        auto inner = Model::Train(fit, vocabulary, train);
-        if (!inner.ok()) continue;  // a fold without two diseases tells nothing
-        Run(*inner, held, vocabulary, options, t);
+        auto [fit, out] = Split(cases, held_idx);
+        auto m = Model::Train(fit, vocabulary, train);
+        if (!m.ok()) continue;  // a fold without two diseases tells nothing
+        inner.push_back(std::move(m).value());
+        held.push_back(std::move(out));
     }
-    if (t.finals.empty()) return model;
-    // The temperature with the least log-loss of the true disease, on a grid of 0.01 (the loss is smooth in it).
-    double best_t = 1.0, best_loss = std::numeric_limits<double>::infinity();
-    for (int step = 0; step <= 1980; ++step) {
-        const double temp = 0.2 + 0.01 * step;
-        double loss = 0;
-        for (const auto& [post, truth] : t.finals) {
-            double z = 0;
-            for (const double p : post) z += std::pow(p, 1.0 / temp);
-            loss -= std::log(std::max(std::pow(post[truth], 1.0 / temp) / z, 1e-300));
+    // The text's weight with the most diseases first at the end of the simulated inquiry (on a tie, the lighter
+    // one), then the temperature that calibrates that model.
+    Tally best;
+    double best_w = 0;
+    const int steps = model.has_text_model() && options.use_text && options.text_model ? 10 : 0;
+    for (int step = 0; step <= steps; ++step) {
+        const double w = 0.1 * step;
+        Tally t;
+        for (size_t k = 0; k < inner.size(); ++k) {
+            CB_TRY(inner[k].set_text_weight(w));
+            Run(inner[k], held[k], vocabulary, options, t);
         }
-        if (loss < best_loss) best_loss = loss, best_t = temp;
+        if (step == 0 || t.top1 > best.top1) best = std::move(t), best_w = w;
     }
-    CB_TRY(model.set_temperature(best_t));
+    CB_TRY(model.set_text_weight(best_w));
+    if (best.finals.empty()) return model;
+    CB_TRY(model.set_temperature(FitTemperature(best.finals)));
     return model;
 }
 
@@ -195,12 +246,7 @@ Result<EvalResult> CrossValidate(const std::vector<Case>& cases,
         return InvalidArgument("--folds", "must be 2 to the number of consultations");
     Tally t;
     for (const auto& held_idx : Folds(cases.size(), folds, seed)) {
-        std::vector<Case> fit, held;
-        std::vector<char> is_held(cases.size(), 0);
-        for (const size_t i : held_idx) is_held[i] = 1;
-        for (const size_t i : held_idx) held.push_back(cases[i]);
-        for (size_t i = 0; i < cases.size(); ++i)
-            if (is_held[i] == 0) fit.push_back(cases[i]);
+        auto [fit, held] = Split(cases, held_idx);
         auto model = TrainCalibrated(fit, vocabulary, train, options);
         if (!model.ok()) return model.error();
         Run(*model, held, vocabulary, options, t);

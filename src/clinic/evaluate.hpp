@@ -20,6 +20,7 @@ struct EvalOptions {
     double stop = 0.9;           // stop asking when the leading disease is this likely
     bool use_text = true;        // read the age in `self_report` when a case has one
     bool text_symptoms = false;  // and the symptoms named there that the volunteered list leaves out
+    bool text_model = true;      // and its words as evidence (Model::TextScores), where the model has a text part
 };
 
 struct ReliabilityBin {

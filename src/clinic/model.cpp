@@ -4,11 +4,13 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "core/file.hpp"
+#include "core/utf8.hpp"
 
 namespace citybrain::clinic {
 
@@ -19,6 +21,31 @@ namespace {
 constexpr const char* kFormat = "citybrain-clinic-nb/1";
 constexpr double kMinTemperature = 0.2;
 constexpr double kMaxTemperature = 20;
+constexpr double kMaxTextWeight = 2;
+constexpr double kGramAlpha = 0.5;  // additive smoothing of the character counts
+
+// A letter or a digit of any script: what the text model reads (spaces and punctuation, ASCII or CJK, are not).
+bool Readable(char32_t c) {
+    if (c < 0x80) return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (c >= 0x2000 && c <= 0x206F) return false;  // general punctuation
+    if (c >= 0x3000 && c <= 0x303F) return false;  // CJK symbols and punctuation
+    if (c >= 0xFF00 && c <= 0xFF0F) return false;  // fullwidth ！＂＃… to ／
+    if (c >= 0xFF1A && c <= 0xFF20) return false;  // fullwidth ：；＜＝＞？＠
+    return c != 0xFFFD;
+}
+
+// Each readable character and each pair of adjacent readable ones, as UTF-8.
+std::vector<std::string> Grams(std::string_view text) {
+    const std::u32string cps = core::DecodeUtf8(text);
+    std::vector<std::string> out;
+    for (size_t i = 0; i < cps.size(); ++i) {
+        if (!Readable(cps[i])) continue;
+        out.push_back(core::EncodeUtf8(std::u32string_view(&cps[i], 1)));
+        if (i + 1 < cps.size() && Readable(cps[i + 1]))
+            out.push_back(core::EncodeUtf8(std::u32string_view(&cps[i], 2)));
+    }
+    return out;
+}
 
 Result<std::vector<std::pair<std::string, bool>>> SymptomMap(const nlohmann::json& entry,
                                                              const char* key,
@@ -137,9 +164,38 @@ Result<Model> Model::Train(const std::vector<Case>& cases, const Vocabulary& voc
             for (size_t v = 0; v < 3; ++v)
                 m.like_[(s * D + d) * 3 + v] = (sym[(s * D + d) * 3 + v] + a) / (count[d] + 3 * a);
     }
+    m.TrainText(cases);
     m.source_ = "trained on " + std::to_string(cases.size()) + " consultations";
     m.Finish();
     return m;
+}
+
+void Model::TrainText(const std::vector<Case>& cases) {
+    const size_t D = diseases_.size();
+    std::map<std::string, std::vector<double>> grams;  // gram → per-disease count
+    std::vector<double> total(D, 0);
+    for (const Case& c : cases) {
+        if (c.self_report.empty()) continue;
+        const size_t d =
+            static_cast<size_t>(std::lower_bound(diseases_.begin(), diseases_.end(), c.disease) - diseases_.begin());
+        for (std::string& g : Grams(c.self_report)) {
+            auto& v = grams[std::move(g)];
+            if (v.empty()) v.assign(D, 0);
+            v[d] += 1;
+            total[d] += 1;
+        }
+    }
+    // A disease none of whose consultations has a text would be scored on smoothing alone: no text part then.
+    if (grams.empty() || std::any_of(total.begin(), total.end(), [](double t) { return t == 0; })) return;
+    const auto V = static_cast<double>(grams.size());
+    grams_.reserve(grams.size());
+    gram_log_.reserve(grams.size() * D);
+    for (const auto& [g, v] : grams) {
+        grams_.push_back(g);
+        for (size_t d = 0; d < D; ++d) gram_log_.push_back(std::log((v[d] + kGramAlpha) / (total[d] + kGramAlpha * V)));
+    }
+    unseen_log_.resize(D);
+    for (size_t d = 0; d < D; ++d) unseen_log_[d] = std::log(kGramAlpha / (total[d] + kGramAlpha * V));
 }
 
 Result<Model> Model::FromKnowledge(std::string_view json, const std::string& where) {
@@ -269,11 +325,37 @@ Evidence Model::Observe(const Findings& findings) const {
     return e;
 }
 
+std::vector<double> Model::TextScores(std::string_view text) const {
+    const size_t D = diseases_.size();
+    if (grams_.empty() || text_weight_ == 0) return {};
+    std::vector<double> score(D, 0);
+    bool any = false;
+    for (const std::string& g : Grams(text)) {
+        any = true;
+        const auto it = std::lower_bound(grams_.begin(), grams_.end(), g);
+        const bool seen = it != grams_.end() && *it == g;
+        const auto k = static_cast<size_t>(it - grams_.begin());
+        for (size_t d = 0; d < D; ++d) score[d] += seen ? gram_log_[k * D + d] : unseen_log_[d];
+    }
+    if (!any) return {};
+    const double top = *std::max_element(score.begin(), score.end());
+    for (double& x : score) x = text_weight_ * (x - top);
+    return score;
+}
+
+Status Model::set_text_weight(double w) {
+    if (!(w >= 0 && w <= kMaxTextWeight)) return InvalidArgument("text_weight", "must be from 0 to 2");
+    text_weight_ = w;
+    return {};
+}
+
 std::vector<double> Model::Posterior(const Evidence& evidence) const {
     const size_t D = diseases_.size();
     std::vector<double> score(D);
     for (size_t d = 0; d < D; ++d)
         score[d] = log_prior_[d] + log_age_[d * kAgeBands + static_cast<size_t>(evidence.age_band)];
+    if (evidence.text.size() == D)
+        for (size_t d = 0; d < D; ++d) score[d] += evidence.text[d];
     for (size_t s = 0; s < evidence.answer.size() && s < symptoms_.size(); ++s) {
         if (evidence.answer[s] == Evidence::kUnknown) continue;
         for (size_t d = 0; d < D; ++d) score[d] += LogLike(s, d, evidence.answer[s]);
@@ -357,6 +439,9 @@ Status Model::Save(const std::string& path) const {
                        {"age", age_},
                        {"likelihood", like_},
                        {"temperature", temperature_}};
+    if (!grams_.empty())
+        doc["text"] = {
+            {"grams", grams_}, {"log_likelihood", gram_log_}, {"unseen", unseen_log_}, {"weight", text_weight_}};
     std::ofstream out(path, std::ios::trunc);
     if (!out) return InvalidArgument(path, "cannot write the model");
     out << doc.dump() << "\n";
@@ -386,6 +471,17 @@ Result<Model> Model::Load(const std::string& path) {
             if (Status s = m.set_temperature(doc["temperature"].get<double>()); !s.ok())
                 return InvalidArgument(path + ": temperature", s.error().message);
         }
+        // Models saved before the text part read the symptoms only.
+        if (doc.contains("text")) {
+            const auto& t = doc["text"];
+            if (!t.is_object()) return InvalidArgument(path + ": text", "must be an object");
+            m.grams_ = t.at("grams").get<std::vector<std::string>>();
+            m.gram_log_ = t.at("log_likelihood").get<std::vector<double>>();
+            m.unseen_log_ = t.at("unseen").get<std::vector<double>>();
+            if (!t.at("weight").is_number()) return InvalidArgument(path + ": text.weight", "must be a number");
+            if (Status s = m.set_text_weight(t["weight"].get<double>()); !s.ok())
+                return InvalidArgument(path + ": text.weight", s.error().message);
+        }
     } catch (const nlohmann::json::exception& e) {
         return InvalidArgument(path, std::string("not a clinic model: ") + e.what());
     }
@@ -397,6 +493,15 @@ Result<Model> Model::Load(const std::string& path) {
     for (const auto* table : {&m.prior_, &m.age_, &m.like_})
         for (double p : *table)
             if (!(p > 0 && p <= 1)) return InvalidArgument(path, "not a clinic model: a probability outside (0, 1]");
+    if (!m.grams_.empty() || !m.gram_log_.empty() || !m.unseen_log_.empty()) {
+        if (m.gram_log_.size() != m.grams_.size() * D || m.unseen_log_.size() != D ||
+            std::adjacent_find(m.grams_.begin(), m.grams_.end(), std::greater_equal<>()) != m.grams_.end())
+            return InvalidArgument(path + ": text", "the tables' sizes do not agree or the grams are not sorted");
+        for (const auto* table : {&m.gram_log_, &m.unseen_log_})
+            for (double l : *table)
+                if (!(l <= 0 && std::isfinite(l)))
+                    return InvalidArgument(path + ": text", "a log-likelihood that is not a finite number ≤ 0");
+    }
     m.Finish();
     return m;
 }

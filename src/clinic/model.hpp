@@ -30,6 +30,7 @@ struct Evidence {
     static constexpr int kUnknown = -1;
     std::vector<int> answer;  // per model symptom: -1 not asked, else an Answer
     int age_band = 0;
+    std::vector<double> text;  // per disease: the weighted log-likelihood of the patient's own words; empty: none
 };
 
 /// A reason for the ranking: a symptom and how strongly its answer favours the disease over the others.
@@ -83,11 +84,23 @@ public:
     /// The `k` answers that favour `disease` most.
     std::vector<Reason> Explain(const Evidence& evidence, size_t disease, size_t k) const;
 
+    /// The patient's own words as evidence (Evidence::text): per disease, `text_weight` times the log-likelihood of
+    /// the text's characters and character pairs under a multinomial naive Bayes learnt from the consultations'
+    /// `self_report`. Words say more than the symptom list extracted from them (how a parent describes a rash, a
+    /// stool, a season); the weight, below 1, discounts what the symptoms already count. Empty when the model has no
+    /// text part, its weight is 0, or the text has no letters.
+    std::vector<double> TextScores(std::string_view text) const;
+    bool has_text_model() const { return !grams_.empty(); }
+    double text_weight() const { return text_weight_; }
+    /// From 0 (the text is not read) to 2; TrainCalibrated chooses it on out-of-fold consultations.
+    Status set_text_weight(double w);
+
 private:
     double LogLike(size_t symptom, size_t disease, int answer) const {
         return log_like_[(symptom * diseases_.size() + disease) * 3 + static_cast<size_t>(answer)];
     }
     void Finish();
+    void TrainText(const std::vector<Case>& cases);
     static Result<Model> FromKnowledgeChecked(std::string_view json, const std::string& where);
 
     std::string source_;
@@ -98,6 +111,10 @@ private:
     std::vector<double> like_;   // [symptom][disease][answer] probabilities
     std::vector<double> age_;    // [disease][band]
     double temperature_ = 1.0;
+    std::vector<std::string> grams_;  // sorted: single characters and pairs of the training texts
+    std::vector<double> gram_log_;    // [gram][disease] log P(gram | disease)
+    std::vector<double> unseen_log_;  // [disease] log P(a gram never seen | disease)
+    double text_weight_ = 0;
     std::vector<double> log_prior_;
     std::vector<double> log_like_;
     std::vector<double> log_age_;

@@ -23,6 +23,7 @@ Result<Session> Screener::Start(std::string_view text, std::optional<double> age
         return InvalidArgument("age_months", "must be 0 to 1560");
     Session s;
     s.findings = vocabulary_->Extract(text);
+    s.text = model_->TextScores(text);
     if (age_months) {
         s.findings.age_months = age_months;
         s.findings.elderly = s.findings.elderly || *age_months >= 65 * 12;
@@ -47,7 +48,8 @@ Status Screener::Answer(Session& session, std::string_view symptom, clinic::Answ
 
 Turn Screener::Next(const Session& session) const {
     Turn t;
-    const Evidence ev = model_->Observe(session.findings);
+    Evidence ev = model_->Observe(session.findings);
+    ev.text = session.text;  // a size that is not the model's (a session stored under another model) is ignored
     const std::vector<double> post = model_->Posterior(ev);
     const std::vector<double> shown = model_->Calibrated(post);  // what is shown and triaged on
     std::vector<size_t> order(post.size());

@@ -20,6 +20,7 @@ struct Session {
     Findings findings;
     std::vector<std::string> asked;  // symptoms asked, in order
     int questions = 0;               // diagnostic questions asked (the safety questions are not counted)
+    std::vector<double> text;        // Model::TextScores of the opening words: numbers per disease, not the words
 };
 
 struct Question {
