@@ -160,13 +160,15 @@ void PrintTurn(const clinic::Turn& t) {
     for (size_t i = 0; i < t.ranking.size() && i < 3; ++i)
         std::printf("%s%s %.0f%%", i ? "，" : "", t.ranking[i].first.c_str(), t.ranking[i].second * 100);
     std::printf("\n");
-    if (!t.because.empty()) {
+    const bool words = t.words_log_ratio && *t.words_log_ratio > 0;
+    if (!t.because.empty() || words) {
         std::printf("依据：%s ←", t.ranking.front().first.c_str());
         for (size_t i = 0; i < t.because.size(); ++i)
             std::printf("%s%s%s",
                         i ? " + " : " ",
                         t.because[i].answer == clinic::Answer::kNo ? "无" : "",
                         t.because[i].symptom.c_str());
+        if (words) std::printf("%s您的描述", t.because.empty() ? " " : " + ");
         std::printf("\n");
     }
     std::printf("分诊：%s（%s）\n", clinic::CareName(t.triage.care), t.triage.reason.c_str());

@@ -296,6 +296,7 @@ TEST(TextModel, AStoredSessionKeepsWhatTheWordsSaidButNotTheWords) {
         ASSERT_TRUE(first.ok()) << first.error().ToString();
         id = (*first)["session_id"].get<std::string>();
         EXPECT_EQ((*first)["ranking"][0]["disease"], "A");
+        EXPECT_GT((*first)["words_log_ratio"].get<double>(), 1.0);  // the ranking says the words made it
     }
     auto again = Clinic::Open(path.string(), *m, V(), ScreenerOptions{});
     ASSERT_TRUE(again.ok());
@@ -468,6 +469,7 @@ TEST(Clinic, SessionsAreStoredAndReadBack) {
         auto next = (*c)->Answer(id, "咳痰", "yes", 2000);
         ASSERT_TRUE(next.ok()) << next.error().ToString();
         EXPECT_EQ((*next)["triage"]["care"], "see_doctor_today");  // an elderly patient with cough and fever
+        EXPECT_TRUE((*next)["words_log_ratio"].is_null());         // the knowledge base reads no words
         auto missing = (*c)->Answer(std::string(32, 'a'), "咳痰", "yes", 3000);
         ASSERT_FALSE(missing.ok());
         EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);

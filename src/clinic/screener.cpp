@@ -2,6 +2,7 @@
 #include "clinic/screener.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "core/utf8.hpp"
@@ -57,6 +58,18 @@ Turn Screener::Next(const Session& session) const {
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return post[a] > post[b]; });
     for (size_t d : order) t.ranking.emplace_back(model_->diseases()[d], shown[d]);
     t.because = model_->Explain(ev, order.front(), 3);
+    if (ev.text.size() == post.size()) {
+        // The leading disease's words score against the others', weighted by how likely each other is.
+        const size_t lead = order.front();
+        double others = 0, rest = 0;
+        for (size_t d = 0; d < post.size(); ++d)
+            if (d != lead) others += post[d];
+        for (size_t d = 0; d < post.size(); ++d)
+            if (d != lead)
+                rest += (others > 0 ? post[d] / others : 1.0 / static_cast<double>(post.size() - 1)) *
+                        std::exp(ev.text[d] - ev.text[lead]);
+        t.words_log_ratio = -std::log(rest);
+    }
     t.triage =
         Decide(session.findings, model_->care(order.front()), shown[order.front()], model_->diseases()[order.front()]);
     if (t.triage.care == Care::kReferNow) return t;  // no more questions: the patient goes now
@@ -99,6 +112,7 @@ nlohmann::json TurnJson(const Session& session, const Turn& turn) {
         {"age_months", session.findings.age_months ? nlohmann::json(*session.findings.age_months) : nlohmann::json()},
         {"ranking", ranking},
         {"because", because},
+        {"words_log_ratio", turn.words_log_ratio ? nlohmann::json(*turn.words_log_ratio) : nlohmann::json()},
         {"triage", {{"care", CareName(turn.triage.care)}, {"reason", turn.triage.reason}, {"flags", flags}}},
         {"questions_asked", session.questions}};
     if (session.findings.max_temp_c) out["max_temp_c"] = *session.findings.max_temp_c;

@@ -33,6 +33,9 @@ struct Question {
 struct Turn {
     std::vector<std::pair<std::string, double>> ranking;  // diseases, most likely first
     std::vector<Reason> because;                          // for the leading disease
+    /// How much the patient's own words favour the leading disease over the others (a log-ratio, as in `because`);
+    /// empty when the words were not read (the model has no text part).
+    std::optional<double> words_log_ratio;
     Triage triage;
     std::optional<Question> question;  // none: the screening is over
 };
