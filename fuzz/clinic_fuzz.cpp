@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // libFuzzer target for the clinic's inputs: the first byte picks the parser. A patient's text (extraction and a
-// whole screening turn), a consultations file, a vocabulary: any bytes give a clean error or well-formed output.
+// whole screening turn), a consultations file (and a model trained on it, reading the same bytes as a patient's
+// words), a vocabulary: any bytes give a clean error or well-formed output.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -42,7 +43,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             auto model = clinic::Model::Train(*cases, vocabulary);
             if (model.ok()) {
                 clinic::Findings f;
-                const auto post = model->Posterior(model->Observe(f));
+                clinic::Evidence ev = model->Observe(f);
+                if (!model->set_text_weight(0.5).ok()) __builtin_trap();
+                ev.text = model->TextScores(in);  // the file's own bytes as a patient's words
+                for (double x : ev.text)
+                    if (!(x <= 0 && std::isfinite(x))) __builtin_trap();
+                const auto post = model->Posterior(ev);
                 double total = 0;
                 for (double p : post) total += p;
                 if (!(std::abs(total - 1.0) < 1e-6)) __builtin_trap();

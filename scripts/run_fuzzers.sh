@@ -48,6 +48,7 @@ printf '\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x0
 mkdir -p "$work/clinic"
 printf '\x00孩子两岁，咳嗽三天了，不发烧，没有咳痰，烧到39.5度' >"$work/clinic/text.txt"
 printf '\x01[{"disease":"A","explicit":{"咳嗽":true},"implicit":{"发热":false},"self_report":"3岁"},{"disease":"B","explicit":{"流涕":true}}]' >"$work/clinic/cases.json"
+printf '\x01[{"disease":"A","self_report":"手上有疱疹"},{"disease":"B","self_report":"拉肚子，水样便"}]' >"$work/clinic/words.json"
 printf '\x02{"symptoms":[{"name":"咳嗽","synonyms":["咳"]}],"negations":["不"]}' >"$work/clinic/vocab.json"
 mkdir -p "$work/vault"
 printf '\x00{"payload":"{\\"format\\":\\"citybrain-vault-request/1\\",\\"department\\":\\"i7L/2QAQen1pd7VAGXDwa6U8JcERUzZjFL5rdg5PSyA=\\",\\"grant\\":\\"3da936dd51de8048db68ed24e016325c\\",\\"fields\\":[\\"identity.name\\"],\\"purpose\\":\\"p\\",\\"case\\":\\"c\\",\\"nonce\\":\\"0123456789\\",\\"issued_ms\\":1000}","signature":"I/4LMNOHI9+W8GZza9w5d5SORmEfm692/1CORfW5MYePsYD5ZfgGhSAelD2wD2IptWMWgNq+NlbBSq4j3vKHDw=="}' >"$work/vault/request.json"
