@@ -34,17 +34,40 @@ bool Readable(char32_t c) {
     return c != 0xFFFD;
 }
 
-// Each readable character and each pair of adjacent readable ones, as UTF-8.
-std::vector<std::string> Grams(std::string_view text) {
+// A gram as a number: a readable character in the high bits, the one after it (or 0 for a single character) in the
+// low 21. Numbers, not strings, so that scoring a text allocates nothing per gram.
+using GramKey = uint64_t;
+constexpr int kCodeBits = 21;
+constexpr char32_t kCodeLimit = char32_t{1} << kCodeBits;
+
+GramKey Key(char32_t first, char32_t second) { return (GramKey{first} << kCodeBits) | GramKey{second}; }
+
+// Each readable character and each pair of adjacent readable ones.
+template <typename Fn>
+void ForEachGram(std::string_view text, Fn&& fn) {
     const std::u32string cps = core::DecodeUtf8(text);
-    std::vector<std::string> out;
+    auto ok = [&](size_t i) { return Readable(cps[i]) && cps[i] < kCodeLimit; };
     for (size_t i = 0; i < cps.size(); ++i) {
-        if (!Readable(cps[i])) continue;
-        out.push_back(core::EncodeUtf8(std::u32string_view(&cps[i], 1)));
-        if (i + 1 < cps.size() && Readable(cps[i + 1]))
-            out.push_back(core::EncodeUtf8(std::u32string_view(&cps[i], 2)));
+        if (!ok(i)) continue;
+        fn(Key(cps[i], 0));
+        if (i + 1 < cps.size() && ok(i + 1)) fn(Key(cps[i], cps[i + 1]));
     }
-    return out;
+}
+
+std::string GramText(GramKey k) {
+    std::u32string cps(1, static_cast<char32_t>(k >> kCodeBits));
+    if (const auto second = static_cast<char32_t>(k & (kCodeLimit - 1)); second != 0) cps.push_back(second);
+    return core::EncodeUtf8(cps);
+}
+
+// A stored gram back to its number; 0 when it is not one or two readable characters.
+GramKey GramFromText(std::string_view text) {
+    if (!core::ValidUtf8(text)) return 0;
+    const std::u32string cps = core::DecodeUtf8(text);
+    if (cps.empty() || cps.size() > 2) return 0;
+    for (const char32_t c : cps)
+        if (!Readable(c) || c >= kCodeLimit) return 0;
+    return Key(cps[0], cps.size() == 2 ? cps[1] : 0);
 }
 
 Result<std::vector<std::pair<std::string, bool>>> SymptomMap(const nlohmann::json& entry,
@@ -108,6 +131,7 @@ Result<std::vector<Case>> ParseCases(std::string_view json, const std::string& w
         if (e.contains("self_report")) {
             if (!e["self_report"].is_string()) return InvalidArgument(at + ".self_report", "must be a string");
             c.self_report = e["self_report"].get<std::string>();
+            c.words = vocabulary.Extract(c.self_report);
         }
         cases.push_back(std::move(c));
     }
@@ -144,7 +168,8 @@ Result<Model> Model::Train(const std::vector<Case>& cases, const Vocabulary& voc
     for (const Case& c : cases) {
         const size_t d = di[c.disease];
         count[d] += 1;
-        const int band = c.self_report.empty() ? 0 : AgeBand(vocabulary.Extract(c.self_report).age_months);
+        const int band =
+            c.self_report.empty() ? 0 : AgeBand((c.words ? *c.words : vocabulary.Extract(c.self_report)).age_months);
         age[d * kAgeBands + static_cast<size_t>(band)] += 1;
         std::vector<int> seen(S, static_cast<int>(Answer::kUnsure));
         for (const auto* list : {&c.volunteered, &c.elicited})
@@ -172,18 +197,18 @@ Result<Model> Model::Train(const std::vector<Case>& cases, const Vocabulary& voc
 
 void Model::TrainText(const std::vector<Case>& cases) {
     const size_t D = diseases_.size();
-    std::map<std::string, std::vector<double>> grams;  // gram → per-disease count
+    std::map<GramKey, std::vector<double>> grams;  // gram → per-disease count
     std::vector<double> total(D, 0);
     for (const Case& c : cases) {
         if (c.self_report.empty()) continue;
         const size_t d =
             static_cast<size_t>(std::lower_bound(diseases_.begin(), diseases_.end(), c.disease) - diseases_.begin());
-        for (std::string& g : Grams(c.self_report)) {
-            auto& v = grams[std::move(g)];
+        ForEachGram(c.self_report, [&](GramKey g) {
+            auto& v = grams[g];
             if (v.empty()) v.assign(D, 0);
             v[d] += 1;
             total[d] += 1;
-        }
+        });
     }
     // A disease none of whose consultations has a text would be scored on smoothing alone: no text part then.
     if (grams.empty() || std::any_of(total.begin(), total.end(), [](double t) { return t == 0; })) return;
@@ -330,13 +355,13 @@ std::vector<double> Model::TextScores(std::string_view text) const {
     if (grams_.empty() || text_weight_ == 0) return {};
     std::vector<double> score(D, 0);
     bool any = false;
-    for (const std::string& g : Grams(text)) {
+    ForEachGram(text, [&](GramKey g) {
         any = true;
         const auto it = std::lower_bound(grams_.begin(), grams_.end(), g);
         const bool seen = it != grams_.end() && *it == g;
         const auto k = static_cast<size_t>(it - grams_.begin());
         for (size_t d = 0; d < D; ++d) score[d] += seen ? gram_log_[k * D + d] : unseen_log_[d];
-    }
+    });
     if (!any) return {};
     const double top = *std::max_element(score.begin(), score.end());
     for (double& x : score) x = text_weight_ * (x - top);
@@ -439,9 +464,13 @@ Status Model::Save(const std::string& path) const {
                        {"age", age_},
                        {"likelihood", like_},
                        {"temperature", temperature_}};
-    if (!grams_.empty())
+    if (!grams_.empty()) {
+        std::vector<std::string> grams;
+        grams.reserve(grams_.size());
+        for (const GramKey g : grams_) grams.push_back(GramText(g));
         doc["text"] = {
-            {"grams", grams_}, {"log_likelihood", gram_log_}, {"unseen", unseen_log_}, {"weight", text_weight_}};
+            {"grams", grams}, {"log_likelihood", gram_log_}, {"unseen", unseen_log_}, {"weight", text_weight_}};
+    }
     std::ofstream out(path, std::ios::trunc);
     if (!out) return InvalidArgument(path, "cannot write the model");
     out << doc.dump() << "\n";
@@ -475,7 +504,13 @@ Result<Model> Model::Load(const std::string& path) {
         if (doc.contains("text")) {
             const auto& t = doc["text"];
             if (!t.is_object()) return InvalidArgument(path + ": text", "must be an object");
-            m.grams_ = t.at("grams").get<std::vector<std::string>>();
+            for (const std::string& g : t.at("grams").get<std::vector<std::string>>()) {
+                const GramKey k = GramFromText(g);
+                if (k == 0)
+                    return InvalidArgument(path + ": text.grams",
+                                           "'" + core::Utf8Prefix(g, 16) + "' is not one or two letters or digits");
+                m.grams_.push_back(k);
+            }
             m.gram_log_ = t.at("log_likelihood").get<std::vector<double>>();
             m.unseen_log_ = t.at("unseen").get<std::vector<double>>();
             if (!t.at("weight").is_number()) return InvalidArgument(path + ": text.weight", "must be a number");

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,7 @@ struct Case {
     std::vector<std::pair<std::string, bool>> volunteered;  // `explicit`, canonical names
     std::vector<std::pair<std::string, bool>> elicited;     // `implicit`, canonical names
     std::string self_report;
+    std::optional<Findings> words;  // Vocabulary::Extract of self_report, read once by ParseCases
 };
 
 /// Reads a dataset file; an entry without a disease or with a symptom that is not true/false is refused by index.
@@ -111,7 +113,7 @@ private:
     std::vector<double> like_;   // [symptom][disease][answer] probabilities
     std::vector<double> age_;    // [disease][band]
     double temperature_ = 1.0;
-    std::vector<std::string> grams_;  // sorted: single characters and pairs of the training texts
+    std::vector<uint64_t> grams_;     // sorted: single characters and pairs of the training texts, as numbers
     std::vector<double> gram_log_;    // [gram][disease] log P(gram | disease)
     std::vector<double> unseen_log_;  // [disease] log P(a gram never seen | disease)
     double text_weight_ = 0;
