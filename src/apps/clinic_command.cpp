@@ -34,6 +34,7 @@ struct ClinicArgs {
     bool no_text = false;
     bool text_symptoms = false;
     bool no_text_model = false;
+    bool no_volunteer_model = false;
     bool json = false;
 };
 
@@ -75,7 +76,8 @@ int Train(const ClinicArgs& a) {
     if (!cases.ok()) return ReportError(cases.error(), a.json);
     clinic::EvalOptions inquiry;
     inquiry.text_model = !a.no_text_model;
-    auto model = clinic::TrainCalibrated(*cases, *vocab, clinic::Model::TrainOptions{a.alpha}, inquiry);
+    auto model =
+        clinic::TrainCalibrated(*cases, *vocab, clinic::Model::TrainOptions{a.alpha, !a.no_volunteer_model}, inquiry);
     if (!model.ok()) return ReportError(model.error(), a.json);
     if (auto st = model->Save(a.out); !st.ok()) return ReportError(st.error(), a.json);
     if (a.json) {
@@ -85,7 +87,8 @@ int Train(const ClinicArgs& a) {
                                    {"diseases", model->diseases()},
                                    {"symptoms", model->symptoms().size()},
                                    {"temperature", model->temperature()},
-                                   {"text_weight", model->text_weight()}}
+                                   {"text_weight", model->text_weight()},
+                                   {"volunteered_apart", model->has_volunteer_model()}}
                         .dump()
                         .c_str());
     } else {
@@ -141,7 +144,7 @@ int Cv(const ClinicArgs& a) {
         *vocab,
         a.folds,
         a.seed,
-        clinic::Model::TrainOptions{a.alpha},
+        clinic::Model::TrainOptions{a.alpha, !a.no_volunteer_model},
         clinic::EvalOptions{a.max_questions, a.stop, !a.no_text, a.text_symptoms, !a.no_text_model});
     if (!r.ok()) return ReportError(r.error(), a.json);
     if (a.json) {
@@ -235,6 +238,10 @@ void RegisterClinic(CLI::App& app) {
         ->required();
     train->add_option("--out", a->out, "Model file to write")->required();
     train->add_option("--alpha", a->alpha, "Laplace smoothing (default 1)");
+    train->add_flag(
+        "--no-volunteer-model",
+        a->no_volunteer_model,
+        "Read volunteered and asked symptoms alike (default: whichever the training data's own CV prefers)");
     train->add_flag("--no-text-model", a->no_text_model, "Do not read self_report's words as evidence (weight 0)");
     common(train);
     train->callback([a] { SetExitCode(Train(*a)); });
@@ -254,6 +261,9 @@ void RegisterClinic(CLI::App& app) {
     cv->add_option("--folds", a->folds, "Folds (default 5)");
     cv->add_option("--seed", a->seed, "Seed of the folds (default 1)");
     cv->add_option("--alpha", a->alpha, "Laplace smoothing (default 1)");
+    cv->add_flag("--no-volunteer-model",
+                 a->no_volunteer_model,
+                 "Read volunteered and asked symptoms alike (default: whichever the training data's own CV prefers)");
     cv->add_flag("--no-text", a->no_text, "Ignore self_report (the age in the parent's words)");
     cv->add_flag("--text-symptoms", a->text_symptoms, "Also take the symptoms named in self_report");
     cv->add_flag("--no-text-model", a->no_text_model, "Read the age in self_report but not its words as evidence");

@@ -119,7 +119,8 @@ TEST(Model, AsksTheQuestionThatSeparatesAndExplains) {
     ASSERT_GE(q, 0);
     EXPECT_EQ(m->symptoms()[static_cast<size_t>(q)], "X");
     f.Set("X", Answer::kYes);
-    ev = m->Observe(f);
+    EXPECT_NEAR(m->Posterior(m->Observe(f))[0], 0.5, 0.05);  // said unasked, X tells nothing: nobody ever did
+    ev = m->Observe(f, {"X"});                               // the answer to the question
     post = m->Posterior(ev);
     EXPECT_GT(post[0], 0.95);
     const auto why = m->Explain(ev, 0, 3);
@@ -203,6 +204,65 @@ TEST(Calibration, AnOverConfidentModelIsCooledByItsOwnCrossValidation) {
     auto hot = Model::Load(path.string());
     ASSERT_FALSE(hot.ok());
     EXPECT_EQ(hot.error().where, path.string() + ": temperature");
+    std::filesystem::remove(path);
+}
+
+TEST(VolunteerModel, WhatAPatientDoesNotSayIsEvidenceToo) {
+    // Three in four of A's patients say they have diarrhoea; B's never mention it, and nobody asks. Both have a
+    // fever at random, and half have a cough on record that only a question finds (A yes, B no).
+    std::vector<Case> cases;
+    for (int i = 0; i < 40; ++i) {
+        Case a, b;
+        a.disease = "A";
+        b.disease = "B";
+        a.volunteered = {{"发烧", i % 2 == 0}};
+        if (i % 4 != 0) a.volunteered.emplace_back("腹泻", true);
+        b.volunteered = {{"发烧", i % 2 == 1}};
+        if (i % 2 == 0) {
+            a.elicited = {{"咳嗽", true}};
+            b.elicited = {{"咳嗽", false}};
+        }
+        cases.push_back(a);
+        cases.push_back(b);
+    }
+    Model::TrainOptions alike;
+    alike.volunteered = false;
+    auto plain = Model::Train(cases, V(), alike);
+    auto apart = Model::Train(cases, V());
+    ASSERT_TRUE(plain.ok() && apart.ok());
+    EXPECT_FALSE(plain->has_volunteer_model());
+    ASSERT_TRUE(apart->has_volunteer_model());
+    Findings f;
+    f.Set("发烧", Answer::kYes);
+    EXPECT_NEAR(plain->Posterior(plain->Observe(f))[0], 0.5, 0.05);  // only what was said counts
+    EXPECT_LT(apart->Posterior(apart->Observe(f))[0], 0.3);          // A's patient would likely have said diarrhoea
+    f.Set("咳嗽", Answer::kYes);  // then asked: a cough, which only A's patients have
+    EXPECT_GT(apart->Posterior(apart->Observe(f, {"咳嗽"}))[0], 0.8);
+
+    // With no questions to ask (a question about diarrhoea would find as much), the training data's own CV chooses
+    // it; --no-volunteer-model keeps every answer alike.
+    EvalOptions no_questions;
+    no_questions.max_questions = 0;
+    auto chosen = TrainCalibrated(cases, V(), Model::TrainOptions{}, no_questions);
+    ASSERT_TRUE(chosen.ok());
+    EXPECT_TRUE(chosen->has_volunteer_model());
+    EXPECT_GT(Evaluate(*chosen, cases, V(), no_questions).top1, Evaluate(*plain, cases, V(), no_questions).top1);
+    auto refused = TrainCalibrated(cases, V(), alike, no_questions);
+    ASSERT_TRUE(refused.ok());
+    EXPECT_FALSE(refused->has_volunteer_model());
+
+    const auto path = std::filesystem::temp_directory_path() / "clinic_volunteer_model_test.json";
+    ASSERT_TRUE(apart->Save(path.string()).ok());
+    auto back = Model::Load(path.string());
+    ASSERT_TRUE(back.ok()) << back.error().ToString();
+    EXPECT_TRUE(back->has_volunteer_model());
+    EXPECT_EQ(back->Posterior(back->Observe(f, {"咳嗽"})), apart->Posterior(apart->Observe(f, {"咳嗽"})));
+    auto doc = nlohmann::json::parse(core::ReadFile(path.string()).value());
+    doc["volunteered"].erase(0);
+    std::ofstream(path) << doc.dump();
+    auto shortened = Model::Load(path.string());
+    ASSERT_FALSE(shortened.ok());
+    EXPECT_EQ(shortened.error().where, path.string() + ": volunteered");
     std::filesystem::remove(path);
 }
 

@@ -52,7 +52,9 @@ void Run(
         Evidence full = ev;
         for (const auto& [s, v] : c.elicited) {
             const int k = model.SymptomIndex(s);
-            if (k >= 0) full.answer[static_cast<size_t>(k)] = static_cast<int>(v ? Answer::kYes : Answer::kNo);
+            if (k < 0) continue;
+            full.answer[static_cast<size_t>(k)] = static_cast<int>(v ? Answer::kYes : Answer::kNo);
+            full.volunteered[static_cast<size_t>(k)] = 0;  // as if asked
         }
         t.full += Rank(model.Posterior(full), truth) == 0;
 
@@ -67,6 +69,7 @@ void Run(
             for (const auto& [e, v] : c.elicited)
                 if (e == name) a = v ? Answer::kYes : Answer::kNo;
             ev.answer[static_cast<size_t>(s)] = static_cast<int>(a);
+            ev.volunteered[static_cast<size_t>(s)] = 0;
             post = model.Posterior(ev);
         }
         const size_t rank = Rank(post, truth);
@@ -205,32 +208,44 @@ Result<Model> TrainCalibrated(const std::vector<Case>& cases,
                               const Model::TrainOptions& train,
                               const EvalOptions& options) {
     constexpr int kFolds = 5;
-    CB_TRY_ASSIGN(Model model, Model::Train(cases, vocabulary, train));
-    if (cases.size() < size_t{2} * static_cast<size_t>(kFolds)) return model;  // too few to hold any out
-    std::vector<Model> inner;
-    std::vector<std::vector<Case>> held;
-    for (const auto& held_idx : Folds(cases.size(), kFolds, /*seed=*/1)) {
-        auto [fit, out] = Split(cases, held_idx);
-        auto m = Model::Train(fit, vocabulary, train);
-        if (!m.ok()) continue;  // a fold without two diseases tells nothing
-        inner.push_back(std::move(m).value());
-        held.push_back(std::move(out));
-    }
-    // The text's weight with the most diseases first at the end of the simulated inquiry (on a tie, the lighter
-    // one), then the temperature that calibrates that model.
+    Model::TrainOptions plain = train;
+    plain.volunteered = false;
+    if (cases.size() < size_t{2} * static_cast<size_t>(kFolds)) return Model::Train(cases, vocabulary, plain);
+    const auto folds = Folds(cases.size(), kFolds, /*seed=*/1);
+    // The variant (volunteered symptoms learnt apart or not; the text's weight) with the most diseases first at the
+    // end of the simulated inquiry; on a tie the simpler one (apart only if it wins; the lighter weight). Then the
+    // temperature that calibrates that model.
     Tally best;
+    bool have = false;
+    Model::TrainOptions best_options = plain;
     double best_w = 0;
-    const int steps = model.has_text_model() && options.use_text && options.text_model ? 10 : 0;
-    for (int step = 0; step <= steps; ++step) {
-        const double w = 0.1 * step;
-        Tally t;
-        for (size_t k = 0; k < inner.size(); ++k) {
-            CB_TRY(inner[k].set_text_weight(w));
-            Run(inner[k], held[k], vocabulary, options, t);
+    for (const bool apart : {false, true}) {
+        if (apart && !train.volunteered) continue;
+        Model::TrainOptions o = train;
+        o.volunteered = apart;
+        std::vector<Model> inner;
+        std::vector<std::vector<Case>> held;
+        for (const auto& held_idx : folds) {
+            auto [fit, out] = Split(cases, held_idx);
+            auto m = Model::Train(fit, vocabulary, o);
+            if (!m.ok()) continue;  // a fold without two diseases tells nothing
+            inner.push_back(std::move(m).value());
+            held.push_back(std::move(out));
         }
-        if (step == 0 || t.top1 > best.top1) best = std::move(t), best_w = w;
+        const bool text = options.use_text && options.text_model &&
+                          std::all_of(inner.begin(), inner.end(), [](const Model& m) { return m.has_text_model(); });
+        for (int step = 0; step <= (text ? 10 : 0); ++step) {
+            const double w = 0.1 * step;
+            Tally t;
+            for (size_t k = 0; k < inner.size(); ++k) {
+                CB_TRY(inner[k].set_text_weight(w));
+                Run(inner[k], held[k], vocabulary, options, t);
+            }
+            if (!have || t.top1 > best.top1) best = std::move(t), best_options = o, best_w = w, have = true;
+        }
     }
-    CB_TRY(model.set_text_weight(best_w));
+    CB_TRY_ASSIGN(Model model, Model::Train(cases, vocabulary, best_options));
+    if (model.has_text_model()) CB_TRY(model.set_text_weight(best_w));
     if (best.finals.empty()) return model;
     CB_TRY(model.set_temperature(FitTemperature(best.finals)));
     return model;

@@ -161,33 +161,44 @@ Result<Model> Model::Train(const std::vector<Case>& cases, const Vocabulary& voc
     m.symptoms_.assign(symptoms.begin(), symptoms.end());
     const size_t D = m.diseases_.size();
     const size_t S = m.symptoms_.size();
-    std::vector<double> count(D, 0), age(D * kAgeBands, 0), sym(S * D * 3, 0);
+    std::vector<double> count(D, 0), age(D * kAgeBands, 0), sym(S * D * 3, 0), vol(S * D * 3, 0), unsaid(S * D, 0);
     std::map<std::string, size_t> di, si;
     for (size_t d = 0; d < D; ++d) di[m.diseases_[d]] = d;
     for (size_t s = 0; s < S; ++s) si[m.symptoms_[s]] = s;
+    constexpr auto kUnsure = static_cast<int>(Answer::kUnsure);
     for (const Case& c : cases) {
         const size_t d = di[c.disease];
         count[d] += 1;
         const int band =
             c.self_report.empty() ? 0 : AgeBand((c.words ? *c.words : vocabulary.Extract(c.self_report)).age_months);
         age[d * kAgeBands + static_cast<size_t>(band)] += 1;
-        std::vector<int> seen(S, static_cast<int>(Answer::kUnsure));
-        for (const auto* list : {&c.volunteered, &c.elicited})
-            for (const auto& [s, v] : *list) seen[si[s]] = static_cast<int>(v ? Answer::kYes : Answer::kNo);
-        for (size_t s = 0; s < S; ++s) sym[(s * D + d) * 3 + static_cast<size_t>(seen[s])] += 1;
+        std::vector<int> said(S, kUnsure), seen(S, kUnsure);  // unsure: not said unasked / not recorded at all
+        for (const auto& [s, v] : c.volunteered) said[si[s]] = static_cast<int>(v ? Answer::kYes : Answer::kNo);
+        for (const auto& [s, v] : c.elicited) seen[si[s]] = static_cast<int>(v ? Answer::kYes : Answer::kNo);
+        for (size_t s = 0; s < S; ++s) {
+            vol[(s * D + d) * 3 + static_cast<size_t>(said[s])] += 1;
+            if (options.volunteered && said[s] != kUnsure) continue;  // what a question finds: among the unsaid
+            const int answer = said[s] != kUnsure ? said[s] : seen[s];
+            sym[(s * D + d) * 3 + static_cast<size_t>(answer)] += 1;
+            unsaid[s * D + d] += 1;
+        }
     }
     const double a = options.alpha;
     m.prior_.resize(D);
     m.age_.resize(D * kAgeBands);
     m.like_.resize(S * D * 3);
+    if (options.volunteered) m.vol_.resize(S * D * 3);
     for (size_t d = 0; d < D; ++d) {
         m.prior_[d] = (count[d] + a) / (static_cast<double>(cases.size()) + a * static_cast<double>(D));
         for (int b = 0; b < kAgeBands; ++b)
             m.age_[d * kAgeBands + static_cast<size_t>(b)] =
                 (age[d * kAgeBands + static_cast<size_t>(b)] + a) / (count[d] + a * kAgeBands);
         for (size_t s = 0; s < S; ++s)
-            for (size_t v = 0; v < 3; ++v)
-                m.like_[(s * D + d) * 3 + v] = (sym[(s * D + d) * 3 + v] + a) / (count[d] + 3 * a);
+            for (size_t v = 0; v < 3; ++v) {
+                m.like_[(s * D + d) * 3 + v] = (sym[(s * D + d) * 3 + v] + a) / (unsaid[s * D + d] + 3 * a);
+                if (options.volunteered)
+                    m.vol_[(s * D + d) * 3 + v] = (vol[(s * D + d) * 3 + v] + a) / (count[d] + 3 * a);
+            }
     }
     m.TrainText(cases);
     m.source_ = "trained on " + std::to_string(cases.size()) + " consultations";
@@ -331,6 +342,9 @@ void Model::Finish() {
     };
     log_prior_ = logs(prior_);
     log_like_ = logs(like_);
+    log_vol_ = logs(vol_);
+    log_unsaid_.assign(vol_.empty() ? 0 : diseases_.size(), 0);
+    for (size_t i = 0; i < log_vol_.size(); i += 3) log_unsaid_[(i / 3) % diseases_.size()] += log_vol_[i + 2];
     log_age_ = logs(age_);
 }
 
@@ -339,12 +353,15 @@ int Model::SymptomIndex(std::string_view name) const {
     return it != symptoms_.end() && *it == name ? static_cast<int>(it - symptoms_.begin()) : -1;
 }
 
-Evidence Model::Observe(const Findings& findings) const {
+Evidence Model::Observe(const Findings& findings, const std::vector<std::string>& asked) const {
     Evidence e;
     e.answer.assign(symptoms_.size(), Evidence::kUnknown);
+    e.volunteered.assign(symptoms_.size(), 0);
     for (const Finding& f : findings.items) {
         const int s = SymptomIndex(f.symptom);
-        if (s >= 0) e.answer[static_cast<size_t>(s)] = static_cast<int>(f.answer);
+        if (s < 0) continue;
+        e.answer[static_cast<size_t>(s)] = static_cast<int>(f.answer);
+        e.volunteered[static_cast<size_t>(s)] = std::find(asked.begin(), asked.end(), f.symptom) == asked.end();
     }
     e.age_band = AgeBand(findings.age_months);
     return e;
@@ -381,9 +398,16 @@ std::vector<double> Model::Posterior(const Evidence& evidence) const {
         score[d] = log_prior_[d] + log_age_[d * kAgeBands + static_cast<size_t>(evidence.age_band)];
     if (evidence.text.size() == D)
         for (size_t d = 0; d < D; ++d) score[d] += evidence.text[d];
+    for (size_t d = 0; d < log_unsaid_.size(); ++d) score[d] += log_unsaid_[d];  // nothing said unasked, so far
     for (size_t s = 0; s < evidence.answer.size() && s < symptoms_.size(); ++s) {
-        if (evidence.answer[s] == Evidence::kUnknown) continue;
-        for (size_t d = 0; d < D; ++d) score[d] += LogLike(s, d, evidence.answer[s]);
+        const int v = evidence.answer[s];
+        if (v == Evidence::kUnknown) continue;
+        if (ReadAsVolunteered(evidence, s)) {
+            for (size_t d = 0; d < D; ++d)
+                score[d] += log_vol_[(s * D + d) * 3 + static_cast<size_t>(v)] - log_vol_[(s * D + d) * 3 + 2];
+        } else {
+            for (size_t d = 0; d < D; ++d) score[d] += LogLike(s, d, v);
+        }
     }
     const double top = *std::max_element(score.begin(), score.end());
     double z = 0;
@@ -431,6 +455,13 @@ int Model::NextQuestion(const Evidence& evidence, const std::vector<double>& pos
     return best;
 }
 
+double Model::Like(const Evidence& e, size_t s, size_t disease) const {
+    const size_t D = diseases_.size();
+    const auto v = static_cast<size_t>(e.answer[s]);
+    if (ReadAsVolunteered(e, s)) return vol_[(s * D + disease) * 3 + v] / vol_[(s * D + disease) * 3 + 2];
+    return like_[(s * D + disease) * 3 + v];
+}
+
 std::vector<Reason> Model::Explain(const Evidence& evidence, size_t disease, size_t k) const {
     const size_t D = diseases_.size();
     const std::vector<double> post = Posterior(evidence);
@@ -444,9 +475,8 @@ std::vector<Reason> Model::Explain(const Evidence& evidence, size_t disease, siz
         double rest = 0;
         for (size_t d = 0; d < D; ++d)
             if (d != disease)
-                rest += (others > 0 ? post[d] / others : 1.0 / static_cast<double>(D - 1)) *
-                        like_[(s * D + d) * 3 + static_cast<size_t>(v)];
-        const double r = LogLike(s, disease, v) - std::log(rest);
+                rest += (others > 0 ? post[d] / others : 1.0 / static_cast<double>(D - 1)) * Like(evidence, s, d);
+        const double r = std::log(Like(evidence, s, disease)) - std::log(rest);
         if (r > 0) out.push_back(Reason{symptoms_[s], static_cast<Answer>(v), r});
     }
     std::sort(out.begin(), out.end(), [](const Reason& a, const Reason& b) { return a.log_ratio > b.log_ratio; });
@@ -464,6 +494,7 @@ Status Model::Save(const std::string& path) const {
                        {"age", age_},
                        {"likelihood", like_},
                        {"temperature", temperature_}};
+    if (!vol_.empty()) doc["volunteered"] = vol_;
     if (!grams_.empty()) {
         std::vector<std::string> grams;
         grams.reserve(grams_.size());
@@ -500,6 +531,8 @@ Result<Model> Model::Load(const std::string& path) {
             if (Status s = m.set_temperature(doc["temperature"].get<double>()); !s.ok())
                 return InvalidArgument(path + ": temperature", s.error().message);
         }
+        // Models saved before the volunteer part read every answer alike.
+        if (doc.contains("volunteered")) m.vol_ = doc["volunteered"].get<std::vector<double>>();
         // Models saved before the text part read the symptoms only.
         if (doc.contains("text")) {
             const auto& t = doc["text"];
@@ -525,7 +558,9 @@ Result<Model> Model::Load(const std::string& path) {
     if (D < 2 || m.care_.size() != D || m.prior_.size() != D || m.age_.size() != D * kAgeBands ||
         m.like_.size() != S * D * 3 || !std::is_sorted(m.symptoms_.begin(), m.symptoms_.end()))
         return InvalidArgument(path, "not a clinic model: the tables' sizes do not agree");
-    for (const auto* table : {&m.prior_, &m.age_, &m.like_})
+    if (!m.vol_.empty() && m.vol_.size() != S * D * 3)
+        return InvalidArgument(path + ": volunteered", "must hold 3 probabilities per symptom and disease");
+    for (const auto* table : {&m.prior_, &m.age_, &m.like_, &m.vol_})
         for (double p : *table)
             if (!(p > 0 && p <= 1)) return InvalidArgument(path, "not a clinic model: a probability outside (0, 1]");
     if (!m.grams_.empty() || !m.gram_log_.empty() || !m.unseen_log_.empty()) {

@@ -33,6 +33,9 @@ struct Evidence {
     std::vector<int> answer;  // per model symptom: -1 not asked, else an Answer
     int age_band = 0;
     std::vector<double> text;  // per disease: the weighted log-likelihood of the patient's own words; empty: none
+    /// Per model symptom, 1 when its answer came unasked (the patient's words, a record's volunteered list) rather
+    /// than from a question; empty: every answer came unasked.
+    std::vector<char> volunteered;
 };
 
 /// A reason for the ranking: a symptom and how strongly its answer favours the disease over the others.
@@ -48,7 +51,8 @@ struct Reason {
 class Model {
 public:
     struct TrainOptions {
-        double alpha = 1.0;  // Laplace smoothing
+        double alpha = 1.0;       // Laplace smoothing
+        bool volunteered = true;  // learn what patients say unasked apart from what questions find (below)
     };
     static Result<Model> Train(const std::vector<Case>& cases,
                                const Vocabulary& vocabulary,
@@ -71,8 +75,13 @@ public:
     const std::string& care(size_t disease) const { return care_[disease]; }
     int SymptomIndex(std::string_view name) const;
 
-    /// Findings onto the model's symptoms (names it does not know are left out).
-    Evidence Observe(const Findings& findings) const;
+    /// Findings onto the model's symptoms (names it does not know are left out); those named in `asked` came from a
+    /// question, the others unasked.
+    Evidence Observe(const Findings& findings, const std::vector<std::string>& asked = {}) const;
+    /// Whether the model learnt what patients volunteer apart from what questions find. Then a symptom not
+    /// volunteered is evidence too (a parent who does not mention diarrhoea is unlikely to be there for it), and a
+    /// question's answer is read as P(answer | not volunteered, disease).
+    bool has_volunteer_model() const { return !vol_.empty(); }
     /// P(disease | evidence), summing to 1, as naive Bayes gives it: the inquiry asks and stops on this.
     std::vector<double> Posterior(const Evidence& evidence) const;
     /// The probabilities shown and triaged on: a posterior raised to 1/temperature and renormalised (temperature
@@ -101,6 +110,13 @@ private:
     double LogLike(size_t symptom, size_t disease, int answer) const {
         return log_like_[(symptom * diseases_.size() + disease) * 3 + static_cast<size_t>(answer)];
     }
+    /// Whether symptom `s`'s answer in `e` is read through vol_ (volunteered yes or no, with a volunteer model).
+    bool ReadAsVolunteered(const Evidence& e, size_t s) const {
+        return !vol_.empty() && (e.volunteered.empty() || (s < e.volunteered.size() && e.volunteered[s] != 0)) &&
+               e.answer[s] != static_cast<int>(Answer::kUnsure);
+    }
+    /// P(what `e` says of symptom `s` | disease), relative to saying nothing unasked when read through vol_.
+    double Like(const Evidence& e, size_t s, size_t disease) const;
     void Finish();
     void TrainText(const std::vector<Case>& cases);
     static Result<Model> FromKnowledgeChecked(std::string_view json, const std::string& where);
@@ -110,7 +126,8 @@ private:
     std::vector<std::string> care_;
     std::vector<std::string> symptoms_;
     std::vector<double> prior_;  // per disease
-    std::vector<double> like_;   // [symptom][disease][answer] probabilities
+    std::vector<double> like_;   // [symptom][disease][answer] probabilities (given not volunteered, with vol_)
+    std::vector<double> vol_;    // [symptom][disease][yes, no, not said]: what is volunteered; empty: not learnt
     std::vector<double> age_;    // [disease][band]
     double temperature_ = 1.0;
     std::vector<uint64_t> grams_;     // sorted: single characters and pairs of the training texts, as numbers
@@ -119,6 +136,8 @@ private:
     double text_weight_ = 0;
     std::vector<double> log_prior_;
     std::vector<double> log_like_;
+    std::vector<double> log_vol_;
+    std::vector<double> log_unsaid_;  // [disease]: Σ over symptoms of log vol_(not said)
     std::vector<double> log_age_;
 };
 

@@ -49,7 +49,7 @@ Status Screener::Answer(Session& session, std::string_view symptom, clinic::Answ
 
 Turn Screener::Next(const Session& session) const {
     Turn t;
-    Evidence ev = model_->Observe(session.findings);
+    Evidence ev = model_->Observe(session.findings, session.asked);
     ev.text = session.text;  // a size that is not the model's (a session stored under another model) is ignored
     const std::vector<double> post = model_->Posterior(ev);
     const std::vector<double> shown = model_->Calibrated(post);  // what is shown and triaged on
