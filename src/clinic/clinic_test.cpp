@@ -16,6 +16,7 @@
 #include "clinic/screener.hpp"
 #include "clinic/triage.hpp"
 #include "core/file.hpp"
+#include "core/utf8.hpp"
 
 namespace citybrain::clinic {
 namespace {
@@ -340,6 +341,24 @@ TEST(TextModel, TheParentsWordsSeparateWhatTheSymptomsDoNot) {
     ASSERT_FALSE(heavy.ok());
     EXPECT_EQ(heavy.error().where, path.string() + ": text.weight");
     std::filesystem::remove(path);
+}
+
+TEST(TextModel, ALongTextGivesAFiniteRatioAndRanking) {
+    auto m = Model::Train(Worded(), V());
+    ASSERT_TRUE(m.ok());
+    ASSERT_TRUE(m->set_text_weight(2).ok());
+    const Screener screener(*m, V(), ScreenerOptions{});
+    std::string text;
+    while (core::Utf8Length(text) < 1990) text += "手上疱疹";
+    auto session = screener.Start(text, std::nullopt);
+    ASSERT_TRUE(session.ok()) << session.error().ToString();
+    const Turn t = screener.Next(*session);
+    ASSERT_TRUE(t.words_log_ratio.has_value());
+    EXPECT_TRUE(std::isfinite(*t.words_log_ratio));
+    EXPECT_GT(*t.words_log_ratio, 100);  // thousands of characters that only A's parents write
+    EXPECT_EQ(t.ranking.front().first, "A");
+    EXPECT_TRUE(std::isfinite(t.ranking.front().second));
+    EXPECT_FALSE(TurnJson(*session, t)["words_log_ratio"].is_null());
 }
 
 TEST(TextModel, AStoredSessionKeepsWhatTheWordsSaidButNotTheWords) {

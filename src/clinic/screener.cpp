@@ -59,16 +59,23 @@ Turn Screener::Next(const Session& session) const {
     for (size_t d : order) t.ranking.emplace_back(model_->diseases()[d], shown[d]);
     t.because = model_->Explain(ev, order.front(), 3);
     if (ev.text.size() == post.size()) {
-        // The leading disease's words score against the others', weighted by how likely each other is.
+        // The leading disease's words against the others', each other weighted by how likely it is: a log-sum-exp,
+        // because a long text's scores differ by hundreds.
         const size_t lead = order.front();
-        double others = 0, rest = 0;
+        double others = 0;
         for (size_t d = 0; d < post.size(); ++d)
             if (d != lead) others += post[d];
-        for (size_t d = 0; d < post.size(); ++d)
-            if (d != lead)
-                rest += (others > 0 ? post[d] / others : 1.0 / static_cast<double>(post.size() - 1)) *
-                        std::exp(ev.text[d] - ev.text[lead]);
-        t.words_log_ratio = -std::log(rest);
+        std::vector<double> terms;
+        for (size_t d = 0; d < post.size(); ++d) {
+            const double w = others > 0 ? post[d] / others : 1.0 / static_cast<double>(post.size() - 1);
+            if (d != lead && w > 0) terms.push_back(std::log(w) + ev.text[d] - ev.text[lead]);
+        }
+        if (!terms.empty()) {
+            const double top = *std::max_element(terms.begin(), terms.end());
+            double z = 0;
+            for (const double x : terms) z += std::exp(x - top);
+            t.words_log_ratio = -(top + std::log(z));
+        }
     }
     t.triage =
         Decide(session.findings, model_->care(order.front()), shown[order.front()], model_->diseases()[order.front()]);
