@@ -122,12 +122,14 @@ printf '[{"disease":"A","explicit":{"咳嗽":true}},{"disease":"B","explicit":{"
 expect 2 '[1].explicit.咳嗽: must be true or false' clinic train --data "$tmp/bad_cases.json" --out "$tmp/c.model"
 printf '[{"disease":"A","explicit":{"咳嗽":true},"implicit":{"发烧":true}},{"disease":"B","explicit":{"流涕":true},"implicit":{"发烧":false}},{"disease":"A","explicit":{"咳嗽":true}},{"disease":"B","explicit":{"流涕":true}}]' >"$tmp/cases.json"
 expect 0 '"symptoms"' clinic train --data "$tmp/cases.json" --out "$tmp/c.model" --json
+expect 0 '"volunteered_apart":false' clinic train --data "$tmp/cases.json" --out "$tmp/c.model" --no-volunteer-model --json
 expect 0 '"avg_questions"' clinic eval --model "$tmp/c.model" --data "$tmp/cases.json" --max-questions 3 --json
 expect 2 "not a clinic model (not a JSON object)" clinic eval --model "$tmp/cases.json" --data "$tmp/cases.json"
 echo '{"format":"x"}' >"$tmp/other.model"
 expect 2 "format: must be citybrain-clinic-nb/1" clinic eval --model "$tmp/other.model" --data "$tmp/cases.json"
 expect 2 "--max-questions: must be 0 to 50" clinic eval --data "$tmp/cases.json" --max-questions 99
 expect 0 '"top1"' clinic cv --data "$tmp/cases.json" --folds 2 --json
+expect 0 '"top1"' clinic cv --data "$tmp/cases.json" --folds 2 --no-text-model --no-volunteer-model --json
 # Issue 16: the intake classifier's labels must be the taxonomy's domains; `nlp route` scores intake's routing.
 expect 0 '"routed"' nlp route --data "$tmp/two.tsv" --classifier "$tmp/m.bin" --json
 expect 2 "--classifier-order: 'keywords' (keywords first) or 'model'" nlp route --data "$tmp/two.tsv" --classifier-order sideways

@@ -249,7 +249,7 @@ void RegisterClinic(CLI::App& app) {
     auto* eval = clinic->add_subcommand("eval", "Simulated-patient evaluation: top-1, top-3, questions, calibration");
     eval->add_option("--model", a->model, "Model file (default: the embedded knowledge base)");
     eval->add_option("--data", a->data, "Consultations JSON")->required();
-    eval->add_flag("--no-text", a->no_text, "Ignore self_report (the age in the parent's words)");
+    eval->add_flag("--no-text", a->no_text, "Ignore self_report (the age and the words in the parent's text)");
     eval->add_flag("--text-symptoms", a->text_symptoms, "Also take the symptoms named in self_report");
     eval->add_flag("--no-text-model", a->no_text_model, "Read the age in self_report but not its words as evidence");
     asking(eval);
@@ -264,7 +264,7 @@ void RegisterClinic(CLI::App& app) {
     cv->add_flag("--no-volunteer-model",
                  a->no_volunteer_model,
                  "Read volunteered and asked symptoms alike (default: whichever the training data's own CV prefers)");
-    cv->add_flag("--no-text", a->no_text, "Ignore self_report (the age in the parent's words)");
+    cv->add_flag("--no-text", a->no_text, "Ignore self_report (the age and the words in the parent's text)");
     cv->add_flag("--text-symptoms", a->text_symptoms, "Also take the symptoms named in self_report");
     cv->add_flag("--no-text-model", a->no_text_model, "Read the age in self_report but not its words as evidence");
     asking(cv);
