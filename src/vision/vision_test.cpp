@@ -510,13 +510,17 @@ TEST(CameraFeeds, PullEachSourceAtItsRateAndNoticeASilentCamera) {
                    120;
     };
     std::mutex mu;
-    std::map<std::string, incident::Report> first;  // by event kind
+    // By event kind; a camera fault by kind and camera, because on a loaded machine (ASan) the two-minutes-a-second
+    // clock can find a pulled camera silent too before the pushed one's minute is up.
+    std::map<std::string, incident::Report> first;
     auto feeds = CameraFeeds::Start(
         **set,
         *cams,
         [&](incident::Report r, const VisionEvent& e) {
             std::lock_guard lock(mu);
-            first.emplace(e.kind, std::move(r));
+            std::string key = e.kind;
+            if (e.kind == "camera_offline") key += "/" + r.external_id.substr(0, r.external_id.find(':'));
+            first.emplace(key, std::move(r));
         },
         fo);
     ASSERT_TRUE(feeds.ok()) << feeds.error().ToString();
@@ -525,7 +529,7 @@ TEST(CameraFeeds, PullEachSourceAtItsRateAndNoticeASilentCamera) {
     for (int i = 0; i < 1200; ++i) {
         {
             std::lock_guard lock(mu);
-            if (first.count("illegal_parking") && first.count("camera_offline") &&
+            if (first.count("illegal_parking") && first.count("camera_offline/pushed") &&
                 (*feeds)->Status()["feeds"][1]["pulled"].get<int>() > 0)
                 break;
         }
@@ -536,10 +540,10 @@ TEST(CameraFeeds, PullEachSourceAtItsRateAndNoticeASilentCamera) {
     std::lock_guard lock(mu);
     ASSERT_TRUE(first.count("illegal_parking")) << status.dump();
     EXPECT_EQ(first.at("illegal_parking").external_id.rfind("yard:kerb:", 0), 0u);
-    ASSERT_TRUE(first.count("camera_offline")) << status.dump();
-    EXPECT_EQ(first.at("camera_offline").category, "camera_fault");
-    EXPECT_EQ(first.at("camera_offline").external_id.rfind("pushed:", 0), 0u);
-    EXPECT_GE(first.at("camera_offline").time_ms, t0 + 60'000);
+    ASSERT_TRUE(first.count("camera_offline/pushed")) << status.dump();
+    EXPECT_EQ(first.at("camera_offline/pushed").category, "camera_fault");
+    EXPECT_EQ(first.at("camera_offline/pushed").external_id.rfind("pushed:", 0), 0u);
+    EXPECT_GE(first.at("camera_offline/pushed").time_ms, t0 + 60'000);
     ASSERT_EQ(status["feeds"].size(), 2u);  // the pushed camera has no feed
     EXPECT_EQ(status["feeds"][0]["source"], "image");
     EXPECT_EQ(status["feeds"][1]["source"], "video");
