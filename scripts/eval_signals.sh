@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Signal control on every traffic dataset (issue 18): fixed-time, the roadnet's own plan, SOTL, max-pressure,
-# advanced-mp and the learned policy (`--controller auto`), one simulated hour each, ATT as CityFlow defines it.
-# advanced-mp's constants were chosen, and the learned policy trained (scripts/train_signals.sh), on the flows
-# marked "train" only; the others are held out. Prints a Markdown table.
+# advanced-mp, the learned policy and predictive control (`--controller auto`), one simulated hour each, ATT as
+# CityFlow defines it. advanced-mp's and predictive's constants were chosen, and the learned policy trained
+# (scripts/train_signals.sh), on the flows marked "train" only; the others are held out. Prints a Markdown table.
 # Usage: scripts/eval_signals.sh [DATA_DIR]   (needs ./bin/citybrain: `make build`)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,23 +16,23 @@ train=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["traine
 row() {  # label split args...
   local label=$1 split=$2
   shift 2
-  "$bin" traffic compare "$@" --controllers own-plan,sotl,maxpressure,advanced-mp,learned --json --quiet 2>/dev/null |
+  "$bin" traffic compare "$@" --controllers own-plan,sotl,maxpressure,advanced-mp,learned,auto --json --quiet 2>/dev/null |
     python3 -c '
 import json, sys
 label, split = sys.argv[1], sys.argv[2]
 runs = {r["controller"]: r for r in json.load(sys.stdin)["runs"]}
 att = {k: v["att_s"] for k, v in runs.items()}
-a, mp = att["learned"], att["maxpressure"]
-cells = " | ".join(f"{att[k]:.1f}" for k in ("fixed", "own-plan", "sotl", "maxpressure", "advanced-mp", "learned"))
+a, mp = att["auto"], att["maxpressure"]
+cells = " | ".join(f"{att[k]:.1f}" for k in ("fixed", "own-plan", "sotl", "maxpressure", "advanced-mp", "learned", "auto"))
 ok = "yes" if a <= 0.9 * mp and a <= att["sotl"] and a <= att["own-plan"] else "no"
-t, d = runs["learned"]["throughput"], runs["learned"]["avg_delay_s"]
+t, d = runs["auto"]["throughput"], runs["auto"]["avg_delay_s"]
 tm, dm = runs["maxpressure"]["throughput"], runs["maxpressure"]["avg_delay_s"]
 print(f"| {label} | {split} | {cells} | {100 * (a / mp - 1):+.1f} % | {tm} / {t} | {dm:.1f} / {d:.1f} | {ok} |", flush=True)
 ' "$label" "$split"
 }
 
-echo "| scenario | flows | fixed | own plan | SOTL | max-pressure | advanced-mp | learned (auto) | learned vs max-pressure | throughput MP / learned | delay s MP / learned | target met |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| scenario | flows | fixed | own plan | SOTL | max-pressure | advanced-mp | learned | predictive (auto) | auto vs max-pressure | throughput MP / auto | delay s MP / auto | target met |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for set in jinan_3x4 hangzhou_4x4 shenzhen_fuhua; do
   [ -d "$data/$set" ] || continue
   roadnet=$(ls "$data/$set"/roadnet*.json)

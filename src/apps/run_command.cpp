@@ -496,8 +496,9 @@ void RegisterRun(CLI::App& app) {
     cmd->add_option("--landmarks",
                     args->landmarks,
                     "landmarks file (JSON: name with x, y or lat, long) replacing the district's own");
-    cmd->add_option(
-           "--adaptive", args->adaptive, "adaptive controller (auto = learned, advanced-mp, maxpressure, sotl, webster)")
+    cmd->add_option("--adaptive",
+                    args->adaptive,
+                    "adaptive controller (auto = predictive, learned, advanced-mp, maxpressure, sotl, webster)")
         ->capture_default_str();
     cmd->add_option("--db", args->db, "the run's case store (SQLite; replaced at start)")->capture_default_str();
     AddDeskOptions(cmd, args->desk, "");  // "": the --db file's name with .conversations

@@ -522,8 +522,9 @@ void RegisterTraffic(CLI::App& app) {
     auto run_args = std::make_shared<TrafficArgs>();
     auto* run = traffic->add_subcommand("run", "simulate a scenario under one signal controller");
     AddScenarioOptions(run, *run_args);
-    run->add_option(
-           "--controller", run_args->controller, "own-plan|fixed|webster|sotl|maxpressure|advanced-mp|learned|auto")
+    run->add_option("--controller",
+                    run_args->controller,
+                    "own-plan|fixed|webster|sotl|maxpressure|advanced-mp|learned|predictive|auto")
         ->capture_default_str();
     run->callback([run_args] { SetExitCode(RunCommand(*run_args)); });
 

@@ -65,9 +65,10 @@ TEST_P(RealData, OneAndTwoThreadsGiveIdenticalRuns) {
     EXPECT_EQ(one.state_hash, two.state_hash);
 }
 
-// Issue 18: the learned policy (`auto`) and advanced-mp against max-pressure and SOTL on flows held out from
-// training (config/traffic/signal_policy.json says which flows it was trained on).
-TEST(HeldOutFlows, TheLearnedPolicyAndAdvancedPressureBeatMaxPressureAndSotl) {
+// Issue 18: predictive control (`auto`), the learned policy and advanced-mp against max-pressure and SOTL on flows
+// held out from training (config/traffic/signal_policy.json says which flows they were fitted on); `auto` at least
+// 10 % below max-pressure, the issue's target.
+TEST(HeldOutFlows, TheAdaptiveControllersBeatMaxPressureAndSotl) {
     for (const auto& [roadnet, flow] :
          {std::pair{"jinan_3x4/roadnet_3_4.json", "jinan_3x4/anon_3_4_jinan_real_2000.json"},
           std::pair{"hangzhou_4x4/roadnet_4_4.json", "hangzhou_4x4/anon_4_4_hangzhou_real_5734.json"},
@@ -77,13 +78,14 @@ TEST(HeldOutFlows, TheLearnedPolicyAndAdvancedPressureBeatMaxPressureAndSotl) {
         auto net = io::LoadRoadnet(dir + roadnet).value();
         auto demand = io::LoadFlows(dir + flow, net).value();
         std::map<std::string, double> att;
-        for (const char* name : {"auto", "advanced-mp", "maxpressure", "sotl"}) {
+        for (const char* name : {"auto", "learned", "advanced-mp", "maxpressure", "sotl"}) {
             RunOptions o;
             o.controller = name;
             att[name] = RunScenario(net, demand, o).value().metrics.att_s;
         }
-        EXPECT_LT(att["auto"], att["maxpressure"]) << flow;
+        EXPECT_LT(att["auto"], 0.9 * att["maxpressure"]) << flow;
         EXPECT_LT(att["auto"], att["sotl"]) << flow;
+        EXPECT_LT(att["learned"], att["maxpressure"]) << flow;
         EXPECT_LT(att["advanced-mp"], att["maxpressure"]) << flow;
         EXPECT_LT(att["advanced-mp"], att["sotl"]) << flow;
     }

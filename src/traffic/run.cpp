@@ -23,6 +23,7 @@ Result<std::unique_ptr<SignalledSim>> SignalledSim::Create(const core::RoadNetwo
     CB_TRY(sim_config.Validate());
     ControllerOptions control = options.control;
     control.clearance_s = sim_config.yellow_s + sim_config.all_red_s;
+    control.yellow_s = sim_config.yellow_s;
     control.min_green_s = std::max(control.min_green_s, sim_config.min_green_s);
     if (!(control.green_s > 0)) return InvalidArgument("--green", "must be positive");
     CB_TRY_ASSIGN(auto controller, MakeController(options.controller, control));

@@ -45,9 +45,10 @@ public:
 struct ControllerOptions {
     double green_s = 25;             // fixed-time green per phase; Webster's first cycle
     double clearance_s = 5;          // yellow + all-red the engine inserts at a switch (to plan fixed cycles)
+    double yellow_s = 5;             // of which yellow: a vehicle too close to stop still crosses
     double action_interval_s = 15;   // max-pressure decision interval
     double advanced_interval_s = 5;  // advanced-mp decision interval
-    double min_decision_s = 0;       // the format's shortest decision (CBEngine: 10 s); "learned" keeps to it
+    double min_decision_s = 0;       // the format's shortest decision (CBEngine: 10 s); learned, predictive keep to it
     double min_green_s = 5;
     double max_green_s = 60;                     // SOTL
     double saturation_vps = 0.4;                 // Webster: saturation flow per lane, vehicles per second
@@ -59,7 +60,8 @@ struct ControllerOptions {
 const std::vector<std::string>& ControllerNames();
 
 /// Creates "own-plan", "fixed", "webster", "sotl", "maxpressure", "advanced-mp", "learned" (a trained linear
-/// policy, signal/policy.hpp) or "auto" (the best measured, docs/BENCHMARKS.md); InvalidArgument for other names.
+/// policy, signal/policy.hpp), "predictive" (least predicted delay over a rolling horizon) or "auto" (the best
+/// measured, docs/BENCHMARKS.md: predictive); InvalidArgument for other names.
 Result<std::unique_ptr<SignalController>> MakeController(const std::string& name, const ControllerOptions& options);
 
 // Phase-set helpers, shared by the controllers.

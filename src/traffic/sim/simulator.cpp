@@ -213,6 +213,16 @@ int32_t Simulator::LaneApproaching(LaneId lane, double distance_m) const {
     return n;
 }
 
+void Simulator::LaneApproach(LaneId lane, double distance_m, std::vector<Approach>& out) const {
+    out.clear();
+    const double len = drivable_len_[lane];
+    for (int32_t v : occupants_[lane]) {
+        const double dist = len - pos_[v];
+        if (dist > distance_m) break;  // front first: the rest are further away
+        out.push_back({dist, speed_[v]});
+    }
+}
+
 int32_t Simulator::AllocSlot() {
     if (!free_slots_.empty()) {
         const int32_t slot = free_slots_.back();

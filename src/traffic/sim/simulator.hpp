@@ -49,6 +49,13 @@ public:
     virtual int32_t LaneApproaching(LaneId lane, double distance_m) const = 0;
     /// Vehicles that have entered the lane since the start (an upstream detector count).
     virtual int64_t LaneEntries(LaneId lane) const = 0;
+    /// A vehicle on a lane as a detector along it sees it: its front's distance to the stop line and its speed.
+    struct Approach {
+        double distance_m;
+        double speed_mps;
+    };
+    /// Replaces `out` with the vehicles whose front is within `distance_m` of the stop line, front first.
+    virtual void LaneApproach(LaneId lane, double distance_m, std::vector<Approach>& out) const = 0;
     /// The phase currently green (or being switched to, during a transition).
     virtual int32_t CurrentPhase(IntersectionId node) const = 0;
     virtual bool InTransition(IntersectionId node) const = 0;
@@ -90,6 +97,7 @@ public:
     int32_t LaneVehicles(LaneId lane) const override { return static_cast<int32_t>(occupants_[lane].size()); }
     int32_t LaneApproaching(LaneId lane, double distance_m) const override;
     int64_t LaneEntries(LaneId lane) const override { return lane_entries_[lane]; }
+    void LaneApproach(LaneId lane, double distance_m, std::vector<Approach>& out) const override;
     int32_t CurrentPhase(IntersectionId node) const override { return signals_[node].target; }
     bool InTransition(IntersectionId node) const override { return signals_[node].stage != Stage::kGreen; }
     double GreenElapsed(IntersectionId node) const override;
