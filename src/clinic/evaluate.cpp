@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <numeric>
 #include <random>
 
@@ -39,7 +38,7 @@ void Run(
         Findings f;
         if (o.use_text && !c.self_report.empty()) {
             // The parent's own words: age, and symptoms the record's volunteered list left out.
-            f = c.words ? *c.words : vocabulary.Extract(c.self_report);
+            f = c.Words(vocabulary);
             if (!o.text_symptoms) f.items.clear();
         }
         for (const auto& [s, v] : c.volunteered) f.Set(s, v ? Answer::kYes : Answer::kNo);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -169,8 +170,7 @@ Result<Model> Model::Train(const std::vector<Case>& cases, const Vocabulary& voc
     for (const Case& c : cases) {
         const size_t d = di[c.disease];
         count[d] += 1;
-        const int band =
-            c.self_report.empty() ? 0 : AgeBand((c.words ? *c.words : vocabulary.Extract(c.self_report)).age_months);
+        const int band = c.self_report.empty() ? 0 : AgeBand(c.Words(vocabulary).age_months);
         age[d * kAgeBands + static_cast<size_t>(band)] += 1;
         std::vector<int> said(S, kUnsure), seen(S, kUnsure);  // unsure: not said unasked / not recorded at all
         for (const auto& [s, v] : c.volunteered) said[si[s]] = static_cast<int>(v ? Answer::kYes : Answer::kNo);
@@ -462,22 +462,43 @@ double Model::Like(const Evidence& e, size_t s, size_t disease) const {
     return like_[(s * D + disease) * 3 + v];
 }
 
+std::optional<double> LogRatioAgainstOthers(const std::vector<double>& posterior,
+                                            size_t lead,
+                                            const std::vector<double>& scores) {
+    const size_t D = posterior.size();
+    double others = 0;
+    for (size_t d = 0; d < D; ++d)
+        if (d != lead) others += posterior[d];
+    double top = -std::numeric_limits<double>::infinity();
+    for (size_t pass = 0; pass < 2; ++pass) {  // the largest term first, then the sum relative to it
+        double z = 0;
+        for (size_t d = 0; d < D; ++d) {
+            const double w = others > 0 ? posterior[d] / others : 1.0 / static_cast<double>(D - 1);
+            if (d == lead || !(w > 0)) continue;
+            const double term = std::log(w) + scores[d];
+            if (pass == 0) {
+                top = std::max(top, term);
+            } else {
+                z += std::exp(term - top);
+            }
+        }
+        if (pass == 0 && !std::isfinite(top)) return std::nullopt;
+        if (pass == 1) return scores[lead] - (top + std::log(z));
+    }
+    return std::nullopt;
+}
+
 std::vector<Reason> Model::Explain(const Evidence& evidence, size_t disease, size_t k) const {
     const size_t D = diseases_.size();
     const std::vector<double> post = Posterior(evidence);
-    double others = 0;
-    for (size_t d = 0; d < D; ++d)
-        if (d != disease) others += post[d];
+    std::vector<double> scores(D);
     std::vector<Reason> out;
     for (size_t s = 0; s < symptoms_.size(); ++s) {
         const int v = evidence.answer[s];
         if (v == Evidence::kUnknown || v == static_cast<int>(Answer::kUnsure)) continue;
-        double rest = 0;
-        for (size_t d = 0; d < D; ++d)
-            if (d != disease)
-                rest += (others > 0 ? post[d] / others : 1.0 / static_cast<double>(D - 1)) * Like(evidence, s, d);
-        const double r = std::log(Like(evidence, s, disease)) - std::log(rest);
-        if (r > 0) out.push_back(Reason{symptoms_[s], static_cast<Answer>(v), r});
+        for (size_t d = 0; d < D; ++d) scores[d] = std::log(Like(evidence, s, d));
+        const std::optional<double> r = LogRatioAgainstOthers(post, disease, scores);
+        if (r && *r > 0) out.push_back(Reason{symptoms_[s], static_cast<Answer>(v), *r});
     }
     std::sort(out.begin(), out.end(), [](const Reason& a, const Reason& b) { return a.log_ratio > b.log_ratio; });
     if (out.size() > k) out.resize(k);

@@ -21,7 +21,17 @@ struct Case {
     std::vector<std::pair<std::string, bool>> elicited;     // `implicit`, canonical names
     std::string self_report;
     std::optional<Findings> words;  // Vocabulary::Extract of self_report, read once by ParseCases
+
+    /// What the parent's words say: `words` when ParseCases read them, else read now.
+    Findings Words(const Vocabulary& vocabulary) const { return words ? *words : vocabulary.Extract(self_report); }
 };
+
+/// How strongly per-disease log-scores favour `lead` over the other diseases, each weighted by its share of the
+/// posterior among them: scores[lead] - log(sum over d != lead of w_d exp(scores[d])), as a log-sum-exp because a
+/// long text's scores differ by hundreds. Nothing when there is no other disease.
+std::optional<double> LogRatioAgainstOthers(const std::vector<double>& posterior,
+                                            size_t lead,
+                                            const std::vector<double>& scores);
 
 /// Reads a dataset file; an entry without a disease or with a symptom that is not true/false is refused by index.
 Result<std::vector<Case>> ReadCases(const std::string& path, const Vocabulary& vocabulary);

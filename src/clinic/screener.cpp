@@ -58,25 +58,8 @@ Turn Screener::Next(const Session& session) const {
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return post[a] > post[b]; });
     for (size_t d : order) t.ranking.emplace_back(model_->diseases()[d], shown[d]);
     t.because = model_->Explain(ev, order.front(), 3);
-    if (ev.text.size() == post.size()) {
-        // The leading disease's words against the others', each other weighted by how likely it is: a log-sum-exp,
-        // because a long text's scores differ by hundreds.
-        const size_t lead = order.front();
-        double others = 0;
-        for (size_t d = 0; d < post.size(); ++d)
-            if (d != lead) others += post[d];
-        std::vector<double> terms;
-        for (size_t d = 0; d < post.size(); ++d) {
-            const double w = others > 0 ? post[d] / others : 1.0 / static_cast<double>(post.size() - 1);
-            if (d != lead && w > 0) terms.push_back(std::log(w) + ev.text[d] - ev.text[lead]);
-        }
-        if (!terms.empty()) {
-            const double top = *std::max_element(terms.begin(), terms.end());
-            double z = 0;
-            for (const double x : terms) z += std::exp(x - top);
-            t.words_log_ratio = -(top + std::log(z));
-        }
-    }
+    // The leading disease's words against the others', as Explain weighs each symptom.
+    if (ev.text.size() == post.size()) t.words_log_ratio = LogRatioAgainstOthers(post, order.front(), ev.text);
     t.triage =
         Decide(session.findings, model_->care(order.front()), shown[order.front()], model_->diseases()[order.front()]);
     if (t.triage.care == Care::kReferNow) return t;  // no more questions: the patient goes now
