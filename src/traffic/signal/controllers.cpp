@@ -550,12 +550,14 @@ private:
 };
 
 // ---------------------------------------------------------------------------------------------------------------
-// Predictive control (after the arrival-based optimisers OPAC and PRODYN): every interval, an intersection
-// predicts from what detectors along its entry lanes see (each vehicle's distance to the line and speed) when each
-// vehicle within the horizon reaches the line, and scores the plans "keep the current phase throughout" and "keep
-// it k intervals, then switch to p" by the delay a point queue gives them: saturation headway, the start-up loss
-// of a green, the clearance a switch costs, and the exit road's room. The least-delay plan names this interval's
-// phase; only its first interval is used, and the plan is made again at the next decision (a rolling horizon).
+// Predictive control (after the arrival-based optimisers OPAC and PRODYN): every interval, an intersection predicts
+// from what detectors along its entry lanes see (each vehicle's distance to the line and speed) when each vehicle
+// within the horizon reaches the line. It scores the plans "keep the current phase until s, then p for g seconds,
+// then q" (q = p: one switch; or keep throughout) by the delay a point queue gives them: saturation headway, the
+// start-up loss of a stopped queue, the clearance a switch costs, a vehicle close enough to cross on yellow, and the
+// exit road's room. The least-delay plan names this interval's phase, its p if it switches now; the plan is made
+// again at the next decision (a rolling horizon). The second switch keeps the scores honest: with one switch
+// only, a plan that turns p green is charged nothing for what waits on the other phases after p's queue is gone.
 class PredictiveController final : public SignalController {
 public:
     explicit PredictiveController(ControllerOptions o) : options_(std::move(o)) {}
@@ -567,8 +569,13 @@ public:
         lanes_.assign(net.intersections.size(), {});
         explained_.assign(net.intersections.size(), {});
         for (IntersectionId n : table_.nodes) {
+            if (table_.phases[n].size() > 64) {
+                return InvalidArgument(
+                    "--controller",
+                    "predictive: intersection '" + net.intersections[n].id + "' has more than 64 control phases");
+            }
             auto& lanes = lanes_[n];
-            for (size_t i = 0; i < movements[n].size() && i < 64; ++i) {
+            for (size_t i = 0; i < movements[n].size(); ++i) {
                 for (const Movement& m : movements[n][i]) {
                     for (core::LaneId l : m.entry) {
                         auto it = std::find_if(lanes.begin(), lanes.end(), [l](const Lane& x) { return x.id == l; });
@@ -587,76 +594,90 @@ public:
             explained_[n].scores.reserve(table_.phases[n].size());
         }
         interval_s_ = std::max(kIntervalS, options_.min_decision_s);
+        // A switch can only happen at a decision; the grid thins out further ahead, where a second's precision
+        // no longer changes what is done now.
+        first_.clear();
+        for (double t : {0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 13.0, 16.0, 20.0, 25.0}) {
+            if (t < kHorizonS && std::fmod(t, interval_s_) < 1e-9) first_.push_back(t);
+        }
+        holds_.clear();
+        for (double g = std::max(options_.min_green_s, 1.0); g + options_.clearance_s < kHorizonS; g += kHoldStepS)
+            holds_.push_back(g);
+        if (holds_.empty()) holds_.push_back(kHorizonS);
         return {};
     }
     Decision Decide(IntersectionId node, const TrafficView& view) override {
         const auto& net = view.Network();
         const auto& phases = table_.phases[node];
         const int32_t current = view.CurrentPhase(node);
-        Explanation& why = explained_[static_cast<size_t>(node)];
         if (view.InTransition(node)) return {current, view.Now() + 1};
         size_t ci = phases.size();
         for (size_t i = 0; i < phases.size(); ++i) {
             if (phases[i] == current) ci = i;
         }
-        // Predicted arrivals (seconds from now), lane by lane, front first.
         const auto& lanes = lanes_[node];
-        etas_.clear();
-        offsets_.assign(1, 0);
-        rooms_.clear();
-        for (const Lane& lane : lanes) {
+        const size_t nf = first_.size();
+        const size_t nh = holds_.size();
+        // Each lane's delay under every plan, which depends only on whether the lane is green in p and in q: [active
+        // lane][green in p][green in q][first switch][hold]. Plans then sum these, lane by lane.
+        const double clearance = options_.clearance_s;
+        const double yellow_cross = options_.yellow_s > 0 ? kYellowCrossS : 0.0;
+        double keep = 0;
+        active_.clear();  // lanes with a vehicle within the horizon: an empty lane costs nothing under any plan
+        for (size_t k = 0; k < lanes.size(); ++k) {
+            const Lane& lane = lanes[k];
             const double v_max = net.lanes[lane.id].max_speed_mps;
             view.LaneApproach(lane.id, v_max * kHorizonS, approach_);
-            for (const TrafficView::Approach& a : approach_) {
-                etas_.push_back(a.speed_mps < kStoppedMps
-                                    ? 0.0
-                                    : a.distance_m / v_max + std::max(0.0, v_max - a.speed_mps) / (2 * kAccel));
-            }
-            offsets_.push_back(etas_.size());
-            double room = 0;
+            etas_.clear();
+            for (const TrafficView::Approach& a : approach_) etas_.push_back(Eta(a, v_max));
+            if (etas_.empty() || etas_.front() >= kHorizonS) continue;
+            const size_t slot = active_.size();
+            active_.push_back(lane.green);
+            delays_.resize(active_.size() * 4 * nf * nh);
+            double room = kExitDrainPerS * kHorizonS * static_cast<double>(lane.exits.size());
             for (core::LaneId e : lane.exits) {
                 room +=
                     std::max(0.0, net.lanes[e].length_m / kVehicleSpacingM - static_cast<double>(view.LaneVehicles(e)));
             }
-            rooms_.push_back(room + kExitDrainPerS * kHorizonS * static_cast<double>(lane.exits.size()));
-        }
-        const double clearance = options_.clearance_s;
-        // A plan: the current phase until `switch_at`, then phase slot `next` (switch_at >= horizon: keep).
-        const auto plan_delay = [&](size_t next, double switch_at) {
-            double delay = 0;
-            for (size_t k = 0; k < lanes.size(); ++k) {
-                const bool now_green = ci < phases.size() && ((lanes[k].green >> ci) & 1);
-                const bool next_green = (lanes[k].green >> next) & 1;
-                double from = kNever;
-                double until = kNever;
-                if (now_green && (next_green || switch_at >= kHorizonS)) {
-                    from = 0;
-                    until = kHorizonS;
-                } else if (now_green) {
-                    from = 0;
-                    until = switch_at + (options_.yellow_s > 0 ? kYellowPass : 0.0);
-                } else if (next_green && switch_at < kHorizonS) {
-                    from = switch_at + clearance + kStartLossS;
-                    until = kHorizonS;
+            const bool now_green = ci < phases.size() && ((lane.green >> ci) & 1);
+            keep += LaneDelay(Windows(now_green, now_green, now_green, 0, 0, clearance, yellow_cross), room);
+            for (int a = 0; a < 2; ++a) {
+                for (int b = 0; b < 2; ++b) {
+                    for (size_t i = 0; i < nf; ++i) {
+                        for (size_t j = 0; j < nh; ++j) {
+                            const double second = first_[i] + clearance + holds_[j];
+                            delays_[Index(slot, a, b, i, j)] = LaneDelay(
+                                Windows(now_green, a != 0, b != 0, first_[i], second, clearance, yellow_cross), room);
+                        }
+                    }
                 }
-                delay += LaneDelay(offsets_[k], offsets_[k + 1], from, until, rooms_[k]);
             }
-            return delay;
+        }
+        const auto plan_delay = [&](size_t p, size_t q, size_t i, size_t j) {
+            double d = 0;
+            for (size_t k = 0; k < active_.size(); ++k) {
+                const uint64_t g = active_[k];
+                d += delays_[Index(k, static_cast<int>((g >> p) & 1), static_cast<int>((g >> q) & 1), i, j)];
+            }
+            return d;
         };
-        const double keep = plan_delay(ci < phases.size() ? ci : 0, kHorizonS);
         double best_delay = keep;
         int32_t best = ci < phases.size() ? current : phases.front();
+        Explanation& why = explained_[static_cast<size_t>(node)];
         why.scores.clear();
         for (size_t p = 0; p < phases.size(); ++p) {
             double phase_best = p == ci ? keep : std::numeric_limits<double>::infinity();
-            if (p != ci) {
-                for (double at = 0; at < kHorizonS; at += interval_s_) {
-                    const double d = plan_delay(p, at);
-                    phase_best = std::min(phase_best, d);
-                    if (d < best_delay - kEpsS) {
-                        best_delay = d;
-                        best = at == 0 ? phases[p] : current;
+            for (size_t i = 0; i < nf && p != ci; ++i) {
+                double d = plan_delay(p, p, i, 0);  // one switch: p to the horizon
+                for (size_t j = 0; j < nh; ++j) {
+                    for (size_t q = 0; q < phases.size(); ++q) {
+                        if (q != p) d = std::min(d, plan_delay(p, q, i, j));
                     }
+                }
+                phase_best = std::min(phase_best, d);
+                if (d < best_delay - kEpsS) {
+                    best_delay = d;
+                    best = i == 0 ? phases[p] : current;  // switching later: keep the current phase for now
                 }
             }
             why.scores.emplace_back(phases[p], -static_cast<int64_t>(std::lround(phase_best)));
@@ -674,34 +695,67 @@ private:
         uint64_t green;  // bit i: green in phase slot i
         std::vector<core::LaneId> exits;
     };
-    // Chosen on the three training flows only (scripts/train_signals.sh names them), one at a time: a horizon of
-    // 10-20 s scores within 1 s of ATT of 15, longer ones worse (a one-switch plan over a long horizon is too
-    // optimistic about the phase it switches to); deciding every 1 s beats every 2 or 5 s; headway and start-up
-    // loss move nothing by more than 0.5 s.
-    static constexpr double kIntervalS = 1;  // the format may ask for more (CBEngine: 10 s)
-    static constexpr double kHorizonS = 15;
-    static constexpr double kHeadwayS = 2;
-    static constexpr double kStartLossS = 2;
-    static constexpr double kAccel = 2;
-    static constexpr double kYellowPass = 1;  // a vehicle about a second from the line crosses on yellow
-    static constexpr double kStoppedMps = 0.1;
-    static constexpr double kVehicleSpacingM = 7.5;
-    static constexpr double kExitDrainPerS = 0.3;  // an exit lane's own discharge frees room as we fill it
-    static constexpr double kNever = 1e18;
-    static constexpr double kEpsS = 1e-9;
+    // Up to three green windows [from, until) within the horizon; `from` > 0 after a red: a stopped queue starts.
+    struct Windows {
+        std::array<std::pair<double, double>, 3> w{};
+        size_t n = 0;
+        // A lane green (or not) in the current phase, in p from `first` and in q from `second` (second > first;
+        // q = p when the plan does not switch twice). A switch holds a lane gaining the green for `clearance`; one
+        // losing it still lets through who is `yellow_cross` seconds from the line.
+        Windows(bool now, bool in_p, bool in_q, double first, double second, double clearance, double yellow_cross) {
+            const bool green[3] = {now, in_p, in_q};
+            const double start[3] = {0, first, second};
+            const double end[3] = {first, second, kHorizonS};
+            for (size_t s = 0; s < 3; ++s) {
+                if (!green[s]) continue;
+                const bool from_before = s > 0 && green[s - 1];
+                const bool into_next = s < 2 && green[s + 1];
+                const double until = into_next ? end[s] : (s < 2 ? end[s] + yellow_cross : kHorizonS);
+                if (from_before && n > 0) {
+                    w[n - 1].second = until;
+                } else {
+                    w[n++] = {s == 0 ? 0.0 : start[s] + clearance, until};
+                }
+            }
+        }
+    };
 
-    // Vehicle-seconds of delay within the horizon on a lane green from `from` until `until` (from = kNever: red
-    // throughout), its arrivals etas_[begin, end) in order, at most `room` of them let into the exit road.
-    double LaneDelay(size_t begin, size_t end, double from, double until, double room) const {
+    size_t Index(size_t lane, int a, int b, size_t i, size_t j) const {
+        return (((lane * 4 + static_cast<size_t>(a * 2 + b)) * first_.size() + i) * holds_.size()) + j;
+    }
+
+    // When a vehicle seen at `a` reaches the line if nothing stops it: at the lane's speed, plus half the time it
+    // needs to reach that speed. (Exact kinematics, which leave out car following and slowing for turns, scored
+    // 1-4 s of ATT worse on the training flows.)
+    static double Eta(const TrafficView::Approach& a, double v_max) {
+        if (a.speed_mps < kStoppedMps) return 0;  // in the queue: it leaves in queue order
+        return a.distance_m / v_max + std::max(0.0, v_max - a.speed_mps) / (2 * kAccel);
+    }
+
+    // Vehicle-seconds of delay within the horizon on the lane whose arrivals are etas_ (in order), green in
+    // `windows`, at most `room` of its vehicles let into the exit road. A vehicle not served within the horizon
+    // counts its wait to the horizon's end.
+    double LaneDelay(const Windows& windows, double room) const {
         double delay = 0;
         double last = -kHeadwayS;
         double served = 0;
-        for (size_t i = begin; i < end; ++i) {
+        size_t w = 0;
+        for (size_t i = 0; i < etas_.size(); ++i) {
             const double eta = etas_[i];
             if (eta >= kHorizonS) break;
-            double depart = std::max({eta, last + kHeadwayS, from});
-            if (depart >= until || depart >= kHorizonS || served >= room) {
-                for (size_t j = i; j < end && etas_[j] < kHorizonS; ++j) delay += kHorizonS - etas_[j];
+            double depart = std::max(eta, last + kHeadwayS);
+            bool crosses = false;
+            for (; w < windows.n && served < room; ++w) {
+                const auto [from, until] = windows.w[w];
+                const double t = eta < from && from > 0 ? std::max(depart, from + kStartLossS) : std::max(depart, from);
+                if (t < until && t < kHorizonS) {
+                    depart = t;
+                    crosses = true;
+                    break;
+                }
+            }
+            if (!crosses) {
+                for (size_t j = i; j < etas_.size() && etas_[j] < kHorizonS; ++j) delay += kHorizonS - etas_[j];
                 break;
             }
             delay += depart - eta;
@@ -711,16 +765,33 @@ private:
         return delay;
     }
 
+    // Chosen on the three training flows only (scripts/train_signals.sh names them), one at a time: deciding every
+    // 1 s beats every 2 or 5 s; a 30 s horizon beats 15 (the best with one switch only), 25, 35 and 40; headway and
+    // start-up loss move nothing by more than 0.5 s. docs/BENCHMARKS.md has the figures.
+    static constexpr double kIntervalS = 1;  // the format may ask for more (CBEngine: 10 s)
+    static constexpr double kHorizonS = 30;
+    static constexpr double kHoldStepS = 5;  // the second switch after the minimum green, then every 5 s
+    static constexpr double kHeadwayS = 2;
+    static constexpr double kStartLossS = 2;
+    static constexpr double kAccel = 2;
+    static constexpr double kYellowCrossS = 1;  // a vehicle about a second from the line crosses on yellow
+    static constexpr double kStoppedMps = 0.1;
+    static constexpr double kVehicleSpacingM = 7.5;
+    static constexpr double kExitDrainPerS = 0.3;  // an exit lane's own discharge frees room as we fill it
+    static constexpr double kEpsS = 1e-9;
+
     ControllerOptions options_;
-    double interval_s_ = 5;
+    double interval_s_ = 1;
     PhaseTable table_;
     std::vector<std::vector<Lane>> lanes_;  // [node]: the entry lanes of its control phases
     std::vector<Explanation> explained_;
+    std::vector<double> first_;  // when the first switch may come, s from now
+    std::vector<double> holds_;  // how long p may hold before the second switch, s
     // Scratch, reused by every decision (no allocation per decision once grown).
     std::vector<TrafficView::Approach> approach_;
     std::vector<double> etas_;
-    std::vector<size_t> offsets_;
-    std::vector<double> rooms_;
+    std::vector<double> delays_;
+    std::vector<uint64_t> active_;  // the green masks of the lanes with vehicles, in the order of delays_
 };
 
 }  // namespace

@@ -246,19 +246,21 @@ TEST(Controllers, TheLearnedPolicysWeightsDecide) {
 }
 
 // Issue 18: the learned controller keeps the engine's determinism: one and two threads, the same state hash.
-TEST(Controllers, TheLearnedControllerGivesTheSameRunOnOneAndTwoThreads) {
+TEST(Controllers, TheLearnedAndPredictiveControllersGiveTheSameRunOnOneAndTwoThreads) {
     auto s = testing::MakeGrid(3, 3, 3000, testing::TestSeed(8));
-    RunOptions o;
-    o.controller = "learned";
-    o.steps = 900;
-    const auto one = RunScenario(s.net, s.demand, o);
-    ASSERT_TRUE(one.ok());
-    o.sim.threads = 2;
-    o.sim.parallel_min_vehicles = 0;  // split even this small grid
-    const auto two = RunScenario(s.net, s.demand, o);
-    ASSERT_TRUE(two.ok());
-    EXPECT_EQ(one->state_hash, two->state_hash);
-    EXPECT_GT(one->metrics.throughput, 0);
+    for (const char* name : {"learned", "predictive"}) {
+        RunOptions o;
+        o.controller = name;
+        o.steps = 900;
+        const auto one = RunScenario(s.net, s.demand, o);
+        ASSERT_TRUE(one.ok()) << name;
+        o.sim.threads = 2;
+        o.sim.parallel_min_vehicles = 0;  // split even this small grid
+        const auto two = RunScenario(s.net, s.demand, o);
+        ASSERT_TRUE(two.ok()) << name;
+        EXPECT_EQ(one->state_hash, two->state_hash) << name;
+        EXPECT_GT(one->metrics.throughput, 0) << name;
+    }
 }
 
 // Training is reproducible: the same seed gives the same policy on one thread and on two, and the policy's
