@@ -170,6 +170,7 @@ int Run(const RunArgs& args) {
                                           : io::LoadCbengineFlows(demand_file, district.net);
         if (!f.ok()) return ReportError(f.error(), args.json);
         district.demand = std::move(f).value();
+        if (!args.cbengine_roadnet.empty()) district.signal_rules = traffic::SignalRules::Cbengine();
         const auto problems = core::CheckRoutes(district.net, district.demand);
         if (!problems.empty()) {
             return ReportError(
@@ -220,6 +221,7 @@ int Run(const RunArgs& args) {
     fixed_options.controller = "fixed";
     fixed_options.sim.seed = args.seed;
     fixed_options.sim.threads = args.threads;
+    district.signal_rules.ApplyTo(fixed_options);
     fixed_options.steps = static_cast<int64_t>(brain.Duration());
     fixed_options.cancel = &g_stop;
     // Its ATT minute by minute, so that the dashboard compares both at the same simulated time.

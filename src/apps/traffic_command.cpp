@@ -55,11 +55,7 @@ struct Scenario {
     core::Demand demand;
     size_t rejected_flows = 0;
     std::string source;
-    // The format's signal timing (CityFlow: 5 s yellow; CBEngine: 5 s all-red, decisions every 10 s).
-    double yellow_s = 5;
-    double all_red_s = 0;
-    double interval_s = 15;
-    double min_decision_s = 0;  // CBEngine: a phase is chosen for 10 s at a time
+    traffic::SignalRules rules;  // the format's signal timing
     int64_t steps = 3600;
 };
 
@@ -102,10 +98,7 @@ Status LoadCbengine(const TrafficArgs& args, Scenario& s) {
     CB_TRY_ASSIGN(s.net, io::LoadCbengineRoadnet(roadnet, &notes));
     CB_TRY_ASSIGN(s.demand, io::LoadCbengineFlows(flow, s.net));
     s.source = flow;
-    s.yellow_s = 0;
-    s.all_red_s = 5;
-    s.interval_s = 10;
-    s.min_decision_s = 10;
+    s.rules = traffic::SignalRules::Cbengine();
     if (!args.quiet) {
         std::fprintf(stderr,
                      "note: %s: %d signalised intersections (8 phases), %d priority junctions, %d boundary nodes; %d "
@@ -211,17 +204,12 @@ Result<traffic::RunOptions> MakeRunOptions(const TrafficArgs& args,
     o.sim.step_s = args.step_s;
     o.sim.seed = args.seed;
     o.sim.threads = args.threads;
-    o.sim.all_red_s = args.all_red_s >= 0 ? args.all_red_s : scenario.all_red_s;
     o.sim.min_green_s = args.min_green_s;
-    if (args.yellow_s >= 0) {
-        o.yellow_s = args.yellow_s;
-    } else if (scenario.yellow_s != 5) {
-        o.yellow_s = scenario.yellow_s;  // unset keeps RunOptions' own default (5 s; 0 for own-plan)
-    }
+    scenario.rules.ApplyTo(o);
+    if (args.all_red_s >= 0) o.sim.all_red_s = args.all_red_s;
+    if (args.yellow_s >= 0) o.yellow_s = args.yellow_s;
     o.control.green_s = args.green_s;
-    o.control.action_interval_s = args.interval_s >= 0 ? args.interval_s : scenario.interval_s;
-    o.control.advanced_interval_s = std::max(o.control.advanced_interval_s, scenario.min_decision_s);
-    o.control.min_decision_s = scenario.min_decision_s;
+    if (args.interval_s >= 0) o.control.action_interval_s = args.interval_s;
     CB_TRY_ASSIGN(o.control.phases, ParsePhases(args.phases));
     if (!args.policy.empty()) {
         CB_TRY_ASSIGN(auto policy, traffic::LoadPolicy(args.policy));

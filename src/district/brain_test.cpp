@@ -28,11 +28,13 @@ nlohmann::json RunBrain(uint64_t seed,
                         int threads,
                         const std::string& tag,
                         DistrictSpec spec = {},
-                        const std::function<void(const Brain&)>& inspect = {}) {
+                        const std::function<void(const Brain&)>& inspect = {},
+                        const traffic::SignalRules& rules = {}) {
     spec.demand.duration_s = 3600 * hours;
     spec.demand.peak_at_s = spec.demand.duration_s / 2;
     auto d = MakeDistrict(spec, seed);
     EXPECT_TRUE(d.ok()) << d.error().ToString();
+    d->signal_rules = rules;
     BrainOptions o;
     o.seed = seed;
     o.sim_hours = hours;
@@ -228,6 +230,28 @@ TEST(Brain, LiveTrafficIsTheBatchRun) {
     ASSERT_TRUE(batch.ok());
     const auto live = RunBrain(4, 0.5, 1, "live");
     EXPECT_DOUBLE_EQ(live["att_adaptive_s"].get<double>(), batch->metrics.att_s);
+}
+
+// A network whose format has its own signal timing (CBEngine: all-red, 10 s decisions) keeps it in the loop, as in
+// `citybrain traffic run`.
+TEST(Brain, LiveTrafficKeepsTheNetworksSignalRules) {
+    DistrictSpec spec;
+    spec.demand.duration_s = 1800;
+    spec.demand.peak_at_s = 900;
+    auto d = MakeDistrict(spec, 4);
+    ASSERT_TRUE(d.ok());
+    const traffic::SignalRules rules = traffic::SignalRules::Cbengine();
+    traffic::RunOptions run;
+    run.controller = "auto";
+    run.sim.seed = 4;
+    run.steps = 1800;
+    rules.ApplyTo(run);
+    auto batch = traffic::RunScenario(d->net, d->demand, run);
+    ASSERT_TRUE(batch.ok());
+    const auto live = RunBrain(4, 0.5, 1, "rules", {}, {}, rules);
+    EXPECT_DOUBLE_EQ(live["att_adaptive_s"].get<double>(), batch->metrics.att_s);
+    const auto plain = RunBrain(4, 0.5, 1, "plain");
+    EXPECT_NE(live["att_adaptive_s"].get<double>(), plain["att_adaptive_s"].get<double>());
 }
 
 TEST(Brain, BadOptionsAreRefusedByName) {

@@ -9,6 +9,7 @@
 #include "core/network_generator.hpp"
 #include "dispatch/assignment.hpp"
 #include "traffic/demand_generator.hpp"
+#include "traffic/run.hpp"
 
 namespace citybrain::district {
 
@@ -63,6 +64,7 @@ struct ScenarioSpec {
 struct District {
     core::RoadNetwork net;
     core::Demand demand;
+    traffic::SignalRules signal_rules;  // the network format's signal timing (CBEngine's differs)
     /// The network's metres ↔ WGS84 (cases are filed with coordinates).
     core::LocalFrame frame{22.7208, 114.2466};
     ScenarioSpec scenario;

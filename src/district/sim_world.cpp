@@ -46,6 +46,7 @@ Result<std::unique_ptr<SimWorld>> SimWorld::Create(const District& district, con
     run.controller = options.adaptive;
     run.sim.seed = options.seed;
     run.sim.threads = options.threads;
+    district.signal_rules.ApplyTo(run);
     CB_TRY_ASSIGN(w->traffic_, traffic::SignalledSim::Create(district.net, district.demand, run));
     for (const UnitSpec& spec : district.units) {
         Unit u;

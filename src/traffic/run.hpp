@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -27,6 +28,25 @@ struct RunOptions {
     std::function<void(const Simulator&)> on_step;  // optional observer, called after every step
     const std::atomic<bool>* cancel =
         nullptr;  // when set and true, the run stops with kUnavailable ("the run was stopped")
+};
+
+/// A network format's signal timing. CityFlow and SUMO: 5 s yellow, max-pressure every 15 s. CBEngine (KDD Cup 2021):
+/// no yellow, 5 s all-red, every decision holds for 10 s. `traffic run` and the district's loop apply the same.
+struct SignalRules {
+    double yellow_s = 5;
+    double all_red_s = 0;
+    double interval_s = 15;     // max-pressure's decision interval
+    double min_decision_s = 0;  // the shortest a decision may hold; the adaptive controllers keep to it
+
+    static SignalRules Cbengine() { return {0, 5, 10, 10}; }
+    /// Sets the run's clearance and decision timing to these rules.
+    void ApplyTo(RunOptions& o) const {
+        o.sim.all_red_s = all_red_s;
+        if (yellow_s != 5) o.yellow_s = yellow_s;  // 5 s keeps RunOptions' own default (0 for own-plan)
+        o.control.action_interval_s = interval_s;
+        o.control.advanced_interval_s = std::max(o.control.advanced_interval_s, min_decision_s);
+        o.control.min_decision_s = min_decision_s;
+    }
 };
 
 struct RunResult {
