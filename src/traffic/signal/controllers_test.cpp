@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <optional>
 
 #include "../../../tests/test_util.hpp"
 #include "traffic/run.hpp"
@@ -10,6 +11,34 @@
 
 namespace citybrain::traffic {
 namespace {
+
+using Movement = std::pair<core::RoadId, core::RoadId>;  // (from road, to road)
+
+// Two straight movements through `node` that no phase serves together: crossing streets. Empty if none.
+std::optional<std::pair<Movement, Movement>> CrossingStraights(const core::RoadNetwork& net,
+                                                               const core::Intersection& node) {
+    std::vector<Movement> straight;
+    for (core::RoadLinkId rl : node.road_links) {
+        const auto& link = net.road_links[rl];
+        if (link.type == core::TurnType::kStraight) straight.emplace_back(link.from_road, link.to_road);
+    }
+    const auto together = [&](core::RoadId a, core::RoadId b) {
+        for (const core::Phase& p : node.phases) {
+            bool has_a = false, has_b = false;
+            for (int32_t k : p.road_links) {
+                const auto& link = net.road_links[node.road_links[k]];
+                has_a = has_a || (link.from_road == a && link.type == core::TurnType::kStraight);
+                has_b = has_b || (link.from_road == b && link.type == core::TurnType::kStraight);
+            }
+            if (has_a && has_b) return true;
+        }
+        return false;
+    };
+    for (size_t i = 1; i < straight.size(); ++i) {
+        if (!together(straight[0].first, straight[i].first)) return std::pair{straight[0], straight[i]};
+    }
+    return std::nullopt;
+}
 
 TEST(PhaseSets, ClearanceAndCoveringCycle) {
     auto s = testing::MakeGrid(1, 1, 100, 1);
@@ -83,31 +112,10 @@ TEST(Controllers, AdvancedPressureKeepsAGreenForAMovingPlatoon) {
     core::Demand demand;
     const auto& node = s.net.intersections[s.net.FindIntersection("intersection_1_1")];
     // Two streams through the crossing on different phases: one a steady platoon, one a queue built up early.
-    std::vector<std::pair<core::RoadId, core::RoadId>> straight;
-    for (core::RoadLinkId rl : node.road_links) {
-        const auto& link = s.net.road_links[rl];
-        if (link.type == core::TurnType::kStraight) straight.emplace_back(link.from_road, link.to_road);
-    }
-    ASSERT_GE(straight.size(), 2u);
-    auto phase_of = [&](core::RoadId from) {
-        for (size_t p = 1; p < node.phases.size(); ++p) {
-            for (int32_t k : node.phases[p].road_links) {
-                const auto& link = s.net.road_links[node.road_links[k]];
-                if (link.from_road == from && link.type == core::TurnType::kStraight) return static_cast<int32_t>(p);
-            }
-        }
-        return -1;
-    };
-    const auto [a_from, a_to] = straight[0];
-    core::RoadId b_from = core::kNone, b_to = core::kNone;
-    for (const auto& [f, t] : straight) {
-        if (phase_of(f) != phase_of(a_from)) {
-            b_from = f;
-            b_to = t;
-            break;
-        }
-    }
-    ASSERT_NE(b_from, core::kNone);
+    const auto streets = CrossingStraights(s.net, node);
+    ASSERT_TRUE(streets.has_value());
+    const auto [a_from, a_to] = streets->first;
+    const auto [b_from, b_to] = streets->second;
     core::Flow platoon;
     platoon.route = {a_from, a_to};
     platoon.interval_s = 2;
@@ -141,33 +149,13 @@ TEST(Controllers, AdvancedPressureKeepsAGreenForAMovingPlatoon) {
 TEST(Controllers, PredictiveGreensAPlatoonBeforeItArrives) {
     auto s = testing::MakeGrid(1, 1, 100, 1);
     const auto& node = s.net.intersections[s.net.FindIntersection("intersection_1_1")];
-    std::vector<std::pair<core::RoadId, core::RoadId>> straight;
-    for (core::RoadLinkId rl : node.road_links) {
-        const auto& link = s.net.road_links[rl];
-        if (link.type == core::TurnType::kStraight) straight.emplace_back(link.from_road, link.to_road);
-    }
-    ASSERT_GE(straight.size(), 2u);
-    // The two streets: the first straight movement and one that no phase serves together with it.
-    const auto together = [&](core::RoadId a, core::RoadId b) {
-        for (const core::Phase& p : node.phases) {
-            bool has_a = false, has_b = false;
-            for (int32_t k : p.road_links) {
-                const auto& link = s.net.road_links[node.road_links[k]];
-                has_a = has_a || (link.from_road == a && link.type == core::TurnType::kStraight);
-                has_b = has_b || (link.from_road == b && link.type == core::TurnType::kStraight);
-            }
-            if (has_a && has_b) return true;
-        }
-        return false;
-    };
-    size_t other = 1;
-    while (other < straight.size() && together(straight[0].first, straight[other].first)) ++other;
-    ASSERT_LT(other, straight.size());
+    const auto streets = CrossingStraights(s.net, node);
+    ASSERT_TRUE(streets.has_value());
     core::Demand demand;
     // Platoons of six, one every 18 s, the streets taking turns: each arrives as the last one clears.
     for (int burst = 0; burst < 8; ++burst) {
         core::Flow f;
-        const auto [from, to] = straight[burst % 2 == 0 ? 0 : other];
+        const auto [from, to] = burst % 2 == 0 ? streets->first : streets->second;
         f.route = {from, to};
         f.interval_s = 2;
         f.start_s = 18.0 * burst;
