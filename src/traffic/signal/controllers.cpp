@@ -677,12 +677,13 @@ public:
                 phase_best = std::min(phase_best, d);
                 if (d < best_delay - kEpsS) {
                     best_delay = d;
-                    best = i == 0 ? phases[p] : current;  // switching later: keep the current phase for now
+                    // Switching later: keep the current phase for now, unless it is not one to keep (CityFlow's
+                    // clearance phase at the start), when p turns green at once.
+                    best = i == 0 || ci == phases.size() ? phases[p] : current;
                 }
             }
             why.scores.emplace_back(phases[p], -static_cast<int64_t>(std::lround(phase_best)));
         }
-        if (ci == phases.size() && best == current) best = phases.front();
         why.at_s = view.Now();
         why.phase = best;
         return {best, view.Now() + interval_s_};
